@@ -1,0 +1,83 @@
+package protocol
+
+import "net/http"
+
+// Code is an error code of PROTOCOL.md §5. The same codes travel in socket
+// replies (err.code) and HTTP error bodies (error.code).
+type Code string
+
+// Error codes, each with a fixed HTTP status (see Status).
+const (
+	CodeBadRequest     Code = "bad_request"
+	CodeUnknownOp      Code = "unknown_op"
+	CodeUnauthorized   Code = "unauthorized"
+	CodeForbidden      Code = "forbidden"
+	CodeNotHost        Code = "not_host"
+	CodeWrongPassword  Code = "wrong_password"
+	CodeNotFound       Code = "not_found"
+	CodeQueueUnknown   Code = "queue_unknown"
+	CodeAlreadyInLobby Code = "already_in_lobby"
+	CodeNotInLobby     Code = "not_in_lobby"
+	CodeLobbyFull      Code = "lobby_full"
+	CodeLobbyLocked    Code = "lobby_locked"
+	CodeAlreadyQueued  Code = "already_queued"
+	CodeTooLarge       Code = "too_large"
+	CodeRateLimited    Code = "rate_limited"
+	CodeInternal       Code = "internal"
+	CodeUnavailable    Code = "unavailable"
+)
+
+// Status is the HTTP status that goes with the code; unknown codes are 500.
+func (c Code) Status() int {
+	switch c {
+	case CodeBadRequest, CodeUnknownOp:
+		return http.StatusBadRequest
+	case CodeUnauthorized:
+		return http.StatusUnauthorized
+	case CodeForbidden, CodeNotHost, CodeWrongPassword:
+		return http.StatusForbidden
+	case CodeNotFound, CodeQueueUnknown:
+		return http.StatusNotFound
+	case CodeAlreadyInLobby, CodeNotInLobby, CodeLobbyFull, CodeLobbyLocked, CodeAlreadyQueued:
+		return http.StatusConflict
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case CodeRateLimited:
+		return http.StatusTooManyRequests
+	case CodeUnavailable:
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// Error is a client-facing error: a stable code and a human message. Domain
+// packages return *Error for every refusal a client can cause, so the gateway
+// can answer with the right code without string matching.
+type Error struct {
+	Code Code
+	Msg  string
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Msg }
+
+// Errorf-free constructor: messages are constant strings on hot paths.
+func NewError(code Code, msg string) *Error { return &Error{Code: code, Msg: msg} }
+
+// WebSocket close codes (PROTOCOL.md §5).
+const (
+	CloseNormal        uint16 = 1000
+	CloseProtocolError uint16 = 1002
+	CloseUnsupported   uint16 = 1003 // a text frame
+	CloseTooLarge      uint16 = 1009
+	CloseTokenExpired  uint16 = 4001
+	CloseRateLimited   uint16 = 4008
+	CloseReplaced      uint16 = 4009
+	CloseDraining      uint16 = 4010
+	// PROTOCOL.md v1 names no code for these two; we use the standard ones a
+	// careful client already handles (docs/protocol-notes.md).
+	CloseSlowConsumer  uint16 = 1008 // policy violation: write queue over its bound
+	CloseIdleTimeout   uint16 = 1001 // going away: silent for 3 heartbeats
+	CloseInternalError uint16 = 1011
+	CloseGoingAway     uint16 = 1001
+)
