@@ -1,0 +1,111 @@
+// Package app wires a validated configuration into a running shard: the
+// stores, the matchmaking service and the gateway. cmd/lobbyd (flags and
+// signals) and the end-to-end tests both start shards through it, so the
+// tests run exactly what operators run.
+//
+// Concurrency: an App is started once; Drain and Shutdown may be called from
+// any goroutine.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/lobbyd/lobbyd/config"
+	"github.com/lobbyd/lobbyd/gateway"
+	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/matchmaking"
+)
+
+// App is one running shard.
+type App struct {
+	Gateway       *gateway.Gateway
+	Auth          *gateway.Auth
+	Listener      net.Listener
+	OperatorToken string // the configured one, or the random dev-mode one
+	log           *slog.Logger
+}
+
+// New listens on cfg.Addr and builds the shard. Notices for the operator
+// (dev mode, generated secrets) go to log.
+func New(cfg *config.Config, log *slog.Logger) (*App, error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	auth, err := newAuth(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.RedisURL != "" {
+		return nil, errors.New("redis: the Redis cluster store is not in this version yet; run without --redis for a single in-memory shard")
+	}
+	a := &App{Auth: auth, OperatorToken: cfg.OperatorToken, log: log}
+	if cfg.Dev && a.OperatorToken == "" {
+		a.OperatorToken = gateway.RandomToken()
+		log.Warn("dev mode: generated an operator token for /metrics and /admin/*", "operator_token", a.OperatorToken)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, err
+	}
+	a.Listener = ln
+	a.Gateway, err = gateway.New(gateway.Options{
+		ShardID:         cfg.ShardID,
+		Addr:            ln.Addr().String(),
+		Heartbeat:       cfg.Heartbeat(),
+		ResumeGrace:     cfg.ResumeGrace(),
+		MaxConnections:  cfg.MaxConnections,
+		MaxMessageBytes: cfg.MaxMessageBytes,
+		RatePerSecond:   cfg.RateLimit.PerSecond,
+		RateBurst:       cfg.RateLimit.Burst,
+		AllowedOrigins:  cfg.AllowedOrigins,
+		DrainSpread:     cfg.DrainSpread(),
+		DrainTimeout:    cfg.DrainTimeout(),
+		Dev:             cfg.Dev,
+		OperatorToken:   a.OperatorToken,
+		Logger:          log,
+	}, auth, func(ls lobby.Sink, ms matchmaking.Sink) (gateway.Backends, error) {
+		store := lobby.NewMemoryStore(ls, lobby.MemoryOptions{})
+		mm, err := matchmaking.NewService(cfg.Queues, matchmaking.NewMemoryStore(), gateway.MatchLobbies(store), ms, matchmaking.Options{})
+		if err != nil {
+			return gateway.Backends{}, err
+		}
+		return gateway.Backends{Lobbies: store, Matchmaking: mm}, nil
+	})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if cfg.Dev {
+		log.Warn("DEV MODE: guest tokens at POST /v1/auth/guest; do not expose this server to the internet")
+	}
+	return a, nil
+}
+
+// Addr is the address the shard listens on.
+func (a *App) Addr() string { return a.Listener.Addr().String() }
+
+// Serve serves until Shutdown.
+func (a *App) Serve() error { return a.Gateway.Serve(a.Listener) }
+
+// Shutdown closes every connection and the listener.
+func (a *App) Shutdown() error { return a.Gateway.Shutdown() }
+
+func newAuth(cfg *config.Config, log *slog.Logger) (*gateway.Auth, error) {
+	switch {
+	case cfg.JWTPublicKeyFile != "":
+		a, err := gateway.NewPublicKeyAuth(cfg.JWTPublicKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("jwt-public-key: %w", err)
+		}
+		return a, nil
+	case cfg.JWTSecret != "":
+		return gateway.NewHMACAuth([]byte(cfg.JWTSecret)), nil
+	default:
+		log.Warn("no --jwt-secret: using a random secret; tokens do not survive a restart")
+		return gateway.NewHMACAuth(gateway.RandomSecret()), nil
+	}
+}

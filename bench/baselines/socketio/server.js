@@ -1,0 +1,143 @@
+// Baseline for bench/: an Express + Socket.IO lobby relay, written the way
+// lobby tutorials teach it (rooms via socket.join, relay via
+// socket.to(room).emit). It speaks the same workload as lobbyd in Socket.IO's
+// own terms:
+//
+//   connect   /socket.io/?EIO=4&transport=websocket&user=ID   (trivial auth)
+//   "create" {name, max_players}  ack -> {ok, lobby: {id, ...}}
+//   "join"   {lobby_id}           ack -> {ok, lobby} | {ok:false, err:{code}}
+//   "leave"  {}                   ack -> {ok}
+//   "send"   data (string)        -> others get "data" (from, data)
+//   GET /v1/lobbies?limit=20      public lobbies, newest first
+//   GET /metrics                  process_resident_memory_bytes only
+//
+// Bounds: names 1..64 chars, max_players 2..256, limit 1..100, 64 KiB messages.
+'use strict';
+
+const http = require('http');
+const express = require('express');
+const { Server } = require('socket.io');
+
+const addr = process.env.ADDR || '127.0.0.1:3000';
+const sep = addr.lastIndexOf(':');
+const host = addr.slice(0, sep);
+const port = Number(addr.slice(sep + 1));
+
+const app = express();
+const server = http.createServer(app);
+const io = new Server(server, {
+  maxHttpBufferSize: 65536,
+  serveClient: false,
+  cors: { origin: '*' },
+});
+
+// lobbies: id -> {id, name, host, max, members: Set(user), createdAt}.
+// order keeps ids in creation order so a listing walks from the newest end
+// without sorting; deleted ids are skipped and compacted away now and then.
+const lobbies = new Map();
+let order = [];
+let nextId = 1;
+
+function view(l) {
+  return {
+    id: l.id, name: l.name, host: l.host, visibility: 'public',
+    state: 'open', max_players: l.max, members: [...l.members].map((u) => ({ user_id: u })),
+    created_at: l.createdAt,
+  };
+}
+
+function leaveCurrent(socket) {
+  const id = socket.data.lobby;
+  if (!id) return;
+  socket.data.lobby = null;
+  socket.leave(id);
+  const l = lobbies.get(id);
+  if (!l) return;
+  l.members.delete(socket.data.user);
+  if (l.members.size === 0) {
+    lobbies.delete(id);
+    if (order.length > 2 * lobbies.size + 1024) order = order.filter((x) => lobbies.has(x));
+  } else {
+    socket.to(id).emit('left', socket.data.user);
+  }
+}
+
+function fail(ack, code) {
+  if (typeof ack === 'function') ack({ ok: false, err: { code } });
+}
+
+io.use((socket, next) => {
+  const user = socket.handshake.query.user;
+  if (typeof user !== 'string' || user.length < 1 || user.length > 64) return next(new Error('unauthorized'));
+  socket.data.user = user;
+  socket.data.lobby = null;
+  next();
+});
+
+io.on('connection', (socket) => {
+  socket.on('create', (d, ack) => {
+    if (typeof ack !== 'function' || !d || typeof d !== 'object') return;
+    const name = typeof d.name === 'string' ? d.name : '';
+    const max = Number.isInteger(d.max_players) ? d.max_players : 8;
+    if (name.length < 1 || name.length > 64 || max < 2 || max > 256) return fail(ack, 'bad_request');
+    if (socket.data.lobby) return fail(ack, 'already_in_lobby');
+    const id = 'l' + (nextId++);
+    const l = { id, name, host: socket.data.user, max, members: new Set([socket.data.user]), createdAt: Date.now() };
+    lobbies.set(id, l);
+    order.push(id);
+    socket.join(id);
+    socket.data.lobby = id;
+    ack({ ok: true, lobby: view(l) });
+  });
+
+  socket.on('join', (d, ack) => {
+    if (typeof ack !== 'function' || !d || typeof d !== 'object') return;
+    const l = lobbies.get(d.lobby_id);
+    if (!l) return fail(ack, 'not_found');
+    if (socket.data.lobby) return fail(ack, 'already_in_lobby');
+    if (l.members.size >= l.max) return fail(ack, 'lobby_full');
+    l.members.add(socket.data.user);
+    socket.join(l.id);
+    socket.data.lobby = l.id;
+    socket.to(l.id).emit('joined', socket.data.user);
+    ack({ ok: true, lobby: view(l) });
+  });
+
+  socket.on('leave', (_d, ack) => {
+    if (!socket.data.lobby) return fail(ack, 'not_in_lobby');
+    leaveCurrent(socket);
+    if (typeof ack === 'function') ack({ ok: true });
+  });
+
+  socket.on('send', (data) => {
+    const id = socket.data.lobby;
+    if (!id || (typeof data !== 'string' && !Buffer.isBuffer(data))) return;
+    socket.to(id).emit('data', socket.data.user, data);
+  });
+
+  socket.on('disconnect', () => leaveCurrent(socket));
+});
+
+app.get('/v1/lobbies', (req, res) => {
+  const limit = req.query.limit === undefined ? 20 : Number(req.query.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+    return res.status(400).json({ error: { code: 'bad_request', msg: 'limit must be 1..100' } });
+  }
+  const out = [];
+  for (let i = order.length - 1; i >= 0 && out.length < limit; i--) {
+    const l = lobbies.get(order[i]);
+    if (l) out.push(view(l));
+  }
+  res.json({ lobbies: out, next_cursor: null });
+});
+
+app.get('/healthz', (_req, res) => res.json({ ok: true }));
+
+app.get('/metrics', (_req, res) => {
+  res.type('text/plain').send(`process_resident_memory_bytes ${process.memoryUsage().rss}\n`);
+});
+
+server.listen(port, host, () => {
+  console.log(`socketio baseline listening on ${host}:${port}`);
+});
+process.on('SIGTERM', () => process.exit(0));

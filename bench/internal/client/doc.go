@@ -1,0 +1,17 @@
+// Package client holds the load generator's connections to the servers under
+// test: one Conn interface with the few operations the workloads use (create,
+// join, leave, relay), and a Dialer per wire dialect:
+//
+//   - MsgpackDialer: PROTOCOL.md's binary msgpack envelopes over WebSocket,
+//     spoken by lobbyd (guest JWT from POST /v1/auth/guest) and by the gorilla
+//     baseline (user id in the query string);
+//   - SocketIODialer: Engine.IO v4 / Socket.IO v5 over a websocket-only
+//     transport, spoken by the Express + Socket.IO baseline.
+//
+// Concurrency: each Conn has exactly one reader goroutine, started by Dial,
+// which calls the OnData callback; Create, Join and Leave may be called from
+// one goroutine at a time per Conn (they wait for their reply); Send may be
+// called from any goroutine (writes are serialized by a mutex). The payload
+// carries the send time so the receiver measures latency; both dialects put
+// 64 bytes on the wire.
+package client

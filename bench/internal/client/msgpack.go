@@ -1,0 +1,298 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// MsgpackDialer dials servers that speak PROTOCOL.md's msgpack envelopes.
+type MsgpackDialer struct {
+	// Addr is host:port of the server.
+	Addr string
+	// GuestAuth: when true, each Dial first gets a guest JWT from
+	// POST /v1/auth/guest (lobbyd); when false the user id goes in the query
+	// string as ?user= (the baselines' trivial auth).
+	GuestAuth bool
+	// HTTP is used for guest tokens; nil means a client with a 10 s timeout.
+	HTTP *http.Client
+
+	once   sync.Once
+	dialer websocket.Dialer
+	hc     *http.Client
+}
+
+func (d *MsgpackDialer) init() {
+	d.once.Do(func() {
+		d.dialer = websocket.Dialer{
+			HandshakeTimeout: 10 * time.Second,
+			ReadBufferSize:   2048,
+			// Idle connections hold no write buffer: it is borrowed per
+			// write, which keeps 10k idle client connections cheap.
+			WriteBufferPool: &sync.Pool{},
+			WriteBufferSize: 512,
+		}
+		d.hc = d.HTTP
+		if d.hc == nil {
+			d.hc = &http.Client{Timeout: 10 * time.Second}
+		}
+	})
+}
+
+// guestToken asks lobbyd for a development token.
+func (d *MsgpackDialer) guestToken(ctx context.Context, name string) (string, error) {
+	body, _ := json.Marshal(map[string]string{"name": name})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.Addr+"/v1/auth/guest", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := d.hc.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("guest token: HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	var out struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || out.Token == "" {
+		return "", fmt.Errorf("guest token: bad answer %q", raw)
+	}
+	return out.Token, nil
+}
+
+// Dial implements Dialer.
+func (d *MsgpackDialer) Dial(ctx context.Context, user string, onData Handler) (Conn, error) {
+	d.init()
+	q := url.Values{}
+	if d.GuestAuth {
+		tok, err := d.guestToken(ctx, user)
+		if err != nil {
+			return nil, err
+		}
+		q.Set("token", tok)
+	} else {
+		q.Set("user", user)
+	}
+	ws, resp, err := d.dialer.DialContext(ctx, "ws://"+d.Addr+"/ws?"+q.Encode(), nil)
+	if err != nil {
+		if resp != nil {
+			return nil, fmt.Errorf("dial: %w (HTTP %d)", err, resp.StatusCode)
+		}
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	ws.SetReadLimit(maxFrame)
+	c := &mpConn{ws: ws, onData: onData, done: make(chan struct{}), replies: make(chan reply, 1)}
+	// The first frame must be the welcome event.
+	if dl, ok := ctx.Deadline(); ok {
+		_ = ws.SetReadDeadline(dl)
+	}
+	_, first, err := ws.ReadMessage()
+	if err != nil {
+		_ = ws.Close()
+		return nil, fmt.Errorf("welcome: %w", err)
+	}
+	if k, _, _ := classify(first); k != frameOther || !bytes.Contains(first, []byte("welcome")) {
+		_ = ws.Close()
+		return nil, fmt.Errorf("welcome: unexpected first frame %x", first[:min(len(first), 32)])
+	}
+	_ = ws.SetReadDeadline(time.Time{})
+	go c.readLoop()
+	return c, nil
+}
+
+type reply struct {
+	rid  uint64
+	body []byte
+}
+
+// mpConn is a Conn speaking msgpack envelopes.
+type mpConn struct {
+	ws     *websocket.Conn
+	onData Handler
+	done   chan struct{} // closed when readLoop returns
+
+	writeMu sync.Mutex   // serializes writes
+	sendBuf []byte       // guarded by writeMu
+	reqMu   sync.Mutex   // one request in flight
+	rid     atomic.Uint32
+	replies chan reply // readLoop → the waiting request
+	closed  atomic.Bool
+}
+
+// sendPrefix is {"op":"lobby.send","rid":0,"d":{"data":bin8(64)}} up to the
+// payload bytes: the hot path writes it without an encoder.
+var sendPrefix = func() []byte {
+	b, err := msgpack.Marshal(map[string]any{"op": "lobby.send", "rid": 0, "d": map[string]any{"data": make([]byte, PayloadSize)}})
+	if err != nil {
+		panic(err)
+	}
+	i := bytes.Index(b, []byte{0xc4, PayloadSize})
+	if i < 0 || i+2+PayloadSize != len(b) {
+		panic("client: unexpected encoding of lobby.send")
+	}
+	return b[:i+2]
+}()
+
+func (c *mpConn) readLoop() {
+	defer close(c.done)
+	buf := make([]byte, 0, 512)
+	for {
+		_, r, err := c.ws.NextReader()
+		if err != nil {
+			return
+		}
+		buf = buf[:0]
+		for {
+			if len(buf) == cap(buf) {
+				buf = append(buf, 0)[:len(buf)]
+			}
+			n, err := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return
+			}
+		}
+		kind, rid, data := classify(buf)
+		switch kind {
+		case frameData:
+			if len(data) >= 8 && c.onData != nil {
+				c.onData(int64(binary.LittleEndian.Uint64(data)))
+			}
+		case frameReply:
+			select {
+			case c.replies <- reply{rid: rid, body: bytes.Clone(buf)}:
+			default: // nobody waiting (a reply to rid 0): drop
+			}
+		}
+		if cap(buf) > 8192 { // do not keep a large buffer for an idle conn
+			buf = make([]byte, 0, 512)
+		}
+	}
+}
+
+func (c *mpConn) write(b []byte) error {
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	_ = c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+	return c.ws.WriteMessage(websocket.BinaryMessage, b)
+}
+
+// call sends one request and waits for its reply.
+func (c *mpConn) call(ctx context.Context, op string, d any, out any) error {
+	c.reqMu.Lock()
+	defer c.reqMu.Unlock()
+	rid := uint64(c.rid.Add(1))
+	if rid == 0 {
+		rid = uint64(c.rid.Add(1))
+	}
+	b, err := msgpack.Marshal(map[string]any{"op": op, "rid": rid, "d": d})
+	if err != nil {
+		return err
+	}
+	c.writeMu.Lock()
+	err = c.write(b)
+	c.writeMu.Unlock()
+	if err != nil {
+		return err
+	}
+	for {
+		select {
+		case r := <-c.replies:
+			if r.rid != rid {
+				continue // a late reply to an earlier, abandoned request
+			}
+			var env struct {
+				OK  bool `msgpack:"ok"`
+				Err struct {
+					Code string `msgpack:"code"`
+				} `msgpack:"err"`
+				D msgpack.RawMessage `msgpack:"d"`
+			}
+			if err := msgpack.Unmarshal(r.body, &env); err != nil {
+				return fmt.Errorf("%s: bad reply: %w", op, err)
+			}
+			if !env.OK {
+				return &ReplyError{Op: op, Code: env.Err.Code}
+			}
+			if out != nil {
+				return msgpack.Unmarshal(env.D, out)
+			}
+			return nil
+		case <-c.done:
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *mpConn) Create(ctx context.Context, name string, max int) (string, error) {
+	var out struct {
+		Lobby struct {
+			ID string `msgpack:"id"`
+		} `msgpack:"lobby"`
+	}
+	err := c.call(ctx, "lobby.create", map[string]any{"name": name, "max_players": max, "visibility": "public"}, &out)
+	if err == nil && out.Lobby.ID == "" {
+		err = fmt.Errorf("lobby.create: reply without lobby id")
+	}
+	return out.Lobby.ID, err
+}
+
+func (c *mpConn) Join(ctx context.Context, id string) error {
+	return c.call(ctx, "lobby.join", map[string]any{"lobby_id": id}, nil)
+}
+
+func (c *mpConn) Leave(ctx context.Context) error {
+	return c.call(ctx, "lobby.leave", map[string]any{}, nil)
+}
+
+func (c *mpConn) Send(sentAt int64) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.sendBuf == nil {
+		c.sendBuf = make([]byte, len(sendPrefix)+PayloadSize)
+		copy(c.sendBuf, sendPrefix)
+		for i := len(sendPrefix) + 8; i < len(c.sendBuf); i++ {
+			c.sendBuf[i] = 'x'
+		}
+	}
+	binary.LittleEndian.PutUint64(c.sendBuf[len(sendPrefix):], uint64(sentAt))
+	return c.write(c.sendBuf)
+}
+
+func (c *mpConn) Close() error {
+	if c.closed.Swap(true) {
+		<-c.done
+		return nil
+	}
+	c.writeMu.Lock()
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	c.writeMu.Unlock()
+	err := c.ws.Close()
+	<-c.done
+	return err
+}

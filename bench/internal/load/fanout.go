@@ -1,0 +1,223 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lobbyd/lobbyd/bench/internal/client"
+	"github.com/lobbyd/lobbyd/bench/internal/stats"
+)
+
+// P99Limit is the latency bound of the fanout capacity figure.
+const P99Limit = 50 * time.Millisecond
+
+// FanoutConfig bounds the fanout workload.
+type FanoutConfig struct {
+	Conns     int       // players (default 800: 100 lobbies of 8)
+	LobbySize int       // default 8
+	Rates     []float64 // messages/s per player, rising (default 2..160)
+	// FixedRate is the per-player rate of the fixed-load figures (latency,
+	// CPU per message): the ramp's step at that rate, or a step of its own
+	// when the ramp does not reach it. Default 5.
+	FixedRate float64
+	Warm      time.Duration // per step, not measured (default 500ms)
+	Measure   time.Duration // per step (default 2s)
+	Senders   int           // pacing goroutines (default 2)
+}
+
+func (c *FanoutConfig) defaults() {
+	if c.Conns <= 0 {
+		c.Conns = 800
+	}
+	if c.LobbySize <= 0 {
+		c.LobbySize = 8
+	}
+	if len(c.Rates) == 0 {
+		c.Rates = []float64{2, 5, 10, 20, 40, 80, 160}
+	}
+	if c.FixedRate <= 0 {
+		c.FixedRate = 5
+	}
+	if c.Warm <= 0 {
+		c.Warm = 500 * time.Millisecond
+	}
+	if c.Measure <= 0 {
+		c.Measure = 2 * time.Second
+	}
+	if c.Senders <= 0 {
+		c.Senders = 2
+	}
+}
+
+// FanoutStep is one rate step.
+type FanoutStep struct {
+	RatePerPlayer float64
+	Offered       float64 // deliveries/s the schedule asked for
+	Sent          float64 // messages/s actually sent
+	Delivered     float64 // messages/s received by players
+	P50, P99      time.Duration
+	CPU           CPU
+	CPUPerMillion float64 // server CPU seconds per 1M delivered messages
+	ClientLimited bool    // the load generator could not keep the schedule, or took the machine
+	OK            bool    // p99 < 50ms and ≥ 90% of sent messages delivered
+}
+
+// FanoutResult is the ramp and the figures drawn from it.
+type FanoutResult struct {
+	Fixed FanoutStep   // at FixedRate
+	Steps []FanoutStep // the ramp, in order, up to and including the first failed step
+	// MaxDelivered is the highest delivered rate of an OK step.
+	MaxDelivered float64
+	// MaxClientLimited: the step giving MaxDelivered was limited by the client.
+	MaxClientLimited bool
+	// Saturated: some step failed, so MaxDelivered is the server's ceiling
+	// on this machine; false means the ramp ended first (a floor).
+	Saturated bool
+}
+
+// Fanout fills lobbies of cfg.LobbySize and makes every player relay 64-byte
+// stamped messages at rising rates, stopping after the first step whose p99
+// reaches 50 ms or which loses more than 10% of deliveries.
+func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, error) {
+	cfg.defaults()
+	var res FanoutResult
+	var hist stats.Hist
+	var received atomic.Uint64
+	onData := func(sentAt int64) {
+		received.Add(1)
+		hist.Record(time.Duration(time.Now().UnixNano() - sentAt))
+	}
+	setupCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	t.logf("fanout: connecting %d players", cfg.Conns)
+	conns, err := dialAll(setupCtx, t, cfg.Conns, "fan", onData)
+	if err != nil {
+		return res, fmt.Errorf("fanout: %w", err)
+	}
+	defer closeAll(conns)
+	if _, err := groupLobbies(setupCtx, conns, cfg.LobbySize, "fanout"); err != nil {
+		return res, fmt.Errorf("fanout: lobbies: %w", err)
+	}
+	step := func(rate float64) (FanoutStep, error) {
+		var sent atomic.Uint64
+		sctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		per := (len(conns) + cfg.Senders - 1) / cfg.Senders
+		var sendErr atomic.Value
+		for w := range cfg.Senders {
+			part := conns[min(w*per, len(conns)):min((w+1)*per, len(conns))]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := pace(sctx, part, rate, &sent); err != nil {
+					sendErr.CompareAndSwap(nil, err)
+				}
+			}()
+		}
+		time.Sleep(cfg.Warm)
+		hist.Reset()
+		r0, s0, u0 := received.Load(), sent.Load(), t.usageNow()
+		select {
+		case <-time.After(cfg.Measure):
+		case <-ctx.Done():
+		}
+		r1, s1, u1 := received.Load(), sent.Load(), t.usageNow()
+		p50, p99 := hist.Quantile(0.50), hist.Quantile(0.99)
+		stop()
+		wg.Wait()
+		if err, _ := sendErr.Load().(error); err != nil {
+			return FanoutStep{}, fmt.Errorf("fanout: send: %w", err)
+		}
+		if err := ctx.Err(); err != nil {
+			return FanoutStep{}, err
+		}
+		wall := u1.at.Sub(u0.at).Seconds()
+		fan := float64(cfg.LobbySize - 1)
+		st := FanoutStep{
+			RatePerPlayer: rate,
+			Offered:       rate * float64(len(conns)) * fan,
+			Sent:          float64(s1-s0) / wall,
+			Delivered:     float64(r1-r0) / wall,
+			P50:           p50,
+			P99:           p99,
+			CPU:           cpuSince(u0, u1),
+		}
+		if r1 > r0 {
+			st.CPUPerMillion = st.CPU.ServerSeconds / float64(r1-r0) * 1e6
+		}
+		st.ClientLimited = st.Sent < 0.95*rate*float64(len(conns)) || st.CPU.MachineBound()
+		st.OK = p99 < P99Limit && st.Delivered >= 0.9*st.Sent*fan
+		t.logf("fanout: %.0f msg/s/player: delivered %.0f/s of %.0f offered, p50 %s p99 %s, server %.2f cores, client %.2f cores",
+			rate, st.Delivered, st.Offered, p50, p99, st.CPU.Server, st.CPU.Client)
+		return st, nil
+	}
+	haveFixed := false
+	for _, rate := range cfg.Rates {
+		st, err := step(rate)
+		if err != nil {
+			return res, err
+		}
+		res.Steps = append(res.Steps, st)
+		if rate == cfg.FixedRate {
+			res.Fixed, haveFixed = st, true
+		}
+		if !st.OK {
+			res.Saturated = true
+			break
+		}
+		if st.Delivered > res.MaxDelivered {
+			res.MaxDelivered, res.MaxClientLimited = st.Delivered, st.ClientLimited
+		}
+	}
+	if !haveFixed {
+		if res.Fixed, err = step(cfg.FixedRate); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// paceTick is how often a pacing goroutine tops up its schedule.
+const paceTick = 5 * time.Millisecond
+
+// pace sends rate messages/s from each of conns, spread evenly: every tick
+// it sends what the schedule owes, round-robin over the connections. When
+// writes cannot keep up the backlog is capped at one tick's worth, so a slow
+// server shows as a shortfall of Sent, not as an ever-growing burst.
+func pace(ctx context.Context, conns []client.Conn, rate float64, sent *atomic.Uint64) error {
+	if len(conns) == 0 {
+		return nil
+	}
+	perSec := rate * float64(len(conns))
+	start := time.Now()
+	var done float64
+	next := 0
+	tk := time.NewTicker(paceTick)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-tk.C:
+			want := perSec * now.Sub(start).Seconds()
+			if backlog := want - done; backlog > 2*perSec*paceTick.Seconds() {
+				done = want - perSec*paceTick.Seconds()
+			}
+			for ; done+1 <= want; done++ {
+				if ctx.Err() != nil {
+					return nil
+				}
+				if err := conns[next].Send(time.Now().UnixNano()); err != nil {
+					return err
+				}
+				sent.Add(1)
+				if next++; next == len(conns) {
+					next = 0
+				}
+			}
+		}
+	}
+}

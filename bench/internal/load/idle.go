@@ -1,0 +1,99 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/lobbyd/lobbyd/bench/internal/client"
+	"github.com/lobbyd/lobbyd/bench/internal/proc"
+)
+
+// IdleConfig bounds the idle workload.
+type IdleConfig struct {
+	N         int           // connections to hold (default 10000)
+	LobbySize int           // players per lobby (default 8)
+	Settle    time.Duration // wait before reading RSS (default 3s)
+	Timeout   time.Duration // bound on connecting and grouping (default 3m)
+}
+
+func (c *IdleConfig) defaults() {
+	if c.N <= 0 {
+		c.N = 10000
+	}
+	if c.LobbySize <= 0 {
+		c.LobbySize = 8
+	}
+	if c.Settle <= 0 {
+		c.Settle = 3 * time.Second
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 3 * time.Minute
+	}
+}
+
+// IdleResult is the server's cost of holding N idle players in lobbies.
+type IdleResult struct {
+	N             int
+	RSSBefore     int64 // bytes, before the first connection
+	RSSAfter      int64 // bytes, with N connections held and settled
+	BytesPerConn  float64
+	ThreadsBefore int
+	ThreadsAfter  int
+	Goroutines    int // go_goroutines with N held; -1 when not exposed
+	ConnectSecs   float64
+	ClientCPUSecs float64 // load generator CPU while connecting
+}
+
+// Held is a set of open connections kept by Idle for a following workload.
+type Held struct {
+	Conns []client.Conn
+}
+
+// Close closes every held connection.
+func (h *Held) Close() { closeAll(h.Conns) }
+
+// Idle connects cfg.N players, puts them in lobbies of cfg.LobbySize and
+// measures the server's RSS delta per connection and its threads (and
+// goroutines where exposed). The connections stay open in the returned Held
+// (the caller closes it) so that browse can reuse them.
+func Idle(ctx context.Context, t *Target, cfg IdleConfig) (IdleResult, *Held, error) {
+	cfg.defaults()
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	before, err := proc.ReadStatus(t.PID)
+	if err != nil {
+		return IdleResult{}, nil, err
+	}
+	res := IdleResult{N: cfg.N, RSSBefore: before.RSSBytes, ThreadsBefore: before.Threads}
+	u0 := t.usageNow()
+	t.logf("idle: connecting %d players", cfg.N)
+	conns, err := dialAll(ctx, t, cfg.N, "idle", nil)
+	if err != nil {
+		return res, nil, fmt.Errorf("idle: %w", err)
+	}
+	held := &Held{Conns: conns}
+	if _, err := groupLobbies(ctx, conns, cfg.LobbySize, "idle"); err != nil {
+		held.Close()
+		return res, nil, fmt.Errorf("idle: lobbies: %w", err)
+	}
+	u1 := t.usageNow()
+	res.ConnectSecs = u1.at.Sub(u0.at).Seconds()
+	res.ClientCPUSecs = (u1.client - u0.client).Seconds()
+	t.logf("idle: %d players in lobbies after %.1fs; settling %s", cfg.N, res.ConnectSecs, cfg.Settle)
+	select {
+	case <-time.After(cfg.Settle):
+	case <-ctx.Done():
+		held.Close()
+		return res, nil, ctx.Err()
+	}
+	after, err := proc.ReadStatus(t.PID)
+	if err != nil {
+		held.Close()
+		return res, nil, err
+	}
+	res.RSSAfter, res.ThreadsAfter = after.RSSBytes, after.Threads
+	res.BytesPerConn = float64(res.RSSAfter-res.RSSBefore) / float64(cfg.N)
+	res.Goroutines = t.goroutines(ctx)
+	return res, held, nil
+}

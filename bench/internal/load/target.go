@@ -1,0 +1,178 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/lobbyd/lobbyd/bench/internal/client"
+	"github.com/lobbyd/lobbyd/bench/internal/proc"
+)
+
+// Target is a running server under test.
+type Target struct {
+	Name   string        // "lobbyd", "gorilla", "socketio"
+	Dialer client.Dialer // how players connect
+	Addr   string        // host:port for HTTP (GET /v1/lobbies)
+	PID    int           // server process, for /proc readings
+	// MetricsURL, when set, is a Prometheus text page with go_goroutines;
+	// MetricsToken is its bearer token (lobbyd's operator token).
+	MetricsURL   string
+	MetricsToken string
+	// Logf reports progress; nil is silent.
+	Logf func(format string, args ...any)
+}
+
+func (t *Target) logf(format string, args ...any) {
+	if t.Logf != nil {
+		t.Logf("["+t.Name+"] "+format, args...)
+	}
+}
+
+// dialWorkers bounds concurrent handshakes, so that connecting 10k players
+// measures the server, not a SYN flood on the listen backlog.
+const dialWorkers = 64
+
+// pool runs fn(i) for i in [0,n) on at most workers goroutines and returns
+// the first error (after which the remaining items are skipped).
+func pool(ctx context.Context, n, workers int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+feed:
+	for i := range n {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && err != context.Canceled {
+		return err
+	}
+	return ctx.Err()
+}
+
+// dialAll opens n connections named prefix-0..n-1.
+func dialAll(ctx context.Context, t *Target, n int, prefix string, onData client.Handler) ([]client.Conn, error) {
+	conns := make([]client.Conn, n)
+	err := pool(ctx, n, dialWorkers, func(ctx context.Context, i int) error {
+		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		c, err := t.Dialer.Dial(dctx, fmt.Sprintf("%s-%d", prefix, i), onData)
+		if err != nil {
+			return fmt.Errorf("connection %d: %w", i, err)
+		}
+		conns[i] = c
+		return nil
+	})
+	if err != nil {
+		closeAll(conns)
+		return nil, err
+	}
+	return conns, nil
+}
+
+// closeAll closes every non-nil connection, in parallel.
+func closeAll(conns []client.Conn) {
+	_ = pool(context.Background(), len(conns), dialWorkers, func(_ context.Context, i int) error {
+		if conns[i] != nil {
+			_ = conns[i].Close()
+		}
+		return nil
+	})
+}
+
+// groupLobbies puts conns in lobbies of size: the first of each group
+// creates, the rest join. It returns the lobby ids.
+func groupLobbies(ctx context.Context, conns []client.Conn, size int, name string) ([]string, error) {
+	groups := (len(conns) + size - 1) / size
+	ids := make([]string, groups)
+	err := pool(ctx, groups, dialWorkers, func(ctx context.Context, g int) error {
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		members := conns[g*size : min((g+1)*size, len(conns))]
+		id, err := members[0].Create(rctx, fmt.Sprintf("%s %d", name, g), size)
+		if err != nil {
+			return err
+		}
+		ids[g] = id
+		for _, m := range members[1:] {
+			if err := m.Join(rctx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// usage is a snapshot of server and client CPU time.
+type usage struct {
+	at     time.Time
+	server time.Duration
+	client time.Duration
+}
+
+func (t *Target) usageNow() usage {
+	s, _ := proc.CPU(t.PID)
+	return usage{at: time.Now(), server: s, client: proc.SelfCPU()}
+}
+
+// CPU is CPU use over a measurement window, in cores (1.0 = one core busy).
+type CPU struct {
+	Server, Client float64
+	ServerSeconds  float64
+}
+
+func cpuSince(a, b usage) CPU {
+	wall := b.at.Sub(a.at).Seconds()
+	if wall <= 0 {
+		return CPU{}
+	}
+	return CPU{
+		Server:        (b.server - a.server).Seconds() / wall,
+		Client:        (b.client - a.client).Seconds() / wall,
+		ServerSeconds: (b.server - a.server).Seconds(),
+	}
+}
+
+// MachineBound reports whether the machine's cores were nearly all busy
+// with the load generator taking at least as much as the server: then a
+// throughput figure is a floor set by the client, not the server's ceiling.
+func (c CPU) MachineBound() bool {
+	n := float64(runtime.NumCPU())
+	return c.Server+c.Client >= 0.9*n && c.Client >= c.Server
+}
+
+// goroutines reads go_goroutines when the target exposes it; -1 otherwise.
+func (t *Target) goroutines(ctx context.Context) int {
+	if t.MetricsURL == "" {
+		return -1
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	n, err := proc.Goroutines(ctx, http.DefaultClient, t.MetricsURL, t.MetricsToken)
+	if err != nil {
+		t.logf("goroutines unavailable: %v", err)
+		return -1
+	}
+	return n
+}

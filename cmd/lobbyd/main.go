@@ -1,0 +1,65 @@
+// Command lobbyd is the lobby server: flags and configuration, signals. The
+// wiring lives in package app; the logic in the packages it wires.
+//
+// With no flags it starts a single-shard dev server on 127.0.0.1:8080
+// (in-memory store, guest tokens). See README.md and PROTOCOL.md §6.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/lobbyd/lobbyd/app"
+	"github.com/lobbyd/lobbyd/config"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "lobbyd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg, err := config.Load(args, os.Getenv, os.Stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	a, err := app.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("lobbyd listening on http://%s (shard %s)\n", a.Addr(), cfg.ShardID)
+
+	// Signals are caught before serving so that a SIGTERM right after start
+	// still drains.
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- a.Serve() }()
+
+	g := a.Gateway
+	select {
+	case err := <-serveErr:
+		return err
+	case s := <-sig:
+		log.Info("signal received: draining", "signal", s.String())
+		g.StartDrain()
+	case <-g.Drained(): // POST /admin/drain
+	}
+	select {
+	case <-g.Drained():
+	case <-sig: // a second signal: stop waiting
+	}
+	log.Info("shutting down")
+	return a.Shutdown()
+}

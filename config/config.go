@@ -1,0 +1,242 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/lobbyd/lobbyd/matchmaking"
+)
+
+// RateLimit is the per-connection token bucket (PROTOCOL.md §5).
+type RateLimit struct {
+	PerSecond float64 `yaml:"per_second"` // tokens added per second; default 50
+	Burst     int     `yaml:"burst"`      // bucket size; default 100
+}
+
+// File holds the settings of the YAML configuration file. Every key is
+// optional; an absent key keeps its default.
+type File struct {
+	HeartbeatMs     int64                     `yaml:"heartbeat_ms"`      // default 15000
+	ResumeGraceMs   int64                     `yaml:"resume_grace_ms"`   // default 30000
+	MaxMessageBytes int                       `yaml:"max_message_bytes"` // default 65536
+	MaxConnections  int                       `yaml:"max_connections"`   // default 20000
+	RateLimit       RateLimit                 `yaml:"rate_limit"`
+	AllowedOrigins  []string                  `yaml:"allowed_origins"`  // empty: any Origin
+	DrainSpreadMs   int64                     `yaml:"drain_spread_ms"`  // default 5000
+	DrainTimeoutMs  int64                     `yaml:"drain_timeout_ms"` // default 30000
+	Queues          []matchmaking.QueueConfig `yaml:"queues"`           // none: duel and squad
+}
+
+// Config is everything lobbyd needs to start.
+type Config struct {
+	File
+
+	Addr             string // listen address; ":8080", "127.0.0.1:8080" in dev mode
+	RedisURL         string // empty: in-memory single shard
+	ShardID          string // default host name + port
+	JWTSecret        string // HS256 secret
+	JWTPublicKeyFile string // RS256 or EdDSA public key (PEM)
+	Dev              bool   // guest tokens; a random secret if none is set
+	OperatorToken    string // bearer token for /metrics and /admin/*
+	ConfigPath       string // the YAML file, if any
+}
+
+// Defaults returns the built-in settings (PROTOCOL.md §6).
+func Defaults() File {
+	return File{
+		HeartbeatMs:     15000,
+		ResumeGraceMs:   30000,
+		MaxMessageBytes: 65536,
+		MaxConnections:  20000,
+		RateLimit:       RateLimit{PerSecond: 50, Burst: 100},
+		DrainSpreadMs:   5000,
+		DrainTimeoutMs:  30000,
+	}
+}
+
+// Heartbeat, ResumeGrace, DrainSpread and DrainTimeout return the durations.
+func (f *File) Heartbeat() time.Duration    { return ms(f.HeartbeatMs) }
+func (f *File) ResumeGrace() time.Duration  { return ms(f.ResumeGraceMs) }
+func (f *File) DrainSpread() time.Duration  { return ms(f.DrainSpreadMs) }
+func (f *File) DrainTimeout() time.Duration { return ms(f.DrainTimeoutMs) }
+
+func ms(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+
+// flagSpec ties a flag to its environment variable.
+type flagSpec struct {
+	name, env, usage string
+	str              *string
+	boolean          *bool
+}
+
+// Load parses args (without the program name) and the environment, reads the
+// configuration file if one is named, fills defaults and validates.
+// Usage text goes to usage (nil: io.Discard).
+func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
+	if usage == nil {
+		usage = io.Discard
+	}
+	c := &Config{File: Defaults()}
+	fs := flag.NewFlagSet("lobbyd", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	specs := []flagSpec{
+		{name: "addr", env: "LOBBY_ADDR", usage: "HTTP and WebSocket listen address (default :8080, 127.0.0.1:8080 in dev mode)", str: &c.Addr},
+		{name: "redis", env: "LOBBY_REDIS_URL", usage: "redis://host:port/db; empty: in-memory single shard", str: &c.RedisURL},
+		{name: "shard-id", env: "LOBBY_SHARD_ID", usage: "this shard's name (default host name + port)", str: &c.ShardID},
+		{name: "jwt-secret", env: "LOBBY_JWT_SECRET", usage: "HS256 secret for player tokens", str: &c.JWTSecret},
+		{name: "jwt-public-key", env: "LOBBY_JWT_PUBLIC_KEY", usage: "PEM file with an RS256 or EdDSA public key for player tokens", str: &c.JWTPublicKeyFile},
+		{name: "dev", env: "LOBBY_DEV", usage: "dev mode: guest tokens at POST /v1/auth/guest, a random secret if none is set", boolean: &c.Dev},
+		{name: "operator-token", env: "LOBBY_OPERATOR_TOKEN", usage: "bearer token for /metrics and /admin/*", str: &c.OperatorToken},
+		{name: "config", env: "LOBBY_CONFIG", usage: "YAML configuration file", str: &c.ConfigPath},
+	}
+	for _, s := range specs {
+		if s.boolean != nil {
+			fs.BoolVar(s.boolean, s.name, false, s.usage+" ["+s.env+"]")
+		} else {
+			fs.StringVar(s.str, s.name, "", s.usage+" ["+s.env+"]")
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, s := range specs {
+		if set[s.name] {
+			continue
+		}
+		v := getenv(s.env)
+		if v == "" {
+			continue
+		}
+		if s.boolean != nil {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s=%q: not a boolean", s.env, v)
+			}
+			*s.boolean = b
+		} else {
+			*s.str = v
+		}
+	}
+	if c.ConfigPath != "" {
+		data, err := os.ReadFile(c.ConfigPath)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeFile(data, &c.File); err != nil {
+			return nil, fmt.Errorf("config %s: %w", c.ConfigPath, err)
+		}
+	}
+	// No secret and no key means nobody can issue tokens but us: that is
+	// only useful as a dev server, which is what `lobbyd` alone must be.
+	if c.JWTSecret == "" && c.JWTPublicKeyFile == "" {
+		c.Dev = true
+	}
+	if c.Addr == "" {
+		c.Addr = ":8080"
+		if c.Dev {
+			c.Addr = "127.0.0.1:8080"
+		}
+	}
+	if len(c.Queues) == 0 {
+		c.Queues = matchmaking.DefaultQueues()
+	}
+	if err := c.validate(); err != nil {
+		where := "config"
+		if c.ConfigPath != "" {
+			where = "config " + c.ConfigPath
+		}
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if c.ShardID == "" {
+		c.ShardID = defaultShardID(c.Addr)
+	}
+	return c, nil
+}
+
+// decodeFile decodes YAML (JSON is valid YAML) strictly: unknown keys fail.
+func decodeFile(data []byte, f *File) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(f); err != nil {
+		if errors.Is(err, io.EOF) { // an empty file: all defaults
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+func defaultShardID(addr string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "lobbyd"
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		port = "0"
+	}
+	return host + ":" + port
+}
+
+func (c *Config) validate() error {
+	checks := []struct {
+		key      string
+		v        int64
+		min, max int64
+	}{
+		{"heartbeat_ms", c.HeartbeatMs, 100, 600_000},
+		{"resume_grace_ms", c.ResumeGraceMs, 0, 3_600_000},
+		{"max_message_bytes", int64(c.MaxMessageBytes), 1024, 16 << 20},
+		{"max_connections", int64(c.MaxConnections), 1, 10_000_000},
+		{"rate_limit.burst", int64(c.RateLimit.Burst), 1, 1_000_000},
+		{"drain_spread_ms", c.DrainSpreadMs, 0, 600_000},
+		{"drain_timeout_ms", c.DrainTimeoutMs, 100, 3_600_000},
+	}
+	for _, k := range checks {
+		if k.v < k.min || k.v > k.max {
+			return fmt.Errorf("%s: must be between %d and %d, got %d", k.key, k.min, k.max, k.v)
+		}
+	}
+	if !(c.RateLimit.PerSecond > 0 && c.RateLimit.PerSecond <= 1_000_000) {
+		return fmt.Errorf("rate_limit.per_second: must be above 0 and at most 1000000, got %v", c.RateLimit.PerSecond)
+	}
+	for i, o := range c.AllowedOrigins {
+		if strings.TrimSpace(o) == "" {
+			return fmt.Errorf("allowed_origins[%d]: must not be empty", i)
+		}
+	}
+	seen := map[string]bool{}
+	for i := range c.Queues {
+		q := &c.Queues[i]
+		q.ApplyDefaults()
+		if err := q.Validate(); err != nil {
+			return fmt.Errorf("queues[%d]: %w", i, err)
+		}
+		if seen[q.Name] {
+			return fmt.Errorf("queues[%d].name: %q is listed twice", i, q.Name)
+		}
+		seen[q.Name] = true
+	}
+	if c.JWTSecret != "" && c.JWTPublicKeyFile != "" {
+		return errors.New("jwt-secret and jwt-public-key: give one, not both")
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		return fmt.Errorf("redis: %q is not a redis:// URL", c.RedisURL)
+	}
+	return nil
+}

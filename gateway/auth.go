@@ -1,0 +1,143 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Identity is who a verified player token names.
+type Identity struct {
+	UserID string
+	Name   string
+	Expiry time.Time
+}
+
+// claims are the JWT claims of PROTOCOL.md §1.
+type claims struct {
+	Name string `json:"name,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// Auth verifies player tokens with exactly one algorithm (HS256 with a shared
+// secret, or RS256/EdDSA with a public key): any other alg, "none" included,
+// is refused by the parser before the signature is looked at.
+type Auth struct {
+	alg    string
+	key    any    // verification key
+	secret []byte // HS256 only: also signs guest tokens
+	parser *jwt.Parser
+	now    func() time.Time
+}
+
+// NewHMACAuth verifies HS256 tokens signed with secret.
+func NewHMACAuth(secret []byte) *Auth {
+	return newAuth("HS256", secret, secret)
+}
+
+// NewPublicKeyAuth verifies RS256 or EdDSA tokens with the PEM public key in
+// file; the key's type decides the algorithm.
+func NewPublicKeyAuth(file string) (*Auth, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	if k, err := jwt.ParseRSAPublicKeyFromPEM(pem); err == nil {
+		return newAuth("RS256", k, nil), nil
+	}
+	if k, err := jwt.ParseEdPublicKeyFromPEM(pem); err == nil {
+		return newAuth("EdDSA", k, nil), nil
+	}
+	return nil, fmt.Errorf("%s: not an RSA or Ed25519 public key in PEM", file)
+}
+
+func newAuth(alg string, key any, secret []byte) *Auth {
+	a := &Auth{alg: alg, key: key, secret: secret, now: time.Now}
+	a.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{alg}),
+		jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(func() time.Time { return a.now() }),
+	)
+	return a
+}
+
+// RandomSecret makes a dev-mode HS256 secret.
+func RandomSecret() []byte {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux; a server without it must not run
+	}
+	return b
+}
+
+var errBadToken = errors.New("invalid token")
+
+// Verify checks a token and returns the identity it names.
+func (a *Auth) Verify(token string) (Identity, error) {
+	if token == "" {
+		return Identity{}, errors.New("missing token")
+	}
+	if len(token) > 8192 { // bound the work a hostile header can cause
+		return Identity{}, errBadToken
+	}
+	var c claims
+	if _, err := a.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return a.key, nil }); err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return Identity{}, errors.New("token expired")
+		}
+		return Identity{}, errBadToken
+	}
+	if n := len(c.Subject); n < 1 || n > 64 {
+		return Identity{}, errors.New("sub must be 1-64 bytes")
+	}
+	name := c.Name
+	if name == "" {
+		name = c.Subject
+	} else if !validName(name) {
+		return Identity{}, errors.New("name must be 1-32 characters of valid UTF-8")
+	}
+	return Identity{UserID: c.Subject, Name: name, Expiry: c.ExpiresAt.Time}, nil
+}
+
+func validName(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	n := utf8.RuneCountInString(s)
+	return n >= 1 && n <= 32 && strings.TrimSpace(s) != ""
+}
+
+// CanIssue reports whether Issue works (HS256 only).
+func (a *Auth) CanIssue() bool { return a.secret != nil }
+
+// Issue signs a token for a user (guest tokens in dev mode, and tests).
+func (a *Auth) Issue(userID, name string, ttl time.Duration) (string, error) {
+	if a.secret == nil {
+		return "", errors.New("token issuing needs an HS256 secret")
+	}
+	c := claims{Name: name, RegisteredClaims: jwt.RegisteredClaims{
+		Subject:   userID,
+		IssuedAt:  jwt.NewNumericDate(a.now()),
+		ExpiresAt: jwt.NewNumericDate(a.now().Add(ttl)),
+	}}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(a.secret)
+}
+
+// randomID returns n random bytes as lowercase hex.
+func randomID(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// RandomToken returns an unguessable token (dev-mode operator token).
+func RandomToken() string { return randomID(24) }

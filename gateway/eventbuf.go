@@ -1,0 +1,63 @@
+package gateway
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// eventBuf is one encoded event shared by every recipient and by their replay
+// rings. It is never written after it was encoded: each recipient gets its
+// own seq by writing a patched copy of the first eventHeadLen bytes followed
+// by the shared rest. refs counts the holders (the deliverer while it fans
+// out, plus one per ring entry); the last release returns it to its pool, so
+// a steady stream of lobby.send events allocates nothing.
+type eventBuf struct {
+	refs atomic.Int32
+	b    []byte
+}
+
+// Size classes for pooled event buffers. An event bigger than the largest
+// class is allocated and left to the GC.
+var eventClasses = [...]int{256, 4 << 10, 72 << 10}
+
+type eventPool struct {
+	pools [len(eventClasses)]sync.Pool
+}
+
+// get returns a buffer with one reference and room for size bytes.
+func (p *eventPool) get(size int) *eventBuf {
+	for i, c := range eventClasses {
+		if size <= c {
+			if e, ok := p.pools[i].Get().(*eventBuf); ok {
+				e.b = e.b[:0]
+				e.refs.Store(1)
+				return e
+			}
+			e := &eventBuf{b: make([]byte, 0, c)}
+			e.refs.Store(1)
+			return e
+		}
+	}
+	e := &eventBuf{b: make([]byte, 0, size)}
+	e.refs.Store(1)
+	return e
+}
+
+func (e *eventBuf) retain() { e.refs.Add(1) }
+
+func (p *eventPool) release(e *eventBuf) {
+	n := e.refs.Add(-1)
+	if n > 0 {
+		return
+	}
+	if n < 0 {
+		panic("gateway: eventBuf released too often")
+	}
+	c := cap(e.b)
+	for i, cl := range eventClasses {
+		if c == cl {
+			p.pools[i].Put(e)
+			return
+		}
+	}
+}

@@ -1,0 +1,221 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/matchmaking"
+	"github.com/lobbyd/lobbyd/netcode"
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+// Options configure a Gateway. Zero values take the defaults of PROTOCOL.md §6.
+type Options struct {
+	ShardID         string        // this shard's name; default "lobbyd"
+	Addr            string        // advertised address in /admin/shards
+	Heartbeat       time.Duration // default 15s
+	ResumeGrace     time.Duration // default 30s; 0 with NoResumeGrace
+	MaxConnections  int           // default 20000
+	MaxMessageBytes int           // default 65536
+	RatePerSecond   float64       // default 50
+	RateBurst       int           // default 100
+	AllowedOrigins  []string      // empty: any Origin
+	DrainSpread     time.Duration // default 5s
+	DrainTimeout    time.Duration // default 30s
+	Dev             bool          // POST /v1/auth/guest
+	OperatorToken   string        // empty: operator endpoints always answer 401
+	ReplayEvents    int           // replay ring per session, events; default 1024
+	ReplayBytes     int           // replay ring per session, bytes; default 1 MiB
+	Logger          *slog.Logger  // default slog.Default()
+}
+
+func (o *Options) applyDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.Heartbeat, 15*time.Second)
+	def(&o.ResumeGrace, 30*time.Second)
+	def(&o.DrainSpread, 5*time.Second)
+	def(&o.DrainTimeout, 30*time.Second)
+	if o.ShardID == "" {
+		o.ShardID = "lobbyd"
+	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = 20000
+	}
+	if o.MaxMessageBytes == 0 {
+		o.MaxMessageBytes = 65536
+	}
+	if o.RatePerSecond == 0 {
+		o.RatePerSecond = 50
+	}
+	if o.RateBurst == 0 {
+		o.RateBurst = 100
+	}
+	if o.ReplayEvents == 0 {
+		o.ReplayEvents = 1024
+	}
+	if o.ReplayBytes == 0 {
+		o.ReplayBytes = 1 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Backends are the services a gateway serves. They are built by the caller
+// with the gateway's sinks, so that their events reach this shard's sessions.
+type Backends struct {
+	Lobbies     lobby.Store
+	Matchmaking *matchmaking.Service
+}
+
+// Gateway is one shard's front: the Fiber app (HTTP API and /ws) and the
+// netcode server behind it.
+type Gateway struct {
+	opts      Options
+	auth      *Auth
+	log       *slog.Logger
+	lobbies   lobby.Store
+	mm        *matchmaking.Service
+	net       *netcode.Server
+	app       *fiber.App
+	hub       *hub
+	metrics   *metrics
+	started   time.Time
+	draining  atomic.Bool
+	drained   chan struct{} // closed when a drain started by StartDrain ends
+	drainOnce sync.Once
+	ctx       context.Context // for background work (matchmaker); cancelled by Shutdown
+	cancel    context.CancelFunc
+}
+
+// New builds a gateway. build receives the sinks that deliver lobby and
+// matchmaking events to this shard's sessions and returns the services.
+func New(opts Options, auth *Auth, build func(lobby.Sink, matchmaking.Sink) (Backends, error)) (*Gateway, error) {
+	opts.applyDefaults()
+	g := &Gateway{
+		opts:    opts,
+		auth:    auth,
+		log:     opts.Logger,
+		hub:     newHub(opts.ReplayEvents, opts.ReplayBytes),
+		started: time.Now(),
+		drained: make(chan struct{}),
+	}
+	b, err := build(lobbySink{g}, matchSink{g})
+	if err != nil {
+		return nil, err
+	}
+	g.lobbies, g.mm = b.Lobbies, b.Matchmaking
+	g.net, err = netcode.NewServer(netcode.Config{
+		MaxMessageBytes:   opts.MaxMessageBytes,
+		HeartbeatInterval: opts.Heartbeat,
+		Logger:            opts.Logger,
+	}, handler{g})
+	if err != nil {
+		return nil, err
+	}
+	g.metrics = newMetrics(g)
+	g.app = g.newApp()
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	if g.mm != nil {
+		go g.mm.Run(g.ctx)
+	}
+	return g, nil
+}
+
+// App returns the Fiber app (for tests that call app.Test).
+func (g *Gateway) App() *fiber.App { return g.app }
+
+// Serve accepts connections on ln until Shutdown.
+func (g *Gateway) Serve(ln net.Listener) error {
+	err := g.app.Listener(ln)
+	if err != nil && errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Draining reports whether Drain has started.
+func (g *Gateway) Draining() bool { return g.draining.Load() }
+
+// Drain stops accepting players, tells every connected client to reconnect
+// at its own random time within DrainSpread (server.draining), closes each
+// with 4010 at that time, and returns when every connection is gone or the
+// drain timeout has passed (then it reports false).
+func (g *Gateway) Drain() bool {
+	if g.draining.CompareAndSwap(false, true) {
+		g.log.Info("draining", "connections", g.net.Len(), "spread", g.opts.DrainSpread)
+		g.hub.each(func(s *Session) {
+			after := time.Duration(0)
+			if g.opts.DrainSpread > 0 {
+				after = time.Duration(rand.Int64N(int64(g.opts.DrainSpread)))
+			}
+			s.mu.Lock()
+			conn := s.conn
+			if conn != nil {
+				_ = conn.Write(connEvent(protocol.EvServerDraining, protocol.DrainingEv{ReconnectAfterMs: after.Milliseconds()}))
+			}
+			s.mu.Unlock()
+			if conn != nil {
+				time.AfterFunc(after, func() { conn.Close(protocol.CloseDraining, "draining") })
+			}
+		})
+	}
+	deadline := time.NewTimer(g.opts.DrainTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for g.net.Len() > 0 {
+		select {
+		case <-deadline.C:
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
+}
+
+// StartDrain starts Drain in the background once; Drained is closed when
+// it ends.
+func (g *Gateway) StartDrain() {
+	g.drainOnce.Do(func() {
+		go func() {
+			if !g.Drain() {
+				g.log.Warn("drain timeout reached with connections left", "connections", g.net.Len())
+			}
+			close(g.drained)
+		}()
+	})
+}
+
+// Drained is closed when a drain started by StartDrain has ended.
+func (g *Gateway) Drained() <-chan struct{} { return g.drained }
+
+// Shutdown closes every connection, the listener and background work.
+func (g *Gateway) Shutdown() error {
+	g.cancel()
+	g.net.Shutdown()
+	return g.app.ShutdownWithTimeout(5 * time.Second)
+}
+
+// connEvent encodes an event that belongs to the connection, not to the
+// session's numbered stream (welcome, server.draining): seq 0, not replayed.
+func connEvent(name string, v any) []byte {
+	b, err := protocol.AppendEvent(nil, name, v)
+	if err != nil {
+		panic(err) // our own types always encode
+	}
+	return b
+}

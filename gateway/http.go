@@ -1,0 +1,339 @@
+package gateway
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/netcode"
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+// newApp builds the Fiber app: the HTTP API of PROTOCOL.md §4 and /ws.
+func (g *Gateway) newApp() *fiber.App {
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		// Bounds for hostile HTTP clients: a slow handshake or body cannot
+		// hold a connection or a worker for long.
+		ReadTimeout:  10 * time.Second,
+		WriteTimeout: 10 * time.Second,
+		IdleTimeout:  60 * time.Second,
+		BodyLimit:    64 << 10,
+		// Large enough for a JWT in the query string and the headers a
+		// browser sends.
+		ReadBufferSize: 8 << 10,
+		ErrorHandler:   g.httpErrorHandler,
+	})
+	netcode.ConfigureApp(app)
+
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"ok": true}) })
+	app.Get("/readyz", g.handleReady)
+	app.Get("/ws", g.handleWS)
+
+	v1 := app.Group("/v1", cors.New(cors.Config{AllowOriginsFunc: g.originAllowed, AllowHeaders: "Authorization, Content-Type"}))
+	v1.Post("/auth/guest", g.handleGuest)
+	v1.Get("/lobbies", g.handleListLobbies)
+	v1.Get("/lobbies/:id", g.handleGetLobby)
+	v1.Get("/queues", g.handleQueues)
+	v1.Post("/queues/:name/tickets", g.handleCreateTicket)
+	v1.Delete("/tickets/:id", g.handleDeleteTicket)
+
+	app.Get("/metrics", g.requireOperator, adaptor.HTTPHandler(promhttp.HandlerFor(g.metrics.registry, promhttp.HandlerOpts{})))
+	app.Get("/admin/shards", g.requireOperator, g.handleShards)
+	app.Post("/admin/drain", g.requireOperator, g.handleDrain)
+	app.Delete("/admin/lobbies/:id", g.requireOperator, g.handleCloseLobby)
+
+	app.Use(func(c *fiber.Ctx) error { return httpError(c, protocol.CodeNotFound, "no such endpoint") })
+	return app
+}
+
+// httpError writes the error body of PROTOCOL.md §5.
+func httpError(c *fiber.Ctx, code protocol.Code, msg string) error {
+	return c.Status(code.Status()).JSON(fiber.Map{"error": fiber.Map{"code": code, "msg": msg}})
+}
+
+// httpFail answers err: its own code for a *protocol.Error, else internal.
+func (g *Gateway) httpFail(c *fiber.Ctx, err error) error {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return httpError(c, pe.Code, pe.Msg)
+	}
+	g.log.Error("http request failed", "path", c.Path(), "err", err)
+	return httpError(c, protocol.CodeInternal, "internal error")
+}
+
+// httpErrorHandler maps Fiber's own errors (404, 405, 413, timeouts) to the
+// JSON error body.
+func (g *Gateway) httpErrorHandler(c *fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		switch fe.Code {
+		case fiber.StatusNotFound:
+			return httpError(c, protocol.CodeNotFound, fe.Message)
+		case fiber.StatusRequestEntityTooLarge:
+			return httpError(c, protocol.CodeTooLarge, fe.Message)
+		case fiber.StatusUnauthorized:
+			return httpError(c, protocol.CodeUnauthorized, fe.Message)
+		case fiber.StatusServiceUnavailable:
+			return httpError(c, protocol.CodeUnavailable, fe.Message)
+		}
+		if fe.Code >= 400 && fe.Code < 500 {
+			return httpError(c, protocol.CodeBadRequest, fe.Message)
+		}
+	}
+	return g.httpFail(c, err)
+}
+
+func (g *Gateway) handleReady(c *fiber.Ctx) error {
+	if g.draining.Load() {
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return httpError(c, protocol.CodeUnavailable, "draining")
+	}
+	return c.JSON(fiber.Map{"ok": true})
+}
+
+// originAllowed applies allowed_origins: empty allows any Origin, "*" too,
+// else an exact match.
+func (g *Gateway) originAllowed(origin string) bool {
+	if len(g.opts.AllowedOrigins) == 0 {
+		return true
+	}
+	for _, o := range g.opts.AllowedOrigins {
+		if o == "*" || o == origin {
+			return true
+		}
+	}
+	return false
+}
+
+// bearer returns the token of an "Authorization: Bearer" header.
+func bearer(c *fiber.Ctx) string {
+	h := c.Get(fiber.HeaderAuthorization)
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// handleWS checks the handshake in the order of PROTOCOL.md §1 — token
+// (401), Origin (403), capacity (503) — before anything is upgraded.
+func (g *Gateway) handleWS(c *fiber.Ctx) error {
+	token := c.Query("token")
+	if token == "" {
+		token = bearer(c)
+	}
+	id, err := g.auth.Verify(token)
+	if err != nil {
+		return httpError(c, protocol.CodeUnauthorized, err.Error())
+	}
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !g.originAllowed(origin) {
+		return httpError(c, protocol.CodeForbidden, "origin not allowed")
+	}
+	if g.draining.Load() || g.net.Len() >= g.opts.MaxConnections {
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return httpError(c, protocol.CodeUnavailable, "not accepting connections, retry later")
+	}
+	cs := &connState{id: id}
+	if r := c.Query("resume"); r != "" {
+		if len(r) > 128 {
+			return httpError(c, protocol.CodeBadRequest, "resume token too long")
+		}
+		cs.resume = r
+		if ls := c.Query("last_seq"); ls != "" {
+			n, err := strconv.ParseUint(ls, 10, 64)
+			if err != nil {
+				return httpError(c, protocol.CodeBadRequest, "last_seq must be an unsigned integer")
+			}
+			cs.lastSeq = n
+		}
+	}
+	return g.net.Upgrade(c, cs)
+}
+
+func (g *Gateway) handleGuest(c *fiber.Ctx) error {
+	if !g.opts.Dev || !g.auth.CanIssue() {
+		return httpError(c, protocol.CodeNotFound, "guest tokens are available in dev mode only")
+	}
+	var body struct {
+		Name string `json:"name"`
+	}
+	if len(c.Body()) > 0 {
+		if err := c.BodyParser(&body); err != nil {
+			return httpError(c, protocol.CodeBadRequest, "body must be JSON {\"name\": string}")
+		}
+	}
+	uid := "guest-" + randomID(8)
+	if body.Name != "" && !validName(body.Name) {
+		return httpError(c, protocol.CodeBadRequest, "name must be 1-32 characters")
+	}
+	tok, err := g.auth.Issue(uid, body.Name, 24*time.Hour)
+	if err != nil {
+		return g.httpFail(c, err)
+	}
+	return c.JSON(fiber.Map{"token": tok, "user_id": uid})
+}
+
+const maxAttrFilters = 16
+
+func (g *Gateway) handleListLobbies(c *fiber.Ctx) error {
+	q := lobby.ListQuery{Mode: c.Query("mode"), Region: c.Query("region"), State: c.Query("state"), Cursor: c.Query("cursor"), Limit: 20}
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			return httpError(c, protocol.CodeBadRequest, "limit must be 1..100")
+		}
+		q.Limit = n
+	}
+	switch c.Query("has_space") {
+	case "", "false":
+	case "true":
+		q.HasSpace = true
+	default:
+		return httpError(c, protocol.CodeBadRequest, "has_space must be true or false")
+	}
+	switch q.State {
+	case "", protocol.StateOpen, protocol.StateInGame:
+	default:
+		return httpError(c, protocol.CodeBadRequest, "state must be open or in_game")
+	}
+	var bad string
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		key := string(k)
+		if !strings.HasPrefix(key, "attr.") {
+			return
+		}
+		if q.Attrs == nil {
+			q.Attrs = map[string]string{}
+		}
+		name := key[len("attr."):]
+		if name == "" || len(name) > 64 || !utf8.ValidString(name) || len(q.Attrs) >= maxAttrFilters {
+			bad = "attr filters: at most 16, keys 1-64 bytes"
+			return
+		}
+		q.Attrs[name] = string(v)
+	})
+	if bad != "" {
+		return httpError(c, protocol.CodeBadRequest, bad)
+	}
+	page, err := g.lobbies.List(c.UserContext(), q)
+	if err != nil {
+		return g.httpFail(c, err)
+	}
+	var next any // JSON null on the last page
+	if page.NextCursor != "" {
+		next = page.NextCursor
+	}
+	lobbies := page.Lobbies
+	if lobbies == nil {
+		lobbies = []protocol.LobbyView{}
+	}
+	return c.JSON(fiber.Map{"lobbies": lobbies, "next_cursor": next})
+}
+
+func (g *Gateway) handleGetLobby(c *fiber.Ctx) error {
+	v, err := g.lobbies.Get(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return g.httpFail(c, err)
+	}
+	return c.JSON(v)
+}
+
+func (g *Gateway) handleQueues(c *fiber.Ctx) error {
+	if g.mm == nil {
+		return c.JSON([]any{})
+	}
+	return c.JSON(g.mm.Stats())
+}
+
+// playerIdentity verifies the player JWT of an HTTP request.
+func (g *Gateway) playerIdentity(c *fiber.Ctx) (Identity, error) {
+	id, err := g.auth.Verify(bearer(c))
+	if err != nil {
+		return Identity{}, protocol.NewError(protocol.CodeUnauthorized, err.Error())
+	}
+	return id, nil
+}
+
+func (g *Gateway) handleCreateTicket(c *fiber.Ctx) error {
+	id, err := g.playerIdentity(c)
+	if err != nil {
+		return g.httpFail(c, err)
+	}
+	var req protocol.Enqueue
+	if len(c.Body()) > 0 {
+		if err := c.BodyParser(&req); err != nil {
+			return httpError(c, protocol.CodeBadRequest, "body must be a JSON object like mm.enqueue's d")
+		}
+	}
+	req.Queue = c.Params("name")
+	t, err := g.enqueue(c.UserContext(), playerOf(id), req)
+	if err != nil {
+		return g.httpFail(c, err)
+	}
+	return c.JSON(protocol.TicketReply{t})
+}
+
+func (g *Gateway) handleDeleteTicket(c *fiber.Ctx) error {
+	id, err := g.playerIdentity(c)
+	if err != nil {
+		return g.httpFail(c, err)
+	}
+	if err := g.cancelTicket(c.UserContext(), id.UserID, c.Params("id")); err != nil {
+		return g.httpFail(c, err)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// requireOperator guards /metrics and /admin/*: the operator token from the
+// configuration, compared in constant time; no token configured, no access.
+func (g *Gateway) requireOperator(c *fiber.Ctx) error {
+	tok := bearer(c)
+	if g.opts.OperatorToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(g.opts.OperatorToken)) != 1 {
+		return httpError(c, protocol.CodeUnauthorized, "operator token required")
+	}
+	return c.Next()
+}
+
+// ShardInfo is one row of GET /admin/shards.
+type ShardInfo struct {
+	ID          string `json:"id"`
+	Addr        string `json:"addr"`
+	Connections int    `json:"connections"`
+	Lobbies     int    `json:"lobbies"`
+	Draining    bool   `json:"draining"`
+	LastSeen    int64  `json:"last_seen"`
+}
+
+func (g *Gateway) handleShards(c *fiber.Ctx) error {
+	// One shard until the Redis cluster lands: this one, seen now.
+	return c.JSON([]ShardInfo{{
+		ID:          g.opts.ShardID,
+		Addr:        g.opts.Addr,
+		Connections: g.net.Len(),
+		Lobbies:     g.lobbies.Stats().Lobbies,
+		Draining:    g.draining.Load(),
+		LastSeen:    time.Now().UnixMilli(),
+	}})
+}
+
+func (g *Gateway) handleDrain(c *fiber.Ctx) error {
+	g.StartDrain()
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"draining": true})
+}
+
+func (g *Gateway) handleCloseLobby(c *fiber.Ctx) error {
+	if err := g.lobbies.Close(context.Background(), c.Params("id")); err != nil {
+		return g.httpFail(c, err)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}

@@ -1,0 +1,86 @@
+package gateway
+
+// replayRing keeps a session's most recent events so that a client that
+// resumes with last_seq gets every event it missed. It is bounded by count
+// and by bytes; what falls out of it can no longer be replayed, and a resume
+// that would need it starts a new session instead (docs/protocol-notes.md).
+//
+// It starts empty and grows on demand, so an idle session pays nothing.
+// Not safe for concurrent use: guarded by Session.mu.
+type replayRing struct {
+	entries []ringEntry // circular once full
+	start   int         // index of the oldest entry
+	n       int         // entries in use
+	bytes   int         // sum of len(ev.b) over entries in use
+}
+
+type ringEntry struct {
+	seq uint64
+	ev  *eventBuf
+}
+
+// push adds an event (taking a reference) and evicts the oldest entries while
+// the ring is over maxEntries or maxBytes.
+func (r *replayRing) push(pool *eventPool, seq uint64, ev *eventBuf, maxEntries, maxBytes int) {
+	ev.retain()
+	for r.n > 0 && (r.n >= maxEntries || r.bytes+len(ev.b) > maxBytes) {
+		r.dropOldest(pool)
+	}
+	if r.n == len(r.entries) {
+		r.grow(maxEntries)
+	}
+	i := (r.start + r.n) % len(r.entries)
+	r.entries[i] = ringEntry{seq: seq, ev: ev}
+	r.n++
+	r.bytes += len(ev.b)
+}
+
+func (r *replayRing) grow(maxEntries int) {
+	size := 2 * len(r.entries)
+	if size < 8 {
+		size = 8
+	}
+	if size > maxEntries {
+		size = maxEntries
+	}
+	e := make([]ringEntry, size)
+	for i := 0; i < r.n; i++ {
+		e[i] = r.entries[(r.start+i)%len(r.entries)]
+	}
+	r.entries, r.start = e, 0
+}
+
+func (r *replayRing) dropOldest(pool *eventPool) {
+	e := &r.entries[r.start]
+	r.bytes -= len(e.ev.b)
+	pool.release(e.ev)
+	*e = ringEntry{}
+	r.start = (r.start + 1) % len(r.entries)
+	r.n--
+}
+
+// oldest returns the seq of the oldest retained event (0 when empty).
+func (r *replayRing) oldest() uint64 {
+	if r.n == 0 {
+		return 0
+	}
+	return r.entries[r.start].seq
+}
+
+// each calls f for every retained event with seq > after, oldest first.
+func (r *replayRing) each(after uint64, f func(seq uint64, ev *eventBuf)) {
+	for i := 0; i < r.n; i++ {
+		e := r.entries[(r.start+i)%len(r.entries)]
+		if e.seq > after {
+			f(e.seq, e.ev)
+		}
+	}
+}
+
+// reset releases every entry and frees the storage.
+func (r *replayRing) reset(pool *eventPool) {
+	for r.n > 0 {
+		r.dropOldest(pool)
+	}
+	*r = replayRing{}
+}

@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/matchmaking"
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+// lobbySink delivers lobby events to this shard's sessions. The store calls
+// it in each lobby's order with that lobby's lock held, so every member
+// numbers the lobby's events in the same order. Each event is encoded once;
+// every recipient gets the same bytes with its own seq.
+type lobbySink struct{ g *Gateway }
+
+func (s lobbySink) Deliver(ev *lobby.Event) {
+	g := s.g
+	if len(ev.To) == 0 {
+		return
+	}
+	var buf *eventBuf
+	if ev.Name == protocol.EvData {
+		// The hot path: hand-encoded, no allocation.
+		buf = g.hub.pool.get(len(ev.Data) + len(ev.From) + 64)
+		buf.b = protocol.AppendDataEvent(buf.b, ev.From, ev.Data)
+	} else {
+		buf = g.encodeEvent(ev.Name, lobbyPayload(ev))
+		if buf == nil {
+			return
+		}
+	}
+	g.metrics.eventsOut.Inc()
+	g.hub.fanOut(ev.To, buf)
+}
+
+// lobbyPayload returns the "d" of a lobby event other than lobby.data.
+func lobbyPayload(ev *lobby.Event) any {
+	switch ev.Name {
+	case protocol.EvMemberJoined:
+		return protocol.MemberJoinedEv{Member: *ev.Member}
+	case protocol.EvMemberUpdated:
+		return protocol.MemberUpdatedEv{Member: *ev.Member}
+	case protocol.EvMemberLeft:
+		return protocol.MemberLeftEv{UserID: ev.UserID, Reason: ev.Reason}
+	case protocol.EvLobbyUpdated:
+		return protocol.LobbyUpdatedEv{Lobby: *ev.Lobby}
+	case protocol.EvKicked:
+		return protocol.KickedEv{LobbyID: ev.LobbyID}
+	case protocol.EvHostChanged:
+		return protocol.HostChangedEv{Host: ev.UserID}
+	case protocol.EvChat:
+		return protocol.ChatEv{From: ev.From, Text: ev.Text, Ts: ev.TS}
+	case protocol.EvStarted:
+		return protocol.StartedEv{LobbyID: ev.LobbyID, MatchID: ev.MatchID}
+	}
+	return struct{}{}
+}
+
+// encodeEvent encodes a cold event into a pooled buffer (nil if it cannot
+// be encoded, which is our bug and is logged).
+func (g *Gateway) encodeEvent(name string, payload any) *eventBuf {
+	buf := g.hub.pool.get(256)
+	b, err := protocol.AppendEvent(buf.b, name, payload)
+	if err != nil {
+		g.log.Error("event encoding failed", "event", name, "err", err)
+		g.hub.pool.release(buf)
+		return nil
+	}
+	buf.b = b
+	return buf
+}
+
+// matchSink delivers matchmaking events (mm.*) to this shard's sessions.
+type matchSink struct{ g *Gateway }
+
+func (s matchSink) Deliver(ev *matchmaking.Event) {
+	g := s.g
+	if len(ev.To) == 0 {
+		return
+	}
+	var payload any
+	switch ev.Name {
+	case protocol.EvQueued:
+		payload = protocol.QueuedEv{Ticket: *ev.Ticket}
+	case protocol.EvMatched:
+		payload = protocol.MatchedEv{TicketID: ev.TicketID, MatchID: ev.MatchID, Queue: ev.Queue, Lobby: *ev.Lobby, Teams: ev.Teams}
+	case protocol.EvTicketCancelled:
+		payload = protocol.TicketCancelledEv{TicketID: ev.TicketID, Reason: ev.Reason}
+	default:
+		g.log.Error("unknown matchmaking event", "event", ev.Name)
+		return
+	}
+	if buf := g.encodeEvent(ev.Name, payload); buf != nil {
+		g.metrics.eventsOut.Inc()
+		g.hub.fanOut(ev.To, buf)
+	}
+}

@@ -1,0 +1,106 @@
+package lobby
+
+import (
+	"context"
+
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+// Actor is the user doing something: the session's user id (JWT sub) and
+// display name.
+type Actor struct {
+	UserID, Name string
+}
+
+// Store applies the lobby rules. Every mutation is one call: it checks the
+// rules, changes the lobby, delivers the events to the Sink in the lobby's
+// order and returns the new state. Refusals a client can cause are
+// *protocol.Error with the codes of PROTOCOL.md §5.
+type Store interface {
+	// Create makes a lobby with a as its host and only member.
+	Create(ctx context.Context, a Actor, p protocol.CreateLobby) (protocol.LobbyView, error)
+	// Join adds a to a lobby named by id (public only) or code.
+	Join(ctx context.Context, a Actor, p protocol.JoinLobby) (protocol.LobbyView, error)
+	// Leave removes the user from their lobby; reason is
+	// protocol.ReasonLeft or protocol.ReasonDisconnected.
+	Leave(ctx context.Context, userID, reason string) error
+	// Update changes the fields present in p (host only).
+	Update(ctx context.Context, userID string, p protocol.UpdateLobby) (protocol.LobbyView, error)
+	// SetMember changes the caller's ready flag and/or data.
+	SetMember(ctx context.Context, userID string, p protocol.SetMember) (protocol.Member, error)
+	// SetConnected marks the user's member entry (dis)connected. A user in no
+	// lobby is not an error: it returns nil.
+	SetConnected(ctx context.Context, userID string, connected bool) error
+	// Kick removes targetID from the host's lobby.
+	Kick(ctx context.Context, hostID, targetID string) error
+	// TransferHost makes targetID the host.
+	TransferHost(ctx context.Context, hostID, targetID string) error
+	// Chat sends lobby.chat to every member, the sender included.
+	Chat(ctx context.Context, userID, text string) error
+	// Send relays lobby.data. Hot path: 0 allocs/op in steady state. data and
+	// to are only read during the call.
+	Send(ctx context.Context, userID string, data []byte, to [][]byte) error
+	// Start puts the host's lobby in_game and returns the new match id.
+	Start(ctx context.Context, hostID string) (matchID string, err error)
+	// Close is the operator's close: members get lobby.member_left reason
+	// closed, then the lobby is deleted. Private lobbies included.
+	Close(ctx context.Context, lobbyID string) error
+	// CreateMatch moves the members out of their lobbies into one new
+	// private lobby in state in_game, Members[0] its host, without
+	// member_joined events.
+	CreateMatch(ctx context.Context, p MatchParams) (protocol.LobbyView, error)
+	// Get is the public view (no code); private or absent: not_found.
+	Get(ctx context.Context, lobbyID string) (protocol.LobbyView, error)
+	// LobbyOf is the member view (with code) of the user's lobby.
+	LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool)
+	// List pages through the public lobbies, newest first.
+	List(ctx context.Context, q ListQuery) (ListPage, error)
+	// Stats counts lobbies and members, for metrics.
+	Stats() Stats
+}
+
+// Sink receives every event, in each lobby's order. It is called
+// synchronously under the lobby's lock (memory store), so it must not call
+// back into the Store, should not block, and must not keep ev, ev.To or
+// ev.Data after it returns.
+type Sink interface {
+	Deliver(ev *Event)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(ev *Event)
+
+// Deliver calls f(ev).
+func (f SinkFunc) Deliver(ev *Event) { f(ev) }
+
+// MatchParams describe the lobby CreateMatch makes for a formed match.
+type MatchParams struct {
+	MatchID    string // the matchmaker's id, 1-64 bytes
+	Name       string // 1-64 characters; empty: "match"
+	Mode       string // at most 64 bytes
+	Region     string // at most 64 bytes
+	MaxPlayers int    // 2-256 and not below len(Members); 0: max(2, len(Members))
+	Members    []Actor
+}
+
+// ListQuery is GET /v1/lobbies. Empty strings and false mean "no filter".
+type ListQuery struct {
+	Mode, Region, State string
+	HasSpace            bool
+	Attrs               map[string]string // attr.<key>=<value>, compared with AttrString
+	Limit               int               // 1..100; 0: DefaultListLimit
+	Cursor              string            // from ListPage.NextCursor; "" is the first page
+}
+
+// ListPage is one page of a listing. NextCursor "" means the last page (JSON
+// null at the HTTP layer).
+type ListPage struct {
+	Lobbies    []protocol.LobbyView
+	NextCursor string
+}
+
+// Stats are gauges for metrics.
+type Stats struct {
+	Lobbies int
+	Members int
+}

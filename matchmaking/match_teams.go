@@ -1,0 +1,174 @@
+package matchmaking
+
+import (
+	"cmp"
+	"slices"
+)
+
+// emit builds the Match for the tickets in m.sel: balanced teams, per-team
+// mean skill, spread and region.
+func (m *Matcher) emit(tickets []Ticket) Match {
+	q := &m.q
+	k := len(m.sel)
+	mt := Match{
+		Tickets:   m.out.tickets(k),
+		TeamOf:    m.out.ints(k),
+		Teams:     m.out.teams(q.Teams),
+		TeamSkill: m.out.floats(q.Teams),
+	}
+	team := m.balance()
+	if team == nil {
+		team = m.selTeam // the greedy packing failed; keep the one from collect
+	}
+	minS, maxS := m.skill[m.sel[0]], m.skill[m.sel[0]]
+	for i, t := range m.sel {
+		mt.Tickets[i] = tickets[t]
+		mt.TeamOf[i] = team[i]
+		minS, maxS = min(minS, m.skill[t]), max(maxS, m.skill[t])
+	}
+	mt.SkillSpread = maxS - minS
+	for j := range mt.Teams {
+		mt.Teams[j] = m.out.strs(q.TeamSize)[:0]
+	}
+	for i := range mt.Tickets {
+		j := team[i]
+		mt.Teams[j] = append(mt.Teams[j], mt.Tickets[i].Members...)
+		mt.TeamSkill[j] += mt.Tickets[i].Skill * float64(len(mt.Tickets[i].Members))
+	}
+	for j := range mt.TeamSkill {
+		mt.TeamSkill[j] /= float64(q.TeamSize)
+	}
+	mt.Region = majorityRegion(mt.Tickets)
+	return mt
+}
+
+// balance assigns m.sel to teams, largest ticket first and then highest
+// skill first, each to the team with the lowest skill total that has room.
+// It returns team per m.sel index, or nil if some party found no room.
+func (m *Matcher) balance() []int {
+	k := len(m.sel)
+	m.bal = append(m.bal[:0], m.sel...)
+	slices.SortFunc(m.bal, func(a, b int32) int {
+		if c := cmp.Compare(m.size[b], m.size[a]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(m.skill[b], m.skill[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	for j := range m.rem {
+		m.rem[j], m.total[j] = m.q.TeamSize, 0
+	}
+	m.balTeam = slices.Grow(m.balTeam[:0], k)[:k]
+	for _, t := range m.bal {
+		sz, best := int(m.size[t]), -1
+		for j := range m.rem {
+			if m.rem[j] >= sz && (best < 0 || m.total[j] < m.total[best]) {
+				best = j
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		m.rem[best] -= sz
+		m.total[best] += m.skill[t] * float64(sz)
+		// Record by position in m.sel (k ≤ 256: a linear search is cheaper
+		// than a map).
+		for i, s := range m.sel {
+			if s == t {
+				m.balTeam[i] = best
+				break
+			}
+		}
+	}
+	return m.balTeam
+}
+
+// majorityRegion is the region asked for by the most players, ties going to
+// the earlier ticket (the anchor first).
+func majorityRegion(ts []Ticket) string {
+	best, bestN := "", -1
+	for i := range ts {
+		r, seen := ts[i].Region, false
+		for j := 0; j < i && !seen; j++ {
+			seen = ts[j].Region == r
+		}
+		if seen {
+			continue
+		}
+		n := 0
+		for j := i; j < len(ts); j++ {
+			if ts[j].Region == r {
+				n += len(ts[j].Members)
+			}
+		}
+		if n > bestN {
+			best, bestN = r, n
+		}
+	}
+	return best
+}
+
+// outSlabs hands out result memory carved from a few large allocations, so
+// a pass producing 50,000 matches does not make 250,000 small ones. Slabs
+// are never reused by the Matcher: the caller owns them.
+type outSlabs struct {
+	all []Ticket // len = input size: matched tickets from the front, then rest
+	nT  int
+	i   []int
+	f   []float64
+	s   []string
+	tt  [][]string
+}
+
+const slabChunk = 4096
+
+func (o *outSlabs) tickets(k int) []Ticket {
+	s := o.all[o.nT : o.nT+k : o.nT+k]
+	o.nT += k
+	return s
+}
+
+func (o *outSlabs) ints(k int) []int {
+	if len(o.i) < k {
+		o.i = make([]int, max(k, slabChunk))
+	}
+	s := o.i[:k:k]
+	o.i = o.i[k:]
+	return s
+}
+
+func (o *outSlabs) floats(k int) []float64 {
+	if len(o.f) < k {
+		o.f = make([]float64, max(k, slabChunk))
+	}
+	s := o.f[:k:k]
+	o.f = o.f[k:]
+	return s
+}
+
+func (o *outSlabs) strs(k int) []string {
+	if len(o.s) < k {
+		o.s = make([]string, max(k, slabChunk))
+	}
+	s := o.s[:k:k]
+	o.s = o.s[k:]
+	return s
+}
+
+func (o *outSlabs) teams(k int) [][]string {
+	if len(o.tt) < k {
+		o.tt = make([][]string, max(k, slabChunk))
+	}
+	s := o.tt[:k:k]
+	o.tt = o.tt[k:]
+	return s
+}
+
+func growF(s []float64, n int) []float64 {
+	if cap(s) < n {
+		return make([]float64, n)
+	}
+	return s[:n]
+}

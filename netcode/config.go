@@ -1,0 +1,62 @@
+package netcode
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+)
+
+// Config tunes a Server. Every zero value means the documented default.
+type Config struct {
+	// MaxMessageBytes bounds one message's payload after reassembly of its
+	// fragments. Larger: close 1009. 0 → 65536.
+	MaxMessageBytes int
+	// HeartbeatInterval is how often the server pings each connection. A
+	// connection that completes no frame at all (data, ping, pong or close)
+	// for 3× this long is closed with 1001 "idle timeout"; a connection stuck
+	// on a partial frame is covered by the same rule. 0 → 15s.
+	HeartbeatInterval time.Duration
+	// WriteQueueBytes bounds the output queued for a connection whose socket
+	// does not take it. Over it, the client is too slow: close 1008.
+	// 0 → 4 MiB.
+	WriteQueueBytes int
+	// Loops is the number of epoll loops (goroutines). 0 → GOMAXPROCS.
+	Loops int
+	// CloseTimeout bounds a closing connection: the time to flush its queue
+	// and close frame and for the peer to close its side, after which the
+	// socket is closed anyway. 0 → 5s.
+	CloseTimeout time.Duration
+	// Logger receives transport errors that have nobody else to go to.
+	// nil → slog.Default().
+	Logger *slog.Logger
+}
+
+const (
+	defaultMaxMessageBytes   = 64 << 10
+	defaultHeartbeatInterval = 15 * time.Second
+	defaultWriteQueueBytes   = 4 << 20
+	defaultCloseTimeout      = 5 * time.Second
+)
+
+// withDefaults returns cfg with every zero field set to its default.
+func (cfg Config) withDefaults() Config {
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = defaultMaxMessageBytes
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = defaultHeartbeatInterval
+	}
+	if cfg.WriteQueueBytes <= 0 {
+		cfg.WriteQueueBytes = defaultWriteQueueBytes
+	}
+	if cfg.Loops <= 0 {
+		cfg.Loops = runtime.GOMAXPROCS(0)
+	}
+	if cfg.CloseTimeout <= 0 {
+		cfg.CloseTimeout = defaultCloseTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return cfg
+}

@@ -1,0 +1,46 @@
+// Package netcode is lobbyd's WebSocket transport: the RFC 6455 handshake on
+// a Fiber route, then frames on a Linux epoll loop. It hands whole binary
+// messages to a Handler and takes whole messages to write; it knows nothing
+// of lobbies, sessions or MessagePack.
+//
+// Why a hand-rolled loop instead of a goroutine per connection: a lobby server
+// holds many connections that are idle nearly all the time. A goroutine per
+// connection costs at least 8 KiB of stack plus a read buffer, for nothing.
+// Here an idle connection is a Conn struct (a few hundred bytes) and a slot in
+// its loop's table; the socket sits in an epoll set, and the bytes are read
+// into the loop's one read buffer only when the kernel says they are there.
+// A connection owns a buffer only while it has a partial frame, a fragmented
+// message or unsent output, and gives it back when that is done.
+//
+// Lifecycle. Server.Upgrade (called by the gateway's GET /ws route after its
+// checks) validates the handshake, hijacks the fasthttp connection, recovers
+// the bytes fasthttp had already buffered, duplicates the socket's fd (so it
+// leaves Go's poller), writes the 101 answer and hands the Conn to a loop.
+// The loop calls Handler.OnOpen, then OnMessage for each binary message, and
+// OnClose exactly once.
+//
+// Concurrency.
+//   - Each loop is one goroutine with its own epoll fd, eventfd, read buffer
+//     and connection table; the table and every "owned by the loop" field of a
+//     Conn are touched only by that goroutine. Handler callbacks run on it, one
+//     at a time per loop, so they must not block.
+//   - Conn.Write, Conn.WriteParts and Conn.Close may be called from any
+//     goroutine. They take the Conn's write lock (the last lock in the lock
+//     order: lobby lock → gateway session lock → conn write lock) and never
+//     call back into the Handler: OnClose always runs later, on the loop.
+//   - Heartbeats, idle timeouts and close deadlines are timers of the loops
+//     themselves (the epoll_wait timeout), not goroutines: the goroutine count
+//     is Config.Loops, whatever the number of connections.
+//   - Server.Each and Server.Shutdown post work to the loops and wait for it.
+//
+// Epoll is edge-triggered with EPOLLIN|EPOLLOUT|EPOLLRDHUP registered once.
+// Edge-triggered EPOLLOUT is "armed" by the kernel whenever a write hits a
+// full socket buffer, so a writer on any goroutine that queues output needs
+// no epoll_ctl call, and a connection with nothing queued gets no EPOLLOUT
+// wake-ups. The price is that the loop must read until EAGAIN (or until its
+// fairness budget runs out, after which it comes back to that connection
+// itself before sleeping).
+//
+// TLS: there is no raw fd under a TLS connection; terminate TLS at the load
+// balancer. Non-Linux builds compile, but NewServer returns ErrUnsupported.
+package netcode

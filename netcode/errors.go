@@ -1,0 +1,27 @@
+package netcode
+
+import (
+	"errors"
+	"net"
+)
+
+var (
+	// ErrClosed is returned by writes on a connection that is closing or
+	// closed. It is net.ErrClosed, so callers may test for either.
+	ErrClosed = net.ErrClosed
+	// ErrSlowConsumer is returned by the write that overflowed the
+	// connection's write queue; the connection is then closing with 1008.
+	ErrSlowConsumer = errors.New("netcode: slow consumer: write queue over its bound")
+	// ErrUnsupported is returned by NewServer on platforms without epoll.
+	ErrUnsupported = errors.New("netcode: the epoll transport needs Linux")
+	// ErrServerClosed is returned by NewServer-created servers after Shutdown.
+	ErrServerClosed = errors.New("netcode: server shut down")
+)
+
+// closeStatusAbnormal is reported to OnClose when the transport failed
+// without a close handshake (RFC 6455 §7.1.5); it never goes on the wire.
+const closeStatusAbnormal uint16 = 1006
+
+// closeInvalidPayload answers a close frame whose reason is not UTF-8
+// (RFC 6455 §7.4.1).
+const closeInvalidPayload uint16 = 1007

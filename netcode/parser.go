@@ -1,0 +1,304 @@
+package netcode
+
+import (
+	"encoding/binary"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+// frameSink receives what the parser finds. Each method reports whether the
+// parser should go on (false once the connection is closing).
+type frameSink interface {
+	// onMessage gets one complete binary message, unmasked in place; valid
+	// only during the call.
+	onMessage(msg []byte) bool
+	// onPing gets a ping's payload (≤125 bytes), to be echoed in a pong.
+	onPing(payload []byte) bool
+	// onPong is traffic, nothing more.
+	onPong(payload []byte) bool
+}
+
+// closeReq says why the parser stopped: a protocol violation (the code to
+// close with), or the peer's close frame (peer set; code is what we echo).
+// code 0 means the parser did not ask to close.
+type closeReq struct {
+	code   uint16
+	reason string
+	peer   bool
+}
+
+// parser turns a client's byte stream into frames (RFC 6455 §5). It is pure:
+// no sockets, no clocks, so it is tested and fuzzed alone.
+//
+// The input chunks it is fed (the loop's read buffer) are unmasked in place.
+// It keeps bytes only while it must: partial holds an incomplete frame (its
+// capacity is that frame's exact size once the header is known, so at most
+// maxClientHeader+max), frag holds a fragmented message's payload so far
+// (at most max). Both are set to nil when done, so an idle connection holds
+// no buffer.
+type parser struct {
+	max     int    // largest message payload after reassembly
+	partial []byte // an incomplete frame's bytes, header included
+	frag    []byte // payload of the fragmented message in progress
+	fragOn  bool   // a fragmented message is in progress (frag may be empty)
+}
+
+// frameHeader is a parsed client frame header.
+type frameHeader struct {
+	fin    bool
+	op     ws.OpCode
+	mask   [4]byte
+	length int // payload bytes; validated against the limits before use
+	size   int // header bytes
+}
+
+var (
+	crProtocol = func(reason string) closeReq {
+		return closeReq{code: protocol.CloseProtocolError, reason: reason}
+	}
+)
+
+// header parses and validates the frame header at the start of b. It checks
+// everything it can as soon as the bytes for it are there, so a hostile
+// length is refused before anything is buffered. n is the header size when
+// complete, 0 when b is too short (and no violation was found yet).
+func (p *parser) header(b []byte) (h frameHeader, n int, cr closeReq) {
+	if len(b) < 2 {
+		return h, 0, cr
+	}
+	b0, b1 := b[0], b[1]
+	h.fin = b0&bitFin != 0
+	h.op = ws.OpCode(b0 & 0x0f)
+	if b0&bitsRsv != 0 {
+		return h, 0, crProtocol("reserved bits set")
+	}
+	if b1&bitMask == 0 {
+		return h, 0, crProtocol("client frame not masked")
+	}
+	l7 := int(b1 & maskLen)
+	switch h.op {
+	case ws.OpPing, ws.OpPong, ws.OpClose:
+		if !h.fin {
+			return h, 0, crProtocol("fragmented control frame")
+		}
+		if l7 > maxControlPayload {
+			return h, 0, crProtocol("control frame too long")
+		}
+	case ws.OpContinuation:
+		if !p.fragOn {
+			return h, 0, crProtocol("continuation without a message")
+		}
+	case ws.OpBinary, ws.OpText:
+		if p.fragOn {
+			return h, 0, crProtocol("new message inside a fragmented one")
+		}
+		if h.op == ws.OpText {
+			return h, 0, closeReq{code: protocol.CloseUnsupported, reason: "text frames are not supported"}
+		}
+	default:
+		return h, 0, crProtocol("unknown opcode")
+	}
+	var ext int
+	switch l7 {
+	case 126:
+		ext = 2
+	case 127:
+		ext = 8
+	}
+	if len(b) < 2+ext {
+		return h, 0, cr
+	}
+	var length uint64
+	switch ext {
+	case 0:
+		length = uint64(l7)
+	case 2:
+		length = uint64(binary.BigEndian.Uint16(b[2:4]))
+		if length < 126 {
+			return h, 0, crProtocol("length not minimally encoded")
+		}
+	case 8:
+		length = binary.BigEndian.Uint64(b[2:10])
+		if length>>63 != 0 {
+			return h, 0, crProtocol("invalid 64-bit length")
+		}
+		if length <= 0xFFFF {
+			return h, 0, crProtocol("length not minimally encoded")
+		}
+	}
+	// Data frames: the declared length, and the running total of the
+	// fragments, are checked before any byte of the payload is kept.
+	if !h.op.IsControl() && length > uint64(p.max-len(p.frag)) {
+		return h, 0, closeReq{code: protocol.CloseTooLarge, reason: "message too large"}
+	}
+	size := 2 + ext + 4
+	if len(b) < size {
+		return h, 0, cr
+	}
+	copy(h.mask[:], b[2+ext:size])
+	h.length = int(length)
+	h.size = size
+	return h, size, cr
+}
+
+// headerSize is how many bytes the header starting at b takes (b has at
+// least 2 bytes; header has validated them).
+func headerSize(b []byte) int {
+	switch b[1] & maskLen {
+	case 126:
+		return 2 + 2 + 4
+	case 127:
+		return 2 + 8 + 4
+	}
+	return 2 + 4
+}
+
+// feed parses b, a chunk of the stream, delivering every complete frame to
+// s and keeping an incomplete tail in p.partial. It unmasks b in place. It
+// stops at the first violation or close frame (returned) or when s says so.
+func (p *parser) feed(b []byte, s frameSink) closeReq {
+	if len(p.partial) > 0 {
+		var cr closeReq
+		var more bool
+		b, cr, more = p.completePartial(b, s)
+		if cr.code != 0 || !more {
+			return cr
+		}
+	}
+	for len(b) > 0 {
+		h, n, cr := p.header(b)
+		if cr.code != 0 {
+			return cr
+		}
+		if n == 0 {
+			p.keep(b, maxClientHeader)
+			return cr
+		}
+		total := n + h.length
+		if len(b) < total {
+			p.keep(b, total)
+			return cr
+		}
+		cr, more := p.frame(h, b[n:total], s)
+		if cr.code != 0 || !more {
+			return cr
+		}
+		b = b[total:]
+	}
+	return closeReq{}
+}
+
+// keep starts p.partial with b, with room for size bytes.
+func (p *parser) keep(b []byte, size int) {
+	p.partial = append(make([]byte, 0, size), b...)
+}
+
+// completePartial moves bytes from b into p.partial until the frame there is
+// complete, then handles it. It returns what is left of b; more is false
+// when parsing must stop (a close, or b ran out before the frame did).
+func (p *parser) completePartial(b []byte, s frameSink) (rest []byte, cr closeReq, more bool) {
+	for {
+		h, n, cr := p.header(p.partial)
+		if cr.code != 0 {
+			return nil, cr, false
+		}
+		if n == 0 {
+			need := 2
+			if len(p.partial) >= 2 {
+				need = headerSize(p.partial)
+			}
+			take := min(need-len(p.partial), len(b))
+			p.partial = append(p.partial, b[:take]...)
+			b = b[take:]
+			if len(p.partial) < need {
+				return nil, cr, false
+			}
+			continue
+		}
+		total := n + h.length
+		if cap(p.partial) < total {
+			grown := make([]byte, len(p.partial), total)
+			copy(grown, p.partial)
+			p.partial = grown
+		}
+		take := min(total-len(p.partial), len(b))
+		p.partial = append(p.partial, b[:take]...)
+		b = b[take:]
+		if len(p.partial) < total {
+			return nil, cr, false
+		}
+		f := p.partial
+		p.partial = nil
+		cr, more = p.frame(h, f[n:total], s)
+		return b, cr, more
+	}
+}
+
+// frame handles one complete frame whose header h has been validated.
+func (p *parser) frame(h frameHeader, payload []byte, s frameSink) (closeReq, bool) {
+	ws.Cipher(payload, h.mask, 0)
+	switch h.op {
+	case ws.OpPing:
+		return closeReq{}, s.onPing(payload)
+	case ws.OpPong:
+		return closeReq{}, s.onPong(payload)
+	case ws.OpClose:
+		return closeFrame(payload), false
+	case ws.OpBinary:
+		if h.fin {
+			return closeReq{}, s.onMessage(payload)
+		}
+		p.fragOn = true
+		p.appendFrag(payload)
+		return closeReq{}, true
+	default: // ws.OpContinuation; header admits no other opcode here
+		p.appendFrag(payload)
+		if !h.fin {
+			return closeReq{}, true
+		}
+		msg := p.frag
+		p.frag, p.fragOn = nil, false
+		return closeReq{}, s.onMessage(msg)
+	}
+}
+
+// appendFrag adds a fragment's payload to the message in progress. header
+// has already checked len(p.frag)+len(payload) <= p.max; growth is capped
+// at p.max so the buffer never exceeds the limit.
+func (p *parser) appendFrag(payload []byte) {
+	need := len(p.frag) + len(payload)
+	if need > cap(p.frag) {
+		c := max(2*cap(p.frag), need, 512)
+		c = min(c, p.max)
+		grown := make([]byte, len(p.frag), c)
+		copy(grown, p.frag)
+		p.frag = grown
+	}
+	p.frag = append(p.frag, payload...)
+}
+
+// closeFrame validates a peer's close payload (RFC 6455 §5.5.1, §7.4) and
+// says what to echo.
+func closeFrame(payload []byte) closeReq {
+	switch {
+	case len(payload) == 0:
+		return closeReq{code: protocol.CloseNormal, peer: true}
+	case len(payload) == 1:
+		return crProtocol("close payload of one byte")
+	}
+	code := binary.BigEndian.Uint16(payload)
+	if !sendableCloseCode(code) {
+		return crProtocol("invalid close code")
+	}
+	if !utf8.Valid(payload[2:]) {
+		return closeReq{code: closeInvalidPayload, reason: "close reason not UTF-8"}
+	}
+	return closeReq{code: code, peer: true}
+}
+
+// release drops the parser's buffers (the connection is gone).
+func (p *parser) release() {
+	p.partial, p.frag, p.fragOn = nil, nil, false
+}

@@ -1,0 +1,110 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strconv"
+	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// The cold ops' bodies are decoded by vmihailenco/msgpack into the structs
+// of requests.go: they are many, rarely sent, and reflection keeps them
+// short. The library is only ever given bytes that Validate accepted, so no
+// length it reads can exceed the message.
+
+type bodyDecoder struct {
+	br  bytes.Reader
+	dec *msgpack.Decoder
+}
+
+// bodyDecoders reuses decoders (and their scratch buffers) across calls; a
+// sync.Pool is safe for concurrent use.
+var bodyDecoders = sync.Pool{New: func() any {
+	d := &bodyDecoder{dec: msgpack.NewDecoder(nil)}
+	// Numbers in maps (attrs) as int64/uint64/float64, as Attrs documents.
+	// The flag survives ResetReader.
+	d.dec.UseLooseInterfaceDecoding(true)
+	return d
+}}
+
+var errNotPointer = errors.New("protocol: DecodeBody needs a non-nil pointer")
+
+// DecodeBody decodes the "d" of a cold op into v, a pointer to one of the
+// request structs (or any type msgpack can decode a map into). An absent or
+// nil d (len 0, or the single byte nil) leaves v untouched. Unknown keys are
+// ignored. d must be a map; it is checked by Validate before the library
+// sees it. A value of the wrong type is a *Error with CodeBadRequest naming
+// the field. For *CreateLobby, *UpdateLobby and *Enqueue, Attrs are checked
+// with ValidateAttrs; the other rules (lengths, ranges) are the lobby's and
+// matchmaking's.
+func DecodeBody(d []byte, v any) error {
+	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return errNotPointer
+	}
+	if len(d) == 0 || (len(d) == 1 && d[0] == 0xc0) {
+		return nil
+	}
+	if !IsMapHeader(d) {
+		return ErrBodyNotMap
+	}
+	if err := Validate(d); err != nil {
+		return err
+	}
+	if err := unmarshal(d, v); err != nil {
+		return fieldError(d, reflect.TypeOf(v).Elem())
+	}
+	switch v := v.(type) {
+	case *CreateLobby:
+		return ValidateAttrs(v.Attrs)
+	case *UpdateLobby:
+		return ValidateAttrs(v.Attrs)
+	case *Enqueue:
+		return ValidateAttrs(v.Attrs)
+	}
+	return nil
+}
+
+func unmarshal(d []byte, v any) error {
+	bd := bodyDecoders.Get().(*bodyDecoder)
+	bd.br.Reset(d)
+	bd.dec.ResetReader(&bd.br)
+	err := bd.dec.Decode(v)
+	bd.br.Reset(nil)
+	bd.dec.ResetReader(nil)
+	bodyDecoders.Put(bd)
+	return err
+}
+
+// fieldError finds which field of a (validated) body map the library could
+// not decode into t: the library's errors name Go types, not fields, so each
+// key is tried alone in a fresh value. It runs only on the error path.
+func fieldError(d []byte, t reflect.Type) error {
+	rd := NewReader(d)
+	n, err := rd.ReadMapHeader()
+	if err != nil {
+		return ErrBodyType
+	}
+	var probe []byte
+	for i := 0; i < n; i++ {
+		key, err := rd.ReadString()
+		if err != nil {
+			return ErrBodyType
+		}
+		start := rd.off
+		if err := rd.skip(1); err != nil {
+			return ErrBodyType
+		}
+		probe = appendStrHeader(append(probe[:0], 0x81), len(key))
+		probe = append(append(probe, key...), d[start:rd.off]...)
+		if unmarshal(probe, reflect.New(t).Interface()) != nil {
+			if len(key) > MaxAttrKeyBytes {
+				return ErrBodyType
+			}
+			return &Error{Code: CodeBadRequest, Msg: "wrong type for field " + strconv.Quote(string(key))}
+		}
+	}
+	return ErrBodyType
+}

@@ -1,0 +1,337 @@
+package protocol
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+func TestReaderScalars(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   any
+		uint uint64
+		uerr error
+		int  int64
+		ierr error
+		flt  float64
+		ferr error
+	}{
+		{"fixint", 5, 5, nil, 5, nil, 5, nil},
+		{"negfixint", -3, 0, ErrIntRange, -3, nil, -3, nil},
+		{"uint8", uint8(200), 200, nil, 200, nil, 200, nil},
+		{"uint16", uint16(60000), 60000, nil, 60000, nil, 60000, nil},
+		{"uint32", uint32(1 << 31), 1 << 31, nil, 1 << 31, nil, 1 << 31, nil},
+		{"uint64 max", uint64(math.MaxUint64), math.MaxUint64, nil, 0, ErrIntRange, math.MaxUint64, nil},
+		{"int8 positive", int8(100), 100, nil, 100, nil, 100, nil},
+		{"int16 negative", int16(-300), 0, ErrIntRange, -300, nil, -300, nil},
+		{"int32 negative", int32(-70000), 0, ErrIntRange, -70000, nil, -70000, nil},
+		{"int64 min", int64(math.MinInt64), 0, ErrIntRange, math.MinInt64, nil, math.MinInt64, nil},
+		{"float32", float32(1.5), 0, ErrWantUint, 0, ErrWantInt, 1.5, nil},
+		{"float64", 2.25, 0, ErrWantUint, 0, ErrWantInt, 2.25, nil},
+		{"string", "x", 0, ErrWantUint, 0, ErrWantInt, 0, ErrWantFloat},
+		{"nil", nil, 0, ErrWantUint, 0, ErrWantInt, 0, ErrWantFloat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := enc(t, tt.in)
+			// The library keeps sized Go types in their sized forms
+			// (int8(100) is d0 64), so both families are covered.
+			r := NewReader(b)
+			u, err := r.ReadUint()
+			if err != tt.uerr || (err == nil && u != tt.uint) {
+				t.Errorf("ReadUint(%x) = %d, %v; want %d, %v", b, u, err, tt.uint, tt.uerr)
+			}
+			if err != nil && r.Offset() != 0 {
+				t.Errorf("ReadUint moved the cursor on %v", err)
+			}
+			r.Reset(b)
+			i, err := r.ReadInt()
+			if err != tt.ierr || (err == nil && i != tt.int) {
+				t.Errorf("ReadInt(%x) = %d, %v; want %d, %v", b, i, err, tt.int, tt.ierr)
+			}
+			r.Reset(b)
+			f, err := r.ReadFloat()
+			if err != tt.ferr || (err == nil && f != tt.flt) {
+				t.Errorf("ReadFloat(%x) = %v, %v; want %v, %v", b, f, err, tt.flt, tt.ferr)
+			}
+		})
+	}
+}
+
+func TestReaderSignedForms(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in   []byte
+		want int64
+	}{
+		{[]byte{0xd0, 0x80}, -128},
+		{[]byte{0xd0, 0x7f}, 127},
+		{[]byte{0xd1, 0xff, 0xfe}, -2},
+		{[]byte{0xd2, 0x00, 0x00, 0x01, 0x00}, 256},
+		{[]byte{0xd3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, -1},
+	}
+	for _, tt := range tests {
+		r := NewReader(tt.in)
+		got, err := r.ReadInt()
+		if err != nil || got != tt.want || r.Len() != 0 {
+			t.Errorf("ReadInt(%x) = %d, %v (left %d); want %d", tt.in, got, err, r.Len(), tt.want)
+		}
+		r.Reset(tt.in)
+		u, err := r.ReadUint()
+		if tt.want >= 0 && (err != nil || u != uint64(tt.want)) {
+			t.Errorf("ReadUint(%x) = %d, %v; want %d", tt.in, u, err, tt.want)
+		}
+		if tt.want < 0 && err != ErrIntRange {
+			t.Errorf("ReadUint(%x) error = %v; want ErrIntRange", tt.in, err)
+		}
+	}
+}
+
+func TestReaderStringsAndBytes(t *testing.T) {
+	t.Parallel()
+	long := string(bytes.Repeat([]byte("a"), 70000))
+	for _, s := range []string{"", "op", string(bytes.Repeat([]byte("b"), 31)), string(bytes.Repeat([]byte("c"), 200)), string(bytes.Repeat([]byte("d"), 300)), long} {
+		b := enc(t, s)
+		r := NewReader(b)
+		got, err := r.ReadString()
+		if err != nil || string(got) != s || r.Len() != 0 {
+			t.Fatalf("ReadString(len %d) = len %d, %v", len(s), len(got), err)
+		}
+		if !within(got, b) || cap(got) != len(got) {
+			t.Errorf("ReadString result is not a clipped sub-slice of the input")
+		}
+		r.Reset(b)
+		if _, err := r.ReadBytes(); err != ErrWantBinary {
+			t.Errorf("ReadBytes on a str: %v, want ErrWantBinary", err)
+		}
+		bin := enc(t, []byte(s))
+		r.Reset(bin)
+		gotb, err := r.ReadBytes()
+		if err != nil || string(gotb) != s || r.Len() != 0 {
+			t.Fatalf("ReadBytes(len %d) = len %d, %v", len(s), len(gotb), err)
+		}
+		r.Reset(bin)
+		if _, err := r.ReadString(); err != ErrWantString {
+			t.Errorf("ReadString on a bin: %v, want ErrWantString", err)
+		}
+	}
+}
+
+func TestReaderBoolNilKind(t *testing.T) {
+	t.Parallel()
+	r := NewReader([]byte{0xc3, 0xc2, 0xc0, 0x01})
+	if v, err := r.ReadBool(); !v || err != nil {
+		t.Fatalf("ReadBool = %v, %v", v, err)
+	}
+	if v, err := r.ReadBool(); v || err != nil {
+		t.Fatalf("ReadBool = %v, %v", v, err)
+	}
+	if !r.IsNil() || r.Kind() != KindNil {
+		t.Fatal("IsNil false before a nil")
+	}
+	if err := r.ReadNil(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ReadNil(); err != ErrWantNil {
+		t.Fatalf("ReadNil on an int: %v", err)
+	}
+	if _, err := r.ReadBool(); err != ErrWantBool {
+		t.Fatalf("ReadBool on an int: %v", err)
+	}
+	kinds := map[byte]Kind{0x00: KindInt, 0xff: KindInt, 0x80: KindMap, 0x90: KindArray, 0xa0: KindString,
+		0xc0: KindNil, 0xc1: KindInvalid, 0xc2: KindBool, 0xc4: KindBinary, 0xc7: KindExt, 0xca: KindFloat,
+		0xcf: KindInt, 0xd3: KindInt, 0xd8: KindExt, 0xd9: KindString, 0xdd: KindArray, 0xdf: KindMap}
+	for c, want := range kinds {
+		r := NewReader([]byte{c})
+		if got := r.Kind(); got != want {
+			t.Errorf("Kind(%#x) = %d, want %d", c, got, want)
+		}
+	}
+	var empty Reader
+	if empty.Kind() != KindInvalid || empty.IsNil() {
+		t.Error("empty Reader has a kind")
+	}
+}
+
+// Every length claim beyond the bytes left is refused before use, and every
+// truncation is an error, never a panic.
+func TestReaderLengthChecks(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   []byte
+		read func(*Reader) error
+		want error
+	}{
+		{"map32 of 50M", []byte{0xdf, 0x02, 0xfa, 0xf0, 0x80}, mapHdr, ErrLength},
+		{"map16 one entry, one byte", []byte{0xde, 0x00, 0x01, 0x01}, mapHdr, ErrLength},
+		{"fixmap 2 entries, 3 bytes", []byte{0x82, 1, 2, 3}, mapHdr, ErrLength},
+		{"map32 header cut", []byte{0xdf, 0x00, 0x00}, mapHdr, ErrTruncated},
+		{"array32 of 50M", []byte{0xdd, 0x02, 0xfa, 0xf0, 0x80}, arrHdr, ErrLength},
+		{"array16 cut", []byte{0xdc, 0x00}, arrHdr, ErrTruncated},
+		{"fixarray 3, 2 bytes", []byte{0x93, 1, 2}, arrHdr, ErrLength},
+		{"str32 of 4G", []byte{0xdb, 0xff, 0xff, 0xff, 0xff, 'a'}, str, ErrLength},
+		{"str8 cut", []byte{0xd9}, str, ErrTruncated},
+		{"fixstr 5, 2 bytes", []byte{0xa5, 'a', 'b'}, str, ErrLength},
+		{"bin32 of 4G", []byte{0xc6, 0xff, 0xff, 0xff, 0xff}, bin, ErrLength},
+		{"bin16 cut", []byte{0xc5, 0x01}, bin, ErrTruncated},
+		{"uint64 cut", []byte{0xcf, 1, 2, 3}, uintR, ErrTruncated},
+		{"int32 cut", []byte{0xd2, 1}, intR, ErrTruncated},
+		{"float64 cut", []byte{0xcb, 1, 2}, fltR, ErrTruncated},
+		{"float32 cut", []byte{0xca, 1, 2}, fltR, ErrTruncated},
+		{"empty map", nil, mapHdr, ErrTruncated},
+		{"empty str", nil, str, ErrTruncated},
+		{"empty bin", nil, bin, ErrTruncated},
+		{"empty arr", nil, arrHdr, ErrTruncated},
+		{"empty uint", nil, uintR, ErrTruncated},
+		{"empty float", nil, fltR, ErrTruncated},
+		{"empty bool", nil, func(r *Reader) error { _, err := r.ReadBool(); return err }, ErrTruncated},
+		{"empty nil", nil, func(r *Reader) error { return r.ReadNil() }, ErrTruncated},
+		{"map wrong type", []byte{0x90}, mapHdr, ErrWantMap},
+		{"array wrong type", []byte{0x80}, arrHdr, ErrWantArray},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewReader(tt.in)
+			if err := tt.read(&r); err != tt.want {
+				t.Errorf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+func mapHdr(r *Reader) error { _, err := r.ReadMapHeader(); return err }
+func arrHdr(r *Reader) error { _, err := r.ReadArrayHeader(); return err }
+func str(r *Reader) error    { _, err := r.ReadString(); return err }
+func bin(r *Reader) error    { _, err := r.ReadBytes(); return err }
+func uintR(r *Reader) error  { _, err := r.ReadUint(); return err }
+func intR(r *Reader) error   { _, err := r.ReadInt(); return err }
+func fltR(r *Reader) error   { _, err := r.ReadFloat(); return err }
+
+func TestReadRaw(t *testing.T) {
+	t.Parallel()
+	inner := kv(t, "a", []any{1, "x", map[string]any{"b": nil}})
+	b := cat(inner, []byte{0x07})
+	r := NewReader(b)
+	got, err := r.ReadRaw()
+	if err != nil || !bytes.Equal(got, inner) || r.Len() != 1 {
+		t.Fatalf("ReadRaw = %x, %v (left %d); want %x", got, err, r.Len(), inner)
+	}
+}
+
+// validValues are values a client or the library may produce; Validate
+// must accept each, and consume it exactly as the library does.
+func validValues(t testing.TB) [][]byte {
+	big := make([]any, 300)
+	for i := range big {
+		big[i] = i
+	}
+	bigMap := map[string]any{}
+	for i := 0; i < 40; i++ {
+		bigMap[string(rune('A'+i))] = float32(i)
+	}
+	vals := []any{
+		nil, true, false, 0, -1, 127, -32, -33, 255, 65535, 1 << 20, int64(math.MinInt64), uint64(math.MaxUint64),
+		1.5, float32(2.5), "", "hello", string(bytes.Repeat([]byte("z"), 70000)),
+		[]byte{}, []byte{1, 2, 3}, bytes.Repeat([]byte{9}, 300), bytes.Repeat([]byte{9}, 70000),
+		[]any{}, []any{1, "a", nil}, big, map[string]any{}, bigMap,
+		map[string]any{"op": "lobby.send", "rid": 7, "d": map[string]any{"data": []byte("hi"), "to": []string{"u1", "u2"}}},
+		time.Unix(1700000000, 0), time.Unix(1700000000, 5), time.Unix(1<<40, 5),
+	}
+	out := make([][]byte, 0, len(vals)+1)
+	for _, v := range vals {
+		out = append(out, enc(t, v))
+	}
+	return append(out, nested(MaxDepth))
+}
+
+func TestValidateAcceptsValid(t *testing.T) {
+	t.Parallel()
+	for _, b := range validValues(t) {
+		if err := Validate(b); err != nil {
+			t.Errorf("Validate(%.40x) = %v", b, err)
+		}
+		var v any
+		if err := msgpack.Unmarshal(b, &v); err != nil {
+			t.Errorf("library refuses %.40x: %v", b, err)
+		}
+	}
+}
+
+func TestValidateErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"empty", nil, ErrEmpty},
+		{"0xc1", []byte{0xc1}, ErrInvalidCode},
+		{"trailing", []byte{0x01, 0x02}, ErrTrailing},
+		{"map32 of 50M", []byte{0xdf, 0x02, 0xfa, 0xf0, 0x80}, ErrLength},
+		{"array32 of 50M", []byte{0xdd, 0x02, 0xfa, 0xf0, 0x80}, ErrLength},
+		{"nested claim", []byte{0x91, 0xdd, 0x02, 0xfa, 0xf0, 0x80}, ErrLength},
+		{"too deep", nested(MaxDepth + 1), ErrTooDeep},
+		{"deep maps", bytes.Repeat([]byte{0x81, 0xa1, 'k'}, 40), ErrTooDeep},
+		{"int key", []byte{0x81, 0x01, 0x02}, ErrMapKey},
+		{"bin key", []byte{0x81, 0xc4, 0x01, 'k', 0x02}, ErrMapKey},
+		{"map value missing", []byte{0x81, 0xa1, 'k'}, ErrTruncated},
+		{"array then trailing", []byte{0x92, 0x01, 0xc0, 0x00}, ErrTrailing},
+		{"truncated element", []byte{0x91, 0xcd, 0x01}, ErrTruncated},
+		{"str cut", []byte{0xa3, 'a'}, ErrLength},
+		{"ext other type", []byte{0xd6, 0x05, 1, 2, 3, 4}, ErrExtension},
+		{"timestamp bad size", []byte{0xd5, 0xff, 1, 2}, ErrExtension},
+		{"ext8 timestamp cut", []byte{0xc7, 0x0c, 0xff, 1, 2}, ErrLength},
+		{"ext32 4G", []byte{0xc9, 0xff, 0xff, 0xff, 0xff, 0xff}, ErrLength},
+		{"ext header cut", []byte{0xc8, 0x00}, ErrTruncated},
+		{"fixext no type", []byte{0xd4}, ErrTruncated},
+		{"uint16 cut", []byte{0xcd, 0x01}, ErrTruncated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := Validate(tt.in); err != tt.want {
+				t.Errorf("Validate(%x) = %v, want %v", tt.in, err, tt.want)
+			}
+			var pe *Error
+			if err := Validate(tt.in); !errors.As(err, &pe) || pe.Code != CodeBadRequest {
+				t.Errorf("error %v is not a bad_request *Error", err)
+			}
+		})
+	}
+}
+
+// Rejecting a hostile length claim costs nothing: no allocation at all.
+func TestHugeClaimsAllocateNothing(t *testing.T) {
+	frames := [][]byte{
+		{0xdd, 0x02, 0xfa, 0xf0, 0x80}, // array of 50M
+		{0xdf, 0x02, 0xfa, 0xf0, 0x80}, // map of 50M
+		{0xdb, 0x02, 0xfa, 0xf0, 0x80}, // str of 50M bytes
+		{0xc6, 0x02, 0xfa, 0xf0, 0x80}, // bin of 50M bytes
+	}
+	var req Request
+	var send SendReq
+	var body CreateLobby
+	for _, f := range frames {
+		var errs [4]error
+		allocs := testing.AllocsPerRun(100, func() {
+			errs[0] = Validate(f)
+			errs[1] = DecodeRequest(f, &req)
+			errs[2] = DecodeSend(f, &send)
+			errs[3] = DecodeBody(f, &body)
+		})
+		if allocs != 0 {
+			t.Errorf("%x: %v allocs/op, want 0", f, allocs)
+		}
+		for i, err := range errs {
+			if err == nil {
+				t.Errorf("%x: decoder %d accepted it", f, i)
+			}
+		}
+	}
+}
