@@ -54,11 +54,10 @@ type frameHeader struct {
 	size   int // header bytes
 }
 
-var (
-	crProtocol = func(reason string) closeReq {
-		return closeReq{code: protocol.CloseProtocolError, reason: reason}
-	}
-)
+// crProtocol is a close with 1002 (protocol error).
+func crProtocol(reason string) closeReq {
+	return closeReq{code: protocol.CloseProtocolError, reason: reason}
+}
 
 // header parses and validates the frame header at the start of b. It checks
 // everything it can as soon as the bytes for it are there, so a hostile
