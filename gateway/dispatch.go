@@ -12,7 +12,6 @@ import (
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
-
 // replyBufs recycles reply encoding buffers: replies are written (or copied
 // into the connection's queue) before the buffer goes back.
 var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}

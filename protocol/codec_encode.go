@@ -1,10 +1,21 @@
 package protocol
 
 import (
+	"reflect"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
+
+// The library encodes a nil slice as nil before it looks for a custom
+// encoder, so a nil RawMap would go out as nil, not as the empty map its
+// documentation (and the protocol: "data" is a map) promises. Registering
+// the encoder for the type makes the library call it for nil too.
+func init() {
+	msgpack.Register(RawMap(nil), func(e *msgpack.Encoder, v reflect.Value) error {
+		return v.Interface().(RawMap).EncodeMsgpack(e)
+	}, nil)
+}
 
 // sliceWriter lets the msgpack encoder append to a caller's []byte instead
 // of a bytes.Buffer of its own, so a reply or event is built in one buffer.

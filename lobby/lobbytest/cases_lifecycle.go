@@ -64,9 +64,7 @@ func testCreateAndViews(h *harness) {
 }
 
 func testCreateBounds(h *harness) {
-	big := protocol.RawMap(append([]byte{0x81, 0xa1, 'k', 0xda, 0x0f, 0xfb}, make([]byte, 4091)...)) // 4097 bytes
-	ok := protocol.RawMap(big[:4096])
-	ok[5] = 0xfa // 4090-byte string: 4096 encoded
+	ok, big := strMap(4090), strMap(4091) // 4096 and 4097 bytes encoded
 	attrs17 := protocol.Attrs{}
 	for i := range 17 {
 		attrs17[string(rune('a'+i))] = i
@@ -223,4 +221,10 @@ func testClose(h *harness) {
 		h.t.Errorf("stats after close: %+v", st)
 	}
 	h.create("a", public("fresh")) // members are free again
+}
+
+// strMap is the MessagePack map {"k": <n-byte string>} (n < 65536): 6+n bytes.
+func strMap(n int) protocol.RawMap {
+	b := []byte{0x81, 0xa1, 'k', 0xda, byte(n >> 8), byte(n)}
+	return append(b, strings.Repeat("x", n)...)
 }

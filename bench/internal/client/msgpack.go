@@ -130,9 +130,9 @@ type mpConn struct {
 	onData Handler
 	done   chan struct{} // closed when readLoop returns
 
-	writeMu sync.Mutex   // serializes writes
-	sendBuf []byte       // guarded by writeMu
-	reqMu   sync.Mutex   // one request in flight
+	writeMu sync.Mutex // serializes writes
+	sendBuf []byte     // guarded by writeMu
+	reqMu   sync.Mutex // one request in flight
 	rid     atomic.Uint32
 	replies chan reply // readLoop → the waiting request
 	closed  atomic.Bool

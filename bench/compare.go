@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lobbyd/lobbyd/bench/internal/harness"
+	"github.com/lobbyd/lobbyd/bench/internal/load"
+	"github.com/lobbyd/lobbyd/bench/internal/report"
+)
+
+// compareCmd runs every workload against every server, -runs times, and
+// writes the report.
+func compareCmd(args []string) error {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "smoke run of about a minute: fewer connections, shorter steps, one run")
+	runs := fs.Int("runs", 3, "runs per server (medians and ranges over them; 1..9)")
+	servers := fs.String("servers", strings.Join(harness.Kinds, ","), "servers to compare, comma-separated")
+	out := fs.String("out", "", "output directory (default <repo>/bench/results)")
+	n := fs.Int("n", 10000, "idle connections (and browse lobbies); at most 19000 (fd limit 20000 per process)")
+	timeout := fs.Duration("timeout", 10*time.Minute, "bound on the whole comparison")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *runs < 1 || *runs > 9 {
+		return fmt.Errorf("compare: -runs must be 1..9")
+	}
+	if *n < 8 || *n > 19000 {
+		return fmt.Errorf("compare: -n must be 8..19000")
+	}
+	runsSet := false
+	fs.Visit(func(f *flag.Flag) { runsSet = runsSet || f.Name == "runs" })
+	if *quick && !runsSet {
+		*runs = 1
+	}
+	kinds, err := parseServers(*servers)
+	if err != nil {
+		return err
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		*out = filepath.Join(root, "bench", "results")
+	}
+	if lim, err := harness.EnsureFDLimit(); err != nil || lim < uint64(*n)+1000 {
+		return fmt.Errorf("compare: open-files limit %d too low for -n %d (%v)", lim, *n, err)
+	}
+	tmp, err := os.MkdirTemp("", "lobbyd-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+
+	logf := func(f string, a ...any) {
+		fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...))
+	}
+	set := settings(*quick, *n)
+	res := &report.Results{
+		Started:  time.Now(),
+		Quick:    *quick,
+		Runs:     *runs,
+		Command:  "go run ./bench " + strings.Join(append([]string{"compare"}, args...), " "),
+		Machine:  harness.DescribeMachine(),
+		Versions: map[string]string{},
+		Skipped:  map[string]string{},
+		Settings: set,
+	}
+	env := &harness.Env{Root: root, Tmp: tmp, Logf: logf, MaxConns: *n + 1000}
+	prepared := map[string]*harness.Prepared{}
+	for _, k := range kinds {
+		p, err := harness.Prepare(ctx, env, k)
+		if err != nil {
+			logf("%s: not run: %v", k, err)
+			res.Skipped[k] = firstLine(err.Error())
+			continue
+		}
+		prepared[k] = p
+		res.Versions[k] = p.Version
+		res.Servers = append(res.Servers, k)
+		if k == harness.Lobbyd {
+			res.Lobbyd = p.Config
+		}
+	}
+	if len(prepared) == 0 {
+		return fmt.Errorf("compare: no server could be built")
+	}
+	// Runs interleave the servers, so a drift of the machine over time
+	// spreads over all of them instead of favouring one.
+	for i := 1; i <= *runs && ctx.Err() == nil; i++ {
+		for _, k := range res.Servers {
+			if ctx.Err() != nil {
+				break
+			}
+			logf("run %d/%d: %s", i, *runs, k)
+			res.Data = append(res.Data, runOne(ctx, env, prepared[k], i, set, logf))
+		}
+	}
+	res.Elapsed = time.Since(res.Started)
+	if ctx.Err() != nil {
+		logf("stopped early: %v (writing what was measured)", context.Cause(ctx))
+	}
+	if err := report.Write(*out, res); err != nil {
+		return err
+	}
+	logf("wrote %s", filepath.Join(*out, "RESULTS.md"))
+	return nil
+}
+
+// runOne starts a fresh server and runs the workloads against it.
+func runOne(ctx context.Context, env *harness.Env, p *harness.Prepared, idx int, set report.Settings, logf func(string, ...any)) report.Run {
+	r := report.Run{Server: p.Kind, Index: idx}
+	fail := func(what string, err error) {
+		logf("%s run %d: %s: %v", p.Kind, idx, what, err)
+		r.Errors = append(r.Errors, what+": "+firstLine(err.Error()))
+	}
+	srv, err := harness.Start(ctx, env, p, logf)
+	if err != nil {
+		fail("start", err)
+		return r
+	}
+	defer srv.Stop()
+	t := srv.Target
+
+	idle, held, err := load.Idle(ctx, t, set.Idle)
+	if err != nil {
+		fail("idle", err)
+	} else {
+		r.Idle = &idle
+		b, err := load.Browse(ctx, t, held, set.Browse)
+		held.Close()
+		if err != nil {
+			fail("browse", err)
+		} else {
+			r.Browse = &b
+		}
+	}
+	if srv.Exited() {
+		fail("server", fmt.Errorf("exited during the run"))
+		return r
+	}
+	if f, err := load.Fanout(ctx, t, set.Fanout); err != nil {
+		fail("fanout", err)
+	} else {
+		r.Fanout = &f
+	}
+	if c, err := load.Churn(ctx, t, set.Churn); err != nil {
+		fail("churn", err)
+	} else {
+		r.Churn = &c
+	}
+	// match: when matchmaking lands, a load.Match workload (enqueue,
+	// matched/s, time to match) goes here with its own column in the report.
+	if srv.Exited() {
+		fail("server", fmt.Errorf("exited during the run"))
+	}
+	return r
+}
+
+// settings are the workload sizes of a full or a quick run.
+func settings(quick bool, n int) report.Settings {
+	s := report.Settings{
+		Idle:   load.IdleConfig{N: n, LobbySize: 8, Settle: 3 * time.Second},
+		Fanout: load.FanoutConfig{Conns: 800, LobbySize: 8, Rates: []float64{2, 5, 10, 20, 40, 80, 160}, FixedRate: 5, Measure: 2 * time.Second},
+		Churn:  load.ChurnConfig{Groups: 64, GroupSize: 4, Measure: 4 * time.Second},
+		Browse: load.BrowseConfig{Clients: 16, Limit: 20, Measure: 4 * time.Second},
+	}
+	if quick {
+		s.Idle.N = min(n, 2000)
+		s.Idle.Settle = time.Second
+		s.Fanout = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5, 20, 80}, FixedRate: 5, Measure: time.Second}
+		s.Churn.Measure = 2 * time.Second
+		s.Browse.Measure = 2 * time.Second
+	}
+	return s
+}
+
+func parseServers(s string) ([]string, error) {
+	var out []string
+	for _, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(k)
+		ok := false
+		for _, known := range harness.Kinds {
+			ok = ok || k == known
+		}
+		if !ok {
+			return nil, fmt.Errorf("compare: unknown server %q (known: %s)", k, strings.Join(harness.Kinds, ","))
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// repoRoot is the directory of the main module's go.mod.
+func repoRoot() (string, error) {
+	b, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(b))
+	if gomod == "" || gomod == os.DevNull {
+		return "", fmt.Errorf("run bench inside the lobbyd module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}

@@ -1,0 +1,230 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/lobbyd/lobbyd/bench/internal/client"
+	"github.com/lobbyd/lobbyd/bench/internal/load"
+)
+
+// Kinds of server the harness can run.
+const (
+	Lobbyd   = "lobbyd"
+	Gorilla  = "gorilla"
+	SocketIO = "socketio"
+)
+
+// Kinds lists every server, in report order.
+var Kinds = []string{Lobbyd, Gorilla, SocketIO}
+
+// Env is where the harness builds and keeps its files.
+type Env struct {
+	Root string // repository root (holds go.mod)
+	Tmp  string // scratch directory for binaries, configs and logs
+	Logf func(format string, args ...any)
+	// MaxConns is the connection limit written into lobbyd's config.
+	MaxConns int
+}
+
+func (e *Env) logf(format string, args ...any) {
+	if e.Logf != nil {
+		e.Logf(format, args...)
+	}
+}
+
+// Prepared is a built server, ready to start any number of times.
+type Prepared struct {
+	Kind    string
+	Argv    []string // program and fixed arguments
+	Dir     string
+	Version string // what RESULTS.md names it by
+	Config  string // lobbyd's config file, shown in RESULTS.md
+}
+
+// Prepare builds a server: go build for lobbyd and gorilla, npm ci for the
+// Socket.IO baseline when its node_modules is missing.
+func Prepare(ctx context.Context, e *Env, kind string) (*Prepared, error) {
+	switch kind {
+	case Lobbyd:
+		bin := filepath.Join(e.Tmp, "lobbyd")
+		if out, err := run(ctx, e.Root, "go", "build", "-o", bin, "./cmd/lobbyd"); err != nil {
+			return nil, fmt.Errorf("lobbyd: go build ./cmd/lobbyd: %w\n%s", err, out)
+		}
+		cfg := filepath.Join(e.Tmp, "lobbyd.yaml")
+		body := fmt.Sprintf("# written by bench: relay load needs far more than the dev rate limit\n"+
+			"max_connections: %d\nrate_limit: {per_second: 100000, burst: 100000}\ndrain_spread_ms: 0\ndrain_timeout_ms: 2000\n", e.MaxConns)
+		if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+			return nil, err
+		}
+		return &Prepared{Kind: kind, Argv: []string{bin, "--dev", "--config", cfg}, Dir: e.Root,
+			Version: gitVersion(ctx, e.Root), Config: body}, nil
+	case Gorilla:
+		bin := filepath.Join(e.Tmp, "gorilla")
+		if out, err := run(ctx, e.Root, "go", "build", "-o", bin, "./bench/baselines/gorilla"); err != nil {
+			return nil, fmt.Errorf("gorilla: go build: %w\n%s", err, out)
+		}
+		return &Prepared{Kind: kind, Argv: []string{bin}, Dir: e.Root, Version: modVersion("github.com/gorilla/websocket")}, nil
+	case SocketIO:
+		dir := filepath.Join(e.Root, "bench", "baselines", "socketio")
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io")); err != nil {
+			e.logf("socketio: npm ci (node_modules missing)")
+			if out, err := run(ctx, dir, "npm", "ci", "--no-audit", "--no-fund"); err != nil {
+				return nil, fmt.Errorf("socketio: npm ci: %w\n%s", err, out)
+			}
+		}
+		nodeV, _ := run(ctx, dir, "node", "--version")
+		return &Prepared{Kind: kind, Argv: []string{"node", "server.js"}, Dir: dir,
+			Version: fmt.Sprintf("node %s, socket.io %s, express %s", bytes.TrimSpace(nodeV),
+				npmVersion(dir, "socket.io"), npmVersion(dir, "express"))}, nil
+	}
+	return nil, fmt.Errorf("unknown server %q", kind)
+}
+
+// Server is a running server process.
+type Server struct {
+	Target *load.Target
+	cmd    *exec.Cmd
+	done   chan struct{}
+	log    *os.File
+}
+
+// Start runs p on a free loopback port and waits for GET /healthz.
+func Start(ctx context.Context, e *Env, p *Prepared, logf func(string, ...any)) (*Server, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	argv := append([]string(nil), p.Argv...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = p.Dir
+	cmd.Env = os.Environ()
+	t := &load.Target{Name: p.Kind, Addr: addr, Logf: logf}
+	switch p.Kind {
+	case Lobbyd:
+		tok := randomToken()
+		cmd.Args = append(cmd.Args, "--addr", addr, "--operator-token", tok)
+		t.Dialer = &client.MsgpackDialer{Addr: addr, GuestAuth: true}
+		t.MetricsURL, t.MetricsToken = "http://"+addr+"/metrics", tok
+	case Gorilla:
+		cmd.Args = append(cmd.Args, "-addr", addr)
+		t.Dialer = &client.MsgpackDialer{Addr: addr}
+		t.MetricsURL = "http://" + addr + "/metrics"
+	case SocketIO:
+		cmd.Env = append(cmd.Env, "ADDR="+addr, "NODE_ENV=production")
+		t.Dialer = &client.SocketIODialer{Addr: addr}
+	}
+	logFile, err := os.Create(filepath.Join(e.Tmp, p.Kind+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// Own process group: a stop reaches node's or go's children too.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("%s: start: %w", p.Kind, err)
+	}
+	s := &Server{Target: t, cmd: cmd, done: make(chan struct{}), log: logFile}
+	t.PID = cmd.Process.Pid
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	if err := waitHealthy(ctx, addr, s.done, 30*time.Second); err != nil {
+		s.Stop()
+		tail, _ := os.ReadFile(logFile.Name())
+		return nil, fmt.Errorf("%s: %w\n%s", p.Kind, err, lastBytes(tail, 2000))
+	}
+	return s, nil
+}
+
+// Stop sends SIGTERM, waits up to 10 s, then kills the process group.
+func (s *Server) Stop() {
+	defer s.log.Close()
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+	}
+}
+
+// Exited reports whether the server process has ended.
+func (s *Server) Exited() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func waitHealthy(ctx context.Context, addr string, exited <-chan struct{}, bound time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	hc := &http.Client{Timeout: time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+		if resp, err := hc.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return errors.New("exited before it was healthy")
+		case <-ctx.Done():
+			return fmt.Errorf("not healthy at %s within %s", addr, bound)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// freeAddr picks a free loopback port. A fresh port per start also keeps
+// client ports in TIME_WAIT from an earlier run out of the way.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func run(ctx context.Context, dir, name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	return cmd.CombinedOutput()
+}
+
+func lastBytes(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}

@@ -1,0 +1,54 @@
+package report
+
+import (
+	"time"
+
+	"github.com/lobbyd/lobbyd/bench/internal/harness"
+	"github.com/lobbyd/lobbyd/bench/internal/load"
+)
+
+// Run is one server's pass through the workloads.
+type Run struct {
+	Server string
+	Index  int // 1-based run number
+	Idle   *load.IdleResult
+	Browse *load.BrowseResult
+	Fanout *load.FanoutResult
+	Churn  *load.ChurnResult
+	Errors []string // a workload that failed, with why
+}
+
+// Results is a whole compare invocation.
+type Results struct {
+	Started  time.Time
+	Elapsed  time.Duration
+	Quick    bool
+	Runs     int
+	Command  string // the command line that produced this
+	Machine  harness.Machine
+	Versions map[string]string // server kind → version text
+	Skipped  map[string]string // server kind → why it did not run
+	Servers  []string          // servers that ran, in report order
+	Lobbyd   string            // lobbyd's config file text
+	Settings Settings
+	Data     []Run
+}
+
+// Settings are the workload sizes, shown in RESULTS.md.
+type Settings struct {
+	Idle   load.IdleConfig
+	Fanout load.FanoutConfig
+	Churn  load.ChurnConfig
+	Browse load.BrowseConfig
+}
+
+// runsOf returns the runs of one server.
+func (r *Results) runsOf(server string) []Run {
+	var out []Run
+	for _, d := range r.Data {
+		if d.Server == server {
+			out = append(out, d)
+		}
+	}
+	return out
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage:
+  go run ./bench compare [-quick] [-runs N] [-servers lobbyd,gorilla,socketio] [-out DIR]
+  go run ./bench idle -n 10000 -addr 127.0.0.1:8080 [-pid PID] [-operator-token T] [-kind lobbyd|gorilla|socketio]
+run a subcommand with -h for its flags`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "compare":
+		err = compareCmd(os.Args[2:])
+	case "idle":
+		err = idleCmd(os.Args[2:])
+	case "-h", "-help", "--help", "help":
+		fmt.Println(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "bench: unknown subcommand %q\n%s\n", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}

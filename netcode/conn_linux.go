@@ -1,0 +1,230 @@
+package netcode
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/gobwas/ws"
+	"github.com/lobbyd/lobbyd/protocol"
+	"golang.org/x/sys/unix"
+)
+
+// Connection states, stored in Conn.state. Transitions happen under Conn.mu:
+// open → closing (close frame queued, or transport failed) → closed (fd
+// closed). Reads without the lock are allowed for "is it still open?".
+const (
+	stateOpen uint32 = iota
+	stateClosing
+	stateClosed
+)
+
+// Conn is one upgraded WebSocket connection. Write, WriteParts and Close may
+// be called from any goroutine; Value is read-only.
+type Conn struct {
+	// Set before the loop sees the Conn, read-only after.
+	fd    int
+	gen   uint32 // tells this Conn from a later one on the same fd number
+	loop  *loop
+	value any
+
+	// Owned by the loop goroutine.
+	p          parser
+	initial    []byte // bytes that came with the handshake; nil once fed
+	lastActive int64  // loop clock (ns) of the last complete frame
+	deadline   int64  // loop clock (ns) when a closing conn is closed anyway
+	onClosed   bool   // OnClose has run (or never will: no OnOpen)
+	finalized  bool   // fd closed and out of the table
+	peerGone   bool   // read EOF: the peer closed its side
+
+	state atomic.Uint32 // stateOpen, stateClosing, stateClosed; written under mu
+
+	// Guarded by mu.
+	mu     sync.Mutex
+	wq     []byte // queued output; wq[wqOff:] is still to send; nil when empty
+	wqOff  int
+	code   uint16 // close code for OnClose, set when leaving stateOpen
+	broken bool   // the transport failed: close without handshake
+	shutWr bool   // FIN sent (shutdown SHUT_WR) after the close frame
+}
+
+// Value returns what Upgrade was given.
+func (c *Conn) Value() any { return c.value }
+
+// Write sends msg as one binary message. Safe from any goroutine; see
+// WriteParts.
+func (c *Conn) Write(msg []byte) error { return c.writeFrame(ws.OpBinary, nil, msg) }
+
+// WriteParts sends head||body as one binary message, from any goroutine.
+// When nothing is queued it goes out at once with one writev of the frame
+// header (built on the stack), head and body, without a copy; what the
+// socket does not take is copied into the connection's queue and sent when
+// the socket drains. The caller may reuse head and body when it returns.
+//
+// It returns ErrClosed once the connection is closing, ErrSlowConsumer when
+// the queue would exceed Config.WriteQueueBytes (the connection is then
+// closing with 1008), or the socket's error.
+func (c *Conn) WriteParts(head, body []byte) error {
+	return c.writeFrame(ws.OpBinary, head, body)
+}
+
+// Close starts the close handshake: data already queued goes first, then
+// the close frame with code and reason (cut to 123 bytes), then FIN. The
+// socket is closed when the peer closes its side or after
+// Config.CloseTimeout. OnClose runs later on the loop, never inside Close.
+// Closing a closing connection does nothing.
+func (c *Conn) Close(code uint16, reason string) {
+	c.mu.Lock()
+	started := c.startCloseLocked(code, reason)
+	c.mu.Unlock()
+	if started {
+		c.loop.notifyClose(c)
+	}
+}
+
+// writeFrame sends one final frame. The header is built on the stack.
+func (c *Conn) writeFrame(op ws.OpCode, head, body []byte) error {
+	var hdr [maxServerHeader]byte
+	hn := putHeader(&hdr, op, len(head)+len(body))
+	c.mu.Lock()
+	if c.state.Load() != stateOpen {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	err := c.sendLocked(hdr[:hn], head, body)
+	notify := false
+	if err != nil && c.state.Load() == stateOpen {
+		if err == ErrSlowConsumer {
+			c.startCloseLocked(protocol.CloseSlowConsumer, "slow consumer")
+		} else {
+			c.failLocked()
+		}
+		notify = true
+	}
+	c.mu.Unlock()
+	if notify {
+		c.loop.notifyClose(c)
+	}
+	return err
+}
+
+// sendLocked writes a||b||d now if nothing is queued, and queues what the
+// socket does not take. It does not check the state.
+func (c *Conn) sendLocked(a, b, d []byte) error {
+	total := len(a) + len(b) + len(d)
+	queued := len(c.wq) - c.wqOff
+	if queued == 0 {
+		iov := [3][]byte{a, b, d}
+		n, err := writev(c.fd, iov[:])
+		if err != nil {
+			return err
+		}
+		if n == total {
+			return nil
+		}
+		a, b, d = skip3(a, b, d, n)
+		total -= n
+	}
+	if queued+total > c.loop.srv.cfg.WriteQueueBytes {
+		return ErrSlowConsumer
+	}
+	c.queueLocked(a, b, d)
+	return nil
+}
+
+// queueLocked appends to the write queue. Its capacity is reserved once for
+// the whole append, and the queue is dropped when it drains.
+func (c *Conn) queueLocked(a, b, d []byte) {
+	if c.wq == nil {
+		c.wq = make([]byte, 0, max(len(a)+len(b)+len(d), 512))
+	}
+	c.wq = append(c.wq, a...)
+	c.wq = append(c.wq, b...)
+	c.wq = append(c.wq, d...)
+}
+
+// flushLocked writes queued output until it is gone or the socket is full.
+func (c *Conn) flushLocked() error {
+	for c.wqOff < len(c.wq) {
+		n, err := unix.Write(c.fd, c.wq[c.wqOff:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.wqOff += n
+	}
+	c.wq, c.wqOff = nil, 0
+	return nil
+}
+
+// startCloseLocked moves an open connection to closing and queues the close
+// frame after any queued data. It reports whether it did (false when the
+// connection was no longer open).
+func (c *Conn) startCloseLocked(code uint16, reason string) bool {
+	if c.state.Load() != stateOpen {
+		return false
+	}
+	c.state.Store(stateClosing)
+	c.code = code
+	var payload [maxControlPayload]byte
+	pn := putClosePayload(&payload, code, reason)
+	var hdr [maxServerHeader]byte
+	hn := putHeader(&hdr, ws.OpClose, pn)
+	if len(c.wq)-c.wqOff == 0 {
+		iov := [3][]byte{hdr[:hn], payload[:pn], nil}
+		n, err := writev(c.fd, iov[:])
+		if err != nil {
+			c.broken = true
+			return true
+		}
+		if n == hn+pn {
+			return true
+		}
+		a, b, _ := skip3(hdr[:hn], payload[:pn], nil, n)
+		c.queueLocked(a, b, nil)
+		return true
+	}
+	// The close frame may take the queue up to 127 bytes over its bound.
+	c.queueLocked(hdr[:hn], payload[:pn], nil)
+	return true
+}
+
+// failLocked marks the transport as failed: no close frame can be sent.
+func (c *Conn) failLocked() {
+	if c.state.Load() == stateOpen {
+		c.state.Store(stateClosing)
+		c.code = closeStatusAbnormal
+	}
+	c.broken = true
+	c.wq, c.wqOff = nil, 0
+}
+
+// writev writes iov once, retrying on EINTR; EAGAIN is 0 bytes, no error.
+func writev(fd int, iov [][]byte) (int, error) {
+	for {
+		n, err := unix.Writev(fd, iov)
+		switch err {
+		case nil:
+			return n, nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, nil
+		}
+		return 0, err
+	}
+}
+
+// skip3 drops the first n bytes of a||b||d.
+func skip3(a, b, d []byte, n int) ([]byte, []byte, []byte) {
+	k := min(n, len(a))
+	a, n = a[k:], n-k
+	k = min(n, len(b))
+	b, n = b[k:], n-k
+	k = min(n, len(d))
+	return a, b, d[k:]
+}
