@@ -351,6 +351,8 @@ func toUint(v any) uint64 {
 		return uint64(n)
 	case int:
 		return uint64(n)
+	case float64: // JSON numbers
+		return uint64(n)
 	}
 	return 1<<64 - 1
 }
