@@ -110,6 +110,7 @@ func compareCmd(args []string) error {
 		}
 	}
 	res.Elapsed = time.Since(res.Started)
+	res.LoadEnd = harness.LoadAvg()
 	if ctx.Err() != nil {
 		logf("stopped early: %v (writing what was measured)", context.Cause(ctx))
 	}

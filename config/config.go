@@ -169,16 +169,65 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 }
 
 // decodeFile decodes YAML (JSON is valid YAML) strictly: unknown keys fail.
+// The library reports type errors by line only; keyAt adds the key's path so
+// the operator reads "line 3 (rate_limit.burst): ..." rather than a line to
+// count.
 func decodeFile(data []byte, f *File) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(f); err != nil {
-		if errors.Is(err, io.EOF) { // an empty file: all defaults
-			return nil
-		}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
 		return err
 	}
-	return nil
+	if len(root.Content) == 0 { // an empty file: all defaults
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(f)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, e := range te.Errors {
+		msgs[i] = e
+		var line int
+		if _, scanErr := fmt.Sscanf(e, "line %d:", &line); scanErr == nil {
+			if key := keyAt(root.Content[0], line, ""); key != "" {
+				msgs[i] = strings.Replace(e, ":", " ("+key+"):", 1)
+			}
+		}
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// keyAt returns the dotted path of the mapping key or value on line.
+func keyAt(n *yaml.Node, line int, prefix string) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			path := k.Value
+			if prefix != "" {
+				path = prefix + "." + k.Value
+			}
+			if k.Line == line || v.Line == line && v.Kind == yaml.ScalarNode {
+				return path
+			}
+			if p := keyAt(v, line, path); p != "" {
+				return p
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if p := keyAt(c, line, fmt.Sprintf("%s[%d]", prefix, i)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 func defaultShardID(addr string) string {

@@ -21,6 +21,7 @@ type Machine struct {
 	Kernel   string
 	Go       string
 	FDLimit  uint64
+	LoadAvg  string // /proc/loadavg's 1, 5 and 15 minute figures at start
 }
 
 // DescribeMachine reads /proc and uname.
@@ -36,6 +37,7 @@ func DescribeMachine() Machine {
 		}
 		f.Close()
 	}
+	m.LoadAvg = LoadAvg()
 	var si syscall.Sysinfo_t
 	if syscall.Sysinfo(&si) == nil {
 		m.MemoryMB = int64(si.Totalram) * int64(si.Unit) >> 20
@@ -116,4 +118,17 @@ func EnsureFDLimit() (uint64, error) {
 		}
 	}
 	return rl.Cur, nil
+}
+
+// LoadAvg returns the 1, 5 and 15 minute load averages as text.
+func LoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -126,20 +126,23 @@ func groupLobbies(ctx context.Context, conns []client.Conn, size int, name strin
 
 // usage is a snapshot of server and client CPU time.
 type usage struct {
-	at     time.Time
-	server time.Duration
-	client time.Duration
+	at      time.Time
+	server  time.Duration
+	client  time.Duration
+	machine time.Duration // busy time of all cores
 }
 
 func (t *Target) usageNow() usage {
 	s, _ := proc.CPU(t.PID)
-	return usage{at: time.Now(), server: s, client: proc.SelfCPU()}
+	m, _, _ := proc.MachineCPU()
+	return usage{at: time.Now(), server: s, client: proc.SelfCPU(), machine: m}
 }
 
-// CPU is CPU use over a measurement window, in cores (1.0 = one core busy).
+// CPU is CPU use over a measurement window, in cores (1.0 = one core busy):
+// the server's, the load generator's, and everything else on the machine.
 type CPU struct {
-	Server, Client float64
-	ServerSeconds  float64
+	Server, Client, Other float64
+	ServerSeconds         float64
 }
 
 func cpuSince(a, b usage) CPU {
@@ -147,19 +150,24 @@ func cpuSince(a, b usage) CPU {
 	if wall <= 0 {
 		return CPU{}
 	}
-	return CPU{
+	c := CPU{
 		Server:        (b.server - a.server).Seconds() / wall,
 		Client:        (b.client - a.client).Seconds() / wall,
 		ServerSeconds: (b.server - a.server).Seconds(),
 	}
+	c.Other = max(0, (b.machine-a.machine).Seconds()/wall-c.Server-c.Client)
+	return c
 }
 
-// MachineBound reports whether the machine's cores were nearly all busy
-// with the load generator taking at least as much as the server: then a
-// throughput figure is a floor set by the client, not the server's ceiling.
+// MachineBound reports whether the machine's cores were nearly all busy and
+// the server had less than half of them: then a throughput figure is a floor
+// set by the load generator (or by other processes), not the server's
+// ceiling. A single-threaded server saturating one core of two is not
+// flagged: that is its own limit.
 func (c CPU) MachineBound() bool {
 	n := float64(runtime.NumCPU())
-	return c.Server+c.Client >= 0.9*n && c.Client >= c.Server
+	busy := c.Server + c.Client + c.Other
+	return busy >= 0.9*n && c.Server < 0.5*busy
 }
 
 // goroutines reads go_goroutines when the target exposes it; -1 otherwise.

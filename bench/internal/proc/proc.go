@@ -154,3 +154,36 @@ func parseGauge(body []byte, name string) (int, error) {
 	}
 	return 0, fmt.Errorf("metrics: no %s", name)
 }
+
+// MachineCPU returns the busy and total CPU time of the whole machine, all
+// cores summed, from the first line of /proc/stat. Busy excludes idle and
+// iowait. The harness subtracts the server's and its own share from busy to
+// see how much other processes took during a measurement.
+func MachineCPU() (busy, total time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	return parseMachineCPU(b)
+}
+
+func parseMachineCPU(b []byte) (busy, total time.Duration, err error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("proc: bad /proc/stat")
+	}
+	var all, idle uint64
+	// user nice system idle iowait irq softirq steal (guest is inside user).
+	for i, s := range f[1:min(len(f), 9)] {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("proc: bad /proc/stat field %q", s)
+		}
+		all += v
+		if i == 3 || i == 4 {
+			idle += v
+		}
+	}
+	return time.Duration(all-idle) * time.Second / clockTicks, time.Duration(all) * time.Second / clockTicks, nil
+}

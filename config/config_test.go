@@ -1,0 +1,127 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestNoFlagsIsADevServer(t *testing.T) {
+	c, err := Load(nil, env(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Dev || c.Addr != "127.0.0.1:8080" || c.HeartbeatMs != 15000 || c.RateLimit.Burst != 100 ||
+		len(c.Queues) != 2 || c.Queues[0].Name != "duel" || c.Queues[1].Name != "squad" || c.ShardID == "" {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestSecretTurnsDevOff(t *testing.T) {
+	c, err := Load([]string{"--jwt-secret", "s"}, env(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Dev || c.Addr != ":8080" {
+		t.Fatalf("dev %v addr %q", c.Dev, c.Addr)
+	}
+	c, err = Load([]string{"--jwt-secret", "s", "--dev"}, env(nil), nil)
+	if err != nil || !c.Dev {
+		t.Fatalf("--dev with a secret: %v %v", c.Dev, err)
+	}
+}
+
+func TestFlagsOverrideEnvironment(t *testing.T) {
+	e := env(map[string]string{"LOBBY_ADDR": "127.0.0.1:9000", "LOBBY_SHARD_ID": "envshard", "LOBBY_DEV": "true", "LOBBY_JWT_SECRET": "x"})
+	c, err := Load([]string{"--addr", "127.0.0.1:9100"}, e, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9100" || c.ShardID != "envshard" || !c.Dev || c.JWTSecret != "x" {
+		t.Fatalf("%+v", c)
+	}
+	if _, err := Load(nil, env(map[string]string{"LOBBY_DEV": "perhaps"}), nil); err == nil || !strings.Contains(err.Error(), "LOBBY_DEV") {
+		t.Fatalf("bad bool: %v", err)
+	}
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "lobbyd.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestFile(t *testing.T) {
+	p := writeFile(t, `
+heartbeat_ms: 5000
+rate_limit: {per_second: 10, burst: 20}
+allowed_origins: ["https://a.example"]
+queues:
+  - name: solo
+    team_size: 1
+    teams: 2
+    max_party: 1
+    skill_window: {initial: 50, growth_per_sec: 5, max: 500}
+    region: any
+    timeout_ms: 30000
+`)
+	c, err := Load([]string{"--config", p}, env(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HeartbeatMs != 5000 || c.ResumeGraceMs != 30000 || c.RateLimit.PerSecond != 10 || c.AllowedOrigins[0] != "https://a.example" ||
+		len(c.Queues) != 1 || c.Queues[0].Name != "solo" || c.Queues[0].SkillWindow.Max != 500 {
+		t.Fatalf("%+v", c)
+	}
+	// JSON is valid YAML.
+	p = writeFile(t, `{"max_connections": 10, "drain_spread_ms": 0}`)
+	if c, err = Load([]string{"--config", p}, env(nil), nil); err != nil || c.MaxConnections != 10 || c.DrainSpreadMs != 0 {
+		t.Fatalf("json: %+v %v", c, err)
+	}
+	// An empty file is all defaults.
+	if _, err = Load([]string{"--config", writeFile(t, "")}, env(nil), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFileErrorsNameTheKey(t *testing.T) {
+	cases := map[string]string{
+		"heartbeat_ms: 0":                                "heartbeat_ms",
+		"heartbet_ms: 100":                               "heartbet_ms",
+		"max_message_bytes: 10":                          "max_message_bytes",
+		"rate_limit: {per_second: -1}":                   "rate_limit.per_second",
+		"rate_limit: {burst: 0}":                         "rate_limit.burst",
+		"rate_limit: {bust: 3}":                          "bust",
+		"allowed_origins: ['']":                          "allowed_origins[0]",
+		"drain_timeout_ms: 1":                            "drain_timeout_ms",
+		"max_connections: many":                          "max_connections",
+		"queues: [{name: duel, teams: 2, team_size: 0}]": "team_size",
+		"queues: [{name: a, team_size: 1, teams: 2}, {name: a, team_size: 1, teams: 2}]": "listed twice",
+		"queues: [{name: a, team_size: 1, teams: 2, colour: red}]":                       "colour",
+	}
+	for body, want := range cases {
+		p := writeFile(t, body)
+		_, err := Load([]string{"--config", p}, env(nil), nil)
+		if err == nil {
+			t.Errorf("%q: no error", body)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), p) {
+			t.Errorf("%q: error %q does not name %q and the file", body, err, want)
+		}
+	}
+}
+
+func TestBadArguments(t *testing.T) {
+	for _, args := range [][]string{{"--nope"}, {"extra"}, {"--jwt-secret", "a", "--jwt-public-key", "k.pem"}, {"--redis", "http://x"}, {"--config", "/does/not/exist.yaml"}} {
+		if _, err := Load(args, env(nil), nil); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}

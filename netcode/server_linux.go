@@ -1,0 +1,241 @@
+package netcode
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/lobbyd/lobbyd/protocol"
+	"golang.org/x/sys/unix"
+)
+
+// maxHandshakeTail bounds the bytes recovered from fasthttp's reader after
+// the upgrade request (fasthttp's ReadBufferSize bounds them already).
+const maxHandshakeTail = 1 << 20
+
+// Server upgrades connections and runs the epoll loops.
+type Server struct {
+	cfg   Config
+	h     Handler
+	log   *slog.Logger
+	loops []*loop
+	start time.Time // base of the loops' monotonic clock
+	tick  int64     // loop timer period, ns
+
+	n        atomic.Int64 // connections handed to a loop and not yet closed
+	shutdown atomic.Bool
+	once     sync.Once
+}
+
+// NewServer starts cfg.Loops epoll loops that deliver to h.
+func NewServer(cfg Config, h Handler) (*Server, error) {
+	if h == nil {
+		return nil, errors.New("netcode: nil Handler")
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, h: h, log: cfg.Logger, start: time.Now()}
+	// The timer period: a quarter of the shortest timeout, kept between
+	// 1ms and 250ms (a tick costs one scan of the loop's table).
+	t := min(cfg.HeartbeatInterval, cfg.CloseTimeout) / 4
+	s.tick = int64(min(max(t, time.Millisecond), 250*time.Millisecond))
+	for range cfg.Loops {
+		l, err := newLoop(s)
+		if err != nil {
+			for _, l := range s.loops {
+				unix.Close(l.epfd)
+				unix.Close(l.evfd)
+			}
+			return nil, err
+		}
+		s.loops = append(s.loops, l)
+	}
+	for _, l := range s.loops {
+		go l.run()
+	}
+	return s, nil
+}
+
+// clock is the loops' monotonic clock in ns.
+func (s *Server) clock() int64 { return int64(time.Since(s.start)) }
+
+// Upgrade turns the request into a WebSocket connection. The gateway's
+// GET /ws route calls it after its own checks (auth, origin, draining);
+// value is returned by Conn.Value.
+//
+// It checks the RFC 6455 handshake and answers 400 (426 with
+// Sec-WebSocket-Version: 13 for a wrong version) with PROTOCOL.md's JSON
+// error body when it is off, and 503 after Shutdown. Otherwise it returns
+// nil and fasthttp hands the socket over once the route returns: the 101 is
+// written then, by netcode, and the connection goes to a loop.
+//
+// Requirements on the app (see ConfigureApp, which sets the first):
+// app.Server().KeepHijackedConns = true; a ReadTimeout for the handshake;
+// MaxConnsPerIP 0; no TLS on the listener.
+func (s *Server) Upgrade(c *fiber.Ctx, value any) error {
+	if s.shutdown.Load() {
+		return refuse(c, fiber.StatusServiceUnavailable, protocol.CodeUnavailable, "server shutting down")
+	}
+	key, herr := checkHandshake(c)
+	if herr != nil {
+		return refuse(c, herr.status, protocol.CodeBadRequest, herr.msg)
+	}
+	ctx := c.Context()
+	if ctx.IsTLS() {
+		return refuse(c, fiber.StatusInternalServerError, protocol.CodeInternal,
+			"websocket needs a plain TCP listener (terminate TLS at the load balancer)")
+	}
+	resp := switchingProtocols(acceptKey(key))
+	// We write the 101 ourselves, on the duplicated fd, so fasthttp adds
+	// nothing and skips its Connection: close handling.
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(nc net.Conn) { s.adopt(nc, resp, value) })
+	c.Status(fiber.StatusSwitchingProtocols) // for access logs; not sent
+	return nil
+}
+
+// adopt runs on fasthttp's hijack goroutine: it recovers buffered bytes,
+// takes the socket out of Go's poller, sends the 101 and hands the Conn to
+// its loop. Nothing here may touch the fiber.Ctx (already released).
+func (s *Server) adopt(nc net.Conn, resp []byte, value any) {
+	raw := nc
+	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
+		raw = u.UnsafeConn()
+	}
+	sc, ok := raw.(syscall.Conn)
+	if !ok {
+		s.log.Error("netcode: hijacked conn has no raw socket (TLS or MaxConnsPerIP?)",
+			"type", fmt.Sprintf("%T", raw))
+		_ = raw.Close()
+		return
+	}
+	initial, err := handshakeTail(nc, raw)
+	if err != nil {
+		s.log.Warn("netcode: reading bytes after the handshake", "err", err)
+		_ = raw.Close()
+		return
+	}
+	fd, err := dupFD(sc)
+	_ = raw.Close() // our dup keeps the socket; Go's poller lets go of it
+	if err != nil {
+		s.log.Error("netcode: duplicating the socket", "err", err)
+		return
+	}
+	l := s.loops[fd%len(s.loops)]
+	c := &Conn{fd: fd, loop: l, value: value, initial: initial}
+	c.p.max = s.cfg.MaxMessageBytes
+	c.mu.Lock()
+	err = c.sendLocked(resp, nil, nil)
+	c.mu.Unlock()
+	if err != nil {
+		_ = unix.Close(fd)
+		return
+	}
+	s.n.Add(1)
+	if !l.handOver(c) {
+		s.n.Add(-1)
+		_ = unix.Close(fd)
+	}
+}
+
+// handshakeTail returns the bytes the client sent after its upgrade request
+// that fasthttp's buffered reader already holds (a client may pipeline its
+// first frames with the handshake). An expired read deadline makes the
+// reader give its buffered bytes and then fail without touching the socket,
+// so what is still in the kernel stays there for epoll.
+func handshakeTail(nc, raw net.Conn) ([]byte, error) {
+	if nc == raw {
+		return nil, nil
+	}
+	if err := raw.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		return nil, err
+	}
+	var out []byte
+	var buf [4096]byte
+	for {
+		n, err := nc.Read(buf[:])
+		out = append(out, buf[:n]...)
+		if len(out) > maxHandshakeTail {
+			return nil, errors.New("too many bytes after the handshake")
+		}
+		if err != nil {
+			return out, nil
+		}
+		if n == 0 {
+			return out, nil
+		}
+	}
+}
+
+// dupFD duplicates the socket's fd with F_DUPFD_CLOEXEC (dup and CLOEXEC in
+// one step, so no exec can inherit it in between) and makes it
+// non-blocking. Closing the Go conn afterwards removes the original fd from
+// Go's poller, as nbio does; the socket lives on in the duplicate.
+func dupFD(sc syscall.Conn) (int, error) {
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd, derr := -1, error(nil)
+	if err := rc.Control(func(s uintptr) {
+		fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, derr
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		_ = unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// Len is the number of connections handed to the loops and not yet closed.
+func (s *Server) Len() int { return int(s.n.Load()) }
+
+// Each calls fn for every open connection (closing ones are skipped), on
+// the connection's loop goroutine, and returns when all loops are done.
+// fn must not block; it may call Write and Close. The gateway drains with
+// it: a message to each connection now, Close(4010) later. Each must not
+// be called from a Handler callback (it waits for the loops).
+func (s *Server) Each(fn func(*Conn)) {
+	var wg sync.WaitGroup
+	for _, l := range s.loops {
+		wg.Add(1)
+		posted := l.post(func() {
+			defer wg.Done()
+			for _, c := range l.conns {
+				if c != nil && c.state.Load() == stateOpen {
+					fn(c)
+				}
+			}
+		})
+		if !posted {
+			wg.Done()
+		}
+	}
+	wg.Wait()
+}
+
+// Shutdown refuses new upgrades, closes every connection with 1001, waits
+// for the close handshakes (at most Config.CloseTimeout) and stops the
+// loops. OnClose runs for every connection before it returns. Safe to call
+// more than once.
+func (s *Server) Shutdown() {
+	s.once.Do(func() {
+		s.shutdown.Store(true)
+		for _, l := range s.loops {
+			l.stop()
+		}
+		for _, l := range s.loops {
+			<-l.done
+		}
+	})
+}
