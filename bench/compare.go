@@ -182,7 +182,7 @@ func settings(quick bool, n int) report.Settings {
 	if quick {
 		s.Idle.N = min(n, 2000)
 		s.Idle.Settle = time.Second
-		s.Fanout = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5, 20, 80}, FixedRate: 5, Measure: time.Second}
+		s.Fanout = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{2, 5, 20, 80}, FixedRate: 5, Measure: time.Second}
 		s.Churn.Measure = 2 * time.Second
 		s.Browse.Measure = 2 * time.Second
 	}

@@ -4,14 +4,8 @@ import (
 	"encoding/binary"
 	"sync"
 	"time"
-)
 
-// eventHeadLen is the length of the part of an encoded event that differs
-// per recipient: the map header, the "seq" key and the uint64 seq
-// (protocol.AppendEvent puts seq first for exactly this reason).
-const (
-	eventSeqOffset = 6
-	eventHeadLen   = eventSeqOffset + 8
+	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // writer is what a session needs of its connection; *netcode.Conn has it.
@@ -37,7 +31,7 @@ type Session struct {
 	resumeToken string
 	grace       *time.Timer // runs while disconnected
 	closed      bool        // gone for good: no more events
-	head        [eventHeadLen]byte
+	head        [protocol.EventHeadLen]byte
 }
 
 // deliver numbers one event for this session, keeps it for replay and
@@ -58,9 +52,9 @@ func (s *Session) deliver(h *hub, ev *eventBuf) {
 
 // writeEventLocked writes ev stamped with seq. Caller holds s.mu.
 func (s *Session) writeEventLocked(seq uint64, ev *eventBuf) {
-	copy(s.head[:], ev.b[:eventHeadLen])
-	binary.BigEndian.PutUint64(s.head[eventSeqOffset:], seq)
-	_ = s.conn.WriteParts(s.head[:], ev.b[eventHeadLen:]) // a closed conn: the ring has it
+	copy(s.head[:], ev.b[:protocol.EventHeadLen])
+	binary.BigEndian.PutUint64(s.head[protocol.EventSeqOffset:], seq)
+	_ = s.conn.WriteParts(s.head[:], ev.b[protocol.EventHeadLen:]) // a closed conn: the ring has it
 }
 
 // canReplayFrom reports whether every event after lastSeq is still held.

@@ -47,6 +47,9 @@
 // into the Store, must not block for long, and must not keep the *Event or
 // its slices (To, Data) after Deliver returns.
 //
+// MemoryStore never waits on I/O, so it ignores the contexts it is given;
+// the Redis store honours them.
+//
 // Views returned by the store share their Attrs map and Data bytes with the
 // store, which never mutates them in place: callers must treat them as
 // read-only.

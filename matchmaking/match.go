@@ -7,19 +7,41 @@ import (
 
 // Match is one match found by the matcher.
 type Match struct {
-	Tickets     []Ticket   // Tickets[0] is the anchor: the oldest ticket that was waiting for a match
-	TeamOf      []int      // TeamOf[i] is the team of Tickets[i]
+	Tickets     []int      // indexes into the tickets given to Match; Tickets[0] is the anchor
+	TeamOf      []int      // TeamOf[i] is the team of tickets[Tickets[i]]
 	Teams       [][]string // user ids per team; every team holds exactly TeamSize
 	TeamSkill   []float64  // mean skill per team
 	SkillSpread float64    // highest minus lowest skill among Tickets
 	Region      string     // the region most of the match's players asked for ("" none)
 }
 
-// FindMatches is Matcher.Match with a fresh Matcher: convenient, but it
-// allocates its scratch on every call.
-func FindMatches(tickets []Ticket, nowMs int64, q QueueConfig) ([]Match, []Ticket) {
+// FindMatches is the matcher as one pure function: the matches among
+// tickets at nowMs, and the tickets left waiting (rest, in input order). It
+// uses a fresh Matcher, so it allocates scratch on every call; a matching
+// loop keeps a Matcher instead.
+func FindMatches(tickets []Ticket, nowMs int64, q QueueConfig) (matches []Match, rest []Ticket) {
 	var m Matcher
-	return m.Match(tickets, nowMs, q)
+	matches = m.Match(tickets, nowMs, q)
+	return matches, Rest(tickets, matches)
+}
+
+// Rest is the tickets that are in none of matches, in input order.
+func Rest(tickets []Ticket, matches []Match) []Ticket {
+	in := make([]bool, len(tickets))
+	n := 0
+	for i := range matches {
+		for _, t := range matches[i].Tickets {
+			in[t] = true
+			n++
+		}
+	}
+	rest := make([]Ticket, 0, len(tickets)-n)
+	for i := range tickets {
+		if !in[i] {
+			rest = append(rest, tickets[i])
+		}
+	}
+	return rest
 }
 
 // Matcher finds matches among waiting tickets. Its zero value is ready; it
@@ -65,8 +87,9 @@ type Matcher struct {
 	size    []int32
 	region  []int32
 	used    []bool // matched or never matchable
-	matched []bool
 	order   []int32 // eligible tickets, oldest first
+	keys    []sortKey
+	players int // eligible players
 	byR     skipOrder
 	byS     skipOrder // every region, when a relaxed anchor may need it
 	hasS    bool
@@ -86,19 +109,23 @@ type Matcher struct {
 	out outSlabs
 }
 
-// Match returns the matches found among tickets at time nowMs and the
-// tickets left waiting (rest, in input order). It does not modify tickets;
-// the returned matches and rest are new memory owned by the caller, but
-// they share the tickets' Members and Names slices.
-func (m *Matcher) Match(tickets []Ticket, nowMs int64, q QueueConfig) (matches []Match, rest []Ticket) {
-	n := len(tickets)
+// Match returns the matches found among tickets at time nowMs; Match.Tickets
+// index into tickets, and the tickets in no match are still waiting. It
+// does not modify tickets. The matches are new memory owned by the caller;
+// their Teams share strings with the tickets' Members.
+//
+// Indexes rather than copies: a pass over 100k tickets that copied every
+// ticket (and every waiting one into a "rest") would allocate 10+ MB of
+// pointerful memory per pass for the GC to scan.
+func (m *Matcher) Match(tickets []Ticket, nowMs int64, q QueueConfig) (matches []Match) {
 	need := q.Players()
-	m.out = outSlabs{all: make([]Ticket, n)}
-	if n == 0 || need < 1 || q.TeamSize < 1 {
-		rest = m.out.all[:0:n]
-		return nil, append(rest, tickets...)
+	if len(tickets) == 0 || need < 1 || q.TeamSize < 1 {
+		return nil
 	}
 	m.prepare(tickets, nowMs, q)
+	// At most every eligible player matched: one allocation, not a dozen
+	// growing copies of a 10 MB slice.
+	matches = make([]Match, 0, m.players/need)
 
 	limit := scanLimit(need)
 	for _, a := range m.order {
@@ -116,21 +143,15 @@ func (m *Matcher) Match(tickets []Ticket, nowMs int64, q QueueConfig) (matches [
 		}
 		matches = append(matches, m.emit(tickets))
 		for _, t := range m.sel {
-			m.used[t], m.matched[t] = true, true
+			m.used[t] = true
 			m.byR.remove(t)
 			if m.hasS {
 				m.byS.remove(t)
 			}
 		}
 	}
-	rest = m.out.all[m.out.nT:m.out.nT:n]
-	for i := range tickets {
-		if !m.matched[i] {
-			rest = append(rest, tickets[i])
-		}
-	}
 	m.out = outSlabs{} // the caller owns them now
-	return matches, rest
+	return matches
 }
 
 // scanLimit bounds the candidates one anchor may look at.
@@ -145,9 +166,8 @@ func (m *Matcher) prepare(tickets []Ticket, nowMs int64, q QueueConfig) {
 	m.size = grow32(m.size, n)
 	m.region = grow32(m.region, n)
 	m.used = slices.Grow(m.used[:0], n)[:n]
-	m.matched = slices.Grow(m.matched[:0], n)[:n]
-	clear(m.matched)
 	m.order = m.order[:0]
+	m.players = 0
 	if m.regions == nil {
 		m.regions = make(map[string]int32)
 	}
@@ -170,28 +190,27 @@ func (m *Matcher) prepare(tickets []Ticket, nowMs int64, q QueueConfig) {
 		m.used[i] = !t.matchable(&q)
 		if !m.used[i] {
 			m.order = append(m.order, int32(i))
+			m.players += len(t.Members)
 		}
 	}
-	// Oldest first; equal times keep input order (a stable tie-break).
-	slices.SortFunc(m.order, func(a, b int32) int {
-		if c := cmp.Compare(m.created[a], m.created[b]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
+	// Oldest first; equal times keep input order (a stable tie-break). The
+	// store's snapshot is in creation order already: check before sorting.
+	sorted := true
+	for i := 1; i < len(m.order) && sorted; i++ {
+		sorted = m.created[m.order[i-1]] <= m.created[m.order[i]]
+	}
+	if !sorted {
+		slices.SortFunc(m.order, func(a, b int32) int {
+			if c := cmp.Compare(m.created[a], m.created[b]); c != 0 {
+				return c
+			}
+			return cmp.Compare(a, b)
+		})
+	}
 
 	e := len(m.order)
 	m.byR.reset(e, n)
-	copy(m.byR.idx, m.order)
-	slices.SortFunc(m.byR.idx, func(a, b int32) int {
-		if c := cmp.Compare(m.region[a], m.region[b]); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(m.skill[a], m.skill[b]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
+	m.sortBySkill(m.byR.idx, true)
 	m.byR.index()
 	nr := max(len(m.regions), 1)
 	for range nr {
@@ -209,18 +228,46 @@ func (m *Matcher) prepare(tickets []Ticket, nowMs int64, q QueueConfig) {
 	m.hasS = strict && q.RegionRelaxAfterMs > 0 && len(m.regions) > 1
 	if m.hasS {
 		m.byS.reset(e, n)
-		copy(m.byS.idx, m.order)
-		slices.SortFunc(m.byS.idx, func(a, b int32) int {
-			if c := cmp.Compare(m.skill[a], m.skill[b]); c != 0 {
-				return c
-			}
-			return cmp.Compare(a, b)
-		})
+		m.sortBySkill(m.byS.idx, false)
 		m.byS.index()
 	}
 
 	m.rem = slices.Grow(m.rem[:0], q.Teams)[:q.Teams]
 	m.total = growF(m.total, q.Teams)
+}
+
+// sortKey is what the skill orders sort by, packed together: sorting
+// indexes with a comparator that reads three other arrays costs twice as
+// much in cache misses at 100k tickets.
+type sortKey struct {
+	region int32
+	idx    int32
+	skill  float64
+}
+
+// sortBySkill fills dst with the eligible tickets sorted by skill, first by
+// region when byRegion (ties by index, so the result is deterministic).
+func (m *Matcher) sortBySkill(dst []int32, byRegion bool) {
+	m.keys = m.keys[:0]
+	for _, t := range m.order {
+		k := sortKey{idx: t, skill: m.skill[t]}
+		if byRegion {
+			k.region = m.region[t]
+		}
+		m.keys = append(m.keys, k)
+	}
+	slices.SortFunc(m.keys, func(a, b sortKey) int {
+		if a.region != b.region {
+			return cmp.Compare(a.region, b.region)
+		}
+		if a.skill != b.skill {
+			return cmp.Compare(a.skill, b.skill)
+		}
+		return cmp.Compare(a.idx, b.idx)
+	})
+	for p, k := range m.keys {
+		dst[p] = k.idx
+	}
 }
 
 // collect gathers, around anchor a in order o (positions lo..hi-1), tickets

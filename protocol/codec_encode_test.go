@@ -225,12 +225,12 @@ func TestEventSeqOnOtherBytes(t *testing.T) {
 	SetEventSeq(AppendReplyOK(nil, 1), 1)
 }
 
-func TestPatchSeqAlias(t *testing.T) {
+func TestSetEventSeqAlias(t *testing.T) {
 	t.Parallel()
 	ev := AppendDataEvent(nil, "u", nil)
-	PatchSeq(ev, 77)
+	SetEventSeq(ev, 77)
 	if EventSeq(ev) != 77 {
-		t.Errorf("PatchSeq: seq = %d", EventSeq(ev))
+		t.Errorf("SetEventSeq: seq = %d", EventSeq(ev))
 	}
 }
 
@@ -238,16 +238,20 @@ func TestPatchSeqAlias(t *testing.T) {
 func TestEncodersAllocs(t *testing.T) {
 	buf := make([]byte, 0, 512)
 	data := make([]byte, 64)
-	tests := map[string]func(){
-		"AppendReplyOK":   func() { buf = AppendReplyOK(buf[:0], 7) },
-		"AppendPong":      func() { buf = AppendPong(buf[:0], 7, 1700000000000) },
-		"AppendReplyErr":  func() { buf = AppendReplyErr(buf[:0], 7, CodeRateLimited, "slow down") },
-		"AppendDataEvent": func() { buf = AppendDataEvent(buf[:0], "user-1", data) },
-		"SetEventSeq":     func() { SetEventSeq(buf, 5) },
+	ev := AppendDataEvent(nil, "u", data)
+	tests := []struct {
+		name string
+		f    func()
+	}{
+		{"AppendReplyOK", func() { buf = AppendReplyOK(buf[:0], 7) }},
+		{"AppendPong", func() { buf = AppendPong(buf[:0], 7, 1700000000000) }},
+		{"AppendReplyErr", func() { buf = AppendReplyErr(buf[:0], 7, CodeRateLimited, "slow down") }},
+		{"AppendDataEvent", func() { buf = AppendDataEvent(buf[:0], "user-1", data) }},
+		{"SetEventSeq", func() { SetEventSeq(ev, 5) }},
 	}
-	for name, f := range tests {
-		if a := testing.AllocsPerRun(100, f); a != 0 {
-			t.Errorf("%s: %v allocs/op, want 0", name, a)
+	for _, tt := range tests {
+		if a := testing.AllocsPerRun(100, tt.f); a != 0 {
+			t.Errorf("%s: %v allocs/op, want 0", tt.name, a)
 		}
 	}
 }

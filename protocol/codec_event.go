@@ -13,12 +13,15 @@ import (
 //
 //	offset 0      1 2 3 4         5     6..13
 //	       0x83   0xa3 's' 'e' 'q' 0xcf  seq (big endian)
+//
+// EventHeadLen is the length of that per-recipient part: a writer can send
+// its own copy of the first EventHeadLen bytes and share the rest.
 const (
-	eventSeqOffset = 6
-	eventHeadLen   = eventSeqOffset + 8
+	EventSeqOffset = 6
+	EventHeadLen   = EventSeqOffset + 8
 )
 
-var eventPrefix = [eventSeqOffset]byte{0x83, 0xa3, 's', 'e', 'q', 0xcf}
+var eventPrefix = [EventSeqOffset]byte{0x83, 0xa3, 's', 'e', 'q', 0xcf}
 
 // AppendEventHeader appends an event's envelope up to and including the "d"
 // key, with seq 0: the caller appends the encoded "d" map right after.
@@ -54,7 +57,7 @@ func AppendDataEvent(b []byte, from string, data []byte) []byte {
 
 // IsEvent reports whether ev starts like a message of AppendEventHeader.
 func IsEvent(ev []byte) bool {
-	return len(ev) >= eventHeadLen && [eventSeqOffset]byte(ev[:eventSeqOffset]) == eventPrefix
+	return len(ev) >= EventHeadLen && [EventSeqOffset]byte(ev[:EventSeqOffset]) == eventPrefix
 }
 
 // SetEventSeq writes seq into an event built by this package. The event
@@ -65,11 +68,8 @@ func SetEventSeq(ev []byte, seq uint64) {
 	if !IsEvent(ev) {
 		panic(fmt.Sprintf("protocol: SetEventSeq on a message that is not an event (%d bytes)", len(ev)))
 	}
-	binary.BigEndian.PutUint64(ev[eventSeqOffset:], seq)
+	binary.BigEndian.PutUint64(ev[EventSeqOffset:], seq)
 }
-
-// PatchSeq is SetEventSeq, under the name docs/contracts.md first gave it.
-func PatchSeq(ev []byte, seq uint64) { SetEventSeq(ev, seq) }
 
 // EventSeq reads the seq of an event built by this package; 0 when ev is
 // not such an event.
@@ -77,5 +77,5 @@ func EventSeq(ev []byte) uint64 {
 	if !IsEvent(ev) {
 		return 0
 	}
-	return binary.BigEndian.Uint64(ev[eventSeqOffset:])
+	return binary.BigEndian.Uint64(ev[EventSeqOffset:])
 }

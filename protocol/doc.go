@@ -8,6 +8,26 @@
 // left before anything is allocated, because a hostile 5-byte frame can claim
 // 50 million elements.
 //
+// The codec, in brief (files codec_*.go):
+//
+//   - Reader is a zero-allocation cursor over one message; Validate walks a
+//     whole value with it. Nesting is limited to MaxDepth (32), map keys
+//     must be strings, and the only extension allowed is the timestamp.
+//   - DecodeRequest (the envelope) and DecodeSend (lobby.send, the hot op)
+//     are hand-written and return sub-slices of the message: no allocation.
+//   - DecodeBody decodes the cold ops' bodies with vmihailenco/msgpack, only
+//     after Validate, so the library never sees a length it could be tricked
+//     into allocating for. It checks Attrs with ValidateAttrs (at most 16
+//     keys of 1..64 bytes; strings up to 256 bytes or finite numbers).
+//   - Every decoding error is a *Error with CodeBadRequest and a constant
+//     message (package-level values: rejecting input does not allocate).
+//   - Encoders append to the caller's buffer. Replies, pong and lobby.data
+//     are hand-written (no allocation); other payloads go through a pooled
+//     msgpack encoder. Events put "seq" first, as a fixed 8-byte integer at
+//     byte 6, so one encoded event is stamped per recipient (SetEventSeq).
+//
 // Concurrency: the package has no mutable package-level state. A Reader or an
-// encoder buffer belongs to one goroutine at a time.
+// encoder buffer belongs to one goroutine at a time. The pooled msgpack
+// decoders and encoders live in sync.Pools; every function is safe to call
+// from many goroutines at once.
 package protocol

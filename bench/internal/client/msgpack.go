@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -139,17 +140,22 @@ type mpConn struct {
 }
 
 // sendPrefix is {"op":"lobby.send","rid":0,"d":{"data":bin8(64)}} up to the
-// payload bytes: the hot path writes it without an encoder.
+// payload bytes, keys in that order: the hot path writes it without an
+// encoder, the payload last.
 var sendPrefix = func() []byte {
-	b, err := msgpack.Marshal(map[string]any{"op": "lobby.send", "rid": 0, "d": map[string]any{"data": make([]byte, PayloadSize)}})
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	err := errors.Join(
+		enc.EncodeMapLen(3),
+		enc.EncodeString("op"), enc.EncodeString("lobby.send"),
+		enc.EncodeString("rid"), enc.EncodeUint(0),
+		enc.EncodeString("d"), enc.EncodeMapLen(1),
+		enc.EncodeString("data"),
+	)
 	if err != nil {
 		panic(err)
 	}
-	i := bytes.Index(b, []byte{0xc4, PayloadSize})
-	if i < 0 || i+2+PayloadSize != len(b) {
-		panic("client: unexpected encoding of lobby.send")
-	}
-	return b[:i+2]
+	return append(buf.Bytes(), 0xc4, PayloadSize) // bin 8 header
 }()
 
 func (c *mpConn) readLoop() {

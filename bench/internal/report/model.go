@@ -26,7 +26,7 @@ type Results struct {
 	Runs     int
 	Command  string // the command line that produced this
 	Machine  harness.Machine
-	LoadEnd  string // load averages when the runs ended
+	LoadEnd  string            // load averages when the runs ended
 	Versions map[string]string // server kind → version text
 	Skipped  map[string]string // server kind → why it did not run
 	Servers  []string          // servers that ran, in report order

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -18,5 +19,14 @@ func Write(dir string, r *Results) error {
 	if err := os.WriteFile(filepath.Join(dir, "results.json"), raw, 0o644); err != nil {
 		return err
 	}
-	return nil
+	var png bytes.Buffer
+	if err := chart(&png, r); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "chart.png"), png.Bytes(), 0o644); err != nil {
+		return err
+	}
+	var md bytes.Buffer
+	markdown(&md, r)
+	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), md.Bytes(), 0o644)
 }

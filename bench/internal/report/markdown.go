@@ -1,0 +1,296 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lobbyd/lobbyd/bench/internal/load"
+	"github.com/lobbyd/lobbyd/bench/internal/stats"
+)
+
+// Titles of the servers in the report.
+var titles = map[string]string{
+	"lobbyd":   "lobbyd",
+	"gorilla":  "gorilla/websocket, goroutine per conn",
+	"socketio": "Express + Socket.IO",
+}
+
+func title(k string) string {
+	if t, ok := titles[k]; ok {
+		return t
+	}
+	return k
+}
+
+func fmtNum(v float64, digits int) string {
+	s := fmt.Sprintf("%.*f", digits, v)
+	if digits == 0 && v >= 10000 {
+		// thousands separators help reading msgs/s
+		var b strings.Builder
+		for i, c := range s {
+			if i > 0 && (len(s)-i)%3 == 0 {
+				b.WriteByte(',')
+			}
+			b.WriteRune(c)
+		}
+		return b.String()
+	}
+	return s
+}
+
+func cell(s stats.Summary, digits int) string {
+	if s.N == 0 {
+		return "—"
+	}
+	if s.N == 1 {
+		return fmtNum(s.Median, digits)
+	}
+	return fmt.Sprintf("%s (%s–%s)", fmtNum(s.Median, digits), fmtNum(s.Min, digits), fmtNum(s.Max, digits))
+}
+
+// markdown writes RESULTS.md.
+func markdown(w io.Writer, r *Results) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("# lobbyd against the usual alternatives\n\n")
+	p("Produced by `%s` on %s in %s. Every figure below is the **median of %d run(s)** with the range (min–max) in brackets; each run starts a fresh server process and the servers take turns within a run.\n\n",
+		r.Command, r.Started.UTC().Format(time.RFC3339), r.Elapsed.Round(time.Second), r.Runs)
+	if r.Quick {
+		p("> **Quick smoke run** (`-quick`): fewer connections, shorter steps, one run. It proves the harness works end to end; do not compare servers on it. Run `go run ./bench compare` for the real figures.\n\n")
+	}
+	for _, k := range sortedKeys(r.Skipped) {
+		p("> **%s was not run**: %s\n\n", title(k), r.Skipped[k])
+	}
+
+	p("## Machine\n\n")
+	m := r.Machine
+	p("- CPU: %s, %d cores; memory %d MiB; %s; %s; open-files limit %d per process\n", m.CPU, m.Cores, m.MemoryMB, m.Kernel, m.Go, m.FDLimit)
+	p("- Load average (1/5/15 min) at start: %s; at end: %s. Load generator and server share these cores; CPU taken by other processes during each measurement is reported as *other*.\n\n", m.LoadAvg, r.LoadEnd)
+
+	p("## Servers\n\n| server | version | started as |\n|---|---|---|\n")
+	for _, k := range r.Servers {
+		how := map[string]string{
+			"lobbyd":   "`go build -o $TMP/lobbyd ./cmd/lobbyd`; `lobbyd --dev --config lobbyd.yaml --addr 127.0.0.1:PORT --operator-token RANDOM`",
+			"gorilla":  "`go build ./bench/baselines/gorilla`; `gorilla -addr 127.0.0.1:PORT`",
+			"socketio": "`npm ci` when node_modules is missing; `ADDR=127.0.0.1:PORT NODE_ENV=production node server.js` in bench/baselines/socketio",
+		}[k]
+		p("| %s | %s | %s |\n", title(k), r.Versions[k], how)
+	}
+	if r.Lobbyd != "" {
+		p("\nlobbyd's config file (the dev rate limit of 50 msgs/s per connection would throttle the relay workload, so it is raised; say so wherever these figures are quoted):\n\n```yaml\n%s```\n", r.Lobbyd)
+	}
+
+	p("\n## Targets\n\n| target | lobbyd vs baseline (median ratio, per-run range) | met |\n|---|---|---|\n")
+	for _, t := range targets {
+		v := r.check(t)
+		goal := fmt.Sprintf("%s ≤ 1/%g of %s", t.Metric.Name, t.Factor, title(t.Baseline))
+		if t.Metric.Better == "higher" {
+			goal = fmt.Sprintf("%s ≥ %g× %s", t.Metric.Name, t.Factor, title(t.Baseline))
+		}
+		if !v.Known {
+			p("| %s | not measured | — |\n", goal)
+			continue
+		}
+		met := "**no**"
+		if v.Met {
+			met = "yes"
+		}
+		p("| %s | %.2f× (%s) | %s |\n", goal, v.Ratio, cell(v.RunRatio, 2), met)
+	}
+	if s, ok := r.summary(mIdleBytes, "lobbyd"); ok {
+		p("| lobbyd memory per idle authenticated connection ≤ 4 KiB | %.2f KiB | %s |\n", s.Median, yesNo(s.Median <= 4))
+	}
+	if s, ok := r.summary(mGoroutines, "lobbyd"); ok {
+		p("| lobbyd goroutines with N idle connections < 50 | %.0f | %s |\n", s.Median, yesNo(s.Median < 50))
+	}
+	p("\nRatios are oriented so that larger is better for lobbyd: baseline ÷ lobbyd for costs, lobbyd ÷ baseline for rates.")
+	if r.anyFlag("lobbyd", func(run Run) bool { return run.Fanout != nil && (run.Fanout.MaxClientLimited || !run.Fanout.Saturated) }) {
+		p(" lobbyd's relay capacity is a **floor**: in at least one run the ramp was limited by the load generator or the machine, or ended before lobbyd failed (see the ramp below), so its ratio understates lobbyd.")
+	}
+	p("\n\n")
+
+	p("## Results\n\n")
+	sections := []struct {
+		head    string
+		metrics []metric
+	}{
+		{fmt.Sprintf("Idle: %d connections in lobbies of %d", r.Settings.Idle.N, r.Settings.Idle.LobbySize), []metric{mIdleBytes, mThreads, mGoroutines, mConnect}},
+		{fmt.Sprintf("Fanout: %d players in lobbies of %d relaying 64-byte messages", r.Settings.Fanout.Conns, r.Settings.Fanout.LobbySize), []metric{mMaxRate, mP50, mP99, mCPUPerM}},
+		{fmt.Sprintf("Churn: %d groups of %d, create → join → leave in a closed loop", r.Settings.Churn.Groups, r.Settings.Churn.GroupSize), []metric{mChurn, mChurnP99}},
+		{fmt.Sprintf("Browse: %d public lobbies, %d HTTP clients on GET /v1/lobbies?limit=%d", r.Settings.Idle.N, r.Settings.Browse.Clients, r.Settings.Browse.Limit), []metric{mBrowse, mBrowseP99}},
+	}
+	for _, sec := range sections {
+		p("### %s\n\n| figure |", sec.head)
+		for _, k := range r.Servers {
+			p(" %s |", title(k))
+		}
+		p("\n|---|")
+		for range r.Servers {
+			p("---|")
+		}
+		p("\n")
+		for _, mt := range sec.metrics {
+			unit := ""
+			if mt.Unit != "" {
+				unit = " (" + mt.Unit + ")"
+			}
+			p("| %s%s, %s is better |", mt.Name, unit, mt.Better)
+			for _, k := range r.Servers {
+				s, _ := r.summary(mt, k)
+				p(" %s |", cell(s, mt.Digits))
+			}
+			p("\n")
+		}
+		p("\n")
+	}
+
+	p("### Load generator and machine CPU (cores, median over runs; server / load generator / other)\n\n| workload |")
+	for _, k := range r.Servers {
+		p(" %s |", title(k))
+	}
+	p("\n|---|")
+	for range r.Servers {
+		p("---|")
+	}
+	p("\n")
+	cpuRows := []struct {
+		name string
+		get  func(Run) (load.CPU, bool, bool)
+	}{
+		{"fanout, fixed load", func(x Run) (load.CPU, bool, bool) {
+			if x.Fanout == nil {
+				return load.CPU{}, false, false
+			}
+			return x.Fanout.Fixed.CPU, x.Fanout.Fixed.ClientLimited, true
+		}},
+		{"fanout, best step", func(x Run) (load.CPU, bool, bool) {
+			if x.Fanout == nil {
+				return load.CPU{}, false, false
+			}
+			st, ok := bestStep(x.Fanout)
+			return st.CPU, st.ClientLimited, ok
+		}},
+		{"churn", func(x Run) (load.CPU, bool, bool) {
+			if x.Churn == nil {
+				return load.CPU{}, false, false
+			}
+			return x.Churn.CPU, x.Churn.ClientLimited, true
+		}},
+		{"browse", func(x Run) (load.CPU, bool, bool) {
+			if x.Browse == nil {
+				return load.CPU{}, false, false
+			}
+			return x.Browse.CPU, x.Browse.ClientLimited, true
+		}},
+	}
+	for _, row := range cpuRows {
+		p("| %s |", row.name)
+		for _, k := range r.Servers {
+			var sv, cl, ot []float64
+			limited := 0
+			for _, run := range r.runsOf(k) {
+				c, lim, ok := row.get(run)
+				if !ok {
+					continue
+				}
+				sv, cl, ot = append(sv, c.Server), append(cl, c.Client), append(ot, c.Other)
+				if lim {
+					limited++
+				}
+			}
+			if len(sv) == 0 {
+				p(" — |")
+				continue
+			}
+			flag := ""
+			if limited > 0 {
+				flag = fmt.Sprintf(" **client/machine-limited in %d of %d**", limited, len(sv))
+			}
+			p(" %.2f / %.2f / %.2f%s |", stats.Summarize(sv).Median, stats.Summarize(cl).Median, stats.Summarize(ot).Median, flag)
+		}
+		p("\n")
+	}
+	p("\nA figure is marked *client/machine-limited* when the load generator could not keep its send schedule (≥ 5%% short), or when the machine's cores were ≥ 90%% busy while the server had less than half of that time: the figure is then a floor of what the server can do, set by the client or by other processes, not the server's ceiling.\n\n")
+
+	p("### Fanout ramp (last run of each server)\n\n")
+	for _, k := range r.Servers {
+		runs := r.runsOf(k)
+		if len(runs) == 0 || runs[len(runs)-1].Fanout == nil {
+			continue
+		}
+		f := runs[len(runs)-1].Fanout
+		p("**%s**", title(k))
+		if !f.Saturated {
+			p(" — the ramp ended before the server failed: its capacity is at least the last step")
+		}
+		p("\n\n| msgs/s per player | offered deliveries/s | sent msgs/s | delivered/s | p50 ms | p99 ms | server / client / other cores | CPU s per 1M | verdict |\n|---|---|---|---|---|---|---|---|---|\n")
+		for _, st := range f.Steps {
+			verdict := "ok"
+			if !st.OK {
+				verdict = "**failed** (p99 ≥ 50 ms or > 10% lost)"
+			}
+			if st.ClientLimited {
+				verdict += ", client/machine-limited"
+			}
+			p("| %g | %s | %s | %s | %.2f | %.2f | %.2f / %.2f / %.2f | %.2f | %s |\n", st.RatePerPlayer, fmtNum(st.Offered, 0), fmtNum(st.Sent, 0),
+				fmtNum(st.Delivered, 0), ms(st.P50), ms(st.P99), st.CPU.Server, st.CPU.Client, st.CPU.Other, st.CPUPerMillion, verdict)
+		}
+		p("\n")
+	}
+
+	p("## Method\n\n")
+	p("- **One command, one machine, loopback only.** The harness (`bench/`, package main) builds and starts each server as its own process on a fresh 127.0.0.1 port and drives it from a separate process (the harness itself). Server memory and CPU come from `/proc/PID/status` (VmRSS, Threads) and `/proc/PID/stat` (utime+stime); goroutines from `go_goroutines` on GET /metrics (lobbyd with its operator token; the gorilla baseline exposes the same gauge); Node has no goroutines, its thread count is shown.\n")
+	p("- **Idle**: %d players connect (64 handshakes at a time), form lobbies of %d, wait %s; memory per connection = (VmRSS after − VmRSS before the first connection) ÷ N. It includes everything the server keeps for a player: socket buffers in user space, session, lobby membership.\n",
+		r.Settings.Idle.N, r.Settings.Idle.LobbySize, r.Settings.Idle.Settle)
+	p("- **Fanout**: %d players in lobbies of %d; every player sends 64-byte messages to its lobby at a rising rate (%v msgs/s per player, %s measured per step after %s of warm-up); every message reaches the 7 others. The first 8 bytes of each payload carry the send time (unix ns); the receiver records now − send time. Capacity is the highest delivered rate of a step with p99 < 50 ms and ≥ 90%% of deliveries arriving; the ramp stops at the first failed step. Latency and CPU per delivered message are read at the fixed load of %g msgs/s per player.\n",
+		r.Settings.Fanout.Conns, r.Settings.Fanout.LobbySize, r.Settings.Fanout.Rates, orDefault(r.Settings.Fanout.Measure, 2*time.Second), orDefault(r.Settings.Fanout.Warm, 500*time.Millisecond), r.Settings.Fanout.FixedRate)
+	p("- **Churn**: each group's first player creates a lobby, the others join it, then all leave (the last leave deletes it); each operation waits for its reply. ops/s counts replies.\n")
+	p("- **Browse**: the idle players each leave and create their own public lobby (N lobbies), then closed-loop HTTP/1.1 keep-alive clients fetch the newest page; the first answer is checked to hold a full page.\n")
+	p("- **Same workload, each server's own wire.** lobbyd and the gorilla baseline get identical binary msgpack envelopes (PROTOCOL.md: `lobby.create`, `lobby.join`, `lobby.leave`, `lobby.send` with rid 0, event `lobby.data`). Socket.IO is driven over its native transport, Engine.IO v4 / Socket.IO v5 on a websocket-only connection (`/socket.io/?EIO=4&transport=websocket`), because that is what its users run; forcing msgpack frames on it would measure a server nobody deploys. Its payload is a 64-character string (the send time in 16 hex digits, then padding) rather than a binary attachment: a Socket.IO binary event costs two frames (placeholder + attachment), so the string is its cheaper path — a choice in the baseline's favour.\n")
+	p("- **Advantages given to the baselines**: they authenticate by a user id in the query string, while lobbyd verifies a JWT (obtained from POST /v1/auth/guest) on every handshake; they keep no session for resume, no per-session event sequence, no rate limiting. lobbyd runs with its rate limit raised (config above) so that the relay is measured, not the limiter.\n")
+	p("- **The client must not be the bottleneck.** Both client dialects are written to spend little CPU per message: one reader goroutine per connection, a zero-allocation envelope scanner, pre-encoded send frames, two pacing goroutines. Its own CPU is measured with getrusage for every window and shown above with the server's and other processes'; figures it limited are marked. On a 2-core machine the load generator and the server compete for the same cores, so relay capacity figures for the fastest server are floors.\n")
+	p("- **match** (matchmaking) has a hook in the harness and no workload yet.\n\n")
+
+	var errs []string
+	for _, run := range r.Data {
+		for _, e := range run.Errors {
+			errs = append(errs, fmt.Sprintf("- %s, run %d: %s", title(run.Server), run.Index, e))
+		}
+	}
+	if len(errs) > 0 {
+		p("## Errors during the runs\n\n%s\n\n", strings.Join(errs, "\n"))
+	}
+	p("## Reproduce\n\n```\ngo run ./bench compare            # full: 3 runs, ≤ 10 minutes\ngo run ./bench compare -quick     # smoke run, about a minute\ngo run ./bench idle -n 10000 -addr 127.0.0.1:8080 -operator-token TOKEN   # against a running lobbyd\n```\n\nRaw figures: `results.json`; chart: `chart.png`.\n\n![chart](chart.png)\n")
+}
+
+func bestStep(f *load.FanoutResult) (load.FanoutStep, bool) {
+	var best load.FanoutStep
+	ok := false
+	for _, st := range f.Steps {
+		if st.OK && (!ok || st.Delivered > best.Delivered) {
+			best, ok = st, true
+		}
+	}
+	return best, ok
+}
+
+func ms(d time.Duration) float64 { return float64(d) / 1e6 }
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "**no**"
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

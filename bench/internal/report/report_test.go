@@ -1,0 +1,124 @@
+package report
+
+import (
+	"bytes"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lobbyd/lobbyd/bench/internal/load"
+)
+
+// fake builds results where lobbyd costs 1/8 of gorilla and 1/10 of
+// Socket.IO per idle connection, and so on, over three runs.
+func fake() *Results {
+	r := &Results{Started: time.Unix(1700000000, 0), Elapsed: time.Minute, Runs: 3, Command: "go run ./bench compare",
+		Versions: map[string]string{}, Skipped: map[string]string{}, Servers: []string{"lobbyd", "gorilla", "socketio"},
+		Lobbyd: "rate_limit: {per_second: 100000, burst: 100000}\n"}
+	base := map[string]struct{ bytes, cpu, rate float64 }{
+		"lobbyd":   {3000, 1, 600000},
+		"gorilla":  {24000, 3, 300000},
+		"socketio": {30000, 12, 50000},
+	}
+	for i := 1; i <= 3; i++ {
+		for _, k := range r.Servers {
+			b := base[k]
+			j := float64(i) / 100 // a little spread between runs
+			step := load.FanoutStep{RatePerPlayer: 5, Delivered: b.rate * (1 + j), P50: time.Millisecond, P99: 5 * time.Millisecond, OK: true,
+				CPUPerMillion: b.cpu * (1 + j), CPU: load.CPU{Server: 0.5, Client: 0.3}}
+			r.Data = append(r.Data, Run{Server: k, Index: i,
+				Idle:   &load.IdleResult{N: 10000, BytesPerConn: b.bytes * (1 + j), ThreadsAfter: 8, Goroutines: 20},
+				Fanout: &load.FanoutResult{Fixed: step, Steps: []load.FanoutStep{step}, MaxDelivered: step.Delivered, Saturated: true},
+				Churn:  &load.ChurnResult{OpsPerSec: 1000, P99: time.Millisecond},
+				Browse: &load.BrowseResult{Lobbies: 10000, ReqPerSec: 5000, P99: time.Millisecond},
+			})
+		}
+	}
+	return r
+}
+
+func TestTargets(t *testing.T) {
+	r := fake()
+	tests := []struct {
+		target target
+		ratio  float64
+		met    bool
+	}{
+		{targets[0], 10, true}, // memory vs socketio: 30000/3000
+		{targets[1], 8, true},  // memory vs gorilla
+		{targets[2], 12, true}, // cpu vs socketio
+		{targets[3], 3, true},  // cpu vs gorilla
+		{targets[4], 12, true}, // rate vs socketio
+		{targets[5], 2, true},  // rate vs gorilla
+	}
+	for _, tc := range tests {
+		v := r.check(tc.target)
+		if !v.Known || v.Met != tc.met || v.Ratio < tc.ratio*0.99 || v.Ratio > tc.ratio*1.01 {
+			t.Errorf("%s vs %s: %+v, want ratio %g met %v", tc.target.Metric.Name, tc.target.Baseline, v, tc.ratio, tc.met)
+		}
+		if v.RunRatio.N != 3 {
+			t.Errorf("per-run ratios: %+v", v.RunRatio)
+		}
+	}
+	// A target whose baseline did not run is not measured, not "met".
+	r.Servers = []string{"lobbyd", "gorilla"}
+	r.Data = r.Data[:0:0]
+	if v := r.check(targets[0]); v.Known || v.Met {
+		t.Fatalf("unknown baseline judged: %+v", v)
+	}
+}
+
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	if err := Write(dir, fake()); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"median of 3 run(s)",
+		"| memory per idle connection ≤ 1/6 of Express + Socket.IO | 10.00×",
+		"rate_limit: {per_second: 100000, burst: 100000}",
+		"Engine.IO v4 / Socket.IO v5",
+		"user id in the query string",
+		"| lobbyd goroutines with N idle connections < 50 | 20 | yes |",
+		"2.99 (2.96–3.02)", // lobbyd KiB/conn: 3000×1.02/1024 (3000×1.01 … 3000×1.03)
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("RESULTS.md lacks %q", want)
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, "chart.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 300 {
+		t.Fatalf("chart is %v", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "results.json")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMarkdownMarksSkippedAndQuick(t *testing.T) {
+	r := fake()
+	r.Quick = true
+	r.Skipped["lobbyd"] = "go build failed"
+	var b bytes.Buffer
+	markdown(&b, r)
+	for _, want := range []string{"Quick smoke run", "**lobbyd was not run**: go build failed"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}

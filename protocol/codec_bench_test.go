@@ -1,0 +1,118 @@
+package protocol
+
+import (
+	"bytes"
+	"testing"
+)
+
+func BenchmarkDecodeRequestPing(b *testing.B) {
+	frame := kv(b, "op", "ping", "rid", 12345, "d", map[string]any{})
+	var r Request
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if err := DecodeRequest(frame, &r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeRequestSend(b *testing.B) {
+	payload := bytes.Repeat([]byte{0x42}, 64)
+	for _, bc := range []struct {
+		name string
+		to   []string
+	}{
+		{"to=0", nil},
+		{"to=3", []string{"user-0001", "user-0002", "user-0003"}},
+	} {
+		d := map[string]any{"data": payload}
+		if bc.to != nil {
+			d["to"] = bc.to
+		}
+		frame := kv(b, "op", "lobby.send", "rid", 77, "d", d)
+		b.Run(bc.name, func(b *testing.B) {
+			var (
+				r Request
+				s SendReq
+			)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(frame)))
+			for b.Loop() {
+				if err := DecodeRequest(frame, &r); err != nil {
+					b.Fatal(err)
+				}
+				if err := DecodeSend(r.D, &s); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if len(s.To) != len(bc.to) {
+				b.Fatalf("To = %q", s.To)
+			}
+		})
+	}
+}
+
+func BenchmarkDecodeRequestHugeClaim(b *testing.B) {
+	frame := []byte{0xdf, 0x02, 0xfa, 0xf0, 0x80}
+	var r Request
+	b.ReportAllocs()
+	for b.Loop() {
+		if DecodeRequest(frame, &r) == nil {
+			b.Fatal("accepted")
+		}
+	}
+}
+
+func BenchmarkValidate(b *testing.B) {
+	frame := kv(b, "op", "lobby.create", "rid", 2, "d", map[string]any{"name": "r", "max_players": 4,
+		"visibility": "public", "attrs": map[string]any{"m": "ctf", "n": 2.5}, "data": map[string]any{"x": []any{1, nil, true}}})
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if err := Validate(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeBodyCreate(b *testing.B) {
+	d := kv(b, "name", "room", "max_players", 8, "visibility", "public", "attrs", map[string]any{"map": "dust"})
+	b.ReportAllocs()
+	for b.Loop() {
+		var c CreateLobby
+		if err := DecodeBody(d, &c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendDataEvent(b *testing.B) {
+	payload := bytes.Repeat([]byte{0x42}, 64)
+	buf := make([]byte, 0, 256)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendDataEvent(buf[:0], "user-0001", payload)
+		SetEventSeq(buf, 42)
+	}
+}
+
+func BenchmarkAppendPong(b *testing.B) {
+	buf := make([]byte, 0, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendPong(buf[:0], 12345, 1700000000123)
+	}
+}
+
+func BenchmarkAppendEventChat(b *testing.B) {
+	buf := make([]byte, 0, 256)
+	ev := ChatEv{From: "user-0001", Text: "good luck, have fun", Ts: 1700000000123}
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = AppendEvent(buf[:0], EvChat, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
