@@ -30,9 +30,10 @@
 //     1-64 bytes; attr string values at most 256 bytes; numbers must be
 //     finite; password at most 128 bytes; user id 1-64 bytes; display name
 //     at most 32 characters (empty: the user id).
-//   - attr.<k>=<v> filters compare AttrString of the stored value with v:
-//     strings as they are, integers in decimal, other floats with
-//     strconv 'g' (shortest form).
+//   - attr.<k>=<v> filters compare protocol.AttrString of the stored value
+//     with v: strings as they are, integers in decimal, floats in strconv's
+//     shortest 'g' form (3.0 is "3"). Stored integers are int64 (uint64
+//     above MaxInt64), floats float64.
 //   - SetConnected to the state a member already has emits nothing; an
 //     update with no field present changes nothing and emits nothing.
 //

@@ -15,9 +15,9 @@ const (
 	MinPlayers          = 2
 	MaxPlayers          = 256
 	MaxChatRunes        = 500
-	MaxAttrs            = 16
-	MaxAttrKeyBytes     = 64
-	MaxAttrStringBytes  = 256
+	MaxAttrs            = protocol.MaxAttrs
+	MaxAttrKeyBytes     = protocol.MaxAttrKeyBytes
+	MaxAttrStringBytes  = protocol.MaxAttrStringBytes
 	MaxDataBytes        = 4096 // lobby or member data, encoded
 	MaxTagBytes         = 64   // mode, region
 	MaxPasswordBytes    = 128
@@ -118,35 +118,39 @@ func CheckData(d protocol.RawMap) (protocol.RawMap, error) {
 	return append(protocol.RawMap(nil), d...), nil
 }
 
-// CheckAttrs validates attrs (at most 16 keys of 1-64 bytes, each value a
-// string of at most 256 bytes or a finite number) and returns a normalised
-// copy: integers become int64 (uint64 above MaxInt64), floats float64.
-// nil stays nil ("absent"); a present empty map gives an empty map.
+// CheckAttrs validates attrs with protocol.ValidateAttrs (at most 16 keys
+// of 1-64 bytes, each value a string of at most 256 bytes or a finite
+// number), also requires valid UTF-8 (the HTTP API renders attrs as JSON),
+// and returns a normalised copy: integers become int64 (uint64 above
+// MaxInt64), floats float64 (a float32 through its shortest decimal form, so
+// its AttrString does not change). nil stays nil ("absent"); a present empty
+// map gives an empty map.
 func CheckAttrs(a protocol.Attrs) (protocol.Attrs, error) {
 	if a == nil {
 		return nil, nil
 	}
-	if len(a) > MaxAttrs {
-		return nil, badRequest("attrs must have at most 16 keys")
+	if err := protocol.ValidateAttrs(a); err != nil {
+		return nil, err
 	}
 	out := make(protocol.Attrs, len(a))
 	for k, v := range a {
-		if k == "" || len(k) > MaxAttrKeyBytes || !utf8.ValidString(k) {
-			return nil, badRequest("attr keys must be 1-64 bytes of UTF-8")
+		if !utf8.ValidString(k) {
+			return nil, badRequest("attr keys must be UTF-8")
 		}
 		n, ok := normAttr(v)
 		if !ok {
-			return nil, badRequest("attr values must be strings (at most 256 bytes) or finite numbers")
+			return nil, badRequest("attr values must be UTF-8 strings or finite numbers")
 		}
 		out[k] = n
 	}
 	return out, nil
 }
 
+// normAttr converts a value ValidateAttrs accepted to its stored type.
 func normAttr(v any) (any, bool) {
 	switch x := v.(type) {
 	case string:
-		return x, len(x) <= MaxAttrStringBytes && utf8.ValidString(x)
+		return x, utf8.ValidString(x)
 	case int:
 		return int64(x), true
 	case int8:
@@ -168,10 +172,10 @@ func normAttr(v any) (any, bool) {
 	case uint64:
 		return normUint(x), true
 	case float32:
-		f := float64(x)
-		return f, !math.IsNaN(f) && !math.IsInf(f, 0)
+		f, err := strconv.ParseFloat(strconv.FormatFloat(float64(x), 'g', -1, 32), 64)
+		return f, err == nil
 	case float64:
-		return x, !math.IsNaN(x) && !math.IsInf(x, 0)
+		return x, true
 	}
 	return nil, false
 }
@@ -183,32 +187,12 @@ func normUint(u uint64) any {
 	return u
 }
 
-// AttrString is the text an attr.<key>=<value> filter compares with:
-// strings as they are, integers in decimal (also floats with an integral
-// value, as JSON clients send them), other floats in strconv's shortest 'g'
-// form. Values that are not strings or numbers give "".
+// AttrString is the text an attr.<key>=<value> filter compares with
+// (protocol.AttrString: strings as they are, integers in decimal, floats in
+// the shortest 'g' form, so 3.0 matches "3"); "" for other values.
 func AttrString(v any) string {
-	n, ok := normAttr(v)
-	if !ok {
-		if s, isStr := v.(string); isStr {
-			return s
-		}
-		return ""
-	}
-	switch x := n.(type) {
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case uint64:
-		return strconv.FormatUint(x, 10)
-	case float64:
-		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
-			return strconv.FormatInt(int64(x), 10)
-		}
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	}
-	return ""
+	s, _ := protocol.AttrString(v)
+	return s
 }
 
 // CheckCreate validates a lobby.create body and returns a normalised copy

@@ -22,6 +22,7 @@ func TestAttrString(t *testing.T) {
 		{float32(2.5), "2.5"},
 		{0.1, "0.1"},
 		{1e21, "1e+21"},
+		{1e20, "1e+20"},
 		{-0.0, "0"},
 		{true, ""},
 		{nil, ""},
@@ -44,7 +45,10 @@ func TestCheckAttrs(t *testing.T) {
 			t.Errorf("%s: %#v, want %#v", k, got[k], v)
 		}
 	}
-	for _, bad := range []any{math.NaN(), math.Inf(1), []any{}, true, strings.Repeat("v", 257)} {
+	if f, _ := CheckAttrs(protocol.Attrs{"f": float32(0.1)}); AttrString(f["f"]) != "0.1" {
+		t.Errorf("float32 0.1 stored as %v", f["f"])
+	}
+	for _, bad := range []any{math.NaN(), math.Inf(1), []any{}, true, strings.Repeat("v", 257), "\xff"} {
 		if _, err := CheckAttrs(protocol.Attrs{"k": bad}); err == nil {
 			t.Errorf("%#v accepted", bad)
 		}

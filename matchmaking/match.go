@@ -211,7 +211,7 @@ func (m *Matcher) prepare(tickets []Ticket, nowMs int64, q QueueConfig) {
 	e := len(m.order)
 	m.byR.reset(e, n)
 	m.sortBySkill(m.byR.idx, true)
-	m.byR.index()
+	m.byR.index(m.skill)
 	nr := max(len(m.regions), 1)
 	for range nr {
 		m.bLo, m.bHi = append(m.bLo, 0), append(m.bHi, 0)
@@ -229,7 +229,7 @@ func (m *Matcher) prepare(tickets []Ticket, nowMs int64, q QueueConfig) {
 	if m.hasS {
 		m.byS.reset(e, n)
 		m.sortBySkill(m.byS.idx, false)
-		m.byS.index()
+		m.byS.index(m.skill)
 	}
 
 	m.rem = slices.Grow(m.rem[:0], q.Teams)[:q.Teams]
@@ -287,21 +287,15 @@ func (m *Matcher) collect(a int32, o *skipOrder, lo, hi int32, w float64, need, 
 	for steps := 0; got < need && steps < limit; steps++ {
 		haveL, haveR := l >= lo, r < hi
 		var c int32
+		var s float64
 		switch {
-		case haveL && haveR:
-			if maxS-m.skill[o.idx[l]] <= m.skill[o.idx[r]]-minS {
-				c, l = o.idx[l], o.prev(l-1)
-			} else {
-				c, r = o.idx[r], o.next(r+1)
-			}
-		case haveL:
-			c, l = o.idx[l], o.prev(l-1)
+		case haveL && haveR && maxS-o.sk[l] <= o.sk[r]-minS, haveL && !haveR:
+			c, s, l = o.idx[l], o.sk[l], o.prev(l-1)
 		case haveR:
-			c, r = o.idx[r], o.next(r+1)
+			c, s, r = o.idx[r], o.sk[r], o.next(r+1)
 		default:
 			return false
 		}
-		s := m.skill[c]
 		if max(maxS, s)-min(minS, s) > w {
 			return false // the closer side is already too far: so is everything beyond
 		}

@@ -1,9 +1,6 @@
 package matchmaking
 
-import (
-	"cmp"
-	"slices"
-)
+import "slices"
 
 // emit builds the Match for the tickets in m.sel: balanced teams, per-team
 // mean skill, spread and region.
@@ -48,15 +45,13 @@ func (m *Matcher) emit(tickets []Ticket) Match {
 func (m *Matcher) balance() []int {
 	k := len(m.sel)
 	m.bal = append(m.bal[:0], m.sel...)
-	slices.SortFunc(m.bal, func(a, b int32) int {
-		if c := cmp.Compare(m.size[b], m.size[a]); c != 0 {
-			return c
+	// Insertion sort: k is a match's ticket count (2..256, mostly tiny),
+	// where it beats pdqsort and needs no closure.
+	for i := 1; i < k; i++ {
+		for j := i; j > 0 && m.heavier(m.bal[j], m.bal[j-1]); j-- {
+			m.bal[j], m.bal[j-1] = m.bal[j-1], m.bal[j]
 		}
-		if c := cmp.Compare(m.skill[b], m.skill[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
+	}
 	for j := range m.rem {
 		m.rem[j], m.total[j] = m.q.TeamSize, 0
 	}
@@ -83,6 +78,18 @@ func (m *Matcher) balance() []int {
 		}
 	}
 	return m.balTeam
+}
+
+// heavier orders tickets for balancing: larger parties first, then higher
+// skill, then input order.
+func (m *Matcher) heavier(a, b int32) bool {
+	if m.size[a] != m.size[b] {
+		return m.size[a] > m.size[b]
+	}
+	if m.skill[a] != m.skill[b] {
+		return m.skill[a] > m.skill[b]
+	}
+	return a < b
 }
 
 // majorityRegion is the region asked for by the most players, ties going to

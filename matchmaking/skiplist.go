@@ -8,7 +8,8 @@ package matchmaking
 // node. We write it ourselves because it is 30 lines over slices the Matcher
 // reuses between calls; no library offers that without per-node garbage.
 type skipOrder struct {
-	idx []int32 // ticket index at each position
+	idx []int32   // ticket index at each position
+	sk  []float64 // skill at each position: the scan reads it in order, not through idx
 	pos []int32 // position of each ticket index (-1: not in this order)
 	nx  []int32 // len n+1; nx[p] == p: p alive (n is an always-alive sentinel)
 	pv  []int32 // len n+1, shifted by one: pv[p+1] == p+1: p alive (pv[0] is position -1)
@@ -30,10 +31,12 @@ func (o *skipOrder) reset(n, nTickets int) {
 	}
 }
 
-// index records pos for every entry of idx once idx is sorted.
-func (o *skipOrder) index() {
+// index records pos and sk for every entry of idx once idx is sorted.
+func (o *skipOrder) index(skill []float64) {
+	o.sk = growF(o.sk, len(o.idx))
 	for p, t := range o.idx {
 		o.pos[t] = int32(p)
+		o.sk[p] = skill[t]
 	}
 }
 

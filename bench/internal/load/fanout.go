@@ -149,7 +149,7 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 			st.CPUPerMillion = st.CPU.ServerSeconds / float64(r1-r0) * 1e6
 		}
 		st.ClientLimited = st.Sent < 0.95*rate*float64(len(conns)) || st.CPU.MachineBound()
-		st.OK = p99 < P99Limit && st.Delivered >= 0.9*st.Sent*fan
+		st.OK = st.Delivered > 0 && p99 < P99Limit && st.Delivered >= 0.9*st.Sent*fan
 		t.logf("fanout: %.0f msg/s/player: delivered %.0f/s of %.0f offered, p50 %s p99 %s, server %.2f cores, client %.2f cores",
 			rate, st.Delivered, st.Offered, p50, p99, st.CPU.Server, st.CPU.Client)
 		return st, nil
@@ -185,7 +185,7 @@ const paceTick = 5 * time.Millisecond
 
 // pace sends rate messages/s from each of conns, spread evenly: every tick
 // it sends what the schedule owes, round-robin over the connections. When
-// writes cannot keep up the backlog is capped at one tick's worth, so a slow
+// writes cannot keep up the backlog is capped at two ticks' worth, so a slow
 // server shows as a shortfall of Sent, not as an ever-growing burst.
 func pace(ctx context.Context, conns []client.Conn, rate float64, sent *atomic.Uint64) error {
 	if len(conns) == 0 {
@@ -203,8 +203,8 @@ func pace(ctx context.Context, conns []client.Conn, rate float64, sent *atomic.U
 			return nil
 		case now := <-tk.C:
 			want := perSec * now.Sub(start).Seconds()
-			if backlog := want - done; backlog > 2*perSec*paceTick.Seconds() {
-				done = want - perSec*paceTick.Seconds()
+			if limit := max(2*perSec*paceTick.Seconds(), 2); want-done > limit {
+				done = want - limit
 			}
 			for ; done+1 <= want; done++ {
 				if ctx.Err() != nil {

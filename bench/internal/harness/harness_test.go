@@ -1,0 +1,87 @@
+package harness
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lobbyd/lobbyd/bench/internal/load"
+)
+
+// TestWorkloads builds each baseline (go build; npm ci when node_modules is
+// missing), starts it, and runs every workload at a tiny size: the harness,
+// both client dialects and the workloads work end to end, over loopback,
+// bounded in time. lobbyd joins this table once ./cmd/lobbyd builds.
+func TestWorkloads(t *testing.T) {
+	for _, kind := range []string{Gorilla, SocketIO} {
+		t.Run(kind, func(t *testing.T) { testWorkloads(t, kind) })
+	}
+}
+
+func testWorkloads(t *testing.T, kind string) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{Root: filepath.Dir(strings.TrimSpace(string(out))), Tmp: t.TempDir(), Logf: t.Logf, MaxConns: 1000}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, err := Prepare(ctx, env, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Start(ctx, env, p, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	tg := srv.Target
+
+	idle, held, err := load.Idle(ctx, tg, load.IdleConfig{N: 40, LobbySize: 8, Settle: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// gorilla: 40 players, one read and one write goroutine each; Node
+	// exposes no goroutines.
+	wantG := map[string]int{Gorilla: 80, SocketIO: -1}[kind]
+	if idle.N != 40 || idle.RSSAfter <= 0 || idle.ThreadsAfter < 1 || (wantG < 0) != (idle.Goroutines < 0) || idle.Goroutines < wantG {
+		t.Errorf("idle: %+v", idle)
+	}
+	br, err := load.Browse(ctx, tg, held, load.BrowseConfig{Clients: 2, Limit: 20, Warm: 50 * time.Millisecond, Measure: 300 * time.Millisecond})
+	held.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if br.Lobbies != 40 || br.ReqPerSec <= 0 {
+		t.Errorf("browse: %+v", br)
+	}
+	fo, err := load.Fanout(ctx, tg, load.FanoutConfig{Conns: 16, LobbySize: 8, Rates: []float64{10}, FixedRate: 10,
+		Warm: 100 * time.Millisecond, Measure: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 16 players × 10 msgs/s × 7 recipients = 1120 deliveries/s offered.
+	if len(fo.Steps) != 1 || fo.Fixed.Delivered < 500 || fo.Fixed.P99 <= 0 || fo.Fixed.Offered != 1120 {
+		t.Errorf("fanout: %+v", fo)
+	}
+	ch, err := load.Churn(ctx, tg, load.ChurnConfig{Groups: 2, GroupSize: 3, Warm: 50 * time.Millisecond, Measure: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.OpsPerSec <= 0 || ch.LobbiesPerSec <= 0 {
+		t.Errorf("churn: %+v", ch)
+	}
+	srv.Stop()
+	if !srv.Exited() {
+		t.Fatal("server still running after Stop")
+	}
+}
+
+func TestPrepareUnknown(t *testing.T) {
+	if _, err := Prepare(context.Background(), &Env{Root: t.TempDir(), Tmp: t.TempDir()}, "nginx"); err == nil {
+		t.Fatal("unknown server accepted")
+	}
+}
