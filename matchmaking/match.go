@@ -86,7 +86,7 @@ type Matcher struct {
 	created []int64
 	size    []int32
 	region  []int32
-	used    []bool // matched or never matchable
+	used    []bool  // matched or never matchable
 	order   []int32 // eligible tickets, oldest first
 	keys    []sortKey
 	players int // eligible players

@@ -121,10 +121,10 @@ func majorityRegion(ts []Ticket, idx []int) string {
 // a pass producing 50,000 matches does not make 250,000 small ones. Slabs
 // are never reused by the Matcher: the caller owns them.
 type outSlabs struct {
-	i   []int
-	f   []float64
-	s   []string
-	tt  [][]string
+	i  []int
+	f  []float64
+	s  []string
+	tt [][]string
 }
 
 const slabChunk = 4096

@@ -10,9 +10,9 @@ package matchmaking
 type skipOrder struct {
 	idx []int32   // ticket index at each position
 	sk  []float64 // skill at each position: the scan reads it in order, not through idx
-	pos []int32 // position of each ticket index (-1: not in this order)
-	nx  []int32 // len n+1; nx[p] == p: p alive (n is an always-alive sentinel)
-	pv  []int32 // len n+1, shifted by one: pv[p+1] == p+1: p alive (pv[0] is position -1)
+	pos []int32   // position of each ticket index (-1: not in this order)
+	nx  []int32   // len n+1; nx[p] == p: p alive (n is an always-alive sentinel)
+	pv  []int32   // len n+1, shifted by one: pv[p+1] == p+1: p alive (pv[0] is position -1)
 }
 
 // reset sizes the order for n positions over nTickets ticket indexes, all

@@ -204,6 +204,11 @@ func (p *parser) completePartial(b []byte, s frameSink) (rest []byte, cr closeRe
 			return nil, cr, false
 		}
 		if n == 0 {
+			// Take header bytes only, then validate again: a bad length
+			// is refused as soon as its bytes are in.
+			if len(b) == 0 {
+				return nil, cr, false
+			}
 			need := 2
 			if len(p.partial) >= 2 {
 				need = headerSize(p.partial)
@@ -211,9 +216,6 @@ func (p *parser) completePartial(b []byte, s frameSink) (rest []byte, cr closeRe
 			take := min(need-len(p.partial), len(b))
 			p.partial = append(p.partial, b[:take]...)
 			b = b[take:]
-			if len(p.partial) < need {
-				return nil, cr, false
-			}
 			continue
 		}
 		total := n + h.length

@@ -1,0 +1,55 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync/atomic"
+	"testing"
+)
+
+func TestPool(t *testing.T) {
+	var n atomic.Int64
+	if err := pool(context.Background(), 100, 8, func(_ context.Context, i int) error { n.Add(int64(i)); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() != 4950 {
+		t.Fatalf("sum %d, want 4950", n.Load())
+	}
+	boom := errors.New("boom")
+	var ran atomic.Int64
+	err := pool(context.Background(), 10000, 4, func(_ context.Context, i int) error {
+		ran.Add(1)
+		if i == 10 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) || ran.Load() >= 10000 {
+		t.Fatalf("err %v after %d items; want boom and an early stop", err, ran.Load())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := pool(ctx, 10, 2, func(context.Context, int) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled pool = %v", err)
+	}
+}
+
+func TestMachineBound(t *testing.T) {
+	n := float64(runtime.NumCPU())
+	tests := []struct {
+		name string
+		cpu  CPU
+		want bool
+	}{
+		{"idle machine", CPU{Server: 0.2, Client: 0.1}, false},
+		{"server saturates half the machine itself", CPU{Server: n / 2, Client: n / 2}, false},
+		{"client takes most of a busy machine", CPU{Server: 0.2 * n, Client: 0.8 * n}, true},
+		{"other processes take a busy machine", CPU{Server: 0.1 * n, Client: 0.1 * n, Other: 0.8 * n}, true},
+	}
+	for _, tc := range tests {
+		if got := tc.cpu.MachineBound(); got != tc.want {
+			t.Errorf("%s: MachineBound(%+v) = %v", tc.name, tc.cpu, got)
+		}
+	}
+}

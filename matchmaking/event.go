@@ -1,0 +1,63 @@
+package matchmaking
+
+import (
+	"context"
+
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+// Sink receives the Service's mm.* events. The Service calls Deliver
+// without holding any lock of its own, from the goroutine that caused the
+// event (Enqueue, Cancel, CancelUser, or the matching loop). Deliver must
+// not block for long: the matching loop waits for it. The event and its
+// slices are not modified after Deliver returns, but one Teams or Lobby may
+// be shared by the events of a match.
+type Sink interface {
+	Deliver(ev *Event)
+}
+
+// Event is one mm.* event (PROTOCOL.md §3 "Matchmaking") for the users in
+// To. Which fields are set depends on Name:
+//
+//   - protocol.EvQueued: Ticket.
+//   - protocol.EvMatched: TicketID, MatchID, Queue, Lobby, Teams.
+//   - protocol.EvTicketCancelled: TicketID, Reason (protocol.ReasonCancelled,
+//     ReasonTimeout or ReasonDisconnected).
+type Event struct {
+	Name     string
+	To       []string // user ids: every member of the ticket, the asker included
+	Ticket   *protocol.Ticket
+	TicketID string
+	MatchID  string
+	Queue    string
+	Reason   string
+	Lobby    *protocol.LobbyView
+	Teams    [][]string
+}
+
+// Player is the user who asks.
+type Player struct {
+	UserID string
+	Name   string // display name; empty: the user id
+}
+
+// MatchLobbyParams asks for a match's lobby: private, state in_game, with
+// exactly Members (Members[0] the host), each moved out of any lobby they
+// are in.
+type MatchLobbyParams struct {
+	MatchID    string
+	Name       string // "<queue> match"
+	Mode       string // the queue's name
+	Region     string // the match's region
+	MaxPlayers int    // the match's player count (at least 2)
+	Members    []Player
+}
+
+// Lobbies is what matchmaking needs from the lobby package; the gateway
+// adapts lobby.Store to it, so this package does not import lobby.
+type Lobbies interface {
+	// LobbyOf returns the member view of the user's lobby.
+	LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool)
+	// CreateMatch creates the match's lobby and moves the players in.
+	CreateMatch(ctx context.Context, p MatchLobbyParams) (protocol.LobbyView, error)
+}

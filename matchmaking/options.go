@@ -1,0 +1,56 @@
+package matchmaking
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"log/slog"
+	"time"
+)
+
+// Options tune a Service. Every zero value has a documented default.
+type Options struct {
+	// Tick is how often the matching loop runs a pass over every queue.
+	// Zero: 50 ms, a wait players do not notice, for a pass over an idle
+	// queue that costs microseconds. An Enqueue that brings a queue to a
+	// full match's worth of players wakes the loop early (see MinGap).
+	Tick time.Duration
+	// MinGap is the least time between the end of one pass and the start
+	// of an early (woken) one; the loop also waits twice the last pass's
+	// duration, so a burst of Enqueues over a huge queue cannot keep the
+	// matcher busy more than a third of the time. Zero: 5 ms.
+	MinGap time.Duration
+	// Clock returns the time in unix milliseconds. Zero: the system clock.
+	Clock func() int64
+	// NewID returns a new unique id for a ticket or a match. Zero: 16
+	// random base32 characters (80 bits) from crypto/rand.
+	NewID func() string
+	// Logger receives errors the Service cannot return to a caller (the
+	// store or Lobbies failing inside the loop). Zero: slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) applyDefaults() {
+	if o.Tick <= 0 {
+		o.Tick = 50 * time.Millisecond
+	}
+	if o.MinGap <= 0 {
+		o.MinGap = 5 * time.Millisecond
+	}
+	if o.Clock == nil {
+		o.Clock = func() int64 { return time.Now().UnixMilli() }
+	}
+	if o.NewID == nil {
+		o.NewID = randomID
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func randomID() string {
+	var b [10]byte
+	rand.Read(b[:]) // never fails (crypto/rand: Go 1.24+)
+	return idEncoding.EncodeToString(b[:])
+}

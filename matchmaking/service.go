@@ -1,0 +1,224 @@
+package matchmaking
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+// Bounds on mm.enqueue input (PROTOCOL.md leaves them to the server).
+const (
+	MaxSkill     = 1e9 // |skill| above this is bad_request: no rating scale needs more, and sums stay exact
+	MaxRegionLen = 64  // bytes
+	MaxAttrs     = 16  // attrs keys, as for lobbies; attrs do not take part in matching in v1
+)
+
+var (
+	errQueueUnknown = protocol.NewError(protocol.CodeQueueUnknown, "no such queue")
+	errNotInLobby   = protocol.NewError(protocol.CodeNotInLobby, "party: true needs a lobby")
+	errNotHost      = protocol.NewError(protocol.CodeNotHost, "only the lobby's host can queue the party")
+	errBadSkill     = protocol.NewError(protocol.CodeBadRequest, "skill must be a finite number within ±1e9")
+	errBadRegion    = protocol.NewError(protocol.CodeBadRequest, "region must be valid UTF-8 of at most 64 bytes")
+	errBadAttrs     = protocol.NewError(protocol.CodeBadRequest, "attrs: at most 16 keys")
+	errNoUser       = protocol.NewError(protocol.CodeBadRequest, "no user")
+)
+
+// Service is matchmaking as the gateway sees it: Enqueue and Cancel for
+// the ops and the HTTP API, CancelUser when a session is gone for good,
+// Stats for GET /v1/queues, and Run, the matching loop.
+//
+// Safe for concurrent use. The Service holds no lock of its own while it
+// calls the store, Lobbies or the Sink, except passMu around the store's
+// Waiting snapshot and the matcher (see service_run.go).
+type Service struct {
+	queues  []QueueConfig // immutable after NewService
+	byName  map[string]int
+	store   TicketStore
+	lobbies Lobbies
+	sink    Sink
+	opts    Options
+	rates   []rateWindow // per queue, each with its own lock
+
+	wake    chan struct{} // capacity 1: "a pass may find something"
+	running atomic.Bool   // a Run is active
+
+	passMu   sync.Mutex // guards matcher and snapshot: one matching pass at a time
+	matcher  Matcher
+	snapshot []Ticket
+}
+
+// NewService checks the queues (none: DefaultQueues), applies their
+// defaults, and returns a Service over store. lobbies and sink are needed.
+func NewService(queues []QueueConfig, store TicketStore, lobbies Lobbies, sink Sink, opts Options) (*Service, error) {
+	if store == nil || lobbies == nil || sink == nil {
+		return nil, errors.New("matchmaking: NewService needs a store, lobbies and a sink")
+	}
+	qs := slices.Clone(queues)
+	if len(qs) == 0 {
+		qs = DefaultQueues()
+	}
+	if err := ValidateQueues(qs); err != nil {
+		return nil, err
+	}
+	opts.applyDefaults()
+	s := &Service{
+		queues: qs, byName: make(map[string]int, len(qs)),
+		store: store, lobbies: lobbies, sink: sink, opts: opts,
+		rates: make([]rateWindow, len(qs)),
+		wake:  make(chan struct{}, 1),
+	}
+	for i, q := range qs {
+		s.byName[q.Name] = i
+	}
+	return s, nil
+}
+
+// Queues returns the queues as configured, defaults applied.
+func (s *Service) Queues() []QueueConfig { return slices.Clone(s.queues) }
+
+// Enqueue queues p (or, with Party, p's whole lobby) on req.Queue and
+// sends mm.queued to every member of the ticket. Errors: queue_unknown,
+// bad_request (skill, region, attrs, a party over max_party), not_in_lobby,
+// not_host, already_queued (any member already on a ticket).
+func (s *Service) Enqueue(ctx context.Context, p Player, req protocol.Enqueue) (protocol.Ticket, error) {
+	qi, ok := s.byName[req.Queue]
+	if !ok {
+		return protocol.Ticket{}, errQueueUnknown
+	}
+	q := &s.queues[qi]
+	if p.UserID == "" {
+		return protocol.Ticket{}, errNoUser
+	}
+	t := Ticket{Queue: q.Name, Region: req.Region}
+	if req.Skill != nil {
+		t.Skill = *req.Skill
+		if math.IsNaN(t.Skill) || math.Abs(t.Skill) > MaxSkill {
+			return protocol.Ticket{}, errBadSkill
+		}
+	}
+	if len(req.Region) > MaxRegionLen || !utf8.ValidString(req.Region) {
+		return protocol.Ticket{}, errBadRegion
+	}
+	if len(req.Attrs) > MaxAttrs {
+		return protocol.Ticket{}, errBadAttrs
+	}
+	if req.Party {
+		lv, ok := s.lobbies.LobbyOf(ctx, p.UserID)
+		if !ok {
+			return protocol.Ticket{}, errNotInLobby
+		}
+		if lv.Host != p.UserID {
+			return protocol.Ticket{}, errNotHost
+		}
+		if n := len(lv.Members); n > q.MaxParty {
+			return protocol.Ticket{}, protocol.NewError(protocol.CodeBadRequest,
+				"party of "+strconv.Itoa(n)+" players; queue "+q.Name+" takes parties of at most "+strconv.Itoa(q.MaxParty))
+		}
+		t.Members, t.Names = partyOf(p, lv.Members)
+	} else {
+		t.Members, t.Names = []string{p.UserID}, []string{p.Name}
+	}
+	t.ID = s.opts.NewID()
+	t.CreatedAt = s.opts.Clock()
+	if err := s.store.Add(ctx, t); err != nil {
+		return protocol.Ticket{}, err
+	}
+	view := t.View(protocol.TicketQueued)
+	s.sink.Deliver(&Event{Name: protocol.EvQueued, To: t.Members, Ticket: &view})
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return view, nil
+}
+
+// partyOf lists the lobby's members, the host (p) first.
+func partyOf(p Player, members []protocol.Member) (ids, names []string) {
+	ids, names = make([]string, 1, len(members)), make([]string, 1, len(members))
+	ids[0], names[0] = p.UserID, p.Name
+	for _, m := range members {
+		if m.UserID != p.UserID {
+			ids, names = append(ids, m.UserID), append(names, m.Name)
+		}
+	}
+	return ids, names
+}
+
+// Cancel unqueues ticketID on behalf of userID, who must be on it (any
+// member of a party may cancel it: the party cannot be matched without
+// them), and sends mm.cancelled (reason "cancelled") to every member.
+// not_found when the ticket is not queued (already matched, cancelled,
+// timed out) or not the user's, so a ticket's existence does not leak.
+func (s *Service) Cancel(ctx context.Context, userID, ticketID string) error {
+	t, err := s.store.Get(ctx, ticketID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(t.Members, userID) {
+		return ErrTicketNotFound
+	}
+	if t, err = s.store.Remove(ctx, ticketID); err != nil {
+		return err
+	}
+	s.cancelled(&t, protocol.ReasonCancelled)
+	return nil
+}
+
+// CancelUser unqueues the ticket userID is on, if any, with reason (empty:
+// "disconnected"), e.g. when the session's resume grace ends. A party
+// ticket is cancelled for all its members.
+func (s *Service) CancelUser(ctx context.Context, userID, reason string) {
+	if reason == "" {
+		reason = protocol.ReasonDisconnected
+	}
+	t, err := s.store.ByUser(ctx, userID)
+	if err != nil {
+		s.logStoreErr("ByUser", err)
+		return
+	}
+	if t, err = s.store.Remove(ctx, t.ID); err != nil {
+		s.logStoreErr("Remove", err) // matched or cancelled meanwhile: nothing to do
+		return
+	}
+	s.cancelled(&t, reason)
+}
+
+func (s *Service) cancelled(t *Ticket, reason string) {
+	s.sink.Deliver(&Event{Name: protocol.EvTicketCancelled, To: t.Members, TicketID: t.ID, Queue: t.Queue, Reason: reason})
+}
+
+// logStoreErr logs store failures, but not the not_found a race produces.
+func (s *Service) logStoreErr(op string, err error) {
+	var pe *protocol.Error
+	if errors.As(err, &pe) && pe.Code == protocol.CodeNotFound {
+		return
+	}
+	s.opts.Logger.Error("matchmaking: ticket store", "op", op, "err", err)
+}
+
+// Stats describes every queue, in configuration order.
+func (s *Service) Stats() []QueueStats {
+	ctx := context.Background()
+	now := s.opts.Clock()
+	out := make([]QueueStats, len(s.queues))
+	for i, q := range s.queues {
+		out[i] = QueueStats{Name: q.Name, MatchesPerMin: s.rates[i].perMinute(now)}
+		st, err := s.store.Stats(ctx, q.Name)
+		if err != nil {
+			s.logStoreErr("Stats", err)
+			continue
+		}
+		out[i].Tickets, out[i].Players = st.Tickets, st.Players
+		if st.Tickets > 0 {
+			out[i].OldestWaitMs = max(now-st.OldestCreatedAt, 0)
+		}
+	}
+	return out
+}

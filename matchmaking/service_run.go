@@ -1,0 +1,173 @@
+package matchmaking
+
+import (
+	"context"
+	"time"
+
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+// Run is the matching loop: a pass over every queue each Options.Tick, and
+// sooner after an Enqueue, until ctx is done. A pass never starts before
+// the previous one's duration has passed again (after an early wake: twice
+// it, and at least MinGap), so the matcher takes at most about half a core
+// even when a pass over a huge queue is slow. One Run per Service: a
+// second concurrent call logs and returns.
+func (s *Service) Run(ctx context.Context) {
+	if !s.running.CompareAndSwap(false, true) {
+		s.opts.Logger.Error("matchmaking: Run called twice")
+		return
+	}
+	defer s.running.Store(false)
+	// Timers here rely on Go 1.23+ semantics: Reset needs no drain.
+	next := time.Now().Add(s.opts.Tick) // when timer fires
+	timer := time.NewTimer(s.opts.Tick)
+	defer timer.Stop()
+	var lastEnd time.Time
+	var lastDur time.Duration
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.wake:
+			due := lastEnd.Add(max(s.opts.MinGap, 2*lastDur))
+			if due.After(time.Now()) {
+				if due.Before(next) {
+					next = due
+					timer.Reset(time.Until(due))
+				}
+				continue
+			}
+		case <-timer.C:
+		}
+		start := time.Now()
+		s.MatchNow(ctx)
+		lastEnd = time.Now()
+		lastDur = lastEnd.Sub(start)
+		wait := max(s.opts.Tick-lastDur, lastDur)
+		next = lastEnd.Add(wait)
+		timer.Reset(wait)
+	}
+}
+
+// MatchNow runs one pass over every queue: tickets that have waited
+// timeout_ms are cancelled (reason "timeout"), then the rest are matched,
+// claimed, given a lobby and told. Run calls it; tests call it with a fake
+// clock.
+func (s *Service) MatchNow(ctx context.Context) {
+	for qi := range s.queues {
+		if ctx.Err() != nil {
+			return
+		}
+		s.pass(ctx, qi)
+	}
+}
+
+// found is a match with copies of its tickets, so that the matcher's
+// snapshot can be reused while the match is claimed and told.
+type found struct {
+	m       Match
+	tickets []Ticket
+}
+
+// pass runs one queue. Under passMu: the store's snapshot and the matcher,
+// which reuse memory between passes. Outside it: every store mutation,
+// Lobbies call and Deliver.
+func (s *Service) pass(ctx context.Context, qi int) {
+	q := &s.queues[qi]
+	now := s.opts.Clock()
+
+	s.passMu.Lock()
+	snap, err := s.store.Waiting(ctx, q.Name, s.snapshot)
+	if err != nil {
+		s.passMu.Unlock()
+		s.logStoreErr("Waiting", err)
+		return
+	}
+	s.snapshot = snap
+	var expired []Ticket
+	live := snap[:0] // filtered in place: the snapshot is ours
+	for i := range snap {
+		if now-snap[i].CreatedAt >= q.TimeoutMs {
+			expired = append(expired, snap[i])
+		} else {
+			live = append(live, snap[i])
+		}
+	}
+	matches := s.matcher.Match(live, now, *q)
+	fs := make([]found, len(matches))
+	for i := range matches {
+		fs[i].m = matches[i]
+		fs[i].tickets = make([]Ticket, len(matches[i].Tickets))
+		for j, ti := range matches[i].Tickets {
+			fs[i].tickets[j] = live[ti]
+		}
+	}
+	clear(snap) // drop references to tickets that are gone
+	s.passMu.Unlock()
+
+	for i := range expired {
+		t, err := s.store.Remove(ctx, expired[i].ID)
+		if err != nil {
+			s.logStoreErr("Remove", err)
+			continue
+		}
+		s.cancelled(&t, protocol.ReasonTimeout)
+	}
+	for i := range fs {
+		s.start(ctx, qi, &fs[i])
+	}
+}
+
+// start claims a match's tickets, creates its lobby and sends mm.matched.
+func (s *Service) start(ctx context.Context, qi int, f *found) {
+	q := &s.queues[qi]
+	ids := make([]string, len(f.tickets))
+	players := 0
+	for i := range f.tickets {
+		ids[i] = f.tickets[i].ID
+		players += len(f.tickets[i].Members)
+	}
+	ok, err := s.store.Claim(ctx, ids)
+	if err != nil {
+		s.logStoreErr("Claim", err)
+		return
+	}
+	if !ok {
+		return // a ticket was cancelled (or claimed elsewhere) since the snapshot; the rest wait for the next pass
+	}
+	p := MatchLobbyParams{
+		MatchID: s.opts.NewID(), Name: q.Name + " match", Mode: q.Name, Region: f.m.Region,
+		MaxPlayers: max(players, 2), Members: make([]Player, 0, players),
+	}
+	for i := range f.tickets {
+		t := &f.tickets[i]
+		for j, u := range t.Members {
+			p.Members = append(p.Members, Player{UserID: u, Name: t.name(j)})
+		}
+	}
+	lv, err := s.lobbies.CreateMatch(ctx, p)
+	if err != nil {
+		s.restore(ctx, f.tickets, err)
+		return
+	}
+	s.rates[qi].add(s.opts.Clock(), 1)
+	for i := range f.tickets {
+		t := &f.tickets[i]
+		s.sink.Deliver(&Event{Name: protocol.EvMatched, To: t.Members, TicketID: t.ID,
+			MatchID: p.MatchID, Queue: q.Name, Lobby: &lv, Teams: f.m.Teams})
+	}
+}
+
+// restore puts back the tickets of a match whose lobby could not be made,
+// with their place in the queue (CreatedAt) kept: the failure is ours, not
+// the players'. A ticket that cannot go back (a member queued again in the
+// meantime) is cancelled.
+func (s *Service) restore(ctx context.Context, ts []Ticket, cause error) {
+	s.opts.Logger.Error("matchmaking: creating a match lobby failed; tickets requeued", "err", cause)
+	for i := range ts {
+		if err := s.store.Add(ctx, ts[i]); err != nil {
+			s.cancelled(&ts[i], protocol.ReasonCancelled)
+		}
+	}
+}
