@@ -406,7 +406,8 @@ func TestHTTPBasics(t *testing.T) {
 		t.Fatalf("readyz %d", st)
 	}
 	var guest struct {
-		Token, UserID string `json:"user_id"`
+		Token  string `json:"token"`
+		UserID string `json:"user_id"`
 	}
 	if st, _ := s.httpDo("POST", "/v1/auth/guest", "", map[string]string{"name": "Zed"}, &guest); st != 200 || guest.Token == "" {
 		t.Fatalf("guest %d %+v", st, guest)

@@ -75,14 +75,14 @@ func (g *Gateway) dispatch(c *netcode.Conn, cs *connState, s *Session, req *prot
 		if err = protocol.DecodeBody(req.D, &p); err == nil {
 			var v protocol.LobbyView
 			v, err = g.lobbies.Create(ctx, s.actor(), p)
-			out = protocol.LobbyReply{v}
+			out = protocol.LobbyReply{Lobby: v}
 		}
 	case protocol.OpLobbyJoin:
 		var p protocol.JoinLobby
 		if err = protocol.DecodeBody(req.D, &p); err == nil {
 			var v protocol.LobbyView
 			v, err = g.lobbies.Join(ctx, s.actor(), p)
-			out = protocol.LobbyReply{v}
+			out = protocol.LobbyReply{Lobby: v}
 		}
 	case protocol.OpLobbyLeave:
 		err = g.lobbies.Leave(ctx, uid, protocol.ReasonLeft)
@@ -91,14 +91,14 @@ func (g *Gateway) dispatch(c *netcode.Conn, cs *connState, s *Session, req *prot
 		if err = protocol.DecodeBody(req.D, &p); err == nil {
 			var v protocol.LobbyView
 			v, err = g.lobbies.Update(ctx, uid, p)
-			out = protocol.LobbyReply{v}
+			out = protocol.LobbyReply{Lobby: v}
 		}
 	case protocol.OpLobbySetMember:
 		var p protocol.SetMember
 		if err = protocol.DecodeBody(req.D, &p); err == nil {
 			var m protocol.Member
 			m, err = g.lobbies.SetMember(ctx, uid, p)
-			out = protocol.MemberReply{m}
+			out = protocol.MemberReply{Member: m}
 		}
 	case protocol.OpLobbyKick, protocol.OpLobbyTransferHost:
 		var p protocol.UserTarget
@@ -121,7 +121,7 @@ func (g *Gateway) dispatch(c *netcode.Conn, cs *connState, s *Session, req *prot
 		if err = protocol.DecodeBody(req.D, &p); err == nil {
 			var t protocol.Ticket
 			t, err = g.enqueue(ctx, s.player(), p)
-			out = protocol.TicketReply{t}
+			out = protocol.TicketReply{Ticket: t}
 		}
 	case protocol.OpMatchmakingCancel:
 		var p protocol.CancelTicket

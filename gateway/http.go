@@ -280,7 +280,7 @@ func (g *Gateway) handleCreateTicket(c *fiber.Ctx) error {
 	if err != nil {
 		return g.httpFail(c, err)
 	}
-	return c.JSON(protocol.TicketReply{t})
+	return c.JSON(protocol.TicketReply{Ticket: t})
 }
 
 func (g *Gateway) handleDeleteTicket(c *fiber.Ctx) error {

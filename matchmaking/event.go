@@ -46,7 +46,7 @@ type Player struct {
 // are in.
 type MatchLobbyParams struct {
 	MatchID    string
-	Name       string // "<queue> match"
+	Name       string // "<queue> match" (the queue's name alone if that is over 64 bytes)
 	Mode       string // the queue's name
 	Region     string // the match's region
 	MaxPlayers int    // the match's player count (at least 2)

@@ -89,6 +89,8 @@ type Matcher struct {
 	used    []bool  // matched or never matchable
 	order   []int32 // eligible tickets, oldest first
 	keys    []sortKey
+	keysTmp []sortKey
+	count   []int
 	players int // eligible players
 	byR     skipOrder
 	byS     skipOrder // every region, when a relaxed anchor may need it
@@ -104,6 +106,8 @@ type Matcher struct {
 	total   []float64 // skill total per team
 	bal     []int32   // sel sorted for balancing
 	balTeam []int
+
+	found []Match // scratch for the matches of one call
 
 	// Result slabs: allocated per call in chunks and handed to the caller.
 	out outSlabs
@@ -123,9 +127,11 @@ func (m *Matcher) Match(tickets []Ticket, nowMs int64, q QueueConfig) (matches [
 		return nil
 	}
 	m.prepare(tickets, nowMs, q)
-	// At most every eligible player matched: one allocation, not a dozen
-	// growing copies of a 10 MB slice.
-	matches = make([]Match, 0, m.players/need)
+	// Found matches collect in scratch, then move to an exactly sized
+	// result: sizing for the most matches possible would allocate megabytes
+	// on every pass over a big queue that finds few, and growing by append
+	// copies the result many times over.
+	found := m.found[:0]
 
 	limit := scanLimit(need)
 	for _, a := range m.order {
@@ -141,7 +147,7 @@ func (m *Matcher) Match(tickets []Ticket, nowMs int64, q QueueConfig) (matches [
 		if !m.collect(a, o, lo, hi, w, need, limit) {
 			continue
 		}
-		matches = append(matches, m.emit(tickets))
+		found = append(found, m.emit(tickets))
 		for _, t := range m.sel {
 			m.used[t] = true
 			m.byR.remove(t)
@@ -151,6 +157,12 @@ func (m *Matcher) Match(tickets []Ticket, nowMs int64, q QueueConfig) (matches [
 		}
 	}
 	m.out = outSlabs{} // the caller owns them now
+	if len(found) > 0 {
+		matches = make([]Match, len(found))
+		copy(matches, found)
+	}
+	clear(found) // the scratch must not keep the caller's results alive
+	m.found = found[:0]
 	return matches
 }
 
@@ -236,36 +248,28 @@ func (m *Matcher) prepare(tickets []Ticket, nowMs int64, q QueueConfig) {
 	m.total = growF(m.total, q.Teams)
 }
 
-// sortKey is what the skill orders sort by, packed together: sorting
-// indexes with a comparator that reads three other arrays costs twice as
-// much in cache misses at 100k tickets.
-type sortKey struct {
-	region int32
-	idx    int32
-	skill  float64
-}
-
 // sortBySkill fills dst with the eligible tickets sorted by skill, first by
-// region when byRegion (ties by index, so the result is deterministic).
+// region when byRegion. Equal keys keep m.order's order (oldest first), so
+// the result is deterministic.
 func (m *Matcher) sortBySkill(dst []int32, byRegion bool) {
-	m.keys = m.keys[:0]
-	for _, t := range m.order {
-		k := sortKey{idx: t, skill: m.skill[t]}
+	e := len(m.order)
+	m.keys = slices.Grow(m.keys[:0], e)[:e]
+	m.keysTmp = slices.Grow(m.keysTmp[:0], e)[:e]
+	regions := 0
+	for i, t := range m.order {
+		m.keys[i] = sortKey{bits: orderedBits(m.skill[t]), idx: t}
 		if byRegion {
-			k.region = m.region[t]
+			m.keys[i].region = m.region[t]
 		}
-		m.keys = append(m.keys, k)
 	}
-	slices.SortFunc(m.keys, func(a, b sortKey) int {
-		if a.region != b.region {
-			return cmp.Compare(a.region, b.region)
-		}
-		if a.skill != b.skill {
-			return cmp.Compare(a.skill, b.skill)
-		}
-		return cmp.Compare(a.idx, b.idx)
-	})
-	for p, k := range m.keys {
+	if byRegion {
+		regions = len(m.regions)
+	}
+	m.count = slices.Grow(m.count[:0], max(radixSize, regions))[:max(radixSize, regions)]
+	if e == 0 {
+		return
+	}
+	for p, k := range radixSort(m.keys, m.keysTmp, m.count, regions) {
 		dst[p] = k.idx
 	}
 }

@@ -25,14 +25,8 @@ func population(n int, q mm.QueueConfig, now int64, partyShare float64) []mm.Tic
 			Skill: 1500 + 300*r.NormFloat64(), Region: regions[r.IntN(len(regions))],
 			CreatedAt: now - r.Int64N(60_000)}
 	}
-	// The store hands the matcher tickets in creation order.
-	slicesSortByCreated(ts)
+	sortTickets(ts) // the store hands the matcher tickets in creation order
 	return ts
-}
-
-func slicesSortByCreated(ts []mm.Ticket) {
-	// insertion into buckets by ms would do; a sort is clearer.
-	sortTickets(ts)
 }
 
 func benchMatch(b *testing.B, q mm.QueueConfig, partyShare float64) {

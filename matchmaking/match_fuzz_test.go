@@ -10,7 +10,7 @@ import (
 )
 
 // fuzzCase decodes fuzz bytes into a queue, a time and tickets. Small
-// ranges (skills 0..255, 3 regions, waits up to ~25 s) make collisions,
+// ranges (skills -448..444.5, 3 regions, waits up to ~25 s) make collisions,
 // parties that do not fit and region mixes common.
 func fuzzCase(data []byte) (mm.QueueConfig, int64, []mm.Ticket) {
 	next := func() byte {
@@ -27,7 +27,7 @@ func fuzzCase(data []byte) (mm.QueueConfig, int64, []mm.Ticket) {
 		Teams:       1 + int(next()%4),
 		SkillWindow: mm.SkillWindow{Initial: float64(next() % 64), GrowthPerSec: float64(next() % 16)},
 	}
-	q.SkillWindow.Max = q.SkillWindow.Initial + float64(next())
+	q.SkillWindow.Max = q.SkillWindow.Initial + float64(next())*3
 	q.MaxParty = 1 + int(next())%q.TeamSize
 	switch next() % 3 {
 	case 0:
@@ -50,7 +50,7 @@ func fuzzCase(data []byte) (mm.QueueConfig, int64, []mm.Ticket) {
 		if b[0] == 255 {
 			size = 0
 		}
-		skill := float64(b[1])
+		skill := float64(int8(b[1])) * 3.5 // negative and fractional skills too
 		if b[1] == 255 && b[0]&1 == 1 {
 			skill = math.NaN()
 		}

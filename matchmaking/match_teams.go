@@ -29,7 +29,9 @@ func (m *Matcher) emit(tickets []Ticket) Match {
 	}
 	for i, t := range m.sel {
 		j, tk := team[i], &tickets[t]
-		mt.Teams[j] = append(mt.Teams[j], tk.Members...)
+		for _, u := range tk.Members { // a loop: parties are small, a typed copy call is not
+			mt.Teams[j] = append(mt.Teams[j], u)
+		}
 		mt.TeamSkill[j] += tk.Skill * float64(len(tk.Members))
 	}
 	for j := range mt.TeamSkill {
@@ -44,6 +46,13 @@ func (m *Matcher) emit(tickets []Ticket) Match {
 // It returns team per m.sel index, or nil if some party found no room.
 func (m *Matcher) balance() []int {
 	k := len(m.sel)
+	if k == m.q.Teams { // k tickets fill k teams: each is a whole team (a duel, party v party)
+		m.balTeam = slices.Grow(m.balTeam[:0], k)[:k]
+		for i := range m.balTeam {
+			m.balTeam[i] = i
+		}
+		return m.balTeam
+	}
 	m.bal = append(m.bal[:0], m.sel...)
 	// Insertion sort: k is a match's ticket count (2..256, mostly tiny),
 	// where it beats pdqsort and needs no closure.

@@ -136,8 +136,12 @@ func (s *Service) start(ctx context.Context, qi int, f *found) {
 	if !ok {
 		return // a ticket was cancelled (or claimed elsewhere) since the snapshot; the rest wait for the next pass
 	}
+	name := q.Name + " match"
+	if len(name) > MaxQueueName { // a lobby name holds 64 characters; the queue name alone fits
+		name = q.Name
+	}
 	p := MatchLobbyParams{
-		MatchID: s.opts.NewID(), Name: q.Name + " match", Mode: q.Name, Region: f.m.Region,
+		MatchID: s.opts.NewID(), Name: name, Mode: q.Name, Region: f.m.Region,
 		MaxPlayers: max(players, 2), Members: make([]Player, 0, players),
 	}
 	for i := range f.tickets {

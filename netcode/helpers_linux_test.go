@@ -24,10 +24,10 @@ type echoHandler struct {
 	opened chan *Conn
 	closed chan uint16
 
-	mu      sync.Mutex
-	closes  map[*Conn]int // OnClose calls per conn
-	onMsg   func(c *Conn, msg []byte)
-	noEcho  bool
+	mu     sync.Mutex
+	closes map[*Conn]int // OnClose calls per conn
+	onMsg  func(c *Conn, msg []byte)
+	noEcho bool
 }
 
 func newEchoHandler() *echoHandler {
