@@ -171,38 +171,19 @@ func (r *Reader) lenHeader(size int, fix int) (n uint64, hdr int, err error) {
 // ReadMapHeader reads a map header and returns its number of entries, which
 // is checked to fit in the bytes left (two bytes at least per entry).
 func (r *Reader) ReadMapHeader() (int, error) {
-	if r.off >= len(r.b) {
-		return 0, ErrTruncated
-	}
-	c := r.b[r.off]
-	var (
-		n   uint64
-		hdr int
-		err error
-	)
-	switch {
-	case c&0xf0 == 0x80:
-		n, hdr, err = r.lenHeader(0, int(c&0x0f))
-	case c == 0xde:
-		n, hdr, err = r.lenHeader(2, 0)
-	case c == 0xdf:
-		n, hdr, err = r.lenHeader(4, 0)
-	default:
-		return 0, ErrWantMap
-	}
-	if err != nil {
-		return 0, err
-	}
-	if n > uint64(r.Len()-hdr)/2 {
-		return 0, ErrLength
-	}
-	r.off += hdr
-	return int(n), nil
+	return r.collectionHeader(0x80, 0xde, 0xdf, 2, ErrWantMap)
 }
 
 // ReadArrayHeader reads an array header and returns its number of elements,
 // which is checked to fit in the bytes left (one byte at least per element).
 func (r *Reader) ReadArrayHeader() (int, error) {
+	return r.collectionHeader(0x90, 0xdc, 0xdd, 1, ErrWantArray)
+}
+
+// collectionHeader reads a map or array header: fix is the fix-format's
+// high nibble, c16/c32 the 16- and 32-bit formats, minBytes the least an
+// element can take, which bounds the count by the bytes left.
+func (r *Reader) collectionHeader(fix, c16, c32 byte, minBytes uint64, wrongType error) (int, error) {
 	if r.off >= len(r.b) {
 		return 0, ErrTruncated
 	}
@@ -213,19 +194,19 @@ func (r *Reader) ReadArrayHeader() (int, error) {
 		err error
 	)
 	switch {
-	case c&0xf0 == 0x90:
+	case c&0xf0 == fix:
 		n, hdr, err = r.lenHeader(0, int(c&0x0f))
-	case c == 0xdc:
+	case c == c16:
 		n, hdr, err = r.lenHeader(2, 0)
-	case c == 0xdd:
+	case c == c32:
 		n, hdr, err = r.lenHeader(4, 0)
 	default:
-		return 0, ErrWantArray
+		return 0, wrongType
 	}
 	if err != nil {
 		return 0, err
 	}
-	if n > uint64(r.Len()-hdr) {
+	if n > uint64(r.Len()-hdr)/minBytes {
 		return 0, ErrLength
 	}
 	r.off += hdr
