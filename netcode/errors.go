@@ -14,8 +14,6 @@ var (
 	ErrSlowConsumer = errors.New("netcode: slow consumer: write queue over its bound")
 	// ErrUnsupported is returned by NewServer on platforms without epoll.
 	ErrUnsupported = errors.New("netcode: the epoll transport needs Linux")
-	// ErrServerClosed is returned by NewServer-created servers after Shutdown.
-	ErrServerClosed = errors.New("netcode: server shut down")
 )
 
 // closeStatusAbnormal is reported to OnClose when the transport failed

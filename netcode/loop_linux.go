@@ -1,12 +1,9 @@
 package netcode
 
 import (
-	"encoding/binary"
 	"sync"
 	"sync/atomic"
 
-	"github.com/gobwas/ws"
-	"github.com/lobbyd/lobbyd/protocol"
 	"golang.org/x/sys/unix"
 )
 
@@ -230,87 +227,6 @@ func (l *loop) flush(c *Conn) {
 	}
 }
 
-// closeConn starts closing c from the loop goroutine.
-func (l *loop) closeConn(c *Conn, code uint16, reason string) {
-	c.mu.Lock()
-	c.startCloseLocked(code, reason)
-	closing := c.state.Load() == stateClosing
-	c.mu.Unlock()
-	if closing {
-		l.progressClose(c)
-	}
-}
-
-// progressClose moves a closing connection along: OnClose (once), FIN once
-// its queue and close frame are out, and the final close once the peer has
-// closed its side (or the transport broke). The deadline covers the rest.
-func (l *loop) progressClose(c *Conn) {
-	if c.finalized {
-		return
-	}
-	if !c.onClosed {
-		c.onClosed = true
-		c.deadline = l.now + int64(l.srv.cfg.CloseTimeout)
-		l.closing = append(l.closing, c)
-		c.p.release() // no more input is parsed
-		c.mu.Lock()
-		code := c.code
-		c.mu.Unlock()
-		l.srv.h.OnClose(c, code)
-	}
-	c.mu.Lock()
-	if !c.broken && !c.shutWr && c.wqOff == len(c.wq) {
-		c.shutWr = true
-		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
-			c.broken = true
-		}
-	}
-	done := c.broken || (c.shutWr && c.peerGone)
-	c.mu.Unlock()
-	if done {
-		l.finalize(c)
-	}
-}
-
-// abort ends a connection whose transport failed or whose peer left
-// without a close handshake (OnClose gets 1006 if it was open).
-func (l *loop) abort(c *Conn) {
-	c.mu.Lock()
-	c.failLocked()
-	c.mu.Unlock()
-	l.finalize(c)
-}
-
-// finalize closes the fd, exactly once, after taking c out of epoll and the
-// table, and runs OnClose if it has not run.
-func (l *loop) finalize(c *Conn) {
-	if c.finalized {
-		return
-	}
-	c.finalized = true
-	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
-	if i := c.fd / len(l.srv.loops); i < len(l.conns) && l.conns[i] == c {
-		l.conns[i] = nil
-	}
-	c.mu.Lock()
-	if c.state.Load() == stateOpen {
-		c.code = closeStatusAbnormal
-	}
-	c.state.Store(stateClosed)
-	c.wq, c.wqOff = nil, 0
-	_ = unix.Close(c.fd)
-	code := c.code
-	c.mu.Unlock()
-	c.p.release()
-	c.initial = nil
-	l.count--
-	l.srv.n.Add(-1)
-	if !c.onClosed {
-		c.onClosed = true
-		l.srv.h.OnClose(c, code)
-	}
-}
-
 // open registers a handed-over connection: table, OnOpen, the bytes that
 // came with the handshake, then epoll.
 func (l *loop) open(c *Conn) {
@@ -322,6 +238,7 @@ func (l *loop) open(c *Conn) {
 	c.gen = l.gen
 	l.conns[i] = c
 	l.count++
+	l.srv.n.Add(1)
 	c.lastActive = l.now
 	l.srv.h.OnOpen(c)
 	if b := c.initial; len(b) > 0 && c.state.Load() == stateOpen {
@@ -336,173 +253,5 @@ func (l *loop) open(c *Conn) {
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
 		l.srv.log.Error("netcode: epoll_ctl add failed", "err", err)
 		l.abort(c)
-	}
-}
-
-// inbox takes what other goroutines handed to the loop.
-func (l *loop) inbox() {
-	l.woken.Store(false)
-	var b [8]byte
-	_, _ = unix.Read(l.evfd, b[:])
-	l.mu.Lock()
-	opens, closes, tasks, stopping := l.opens, l.closes, l.tasks, l.stopping
-	l.opens, l.closes, l.tasks = nil, nil, nil
-	l.mu.Unlock()
-	for _, c := range opens {
-		l.open(c)
-	}
-	for _, c := range closes {
-		l.progressClose(c)
-	}
-	for _, t := range tasks {
-		t()
-	}
-	if stopping && l.stopDeadline == 0 {
-		l.stopDeadline = l.now + int64(l.srv.cfg.CloseTimeout)
-		for _, c := range l.conns {
-			if c != nil {
-				l.closeConn(c, protocol.CloseGoingAway, "server shutdown")
-			}
-		}
-	}
-}
-
-// onTick runs the loop's timers: close deadlines, idle connections, pings.
-func (l *loop) onTick() {
-	l.nextTick = l.now + l.srv.tick
-	kept := l.closing[:0]
-	for _, c := range l.closing {
-		switch {
-		case c.finalized:
-		case l.now >= c.deadline:
-			l.finalize(c)
-		default:
-			kept = append(kept, c)
-		}
-	}
-	clear(l.closing[len(kept):])
-	l.closing = kept
-
-	ping := l.now >= l.nextPing
-	if ping {
-		l.nextPing = l.now + int64(l.srv.cfg.HeartbeatInterval)
-	}
-	idle := 3 * int64(l.srv.cfg.HeartbeatInterval)
-	for _, c := range l.conns {
-		if c == nil || c.state.Load() != stateOpen {
-			continue
-		}
-		if l.now-c.lastActive > idle {
-			l.closeConn(c, protocol.CloseIdleTimeout, "idle timeout")
-			continue
-		}
-		if ping {
-			l.ping(c)
-		}
-	}
-}
-
-// ping sends a heartbeat ping, and flushes a queue that waits (a safety
-// net: edge-triggered EPOLLOUT should already have done it).
-func (l *loop) ping(c *Conn) {
-	if err := c.writeFrame(ws.OpPing, nil, nil); err != nil {
-		return // writeFrame has started the close
-	}
-	c.mu.Lock()
-	if c.state.Load() == stateOpen && c.wqOff < len(c.wq) {
-		if err := c.flushLocked(); err != nil {
-			c.failLocked()
-		}
-	}
-	failed := c.state.Load() != stateOpen
-	c.mu.Unlock()
-	if failed {
-		l.progressClose(c)
-	}
-}
-
-// exit closes what is left and the loop's own fds.
-func (l *loop) exit() {
-	for _, c := range l.conns {
-		if c != nil {
-			l.finalize(c)
-		}
-	}
-	l.mu.Lock()
-	l.stopped = true
-	opens, tasks := l.opens, l.tasks
-	l.opens, l.closes, l.tasks = nil, nil, nil
-	_ = unix.Close(l.evfd)
-	l.mu.Unlock()
-	for _, c := range opens { // never opened: no OnOpen, so no OnClose
-		_ = unix.Close(c.fd)
-		l.srv.n.Add(-1)
-	}
-	for _, t := range tasks {
-		t()
-	}
-	_ = unix.Close(l.epfd)
-}
-
-// handOver gives a new connection to the loop; false when it is stopping.
-func (l *loop) handOver(c *Conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stopping || l.stopped {
-		return false
-	}
-	l.opens = append(l.opens, c)
-	l.wakeLocked()
-	return true
-}
-
-// notifyClose tells the loop that c started closing on another goroutine
-// (or inside a Handler call), so OnClose runs on the loop, never inside
-// Write or Close.
-func (l *loop) notifyClose(c *Conn) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stopped {
-		return
-	}
-	l.closes = append(l.closes, c)
-	l.wakeLocked()
-}
-
-// post runs t on the loop goroutine; false when the loop has stopped.
-func (l *loop) post(t func()) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stopped {
-		return false
-	}
-	l.tasks = append(l.tasks, t)
-	l.wakeLocked()
-	return true
-}
-
-// stop asks the loop to close its connections (1001) and return.
-func (l *loop) stop() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stopped {
-		return
-	}
-	l.stopping = true
-	l.wakeLocked()
-}
-
-// wakeLocked writes the eventfd once per pending wake. l.mu is held, so the
-// eventfd is still open.
-func (l *loop) wakeLocked() {
-	if !l.woken.CompareAndSwap(false, true) {
-		return
-	}
-	var b [8]byte
-	binary.NativeEndian.PutUint64(b[:], 1)
-	for {
-		if _, err := unix.Write(l.evfd, b[:]); err != unix.EINTR {
-			return
-		}
 	}
 }

@@ -28,7 +28,7 @@ type Server struct {
 	start time.Time // base of the loops' monotonic clock
 	tick  int64     // loop timer period, ns
 
-	n        atomic.Int64 // connections handed to a loop and not yet closed
+	n        atomic.Int64 // connections opened by a loop and not yet closed
 	shutdown atomic.Bool
 	once     sync.Once
 }
@@ -136,9 +136,7 @@ func (s *Server) adopt(nc net.Conn, resp []byte, value any) {
 		_ = unix.Close(fd)
 		return
 	}
-	s.n.Add(1)
 	if !l.handOver(c) {
-		s.n.Add(-1)
 		_ = unix.Close(fd)
 	}
 }
@@ -197,7 +195,8 @@ func dupFD(sc syscall.Conn) (int, error) {
 	return fd, nil
 }
 
-// Len is the number of connections handed to the loops and not yet closed.
+// Len is the number of open or closing connections (from just before
+// OnOpen until their socket is closed).
 func (s *Server) Len() int { return int(s.n.Load()) }
 
 // Each calls fn for every open connection (closing ones are skipped), on

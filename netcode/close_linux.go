@@ -1,0 +1,86 @@
+package netcode
+
+import "golang.org/x/sys/unix"
+
+// Closing a connection, all on its loop goroutine.
+
+// closeConn starts closing c from the loop goroutine.
+func (l *loop) closeConn(c *Conn, code uint16, reason string) {
+	c.mu.Lock()
+	c.startCloseLocked(code, reason)
+	closing := c.state.Load() == stateClosing
+	c.mu.Unlock()
+	if closing {
+		l.progressClose(c)
+	}
+}
+
+// progressClose moves a closing connection along: OnClose (once), FIN once
+// its queue and close frame are out, and the final close once the peer has
+// closed its side (or the transport broke). The deadline covers the rest.
+func (l *loop) progressClose(c *Conn) {
+	if c.finalized {
+		return
+	}
+	if !c.onClosed {
+		c.onClosed = true
+		c.deadline = l.now + int64(l.srv.cfg.CloseTimeout)
+		l.closing = append(l.closing, c)
+		c.p.release() // no more input is parsed
+		c.mu.Lock()
+		code := c.code
+		c.mu.Unlock()
+		l.srv.h.OnClose(c, code)
+	}
+	c.mu.Lock()
+	if !c.broken && !c.shutWr && c.wqOff == len(c.wq) {
+		c.shutWr = true
+		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
+			c.broken = true
+		}
+	}
+	done := c.broken || (c.shutWr && c.peerGone)
+	c.mu.Unlock()
+	if done {
+		l.finalize(c)
+	}
+}
+
+// abort ends a connection whose transport failed or whose peer left
+// without a close handshake (OnClose gets 1006 if it was open).
+func (l *loop) abort(c *Conn) {
+	c.mu.Lock()
+	c.failLocked()
+	c.mu.Unlock()
+	l.finalize(c)
+}
+
+// finalize closes the fd, exactly once, after taking c out of epoll and the
+// table, and runs OnClose if it has not run.
+func (l *loop) finalize(c *Conn) {
+	if c.finalized {
+		return
+	}
+	c.finalized = true
+	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	if i := c.fd / len(l.srv.loops); i < len(l.conns) && l.conns[i] == c {
+		l.conns[i] = nil
+	}
+	c.mu.Lock()
+	if c.state.Load() == stateOpen {
+		c.code = closeStatusAbnormal
+	}
+	c.state.Store(stateClosed)
+	c.wq, c.wqOff = nil, 0
+	_ = unix.Close(c.fd)
+	code := c.code
+	c.mu.Unlock()
+	c.p.release()
+	c.initial = nil
+	l.count--
+	l.srv.n.Add(-1)
+	if !c.onClosed {
+		c.onClosed = true
+		l.srv.h.OnClose(c, code)
+	}
+}
