@@ -26,7 +26,6 @@ func (l *loop) progressClose(c *Conn) {
 		c.onClosed = true
 		c.deadline = l.now + int64(l.srv.cfg.CloseTimeout)
 		l.closing = append(l.closing, c)
-		c.p.release() // no more input is parsed
 		c.mu.Lock()
 		code := c.code
 		c.mu.Unlock()

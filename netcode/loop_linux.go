@@ -180,10 +180,12 @@ func (l *loop) read(c *Conn, rdhup bool) {
 		}
 		if c.state.Load() == stateOpen {
 			l.input(c, l.buf[:n])
-			if c.finalized {
-				return
-			}
-		} // else: closing, input is discarded until the peer's EOF
+		} else {
+			l.inputClosing(c, l.buf[:n])
+		}
+		if c.finalized {
+			return
+		}
 		if n < len(l.buf) && !rdhup {
 			return
 		}
@@ -211,6 +213,26 @@ func (l *loop) input(c *Conn, b []byte) {
 		l.closeConn(c, cr.code, cr.reason)
 	}
 }
+
+// inputClosing parses what a peer sends after our close frame: data is
+// dropped, and the peer's close frame completes the handshake, after which
+// the server closes the TCP connection (RFC 6455 §7.1.1) instead of waiting
+// for the client's FIN until CloseTimeout.
+func (l *loop) inputClosing(c *Conn, b []byte) {
+	cr := c.p.feed(b, discardSink{})
+	if cr.code == 0 {
+		return
+	}
+	c.peerGone = true // a close frame, or garbage: either way we are done reading
+	l.progressClose(c)
+}
+
+// discardSink drops the frames of a closing connection.
+type discardSink struct{}
+
+func (discardSink) onMessage([]byte) bool { return true }
+func (discardSink) onPing([]byte) bool    { return true }
+func (discardSink) onPong([]byte) bool    { return true }
 
 // flush sends queued output on EPOLLOUT.
 func (l *loop) flush(c *Conn) {
