@@ -35,6 +35,10 @@ func (g *Gateway) newApp() *fiber.App {
 		ErrorHandler:   g.httpErrorHandler,
 	})
 	netcode.ConfigureApp(app)
+	// Idle fasthttp workers go away soon after a burst of handshakes, so a
+	// shard holding only upgraded sockets keeps a constant, small number of
+	// goroutines.
+	app.Server().MaxIdleWorkerDuration = 2 * time.Second
 
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"ok": true}) })
 	app.Get("/readyz", g.handleReady)
