@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/gofiber/fiber/v2/middleware/pprof"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lobbyd/lobbyd/lobby"
@@ -56,6 +57,8 @@ func (g *Gateway) newApp() *fiber.App {
 	app.Get("/admin/shards", g.requireOperator, g.handleShards)
 	app.Post("/admin/drain", g.requireOperator, g.handleDrain)
 	app.Delete("/admin/lobbies/:id", g.requireOperator, g.handleCloseLobby)
+	// Profiles for operators chasing a hot shard: /debug/pprof/*.
+	app.Use("/debug/pprof", g.requireOperator, pprof.New())
 
 	app.Use(func(c *fiber.Ctx) error { return httpError(c, protocol.CodeNotFound, "no such endpoint") })
 	return app

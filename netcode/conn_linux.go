@@ -43,9 +43,11 @@ type Conn struct {
 	mu     sync.Mutex
 	wq     []byte // queued output; wq[wqOff:] is still to send; nil when empty
 	wqOff  int
-	code   uint16 // close code for OnClose, set when leaving stateOpen
-	broken bool   // the transport failed: close without handshake
-	shutWr bool   // FIN sent (shutdown SHUT_WR) after the close frame
+	code   uint16  // close code for OnClose, set when leaving stateOpen
+	broken bool    // the transport failed: close without handshake
+	shutWr bool    // FIN sent (shutdown SHUT_WR) after the close frame
+	dirty  bool    // on the loop's dirty list: wq holds output not yet tried
+	wqBox  *[]byte // the pooled buffer behind wq, to give back when it drains
 }
 
 // Value returns what Upgrade was given.
@@ -108,38 +110,48 @@ func (c *Conn) writeFrame(op ws.OpCode, head, body []byte) error {
 	return err
 }
 
-// sendLocked writes a||b||d now if nothing is queued, and queues what the
-// socket does not take. It does not check the state.
+// sendLocked queues a||b||d and puts the connection on its loop's dirty
+// list; the loop writes everything a connection gathered in one turn with
+// one syscall (flushDirty). It does not check the state.
 func (c *Conn) sendLocked(a, b, d []byte) error {
 	total := len(a) + len(b) + len(d)
-	queued := len(c.wq) - c.wqOff
-	if queued == 0 {
-		n, err := writev(c.fd, a, b, d)
-		if err != nil {
-			return err
-		}
-		if n == total {
-			return nil
-		}
-		a, b, d = skip3(a, b, d, n)
-		total -= n
-	}
-	if queued+total > c.loop.srv.cfg.WriteQueueBytes {
+	if len(c.wq)-c.wqOff+total > c.loop.srv.cfg.WriteQueueBytes {
 		return ErrSlowConsumer
 	}
 	c.queueLocked(a, b, d)
+	if !c.dirty {
+		c.dirty = true
+		c.loop.markDirty(c)
+	}
 	return nil
 }
 
-// queueLocked appends to the write queue. Its capacity is reserved once for
-// the whole append, and the queue is dropped when it drains.
+// Write queue buffers are pooled: a connection holds one only while it has
+// output in flight, so idle connections hold none and a steady stream of
+// events allocates nothing.
+const wqPooledCap = 16 << 10
+
+var wqPool = sync.Pool{New: func() any { b := make([]byte, 0, wqPooledCap); return &b }}
+
+// queueLocked appends to the write queue, taking a pooled buffer when the
+// queue is empty.
 func (c *Conn) queueLocked(a, b, d []byte) {
 	if c.wq == nil {
-		c.wq = make([]byte, 0, max(len(a)+len(b)+len(d), 512))
+		c.wqBox = wqPool.Get().(*[]byte)
+		c.wq = (*c.wqBox)[:0]
 	}
 	c.wq = append(c.wq, a...)
 	c.wq = append(c.wq, b...)
 	c.wq = append(c.wq, d...)
+}
+
+// releaseQueueLocked gives the emptied queue's buffer back to the pool.
+func (c *Conn) releaseQueueLocked() {
+	if c.wqBox != nil && cap(c.wq) == cap(*c.wqBox) {
+		*c.wqBox = c.wq[:0]
+		wqPool.Put(c.wqBox)
+	}
+	c.wq, c.wqOff, c.wqBox = nil, 0, nil
 }
 
 // flushLocked writes queued output until it is gone or the socket is full.
@@ -157,7 +169,7 @@ func (c *Conn) flushLocked() error {
 		}
 		c.wqOff += n
 	}
-	c.wq, c.wqOff = nil, 0
+	c.releaseQueueLocked()
 	return nil
 }
 

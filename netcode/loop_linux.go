@@ -50,6 +50,14 @@ type loop struct {
 	tasks    []func()
 	stopping bool
 	stopped  bool
+	// Write coalescing: connections with output written since the loop
+	// last flushed (each once, see Conn.dirty), and whether the loop is
+	// about to sleep in epoll_wait (then a writer must wake it).
+	dirty    []*Conn
+	sleeping bool
+
+	// Owned by the loop goroutine.
+	flushing []*Conn // the dirty list being flushed (swapped with dirty)
 
 	done chan struct{} // closed when run returns
 }
@@ -86,7 +94,18 @@ func (l *loop) run() {
 	l.nextTick = l.now + l.srv.tick
 	l.nextPing = l.now + int64(l.srv.cfg.HeartbeatInterval)
 	for {
-		n, err := unix.EpollWait(l.epfd, l.events[:], l.timeoutMs())
+		timeout := l.timeoutMs()
+		l.mu.Lock()
+		if len(l.dirty) > 0 {
+			timeout = 0
+		} else {
+			l.sleeping = true
+		}
+		l.mu.Unlock()
+		n, err := unix.EpollWait(l.epfd, l.events[:], timeout)
+		l.mu.Lock()
+		l.sleeping = false
+		l.mu.Unlock()
 		if err != nil && err != unix.EINTR {
 			l.srv.log.Error("netcode: epoll_wait failed; closing the loop", "err", err)
 			l.exit()
@@ -107,6 +126,7 @@ func (l *loop) run() {
 		if l.now >= l.nextTick {
 			l.onTick()
 		}
+		l.flushDirty()
 		if l.stopDeadline != 0 && (l.count == 0 || l.now >= l.stopDeadline) {
 			l.exit()
 			return
@@ -233,6 +253,46 @@ type discardSink struct{}
 func (discardSink) onMessage([]byte) bool { return true }
 func (discardSink) onPing([]byte) bool    { return true }
 func (discardSink) onPong([]byte) bool    { return true }
+
+// markDirty puts c on the loop's list of connections to flush, waking the
+// loop if it sleeps. Caller holds c.mu (lock order: Conn.mu, then loop.mu).
+func (l *loop) markDirty(c *Conn) {
+	l.mu.Lock()
+	if !l.stopped {
+		l.dirty = append(l.dirty, c)
+		if l.sleeping {
+			l.wakeLocked()
+		}
+	}
+	l.mu.Unlock()
+}
+
+// flushDirty writes the output gathered since the last flush, one writev
+// per connection however many messages it holds: under fan-out load a
+// connection often receives several events in one loop turn, and the
+// syscall, not the copy, is what costs.
+func (l *loop) flushDirty() {
+	l.mu.Lock()
+	l.flushing, l.dirty = l.dirty, l.flushing[:0]
+	l.mu.Unlock()
+	for i, c := range l.flushing {
+		l.flushing[i] = nil
+		c.mu.Lock()
+		c.dirty = false
+		failed := false
+		if c.state.Load() != stateClosed && c.wqOff < len(c.wq) && !c.broken {
+			if err := c.flushLocked(); err != nil {
+				c.failLocked()
+				failed = true
+			}
+		}
+		closing := c.state.Load() == stateClosing
+		c.mu.Unlock()
+		if (failed || closing) && !c.finalized {
+			l.progressClose(c)
+		}
+	}
+}
 
 // flush sends queued output on EPOLLOUT.
 func (l *loop) flush(c *Conn) {
