@@ -58,10 +58,11 @@ func (c *Conn) Value() any { return c.value }
 func (c *Conn) Write(msg []byte) error { return c.writeFrame(ws.OpBinary, nil, msg) }
 
 // WriteParts sends head||body as one binary message, from any goroutine.
-// When nothing is queued it goes out at once with one writev of the frame
-// header (built on the stack), head and body, without a copy; what the
-// socket does not take is copied into the connection's queue and sent when
-// the socket drains. The caller may reuse head and body when it returns.
+// The frame (header built on the stack, head and body) is copied into the
+// connection's pooled write queue, and the connection's loop writes all it
+// gathered in one turn with one syscall (see flushDirty); what the socket
+// does not take stays queued until it drains. The caller may reuse head and
+// body when it returns.
 //
 // It returns ErrClosed once the connection is closing, ErrSlowConsumer when
 // the queue would exceed Config.WriteQueueBytes (the connection is then

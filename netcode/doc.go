@@ -33,6 +33,14 @@
 //     is Config.Loops, whatever the number of connections.
 //   - Server.Each and Server.Shutdown post work to the loops and wait for it.
 //
+// Writes are coalesced: a message is copied into the connection's pooled
+// queue and the connection goes on its loop's dirty list; at the end of each
+// loop turn the loop writes each dirty connection's queue with one syscall
+// (a sleeping loop is woken through its eventfd). Under fan-out a
+// connection gets several events per turn, and one write(2) instead of one
+// per event is most of what a delivery costs. The added latency is at most
+// one loop turn.
+//
 // Epoll is edge-triggered with EPOLLIN|EPOLLOUT|EPOLLRDHUP registered once.
 // Edge-triggered EPOLLOUT is "armed" by the kernel whenever a write hits a
 // full socket buffer, so a writer on any goroutine that queues output needs
