@@ -163,8 +163,14 @@ func runOne(ctx context.Context, env *harness.Env, p *harness.Prepared, idx int,
 	} else {
 		r.Churn = &c
 	}
-	// match: when matchmaking lands, a load.Match workload (enqueue,
-	// matched/s, time to match) goes here with its own column in the report.
+	// Only lobbyd has matchmaking; the report says the baselines have none.
+	if p.Kind == harness.Lobbyd {
+		if m, err := load.Match(ctx, t, set.Match); err != nil {
+			fail("match", err)
+		} else {
+			r.Match = &m
+		}
+	}
 	if srv.Exited() {
 		fail("server", fmt.Errorf("exited during the run"))
 	}
@@ -178,6 +184,12 @@ func settings(quick bool, n int) report.Settings {
 		Fanout: load.FanoutConfig{Conns: 800, LobbySize: 8, Rates: []float64{2, 5, 10, 20, 40, 80, 160}, FixedRate: 5, Measure: 2 * time.Second},
 		Churn:  load.ChurnConfig{Groups: 64, GroupSize: 4, Measure: 4 * time.Second},
 		Browse: load.BrowseConfig{Clients: 16, Limit: 20, Measure: 4 * time.Second},
+		// 3,000 players: at 10,000 tickets/s each must be back in the queue
+		// within 300 ms, so the p99 bound (250 ms), not the population,
+		// ends the ramp. At most about 22 s per run (7 steps of 2.5 s,
+		// connecting, draining): a minute of the 10-minute budget.
+		Match: load.MatchConfig{Players: 3000, Queue: "duel", Seed: 1, Rates: []float64{2000, 5000, 8000, 10000, 12000, 15000, 20000},
+			FixedRate: 2000, Warm: 500 * time.Millisecond, Measure: 2 * time.Second},
 	}
 	if quick {
 		s.Idle.N = min(n, 2000)
@@ -185,6 +197,8 @@ func settings(quick bool, n int) report.Settings {
 		s.Fanout = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{2, 5, 20, 80}, FixedRate: 5, Measure: time.Second}
 		s.Churn.Measure = 2 * time.Second
 		s.Browse.Measure = 2 * time.Second
+		s.Match = load.MatchConfig{Players: 2000, Queue: "duel", Seed: 1, Rates: []float64{2000, 5000, 10000},
+			FixedRate: 2000, Warm: 500 * time.Millisecond, Measure: time.Second}
 	}
 	return s
 }

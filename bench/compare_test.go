@@ -3,6 +3,8 @@ package main
 import (
 	"testing"
 	"time"
+
+	"github.com/lobbyd/lobbyd/bench/internal/load"
 )
 
 func TestParseServers(t *testing.T) {
@@ -31,13 +33,23 @@ func TestSettings(t *testing.T) {
 	if full.Idle.N != 10000 || full.Fanout.Conns != 800 || full.Fanout.LobbySize != 8 || full.Idle.LobbySize != 8 {
 		t.Errorf("full settings: %+v", full)
 	}
+	// The match ramp must reach the 10,000 tickets/s target, with enough
+	// players that one can be back in the queue within the p99 bound.
+	if m := full.Match; m.Queue != "duel" || m.Rates[len(m.Rates)-1] < 10000 ||
+		float64(m.Players)/10000 < load.MatchP99Limit.Seconds() {
+		t.Errorf("full match settings: %+v", m)
+	}
+	if quick.Match.Measure > time.Second || len(quick.Match.Rates) > 3 {
+		t.Errorf("quick match settings too large: %+v", quick.Match)
+	}
 	if quick.Idle.N > 2000 || quick.Fanout.Measure > time.Second || quick.Churn.Measure > 2*time.Second {
 		t.Errorf("quick settings too large: %+v", quick)
 	}
 	for _, s := range []struct {
 		rates []float64
 		fixed float64
-	}{{full.Fanout.Rates, full.Fanout.FixedRate}, {quick.Fanout.Rates, quick.Fanout.FixedRate}} {
+	}{{full.Fanout.Rates, full.Fanout.FixedRate}, {quick.Fanout.Rates, quick.Fanout.FixedRate},
+		{full.Match.Rates, full.Match.FixedRate}, {quick.Match.Rates, quick.Match.FixedRate}} {
 		found := false
 		for i, r := range s.rates {
 			found = found || r == s.fixed

@@ -14,4 +14,10 @@
 // called from any goroutine (writes are serialized by a mutex). The payload
 // carries the send time so the receiver measures latency; both dialects put
 // 64 bytes on the wire.
+//
+// MatchConn (lobbyd only, via MatchDialer) is a matchmaking player: it sends
+// mm.enqueue, lobby.leave and mm.cancel without waiting, the request named
+// in the rid's low bits, and hands every frame, replies included, to its
+// MatchHandler on its reader goroutine after ParseMM (no allocation). Its
+// send methods may be called from any goroutine, the handler included.
 package client

@@ -82,12 +82,24 @@ func (d *MsgpackDialer) guestToken(ctx context.Context, name string) (string, er
 
 // Dial implements Dialer.
 func (d *MsgpackDialer) Dial(ctx context.Context, user string, onData Handler) (Conn, error) {
+	ws, _, err := d.open(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	c := &mpConn{ws: ws, onData: onData, done: make(chan struct{}), replies: make(chan reply, 1)}
+	go c.readLoop()
+	return c, nil
+}
+
+// open authenticates, upgrades and reads the welcome event, which it
+// returns (a copy, the caller's to keep).
+func (d *MsgpackDialer) open(ctx context.Context, user string) (*websocket.Conn, []byte, error) {
 	d.init()
 	q := url.Values{}
 	if d.GuestAuth {
 		tok, err := d.guestToken(ctx, user)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		q.Set("token", tok)
 	} else {
@@ -96,12 +108,11 @@ func (d *MsgpackDialer) Dial(ctx context.Context, user string, onData Handler) (
 	ws, resp, err := d.dialer.DialContext(ctx, "ws://"+d.Addr+"/ws?"+q.Encode(), nil)
 	if err != nil {
 		if resp != nil {
-			return nil, fmt.Errorf("dial: %w (HTTP %d)", err, resp.StatusCode)
+			return nil, nil, fmt.Errorf("dial: %w (HTTP %d)", err, resp.StatusCode)
 		}
-		return nil, fmt.Errorf("dial: %w", err)
+		return nil, nil, fmt.Errorf("dial: %w", err)
 	}
 	ws.SetReadLimit(maxFrame)
-	c := &mpConn{ws: ws, onData: onData, done: make(chan struct{}), replies: make(chan reply, 1)}
 	// The first frame must be the welcome event.
 	if dl, ok := ctx.Deadline(); ok {
 		_ = ws.SetReadDeadline(dl)
@@ -109,15 +120,14 @@ func (d *MsgpackDialer) Dial(ctx context.Context, user string, onData Handler) (
 	_, first, err := ws.ReadMessage()
 	if err != nil {
 		_ = ws.Close()
-		return nil, fmt.Errorf("welcome: %w", err)
+		return nil, nil, fmt.Errorf("welcome: %w", err)
 	}
 	if k, _, _ := classify(first); k != frameOther || !bytes.Contains(first, []byte("welcome")) {
 		_ = ws.Close()
-		return nil, fmt.Errorf("welcome: unexpected first frame %x", first[:min(len(first), 32)])
+		return nil, nil, fmt.Errorf("welcome: unexpected first frame %x", first[:min(len(first), 32)])
 	}
 	_ = ws.SetReadDeadline(time.Time{})
-	go c.readLoop()
-	return c, nil
+	return ws, first, nil
 }
 
 type reply struct {

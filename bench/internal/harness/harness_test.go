@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -83,5 +84,41 @@ func testWorkloads(t *testing.T, kind string) {
 func TestPrepareUnknown(t *testing.T) {
 	if _, err := Prepare(context.Background(), &Env{Root: t.TempDir(), Tmp: t.TempDir()}, "nginx"); err == nil {
 		t.Fatal("unknown server accepted")
+	}
+}
+
+// TestMatchLobbyd builds and starts lobbyd and runs the match workload at a
+// tiny size: 40 players from a seeded population queue on the built-in duel
+// queue, are matched, leave and queue again.
+func TestMatchLobbyd(t *testing.T) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{Root: filepath.Dir(strings.TrimSpace(string(out))), Tmp: t.TempDir(), Logf: t.Logf, MaxConns: 1000}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, err := Prepare(ctx, env, Lobbyd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Start(ctx, env, p, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	m, err := load.Match(ctx, srv.Target, load.MatchConfig{Players: 40, Rates: []float64{100}, FixedRate: 100,
+		Warm: 200 * time.Millisecond, Measure: 800 * time.Millisecond, Drain: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The duel window reaches 1000 at most, and 1 v 1 matches are counted
+	// once each: matched tickets are twice the matches.
+	if len(m.Steps) != 1 || m.Fixed.Matched <= 0 || m.Fixed.P99 <= 0 || m.Matches == 0 ||
+		m.SpreadMax > 1000 || m.SpreadMean <= 0 || m.SpreadMean > m.SpreadMax || m.Foreign != 0 || m.Refused != 0 {
+		t.Errorf("match: %+v", m)
+	}
+	if got := m.Fixed.Matched / 2; m.Fixed.Matches == 0 || math.Abs(float64(m.Fixed.Matches)/0.8-got) > got/2+5 {
+		t.Errorf("matches %d in 0.8s vs %.0f matched tickets/s", m.Fixed.Matches, m.Fixed.Matched)
 	}
 }

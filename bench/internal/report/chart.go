@@ -12,11 +12,16 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-// chartMetrics are the panels of chart.png, two rows of three.
+// chartMetrics are the panels of chart.png, three rows of three; the last
+// row (matchmaking) is lobbyd's alone.
 var chartMetrics = [][]metric{
 	{mIdleBytes, mCPUPerM, mMaxRate},
 	{mP99, mChurn, mBrowse},
+	{mMatchRate, mMatchP99, mSpreadMean},
 }
+
+// chartTargets draws a dashed line at a metric's absolute goal.
+var chartTargets = map[string]float64{mMatchRate.Name: MatchTarget}
 
 // palette colours the servers in a fixed order (lobbyd first).
 var palette = []color.Color{
@@ -44,6 +49,9 @@ func (r *Results) panel(m metric) (*plot.Plot, error) {
 	var b bars
 	var names []string
 	for _, k := range r.Servers {
+		if m.lobbydOnly && k != "lobbyd" {
+			continue
+		}
 		s, _ := r.summary(m, k) // a missing figure draws as 0
 		b.med, b.lo, b.hi = append(b.med, s.Median), append(b.lo, s.Min), append(b.hi, s.Max)
 		names = append(names, shortTitle(k))
@@ -58,6 +66,20 @@ func (r *Results) panel(m metric) (*plot.Plot, error) {
 		bc.Color = palette[i%len(palette)]
 		bc.LineStyle.Width = 0
 		p.Add(bc)
+	}
+	if len(b.med) == 0 {
+		p.Title.Text += " (not measured)"
+		return p, nil
+	}
+	if goal, ok := chartTargets[m.Name]; ok {
+		line := plotter.NewFunction(func(float64) float64 { return goal })
+		line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		line.Color = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}
+		line.Width = vg.Points(1.5)
+		p.Add(line)
+		p.Legend.Add(fmt.Sprintf("target %s", fmtNum(goal, 0)), line)
+		p.Legend.Top = true
+		p.Y.Max = max(p.Y.Max, goal*1.15)
 	}
 	if r.Runs > 1 {
 		eb, err := plotter.NewYErrorBars(b)
@@ -92,7 +114,7 @@ func chart(w io.Writer, r *Results) error {
 			rows[i] = append(rows[i], p)
 		}
 	}
-	img := vgimg.New(15*vg.Inch, 8*vg.Inch)
+	img := vgimg.New(15*vg.Inch, 12*vg.Inch)
 	dc := draw.New(img)
 	dc.SetColor(color.White)
 	dc.Fill(dc.Rectangle.Path())

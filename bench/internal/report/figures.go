@@ -11,7 +11,10 @@ type metric struct {
 	Scale  float64 // multiply the raw value by this for display
 	Digits int
 	Better string // "lower" or "higher"
-	get    func(r Run) (float64, bool)
+	// lobbydOnly: the baselines cannot have this figure (matchmaking); the
+	// chart leaves them out instead of drawing an empty bar.
+	lobbydOnly bool
+	get        func(r Run) (float64, bool)
 }
 
 var (
@@ -100,6 +103,63 @@ var (
 			return float64(r.Browse.P99), true
 		}}
 )
+
+// Matchmaking figures exist for lobbyd only (the baselines have none).
+var (
+	mMatchRate = metric{Name: "match: tickets matched/s at p99 < 250 ms", Unit: "tickets/s", Scale: 1, Digits: 0, Better: "higher", lobbydOnly: true,
+		get: func(r Run) (float64, bool) {
+			if r.Match == nil {
+				return 0, false
+			}
+			return r.Match.MaxMatched, true
+		}}
+	mMatchP50 = metric{Name: "match: p50 enqueue → matched (fixed rate)", Unit: "ms", Scale: 1e-6, Digits: 1, Better: "lower", lobbydOnly: true,
+		get: func(r Run) (float64, bool) {
+			if r.Match == nil || r.Match.Fixed.Matched == 0 {
+				return 0, false
+			}
+			return float64(r.Match.Fixed.P50), true
+		}}
+	mMatchP99 = metric{Name: "match: p99 enqueue → matched (fixed rate)", Unit: "ms", Scale: 1e-6, Digits: 1, Better: "lower", lobbydOnly: true,
+		get: func(r Run) (float64, bool) {
+			if r.Match == nil || r.Match.Fixed.Matched == 0 {
+				return 0, false
+			}
+			return float64(r.Match.Fixed.P99), true
+		}}
+	mSpreadMean = metric{Name: "match: mean skill spread (fixed rate)", Unit: "skill points", Scale: 1, Digits: 1, Better: "lower", lobbydOnly: true,
+		get: func(r Run) (float64, bool) {
+			if r.Match == nil || r.Match.Fixed.Matches == 0 {
+				return 0, false
+			}
+			return r.Match.Fixed.SpreadMean, true
+		}}
+	mSpreadMax = metric{Name: "match: max skill spread (fixed rate)", Unit: "skill points", Scale: 1, Digits: 1, Better: "lower", lobbydOnly: true,
+		get: func(r Run) (float64, bool) {
+			if r.Match == nil || r.Match.Fixed.Matches == 0 {
+				return 0, false
+			}
+			return r.Match.Fixed.SpreadMax, true
+		}}
+	mSpreadMeanAll = metric{Name: "match: mean skill spread (every match of the run)", Unit: "skill points", Scale: 1, Digits: 1, Better: "lower", lobbydOnly: true,
+		get: func(r Run) (float64, bool) {
+			if r.Match == nil || r.Match.Matches == 0 {
+				return 0, false
+			}
+			return r.Match.SpreadMean, true
+		}}
+	mSpreadMaxAll = metric{Name: "match: max skill spread (every match of the run)", Unit: "skill points", Scale: 1, Digits: 1, Better: "lower", lobbydOnly: true,
+		get: func(r Run) (float64, bool) {
+			if r.Match == nil || r.Match.Matches == 0 {
+				return 0, false
+			}
+			return r.Match.SpreadMax, true
+		}}
+)
+
+// MatchTarget is the matchmaking goal, in tickets matched per
+// second with p99 time to match under load.MatchP99Limit.
+const MatchTarget = 10000
 
 // summary gives a metric's median and range over one server's runs, scaled
 // for display.

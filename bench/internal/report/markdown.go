@@ -106,6 +106,14 @@ func markdown(w io.Writer, r *Results) {
 	if s, ok := r.summary(mGoroutines, "lobbyd"); ok {
 		p("| lobbyd goroutines with N idle connections < 50 | %.0f | %s |\n", s.Median, yesNo(s.Median < 50))
 	}
+	if s, ok := r.summary(mMatchRate, "lobbyd"); ok {
+		floor := ""
+		if r.anyFlag("lobbyd", func(run Run) bool { return run.Match != nil && (run.Match.MaxClientLimited || !run.Match.Saturated) }) {
+			floor = " (a floor: see the match ramp)"
+		}
+		p("| lobbyd tickets matched/s with p99 enqueue → matched < %s ≥ %s (matchmaking: the baselines have none) | %s%s | %s |\n",
+			load.MatchP99Limit, fmtNum(MatchTarget, 0), fmtNum(s.Median, 0), floor, yesNo(s.Median >= MatchTarget))
+	}
 	p("\nRatios are oriented so that larger is better for lobbyd: baseline ÷ lobbyd for costs, lobbyd ÷ baseline for rates.")
 	if r.anyFlag("lobbyd", func(run Run) bool { return run.Fanout != nil && (run.Fanout.MaxClientLimited || !run.Fanout.Saturated) }) {
 		p(" lobbyd's relay capacity is a **floor**: in at least one run the ramp was limited by the load generator or the machine, or ended before lobbyd failed (see the ramp below), so its ratio understates lobbyd.")
@@ -147,6 +155,8 @@ func markdown(w io.Writer, r *Results) {
 		p("\n")
 	}
 
+	matchSection(p, r)
+
 	p("### Load generator and machine CPU (cores, median over runs; server / load generator / other)\n\n| workload |")
 	for _, k := range r.Servers {
 		p(" %s |", title(k))
@@ -178,6 +188,19 @@ func markdown(w io.Writer, r *Results) {
 				return load.CPU{}, false, false
 			}
 			return x.Churn.CPU, x.Churn.ClientLimited, true
+		}},
+		{"match, fixed rate", func(x Run) (load.CPU, bool, bool) {
+			if x.Match == nil {
+				return load.CPU{}, false, false
+			}
+			return x.Match.Fixed.CPU, x.Match.Fixed.ClientLimited, true
+		}},
+		{"match, best step", func(x Run) (load.CPU, bool, bool) {
+			if x.Match == nil {
+				return load.CPU{}, false, false
+			}
+			st, ok := bestMatchStep(x.Match)
+			return st.CPU, st.ClientLimited, ok
 		}},
 		{"browse", func(x Run) (load.CPU, bool, bool) {
 			if x.Browse == nil {
@@ -241,6 +264,8 @@ func markdown(w io.Writer, r *Results) {
 		p("\n")
 	}
 
+	matchRamp(p, r)
+
 	p("## Method\n\n")
 	p("- **One command, one machine, loopback only.** The harness (`bench/`, package main) builds and starts each server as its own process on a fresh 127.0.0.1 port and drives it from a separate process (the harness itself). Server memory and CPU come from `/proc/PID/status` (VmRSS, Threads) and `/proc/PID/stat` (utime+stime); goroutines from `go_goroutines` on GET /metrics (lobbyd with its operator token; the gorilla baseline exposes the same gauge); Node has no goroutines, its thread count is shown.\n")
 	p("- **Idle**: %d players connect (64 handshakes at a time), form lobbies of %d, wait %s; memory per connection = (VmRSS after − VmRSS before the first connection) ÷ N. It includes everything the server keeps for a player: socket buffers in user space, session, lobby membership.\n",
@@ -252,7 +277,10 @@ func markdown(w io.Writer, r *Results) {
 	p("- **Same workload, each server's own wire.** lobbyd and the gorilla baseline get identical binary msgpack envelopes (PROTOCOL.md: `lobby.create`, `lobby.join`, `lobby.leave`, `lobby.send` with rid 0, event `lobby.data`). Socket.IO is driven over its native transport, Engine.IO v4 / Socket.IO v5 on a websocket-only connection (`/socket.io/?EIO=4&transport=websocket`), because that is what its users run; forcing msgpack frames on it would measure a server nobody deploys. Its payload is a 64-character string (the send time in 16 hex digits, then padding) rather than a binary attachment: a Socket.IO binary event costs two frames (placeholder + attachment), so the string is its cheaper path — a choice in the baseline's favour.\n")
 	p("- **Advantages given to the baselines**: they authenticate by a user id in the query string, while lobbyd verifies a JWT (obtained from POST /v1/auth/guest) on every handshake; they keep no session for resume, no per-session event sequence, no rate limiting. lobbyd runs with its rate limit raised (config above) so that the relay is measured, not the limiter.\n")
 	p("- **The client must not be the bottleneck.** Both client dialects are written to spend little CPU per message: one reader goroutine per connection, a zero-allocation envelope scanner, pre-encoded send frames, two pacing goroutines. Its own CPU is measured with getrusage for every window and shown above with the server's and other processes'; figures it limited are marked. On a 2-core machine the load generator and the server compete for the same cores, so relay capacity figures for the fastest server are floors.\n")
-	p("- **match** (matchmaking) has a hook in the harness and no workload yet.\n\n")
+	mc := r.Settings.Match
+	p("- **Match** (lobbyd only: the gorilla and Socket.IO baselines have no matchmaking, so they have no figures here and no match target is a comparison): %d players, each one connection with a guest token, skills drawn once from N(%g, %g) with seed %d (the same population every run). They queue solo tickets on the `%s` queue%s, every ticket with %s. An open-loop pacer sends `mm.enqueue` at the offered rate (%v tickets/s, %s measured per step after %s of warm-up), each from a player not already queued; a player that gets `mm.matched` sends `lobby.leave` for its match lobby and, once that is answered, may be queued again. Time to match = receipt of `mm.matched` − sending of `mm.enqueue`, on the client's clock. Skill spread of a match = max − min skill of its players, computed by the client from `teams` and the skills it assigned. A step passes when p99 < %s, ≥ 90%% of enqueued tickets are matched, < 1%% of requests are refused, and the pacer found a free player for ≥ 95%% of its schedule (*starved* otherwise: tickets waited so long that every player was already queued — the server's failure, not the client's). The ramp stops at the first failed step; latency and spread are read at the fixed rate of %g tickets/s. Queued tickets left at the end get %s to match, then are cancelled.\n\n",
+		orInt(mc.Players, 2000), orFloat(mc.SkillMean, 1500), orFloat(mc.SkillSD, 300), orUint(mc.Seed, 1), orStr(mc.Queue, "duel"), queueText(orStr(mc.Queue, "duel")), regionText(mc.Region),
+		mc.Rates, orDefault(mc.Measure, 2*time.Second), orDefault(mc.Warm, time.Second), load.MatchP99Limit, orFloat(mc.FixedRate, 2000), orDefault(mc.Drain, 2*time.Second))
 
 	var errs []string
 	for _, run := range r.Data {
@@ -263,7 +291,7 @@ func markdown(w io.Writer, r *Results) {
 	if len(errs) > 0 {
 		p("## Errors during the runs\n\n%s\n\n", strings.Join(errs, "\n"))
 	}
-	p("## Reproduce\n\n```\ngo run ./bench compare            # full: 3 runs, ≤ 10 minutes\ngo run ./bench compare -quick     # smoke run, about a minute\ngo run ./bench idle -n 10000 -addr 127.0.0.1:8080 -operator-token TOKEN   # against a running lobbyd\n```\n\nRaw figures: `results.json`; chart: `chart.png`.\n\n![chart](chart.png)\n")
+	p("## Reproduce\n\n```\ngo run ./bench compare            # full: 3 runs, ≤ 10 minutes\ngo run ./bench compare -quick     # smoke run, about a minute\ngo run ./bench idle -n 10000 -addr 127.0.0.1:8080 -operator-token TOKEN   # against a running lobbyd\ngo run ./bench match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,4000,8000]   # matchmaking, against a running lobbyd --dev\n```\n\nRaw figures: `results.json`; chart: `chart.png`.\n\n![chart](chart.png)\n")
 }
 
 func bestStep(f *load.FanoutResult) (load.FanoutStep, bool) {

@@ -15,7 +15,8 @@ type Run struct {
 	Browse *load.BrowseResult
 	Fanout *load.FanoutResult
 	Churn  *load.ChurnResult
-	Errors []string // a workload that failed, with why
+	Match  *load.MatchResult // lobbyd only: the baselines have no matchmaking
+	Errors []string          // a workload that failed, with why
 }
 
 // Results is a whole compare invocation.
@@ -41,6 +42,7 @@ type Settings struct {
 	Fanout load.FanoutConfig
 	Churn  load.ChurnConfig
 	Browse load.BrowseConfig
+	Match  load.MatchConfig
 }
 
 // runsOf returns the runs of one server.

@@ -17,7 +17,8 @@ import (
 func fake() *Results {
 	r := &Results{Started: time.Unix(1700000000, 0), Elapsed: time.Minute, Runs: 3, Command: "go run ./bench compare",
 		Versions: map[string]string{}, Skipped: map[string]string{}, Servers: []string{"lobbyd", "gorilla", "socketio"},
-		Lobbyd: "rate_limit: {per_second: 100000, burst: 100000}\n"}
+		Lobbyd:   "rate_limit: {per_second: 100000, burst: 100000}\n",
+		Settings: Settings{Match: load.MatchConfig{Players: 3000, Queue: "duel", Seed: 1, Rates: []float64{2000, 8000, 10000}, FixedRate: 2000}}}
 	base := map[string]struct{ bytes, cpu, rate float64 }{
 		"lobbyd":   {3000, 1, 600000},
 		"gorilla":  {24000, 3, 300000},
@@ -29,7 +30,18 @@ func fake() *Results {
 			j := float64(i) / 100 // a little spread between runs
 			step := load.FanoutStep{RatePerPlayer: 5, Delivered: b.rate * (1 + j), P50: time.Millisecond, P99: 5 * time.Millisecond, OK: true,
 				CPUPerMillion: b.cpu * (1 + j), CPU: load.CPU{Server: 0.5, Client: 0.3}}
-			r.Data = append(r.Data, Run{Server: k, Index: i,
+			var match *load.MatchResult
+			if k == "lobbyd" {
+				fixed := load.MatchStep{Offered: 2000, Enqueued: 2000, Matched: 2000, Matches: 2000, P50: 6 * time.Millisecond,
+					P99: 40 * time.Millisecond, SpreadMean: 30, SpreadMax: 120, OK: true, CPU: load.CPU{Server: 0.4, Client: 0.25}}
+				top := fixed
+				top.Offered, top.Enqueued, top.Matched = 8000, 8000, 7000*(1+j)
+				failed := top
+				failed.Offered, failed.P99, failed.OK, failed.Starved = 10000, 400*time.Millisecond, false, true
+				match = &load.MatchResult{Players: 3000, Queue: "duel", Seed: 1, Fixed: fixed, Steps: []load.MatchStep{fixed, top, failed},
+					MaxMatched: top.Matched, Saturated: true, Matches: 50000, SpreadMean: 20, SpreadMax: 130}
+			}
+			r.Data = append(r.Data, Run{Server: k, Index: i, Match: match,
 				Idle:   &load.IdleResult{N: 10000, BytesPerConn: b.bytes * (1 + j), ThreadsAfter: 8, Goroutines: 20},
 				Fanout: &load.FanoutResult{Fixed: step, Steps: []load.FanoutStep{step}, MaxDelivered: step.Delivered, Saturated: true},
 				Churn:  &load.ChurnResult{OpsPerSec: 1000, P99: time.Millisecond},
@@ -88,6 +100,15 @@ func TestWrite(t *testing.T) {
 		"user id in the query string",
 		"| lobbyd goroutines with N idle connections < 50 | 20 | yes |",
 		"2.99 (2.96–3.02)", // lobbyd KiB/conn: 3000×1.02/1024 (3000×1.01 … 3000×1.03)
+		// matchmaking: lobbyd's column only, the target judged, the ramp shown
+		"### Match: 3000 players queueing on `duel` (1 v 1), skill ~ N(1500, 300), seed 1",
+		"gorilla/websocket, goroutine per conn, Express + Socket.IO: no matchmaking, not measured.",
+		"| match: tickets matched/s at p99 < 250 ms (tickets/s), higher is better | 7140 (7070–7210) |",
+		"| match: mean skill spread (fixed rate) (skill points), lower is better | 30.0 (30.0–30.0) |",
+		"≥ 10,000 (matchmaking: the baselines have none) | 7140 | **no** |",
+		"| 10,000 | 8000 | 7210 | 6.0 | 400.0 | 30.0 / 120.0 |",
+		"starved: every player already queued",
+		"| match, fixed rate | 0.40 / 0.25 / 0.00 | — | — |",
 	} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("RESULTS.md lacks %q", want)
@@ -102,7 +123,7 @@ func TestWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 300 {
+	if b := img.Bounds(); b.Dx() < 500 || b.Dy() < 600 { // three rows of panels
 		t.Fatalf("chart is %v", b)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "results.json")); err != nil {
