@@ -126,7 +126,15 @@ func TestBadRequestsKeepTheConnection(t *testing.T) {
 		{"rid not a number", mp(map[string]any{"op": "ping", "rid": "x"}), 0},
 		{"rid too big", mp(map[string]any{"op": "ping", "rid": uint64(1) << 33}), 0},
 		{"d not a map", mp(map[string]any{"op": "ping", "rid": 9, "d": "x"}), 9},
-		{"truncated", mp(map[string]any{"op": "lobby.create", "rid": 10, "d": map[string]any{"name": "x"}})[:12], 0},
+		{"truncated after rid", truncated(mp(struct {
+			Op  string         `msgpack:"op"`
+			Rid int            `msgpack:"rid"`
+			D   map[string]any `msgpack:"d"`
+		}{"lobby.create", 10, map[string]any{"name": "xyz"}})), 10},
+		{"truncated before rid", truncated(mp(struct {
+			D   map[string]any `msgpack:"d"`
+			Rid int            `msgpack:"rid"`
+		}{map[string]any{"name": "xyz"}, 12})), 0},
 		{"huge array claim", []byte{0xdd, 0x02, 0xfa, 0xf0, 0x80}, 0},
 		{"wrong field type", mp(map[string]any{"op": "lobby.create", "rid": 11, "d": map[string]any{"name": 42}}), 11},
 	}
@@ -139,6 +147,9 @@ func TestBadRequestsKeepTheConnection(t *testing.T) {
 	}
 	c.ok("ping", nil) // still open
 }
+
+// truncated cuts the last 4 bytes off an encoded message.
+func truncated(b []byte) []byte { return b[:len(b)-4] }
 
 func mp(v any) []byte {
 	b, err := msgpack.Marshal(v)

@@ -132,6 +132,7 @@ func New(opts Options, auth *Auth, build func(lobby.Sink, matchmaking.Sink) (Bac
 	if g.mm != nil {
 		go g.mm.Run(g.ctx)
 	}
+	go g.expirySweep(g.ctx, 500*time.Millisecond)
 	return g, nil
 }
 

@@ -167,6 +167,20 @@ func (h *hub) each(f func(*Session)) {
 	}
 }
 
+// expired appends the connections whose token expired before now.
+func (h *hub) expired(now time.Time, out []writer) []writer {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, s := range h.byUser {
+		s.mu.Lock()
+		if s.conn != nil && !now.Before(s.cs.id.Expiry) {
+			out = append(out, s.conn)
+		}
+		s.mu.Unlock()
+	}
+	return out
+}
+
 // count returns the number of sessions (connected or in grace).
 func (h *hub) count() int {
 	h.mu.RLock()

@@ -37,8 +37,8 @@ func (r *replayRing) push(pool *eventPool, seq uint64, ev *eventBuf, maxEntries,
 
 func (r *replayRing) grow(maxEntries int) {
 	size := 2 * len(r.entries)
-	if size < 8 {
-		size = 8
+	if size < 4 {
+		size = 4 // a lobby's join events fit; most idle sessions never grow past it
 	}
 	if size > maxEntries {
 		size = maxEntries

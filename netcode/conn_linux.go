@@ -130,7 +130,7 @@ func (c *Conn) sendLocked(a, b, d []byte) error {
 // Write queue buffers are pooled: a connection holds one only while it has
 // output in flight, so idle connections hold none and a steady stream of
 // events allocates nothing.
-const wqPooledCap = 16 << 10
+const wqPooledCap = 4 << 10
 
 var wqPool = sync.Pool{New: func() any { b := make([]byte, 0, wqPooledCap); return &b }}
 
