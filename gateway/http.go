@@ -160,7 +160,7 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 		if len(r) > 128 {
 			return httpError(c, protocol.CodeBadRequest, "resume token too long")
 		}
-		cs.resume = r
+		cs.resume = strings.Clone(r) // fasthttp reuses the request's buffer after the handler
 		if ls := c.Query("last_seq"); ls != "" {
 			n, err := strconv.ParseUint(ls, 10, 64)
 			if err != nil {
@@ -293,7 +293,7 @@ func (g *Gateway) handleCreateTicket(c *fiber.Ctx) error {
 			return httpError(c, protocol.CodeBadRequest, "body must be a JSON object like mm.enqueue's d")
 		}
 	}
-	req.Queue = c.Params("name")
+	req.Queue = strings.Clone(c.Params("name")) // kept in the ticket; fasthttp reuses the buffer
 	t, err := g.enqueue(c.UserContext(), playerOf(id), req)
 	if err != nil {
 		return g.httpFail(c, err)
