@@ -181,14 +181,14 @@ func runOne(ctx context.Context, env *harness.Env, p *harness.Prepared, idx int,
 func settings(quick bool, n int) report.Settings {
 	s := report.Settings{
 		Idle:   load.IdleConfig{N: n, LobbySize: 8, Settle: 3 * time.Second},
-		Fanout: load.FanoutConfig{Conns: 800, LobbySize: 8, Rates: []float64{2, 5, 10, 20, 40, 80, 160}, FixedRate: 5, Measure: 2 * time.Second},
+		Fanout: load.FanoutConfig{Conns: 800, LobbySize: 8, Rates: []float64{2, 5, 10, 15, 20, 30, 40, 80, 160}, FixedRate: 5, Measure: 2 * time.Second},
 		Churn:  load.ChurnConfig{Groups: 64, GroupSize: 4, Measure: 4 * time.Second},
 		Browse: load.BrowseConfig{Clients: 16, Limit: 20, Measure: 4 * time.Second},
 		// 3,000 players: at 10,000 tickets/s each must be back in the queue
 		// within 300 ms, so the p99 bound (250 ms), not the population,
 		// ends the ramp. At most about 22 s per run (7 steps of 2.5 s,
 		// connecting, draining): a minute of the 10-minute budget.
-		Match: load.MatchConfig{Players: 3000, Queue: "duel", Seed: 1, Rates: []float64{2000, 5000, 8000, 10000, 12000, 15000, 20000},
+		Match: load.MatchConfig{Players: 3000, Queue: "duel", Seed: 1, Rates: []float64{2000, 5000, 8000, 9000, 10000, 12000, 15000, 20000},
 			FixedRate: 2000, Warm: 500 * time.Millisecond, Measure: 2 * time.Second},
 	}
 	if quick {

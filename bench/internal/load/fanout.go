@@ -36,7 +36,7 @@ func (c *FanoutConfig) defaults() {
 		c.LobbySize = 8
 	}
 	if len(c.Rates) == 0 {
-		c.Rates = []float64{2, 5, 10, 20, 40, 80, 160}
+		c.Rates = []float64{2, 5, 10, 15, 20, 30, 40, 80, 160}
 	}
 	if c.FixedRate <= 0 {
 		c.FixedRate = 5
