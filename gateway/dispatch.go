@@ -19,8 +19,12 @@ var replyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b
 // OnMessage handles one binary message: rate limit, envelope, dispatch,
 // reply. It runs on the connection's loop goroutine.
 func (h handler) OnMessage(c *netcode.Conn, msg []byte) {
-	g := h.g
-	cs := c.Value().(*connState)
+	h.g.handleMessage(c, c.Value().(*connState), msg)
+}
+
+// handleMessage is OnMessage without the transport type, so that tests and
+// the fuzzer can drive it with a fake connection.
+func (g *Gateway) handleMessage(c writer, cs *connState, msg []byte) {
 	s := cs.session
 	if s == nil {
 		return
@@ -49,7 +53,7 @@ func (h handler) OnMessage(c *netcode.Conn, msg []byte) {
 	g.dispatch(c, cs, s, req)
 }
 
-func (g *Gateway) dispatch(c *netcode.Conn, cs *connState, s *Session, req *protocol.Request) {
+func (g *Gateway) dispatch(c writer, cs *connState, s *Session, req *protocol.Request) {
 	ctx := context.Background()
 	rid := req.Rid
 	uid := s.userID
@@ -161,7 +165,7 @@ func (s *Session) player() matchmaking.Player {
 
 // replyError answers err: a *protocol.Error with its own code, anything
 // else as "internal" (and logged, since it is our fault).
-func (g *Gateway) replyError(c *netcode.Conn, rid uint32, err error) {
+func (g *Gateway) replyError(c writer, rid uint32, err error) {
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
 		g.replyErr(c, rid, pe.Code, pe.Msg)
@@ -171,7 +175,7 @@ func (g *Gateway) replyError(c *netcode.Conn, rid uint32, err error) {
 	g.replyErr(c, rid, protocol.CodeInternal, "internal error")
 }
 
-func (g *Gateway) replyErr(c *netcode.Conn, rid uint32, code protocol.Code, msg string) {
+func (g *Gateway) replyErr(c writer, rid uint32, code protocol.Code, msg string) {
 	g.metrics.errors.WithLabelValues(string(code)).Inc()
 	bp := replyBufs.Get().(*[]byte)
 	*bp = protocol.AppendReplyErr((*bp)[:0], rid, code, msg)
