@@ -294,10 +294,13 @@ func (l *loop) flushDirty() {
 	}
 }
 
-// flush sends queued output on EPOLLOUT.
+// flush sends queued output on EPOLLOUT. A dirty connection is left to
+// flushDirty at the end of the turn: epoll reports EPOLLOUT with nearly
+// every EPOLLIN (the socket is writable), and writing here would send a
+// connection's output before the rest of the turn could add to it.
 func (l *loop) flush(c *Conn) {
 	c.mu.Lock()
-	if c.state.Load() != stateClosed && c.wqOff < len(c.wq) {
+	if !c.dirty && c.state.Load() != stateClosed && c.wqOff < len(c.wq) {
 		if err := c.flushLocked(); err != nil {
 			c.failLocked()
 		}
