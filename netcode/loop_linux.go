@@ -34,7 +34,7 @@ type loop struct {
 	gen          uint32  // last generation handed out
 	now          int64   // loop clock (ns since srv.start), set on each wake
 	nextTick     int64
-	nextPing     int64
+	tickCount    int64   // ticks so far: picks the slot of connections to ping
 	again        []*Conn // ran out of read budget with input left
 	closing      []*Conn // closing conns, for their deadlines
 	stopDeadline int64   // set when Shutdown reaches the loop
@@ -92,7 +92,6 @@ func (l *loop) run() {
 	defer close(l.done)
 	l.now = l.srv.clock()
 	l.nextTick = l.now + l.srv.tick
-	l.nextPing = l.now + int64(l.srv.cfg.HeartbeatInterval)
 	for {
 		timeout := l.timeoutMs()
 		l.mu.Lock()

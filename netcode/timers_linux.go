@@ -24,12 +24,15 @@ func (l *loop) onTick() {
 	clear(l.closing[len(kept):])
 	l.closing = kept
 
-	ping := l.now >= l.nextPing
-	if ping {
-		l.nextPing = l.now + int64(l.srv.cfg.HeartbeatInterval)
-	}
+	// Pings are spread over the heartbeat interval: each tick pings the
+	// connections of one slot of the table, so 10,000 connections never get
+	// their pings (and writes) in one loop turn, which would stall every
+	// other connection of the loop for that turn.
+	slots := max(int64(l.srv.cfg.HeartbeatInterval)/l.srv.tick, 1)
+	slot := l.tickCount % slots
+	l.tickCount++
 	idle := 3 * int64(l.srv.cfg.HeartbeatInterval)
-	for _, c := range l.conns {
+	for i, c := range l.conns {
 		if c == nil || c.state.Load() != stateOpen {
 			continue
 		}
@@ -37,27 +40,8 @@ func (l *loop) onTick() {
 			l.closeConn(c, protocol.CloseIdleTimeout, "idle timeout")
 			continue
 		}
-		if ping {
-			l.ping(c)
+		if int64(i)%slots == slot {
+			_ = c.writeFrame(ws.OpPing, nil, nil) // queued; flushDirty writes it this turn
 		}
-	}
-}
-
-// ping sends a heartbeat ping, and flushes a queue that waits (a safety
-// net: edge-triggered EPOLLOUT should already have done it).
-func (l *loop) ping(c *Conn) {
-	if err := c.writeFrame(ws.OpPing, nil, nil); err != nil {
-		return // writeFrame has started the close
-	}
-	c.mu.Lock()
-	if c.state.Load() == stateOpen && c.wqOff < len(c.wq) {
-		if err := c.flushLocked(); err != nil {
-			c.failLocked()
-		}
-	}
-	failed := c.state.Load() != stateOpen
-	c.mu.Unlock()
-	if failed {
-		l.progressClose(c)
 	}
 }
