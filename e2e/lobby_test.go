@@ -248,6 +248,22 @@ func TestStoryHostDropsForGood(t *testing.T) {
 	c.nextEvent("lobby.host_changed")
 }
 
+// resume_grace_ms: 0 means a dropped player leaves at once (not the default).
+func TestZeroResumeGraceLeavesAtOnce(t *testing.T) {
+	s := startServer(t, func(c *config.Config) { c.ResumeGraceMs = 0 })
+	a, b := s.dial("z1"), s.dial("z2")
+	id := lobbyOf(a.ok("lobby.create", map[string]any{"name": "z", "max_players": 2, "visibility": "public"}))["id"]
+	b.ok("lobby.join", map[string]any{"lobby_id": id})
+	b.ws.Close()
+	start := time.Now()
+	if left := a.nextEvent("lobby.member_left").d(); left["user_id"] != "z2" || left["reason"] != "disconnected" {
+		t.Fatalf("member_left %v", left)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Fatalf("left after %v with no grace period", waited)
+	}
+}
+
 // A player drops, misses 50 events, and resumes with none missing or repeated.
 func TestStoryResumeReplaysMissedEvents(t *testing.T) {
 	s := startServer(t, nil)
@@ -283,6 +299,13 @@ func TestStoryResumeReplaysMissedEvents(t *testing.T) {
 	if ev := a.nextEvent("lobby.member_updated"); ev.d()["member"].(map[string]any)["connected"] != true {
 		t.Fatalf("reconnect member_updated %v", ev)
 	}
+	// Another user's resume token is not honoured: a new session for that
+	// user, and the token's owner keeps its session.
+	other := s.dialQuery("intruder", "token="+url.QueryEscape(s.token("intruder", "", time.Hour))+"&resume="+url.QueryEscape(str(w["resume_token"]))+"&last_seq=0")
+	if other.welcome.d()["resumed"] != false || other.welcome.d()["user_id"] != "intruder" {
+		t.Fatalf("another user's token: %v", other.welcome)
+	}
+	b2.ok("ping", nil)
 	// The old token is spent: using it again starts a new session.
 	b2.ws.Close()
 	b3 := s.dialQuery("drop", q)

@@ -407,6 +407,19 @@ func TestDrain(t *testing.T) {
 	}
 }
 
+// drain_spread_ms: 0 tells every client to reconnect at once.
+func TestDrainWithoutSpread(t *testing.T) {
+	s := startServer(t, func(c *config.Config) { c.DrainSpreadMs = 0 })
+	c := s.dial("nospread")
+	s.app.Gateway.StartDrain()
+	if ms := toUint(c.nextEvent("server.draining").d()["reconnect_after_ms"]); ms != 0 {
+		t.Fatalf("reconnect_after_ms %d with no spread", ms)
+	}
+	if code := c.waitClose(); code != 4010 {
+		t.Fatalf("close code %d", code)
+	}
+}
+
 func TestHTTPBasics(t *testing.T) {
 	s := startServer(t, func(c *config.Config) { c.Dev = true })
 	var ok map[string]any

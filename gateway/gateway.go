@@ -18,18 +18,20 @@ import (
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
-// Options configure a Gateway. Zero values take the defaults of PROTOCOL.md §6.
+// Options configure a Gateway. Zero values take the defaults of PROTOCOL.md §6,
+// except ResumeGrace and DrainSpread, where 0 is a setting of its own (the
+// config package fills their defaults).
 type Options struct {
 	ShardID         string        // this shard's name; default "lobbyd"
 	Addr            string        // advertised address in /admin/shards
 	Heartbeat       time.Duration // default 15s
-	ResumeGrace     time.Duration // default 30s; 0 with NoResumeGrace
+	ResumeGrace     time.Duration // 0: a dropped session leaves its lobby at once
 	MaxConnections  int           // default 20000
 	MaxMessageBytes int           // default 65536
 	RatePerSecond   float64       // default 50
 	RateBurst       int           // default 100
 	AllowedOrigins  []string      // empty: any Origin
-	DrainSpread     time.Duration // default 5s
+	DrainSpread     time.Duration // 0: every client is told to reconnect at once
 	DrainTimeout    time.Duration // default 30s
 	Dev             bool          // POST /v1/auth/guest
 	OperatorToken   string        // empty: operator endpoints always answer 401
@@ -45,8 +47,6 @@ func (o *Options) applyDefaults() {
 		}
 	}
 	def(&o.Heartbeat, 15*time.Second)
-	def(&o.ResumeGrace, 30*time.Second)
-	def(&o.DrainSpread, 5*time.Second)
 	def(&o.DrainTimeout, 30*time.Second)
 	if o.ShardID == "" {
 		o.ShardID = "lobbyd"
