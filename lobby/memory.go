@@ -114,6 +114,7 @@ type lobby struct {
 	byID       map[string]*member
 	to         []string // recipients scratch, reused for every event
 	ev         Event    // event scratch, reused for every event
+	sendGen    uint64   // bumped per targeted Send, to drop duplicate ids in O(1)
 }
 
 type member struct {
@@ -122,6 +123,7 @@ type member struct {
 	connected    bool
 	data         protocol.RawMap // never mutated in place: views share it
 	joinedAt     int64
+	sendMark     uint64 // == lobby.sendGen while this member is already in a Send's to list
 }
 
 func (s *MemoryStore) nowMS() int64 { return s.now().UnixMilli() }

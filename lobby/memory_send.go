@@ -39,11 +39,13 @@ func (s *MemoryStore) Send(_ context.Context, userID string, data []byte, to [][
 		l.others(userID)
 	} else {
 		l.to = l.to[:0]
+		l.sendGen++ // a mark per member instead of a search: to may name 256 ids
 		for _, id := range to {
 			m := l.byID[string(id)]
-			if m == nil || m.userID == userID || containsStr(l.to, m.userID) {
+			if m == nil || m.userID == userID || m.sendMark == l.sendGen {
 				continue
 			}
+			m.sendMark = l.sendGen
 			l.to = append(l.to, m.userID)
 		}
 	}
@@ -55,15 +57,4 @@ func (s *MemoryStore) Send(_ context.Context, userID string, data []byte, to [][
 	s.sink.Deliver(ev)
 	*ev = Event{}
 	return nil
-}
-
-// containsStr is a linear search: to lists are short (a lobby has at most
-// 256 members) and a map per call would allocate.
-func containsStr(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
