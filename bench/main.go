@@ -8,6 +8,7 @@ import (
 const usage = `usage:
   go run ./bench compare [-quick] [-runs N] [-servers lobbyd,gorilla,socketio] [-out DIR]
   go run ./bench idle -n 10000 -addr 127.0.0.1:8080 [-pid PID] [-operator-token T] [-kind lobbyd|gorilla|socketio]
+  go run ./bench fanout -addr 127.0.0.1:8080 -n 800 -rate 5 [-ramp 2,5,20,80] [-kind lobbyd|gorilla|socketio]
   go run ./bench match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,5000,10000,20000]
 run a subcommand with -h for its flags`
 
@@ -22,6 +23,8 @@ func main() {
 		err = compareCmd(os.Args[2:])
 	case "idle":
 		err = idleCmd(os.Args[2:])
+	case "fanout":
+		err = fanoutCmd(os.Args[2:])
 	case "match":
 		err = matchCmd(os.Args[2:])
 	case "-h", "-help", "--help", "help":

@@ -3,7 +3,6 @@ package netcode
 import (
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/gobwas/ws"
 	"github.com/lobbyd/lobbyd/protocol"
@@ -158,10 +157,7 @@ func (c *Conn) releaseQueueLocked() {
 // flushLocked writes queued output until it is gone or the socket is full.
 func (c *Conn) flushLocked() error {
 	for c.wqOff < len(c.wq) {
-		n, err := unix.Write(c.fd, c.wq[c.wqOff:])
-		if err == unix.EINTR {
-			continue
-		}
+		n, err := sysWrite(c.fd, c.wq[c.wqOff:])
 		if err == unix.EAGAIN {
 			return nil
 		}
@@ -215,12 +211,11 @@ func (c *Conn) failLocked() {
 	c.wq, c.wqOff = nil, 0
 }
 
-// writev writes a||b||d with one writev(2), retrying on EINTR; EAGAIN is
-// 0 bytes and no error. We build the iovecs on the stack and call the
-// syscall ourselves because unix.Writev may grow its iovec slice on the
-// heap, which makes every buffer it is given escape (one allocation per
-// Write for the frame header). The cost: the race detector does not see
-// the kernel's reads of the buffers.
+// writev writes a||b||d with one writev(2); EAGAIN is 0 bytes and no
+// error. We build the iovecs on the stack and call the syscall ourselves
+// because unix.Writev may grow its iovec slice on the heap, which makes
+// every buffer it is given escape (one allocation per Write for the frame
+// header).
 func writev(fd int, a, b, d []byte) (int, error) {
 	var vecs [3]unix.Iovec
 	n := 0
@@ -234,18 +229,11 @@ func writev(fd int, a, b, d []byte) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	for {
-		r, _, errno := unix.Syscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&vecs[0])), uintptr(n))
-		switch errno {
-		case 0:
-			return int(r), nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, nil
-		}
-		return 0, errno
+	r, err := sysWritev(fd, &vecs, n)
+	if err == unix.EAGAIN {
+		return 0, nil
 	}
+	return r, err
 }
 
 // skip3 drops the first n bytes of a||b||d.

@@ -60,7 +60,7 @@ func (l *loop) exit() {
 	for _, t := range tasks {
 		t()
 	}
-	_ = unix.Close(l.epfd)
+	_ = l.poller.close()
 }
 
 // handOver gives a new connection to the loop; false when it is stopping.

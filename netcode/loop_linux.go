@@ -23,9 +23,13 @@ const (
 
 // loop is one epoll goroutine and the connections it owns.
 type loop struct {
-	srv  *Server
-	epfd int
-	evfd int // eventfd: wakes the loop when its inbox has work
+	srv     *Server
+	epfd    int     // the epoll set; owned by poller
+	poller  *poller // parks the loop in the runtime's netpoller
+	pollFn  func(uintptr) bool
+	polled  int // pollFn's result
+	pollErr error
+	evfd    int // eventfd: wakes the loop when its inbox has work
 
 	// Owned by the loop goroutine.
 	buf          []byte  // read buffer; OnMessage's msg points into it
@@ -78,13 +82,22 @@ func newLoop(s *Server) (*loop, error) {
 		unix.Close(evfd)
 		return nil, err
 	}
-	return &loop{
-		srv:  s,
-		epfd: epfd,
-		evfd: evfd,
-		buf:  make([]byte, readBufSize),
-		done: make(chan struct{}),
-	}, nil
+	p, err := newPoller(epfd, s.start)
+	if err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return nil, err
+	}
+	l := &loop{
+		srv:    s,
+		epfd:   epfd,
+		poller: p,
+		evfd:   evfd,
+		buf:    make([]byte, readBufSize),
+		done:   make(chan struct{}),
+	}
+	l.pollFn = l.pollOnce
+	return l, nil
 }
 
 // run is the loop goroutine.
@@ -93,19 +106,21 @@ func (l *loop) run() {
 	l.now = l.srv.clock()
 	l.nextTick = l.now + l.srv.tick
 	for {
-		timeout := l.timeoutMs()
+		park := len(l.again) == 0 && l.srv.clock() < l.nextTick
 		l.mu.Lock()
 		if len(l.dirty) > 0 {
-			timeout = 0
-		} else {
+			park = false
+		} else if park {
 			l.sleeping = true
 		}
 		l.mu.Unlock()
-		n, err := unix.EpollWait(l.epfd, l.events[:], timeout)
-		l.mu.Lock()
-		l.sleeping = false
-		l.mu.Unlock()
-		if err != nil && err != unix.EINTR {
+		n, err := l.wait(park, l.nextTick)
+		if park {
+			l.mu.Lock()
+			l.sleeping = false
+			l.mu.Unlock()
+		}
+		if err != nil {
 			l.srv.log.Error("netcode: epoll_wait failed; closing the loop", "err", err)
 			l.exit()
 			return
@@ -131,19 +146,6 @@ func (l *loop) run() {
 			return
 		}
 	}
-}
-
-// timeoutMs is how long epoll_wait may sleep: until the next tick, or not
-// at all when a connection still has unread input.
-func (l *loop) timeoutMs() int {
-	if len(l.again) > 0 {
-		return 0
-	}
-	d := l.nextTick - l.srv.clock()
-	if d <= 0 {
-		return 0
-	}
-	return int((d + 999_999) / 1_000_000)
 }
 
 // lookup finds the connection of an event. The generation stored with the
@@ -179,10 +181,8 @@ func (l *loop) handle(c *Conn, events uint32) {
 // (rdhup), in which case it reads on to the EOF.
 func (l *loop) read(c *Conn, rdhup bool) {
 	for range readBudget {
-		n, err := unix.Read(c.fd, l.buf)
+		n, err := sysRead(c.fd, l.buf)
 		switch {
-		case err == unix.EINTR:
-			continue
 		case err == unix.EAGAIN:
 			return
 		case err != nil:

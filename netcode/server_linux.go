@@ -48,7 +48,7 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 		l, err := newLoop(s)
 		if err != nil {
 			for _, l := range s.loops {
-				unix.Close(l.epfd)
+				l.poller.close()
 				unix.Close(l.evfd)
 			}
 			return nil, err

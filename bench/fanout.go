@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lobbyd/lobbyd/bench/internal/client"
+	"github.com/lobbyd/lobbyd/bench/internal/harness"
+	"github.com/lobbyd/lobbyd/bench/internal/load"
+	"github.com/lobbyd/lobbyd/bench/internal/proc"
+)
+
+// fanoutCmd runs the relay workload against a running server: the tool for
+// profiling one server at one load, where compare runs them all.
+func fanoutCmd(args []string) error {
+	fs := flag.NewFlagSet("fanout", flag.ContinueOnError)
+	n := fs.Int("n", 800, "players (in lobbies of -lobby)")
+	addr := fs.String("addr", "127.0.0.1:8080", "server address (loopback only)")
+	pid := fs.Int("pid", 0, "server process id (default: the process listening on -addr)")
+	kind := fs.String("kind", harness.Lobbyd, "server dialect: lobbyd (guest JWT), gorilla (?user=), socketio")
+	lobby := fs.Int("lobby", 8, "players per lobby")
+	rate := fs.Float64("rate", 5, "messages/s per player of the fixed-load step")
+	ramp := fs.String("ramp", "", "messages/s per player to step through first, rising, comma-separated; empty: the fixed rate only")
+	measure := fs.Duration("measure", 2*time.Second, "measured time per step (max 1m)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	host, portStr, err := net.SplitHostPort(*addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("fanout: -addr must be a loopback IP address, got %q", host)
+	}
+	if *n < 2 || *n > 19000 || *lobby < 2 || *lobby > *n {
+		return fmt.Errorf("fanout: -n must be 2..19000 and -lobby 2..n")
+	}
+	if *rate <= 0 || *measure <= 0 || *measure > time.Minute {
+		return fmt.Errorf("fanout: -rate must be > 0 and -measure in (0, 1m]")
+	}
+	var rates []float64
+	if *ramp != "" {
+		for _, f := range strings.Split(*ramp, ",") {
+			r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || r <= 0 {
+				return fmt.Errorf("fanout: bad -ramp entry %q", f)
+			}
+			rates = append(rates, r)
+		}
+	}
+	if *pid == 0 {
+		port, _ := strconv.Atoi(portStr)
+		if *pid, err = proc.ListenerPID(port); err != nil {
+			return fmt.Errorf("fanout: %w (give -pid)", err)
+		}
+	}
+	t := &load.Target{Name: *kind, Addr: *addr, PID: *pid,
+		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }}
+	switch *kind {
+	case harness.Lobbyd:
+		t.Dialer = &client.MsgpackDialer{Addr: *addr, GuestAuth: true}
+	case harness.Gorilla:
+		t.Dialer = &client.MsgpackDialer{Addr: *addr}
+	case harness.SocketIO:
+		t.Dialer = &client.SocketIODialer{Addr: *addr}
+	default:
+		return fmt.Errorf("fanout: unknown -kind %q", *kind)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := load.Fanout(ctx, t, load.FanoutConfig{Conns: *n, LobbySize: *lobby, Rates: rates, FixedRate: *rate, Measure: *measure})
+	if err != nil {
+		return err
+	}
+	f := res.Fixed
+	fmt.Printf("server pid %d (%s at %s), %d players in lobbies of %d\n", *pid, *kind, *addr, *n, *lobby)
+	if len(rates) > 0 {
+		fmt.Printf("delivered msgs/s at p99 < 50 ms: %.0f (saturated: %v, client-limited: %v)\n", res.MaxDelivered, res.Saturated, res.MaxClientLimited)
+	}
+	fmt.Printf("at %g msgs/s per player: delivered %.0f/s, p50 %s, p99 %s\n", f.RatePerPlayer, f.Delivered, f.P50, f.P99)
+	fmt.Printf("server CPU: %.2f cores; load generator %.2f cores; other %.2f cores\n", f.CPU.Server, f.CPU.Client, f.CPU.Other)
+	fmt.Printf("server CPU per 1M delivered: %.2f s\n", f.CPUPerMillion)
+	return nil
+}
