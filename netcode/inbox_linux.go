@@ -16,7 +16,7 @@ func (l *loop) inbox() {
 	// woken set relies on this call still taking its item below, and one
 	// that finds it clear writes the eventfd again.
 	var b [8]byte
-	_, _ = unix.Read(l.evfd, b[:])
+	_, _ = sysRead(l.evfd, b[:])
 	l.woken.Store(false)
 	l.mu.Lock()
 	opens, closes, tasks, stopping := l.opens, l.closes, l.tasks, l.stopping
@@ -119,9 +119,5 @@ func (l *loop) wakeLocked() {
 	}
 	var b [8]byte
 	binary.NativeEndian.PutUint64(b[:], 1)
-	for {
-		if _, err := unix.Write(l.evfd, b[:]); err != unix.EINTR {
-			return
-		}
-	}
+	_, _ = sysWrite(l.evfd, b[:])
 }
