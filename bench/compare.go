@@ -101,6 +101,14 @@ func compareCmd(args []string) error {
 	// Runs interleave the servers, so a drift of the machine over time
 	// spreads over all of them instead of favouring one.
 	for i := 1; i <= *runs && ctx.Err() == nil; i++ {
+		fo := set.Fanout
+		fl, err := load.WriteFloor(ctx, load.FloorConfig{Conns: fo.Conns, LobbySize: fo.LobbySize, RatePerPlayer: fo.FixedRate, Measure: fo.Measure})
+		if err != nil {
+			logf("run %d: write floor: %v", i, err)
+		} else {
+			logf("run %d: write floor: %.2f CPU s per 1M writes", i, fl.CPUPerMillion)
+			res.Floor = append(res.Floor, fl)
+		}
 		for _, k := range res.Servers {
 			if ctx.Err() != nil {
 				break

@@ -79,13 +79,18 @@ func fanoutCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	f := res.Fixed
 	fmt.Printf("server pid %d (%s at %s), %d players in lobbies of %d\n", *pid, *kind, *addr, *n, *lobby)
 	if len(rates) > 0 {
 		fmt.Printf("delivered msgs/s at p99 < 50 ms: %.0f (saturated: %v, client-limited: %v)\n", res.MaxDelivered, res.Saturated, res.MaxClientLimited)
 	}
-	fmt.Printf("at %g msgs/s per player: delivered %.0f/s, p50 %s, p99 %s\n", f.RatePerPlayer, f.Delivered, f.P50, f.P99)
-	fmt.Printf("server CPU: %.2f cores; load generator %.2f cores; other %.2f cores\n", f.CPU.Server, f.CPU.Client, f.CPU.Other)
-	fmt.Printf("server CPU per 1M delivered: %.2f s\n", f.CPUPerMillion)
+	for _, x := range []struct {
+		name string
+		st   load.FanoutStep
+	}{{"players at their own phases", res.Fixed}, {"each lobby in step", res.FixedInStep}} {
+		f := x.st
+		fmt.Printf("at %g msgs/s per player, %s: delivered %.0f/s, p50 %s, p99 %s\n", f.RatePerPlayer, x.name, f.Delivered, f.P50, f.P99)
+		fmt.Printf("  server CPU %.2f cores, load generator %.2f, other %.2f; server CPU per 1M delivered: %.2f s\n",
+			f.CPU.Server, f.CPU.Client, f.CPU.Other, f.CPUPerMillion)
+	}
 	return nil
 }

@@ -26,6 +26,9 @@ type FanoutConfig struct {
 	Warm      time.Duration // per step, not measured (default 500ms)
 	Measure   time.Duration // per step (default 2s)
 	Senders   int           // pacing goroutines (default 2)
+	// NoInStep skips the extra fixed-load step with the members of a lobby
+	// sending in step.
+	NoInStep bool
 }
 
 func (c *FanoutConfig) defaults() {
@@ -67,8 +70,12 @@ type FanoutStep struct {
 
 // FanoutResult is the ramp and the figures drawn from it.
 type FanoutResult struct {
-	Fixed FanoutStep   // at FixedRate
-	Steps []FanoutStep // the ramp, in order, up to and including the first failed step
+	Fixed FanoutStep // at FixedRate, every player sending at its own phase
+	// FixedInStep is at FixedRate with the members of each lobby sending
+	// in one burst, as lockstep clients answering a tick do: a server that
+	// gathers a connection's output into one write gains the most here.
+	FixedInStep FanoutStep
+	Steps       []FanoutStep // the ramp, in order, up to and including the first failed step
 	// MaxDelivered is the highest delivered rate of an OK step.
 	MaxDelivered float64
 	// MaxClientLimited: the step giving MaxDelivered was limited by the client.
@@ -101,14 +108,13 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 	if _, err := groupLobbies(setupCtx, conns, cfg.LobbySize, "fanout"); err != nil {
 		return res, fmt.Errorf("fanout: lobbies: %w", err)
 	}
-	step := func(rate float64) (FanoutStep, error) {
+	spread := sendOrder(conns, cfg.LobbySize, cfg.Senders, false)
+	step := func(rate float64, order [][]client.Conn) (FanoutStep, error) {
 		var sent atomic.Uint64
 		sctx, stop := context.WithCancel(ctx)
 		var wg sync.WaitGroup
-		per := (len(conns) + cfg.Senders - 1) / cfg.Senders
 		var sendErr atomic.Value
-		for w := range cfg.Senders {
-			part := conns[min(w*per, len(conns)):min((w+1)*per, len(conns))]
+		for _, part := range order {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -156,7 +162,7 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 	}
 	haveFixed := false
 	for _, rate := range cfg.Rates {
-		st, err := step(rate)
+		st, err := step(rate, spread)
 		if err != nil {
 			return res, err
 		}
@@ -173,11 +179,49 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 		}
 	}
 	if !haveFixed {
-		if res.Fixed, err = step(cfg.FixedRate); err != nil {
+		if res.Fixed, err = step(cfg.FixedRate, spread); err != nil {
+			return res, err
+		}
+	}
+	if !cfg.NoInStep {
+		t.logf("fanout: lobby members in step:")
+		if res.FixedInStep, err = step(cfg.FixedRate, sendOrder(conns, cfg.LobbySize, cfg.Senders, true)); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
+}
+
+// sendOrder deals conns (lobbies of size consecutive players) to n pacers,
+// all members of a lobby to one pacer, and orders each pacer's round. In
+// step, a lobby's members are consecutive, so they send within one pacing
+// tick and each recipient gets its lobby's messages in a burst. Otherwise
+// a round visits member 0 of every lobby, then member 1, and so on, so the
+// members of a lobby send at evenly spread phases, as independent clients
+// do.
+func sendOrder(conns []client.Conn, size, n int, inStep bool) [][]client.Conn {
+	groups := (len(conns) + size - 1) / size
+	out := make([][]client.Conn, n)
+	for p := range n {
+		var mine []int // lobby numbers of pacer p
+		for g := p; g < groups; g += n {
+			mine = append(mine, g)
+		}
+		if inStep {
+			for _, g := range mine {
+				out[p] = append(out[p], conns[g*size:min((g+1)*size, len(conns))]...)
+			}
+			continue
+		}
+		for m := range size {
+			for _, g := range mine {
+				if i := g*size + m; i < len(conns) {
+					out[p] = append(out[p], conns[i])
+				}
+			}
+		}
+	}
+	return out
 }
 
 // paceTick is how often a pacing goroutine tops up its schedule.

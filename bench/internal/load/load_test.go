@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestPool(t *testing.T) {
@@ -51,5 +52,16 @@ func TestMachineBound(t *testing.T) {
 		if got := tc.cpu.MachineBound(); got != tc.want {
 			t.Errorf("%s: MachineBound(%+v) = %v", tc.name, tc.cpu, got)
 		}
+	}
+}
+
+func TestWriteFloorMeasuresTheWriter(t *testing.T) {
+	r, err := WriteFloor(context.Background(), FloorConfig{Conns: 16, Measure: 300 * time.Millisecond, Warm: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 16 players × 5 msgs/s, each message written to 7 sockets: 560/s.
+	if r.Writes < 400 || r.Writes > 700 || r.CPUPerMillion <= 0 {
+		t.Fatalf("floor %+v: want about 560 writes/s and a positive CPU figure", r)
 	}
 }

@@ -15,9 +15,9 @@ import (
 // chartMetrics are the panels of chart.png, three rows of three; the last
 // row (matchmaking) is lobbyd's alone.
 var chartMetrics = [][]metric{
-	{mIdleBytes, mCPUPerM, mMaxRate},
-	{mP99, mChurn, mBrowse},
-	{mMatchRate, mMatchP99, mSpreadMean},
+	{mIdleBytes, mCPUPerM, mCPUPerMInStep},
+	{mMaxRate, mP99, mChurn},
+	{mBrowse, mMatchRate, mMatchP99},
 }
 
 // chartTargets draws a dashed line at a metric's absolute goal.

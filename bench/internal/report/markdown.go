@@ -126,7 +126,7 @@ func markdown(w io.Writer, r *Results) {
 		metrics []metric
 	}{
 		{fmt.Sprintf("Idle: %d connections in lobbies of %d", r.Settings.Idle.N, r.Settings.Idle.LobbySize), []metric{mIdleBytes, mThreads, mGoroutines, mConnect}},
-		{fmt.Sprintf("Fanout: %d players in lobbies of %d relaying 64-byte messages", r.Settings.Fanout.Conns, r.Settings.Fanout.LobbySize), []metric{mMaxRate, mP50, mP99, mCPUPerM}},
+		{fmt.Sprintf("Fanout: %d players in lobbies of %d relaying 64-byte messages", r.Settings.Fanout.Conns, r.Settings.Fanout.LobbySize), []metric{mMaxRate, mP50, mP99, mCPUPerM, mP50InStep, mP99InStep, mCPUPerMInStep}},
 		{fmt.Sprintf("Churn: %d groups of %d, create → join → leave in a closed loop", r.Settings.Churn.Groups, r.Settings.Churn.GroupSize), []metric{mChurn, mChurnP99}},
 		{fmt.Sprintf("Browse: %d public lobbies, %d HTTP clients on GET /v1/lobbies?limit=%d", r.Settings.Idle.N, r.Settings.Browse.Clients, r.Settings.Browse.Limit), []metric{mBrowse, mBrowseP99}},
 	}
@@ -153,6 +153,9 @@ func markdown(w io.Writer, r *Results) {
 			p("\n")
 		}
 		p("\n")
+		if strings.HasPrefix(sec.head, "Fanout") {
+			fanoutNotes(p, r)
+		}
 	}
 
 	matchSection(p, r)
@@ -270,7 +273,7 @@ func markdown(w io.Writer, r *Results) {
 	p("- **One command, one machine, loopback only.** The harness (`bench/`, package main) builds and starts each server as its own process on a fresh 127.0.0.1 port and drives it from a separate process (the harness itself). Server memory and CPU come from `/proc/PID/status` (VmRSS, Threads) and `/proc/PID/stat` (utime+stime); goroutines from `go_goroutines` on GET /metrics (lobbyd with its operator token; the gorilla baseline exposes the same gauge); Node has no goroutines, its thread count is shown.\n")
 	p("- **Idle**: %d players connect (64 handshakes at a time), form lobbies of %d, wait %s; memory per connection = (VmRSS after − VmRSS before the first connection) ÷ N. It includes everything the server keeps for a player: socket buffers in user space, session, lobby membership.\n",
 		r.Settings.Idle.N, r.Settings.Idle.LobbySize, r.Settings.Idle.Settle)
-	p("- **Fanout**: %d players in lobbies of %d; every player sends 64-byte messages to its lobby at a rising rate (%v msgs/s per player, %s measured per step after %s of warm-up); every message reaches the 7 others. The first 8 bytes of each payload carry the send time (unix ns); the receiver records now − send time. Capacity is the highest delivered rate of a step with p99 < 50 ms and ≥ 90%% of deliveries arriving; the ramp stops at the first failed step. Latency and CPU per delivered message are read at the fixed load of %g msgs/s per player.\n",
+	p("- **Fanout**: %d players in lobbies of %d; every player sends 64-byte messages to its lobby at a rising rate (%v msgs/s per player, %s measured per step after %s of warm-up); every message reaches the 7 others. The first 8 bytes of each payload carry the send time (unix ns); the receiver records now − send time. Capacity is the highest delivered rate of a step with p99 < 50 ms and ≥ 90%% of deliveries arriving; the ramp stops at the first failed step. Latency and CPU per delivered message are read at the fixed load of %g msgs/s per player, twice: players at their own phases (the ramp's step), then each lobby in step. Server CPU is utime+stime of the server process over the measured window, so kernel time spent on the server's behalf counts.\n",
 		r.Settings.Fanout.Conns, r.Settings.Fanout.LobbySize, r.Settings.Fanout.Rates, orDefault(r.Settings.Fanout.Measure, 2*time.Second), orDefault(r.Settings.Fanout.Warm, 500*time.Millisecond), r.Settings.Fanout.FixedRate)
 	p("- **Churn**: each group's first player creates a lobby, the others join it, then all leave (the last leave deletes it); each operation waits for its reply. ops/s counts replies.\n")
 	p("- **Browse**: the idle players each leave and create their own public lobby (N lobbies), then closed-loop HTTP/1.1 keep-alive clients fetch the newest page; the first answer is checked to hold a full page.\n")
@@ -292,6 +295,28 @@ func markdown(w io.Writer, r *Results) {
 		p("## Errors during the runs\n\n%s\n\n", strings.Join(errs, "\n"))
 	}
 	p("## Reproduce\n\n```\ngo run ./bench compare            # full: 3 runs, ≤ 10 minutes\ngo run ./bench compare -quick     # smoke run, about a minute\ngo run ./bench idle -n 10000 -addr 127.0.0.1:8080 -operator-token TOKEN   # against a running lobbyd\ngo run ./bench match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,4000,8000]   # matchmaking, against a running lobbyd --dev\n```\n\nRaw figures: `results.json`; chart: `chart.png`.\n\n![chart](chart.png)\n")
+}
+
+// fanoutNotes explains the two send patterns and sets the CPU figures
+// against the write floor.
+func fanoutNotes(p func(string, ...any), r *Results) {
+	p("*Own phases*: every player sends at its own evenly spread phase, as independent clients do, so a recipient's messages arrive one at a time. *Lobby in step*: the 8 members of a lobby send within the same few milliseconds, as lockstep clients answering a tick do, so a recipient gets 7 messages at once: a server that gathers a connection's output into one write (lobbyd does, once per loop turn) needs fewer writes per message. Capacity and the ramp use own phases.\n\n")
+	var fl []float64
+	for _, f := range r.Floor {
+		if f.CPUPerMillion > 0 {
+			fl = append(fl, f.CPUPerMillion)
+		}
+	}
+	if len(fl) == 0 {
+		return
+	}
+	s := stats.Summarize(fl)
+	p("**The write floor.** One write(2) per delivered message and nothing else — no WebSocket, no parsing, no routing — at the fixed load's rate and burst shape, from one thread to %d loopback sockets drained by goroutines, costs that thread **%s CPU s per 1M writes** (%s) on this machine (`load.WriteFloor`). On loopback the kernel charges the writer for the receiving socket's TCP processing and for waking its reader too. A server that writes each delivery on its own cannot go below this figure.",
+		orInt(r.Settings.Fanout.Conns, 800), fmtNum(s.Median, 2), cell(s, 2))
+	if sio, ok := r.summary(mCPUPerM, "socketio"); ok {
+		p(" A tenth of Express + Socket.IO's CPU per message (own phases) would be %s s per 1M: %s the floor.", fmtNum(sio.Median/10, 2), map[bool]string{true: "below", false: "above"}[sio.Median/10 < s.Median])
+	}
+	p("\n\n")
 }
 
 func bestStep(f *load.FanoutResult) (load.FanoutStep, bool) {

@@ -34,6 +34,8 @@ type Results struct {
 	Lobbyd   string            // lobbyd's config file text
 	Settings Settings
 	Data     []Run
+	// Floor is the write floor (load.WriteFloor) measured once per run.
+	Floor []load.FloorResult
 }
 
 // Settings are the workload sizes, shown in RESULTS.md.

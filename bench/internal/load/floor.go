@@ -1,0 +1,174 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The write floor: what one write(2) per delivered message costs on this
+// machine, with nothing else around it. A relay that sends each delivery
+// with its own write can never spend less CPU per message than this; on
+// loopback the kernel also charges the receiver's TCP processing and its
+// wake-up to the writer, so the floor is much higher than on a real NIC.
+// The report sets the servers' CPU per message against it.
+
+// FloorConfig shapes the floor measurement like the fanout fixed load.
+type FloorConfig struct {
+	Conns         int           // receiving sockets (default 800)
+	LobbySize     int           // one message is written to LobbySize-1 sockets (default 8)
+	RatePerPlayer float64       // messages/s per socket (default 5)
+	FrameBytes    int           // bytes per write (default 128: about lobbyd's lobby.data frame for a 64-byte payload)
+	Warm          time.Duration // not measured (default 500ms)
+	Measure       time.Duration // default 2s
+}
+
+func (c *FloorConfig) defaults() {
+	if c.Conns <= 0 {
+		c.Conns = 800
+	}
+	if c.LobbySize < 2 {
+		c.LobbySize = 8
+	}
+	if c.RatePerPlayer <= 0 {
+		c.RatePerPlayer = 5
+	}
+	if c.FrameBytes <= 0 {
+		c.FrameBytes = 128
+	}
+	if c.Warm <= 0 {
+		c.Warm = 500 * time.Millisecond
+	}
+	if c.Measure <= 0 {
+		c.Measure = 2 * time.Second
+	}
+}
+
+// FloorResult is the writer thread's CPU per million writes.
+type FloorResult struct {
+	Writes        float64 // writes/s during the window
+	CPUPerMillion float64 // writer thread CPU seconds per 1M writes
+}
+
+// WriteFloor opens cfg.Conns loopback TCP connections, drains their far
+// ends with one goroutine each (as the load generator's clients do), and
+// from one locked thread writes a frame per delivery at the fixed load's
+// rate and burst shape: every message goes to LobbySize-1 sockets in a row.
+// The writer's CPU comes from getrusage(RUSAGE_THREAD), so the readers and
+// the pacing ticker are not counted.
+func WriteFloor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
+	cfg.defaults()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return FloorResult{}, err
+	}
+	defer ln.Close()
+	var closers []io.Closer
+	var readers sync.WaitGroup
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+		readers.Wait()
+	}()
+	fds := make([]int, 0, cfg.Conns)
+	for range cfg.Conns {
+		cl, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			return FloorResult{}, fmt.Errorf("floor: dial: %w", err)
+		}
+		closers = append(closers, cl)
+		srv, err := ln.Accept()
+		if err != nil {
+			return FloorResult{}, fmt.Errorf("floor: accept: %w", err)
+		}
+		closers = append(closers, srv)
+		// A dup of the server end, written with raw syscalls as lobbyd's
+		// loops do (net.Conn.Write would add the netpoller's locking).
+		f, err := srv.(*net.TCPConn).File()
+		if err != nil {
+			return FloorResult{}, err
+		}
+		closers = append(closers, f)
+		fd := int(f.Fd())
+		if err := unix.SetNonblock(fd, true); err != nil {
+			return FloorResult{}, err
+		}
+		fds = append(fds, fd)
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			_, _ = io.Copy(io.Discard, cl)
+		}()
+	}
+
+	frame := make([]byte, cfg.FrameBytes)
+	fan := cfg.LobbySize - 1
+	// Messages/s: as in fanout, every socket's player sends RatePerPlayer
+	// and each message is written to fan sockets.
+	perSec := cfg.RatePerPlayer * float64(cfg.Conns)
+	type out struct {
+		res FloorResult
+		err error
+	}
+	done := make(chan out, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var res FloorResult
+		tk := time.NewTicker(paceTick)
+		defer tk.Stop()
+		start := time.Now()
+		warmEnd, end := start.Add(cfg.Warm), start.Add(cfg.Warm+cfg.Measure)
+		var sent, next int
+		var written, w0 int
+		var ru0 unix.Rusage
+		var t0 time.Time
+		measuring := false
+		for now := range tk.C {
+			if ctx.Err() != nil {
+				done <- out{err: ctx.Err()}
+				return
+			}
+			if !measuring && !now.Before(warmEnd) {
+				measuring, t0, w0 = true, time.Now(), written
+				_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru0)
+			}
+			if !now.Before(end) {
+				var ru1 unix.Rusage
+				_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru1)
+				wall := time.Since(t0).Seconds()
+				cpu := tv(ru1.Utime) + tv(ru1.Stime) - tv(ru0.Utime) - tv(ru0.Stime)
+				n := float64(written - w0)
+				res.Writes = n / wall
+				if n > 0 {
+					res.CPUPerMillion = cpu / n * 1e6
+				}
+				done <- out{res: res}
+				return
+			}
+			want := int(perSec * now.Sub(start).Seconds())
+			for ; sent < want; sent++ {
+				for range fan {
+					if _, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(fds[next]), uintptr(unsafe.Pointer(&frame[0])), uintptr(len(frame))); errno == 0 {
+						written++
+					}
+					if next++; next == len(fds) {
+						next = 0
+					}
+				}
+			}
+		}
+	}()
+	o := <-done
+	return o.res, o.err
+}
+
+func tv(t unix.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
