@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -197,6 +198,9 @@ func (g *Gateway) handleGuest(c *fiber.Ctx) error {
 
 const maxAttrFilters = 16
 
+// listBufs are scratch buffers for listing pages written by a JSONLister.
+var listBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
 // lobbyPage is the answer of GET /v1/lobbies.
 type lobbyPage struct {
 	Lobbies    []protocol.LobbyView `json:"lobbies"`
@@ -242,6 +246,18 @@ func (g *Gateway) handleListLobbies(c *fiber.Ctx) error {
 	})
 	if bad != "" {
 		return httpError(c, protocol.CodeBadRequest, bad)
+	}
+	if jl, ok := g.lobbies.(lobby.JSONLister); ok {
+		buf := listBufs.Get().(*[]byte)
+		defer listBufs.Put(buf)
+		b, err := jl.AppendListJSON(c.UserContext(), (*buf)[:0], q)
+		*buf = b[:0]
+		if err != nil {
+			return g.httpFail(c, err)
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		c.Response().SetBody(b) // copies: buf goes back to the pool
+		return nil
 	}
 	page, err := g.lobbies.List(c.UserContext(), q)
 	if err != nil {

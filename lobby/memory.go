@@ -115,6 +115,9 @@ type lobby struct {
 	to         []string // recipients scratch, reused for every event
 	ev         Event    // event scratch, reused for every event
 	sendGen    uint64   // bumped per targeted Send, to drop duplicate ids in O(1)
+	// viewJSON is the public view as JSON, built by a listing and dropped
+	// by emit: every change to what the view shows emits an event.
+	viewJSON []byte
 }
 
 type member struct {
@@ -171,6 +174,9 @@ func (l *lobby) everyone() []string {
 // emit hands one event to the sink; l.mu must be held. Events without
 // recipients are dropped.
 func (s *MemoryStore) emit(l *lobby, ev Event) {
+	if ev.Name != protocol.EvChat {
+		l.viewJSON = nil // before the early return: a change nobody hears of is still a change
+	}
 	if len(ev.To) == 0 {
 		return
 	}
