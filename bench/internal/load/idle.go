@@ -94,6 +94,30 @@ func Idle(ctx context.Context, t *Target, cfg IdleConfig) (IdleResult, *Held, er
 	}
 	res.RSSAfter, res.ThreadsAfter = after.RSSBytes, after.Threads
 	res.BytesPerConn = float64(res.RSSAfter-res.RSSBefore) / float64(cfg.N)
-	res.Goroutines = t.goroutines(ctx)
+	res.Goroutines = t.settledGoroutines(ctx)
 	return res, held, nil
+}
+
+// settledGoroutines is the lowest go_goroutines of five reads a second
+// apart, all while the N connections are held: goroutines left from the
+// burst of handshakes, such as an HTTP server's idle workers, go away on
+// the server's own schedule (fasthttp reaps idle workers every few
+// seconds), and the figure is meant to be what N idle connections cost,
+// not how recently they connected.
+func (t *Target) settledGoroutines(ctx context.Context) int {
+	low := t.goroutines(ctx)
+	for range 4 {
+		if low < 0 {
+			return low
+		}
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return low
+		}
+		if n := t.goroutines(ctx); n >= 0 && n < low {
+			low = n
+		}
+	}
+	return low
 }
