@@ -70,7 +70,10 @@ func TestAppendListJSONMatchesList(t *testing.T) {
 		name string
 		do   func() error
 	}{
-		{"join", func() error { _, err := s.Join(ctx, lobby.Actor{UserID: "bob", Name: "Bob"}, protocol.JoinLobby{LobbyID: a.ID}); return err }},
+		{"join", func() error {
+			_, err := s.Join(ctx, lobby.Actor{UserID: "bob", Name: "Bob"}, protocol.JoinLobby{LobbyID: a.ID})
+			return err
+		}},
 		{"update", func() error {
 			name, locked := "renamed", true
 			_, err := s.Update(ctx, "alice", protocol.UpdateLobby{Name: &name, Locked: &locked, Attrs: protocol.Attrs{"map": "nuke"}})
