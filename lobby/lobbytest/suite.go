@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ListFilters", testListFilters},
 		{"ListErrors", testListErrors},
 		{"ListPagingWhileChanging", testListPaging},
+		{"ListJSON", testListJSON},
 		{"Concurrency", testConcurrency},
 	}
 	for _, c := range cases {
