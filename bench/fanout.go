@@ -4,17 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/lobbyd/lobbyd/bench/internal/client"
 	"github.com/lobbyd/lobbyd/bench/internal/harness"
 	"github.com/lobbyd/lobbyd/bench/internal/load"
-	"github.com/lobbyd/lobbyd/bench/internal/proc"
 )
 
 // fanoutCmd runs the relay workload against a running server: the tool for
@@ -32,54 +27,28 @@ func fanoutCmd(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	host, portStr, err := net.SplitHostPort(*addr)
-	if err != nil {
-		return err
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("fanout: -addr must be a loopback IP address, got %q", host)
-	}
 	if *n < 2 || *n > 19000 || *lobby < 2 || *lobby > *n {
 		return fmt.Errorf("fanout: -n must be 2..19000 and -lobby 2..n")
 	}
 	if *rate <= 0 || *measure <= 0 || *measure > time.Minute {
 		return fmt.Errorf("fanout: -rate must be > 0 and -measure in (0, 1m]")
 	}
-	var rates []float64
-	if *ramp != "" {
-		for _, f := range strings.Split(*ramp, ",") {
-			r, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-			if err != nil || r <= 0 {
-				return fmt.Errorf("fanout: bad -ramp entry %q", f)
-			}
-			rates = append(rates, r)
-		}
+	rates, err := parseRates("fanout", *ramp)
+	if err != nil {
+		return err
 	}
-	if *pid == 0 {
-		port, _ := strconv.Atoi(portStr)
-		if *pid, err = proc.ListenerPID(port); err != nil {
-			return fmt.Errorf("fanout: %w (give -pid)", err)
-		}
+	t, err := runningTarget("fanout", *kind, *addr, *pid)
+	if err != nil {
+		return err
 	}
-	t := &load.Target{Name: *kind, Addr: *addr, PID: *pid,
-		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }}
-	switch *kind {
-	case harness.Lobbyd:
-		t.Dialer = &client.MsgpackDialer{Addr: *addr, GuestAuth: true}
-	case harness.Gorilla:
-		t.Dialer = &client.MsgpackDialer{Addr: *addr}
-	case harness.SocketIO:
-		t.Dialer = &client.SocketIODialer{Addr: *addr}
-	default:
-		return fmt.Errorf("fanout: unknown -kind %q", *kind)
-	}
+	warnFDLimit(*n)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	res, err := load.Fanout(ctx, t, load.FanoutConfig{Conns: *n, LobbySize: *lobby, Rates: rates, FixedRate: *rate, Measure: *measure})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("server pid %d (%s at %s), %d players in lobbies of %d\n", *pid, *kind, *addr, *n, *lobby)
+	fmt.Printf("server pid %d (%s at %s), %d players in lobbies of %d\n", t.PID, *kind, *addr, *n, *lobby)
 	if len(rates) > 0 {
 		fmt.Printf("delivered msgs/s at p99 < 50 ms: %.0f (saturated: %v, client-limited: %v)\n", res.MaxDelivered, res.Saturated, res.MaxClientLimited)
 	}

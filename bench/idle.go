@@ -4,16 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"time"
 
-	"github.com/lobbyd/lobbyd/bench/internal/client"
 	"github.com/lobbyd/lobbyd/bench/internal/harness"
 	"github.com/lobbyd/lobbyd/bench/internal/load"
-	"github.com/lobbyd/lobbyd/bench/internal/proc"
 )
 
 // idleCmd holds N idle players against a running server and prints what the
@@ -31,41 +27,20 @@ func idleCmd(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	host, portStr, err := net.SplitHostPort(*addr)
-	if err != nil {
-		return err
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("idle: -addr must be a loopback IP address, got %q", host)
-	}
 	if *n < 1 || *n > 100000 {
 		return fmt.Errorf("idle: -n must be 1..100000")
 	}
 	if *hold > time.Hour {
 		return fmt.Errorf("idle: -hold is at most 1h")
 	}
-	if *pid == 0 {
-		port, _ := strconv.Atoi(portStr)
-		if *pid, err = proc.ListenerPID(port); err != nil {
-			return fmt.Errorf("idle: %w (give -pid)", err)
-		}
+	t, err := runningTarget("idle", *kind, *addr, *pid)
+	if err != nil {
+		return err
 	}
-	if lim, err := harness.EnsureFDLimit(); err == nil && lim < uint64(*n)+100 {
-		fmt.Fprintf(os.Stderr, "warning: open-files limit %d is below -n %d\n", lim, *n)
-	}
-	t := &load.Target{Name: *kind, Addr: *addr, PID: *pid,
-		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }}
-	switch *kind {
-	case harness.Lobbyd:
-		t.Dialer = &client.MsgpackDialer{Addr: *addr, GuestAuth: true}
-	case harness.Gorilla:
-		t.Dialer = &client.MsgpackDialer{Addr: *addr}
+	if *kind == harness.Gorilla {
 		t.MetricsURL = "http://" + *addr + "/metrics"
-	case harness.SocketIO:
-		t.Dialer = &client.SocketIODialer{Addr: *addr}
-	default:
-		return fmt.Errorf("idle: unknown -kind %q", *kind)
 	}
+	warnFDLimit(*n)
 	if *token != "" {
 		t.MetricsURL, t.MetricsToken = "http://"+*addr+"/metrics", *token
 	}
@@ -76,7 +51,7 @@ func idleCmd(args []string) error {
 		return err
 	}
 	defer held.Close()
-	fmt.Printf("server pid %d (%s at %s)\n", *pid, *kind, *addr)
+	fmt.Printf("server pid %d (%s at %s)\n", t.PID, *kind, *addr)
 	fmt.Printf("connections held:     %d (lobbies of %d), connected in %.1fs\n", res.N, *lobby, res.ConnectSecs)
 	fmt.Printf("server RSS:           %.1f MiB -> %.1f MiB\n", mib(res.RSSBefore), mib(res.RSSAfter))
 	fmt.Printf("RSS delta per conn:   %.0f bytes (%.2f KiB)\n", res.BytesPerConn, res.BytesPerConn/1024)

@@ -4,17 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/lobbyd/lobbyd/bench/internal/client"
 	"github.com/lobbyd/lobbyd/bench/internal/harness"
 	"github.com/lobbyd/lobbyd/bench/internal/load"
-	"github.com/lobbyd/lobbyd/bench/internal/proc"
 )
 
 // matchCmd drives lobbyd's matchmaker from N players against a running
@@ -34,13 +29,6 @@ func matchCmd(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	host, portStr, err := net.SplitHostPort(*addr)
-	if err != nil {
-		return err
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("match: -addr must be a loopback IP address, got %q", host)
-	}
 	if *n < 2 || *n > 19000 {
 		return fmt.Errorf("match: -n must be 2..19000")
 	}
@@ -50,21 +38,15 @@ func matchCmd(args []string) error {
 	if *duration <= 0 || *duration > 10*time.Minute || *warm > time.Minute {
 		return fmt.Errorf("match: -duration must be in (0, 10m], -warm at most 1m")
 	}
-	rates, err := parseRates(*ramp)
+	rates, err := parseRates("match", *ramp)
 	if err != nil {
 		return err
 	}
-	if *pid == 0 {
-		port, _ := strconv.Atoi(portStr)
-		if *pid, err = proc.ListenerPID(port); err != nil {
-			return fmt.Errorf("match: %w (give -pid)", err)
-		}
+	t, err := runningTarget("match", harness.Lobbyd, *addr, *pid)
+	if err != nil {
+		return err
 	}
-	if lim, err := harness.EnsureFDLimit(); err == nil && lim < uint64(*n)+100 {
-		fmt.Fprintf(os.Stderr, "warning: open-files limit %d is below -n %d\n", lim, *n)
-	}
-	t := &load.Target{Name: harness.Lobbyd, Addr: *addr, PID: *pid, Dialer: &client.MsgpackDialer{Addr: *addr, GuestAuth: true},
-		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }}
+	warnFDLimit(*n)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	cfg := load.MatchConfig{Players: *n, Queue: *queue, Region: *region, Seed: *seed, Rates: rates, FixedRate: *rate,
@@ -123,23 +105,3 @@ func printStep(st load.MatchStep) {
 }
 
 // parseRates reads a rising comma-separated list of rates.
-func parseRates(s string) ([]float64, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	var out []float64
-	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil || v <= 0 || v > 1e6 {
-			return nil, fmt.Errorf("match: bad rate %q in -ramp", f)
-		}
-		if len(out) > 0 && v <= out[len(out)-1] {
-			return nil, fmt.Errorf("match: -ramp must rise: %q", s)
-		}
-		out = append(out, v)
-	}
-	if len(out) > 32 {
-		return nil, fmt.Errorf("match: -ramp has more than 32 steps")
-	}
-	return out, nil
-}
