@@ -170,63 +170,30 @@ func ParseMM(b []byte, f *MMFrame) bool {
 
 // mapStr reads a map and sets *out to its string entry key (if any).
 func mapStr(s *scanner, key string, out *[]byte) bool {
-	n, ok := s.mapLen()
-	if !ok {
-		return false
-	}
-	for range n {
-		k, ok := s.raw()
-		if !ok {
-			return false
+	return s.fields(func(k []byte) bool {
+		if string(k) != key {
+			return s.skip(1)
 		}
-		if string(k) == key {
-			if *out, ok = s.raw(); !ok {
-				return false
-			}
-			continue
-		}
-		if !s.skip(1) {
-			return false
-		}
-	}
-	return true
+		var ok bool
+		*out, ok = s.raw()
+		return ok
+	})
 }
 
 // ticketIDOfReply reads {"ticket": {"id": …}} of an mm.enqueue reply.
 func ticketIDOfReply(s *scanner, f *MMFrame) bool {
-	n, ok := s.mapLen()
-	if !ok {
-		return false
-	}
-	for range n {
-		k, ok := s.raw()
-		if !ok {
-			return false
+	return s.fields(func(k []byte) bool {
+		if string(k) != "ticket" {
+			return s.skip(1)
 		}
-		if string(k) == "ticket" {
-			if !mapStr(s, "id", &f.TicketID) {
-				return false
-			}
-			continue
-		}
-		if !s.skip(1) {
-			return false
-		}
-	}
-	return true
+		return mapStr(s, "id", &f.TicketID)
+	})
 }
 
 // matchedBody reads mm.matched's d: ticket_id, match_id and teams.
 func matchedBody(s *scanner, f *MMFrame) bool {
-	n, ok := s.mapLen()
-	if !ok {
-		return false
-	}
-	for range n {
-		k, ok := s.raw()
-		if !ok {
-			return false
-		}
+	return s.fields(func(k []byte) bool {
+		var ok bool
 		switch string(k) {
 		case "ticket_id":
 			f.TicketID, ok = s.raw()
@@ -237,11 +204,8 @@ func matchedBody(s *scanner, f *MMFrame) bool {
 		default:
 			ok = s.skip(1)
 		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+		return ok
+	})
 }
 
 // teams reads [[user_id]] into f.Users and f.Teams, at most MaxMatchUsers.
@@ -269,15 +233,8 @@ func teams(s *scanner, f *MMFrame) bool {
 
 // cancelledBody reads mm.cancelled's d: ticket_id and reason.
 func cancelledBody(s *scanner, f *MMFrame) bool {
-	n, ok := s.mapLen()
-	if !ok {
-		return false
-	}
-	for range n {
-		k, ok := s.raw()
-		if !ok {
-			return false
-		}
+	return s.fields(func(k []byte) bool {
+		var ok bool
 		switch string(k) {
 		case "ticket_id":
 			f.TicketID, ok = s.raw()
@@ -286,9 +243,6 @@ func cancelledBody(s *scanner, f *MMFrame) bool {
 		default:
 			ok = s.skip(1)
 		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+		return ok
+	})
 }

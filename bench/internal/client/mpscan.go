@@ -84,6 +84,22 @@ func (s *scanner) mapLen() (int, bool) {
 	return int(n), true
 }
 
+// fields walks a map: for each key, field reads (or skips) the value and
+// reports whether it was well formed. False on malformed input.
+func (s *scanner) fields(field func(key []byte) bool) bool {
+	n, ok := s.mapLen()
+	if !ok {
+		return false
+	}
+	for range n {
+		k, ok := s.raw()
+		if !ok || !field(k) {
+			return false
+		}
+	}
+	return true
+}
+
 // raw reads a str or bin value (both carry bytes).
 func (s *scanner) raw() ([]byte, bool) {
 	c, ok := s.byte1()
@@ -279,25 +295,14 @@ func classify(b []byte) (kind frameKind, rid uint64, data []byte) {
 
 // dataField reads a map and returns its "data" entry when it holds bytes.
 func dataField(s *scanner) ([]byte, bool) {
-	n, ok := s.mapLen()
-	if !ok {
-		return nil, false
-	}
 	var data []byte
-	for range n {
-		k, ok := s.raw()
-		if !ok {
-			return nil, false
+	ok := s.fields(func(k []byte) bool {
+		if string(k) != "data" {
+			return s.skip(1)
 		}
-		if string(k) == "data" {
-			if data, ok = s.raw(); !ok {
-				return nil, false
-			}
-			continue
-		}
-		if !s.skip(1) {
-			return nil, false
-		}
-	}
-	return data, data != nil
+		var ok bool
+		data, ok = s.raw()
+		return ok
+	})
+	return data, ok && data != nil
 }
