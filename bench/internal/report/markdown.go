@@ -173,11 +173,17 @@ func markdown(w io.Writer, r *Results) {
 		name string
 		get  func(Run) (load.CPU, bool, bool)
 	}{
-		{"fanout, fixed load", func(x Run) (load.CPU, bool, bool) {
+		{"fanout, fixed load, own phases", func(x Run) (load.CPU, bool, bool) {
 			if x.Fanout == nil {
 				return load.CPU{}, false, false
 			}
 			return x.Fanout.Fixed.CPU, x.Fanout.Fixed.ClientLimited, true
+		}},
+		{"fanout, fixed load, lobby in step", func(x Run) (load.CPU, bool, bool) {
+			if x.Fanout == nil || x.Fanout.FixedInStep.Delivered == 0 {
+				return load.CPU{}, false, false
+			}
+			return x.Fanout.FixedInStep.CPU, x.Fanout.FixedInStep.ClientLimited, true
 		}},
 		{"fanout, best step", func(x Run) (load.CPU, bool, bool) {
 			if x.Fanout == nil {
@@ -294,7 +300,7 @@ func markdown(w io.Writer, r *Results) {
 	if len(errs) > 0 {
 		p("## Errors during the runs\n\n%s\n\n", strings.Join(errs, "\n"))
 	}
-	p("## Reproduce\n\n```\ngo run ./bench compare            # full: 3 runs, ≤ 10 minutes\ngo run ./bench compare -quick     # smoke run, about a minute\ngo run ./bench idle -n 10000 -addr 127.0.0.1:8080 -operator-token TOKEN   # against a running lobbyd\ngo run ./bench match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,4000,8000]   # matchmaking, against a running lobbyd --dev\n```\n\nRaw figures: `results.json`; chart: `chart.png`.\n\n![chart](chart.png)\n")
+	p("## Reproduce\n\n```\ngo run ./bench compare            # full: 3 runs, ≤ 10 minutes\ngo run ./bench compare -quick     # smoke run, about a minute\ngo run ./bench idle -n 10000 -addr 127.0.0.1:8080 -operator-token TOKEN   # against a running lobbyd\ngo run ./bench fanout -addr 127.0.0.1:8080 -rate 5 [-ramp 2,5,20,80]   # the relay, against a running server (-kind lobbyd|gorilla|socketio)\ngo run ./bench match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,4000,8000]   # matchmaking, against a running lobbyd --dev\ngo run ./bench render             # RESULTS.md and chart.png again from results.json\n```\n\nRaw figures: `results.json`; chart: `chart.png`.\n\n![chart](chart.png)\n")
 }
 
 // fanoutNotes explains the two send patterns and sets the CPU figures

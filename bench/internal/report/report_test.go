@@ -142,6 +142,31 @@ func TestWrite(t *testing.T) {
 	}
 }
 
+// A results.json read back draws the same RESULTS.md (go run ./bench render).
+func TestReadRendersTheSameReport(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	if err := Write(a, fake()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Read(filepath.Join(a, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"RESULTS.md", "results.json"} {
+		x, _ := os.ReadFile(filepath.Join(a, f))
+		y, _ := os.ReadFile(filepath.Join(b, f))
+		if len(x) == 0 || string(x) != string(y) {
+			t.Errorf("%s differs after a round trip through results.json", f)
+		}
+	}
+	if _, err := Read(filepath.Join(a, "missing.json")); err == nil {
+		t.Error("Read of a missing file succeeded")
+	}
+}
+
 func TestMarkdownMarksSkippedAndQuick(t *testing.T) {
 	r := fake()
 	r.Quick = true

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -29,4 +30,18 @@ func Write(dir string, r *Results) error {
 	var md bytes.Buffer
 	markdown(&md, r)
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), md.Bytes(), 0o644)
+}
+
+// Read loads a results.json written by Write, so that RESULTS.md and the
+// chart can be drawn again after the report itself changed.
+func Read(path string) (*Results, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Results
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
 }
