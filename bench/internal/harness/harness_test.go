@@ -22,14 +22,17 @@ func TestWorkloads(t *testing.T) {
 	}
 }
 
-func testWorkloads(t *testing.T, kind string) {
+// startServer builds and starts a server of kind for one test, stopped at
+// its end; ctx bounds the whole test.
+func startServer(t *testing.T, kind string) (context.Context, *Server) {
+	t.Helper()
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	env := &Env{Root: filepath.Dir(strings.TrimSpace(string(out))), Tmp: t.TempDir(), Logf: t.Logf, MaxConns: 1000}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	p, err := Prepare(ctx, env, kind)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +41,12 @@ func testWorkloads(t *testing.T, kind string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Stop()
+	t.Cleanup(srv.Stop)
+	return ctx, srv
+}
+
+func testWorkloads(t *testing.T, kind string) {
+	ctx, srv := startServer(t, kind)
 	tg := srv.Target
 
 	idle, held, err := load.Idle(ctx, tg, load.IdleConfig{N: 40, LobbySize: 8, Settle: 100 * time.Millisecond})
@@ -91,22 +99,7 @@ func TestPrepareUnknown(t *testing.T) {
 // tiny size: 40 players from a seeded population queue on the built-in duel
 // queue, are matched, leave and queue again.
 func TestMatchLobbyd(t *testing.T) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &Env{Root: filepath.Dir(strings.TrimSpace(string(out))), Tmp: t.TempDir(), Logf: t.Logf, MaxConns: 1000}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	p, err := Prepare(ctx, env, Lobbyd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := Start(ctx, env, p, t.Logf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Stop()
+	ctx, srv := startServer(t, Lobbyd)
 	m, err := load.Match(ctx, srv.Target, load.MatchConfig{Players: 40, Rates: []float64{100}, FixedRate: 100,
 		Warm: 200 * time.Millisecond, Measure: 800 * time.Millisecond, Drain: 500 * time.Millisecond})
 	if err != nil {
