@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -409,6 +410,38 @@ func TestIdleConnsHoldNoGoroutine(t *testing.T) {
 			t.Fatalf("%d goroutines for %d idle connections (base %d)", runtime.NumGoroutine(), n, base)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// An idle loop must sleep in Go's netpoller ("IO wait"), never in a
+// blocking syscall: a goroutine in a syscall makes the runtime's sysmon
+// retake its P every 20 µs, which once cost a third of the relay's CPU.
+func TestIdleLoopsParkInNetpoller(t *testing.T) {
+	ts := startServer(t, Config{}, newEchoHandler())
+	rawDial(t, ts.addr, nil)
+	ts.waitLen(t, 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		buf := make([]byte, 1<<20)
+		dump := string(buf[:runtime.Stack(buf, true)])
+		var states []string
+		for _, g := range strings.Split(dump, "\n\n") {
+			if strings.Contains(g, "netcode.(*loop).run") {
+				head, _, _ := strings.Cut(g, "\n")
+				states = append(states, head)
+			}
+		}
+		parked := len(states) > 0
+		for _, h := range states {
+			parked = parked && strings.Contains(h, "[IO wait")
+		}
+		if parked {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("loop goroutines not parked in the netpoller: %q", states)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
