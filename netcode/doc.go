@@ -32,6 +32,7 @@
 //     themselves (a read deadline on the parked epoll fd, below), not
 //     goroutines: the goroutine count is Config.Loops, whatever the number
 //     of connections.
+//   - Server.Each and Server.Shutdown post work to the loops and wait for it.
 //
 // A loop never blocks in a syscall. It polls its epoll set with a zero
 // timeout, and when that is empty it parks on the epoll fd itself, which
@@ -43,7 +44,6 @@
 // load was a third of the server's CPU. For the same reason the loops read,
 // write and poll their non-blocking fds with RawSyscall (sys_linux.go):
 // Syscall's bookkeeping wakes sysmon whenever the process was idle.
-//   - Server.Each and Server.Shutdown post work to the loops and wait for it.
 //
 // Writes are coalesced: a message is copied into the connection's pooled
 // queue and the connection goes on its loop's dirty list; at the end of each

@@ -23,15 +23,15 @@ const (
 
 // loop is one epoll goroutine and the connections it owns.
 type loop struct {
-	srv     *Server
-	epfd    int     // the epoll set; owned by poller
-	poller  *poller // parks the loop in the runtime's netpoller
-	pollFn  func(uintptr) bool
-	polled  int // pollFn's result
-	pollErr error
-	evfd    int // eventfd: wakes the loop when its inbox has work
+	srv    *Server
+	epfd   int     // the epoll set; owned by poller
+	poller *poller // parks the loop in the runtime's netpoller
+	evfd   int     // eventfd: wakes the loop when its inbox has work
 
 	// Owned by the loop goroutine.
+	pollFn       func(uintptr) bool // l.pollOnce, made once (park_linux.go)
+	polled       int                // pollFn's result
+	pollErr      error
 	buf          []byte  // read buffer; OnMessage's msg points into it
 	conns        []*Conn // indexed by fd / len(srv.loops)
 	count        int     // live connections in conns
