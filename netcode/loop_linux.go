@@ -11,7 +11,7 @@ const (
 	// readBufSize is the loop's one read buffer; a frame larger than what is
 	// left of it is carried in the connection's partial buffer.
 	readBufSize = 64 << 10
-	// maxEvents is how many readiness events one epoll_wait returns.
+	// maxEvents is how many readiness events one poll returns.
 	maxEvents = 256
 	// readBudget is how many full reads one connection gets per wake-up
 	// before the others get a turn; it is then served again before the loop
@@ -56,7 +56,7 @@ type loop struct {
 	stopped  bool
 	// Write coalescing: connections with output written since the loop
 	// last flushed (each once, see Conn.dirty), and whether the loop is
-	// about to sleep in epoll_wait (then a writer must wake it).
+	// about to park (then a writer must wake it).
 	dirty    []*Conn
 	sleeping bool
 
@@ -121,7 +121,7 @@ func (l *loop) run() {
 			l.mu.Unlock()
 		}
 		if err != nil {
-			l.srv.log.Error("netcode: epoll_wait failed; closing the loop", "err", err)
+			l.srv.log.Error("netcode: polling the epoll set failed; closing the loop", "err", err)
 			l.exit()
 			return
 		}

@@ -5,8 +5,9 @@ import (
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
-// The loop's timers: one tick per Server.tick, driven by the epoll_wait
-// timeout, not by a goroutine or a timer per connection.
+// The loop's timers: one tick per Server.tick, driven by the read deadline
+// of the parked epoll fd (park_linux.go), not by a goroutine or a timer per
+// connection.
 
 // onTick runs the loop's timers: close deadlines, idle connections, pings.
 func (l *loop) onTick() {
