@@ -138,39 +138,20 @@ type outSlabs struct {
 
 const slabChunk = 4096
 
-func (o *outSlabs) ints(k int) []int {
-	if len(o.i) < k {
-		o.i = make([]int, max(k, slabChunk))
-	}
-	s := o.i[:k:k]
-	o.i = o.i[k:]
-	return s
-}
+func (o *outSlabs) ints(k int) []int       { return carve(&o.i, k) }
+func (o *outSlabs) floats(k int) []float64 { return carve(&o.f, k) }
+func (o *outSlabs) strs(k int) []string    { return carve(&o.s, k) }
+func (o *outSlabs) teams(k int) [][]string { return carve(&o.tt, k) }
 
-func (o *outSlabs) floats(k int) []float64 {
-	if len(o.f) < k {
-		o.f = make([]float64, max(k, slabChunk))
+// carve takes k elements off the front of *slab (capacity capped, so an
+// append by the caller cannot run into the next carving), starting a new
+// slab of at least slabChunk when this one is short.
+func carve[T any](slab *[]T, k int) []T {
+	if len(*slab) < k {
+		*slab = make([]T, max(k, slabChunk))
 	}
-	s := o.f[:k:k]
-	o.f = o.f[k:]
-	return s
-}
-
-func (o *outSlabs) strs(k int) []string {
-	if len(o.s) < k {
-		o.s = make([]string, max(k, slabChunk))
-	}
-	s := o.s[:k:k]
-	o.s = o.s[k:]
-	return s
-}
-
-func (o *outSlabs) teams(k int) [][]string {
-	if len(o.tt) < k {
-		o.tt = make([][]string, max(k, slabChunk))
-	}
-	s := o.tt[:k:k]
-	o.tt = o.tt[k:]
+	s := (*slab)[:k:k]
+	*slab = (*slab)[k:]
 	return s
 }
 
