@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -174,19 +173,8 @@ func (c *MatchConn) readLoop() {
 		if err != nil {
 			return
 		}
-		buf = buf[:0]
-		for {
-			if len(buf) == cap(buf) {
-				buf = append(buf, 0)[:len(buf)]
-			}
-			n, err := r.Read(buf[len(buf):cap(buf)])
-			buf = buf[:len(buf)+n]
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return
-			}
+		if buf, err = readAll(r, buf[:0]); err != nil {
+			return
 		}
 		ParseMM(buf, &f)
 		if c.h != nil {

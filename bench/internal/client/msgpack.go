@@ -168,6 +168,25 @@ var sendPrefix = func() []byte {
 	return append(buf.Bytes(), 0xc4, PayloadSize) // bin 8 header
 }()
 
+// readAll appends one whole WebSocket message from r to buf, growing buf
+// only when a message is larger than any before (io.ReadAll would allocate
+// for every message).
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
 func (c *mpConn) readLoop() {
 	defer close(c.done)
 	buf := make([]byte, 0, 512)
@@ -176,19 +195,8 @@ func (c *mpConn) readLoop() {
 		if err != nil {
 			return
 		}
-		buf = buf[:0]
-		for {
-			if len(buf) == cap(buf) {
-				buf = append(buf, 0)[:len(buf)]
-			}
-			n, err := r.Read(buf[len(buf):cap(buf)])
-			buf = buf[:len(buf)+n]
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return
-			}
+		if buf, err = readAll(r, buf[:0]); err != nil {
+			return
 		}
 		kind, rid, data := classify(buf)
 		switch kind {
