@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -44,7 +43,7 @@ func compareCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	root, err := repoRoot()
+	root, err := harness.RepoRoot()
 	if err != nil {
 		return err
 	}
@@ -73,7 +72,7 @@ func compareCmd(args []string) error {
 		Started:  time.Now(),
 		Quick:    *quick,
 		Runs:     *runs,
-		Command:  "go run ./bench " + strings.Join(append([]string{"compare"}, args...), " "),
+		Command:  "cd bench && go run . " + strings.Join(append([]string{"compare"}, args...), " "),
 		Machine:  harness.DescribeMachine(),
 		Versions: map[string]string{},
 		Skipped:  map[string]string{},
@@ -225,19 +224,6 @@ func parseServers(s string) ([]string, error) {
 		out = append(out, k)
 	}
 	return out, nil
-}
-
-// repoRoot is the directory of the main module's go.mod.
-func repoRoot() (string, error) {
-	b, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(b))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("run bench inside the lobbyd module")
-	}
-	return filepath.Dir(gomod), nil
 }
 
 func firstLine(s string) string {

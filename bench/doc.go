@@ -1,8 +1,9 @@
-// Command bench is lobbyd's load generator and side-by-side comparison.
+// Command bench is lobbyd's load generator and side-by-side comparison. It is
+// its own module (github.com/lobbyd/lobbyd/bench), so run it from bench/:
 //
-//	go run ./bench compare [-quick] [-runs 3] [-servers lobbyd,gorilla,socketio]
-//	go run ./bench idle -n 10000 -addr 127.0.0.1:8080 [-pid PID] [-operator-token T]
-//	go run ./bench match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,4000,8000]
+//	go run . compare [-quick] [-runs 3] [-servers lobbyd,gorilla,socketio]
+//	go run . idle -n 10000 -addr 127.0.0.1:8080 [-pid PID] [-operator-token T]
+//	go run . match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,4000,8000]
 //
 // compare builds and starts each server in turn (lobbyd, a goroutine-per-
 // connection gorilla/websocket baseline, an Express + Socket.IO baseline),

@@ -5,12 +5,12 @@ import (
 	"os"
 )
 
-const usage = `usage:
-  go run ./bench compare [-quick] [-runs N] [-servers lobbyd,gorilla,socketio] [-out DIR]
-  go run ./bench idle -n 10000 -addr 127.0.0.1:8080 [-pid PID] [-operator-token T] [-kind lobbyd|gorilla|socketio]
-  go run ./bench fanout -addr 127.0.0.1:8080 -n 800 -rate 5 [-ramp 2,5,20,80] [-kind lobbyd|gorilla|socketio]
-  go run ./bench match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,5000,10000,20000]
-  go run ./bench render [-dir bench/results]   # RESULTS.md and chart.png again from results.json
+const usage = `usage (in bench/, its own module):
+  go run . compare [-quick] [-runs N] [-servers lobbyd,gorilla,socketio] [-out DIR]
+  go run . idle -n 10000 -addr 127.0.0.1:8080 [-pid PID] [-operator-token T] [-kind lobbyd|gorilla|socketio]
+  go run . fanout -addr 127.0.0.1:8080 -n 800 -rate 5 [-ramp 2,5,20,80] [-kind lobbyd|gorilla|socketio]
+  go run . match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,5000,10000,20000]
+  go run . render [-dir results]   # RESULTS.md and chart.png again from results.json
 run a subcommand with -h for its flags`
 
 func main() {

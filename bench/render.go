@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/lobbyd/lobbyd/bench/internal/harness"
 	"github.com/lobbyd/lobbyd/bench/internal/report"
 )
 
@@ -17,7 +18,7 @@ func renderCmd(args []string) error {
 		return err
 	}
 	if *dir == "" {
-		root, err := repoRoot()
+		root, err := harness.RepoRoot()
 		if err != nil {
 			return err
 		}

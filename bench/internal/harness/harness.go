@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -32,7 +33,7 @@ var Kinds = []string{Lobbyd, Gorilla, SocketIO}
 
 // Env is where the harness builds and keeps its files.
 type Env struct {
-	Root string // repository root (holds go.mod)
+	Root string // repository root (holds the server's go.mod; see RepoRoot)
 	Tmp  string // scratch directory for binaries, configs and logs
 	Logf func(format string, args ...any)
 	// MaxConns is the connection limit written into lobbyd's config.
@@ -54,6 +55,25 @@ type Prepared struct {
 	Config  string // lobbyd's config file, shown in RESULTS.md
 }
 
+// RepoRoot is the lobbyd repository: the parent of the bench module, which
+// has its own go.mod so that its plotting and baseline dependencies stay out
+// of the server's module. Any directory inside bench/ works.
+func RepoRoot() (string, error) {
+	b, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	benchDir := filepath.Dir(strings.TrimSpace(string(b)))
+	root := filepath.Dir(benchDir)
+	if filepath.Base(benchDir) != "bench" {
+		return "", fmt.Errorf("run bench inside the bench module (cd bench), not in %s", benchDir)
+	}
+	if _, err := os.Stat(filepath.Join(root, "cmd", "lobbyd")); err != nil {
+		return "", fmt.Errorf("%s is not the lobbyd repository: %w", root, err)
+	}
+	return root, nil
+}
+
 // Prepare builds a server: go build for lobbyd and gorilla, npm ci for the
 // Socket.IO baseline when its node_modules is missing.
 func Prepare(ctx context.Context, e *Env, kind string) (*Prepared, error) {
@@ -73,7 +93,8 @@ func Prepare(ctx context.Context, e *Env, kind string) (*Prepared, error) {
 			Version: gitVersion(ctx, e.Root), Config: body}, nil
 	case Gorilla:
 		bin := filepath.Join(e.Tmp, "gorilla")
-		if out, err := run(ctx, e.Root, "go", "build", "-o", bin, "./bench/baselines/gorilla"); err != nil {
+		// The baseline belongs to the bench module, not the server's.
+		if out, err := run(ctx, filepath.Join(e.Root, "bench"), "go", "build", "-o", bin, "./baselines/gorilla"); err != nil {
 			return nil, fmt.Errorf("gorilla: go build: %w\n%s", err, out)
 		}
 		return &Prepared{Kind: kind, Argv: []string{bin}, Dir: e.Root, Version: modVersion("github.com/gorilla/websocket")}, nil

@@ -3,9 +3,6 @@ package harness
 import (
 	"context"
 	"math"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -26,11 +23,11 @@ func TestWorkloads(t *testing.T) {
 // its end; ctx bounds the whole test.
 func startServer(t *testing.T, kind string) (context.Context, *Server) {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	root, err := RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &Env{Root: filepath.Dir(strings.TrimSpace(string(out))), Tmp: t.TempDir(), Logf: t.Logf, MaxConns: 1000}
+	env := &Env{Root: root, Tmp: t.TempDir(), Logf: t.Logf, MaxConns: 1000}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	p, err := Prepare(ctx, env, kind)

@@ -59,7 +59,7 @@ func markdown(w io.Writer, r *Results) {
 	p("Produced by `%s` on %s in %s. Every figure below is the **median of %d run(s)** with the range (min–max) in brackets; each run starts a fresh server process and the servers take turns within a run.\n\n",
 		r.Command, r.Started.UTC().Format(time.RFC3339), r.Elapsed.Round(time.Second), r.Runs)
 	if r.Quick {
-		p("> **Quick smoke run** (`-quick`): fewer connections, shorter steps, one run. It proves the harness works end to end; do not compare servers on it. Run `go run ./bench compare` for the real figures.\n\n")
+		p("> **Quick smoke run** (`-quick`): fewer connections, shorter steps, one run. It proves the harness works end to end; do not compare servers on it. Run `cd bench && go run . compare` for the real figures.\n\n")
 	}
 	for _, k := range sortedKeys(r.Skipped) {
 		p("> **%s was not run**: %s\n\n", title(k), r.Skipped[k])
@@ -74,7 +74,7 @@ func markdown(w io.Writer, r *Results) {
 	for _, k := range r.Servers {
 		how := map[string]string{
 			"lobbyd":   "`go build -o $TMP/lobbyd ./cmd/lobbyd`; `lobbyd --dev --config lobbyd.yaml --addr 127.0.0.1:PORT --operator-token RANDOM`",
-			"gorilla":  "`go build ./bench/baselines/gorilla`; `gorilla -addr 127.0.0.1:PORT`",
+			"gorilla":  "`go build ./baselines/gorilla` in bench/; `gorilla -addr 127.0.0.1:PORT`",
 			"socketio": "`npm ci` when node_modules is missing; `ADDR=127.0.0.1:PORT NODE_ENV=production node server.js` in bench/baselines/socketio",
 		}[k]
 		p("| %s | %s | %s |\n", title(k), r.Versions[k], how)
@@ -300,7 +300,7 @@ func markdown(w io.Writer, r *Results) {
 	if len(errs) > 0 {
 		p("## Errors during the runs\n\n%s\n\n", strings.Join(errs, "\n"))
 	}
-	p("## Reproduce\n\n```\ngo run ./bench compare            # full: 3 runs, ≤ 10 minutes\ngo run ./bench compare -quick     # smoke run, about a minute\ngo run ./bench idle -n 10000 -addr 127.0.0.1:8080 -operator-token TOKEN   # against a running lobbyd\ngo run ./bench fanout -addr 127.0.0.1:8080 -rate 5 [-ramp 2,5,20,80]   # the relay, against a running server (-kind lobbyd|gorilla|socketio)\ngo run ./bench match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,4000,8000]   # matchmaking, against a running lobbyd --dev\ngo run ./bench render             # RESULTS.md and chart.png again from results.json\n```\n\nRaw figures: `results.json`; chart: `chart.png`.\n\n![chart](chart.png)\n")
+	p("## Reproduce\n\n```\ncd bench\ngo run . compare            # full: 3 runs, ≤ 10 minutes\ngo run . compare -quick     # smoke run, about a minute\ngo run . idle -n 10000 -addr 127.0.0.1:8080 -operator-token TOKEN   # against a running lobbyd\ngo run . fanout -addr 127.0.0.1:8080 -rate 5 [-ramp 2,5,20,80]   # the relay, against a running server (-kind lobbyd|gorilla|socketio)\ngo run . match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,4000,8000]   # matchmaking, against a running lobbyd --dev\ngo run . render             # RESULTS.md and chart.png again from results.json\n```\n\nRaw figures: `results.json`; chart: `chart.png`.\n\n![chart](chart.png)\n")
 }
 
 // fanoutNotes explains the two send patterns and sets the CPU figures

@@ -15,7 +15,7 @@ import (
 // fake builds results where lobbyd costs 1/8 of gorilla and 1/10 of
 // Socket.IO per idle connection, and so on, over three runs.
 func fake() *Results {
-	r := &Results{Started: time.Unix(1700000000, 0), Elapsed: time.Minute, Runs: 3, Command: "go run ./bench compare",
+	r := &Results{Started: time.Unix(1700000000, 0), Elapsed: time.Minute, Runs: 3, Command: "cd bench && go run . compare",
 		Versions: map[string]string{}, Skipped: map[string]string{}, Servers: []string{"lobbyd", "gorilla", "socketio"},
 		Lobbyd:   "rate_limit: {per_second: 100000, burst: 100000}\n",
 		Settings: Settings{Match: load.MatchConfig{Players: 3000, Queue: "duel", Seed: 1, Rates: []float64{2000, 8000, 10000}, FixedRate: 2000}}}
@@ -142,7 +142,7 @@ func TestWrite(t *testing.T) {
 	}
 }
 
-// A results.json read back draws the same RESULTS.md (go run ./bench render).
+// A results.json read back draws the same RESULTS.md (go run . render).
 func TestReadRendersTheSameReport(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
 	if err := Write(a, fake()); err != nil {
