@@ -14,7 +14,7 @@ func MatchLobbies(s lobby.Store) matchmaking.Lobbies { return matchLobbies{s} }
 
 type matchLobbies struct{ s lobby.Store }
 
-func (m matchLobbies) LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool) {
+func (m matchLobbies) LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool, error) {
 	return m.s.LobbyOf(ctx, userID)
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/lobbyd/lobbyd/netcode"
@@ -27,16 +28,31 @@ type connState struct {
 type handler struct{ g *Gateway }
 
 func (h handler) OnOpen(c *netcode.Conn) {
-	g := h.g
 	cs := c.Value().(*connState)
 	cs.conn = c
-	g.metrics.connections.Inc()
+	h.g.metrics.connections.Inc()
+	h.g.open(c, cs)
+}
+
+func (h handler) OnClose(c *netcode.Conn, _ uint16) {
+	h.g.metrics.connections.Dec()
+	h.g.closed(c.Value().(*connState))
+}
+
+// open starts or resumes the session of a new connection and writes its
+// welcome.
+func (g *Gateway) open(c writer, cs *connState) {
 	if !time.Now().Before(cs.id.Expiry) { // expired during the handshake
 		c.Close(protocol.CloseTokenExpired, "token expired")
 		return
 	}
-	ctx := context.Background()
-	view, inLobby := g.lobbies.LobbyOf(ctx, cs.id.UserID)
+	view, inLobby, err := g.lobbies.LobbyOf(g.ctx, cs.id.UserID)
+	if err != nil {
+		// Without the lobby the welcome would lie; the client reconnects.
+		g.logStoreErr("LobbyOf", cs.id.UserID, err)
+		c.Close(protocol.CloseInternalError, "internal error")
+		return
+	}
 	res := g.hub.attach(cs, c, func(s *Session, resumed bool) []byte {
 		w := protocol.WelcomeEv{
 			SessionID:   s.id,
@@ -59,14 +75,12 @@ func (h handler) OnOpen(c *netcode.Conn) {
 	if inLobby {
 		// The member may have been shown disconnected while the user was
 		// away; the store does nothing when it already shows connected.
-		_ = g.lobbies.SetConnected(ctx, cs.id.UserID, true)
+		g.logStoreErr("SetConnected", cs.id.UserID, g.lobbies.SetConnected(g.ctx, cs.id.UserID, true))
 	}
 }
 
-func (h handler) OnClose(c *netcode.Conn, code uint16) {
-	g := h.g
-	cs := c.Value().(*connState)
-	g.metrics.connections.Dec()
+// closed lets the session of a connection that closed wait for a resume.
+func (g *Gateway) closed(cs *connState) {
 	s := cs.session
 	if s == nil {
 		return
@@ -74,12 +88,11 @@ func (h handler) OnClose(c *netcode.Conn, code uint16) {
 	if !g.hub.detach(s, cs, g.opts.ResumeGrace, g.expire) {
 		return
 	}
-	ctx := context.Background()
-	_ = g.lobbies.SetConnected(ctx, s.userID, false)
+	g.logStoreErr("SetConnected", s.userID, g.lobbies.SetConnected(g.ctx, s.userID, false))
 	// A resume may have landed between detach and SetConnected: then the
 	// store must show the member connected after all.
 	if s.connected() {
-		_ = g.lobbies.SetConnected(ctx, s.userID, true)
+		g.logStoreErr("SetConnected", s.userID, g.lobbies.SetConnected(g.ctx, s.userID, true))
 	}
 }
 
@@ -112,9 +125,19 @@ func (g *Gateway) expire(s *Session) {
 	if !g.hub.expireIfIdle(s) {
 		return
 	}
-	ctx := context.Background()
-	_ = g.lobbies.Leave(ctx, s.userID, protocol.ReasonDisconnected)
+	g.logStoreErr("Leave", s.userID, g.lobbies.Leave(g.ctx, s.userID, protocol.ReasonDisconnected))
 	if g.mm != nil {
-		g.mm.CancelUser(ctx, s.userID, protocol.ReasonDisconnected)
+		g.mm.CancelUser(g.ctx, s.userID, protocol.ReasonDisconnected)
 	}
+}
+
+// logStoreErr logs a failed store call on the session path, where no
+// client waits for an answer. A refusal (*protocol.Error, such as
+// not_in_lobby for a user who left meanwhile) is an answer, not a failure.
+func (g *Gateway) logStoreErr(op, userID string, err error) {
+	var pe *protocol.Error
+	if err == nil || errors.As(err, &pe) {
+		return
+	}
+	g.log.Error("lobby store call failed", "op", op, "user", userID, "err", err)
 }

@@ -54,7 +54,7 @@ func (g *Gateway) handleMessage(c writer, cs *connState, msg []byte) {
 }
 
 func (g *Gateway) dispatch(c writer, cs *connState, s *Session, req *protocol.Request) {
-	ctx := context.Background()
+	ctx := g.ctx
 	rid := req.Rid
 	uid := s.userID
 	var (

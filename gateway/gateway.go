@@ -97,7 +97,7 @@ type Gateway struct {
 	draining  atomic.Bool
 	drained   chan struct{} // closed when a drain started by StartDrain ends
 	drainOnce sync.Once
-	ctx       context.Context // for background work (matchmaker); cancelled by Shutdown
+	ctx       context.Context // for store calls and background work; cancelled by Shutdown
 	cancel    context.CancelFunc
 }
 
@@ -113,8 +113,10 @@ func New(opts Options, auth *Auth, build func(lobby.Sink, matchmaking.Sink) (Bac
 		started: time.Now(),
 		drained: make(chan struct{}),
 	}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
 	b, err := build(lobbySink{g}, matchSink{g})
 	if err != nil {
+		g.cancel()
 		return nil, err
 	}
 	g.lobbies, g.mm = b.Lobbies, b.Matchmaking
@@ -124,11 +126,11 @@ func New(opts Options, auth *Auth, build func(lobby.Sink, matchmaking.Sink) (Bac
 		Logger:            opts.Logger,
 	}, handler{g})
 	if err != nil {
+		g.cancel()
 		return nil, err
 	}
 	g.metrics = newMetrics(g)
 	g.app = g.newApp()
-	g.ctx, g.cancel = context.WithCancel(context.Background())
 	if g.mm != nil {
 		go g.mm.Run(g.ctx)
 	}

@@ -65,6 +65,8 @@ func (w *copyWriter) Close(uint16, string) {}
 // sessions attached to fake connections.
 func testGateway(t testing.TB, ringEntries, ringBytes int) (*Gateway, *lobby.MemoryStore) {
 	g := &Gateway{hub: newHub(ringEntries, ringBytes), log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	t.Cleanup(g.cancel)
 	g.opts.applyDefaults()
 	g.metrics = newMetrics(g)
 	store := lobby.NewMemoryStore(lobbySink{g}, lobby.MemoryOptions{})

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"crypto/subtle"
 	"errors"
 	"strconv"
@@ -366,7 +365,7 @@ func (g *Gateway) handleDrain(c *fiber.Ctx) error {
 }
 
 func (g *Gateway) handleCloseLobby(c *fiber.Ctx) error {
-	if err := g.lobbies.Close(context.Background(), c.Params("id")); err != nil {
+	if err := g.lobbies.Close(c.UserContext(), c.Params("id")); err != nil {
 		return g.httpFail(c, err)
 	}
 	return c.SendStatus(fiber.StatusNoContent)

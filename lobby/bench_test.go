@@ -91,7 +91,7 @@ func BenchmarkJoinLeave(b *testing.B) {
 	if err := s.Leave(ctx, "u7", protocol.ReasonLeft); err != nil {
 		b.Fatal(err)
 	}
-	id := func() string { v, _ := s.LobbyOf(ctx, "u0"); return v.ID }()
+	id := func() string { v, _, _ := s.LobbyOf(ctx, "u0"); return v.ID }()
 	a := lobby.Actor{UserID: "joiner", Name: "J"}
 	b.ReportAllocs()
 	for b.Loop() {

@@ -224,11 +224,11 @@ func (s *MemoryStore) CreateMatch(ctx context.Context, p MatchParams) (protocol.
 }
 
 // LobbyOf implements Store.
-func (s *MemoryStore) LobbyOf(_ context.Context, userID string) (protocol.LobbyView, bool) {
+func (s *MemoryStore) LobbyOf(_ context.Context, userID string) (protocol.LobbyView, bool, error) {
 	l, err := s.lockLobbyOf(userID)
 	if err != nil {
-		return protocol.LobbyView{}, false
+		return protocol.LobbyView{}, false, nil // ErrNotInLobby, its only error
 	}
 	defer l.mu.Unlock()
-	return l.view(true), true
+	return l.view(true), true, nil
 }

@@ -51,8 +51,10 @@ type Store interface {
 	CreateMatch(ctx context.Context, p MatchParams) (protocol.LobbyView, error)
 	// Get is the public view (no code); private or absent: not_found.
 	Get(ctx context.Context, lobbyID string) (protocol.LobbyView, error)
-	// LobbyOf is the member view (with code) of the user's lobby.
-	LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool)
+	// LobbyOf is the member view (with code) of the user's lobby; false
+	// when the user is in none. An error means the store could not answer,
+	// not that the user is in no lobby.
+	LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool, error)
 	// List pages through the public lobbies, newest first.
 	List(ctx context.Context, q ListQuery) (ListPage, error)
 	// Stats counts lobbies and members, for metrics.

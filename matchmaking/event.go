@@ -56,8 +56,9 @@ type MatchLobbyParams struct {
 // Lobbies is what matchmaking needs from the lobby package; the gateway
 // adapts lobby.Store to it, so this package does not import lobby.
 type Lobbies interface {
-	// LobbyOf returns the member view of the user's lobby.
-	LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool)
+	// LobbyOf returns the member view of the user's lobby; false when the
+	// user is in none, an error when that cannot be known.
+	LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool, error)
 	// CreateMatch creates the match's lobby and moves the players in.
 	CreateMatch(ctx context.Context, p MatchLobbyParams) (protocol.LobbyView, error)
 }

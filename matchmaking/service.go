@@ -110,7 +110,10 @@ func (s *Service) Enqueue(ctx context.Context, p Player, req protocol.Enqueue) (
 		return protocol.Ticket{}, errBadAttrs
 	}
 	if req.Party {
-		lv, ok := s.lobbies.LobbyOf(ctx, p.UserID)
+		lv, ok, err := s.lobbies.LobbyOf(ctx, p.UserID)
+		if err != nil {
+			return protocol.Ticket{}, err
+		}
 		if !ok {
 			return protocol.Ticket{}, errNotInLobby
 		}

@@ -20,14 +20,19 @@ type fakeLobbies struct {
 	mu      sync.Mutex
 	of      map[string]protocol.LobbyView
 	created []mm.MatchLobbyParams
-	fail    error
+	fail    error // CreateMatch fails with it
+	// LobbyOf fails with it
+	failLookup error
 }
 
-func (f *fakeLobbies) LobbyOf(_ context.Context, userID string) (protocol.LobbyView, bool) {
+func (f *fakeLobbies) LobbyOf(_ context.Context, userID string) (protocol.LobbyView, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failLookup != nil {
+		return protocol.LobbyView{}, false, f.failLookup
+	}
 	lv, ok := f.of[userID]
-	return lv, ok
+	return lv, ok, nil
 }
 
 func (f *fakeLobbies) CreateMatch(_ context.Context, p mm.MatchLobbyParams) (protocol.LobbyView, error) {
@@ -372,6 +377,22 @@ func TestServiceCancelUser(t *testing.T) {
 	}
 	if st := h.svc.Stats(); st[1].Tickets != 0 {
 		t.Fatalf("ticket left: %+v", st[1])
+	}
+}
+
+// A lobby store that cannot answer is not "not in a lobby": its error
+// reaches the caller (who logs it and answers internal).
+func TestServicePartyLookupFailure(t *testing.T) {
+	h := newHarness(t)
+	h.lobbies.lobby("L1", "host", "mate")
+	down := errors.New("lobby store down")
+	h.lobbies.failLookup = down
+	_, err := h.svc.Enqueue(bg, mm.Player{UserID: "host"}, protocol.Enqueue{Queue: "squad", Party: true})
+	if !errors.Is(err, down) {
+		t.Fatalf("Enqueue with the lobby store down: %v, want its error", err)
+	}
+	if n := len(h.sink.named(protocol.EvQueued)); n != 0 {
+		t.Fatalf("%d mm.queued for a refused ticket", n)
 	}
 }
 

@@ -98,9 +98,9 @@ func testConcurrency(h *harness) {
 	}
 	for i := range nUsers {
 		u := fmt.Sprintf("u%d", i)
-		v, ok := h.s.LobbyOf(h.ctx, u)
-		if ok != (where[u] != "") || (ok && v.ID != where[u]) {
-			h.t.Errorf("LobbyOf(%s) = %s/%v, members lists say %q", u, v.ID, ok, where[u])
+		v, ok, err := h.s.LobbyOf(h.ctx, u)
+		if err != nil || ok != (where[u] != "") || (ok && v.ID != where[u]) {
+			h.t.Errorf("LobbyOf(%s) = %s/%v/%v, members lists say %q", u, v.ID, ok, err, where[u])
 		}
 	}
 	if st := h.s.Stats(); st.Members != total || st.Lobbies != nLobbies {

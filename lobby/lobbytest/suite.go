@@ -100,13 +100,15 @@ func (h *harness) lobbyWith(p protocol.CreateLobby, users ...string) protocol.Lo
 		h.join(u, protocol.JoinLobby{Code: v.Code, Password: p.Password})
 	}
 	h.rec.Take()
-	v, _ = h.s.LobbyOf(h.ctx, users[0])
-	return v
+	return h.lobbyOf(users[0])
 }
 
 func (h *harness) lobbyOf(user string) protocol.LobbyView {
 	h.t.Helper()
-	v, ok := h.s.LobbyOf(h.ctx, user)
+	v, ok, err := h.s.LobbyOf(h.ctx, user)
+	if err != nil {
+		h.t.Fatalf("LobbyOf(%s): %v", user, err)
+	}
 	if !ok {
 		h.t.Fatalf("%s is in no lobby", user)
 	}
@@ -115,7 +117,11 @@ func (h *harness) lobbyOf(user string) protocol.LobbyView {
 
 func (h *harness) notInLobby(user string) {
 	h.t.Helper()
-	if v, ok := h.s.LobbyOf(h.ctx, user); ok {
+	v, ok, err := h.s.LobbyOf(h.ctx, user)
+	if err != nil {
+		h.t.Fatalf("LobbyOf(%s): %v", user, err)
+	}
+	if ok {
 		h.t.Fatalf("%s is still in lobby %s", user, v.ID)
 	}
 }
