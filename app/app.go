@@ -13,11 +13,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 
 	"github.com/lobbyd/lobbyd/config"
 	"github.com/lobbyd/lobbyd/gateway"
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/matchmaking"
+	"github.com/lobbyd/lobbyd/version"
 )
 
 // App is one running shard.
@@ -30,11 +32,13 @@ type App struct {
 }
 
 // New listens on cfg.Addr and builds the shard. Notices for the operator
-// (dev mode, generated secrets) go to log.
+// (the start-up summary, dev mode, generated secrets, the address it
+// listens on) go to log.
 func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	logSummary(log, cfg)
 	auth, err := newAuth(cfg, log)
 	if err != nil {
 		return nil, err
@@ -82,7 +86,40 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	if cfg.Dev {
 		log.Warn("DEV MODE: guest tokens at POST /v1/auth/guest; do not expose this server to the internet")
 	}
+	log.Info("listening", "addr", a.Addr(), "url", "http://"+a.Addr())
 	return a, nil
+}
+
+// logSummary writes the one line an operator reads first: which build, in
+// which mode, with which store and limits this shard starts.
+func logSummary(log *slog.Logger, cfg *config.Config) {
+	mode := "production"
+	if cfg.Dev {
+		mode = "dev"
+	}
+	store := "memory" // the Redis cluster store is refused below until it lands
+	if cfg.RedisURL != "" {
+		store = "redis"
+	}
+	queues := make([]string, len(cfg.Queues))
+	for i, q := range cfg.Queues {
+		queues[i] = q.Name
+	}
+	log.Info("lobbyd starting",
+		"version", version.Get().String(),
+		"mode", mode,
+		"store", store,
+		"shard", cfg.ShardID,
+		"addr", cfg.Addr,
+		"max_connections", cfg.MaxConnections,
+		"max_message_bytes", cfg.MaxMessageBytes,
+		"heartbeat_ms", cfg.HeartbeatMs,
+		"resume_grace_ms", cfg.ResumeGraceMs,
+		"rate_limit_per_second", cfg.RateLimit.PerSecond,
+		"rate_limit_burst", cfg.RateLimit.Burst,
+		"allowed_origins", len(cfg.AllowedOrigins),
+		"queues", strings.Join(queues, ","),
+	)
 }
 
 // Addr is the address the shard listens on.

@@ -49,6 +49,7 @@ type Config struct {
 	Dev              bool   // guest tokens; a random secret if none is set
 	OperatorToken    string // bearer token for /metrics and /admin/*
 	ConfigPath       string // the YAML file, if any
+	ShowVersion      bool   // --version: print the build's version and exit
 }
 
 // Defaults returns the built-in settings (PROTOCOL.md §6).
@@ -106,8 +107,12 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 			fs.StringVar(s.str, s.name, "", s.usage+" ["+s.env+"]")
 		}
 	}
+	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.ShowVersion { // nothing else is read or checked: the answer must not depend on them
+		return c, nil
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))

@@ -125,3 +125,15 @@ func TestBadArguments(t *testing.T) {
 		}
 	}
 }
+
+// --version answers even when the rest would not start: a broken config
+// file must not hide which build is installed.
+func TestVersionFlagSkipsTheRest(t *testing.T) {
+	c, err := Load([]string{"--version", "--config", "/nonexistent/lobbyd.yaml"}, env(map[string]string{"LOBBY_DEV": "notabool"}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.ShowVersion {
+		t.Fatal("ShowVersion not set")
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lobbyd/lobbyd/app"
 	"github.com/lobbyd/lobbyd/config"
+	"github.com/lobbyd/lobbyd/version"
 )
 
 func main() {
@@ -41,12 +42,17 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.ShowVersion {
+		fmt.Println("lobbyd", version.Get())
+		return nil
+	}
+	// Every line for the operator, the address included, goes through this
+	// one logger, so a log shipper sees one format.
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	a, err := app.New(cfg, log)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("lobbyd listening on http://%s (shard %s)\n", a.Addr(), cfg.ShardID)
 
 	// Signals are caught before serving so that a SIGTERM right after start
 	// still drains.
