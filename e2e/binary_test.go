@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,23 +35,38 @@ func TestBinaryDevServerDrainsOnSIGTERM(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "--addr", "127.0.0.1:0", "--config", cfg)
 	cmd.Env = append(os.Environ(), "LOBBY_JWT_SECRET=", "LOBBY_DEV=")
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	logs, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
 
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("no address line: %v", err)
+	// Every operator line, the address included, is on stderr in slog's
+	// text format.
+	var stderr lockedLines
+	addrCh := make(chan string, 1)
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		listening := regexp.MustCompile(`msg=listening .*url=http://(\S+)`)
+		sc := bufio.NewScanner(logs)
+		for sc.Scan() {
+			stderr.add(sc.Text())
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				addrCh <- m[1]
+			}
+		}
+	}()
+	var addr string
+	select {
+	case addr = <-addrCh:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no listening line; stderr: %s", stderr.String())
 	}
-	m := regexp.MustCompile(`http://(\S+)`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("address line %q", line)
+	summary := regexp.MustCompile(`msg="lobbyd starting" version=\S.* mode=dev store=memory shard=\S+ `)
+	if !summary.MatchString(stderr.String()) {
+		t.Fatalf("no start-up summary line in %q", stderr.String())
 	}
-	addr := m[1]
 
 	resp, err := http.Post("http://"+addr+"/v1/auth/guest", "application/json", strings.NewReader(`{"name":"Bin"}`))
 	if err != nil {
@@ -75,16 +91,54 @@ func TestBinaryDevServerDrainsOnSIGTERM(t *testing.T) {
 		t.Fatalf("close code %d, want 4010", code)
 	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() { <-logsDone; done <- cmd.Wait() }() // Wait closes the pipe: read it to the end first
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Fatalf("exit: %v; stderr: %s", err, stderr.String())
 		}
-		if !strings.Contains(stderr.String(), "DEV MODE") {
-			t.Fatalf("no dev-mode warning in %q", stderr.String())
+		if !strings.Contains(stderr.String(), "DEV MODE") || !strings.Contains(stderr.String(), "drained: every connection is gone") {
+			t.Fatalf("no dev-mode warning or drain line in %q", stderr.String())
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("lobbyd did not exit after draining")
+	}
+}
+
+// lockedLines collects a process's log lines from a reader goroutine.
+type lockedLines struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLines) add(line string) {
+	l.mu.Lock()
+	l.b.WriteString(line)
+	l.b.WriteByte('\n')
+	l.mu.Unlock()
+}
+
+func (l *lockedLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestBinaryVersion: `lobbyd --version` prints the build's module version
+// (a tag, a pseudo-version or "(devel)") and exits 0, whatever else the
+// environment says.
+func TestBinaryVersion(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "lobbyd")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/lobbyd/lobbyd/cmd/lobbyd").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "--version")
+	cmd.Env = append(os.Environ(), "LOBBY_DEV=not-a-bool")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("--version: %v", err)
+	}
+	if !regexp.MustCompile(`^lobbyd (\(devel\)|v\d+\.\d+\.\d+\S*)( \(.*\))?\n$`).Match(out) {
+		t.Fatalf("--version printed %q", out)
 	}
 }

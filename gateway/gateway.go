@@ -93,6 +93,7 @@ type Gateway struct {
 	app       *fiber.App
 	hub       *hub
 	metrics   *metrics
+	refusals  sampler // log lines for refused handshakes
 	started   time.Time
 	draining  atomic.Bool
 	drained   chan struct{} // closed when a drain started by StartDrain ends
@@ -106,12 +107,13 @@ type Gateway struct {
 func New(opts Options, auth *Auth, build func(lobby.Sink, matchmaking.Sink) (Backends, error)) (*Gateway, error) {
 	opts.applyDefaults()
 	g := &Gateway{
-		opts:    opts,
-		auth:    auth,
-		log:     opts.Logger,
-		hub:     newHub(opts.ReplayEvents, opts.ReplayBytes),
-		started: time.Now(),
-		drained: make(chan struct{}),
+		opts:     opts,
+		auth:     auth,
+		log:      opts.Logger,
+		hub:      newHub(opts.ReplayEvents, opts.ReplayBytes),
+		started:  time.Now(),
+		drained:  make(chan struct{}),
+		refusals: sampler{every: time.Second},
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	b, err := build(lobbySink{g}, matchSink{g})
@@ -195,8 +197,11 @@ func (g *Gateway) Drain() bool {
 func (g *Gateway) StartDrain() {
 	g.drainOnce.Do(func() {
 		go func() {
+			start := time.Now()
 			if !g.Drain() {
 				g.log.Warn("drain timeout reached with connections left", "connections", g.net.Len())
+			} else {
+				g.log.Info("drained: every connection is gone", "took", time.Since(start).Round(time.Millisecond))
 			}
 			close(g.drained)
 		}()

@@ -19,7 +19,17 @@ import (
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/netcode"
 	"github.com/lobbyd/lobbyd/protocol"
+	"github.com/lobbyd/lobbyd/version"
 )
+
+// corsMethods are the methods the /v1 API answers to, for CORS preflight
+// answers: a browser learns nothing from a list of methods that do not exist.
+const corsMethods = "GET, HEAD, POST, DELETE"
+
+// corsMaxAge lets a browser cache a preflight answer for an hour: the
+// allowed origins and methods change only with a restart, and every
+// uncached preflight doubles a browser client's round trips.
+const corsMaxAge = 3600
 
 // newApp builds the Fiber app: the HTTP API of PROTOCOL.md §4 and /ws.
 func (g *Gateway) newApp() *fiber.App {
@@ -46,11 +56,16 @@ func (g *Gateway) newApp() *fiber.App {
 	// goroutines.
 	app.Server().MaxIdleWorkerDuration = 2 * time.Second
 
-	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"ok": true}) })
+	app.Get("/healthz", g.handleHealth)
 	app.Get("/readyz", g.handleReady)
 	app.Get("/ws", g.handleWS)
 
-	v1 := app.Group("/v1", cors.New(cors.Config{AllowOriginsFunc: g.originAllowed, AllowHeaders: "Authorization, Content-Type"}))
+	v1 := app.Group("/v1", cors.New(cors.Config{
+		AllowOriginsFunc: g.originAllowed,
+		AllowMethods:     corsMethods,
+		AllowHeaders:     "Authorization, Content-Type",
+		MaxAge:           corsMaxAge,
+	}))
 	v1.Post("/auth/guest", g.handleGuest)
 	v1.Get("/lobbies", g.handleListLobbies)
 	v1.Get("/lobbies/:id", g.handleGetLobby)
@@ -64,14 +79,25 @@ func (g *Gateway) newApp() *fiber.App {
 	app.Delete("/admin/lobbies/:id", g.requireOperator, g.handleCloseLobby)
 	// Profiles for operators chasing a hot shard: /debug/pprof/*.
 	app.Use("/debug/pprof", g.requireOperator, pprof.New())
-
-	app.Use(func(c *fiber.Ctx) error { return httpError(c, protocol.CodeNotFound, "no such endpoint") })
+	// No catch-all handler: a path no route matches reaches httpErrorHandler
+	// as Fiber's 404, or as its 405 (with Allow) when the path exists for
+	// other methods. A catch-all would hide the 405.
 	return app
 }
 
-// httpError writes the error body of PROTOCOL.md §5.
+// httpError writes the error body of PROTOCOL.md §5. A 401 says which
+// scheme it wants (RFC 9110 §11.6.1, RFC 6750 §3).
 func httpError(c *fiber.Ctx, code protocol.Code, msg string) error {
-	return c.Status(code.Status()).JSON(fiber.Map{"error": fiber.Map{"code": code, "msg": msg}})
+	return httpErrorStatus(c, code.Status(), code, msg)
+}
+
+// httpErrorStatus is httpError with a status of its own (405 carries the
+// code bad_request: PROTOCOL.md has no code for a wrong method).
+func httpErrorStatus(c *fiber.Ctx, status int, code protocol.Code, msg string) error {
+	if status == fiber.StatusUnauthorized {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="lobbyd"`)
+	}
+	return c.Status(status).JSON(fiber.Map{"error": fiber.Map{"code": code, "msg": msg}})
 }
 
 // httpFail answers err: its own code for a *protocol.Error, else internal.
@@ -91,7 +117,10 @@ func (g *Gateway) httpErrorHandler(c *fiber.Ctx, err error) error {
 	if errors.As(err, &fe) {
 		switch fe.Code {
 		case fiber.StatusNotFound:
-			return httpError(c, protocol.CodeNotFound, fe.Message)
+			return httpError(c, protocol.CodeNotFound, "no such endpoint")
+		case fiber.StatusMethodNotAllowed:
+			// Fiber has set Allow to the methods the path has.
+			return httpErrorStatus(c, fe.Code, protocol.CodeBadRequest, "method not allowed; see the Allow header")
 		case fiber.StatusRequestEntityTooLarge:
 			return httpError(c, protocol.CodeTooLarge, fe.Message)
 		case fiber.StatusUnauthorized:
@@ -104,6 +133,16 @@ func (g *Gateway) httpErrorHandler(c *fiber.Ctx, err error) error {
 		}
 	}
 	return g.httpFail(c, err)
+}
+
+// health is the answer of GET /healthz: the process runs, and which build it is.
+type health struct {
+	OK bool `json:"ok"`
+	version.Info
+}
+
+func (g *Gateway) handleHealth(c *fiber.Ctx) error {
+	return c.JSON(health{OK: true, Info: version.Get()})
 }
 
 func (g *Gateway) handleReady(c *fiber.Ctx) error {
@@ -146,25 +185,25 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 	}
 	id, err := g.auth.Verify(token)
 	if err != nil {
-		return httpError(c, protocol.CodeUnauthorized, err.Error())
+		return g.refuseWS(c, protocol.CodeUnauthorized, err.Error())
 	}
 	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !g.originAllowed(origin) {
-		return httpError(c, protocol.CodeForbidden, "origin not allowed")
+		return g.refuseWS(c, protocol.CodeForbidden, "origin not allowed")
 	}
 	if g.draining.Load() || g.net.Len() >= g.opts.MaxConnections {
 		c.Set(fiber.HeaderRetryAfter, "5")
-		return httpError(c, protocol.CodeUnavailable, "not accepting connections, retry later")
+		return g.refuseWS(c, protocol.CodeUnavailable, "not accepting connections, retry later")
 	}
 	cs := &connState{id: id}
 	if r := c.Query("resume"); r != "" {
 		if len(r) > 128 {
-			return httpError(c, protocol.CodeBadRequest, "resume token too long")
+			return g.refuseWS(c, protocol.CodeBadRequest, "resume token too long")
 		}
 		cs.resume = strings.Clone(r) // fasthttp reuses the request's buffer after the handler
 		if ls := c.Query("last_seq"); ls != "" {
 			n, err := strconv.ParseUint(ls, 10, 64)
 			if err != nil {
-				return httpError(c, protocol.CodeBadRequest, "last_seq must be an unsigned integer")
+				return g.refuseWS(c, protocol.CodeBadRequest, "last_seq must be an unsigned integer")
 			}
 			cs.lastSeq = n
 		}
@@ -360,13 +399,16 @@ func (g *Gateway) handleShards(c *fiber.Ctx) error {
 }
 
 func (g *Gateway) handleDrain(c *fiber.Ctx) error {
+	g.log.Info("admin: drain requested", "remote", c.IP())
 	g.StartDrain()
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"draining": true})
 }
 
 func (g *Gateway) handleCloseLobby(c *fiber.Ctx) error {
-	if err := g.lobbies.Close(c.UserContext(), c.Params("id")); err != nil {
+	id := c.Params("id")
+	if err := g.lobbies.Close(c.UserContext(), id); err != nil {
 		return g.httpFail(c, err)
 	}
+	g.log.Info("admin: lobby closed", "lobby_id", id, "remote", c.IP())
 	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -17,6 +17,7 @@ type metrics struct {
 	rateLimited prometheus.Counter
 	ops         *prometheus.CounterVec
 	errors      *prometheus.CounterVec
+	refused     *prometheus.CounterVec
 	opCounters  map[string]prometheus.Counter // resolved once: the hot path does a map lookup, no allocation
 }
 
@@ -42,6 +43,8 @@ func newMetrics(g *Gateway) *metrics {
 			Name: "lobbyd_ops_total", Help: "Requests handled, by op."}, []string{"op"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lobbyd_errors_total", Help: "Error replies, by code."}, []string{"code"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lobbyd_handshakes_refused_total", Help: "WebSocket handshakes refused before the upgrade, by error code."}, []string{"code"}),
 		opCounters: make(map[string]prometheus.Counter, len(knownOps)),
 	}
 	for _, op := range knownOps {
@@ -50,7 +53,7 @@ func newMetrics(g *Gateway) *metrics {
 	m.registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.connections, m.messagesIn, m.eventsOut, m.rateLimited, m.ops, m.errors,
+		m.connections, m.messagesIn, m.eventsOut, m.rateLimited, m.ops, m.errors, m.refused,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lobbyd_sessions", Help: "Sessions on this shard, connected or waiting for a resume."},
 			func() float64 { return float64(g.hub.count()) }),
