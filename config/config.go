@@ -14,27 +14,29 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/lobbyd/lobbyd/gateway"
 	"github.com/lobbyd/lobbyd/matchmaking"
+	"github.com/lobbyd/lobbyd/netcode"
 )
 
 // RateLimit is the per-connection token bucket (PROTOCOL.md §5).
 type RateLimit struct {
-	PerSecond float64 `yaml:"per_second"` // tokens added per second; default 50
-	Burst     int     `yaml:"burst"`      // bucket size; default 100
+	PerSecond float64 `yaml:"per_second"` // tokens added per second
+	Burst     int     `yaml:"burst"`      // bucket size
 }
 
 // File holds the settings of the YAML configuration file. Every key is
-// optional; an absent key keeps its default.
+// optional; an absent key keeps its default (see Defaults).
 type File struct {
-	HeartbeatMs     int64                     `yaml:"heartbeat_ms"`      // default 15000
-	ResumeGraceMs   int64                     `yaml:"resume_grace_ms"`   // default 30000
-	MaxMessageBytes int                       `yaml:"max_message_bytes"` // default 65536
-	MaxConnections  int                       `yaml:"max_connections"`   // default 20000
+	HeartbeatMs     int64                     `yaml:"heartbeat_ms"`
+	ResumeGraceMs   int64                     `yaml:"resume_grace_ms"`
+	MaxMessageBytes int                       `yaml:"max_message_bytes"`
+	MaxConnections  int                       `yaml:"max_connections"`
 	RateLimit       RateLimit                 `yaml:"rate_limit"`
-	AllowedOrigins  []string                  `yaml:"allowed_origins"`  // empty: any Origin
-	DrainSpreadMs   int64                     `yaml:"drain_spread_ms"`  // default 5000
-	DrainTimeoutMs  int64                     `yaml:"drain_timeout_ms"` // default 30000
-	Queues          []matchmaking.QueueConfig `yaml:"queues"`           // none: duel and squad
+	AllowedOrigins  []string                  `yaml:"allowed_origins"` // empty: any Origin
+	DrainSpreadMs   int64                     `yaml:"drain_spread_ms"`
+	DrainTimeoutMs  int64                     `yaml:"drain_timeout_ms"`
+	Queues          []matchmaking.QueueConfig `yaml:"queues"` // none: matchmaking.DefaultQueues
 }
 
 // Config is everything lobbyd needs to start.
@@ -52,16 +54,17 @@ type Config struct {
 	ShowVersion      bool   // --version: print the build's version and exit
 }
 
-// Defaults returns the built-in settings (PROTOCOL.md §6).
+// Defaults returns the built-in settings (PROTOCOL.md §6). Each is defined
+// by the package whose behaviour it sets; this only gathers them.
 func Defaults() File {
 	return File{
-		HeartbeatMs:     15000,
-		ResumeGraceMs:   30000,
-		MaxMessageBytes: 65536,
-		MaxConnections:  20000,
-		RateLimit:       RateLimit{PerSecond: 50, Burst: 100},
-		DrainSpreadMs:   5000,
-		DrainTimeoutMs:  30000,
+		HeartbeatMs:     netcode.DefaultHeartbeatInterval.Milliseconds(),
+		ResumeGraceMs:   gateway.DefaultResumeGrace.Milliseconds(),
+		MaxMessageBytes: netcode.DefaultMaxMessageBytes,
+		MaxConnections:  gateway.DefaultMaxConnections,
+		RateLimit:       RateLimit{PerSecond: gateway.DefaultRatePerSecond, Burst: gateway.DefaultRateBurst},
+		DrainSpreadMs:   gateway.DefaultDrainSpread.Milliseconds(),
+		DrainTimeoutMs:  gateway.DefaultDrainTimeout.Milliseconds(),
 	}
 }
 
@@ -84,58 +87,12 @@ type flagSpec struct {
 // configuration file if one is named, fills defaults and validates.
 // Usage text goes to usage (nil: io.Discard).
 func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
-	if usage == nil {
-		usage = io.Discard
-	}
 	c := &Config{File: Defaults()}
-	fs := flag.NewFlagSet("lobbyd", flag.ContinueOnError)
-	fs.SetOutput(usage)
-	specs := []flagSpec{
-		{name: "addr", env: "LOBBY_ADDR", usage: "HTTP and WebSocket listen address (default :8080, 127.0.0.1:8080 in dev mode)", str: &c.Addr},
-		{name: "redis", env: "LOBBY_REDIS_URL", usage: "redis://host:port/db; empty: in-memory single shard", str: &c.RedisURL},
-		{name: "shard-id", env: "LOBBY_SHARD_ID", usage: "this shard's name (default host name + port)", str: &c.ShardID},
-		{name: "jwt-secret", env: "LOBBY_JWT_SECRET", usage: "HS256 secret for player tokens", str: &c.JWTSecret},
-		{name: "jwt-public-key", env: "LOBBY_JWT_PUBLIC_KEY", usage: "PEM file with an RS256 or EdDSA public key for player tokens", str: &c.JWTPublicKeyFile},
-		{name: "dev", env: "LOBBY_DEV", usage: "dev mode: guest tokens at POST /v1/auth/guest, a random secret if none is set", boolean: &c.Dev},
-		{name: "operator-token", env: "LOBBY_OPERATOR_TOKEN", usage: "bearer token for /metrics and /admin/*", str: &c.OperatorToken},
-		{name: "config", env: "LOBBY_CONFIG", usage: "YAML configuration file", str: &c.ConfigPath},
-	}
-	for _, s := range specs {
-		if s.boolean != nil {
-			fs.BoolVar(s.boolean, s.name, false, s.usage+" ["+s.env+"]")
-		} else {
-			fs.StringVar(s.str, s.name, "", s.usage+" ["+s.env+"]")
-		}
-	}
-	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
+	if err := c.parseFlags(args, getenv, usage); err != nil {
 		return nil, err
 	}
 	if c.ShowVersion { // nothing else is read or checked: the answer must not depend on them
 		return c, nil
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, s := range specs {
-		if set[s.name] {
-			continue
-		}
-		v := getenv(s.env)
-		if v == "" {
-			continue
-		}
-		if s.boolean != nil {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return nil, fmt.Errorf("%s=%q: not a boolean", s.env, v)
-			}
-			*s.boolean = b
-		} else {
-			*s.str = v
-		}
 	}
 	if c.ConfigPath != "" {
 		data, err := os.ReadFile(c.ConfigPath)
@@ -146,6 +103,83 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 			return nil, fmt.Errorf("config %s: %w", c.ConfigPath, err)
 		}
 	}
+	c.fillDerived()
+	if err := c.validate(); err != nil {
+		where := "config"
+		if c.ConfigPath != "" {
+			where = "config " + c.ConfigPath
+		}
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	if c.ShardID == "" {
+		c.ShardID = defaultShardID(c.Addr)
+	}
+	return c, nil
+}
+
+// flagSpecs are the flags of PROTOCOL.md §6, each bound to its field of c.
+func (c *Config) flagSpecs() []flagSpec {
+	return []flagSpec{
+		{name: "addr", env: "LOBBY_ADDR", usage: "HTTP and WebSocket listen address (default :8080, 127.0.0.1:8080 in dev mode)", str: &c.Addr},
+		{name: "redis", env: "LOBBY_REDIS_URL", usage: "redis://host:port/db; empty: in-memory single shard", str: &c.RedisURL},
+		{name: "shard-id", env: "LOBBY_SHARD_ID", usage: "this shard's name (default host name + port)", str: &c.ShardID},
+		{name: "jwt-secret", env: "LOBBY_JWT_SECRET", usage: "HS256 secret for player tokens", str: &c.JWTSecret},
+		{name: "jwt-public-key", env: "LOBBY_JWT_PUBLIC_KEY", usage: "PEM file with an RS256 or EdDSA public key for player tokens", str: &c.JWTPublicKeyFile},
+		{name: "dev", env: "LOBBY_DEV", usage: "dev mode: guest tokens at POST /v1/auth/guest, a random secret if none is set", boolean: &c.Dev},
+		{name: "operator-token", env: "LOBBY_OPERATOR_TOKEN", usage: "bearer token for /metrics and /admin/*", str: &c.OperatorToken},
+		{name: "config", env: "LOBBY_CONFIG", usage: "YAML configuration file", str: &c.ConfigPath},
+	}
+}
+
+// parseFlags sets c's flag fields from args, then from the environment for
+// each flag that args did not give.
+func (c *Config) parseFlags(args []string, getenv func(string) string, usage io.Writer) error {
+	if usage == nil {
+		usage = io.Discard
+	}
+	specs := c.flagSpecs()
+	fs := flag.NewFlagSet("lobbyd", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	for _, s := range specs {
+		if s.boolean != nil {
+			fs.BoolVar(s.boolean, s.name, false, s.usage+" ["+s.env+"]")
+		} else {
+			fs.StringVar(s.str, s.name, "", s.usage+" ["+s.env+"]")
+		}
+	}
+	fs.BoolVar(&c.ShowVersion, "version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.ShowVersion {
+		return nil
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, s := range specs {
+		v := getenv(s.env)
+		if set[s.name] || v == "" {
+			continue
+		}
+		if s.boolean == nil {
+			*s.str = v
+			continue
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s=%q: not a boolean", s.env, v)
+		}
+		*s.boolean = b
+	}
+	return nil
+}
+
+// fillDerived sets what depends on other settings: dev mode, the address,
+// the built-in queues.
+func (c *Config) fillDerived() {
 	// No secret and no key means nobody can issue tokens but us: that is
 	// only useful as a dev server, which is what `lobbyd` alone must be.
 	if c.JWTSecret == "" && c.JWTPublicKeyFile == "" {
@@ -160,17 +194,6 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	if len(c.Queues) == 0 {
 		c.Queues = matchmaking.DefaultQueues()
 	}
-	if err := c.validate(); err != nil {
-		where := "config"
-		if c.ConfigPath != "" {
-			where = "config " + c.ConfigPath
-		}
-		return nil, fmt.Errorf("%s: %w", where, err)
-	}
-	if c.ShardID == "" {
-		c.ShardID = defaultShardID(c.Addr)
-	}
-	return c, nil
 }
 
 // decodeFile decodes YAML (JSON is valid YAML) strictly: unknown keys fail.
@@ -274,17 +297,8 @@ func (c *Config) validate() error {
 			return fmt.Errorf("allowed_origins[%d]: must not be empty", i)
 		}
 	}
-	seen := map[string]bool{}
-	for i := range c.Queues {
-		q := &c.Queues[i]
-		q.ApplyDefaults()
-		if err := q.Validate(); err != nil {
-			return fmt.Errorf("queues[%d]: %w", i, err)
-		}
-		if seen[q.Name] {
-			return fmt.Errorf("queues[%d].name: %q is listed twice", i, q.Name)
-		}
-		seen[q.Name] = true
+	if err := matchmaking.ValidateQueues(c.Queues); err != nil {
+		return err
 	}
 	if c.JWTSecret != "" && c.JWTPublicKeyFile != "" {
 		return errors.New("jwt-secret and jwt-public-key: give one, not both")

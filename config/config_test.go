@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -17,6 +18,18 @@ func TestNoFlagsIsADevServer(t *testing.T) {
 	if !c.Dev || c.Addr != "127.0.0.1:8080" || c.HeartbeatMs != 15000 || c.RateLimit.Burst != 100 ||
 		len(c.Queues) != 2 || c.Queues[0].Name != "duel" || c.Queues[1].Name != "squad" || c.ShardID == "" {
 		t.Fatalf("%+v", c)
+	}
+}
+
+// The defaults are defined by the packages that use them (netcode, gateway);
+// this pins them to PROTOCOL.md §6 and §5, the contract operators read.
+func TestDefaultsArePROTOCOLs(t *testing.T) {
+	want := File{
+		HeartbeatMs: 15000, ResumeGraceMs: 30000, MaxMessageBytes: 65536, MaxConnections: 20000,
+		RateLimit: RateLimit{PerSecond: 50, Burst: 100}, DrainSpreadMs: 5000, DrainTimeoutMs: 30000,
+	}
+	if got := Defaults(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Defaults() = %+v\nwant PROTOCOL.md's %+v", got, want)
 	}
 }
 

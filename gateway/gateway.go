@@ -18,21 +18,33 @@ import (
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
-// Options configure a Gateway. Zero values take the defaults of PROTOCOL.md §6,
-// except ResumeGrace and DrainSpread, where 0 is a setting of its own (the
-// config package fills their defaults).
+// Defaults of PROTOCOL.md §5 and §6 for the settings the gateway owns (the
+// transport's are netcode's: DefaultHeartbeatInterval, DefaultMaxMessageBytes).
+// New applies them to zero Options, except DefaultResumeGrace and
+// DefaultDrainSpread: there 0 is a setting of its own, so only the config
+// package starts from them.
+const (
+	DefaultResumeGrace    = 30 * time.Second
+	DefaultMaxConnections = 20000
+	DefaultRatePerSecond  = 50
+	DefaultRateBurst      = 100
+	DefaultDrainSpread    = 5 * time.Second
+	DefaultDrainTimeout   = 30 * time.Second
+)
+
+// Options configure a Gateway. Zero values take the defaults above.
 type Options struct {
 	ShardID         string        // this shard's name; default "lobbyd"
 	Addr            string        // advertised address in /admin/shards
-	Heartbeat       time.Duration // default 15s
+	Heartbeat       time.Duration // default netcode.DefaultHeartbeatInterval
 	ResumeGrace     time.Duration // 0: a dropped session leaves its lobby at once
-	MaxConnections  int           // default 20000
-	MaxMessageBytes int           // default 65536
-	RatePerSecond   float64       // default 50
-	RateBurst       int           // default 100
+	MaxConnections  int           // default DefaultMaxConnections
+	MaxMessageBytes int           // default netcode.DefaultMaxMessageBytes
+	RatePerSecond   float64       // default DefaultRatePerSecond
+	RateBurst       int           // default DefaultRateBurst
 	AllowedOrigins  []string      // empty: any Origin
 	DrainSpread     time.Duration // 0: every client is told to reconnect at once
-	DrainTimeout    time.Duration // default 30s
+	DrainTimeout    time.Duration // default DefaultDrainTimeout
 	Dev             bool          // POST /v1/auth/guest
 	OperatorToken   string        // empty: operator endpoints always answer 401
 	ReplayEvents    int           // replay ring per session, events; default 1024
@@ -46,22 +58,22 @@ func (o *Options) applyDefaults() {
 			*d = v
 		}
 	}
-	def(&o.Heartbeat, 15*time.Second)
-	def(&o.DrainTimeout, 30*time.Second)
+	def(&o.Heartbeat, netcode.DefaultHeartbeatInterval)
+	def(&o.DrainTimeout, DefaultDrainTimeout)
 	if o.ShardID == "" {
 		o.ShardID = "lobbyd"
 	}
 	if o.MaxConnections == 0 {
-		o.MaxConnections = 20000
+		o.MaxConnections = DefaultMaxConnections
 	}
 	if o.MaxMessageBytes == 0 {
-		o.MaxMessageBytes = 65536
+		o.MaxMessageBytes = netcode.DefaultMaxMessageBytes
 	}
 	if o.RatePerSecond == 0 {
-		o.RatePerSecond = 50
+		o.RatePerSecond = DefaultRatePerSecond
 	}
 	if o.RateBurst == 0 {
-		o.RateBurst = 100
+		o.RateBurst = DefaultRateBurst
 	}
 	if o.ReplayEvents == 0 {
 		o.ReplayEvents = 1024

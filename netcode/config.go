@@ -9,12 +9,13 @@ import (
 // Config tunes a Server. Every zero value means the documented default.
 type Config struct {
 	// MaxMessageBytes bounds one message's payload after reassembly of its
-	// fragments. Larger: close 1009. 0 → 65536.
+	// fragments. Larger: close 1009. 0 → DefaultMaxMessageBytes.
 	MaxMessageBytes int
 	// HeartbeatInterval is how often the server pings each connection. A
 	// connection that completes no frame at all (data, ping, pong or close)
 	// for 3× this long is closed with 1001 "idle timeout"; a connection stuck
-	// on a partial frame is covered by the same rule. 0 → 15s.
+	// on a partial frame is covered by the same rule.
+	// 0 → DefaultHeartbeatInterval.
 	HeartbeatInterval time.Duration
 	// WriteQueueBytes bounds the output queued for a connection whose socket
 	// does not take it. Over it, the client is too slow: close 1008.
@@ -31,9 +32,14 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// The transport defaults of PROTOCOL.md §1 and §6 (max_message_bytes,
+// heartbeat_ms). The gateway and the config package start from these.
 const (
-	defaultMaxMessageBytes   = 64 << 10
-	defaultHeartbeatInterval = 15 * time.Second
+	DefaultMaxMessageBytes   = 64 << 10
+	DefaultHeartbeatInterval = 15 * time.Second
+)
+
+const (
 	defaultWriteQueueBytes   = 4 << 20
 	defaultCloseTimeout      = 5 * time.Second
 )
@@ -41,10 +47,10 @@ const (
 // withDefaults returns cfg with every zero field set to its default.
 func (cfg Config) withDefaults() Config {
 	if cfg.MaxMessageBytes <= 0 {
-		cfg.MaxMessageBytes = defaultMaxMessageBytes
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
 	}
 	if cfg.HeartbeatInterval <= 0 {
-		cfg.HeartbeatInterval = defaultHeartbeatInterval
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
 	}
 	if cfg.WriteQueueBytes <= 0 {
 		cfg.WriteQueueBytes = defaultWriteQueueBytes
