@@ -235,7 +235,7 @@ func (l *lobby) listingOf() listing {
 		attrs:      make(map[string]string, len(l.attrs)),
 	}
 	for k, v := range l.attrs {
-		ls.attrs[k] = AttrString(v)
+		ls.attrs[k], _ = protocol.AttrString(v) // CheckAttrs stored strings and numbers only
 	}
 	return ls
 }

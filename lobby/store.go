@@ -89,7 +89,7 @@ type MatchParams struct {
 type ListQuery struct {
 	Mode, Region, State string
 	HasSpace            bool
-	Attrs               map[string]string // attr.<key>=<value>, compared with AttrString
+	Attrs               map[string]string // attr.<key>=<value>, compared with protocol.AttrString
 	Limit               int               // 1..100; 0: DefaultListLimit
 	Cursor              string            // from ListPage.NextCursor; "" is the first page
 }

@@ -9,15 +9,13 @@ import (
 )
 
 // Bounds of PROTOCOL.md §3, and the ones this package adds where the
-// protocol is silent (see doc.go).
+// protocol is silent (see doc.go). The attrs bounds are protocol's
+// (MaxAttrs, MaxAttrKeyBytes, MaxAttrStringBytes): ValidateAttrs checks them.
 const (
 	MaxNameRunes        = 64
 	MinPlayers          = 2
 	MaxPlayers          = 256
 	MaxChatRunes        = 500
-	MaxAttrs            = protocol.MaxAttrs
-	MaxAttrKeyBytes     = protocol.MaxAttrKeyBytes
-	MaxAttrStringBytes  = protocol.MaxAttrStringBytes
 	MaxDataBytes        = 4096 // lobby or member data, encoded
 	MaxTagBytes         = 64   // mode, region
 	MaxPasswordBytes    = 128
@@ -187,14 +185,6 @@ func normUint(u uint64) any {
 	return u
 }
 
-// AttrString is the text an attr.<key>=<value> filter compares with
-// (protocol.AttrString: strings as they are, integers in decimal, floats in
-// the shortest 'g' form, so 3.0 matches "3"); "" for other values.
-func AttrString(v any) string {
-	s, _ := protocol.AttrString(v)
-	return s
-}
-
 // CheckCreate validates a lobby.create body and returns a normalised copy
 // (Attrs non-nil).
 func CheckCreate(p protocol.CreateLobby) (protocol.CreateLobby, error) {
@@ -339,12 +329,12 @@ func CheckListQuery(q ListQuery) (ListQuery, uint64, error) {
 	if err := CheckTag("region", q.Region); err != nil {
 		return q, 0, err
 	}
-	if len(q.Attrs) > MaxAttrs {
+	if len(q.Attrs) > protocol.MaxAttrs {
 		return q, 0, badRequest("at most 16 attr filters")
 	}
 	for k, v := range q.Attrs {
-		if k == "" || len(k) > MaxAttrKeyBytes || len(v) > MaxAttrStringBytes {
-			return q, 0, badRequest("attr filter out of bounds")
+		if k == "" || len(k) > protocol.MaxAttrKeyBytes || !utf8.ValidString(k) || len(v) > protocol.MaxAttrStringBytes {
+			return q, 0, badRequest("attr filters: keys 1-64 bytes of UTF-8, values at most 256 bytes")
 		}
 	}
 	before, err := DecodeCursor(q.Cursor)

@@ -17,7 +17,6 @@ import (
 const (
 	MaxSkill     = 1e9 // |skill| above this is bad_request: no rating scale needs more, and sums stay exact
 	MaxRegionLen = 64  // bytes
-	MaxAttrs     = 16  // attrs keys, as for lobbies; attrs do not take part in matching in v1
 )
 
 var (
@@ -106,7 +105,8 @@ func (s *Service) Enqueue(ctx context.Context, p Player, req protocol.Enqueue) (
 	if len(req.Region) > MaxRegionLen || !utf8.ValidString(req.Region) {
 		return protocol.Ticket{}, errBadRegion
 	}
-	if len(req.Attrs) > MaxAttrs {
+	// protocol.MaxAttrs, as for lobbies; attrs take no part in matching in v1.
+	if len(req.Attrs) > protocol.MaxAttrs {
 		return protocol.Ticket{}, errBadAttrs
 	}
 	if req.Party {

@@ -244,7 +244,7 @@ func TestServiceEnqueueErrors(t *testing.T) {
 	h.enqueue(t, "queued", "duel", 0, "")
 	long := strings.Repeat("r", mm.MaxRegionLen+1)
 	attrs := protocol.Attrs{}
-	for i := range mm.MaxAttrs + 1 {
+	for i := range protocol.MaxAttrs + 1 {
 		attrs[fmt.Sprint("k", i)] = i
 	}
 	tests := []struct {

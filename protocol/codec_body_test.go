@@ -142,6 +142,8 @@ func TestAttrString(t *testing.T) {
 	}{
 		{"x", "x", true}, {int64(-3), "-3", true}, {uint64(18446744073709551615), "18446744073709551615", true},
 		{3.0, "3", true}, {2.5, "2.5", true}, {float32(0.1), "0.1", true}, {7, "7", true},
+		{int8(-3), "-3", true}, {uint16(7), "7", true}, {int64(math.MinInt64), "-9223372036854775808", true},
+		{float32(2.5), "2.5", true}, {1e21, "1e+21", true}, {1e20, "1e+20", true}, {-0.0, "0", true},
 		{true, "", false}, {nil, "", false},
 	}
 	for _, tt := range tests {
