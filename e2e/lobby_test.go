@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -393,7 +394,13 @@ func TestListFiltersAndLimits(t *testing.T) {
 			t.Errorf("%q: %d lobbies, want %d", q, got, want)
 		}
 	}
-	for _, q := range []string{"limit=0", "limit=101", "limit=x", "cursor=%%%", "has_space=maybe", "state=gone"} {
+	var attrs17 []string
+	for i := range 17 {
+		attrs17 = append(attrs17, fmt.Sprintf("attr.k%d=v", i))
+	}
+	// The bounds are lobby.CheckListQuery's; the gateway only parses.
+	for _, q := range []string{"limit=0", "limit=-1", "limit=101", "limit=x", "cursor=%%%", "has_space=maybe", "state=gone",
+		"attr.=x", "attr.%ff=1", "attr." + strings.Repeat("k", 65) + "=1", "attr.k=" + strings.Repeat("v", 257), strings.Join(attrs17, "&")} {
 		var e struct{ Error struct{ Code string } }
 		if st, _ := s.httpDo("GET", "/v1/lobbies?"+q, "", nil, &e); st != 400 || e.Error.Code != "bad_request" {
 			t.Errorf("%q: %d %+v, want 400 bad_request", q, st, e)

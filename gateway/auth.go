@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/lobbyd/lobbyd/lobby"
 )
 
 // Identity is who a verified player token names.
@@ -94,7 +96,7 @@ func (a *Auth) Verify(token string) (Identity, error) {
 		}
 		return Identity{}, errBadToken
 	}
-	if n := len(c.Subject); n < 1 || n > 64 {
+	if n := len(c.Subject); n < 1 || n > lobby.MaxUserIDBytes {
 		return Identity{}, errors.New("sub must be 1-64 bytes")
 	}
 	name := c.Name
@@ -111,7 +113,7 @@ func validName(s string) bool {
 		return false
 	}
 	n := utf8.RuneCountInString(s)
-	return n >= 1 && n <= 32 && strings.TrimSpace(s) != ""
+	return n >= 1 && n <= lobby.MaxDisplayNameRunes && strings.TrimSpace(s) != ""
 }
 
 // CanIssue reports whether Issue works (HS256 only).

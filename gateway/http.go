@@ -1,13 +1,13 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"errors"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	gojson "github.com/goccy/go-json"
 	"github.com/gofiber/fiber/v2"
@@ -234,8 +234,6 @@ func (g *Gateway) handleGuest(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"token": tok, "user_id": uid})
 }
 
-const maxAttrFilters = 16
-
 // listBufs are scratch buffers for listing pages written by a JSONLister.
 var listBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
@@ -245,12 +243,15 @@ type lobbyPage struct {
 	NextCursor *string              `json:"next_cursor"` // null on the last page
 }
 
-func (g *Gateway) handleListLobbies(c *fiber.Ctx) error {
-	q := lobby.ListQuery{Mode: c.Query("mode"), Region: c.Query("region"), State: c.Query("state"), Cursor: c.Query("cursor"), Limit: 20}
+// parseListQuery reads GET /v1/lobbies' query. It checks only the syntax
+// of has_space and limit: the bounds are lobby.CheckListQuery's, which every
+// store applies, so a refusal there is the 400 of PROTOCOL.md §4.
+func parseListQuery(c *fiber.Ctx) (lobby.ListQuery, error) {
+	q := lobby.ListQuery{Mode: c.Query("mode"), Region: c.Query("region"), State: c.Query("state"), Cursor: c.Query("cursor")}
 	if s := c.Query("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
-			return httpError(c, protocol.CodeBadRequest, "limit must be 1..100")
+		if err != nil || n < 1 {
+			n = -1 // out of bounds for CheckListQuery (0 would mean its default)
 		}
 		q.Limit = n
 	}
@@ -259,31 +260,27 @@ func (g *Gateway) handleListLobbies(c *fiber.Ctx) error {
 	case "true":
 		q.HasSpace = true
 	default:
-		return httpError(c, protocol.CodeBadRequest, "has_space must be true or false")
+		return q, protocol.NewError(protocol.CodeBadRequest, "has_space must be true or false")
 	}
-	switch q.State {
-	case "", protocol.StateOpen, protocol.StateInGame:
-	default:
-		return httpError(c, protocol.CodeBadRequest, "state must be open or in_game")
-	}
-	var bad string
 	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
-		key := string(k)
-		if !strings.HasPrefix(key, "attr.") {
+		name, ok := bytes.CutPrefix(k, []byte("attr."))
+		// One filter over the bound is enough for CheckListQuery to refuse;
+		// more would only grow the map.
+		if !ok || len(q.Attrs) > protocol.MaxAttrs {
 			return
 		}
 		if q.Attrs == nil {
 			q.Attrs = map[string]string{}
 		}
-		name := key[len("attr."):]
-		if name == "" || len(name) > 64 || !utf8.ValidString(name) || len(q.Attrs) >= maxAttrFilters {
-			bad = "attr filters: at most 16, keys 1-64 bytes"
-			return
-		}
-		q.Attrs[name] = string(v)
+		q.Attrs[string(name)] = string(v)
 	})
-	if bad != "" {
-		return httpError(c, protocol.CodeBadRequest, bad)
+	return q, nil
+}
+
+func (g *Gateway) handleListLobbies(c *fiber.Ctx) error {
+	q, err := parseListQuery(c)
+	if err != nil {
+		return g.httpFail(c, err)
 	}
 	if jl, ok := g.lobbies.(lobby.JSONLister); ok {
 		buf := listBufs.Get().(*[]byte)
