@@ -40,8 +40,8 @@ const (
 )
 
 const (
-	defaultWriteQueueBytes   = 4 << 20
-	defaultCloseTimeout      = 5 * time.Second
+	defaultWriteQueueBytes = 4 << 20
+	defaultCloseTimeout    = 5 * time.Second
 )
 
 // withDefaults returns cfg with every zero field set to its default.
