@@ -2,6 +2,7 @@ package lobby
 
 import (
 	"crypto/rand"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -23,6 +24,9 @@ type MemoryOptions struct {
 	// construction (fine for one process; stores sharing lobbies must share
 	// it).
 	PasswordPepper []byte
+	// Logger reports a lobby whose view cannot be written as JSON (it is
+	// left out of listings). nil: slog.Default().
+	Logger *slog.Logger
 }
 
 // maxCodeTries bounds the search for a free code. With 887 million codes a
@@ -37,6 +41,7 @@ type MemoryStore struct {
 	newID   func() string
 	newCode func() string
 	pepper  []byte
+	log     *slog.Logger
 
 	// Guarded by mu. A lobby's entries here change only while its own lock
 	// is held too (lock order: lobby.mu, then mu), so a lobby's members and
@@ -60,6 +65,7 @@ func NewMemoryStore(sink Sink, opts MemoryOptions) *MemoryStore {
 		newID:   opts.NewID,
 		newCode: opts.NewCode,
 		pepper:  opts.PasswordPepper,
+		log:     opts.Logger,
 		users:   make(map[string]*lobby),
 		lobbies: make(map[string]*lobby),
 		codes:   make(map[string]*lobby),
@@ -76,6 +82,9 @@ func NewMemoryStore(sink Sink, opts MemoryOptions) *MemoryStore {
 	}
 	if s.newCode == nil {
 		s.newCode = NewCode
+	}
+	if s.log == nil {
+		s.log = slog.Default()
 	}
 	if s.pepper == nil {
 		s.pepper = make([]byte, 32)
@@ -118,6 +127,9 @@ type lobby struct {
 	// viewJSON is the public view as JSON, built by a listing and dropped
 	// by emit: every change to what the view shows emits an event.
 	viewJSON []byte
+	// viewUnlistable is set when the view could not be written as JSON:
+	// listings skip the lobby (and log it once) until the next change.
+	viewUnlistable bool
 }
 
 type member struct {
@@ -175,7 +187,7 @@ func (l *lobby) everyone() []string {
 // recipients are dropped.
 func (s *MemoryStore) emit(l *lobby, ev Event) {
 	if ev.Name != protocol.EvChat {
-		l.viewJSON = nil // before the early return: a change nobody hears of is still a change
+		l.viewJSON, l.viewUnlistable = nil, false // before the early return: a change nobody hears of is still a change
 	}
 	if len(ev.To) == 0 {
 		return

@@ -102,7 +102,10 @@ func CheckChat(text string) error {
 }
 
 // CheckData validates lobby or member data (a MessagePack map of at most
-// 4 KiB) and returns a copy. nil stays nil ("absent").
+// 4 KiB, every number in it finite) and returns a copy. nil stays nil
+// ("absent"). NaN and ±Inf are refused because the HTTP API shows data as
+// JSON, which cannot hold them: one such value would make every listing
+// page with the lobby unanswerable.
 func CheckData(d protocol.RawMap) (protocol.RawMap, error) {
 	if d == nil {
 		return nil, nil
@@ -112,6 +115,12 @@ func CheckData(d protocol.RawMap) (protocol.RawMap, error) {
 	}
 	if !protocol.IsMapHeader(d) {
 		return nil, badRequest("data must be a map")
+	}
+	if err := protocol.ValidateFinite(d); err != nil {
+		if err == protocol.ErrNonFinite {
+			return nil, badRequest("data numbers must be finite (no NaN or infinity)")
+		}
+		return nil, badRequest("data must be one well-formed MessagePack map")
 	}
 	return append(protocol.RawMap(nil), d...), nil
 }

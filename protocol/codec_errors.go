@@ -14,6 +14,7 @@ var (
 	ErrMapKey      = &Error{Code: CodeBadRequest, Msg: "map key is not a string"}
 	ErrTrailing    = &Error{Code: CodeBadRequest, Msg: "trailing bytes after value"}
 	ErrEmpty       = &Error{Code: CodeBadRequest, Msg: "empty message"}
+	ErrNonFinite   = &Error{Code: CodeBadRequest, Msg: "numbers must be finite (no NaN or infinity)"}
 
 	// Type checks of the Reader's typed reads.
 	ErrWantMap    = &Error{Code: CodeBadRequest, Msg: "expected a map"}

@@ -41,6 +41,8 @@ const MaxDepth = 32
 type Reader struct {
 	b   []byte
 	off int
+	// finite makes Skip refuse NaN and ±Inf floats (ValidateFinite).
+	finite bool
 }
 
 // NewReader returns a Reader positioned at the start of b.
@@ -465,9 +467,19 @@ func (r *Reader) skip(depth int) error {
 		return r.skipFixed(2)
 	case 0xcd, 0xd1:
 		return r.skipFixed(3)
-	case 0xca, 0xce, 0xd2:
+	case 0xca:
+		if r.finite && r.Len() >= 5 && binary.BigEndian.Uint32(r.b[r.off+1:])&0x7f800000 == 0x7f800000 {
+			return ErrNonFinite // exponent all ones: NaN or ±Inf
+		}
 		return r.skipFixed(5)
-	case 0xcb, 0xcf, 0xd3:
+	case 0xcb:
+		if r.finite && r.Len() >= 9 && binary.BigEndian.Uint64(r.b[r.off+1:])&0x7ff0000000000000 == 0x7ff0000000000000 {
+			return ErrNonFinite
+		}
+		return r.skipFixed(9)
+	case 0xce, 0xd2:
+		return r.skipFixed(5)
+	case 0xcf, 0xd3:
 		return r.skipFixed(9)
 	case 0xdc, 0xdd:
 		return r.skipArray(depth)
@@ -574,11 +586,20 @@ func (r *Reader) skipExt(c byte) error {
 // It runs before any bytes reach the msgpack library, so the library never
 // sees a length it could be tricked into allocating for. It does not
 // allocate.
-func Validate(b []byte) error {
+func Validate(b []byte) error { return validate(b, false) }
+
+// ValidateFinite is Validate that also refuses NaN and ±Inf floats anywhere
+// in the value (ErrNonFinite). Lobby and member "data" are checked with it:
+// the HTTP API renders them as JSON, which has no way to write those
+// numbers, so one such value would make every listing page holding the
+// lobby unanswerable.
+func ValidateFinite(b []byte) error { return validate(b, true) }
+
+func validate(b []byte, finite bool) error {
 	if len(b) == 0 {
 		return ErrEmpty
 	}
-	r := NewReader(b)
+	r := Reader{b: b, finite: finite}
 	if err := r.skip(0); err != nil {
 		return err
 	}

@@ -335,3 +335,33 @@ func TestHugeClaimsAllocateNothing(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateFinite(t *testing.T) {
+	cases := []struct {
+		name string
+		b    []byte
+		ok   bool
+	}{
+		{"float64 1", []byte{0x81, 0xa1, 'x', 0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0}, true},
+		{"float64 NaN", []byte{0x81, 0xa1, 'x', 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1}, false},
+		{"float64 +Inf", []byte{0x81, 0xa1, 'x', 0xcb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0}, false},
+		{"float64 -Inf", []byte{0x81, 0xa1, 'x', 0xcb, 0xff, 0xf0, 0, 0, 0, 0, 0, 0}, false},
+		{"float32 max", []byte{0x81, 0xa1, 'x', 0xca, 0x7f, 0x7f, 0xff, 0xff}, true},
+		{"float32 NaN in array", []byte{0x81, 0xa1, 'x', 0x92, 0x01, 0xca, 0x7f, 0xc0, 0, 0}, false},
+		{"float32 -Inf in map", []byte{0x81, 0xa1, 'x', 0x81, 0xa1, 'y', 0xca, 0xff, 0x80, 0, 0}, false},
+		{"truncated float", []byte{0x81, 0xa1, 'x', 0xcb, 0x7f, 0xf0}, false},
+		{"NaN bytes inside a string", []byte{0x81, 0xa1, 'x', 0xa3, 0xcb, 0x7f, 0xf8}, true},
+	}
+	for _, c := range cases {
+		err := ValidateFinite(c.b)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if !c.ok && c.name != "truncated float" && err != ErrNonFinite {
+			t.Errorf("%s: %v, want ErrNonFinite", c.name, err)
+		}
+		if c.name != "truncated float" && Validate(c.b) != nil {
+			t.Errorf("%s: Validate refuses it: %v", c.name, Validate(c.b))
+		}
+	}
+}

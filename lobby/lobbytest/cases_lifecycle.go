@@ -100,6 +100,11 @@ func testCreateBounds(h *harness) {
 		{"data 4096", func(p *protocol.CreateLobby) { p.Data = ok }, true},
 		{"data 4097", func(p *protocol.CreateLobby) { p.Data = big }, false},
 		{"data not a map", func(p *protocol.CreateLobby) { p.Data = protocol.RawMap{0x01} }, false},
+		{"data NaN", func(p *protocol.CreateLobby) { p.Data = nanMap }, false},
+		{"data -Inf nested", func(p *protocol.CreateLobby) { p.Data = infMap32 }, false},
+		{"data finite float", func(p *protocol.CreateLobby) {
+			p.Data = protocol.RawMap{0x81, 0xa1, 'x', 0xcb, 0x3f, 0xf0, 0, 0, 0, 0, 0, 0}
+		}, true},
 		{"mode 64 bytes", func(p *protocol.CreateLobby) { p.Mode = strings.Repeat("m", 64) }, true},
 		{"mode 65 bytes", func(p *protocol.CreateLobby) { p.Mode = strings.Repeat("m", 65) }, false},
 		{"region 65 bytes", func(p *protocol.CreateLobby) { p.Region = strings.Repeat("r", 65) }, false},

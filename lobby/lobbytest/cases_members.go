@@ -148,6 +148,8 @@ func testUpdateErrors(h *harness) {
 		{"attrs bool", "a", protocol.UpdateLobby{Attrs: protocol.Attrs{"x": false}}, protocol.CodeBadRequest},
 		{"data big", "a", protocol.UpdateLobby{Data: strMap(4091)}, protocol.CodeBadRequest},
 		{"data not map", "a", protocol.UpdateLobby{Data: protocol.RawMap{0xc3}}, protocol.CodeBadRequest},
+		{"data NaN", "a", protocol.UpdateLobby{Data: nanMap}, protocol.CodeBadRequest},
+		{"data -Inf float32", "a", protocol.UpdateLobby{Data: infMap32}, protocol.CodeBadRequest},
 	}
 	for _, c := range cases {
 		_, err := h.s.Update(h.ctx, c.user, c.u)
@@ -197,8 +199,19 @@ func testSetMember(h *harness) {
 	h.wantCode(err, protocol.CodeBadRequest, "member data too big")
 	_, err = h.s.SetMember(h.ctx, "b", protocol.SetMember{Data: protocol.RawMap{0x90}})
 	h.wantCode(err, protocol.CodeBadRequest, "member data not a map")
+	_, err = h.s.SetMember(h.ctx, "b", protocol.SetMember{Data: nanMap})
+	h.wantCode(err, protocol.CodeBadRequest, "member data with NaN")
+	_, err = h.s.SetMember(h.ctx, "b", protocol.SetMember{Data: infMap32})
+	h.wantCode(err, protocol.CodeBadRequest, "member data with -Inf")
 	h.expect()
 }
+
+// Data holding a non-finite float, which JSON cannot carry: {"x": NaN}
+// (float64) and {"y": [-Inf]} (float32, nested).
+var (
+	nanMap   = protocol.RawMap{0x81, 0xa1, 'x', 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1}
+	infMap32 = protocol.RawMap{0x81, 0xa1, 'y', 0x91, 0xca, 0xff, 0x80, 0, 0}
+)
 
 func testSetConnected(h *harness) {
 	h.lobbyWith(public("r"), "a", "b")
