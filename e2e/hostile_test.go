@@ -1,8 +1,17 @@
 package e2e
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"math"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/gorilla/websocket"
 )
 
 // Hostile players: regressions of issue 10 (application half). Each test
@@ -35,5 +44,103 @@ func TestNonFiniteDataIsRefusedAndListingsStayUp(t *testing.T) {
 	}
 	if code, _ := s.httpDo("GET", "/v1/lobbies/"+id, "", nil, nil); code != 200 {
 		t.Fatalf("GET /v1/lobbies/{id}: %d", code)
+	}
+}
+
+// handshakeStatus dials /ws with query and returns the HTTP status of the
+// refusal, or 101 when the upgrade succeeded.
+func handshakeStatus(t *testing.T, s *server, query string) int {
+	t.Helper()
+	ws, resp, err := websocket.DefaultDialer.Dial(s.wsURL(query), nil)
+	if err == nil {
+		ws.Close()
+		return 101
+	}
+	if resp == nil {
+		t.Fatalf("dial: %v", err)
+	}
+	return resp.StatusCode
+}
+
+func signed(t *testing.T, claims jwt.MapClaims) string {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// signedRaw signs a payload as it is, bytes that are not UTF-8 included.
+func signedRaw(t *testing.T, payload string) string {
+	t.Helper()
+	enc := base64.RawURLEncoding
+	unsigned := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload))
+	mac := hmac.New(sha256.New, []byte(testSecret))
+	mac.Write([]byte(unsigned))
+	return unsigned + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+// A sub of 33-64 bytes is valid (PROTOCOL.md §1) but used to become a
+// 33+-character display name, which every lobby refused: lobby.create and
+// join answered bad_request, and the matcher failed to build the match
+// lobby on every pass, so the partner was never matched. The default name
+// is the sub cut to 32 characters now.
+func TestLongSubIsAUsablePlayer(t *testing.T) {
+	s := startServer(t, nil)
+	long := strings.Repeat("é", 21) + "-azure-ad-oid" // 55 bytes, 34 characters
+	other := strings.Repeat("x", 64)
+	a, b := s.dial(long), s.dial(other)
+	if n := str(a.welcome.d()["name"]); n != string([]rune(long)[:32]) {
+		t.Fatalf("welcome name %q", n)
+	}
+	lv := lobbyOf(a.ok("lobby.create", map[string]any{"name": "long", "max_players": 2, "visibility": "public"}))
+	if m := members(lv)[0]; m["user_id"] != long || m["name"] != string([]rune(long)[:32]) {
+		t.Fatalf("member %v", m)
+	}
+	b.ok("lobby.join", map[string]any{"lobby_id": lv["id"]})
+	a.ok("lobby.leave", nil)
+	b.ok("lobby.leave", nil)
+
+	a.ok("mm.enqueue", map[string]any{"queue": "duel"})
+	b.ok("mm.enqueue", map[string]any{"queue": "duel"})
+	ma, mb := a.nextEvent("mm.matched").d(), b.nextEvent("mm.matched").d()
+	if ma["match_id"] != mb["match_id"] || len(members(lobbyOf(ma))) != 2 {
+		t.Fatalf("matched %v / %v", ma, mb)
+	}
+}
+
+// Claims and handshake parameters used to be taken as they came: a sub
+// with control characters or broken UTF-8 became a user id, an "exp"
+// written as a JSON string was accepted, and last_seq=junk without resume
+// was ignored. Each is refused before the upgrade now.
+func TestHostileClaimsAndParametersRefused(t *testing.T) {
+	s := startServer(t, nil)
+	exp := time.Now().Add(time.Hour).Unix()
+	cases := []struct {
+		name   string
+		query  string
+		status int
+	}{
+		{"sub with NUL", "token=" + signed(t, jwt.MapClaims{"sub": "a\x00b", "exp": exp}), 401},
+		{"sub with ESC", "token=" + signed(t, jwt.MapClaims{"sub": "a\x1b[31mb", "exp": exp}), 401},
+		{"sub with CRLF", "token=" + signed(t, jwt.MapClaims{"sub": "a\r\nb", "exp": exp}), 401},
+		{"sub with C1", "token=" + signed(t, jwt.MapClaims{"sub": "a\u0085b", "exp": exp}), 401},
+		{"sub not UTF-8", "token=" + signedRaw(t, `{"sub":"a`+"\xff"+`b","exp":`+strconv.FormatInt(exp, 10)+`}`), 401},
+		{"sub lone surrogate", "token=" + signedRaw(t, `{"sub":"a\udc00b","exp":`+strconv.FormatInt(exp, 10)+`}`), 401},
+		{"sub 65 bytes", "token=" + signed(t, jwt.MapClaims{"sub": strings.Repeat("s", 65), "exp": exp}), 401},
+		{"name with LF", "token=" + signed(t, jwt.MapClaims{"sub": "u", "name": "a\nb", "exp": exp}), 401},
+		{"exp as a string", "token=" + signed(t, jwt.MapClaims{"sub": "u", "exp": strconv.FormatInt(exp, 10)}), 401},
+		{"nbf as a string", "token=" + signed(t, jwt.MapClaims{"sub": "u", "exp": exp, "nbf": "0"}), 401},
+		{"last_seq junk without resume", "token=" + s.token("u", "", time.Hour) + "&last_seq=junk", 400},
+		{"last_seq negative", "token=" + s.token("u", "", time.Hour) + "&last_seq=-1", 400},
+		{"sub of 64 bytes, exp a number", "token=" + signed(t, jwt.MapClaims{"sub": strings.Repeat("s", 64), "exp": exp, "iat": exp - 10}), 101},
+		{"sub with spaces and emoji", "token=" + signed(t, jwt.MapClaims{"sub": "ann 🎮", "exp": exp}), 101},
+		{"last_seq without resume", "token=" + s.token("u2", "", time.Hour) + "&last_seq=7", 101},
+	}
+	for _, c := range cases {
+		if got := handshakeStatus(t, s, c.query); got != c.status {
+			t.Errorf("%s: HTTP %d, want %d", c.name, got, c.status)
+		}
 	}
 }

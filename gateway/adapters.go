@@ -29,6 +29,11 @@ func (m matchLobbies) CreateMatch(ctx context.Context, p matchmaking.MatchLobbyP
 	})
 }
 
+func (m matchLobbies) CheckPlayer(p matchmaking.Player) error {
+	_, err := lobby.CheckActor(lobby.Actor{UserID: p.UserID, Name: p.Name})
+	return err
+}
+
 func playerOf(id Identity) matchmaking.Player {
 	return matchmaking.Player{UserID: id.UserID, Name: id.Name}
 }

@@ -195,18 +195,20 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 		return g.refuseWS(c, protocol.CodeUnavailable, "not accepting connections, retry later")
 	}
 	cs := &connState{id: id}
+	// last_seq is checked even without resume: a malformed query is a
+	// client bug worth reporting (docs/protocol-notes.md), not a no-op.
+	if ls := c.Query("last_seq"); ls != "" {
+		n, err := strconv.ParseUint(ls, 10, 64)
+		if err != nil {
+			return g.refuseWS(c, protocol.CodeBadRequest, "last_seq must be an unsigned integer")
+		}
+		cs.lastSeq = n
+	}
 	if r := c.Query("resume"); r != "" {
 		if len(r) > 128 {
 			return g.refuseWS(c, protocol.CodeBadRequest, "resume token too long")
 		}
 		cs.resume = strings.Clone(r) // fasthttp reuses the request's buffer after the handler
-		if ls := c.Query("last_seq"); ls != "" {
-			n, err := strconv.ParseUint(ls, 10, 64)
-			if err != nil {
-				return g.refuseWS(c, protocol.CodeBadRequest, "last_seq must be an unsigned integer")
-			}
-			cs.lastSeq = n
-		}
 	}
 	return g.net.Upgrade(c, cs)
 }

@@ -29,18 +29,35 @@ const (
 // returns a normalised copy that the store may keep: maps and bytes are
 // copied so the caller's buffers can be reused.
 
-// CheckActor validates a and fills an empty Name with the user id.
+// CheckActor validates a and fills an empty Name with DefaultName.
 func CheckActor(a Actor) (Actor, error) {
 	if err := checkUserID(a.UserID); err != nil {
 		return a, err
 	}
 	if a.Name == "" {
-		a.Name = a.UserID
+		a.Name = DefaultName(a.UserID)
 	}
 	if !utf8.ValidString(a.Name) || utf8.RuneCountInString(a.Name) > MaxDisplayNameRunes {
 		return a, badRequest("name must be 1-32 characters of UTF-8")
 	}
 	return a, nil
+}
+
+// DefaultName is the display name of a user whose token names none: the
+// user id, cut to MaxDisplayNameRunes characters. A user id may be 64 bytes
+// (PROTOCOL.md §1) and a name only 32 characters, so an uncut id would make
+// every lobby.create, lobby.join and match lobby of that user fail. The cut
+// is on a character boundary; bytes that are not UTF-8 (which the gateway
+// refuses in ids anyway) count one each.
+func DefaultName(userID string) string {
+	n := 0
+	for i := range userID {
+		if n == MaxDisplayNameRunes {
+			return userID[:i]
+		}
+		n++
+	}
+	return userID
 }
 
 func checkUserID(id string) error {

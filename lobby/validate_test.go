@@ -118,3 +118,22 @@ func TestPassword(t *testing.T) {
 		t.Error("Check")
 	}
 }
+
+func TestDefaultNameCutsLongIDs(t *testing.T) {
+	cases := map[string]string{
+		"ann":                          "ann",
+		strings.Repeat("x", 32):        strings.Repeat("x", 32),
+		strings.Repeat("x", 64):        strings.Repeat("x", 32),
+		strings.Repeat("é", 31) + "xy": strings.Repeat("é", 31) + "x",
+		strings.Repeat("🎮", 16):        strings.Repeat("🎮", 16),
+	}
+	for id, want := range cases {
+		got := DefaultName(id)
+		if got != want {
+			t.Errorf("DefaultName(%q) = %q, want %q", id, got, want)
+		}
+		if a, err := CheckActor(Actor{UserID: id}); err != nil || a.Name != want {
+			t.Errorf("CheckActor(%q): %+v %v", id, a, err)
+		}
+	}
+}

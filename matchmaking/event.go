@@ -61,4 +61,10 @@ type Lobbies interface {
 	LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool, error)
 	// CreateMatch creates the match's lobby and moves the players in.
 	CreateMatch(ctx context.Context, p MatchLobbyParams) (protocol.LobbyView, error)
+	// CheckPlayer reports, with a *protocol.Error, why p could never be a
+	// member of a lobby (a user id or display name out of the lobby's
+	// bounds); nil if it can. Enqueue refuses such players, and a match
+	// whose lobby fails cancels the tickets it names instead of retrying
+	// them for ever.
+	CheckPlayer(p Player) error
 }

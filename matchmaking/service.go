@@ -95,6 +95,9 @@ func (s *Service) Enqueue(ctx context.Context, p Player, req protocol.Enqueue) (
 	if p.UserID == "" {
 		return protocol.Ticket{}, errNoUser
 	}
+	if err := s.lobbies.CheckPlayer(p); err != nil {
+		return protocol.Ticket{}, err // its match lobby could never be built
+	}
 	t := Ticket{Queue: q.Name, Region: req.Region}
 	if req.Skill != nil {
 		t.Skill = *req.Skill

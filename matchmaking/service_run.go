@@ -2,6 +2,7 @@ package matchmaking
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/lobbyd/lobbyd/protocol"
@@ -170,13 +171,42 @@ func (s *Service) start(ctx context.Context, qi int, f *found) {
 
 // restore puts back the tickets of a match whose lobby could not be made,
 // with their place in the queue (CreatedAt) kept: the failure is ours, not
-// the players'. A ticket that cannot go back (a member queued again in the
-// meantime) is cancelled.
+// the players'. Except when the lobby refused the match for a reason of its
+// own (a *protocol.Error) and a ticket has a player it could never take:
+// that ticket would fail every pass for ever, keeping its partners from a
+// match, so it is cancelled (reason "cancelled") and logged once. A ticket
+// that cannot go back (a member queued again in the meantime) is cancelled.
 func (s *Service) restore(ctx context.Context, ts []Ticket, cause error) {
-	s.opts.Logger.Error("matchmaking: creating a match lobby failed; tickets requeued", "err", cause)
+	var refused *protocol.Error
+	judge := errors.As(cause, &refused)
+	requeued, dropped := 0, 0
 	for i := range ts {
+		if judge {
+			if err := s.unplayable(&ts[i]); err != nil {
+				s.opts.Logger.Warn("matchmaking: ticket cancelled: its players can never be put in a lobby",
+					"ticket", ts[i].ID, "queue", ts[i].Queue, "err", err)
+				s.cancelled(&ts[i], protocol.ReasonCancelled)
+				dropped++
+				continue
+			}
+		}
 		if err := s.store.Add(ctx, ts[i]); err != nil {
 			s.cancelled(&ts[i], protocol.ReasonCancelled)
+			continue
+		}
+		requeued++
+	}
+	if requeued > 0 && dropped == 0 { // unexplained: ours, and worth an operator's look
+		s.opts.Logger.Error("matchmaking: creating a match lobby failed; tickets requeued", "err", cause, "tickets", requeued)
+	}
+}
+
+// unplayable returns why one of t's players could never be a lobby member.
+func (s *Service) unplayable(t *Ticket) error {
+	for j, u := range t.Members {
+		if err := s.lobbies.CheckPlayer(Player{UserID: u, Name: t.name(j)}); err != nil {
+			return err
 		}
 	}
+	return nil
 }

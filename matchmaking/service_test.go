@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"strings"
@@ -23,6 +24,20 @@ type fakeLobbies struct {
 	fail    error // CreateMatch fails with it
 	// LobbyOf fails with it
 	failLookup error
+	// unplayable users fail CheckPlayer, and CreateMatch with bad_request,
+	// as a display name over the lobby's bound would.
+	unplayable map[string]bool
+}
+
+var errUnplayable = protocol.NewError(protocol.CodeBadRequest, "name must be 1-32 characters of UTF-8")
+
+func (f *fakeLobbies) CheckPlayer(p mm.Player) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.unplayable[p.UserID] {
+		return errUnplayable
+	}
+	return nil
 }
 
 func (f *fakeLobbies) LobbyOf(_ context.Context, userID string) (protocol.LobbyView, bool, error) {
@@ -40,6 +55,11 @@ func (f *fakeLobbies) CreateMatch(_ context.Context, p mm.MatchLobbyParams) (pro
 	defer f.mu.Unlock()
 	if f.fail != nil {
 		return protocol.LobbyView{}, f.fail
+	}
+	for _, m := range p.Members {
+		if f.unplayable[m.UserID] {
+			return protocol.LobbyView{}, errUnplayable
+		}
 	}
 	f.created = append(f.created, p)
 	lv := protocol.LobbyView{ID: "L-" + p.MatchID, Name: p.Name, Host: p.Members[0].UserID, Mode: p.Mode,
@@ -101,13 +121,16 @@ type harness struct {
 }
 
 func newHarness(t testing.TB, queues ...mm.QueueConfig) *harness {
+	return newHarnessOpts(t, mm.Options{}, queues...)
+}
+
+func newHarnessOpts(t testing.TB, opts mm.Options, queues ...mm.QueueConfig) *harness {
 	h := &harness{store: mm.NewMemoryStore(), lobbies: &fakeLobbies{of: map[string]protocol.LobbyView{}},
 		sink: &recSink{ch: make(chan struct{}, 1)}}
 	n := 0
-	svc, err := mm.NewService(queues, h.store, h.lobbies, h.sink, mm.Options{
-		Clock: func() int64 { return h.now },
-		NewID: func() string { n++; return fmt.Sprintf("id%d", n) },
-	})
+	opts.Clock = func() int64 { return h.now }
+	opts.NewID = func() string { n++; return fmt.Sprintf("id%d", n) }
+	svc, err := mm.NewService(queues, h.store, h.lobbies, h.sink, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,6 +436,47 @@ func TestServiceCreateMatchFailureRequeues(t *testing.T) {
 	h.svc.MatchNow(bg)
 	if n := len(h.sink.named(protocol.EvMatched)); n != 2 {
 		t.Fatalf("%d mm.matched after recovery", n)
+	}
+}
+
+// A ticket whose lobby can never be built (a player the lobby refuses) used
+// to be requeued by every pass, so its partner was never matched and the
+// log got an ERROR line per pass. Enqueue refuses such a player now; and a
+// ticket that gets into the store anyway is cancelled at its first failed
+// match while its partner goes back to the queue and is matched next.
+func TestServiceUnplayableTicketIsCancelledNotRetried(t *testing.T) {
+	var logs strings.Builder
+	h := newHarnessOpts(t, mm.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	h.lobbies.unplayable = map[string]bool{"bad": true}
+	if _, err := h.svc.Enqueue(bg, mm.Player{UserID: "bad"}, protocol.Enqueue{Queue: "duel"}); !errors.Is(err, errUnplayable) {
+		t.Fatalf("enqueue of an unplayable player: %v", err)
+	}
+	// As a stale entry or another shard's older code could leave it:
+	bad := mm.Ticket{ID: "bad-ticket", Queue: "duel", Members: []string{"bad"}, Names: []string{""}}
+	if err := h.store.Add(bg, bad); err != nil {
+		t.Fatal(err)
+	}
+	good := h.enqueue(t, "good", "duel", 0, "")
+	for range 5 {
+		h.svc.MatchNow(bg)
+	}
+	cs := h.sink.named(protocol.EvTicketCancelled)
+	if len(cs) != 1 || cs[0].TicketID != "bad-ticket" || cs[0].Reason != protocol.ReasonCancelled {
+		t.Fatalf("mm.cancelled %+v", cs)
+	}
+	if _, err := h.store.Get(bg, good.ID); err != nil {
+		t.Fatalf("the partner's ticket was lost: %v", err)
+	}
+	h.enqueue(t, "other", "duel", 0, "")
+	h.svc.MatchNow(bg)
+	if n := len(h.sink.named(protocol.EvMatched)); n != 2 {
+		t.Fatalf("%d mm.matched for the partner and a new player", n)
+	}
+	if n := strings.Count(logs.String(), "level=ERROR"); n != 0 {
+		t.Fatalf("%d ERROR lines:\n%s", n, logs.String())
+	}
+	if n := strings.Count(logs.String(), "can never be put in a lobby"); n != 1 {
+		t.Fatalf("logged %d times, want once:\n%s", n, logs.String())
 	}
 }
 
