@@ -71,9 +71,9 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Dev:             cfg.Dev,
 		OperatorToken:   a.OperatorToken,
 		Logger:          log,
-	}, auth, func(ls lobby.Sink, ms matchmaking.Sink) (gateway.Backends, error) {
-		store := lobby.NewMemoryStore(ls, lobby.MemoryOptions{})
-		mm, err := matchmaking.NewService(cfg.Queues, matchmaking.NewMemoryStore(), gateway.MatchLobbies(store), ms, matchmaking.Options{})
+	}, auth, func(w gateway.Wiring) (gateway.Backends, error) {
+		store := lobby.NewMemoryStore(w.LobbySink, lobby.MemoryOptions{Logger: log})
+		mm, err := matchmaking.NewService(cfg.Queues, matchmaking.NewMemoryStore(), w.MatchLobbies(store), w.MatchSink, matchmaking.Options{Logger: log})
 		if err != nil {
 			return gateway.Backends{}, err
 		}

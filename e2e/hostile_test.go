@@ -12,6 +12,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
+
+	"github.com/lobbyd/lobbyd/config"
 )
 
 // Hostile players: regressions of issue 10 (application half). Each test
@@ -143,4 +145,52 @@ func TestHostileClaimsAndParametersRefused(t *testing.T) {
 			t.Errorf("%s: HTTP %d, want %d", c.name, got, c.status)
 		}
 	}
+}
+
+// A ticket made over HTTP for a user who never connects used to be matched
+// into a lobby that showed that user connected: true for ever. Such a
+// member enters connected: false now and leaves after the resume grace,
+// like a player who dropped.
+func TestHTTPTicketOfAbsentUserIsNotConnectedAndLeaves(t *testing.T) {
+	s := startServer(t, func(c *config.Config) { c.ResumeGraceMs = 300 })
+	real := s.dial("present")
+	var r struct{ Ticket map[string]any }
+	if st, _ := s.httpDo("POST", "/v1/queues/duel/tickets", s.token("ghost", "", time.Hour), map[string]any{}, &r); st != 200 {
+		t.Fatalf("ticket for ghost: %d", st)
+	}
+	real.ok("mm.enqueue", map[string]any{"queue": "duel"})
+	lv := lobbyOf(real.nextEvent("mm.matched").d())
+	for _, m := range members(lv) {
+		if want := m["user_id"] == "present"; m["connected"] != want {
+			t.Fatalf("member %v: connected should be %v", m, want)
+		}
+	}
+	left := real.nextEvent("lobby.member_left").d()
+	if left["user_id"] != "ghost" || left["reason"] != "disconnected" {
+		t.Fatalf("member_left %v", left)
+	}
+	if code, _ := s.httpDo("POST", "/v1/queues/duel/tickets", s.token("ghost", "", time.Hour), map[string]any{}, &r); code != 200 {
+		t.Fatalf("ghost is stuck: %d", code)
+	}
+}
+
+// An HTTP-ticket user who connects while matched is shown connected and
+// stays.
+func TestHTTPTicketUserWhoConnectsStays(t *testing.T) {
+	s := startServer(t, func(c *config.Config) { c.ResumeGraceMs = 300 })
+	a := s.dial("early")
+	if st, _ := s.httpDo("POST", "/v1/queues/duel/tickets", s.token("late", "", time.Hour), map[string]any{}, nil); st != 200 {
+		t.Fatal("ticket")
+	}
+	a.ok("mm.enqueue", map[string]any{"queue": "duel"})
+	a.nextEvent("mm.matched")
+	late := s.dial("late")
+	if late.welcome.d()["lobby"] == nil {
+		t.Fatalf("welcome without the match lobby: %v", late.welcome)
+	}
+	upd := a.nextEvent("lobby.member_updated").d()["member"].(map[string]any)
+	if upd["user_id"] != "late" || upd["connected"] != true {
+		t.Fatalf("member_updated %v", upd)
+	}
+	a.noEvent("lobby.member_left", 600*time.Millisecond)
 }

@@ -47,7 +47,7 @@ func FuzzHandleMessage(f *testing.F) {
 
 	g, store := testGateway(f, 16, 1<<16)
 	g.opts.RatePerSecond, g.opts.RateBurst = 1e9, 1<<30
-	mm, err := matchmaking.NewService(nil, matchmaking.NewMemoryStore(), MatchLobbies(store), matchSink{g}, matchmaking.Options{})
+	mm, err := matchmaking.NewService(nil, matchmaking.NewMemoryStore(), Wiring{g: g}.MatchLobbies(store), matchSink{g}, matchmaking.Options{})
 	if err != nil {
 		f.Fatal(err)
 	}

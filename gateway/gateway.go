@@ -114,9 +114,17 @@ type Gateway struct {
 	cancel    context.CancelFunc
 }
 
-// New builds a gateway. build receives the sinks that deliver lobby and
-// matchmaking events to this shard's sessions and returns the services.
-func New(opts Options, auth *Auth, build func(lobby.Sink, matchmaking.Sink) (Backends, error)) (*Gateway, error) {
+// Wiring is what a gateway hands the code that builds its services: the
+// sinks that deliver lobby and matchmaking events to this shard's sessions,
+// and (method MatchLobbies) the lobby adapter for the matchmaker.
+type Wiring struct {
+	LobbySink lobby.Sink
+	MatchSink matchmaking.Sink
+	g         *Gateway
+}
+
+// New builds a gateway. build receives the Wiring and returns the services.
+func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gateway, error) {
 	opts.applyDefaults()
 	g := &Gateway{
 		opts:     opts,
@@ -128,7 +136,7 @@ func New(opts Options, auth *Auth, build func(lobby.Sink, matchmaking.Sink) (Bac
 		refusals: sampler{every: time.Second},
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
-	b, err := build(lobbySink{g}, matchSink{g})
+	b, err := build(Wiring{LobbySink: lobbySink{g}, MatchSink: matchSink{g}, g: g})
 	if err != nil {
 		g.cancel()
 		return nil, err

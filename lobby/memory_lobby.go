@@ -187,7 +187,7 @@ func (s *MemoryStore) CreateMatch(ctx context.Context, p MatchParams) (protocol.
 		byID:       make(map[string]*member, len(p.Members)),
 	}
 	for i, a := range p.Members {
-		m := &member{userID: a.UserID, name: a.Name, connected: true, joinedAt: now}
+		m := &member{userID: a.UserID, name: a.Name, connected: !a.Offline, joinedAt: now}
 		l.members[i] = m
 		l.byID[a.UserID] = m
 	}

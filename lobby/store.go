@@ -10,6 +10,10 @@ import (
 // display name.
 type Actor struct {
 	UserID, Name string
+	// Offline: the user has no live connection (a match made for a ticket
+	// created over HTTP). CreateMatch makes such a member connected: false;
+	// other calls ignore it.
+	Offline bool
 }
 
 // Store applies the lobby rules. Every mutation is one call: it checks the

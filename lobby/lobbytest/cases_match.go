@@ -56,6 +56,15 @@ func testCreateMatch(h *harness) {
 	if st := h.s.Stats(); st.Lobbies != 3 || st.Members != 6 {
 		h.t.Errorf("stats: %+v", st)
 	}
+	// A member without a live connection starts connected: false.
+	v3, err := h.s.CreateMatch(h.ctx, lobby.MatchParams{MatchID: "m3",
+		Members: []lobby.Actor{actor("on"), {UserID: "off", Name: "N-off", Offline: true}}})
+	if err != nil || len(v3.Members) != 2 || !v3.Members[0].Connected || v3.Members[1].Connected {
+		h.t.Errorf("offline member: %+v %v", v3.Members, err)
+	}
+	if got, _ := memberOf(h.lobbyOf("off"), "off"); got.Connected {
+		h.t.Errorf("stored offline member: %+v", got)
+	}
 	// Default name and size.
 	v2, err := h.s.CreateMatch(h.ctx, lobby.MatchParams{MatchID: "m2", Members: []lobby.Actor{actor("x")}})
 	if err != nil || v2.Name == "" || v2.MaxPlayers != 2 || v2.Host != "x" {
