@@ -11,10 +11,10 @@ import (
 // in matchmaking/matchtest pins the behaviour both the memory and the Redis
 // store must share.
 //
-// Shape of the Redis implementation to come (one Lua script each for Add
-// and Claim, so the checks and the writes are one step): a sorted set per
-// queue scored by CreatedAt (Waiting = ZRANGE), a hash per ticket, and a key
-// per user naming the ticket (the already_queued check, across queues).
+// The Redis implementation is cluster.TicketStore (docs/cluster.md): a
+// sorted set per queue scored by CreatedAt (Waiting = ZRANGE), one script
+// for Claim, and a key per user naming the ticket (already_queued across
+// queues and shards).
 type TicketStore interface {
 	// Add queues t. Every member may hold at most one queued ticket across
 	// all queues: else already_queued, and nothing is stored. A ticket id
@@ -55,8 +55,9 @@ var (
 	ErrAlreadyQueued  = protocol.NewError(protocol.CodeAlreadyQueued, "already on a queued ticket")
 )
 
-// checkNewTicket is the shape check every store applies in Add.
-func checkNewTicket(t *Ticket) error {
+// CheckNewTicket is the shape check every TicketStore applies in Add (the
+// Redis store in package cluster too), so the stores refuse the same tickets.
+func CheckNewTicket(t *Ticket) error {
 	if t.ID == "" || t.Queue == "" || len(t.Members) == 0 {
 		return protocol.NewError(protocol.CodeBadRequest, "ticket needs an id, a queue and members")
 	}

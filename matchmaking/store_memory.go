@@ -44,7 +44,7 @@ func NewMemoryStore() *MemoryStore {
 
 // Add implements TicketStore.
 func (s *MemoryStore) Add(_ context.Context, t Ticket) error {
-	if err := checkNewTicket(&t); err != nil {
+	if err := CheckNewTicket(&t); err != nil {
 		return err
 	}
 	t.Members = slices.Clone(t.Members)

@@ -1,0 +1,600 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/lobbyd/lobbyd/matchmaking"
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+// Keys of the ticket store (docs/cluster.md, "Matchmaking"). Every key of a
+// queue carries the tag {q:NAME}, so Add, Remove, Claim and Stats are one
+// script each on one slot; the hints live in the slot of their ticket or
+// user.
+
+// queueTickets is the hash ticket id → zset member of a queue's tickets.
+func (k Keyspace) queueTickets(queue string) string { return k.tag("q", queue, ":t") }
+
+// queueWaiting is the sorted set of a queue's tickets: score CreatedAt,
+// member = 16 hex digits of add order + 4 hex digits of player count +
+// the msgpack ticket, so equal scores sort in add order and one ZRANGE
+// returns whole tickets.
+func (k Keyspace) queueWaiting(queue string) string { return k.tag("q", queue, ":w") }
+
+// queueCounts is the hash {seq: add order, players: players queued}.
+func (k Keyspace) queueCounts(queue string) string { return k.tag("q", queue, ":n") }
+
+// ticketHint names the queue of ticket id ("<claim ms>:<queue>:<id>").
+func (k Keyspace) ticketHint(id string) string { return k.tag("t", id, "") }
+
+// userTicket names the ticket a user is on ("<claim ms>:<queue>:<id>").
+func (k Keyspace) userTicket(userID string) string { return k.tag("u", userID, ":ticket") }
+
+// Hint timing. A hint is written when an Add claims its ticket id or a
+// member, before the ticket is queued (the hint and the queue are in
+// different slots, so no script can do both). A hint naming a ticket that
+// is not queued is therefore either an Add in flight or stale (its ticket
+// was removed, or its Add failed halfway). It is taken over only when older
+// than hintWindow, and an Add queues its ticket only while its oldest claim
+// is younger than hintWindow-hintSkew (checked by the queue script against
+// Redis's clock): so a takeover never overlaps an Add that can still
+// succeed, as long as the clocks of the Redis nodes differ by less than
+// hintSkew.
+const (
+	hintWindow = 10 * time.Second
+	hintSkew   = 2 * time.Second
+)
+
+// maxTicketMembers bounds a ticket's members: the count is 4 hex digits of
+// the zset member.
+const maxTicketMembers = 0xffff
+
+// ErrLeaseLost is Claim's refusal when the store is fenced and this shard
+// does not hold the queue's matcher lease with the current epoch: a
+// matcher cut off from its lease can never claim tickets.
+var ErrLeaseLost = errors.New("cluster: matcher lease not held (stale epoch); claim refused")
+
+// TicketStore is the matchmaking.TicketStore of a cluster: every shard's
+// Service queues into the same Redis queues. Safe for concurrent use.
+//
+// Layout and costs: docs/cluster.md, "Matchmaking". A user is on at most one
+// queued ticket across all queues, also against Adds on other shards (the
+// per-user hint is claimed before the ticket is queued).
+type TicketStore struct {
+	rdb   redis.UniversalClient
+	ks    Keyspace
+	fence func(queue string) (epoch int64, ok bool)
+
+	mu    sync.Mutex             // guards cache
+	cache map[string]*queueCache // decoded tickets of the last Waiting, per queue
+}
+
+// TicketOptions configure a TicketStore.
+type TicketOptions struct {
+	// Fence, when set, gives the matcher lease epoch this shard holds for a
+	// queue (Leases.Fence). Claim refuses with ErrLeaseLost when it reports
+	// none, and the claim script refuses when the epoch is no longer the
+	// queue's current one or the lease has expired. Nil: Claim is unfenced
+	// (tests, a single shard).
+	Fence func(queue string) (epoch int64, ok bool)
+}
+
+// queueCache keeps the decoded tickets of one queue by zset member, so that
+// Waiting decodes only the tickets added since the previous pass.
+type queueCache struct {
+	gen uint64
+	m   map[string]cachedTicket // by zset member
+	ids map[string]struct{}     // ids of the tickets in m
+}
+
+type cachedTicket struct {
+	t   matchmaking.Ticket
+	gen uint64
+}
+
+// NewTicketStore returns the ticket store of keyspace ks on rdb.
+func NewTicketStore(rdb redis.UniversalClient, ks Keyspace, opts TicketOptions) *TicketStore {
+	return &TicketStore{rdb: rdb, ks: ks, fence: opts.Fence, cache: make(map[string]*queueCache)}
+}
+
+var _ matchmaking.TicketStore = (*TicketStore)(nil)
+
+// wireTicket is a Ticket as stored (msgpack, short keys).
+type wireTicket struct {
+	ID        string   `msgpack:"i"`
+	Queue     string   `msgpack:"q"`
+	Members   []string `msgpack:"m"`
+	Names     []string `msgpack:"n,omitempty"`
+	Skill     float64  `msgpack:"s"`
+	Region    string   `msgpack:"r,omitempty"`
+	CreatedAt int64    `msgpack:"c"`
+}
+
+// memberHeader is the length of a zset member's prefix: 16 hex digits of
+// add order (written by the script) and 4 of player count.
+const memberHeader = 20
+
+func decodeMember(m string) (matchmaking.Ticket, error) {
+	if len(m) < memberHeader {
+		return matchmaking.Ticket{}, fmt.Errorf("cluster: ticket entry of %d bytes", len(m))
+	}
+	var w wireTicket
+	if err := msgpack.Unmarshal([]byte(m[memberHeader:]), &w); err != nil {
+		return matchmaking.Ticket{}, fmt.Errorf("cluster: decoding a ticket: %w", err)
+	}
+	return matchmaking.Ticket{ID: w.ID, Queue: w.Queue, Members: w.Members, Names: w.Names,
+		Skill: w.Skill, Region: w.Region, CreatedAt: w.CreatedAt}, nil
+}
+
+// hintOwner is the "<queue>:<id>" part of a hint value: who holds it.
+func hintOwner(queue, id string) string { return queue + ":" + id }
+
+// parseHint splits "<claim ms>:<queue>:<id>" (queue names hold no ':').
+func parseHint(v string) (claimMs int64, queue, id string, ok bool) {
+	ms, rest, ok1 := strings.Cut(v, ":")
+	queue, id, ok2 := strings.Cut(rest, ":")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	return n, queue, id, ok1 && ok2 && err == nil
+}
+
+// Scripts of the ticket store. Times are Redis's (TIME), in unix ms.
+var (
+	// hintClaimScript sets KEYS[1] to "<now>:ARGV[1]" if it is free:
+	// {1, now}, else {0, now, current value}.
+	hintClaimScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local v = redis.call('GET', KEYS[1])
+if not v then
+  redis.call('SET', KEYS[1], string.format('%.0f', now) .. ':' .. ARGV[1])
+  return {1, now}
+end
+return {0, now, v}`)
+
+	// hintTakeoverScript replaces KEYS[1] when it still holds ARGV[1]
+	// (a stale hint): returns the claim time, or nil when it changed.
+	hintTakeoverScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', KEYS[1], string.format('%.0f', now) .. ':' .. ARGV[2])
+return now`)
+
+	// hintReleaseScript deletes KEYS[1] when its owner part is ARGV[1].
+	hintReleaseScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then
+  local i = string.find(v, ':', 1, true)
+  if i and string.sub(v, i + 1) == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+    return 1
+  end
+end
+return 0`)
+
+	// queueAddScript queues a ticket. KEYS: tickets, waiting, counts.
+	// ARGV: id, count+ticket, CreatedAt, deadline (ms), players.
+	// -1: past the deadline (claims too old); 0: id present; 1: queued.
+	queueAddScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now >= tonumber(ARGV[4]) then return -1 end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+local seq = redis.call('HINCRBY', KEYS[3], 'seq', 1)
+local m = string.format('%016x', seq) .. ARGV[2]
+redis.call('HSET', KEYS[1], ARGV[1], m)
+redis.call('ZADD', KEYS[2], ARGV[3], m)
+redis.call('HINCRBY', KEYS[3], 'players', ARGV[5])
+return 1`)
+
+	// queueTakeScript removes tickets ARGV[2..] all at once if every one is
+	// queued and none is listed twice; returns their members, or 0 when
+	// any is gone, or -1 when fenced (ARGV[1] = epoch, "" = unfenced) and
+	// the epoch is not current or its lease is gone.
+	// KEYS: tickets, waiting, counts, epoch, lease.
+	queueTakeScript = redis.NewScript(`
+if ARGV[1] ~= '' then
+  if redis.call('GET', KEYS[4]) ~= ARGV[1] then return -1 end
+  local l = redis.call('GET', KEYS[5])
+  if not l or string.sub(l, 1, #ARGV[1] + 1) ~= ARGV[1] .. ':' then return -1 end
+end
+local ms, seen = {}, {}
+for i = 2, #ARGV do
+  if seen[ARGV[i]] then return 0 end
+  seen[ARGV[i]] = true
+  local m = redis.call('HGET', KEYS[1], ARGV[i])
+  if not m then return 0 end
+  ms[i - 1] = m
+end
+local p = 0
+for i = 2, #ARGV do
+  redis.call('HDEL', KEYS[1], ARGV[i])
+  redis.call('ZREM', KEYS[2], ms[i - 1])
+  p = p + tonumber(string.sub(ms[i - 1], 17, 20), 16)
+end
+if redis.call('ZCARD', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[3])
+else
+  redis.call('HINCRBY', KEYS[3], 'players', -p)
+end
+return ms`)
+
+	// queueStatsScript: {tickets, players, oldest score as a string}.
+	// KEYS: waiting, counts.
+	queueStatsScript = redis.NewScript(`
+local c = redis.call('ZCARD', KEYS[1])
+if c == 0 then return {0, 0, '0'} end
+local o = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {c, tonumber(redis.call('HGET', KEYS[2], 'players')) or 0, o[2]}`)
+)
+
+// Add implements matchmaking.TicketStore: claim the ticket id's hint, then
+// each member's hint (SET NX one by one, released again on refusal), then
+// queue the ticket with one script.
+func (s *TicketStore) Add(ctx context.Context, t matchmaking.Ticket) error {
+	if err := matchmaking.CheckNewTicket(&t); err != nil {
+		return err
+	}
+	if len(t.Members) > maxTicketMembers {
+		return protocol.NewError(protocol.CodeBadRequest, "too many members on a ticket")
+	}
+	blob, err := msgpack.Marshal(&wireTicket{ID: t.ID, Queue: t.Queue, Members: t.Members, Names: t.Names,
+		Skill: t.Skill, Region: t.Region, CreatedAt: t.CreatedAt})
+	if err != nil {
+		return fmt.Errorf("cluster: encoding a ticket: %w", err)
+	}
+	owner := hintOwner(t.Queue, t.ID)
+	claimed := make([]string, 0, 1+len(t.Members))
+	release := func() { s.releaseHints(ctx, owner, claimed) }
+	var oldest int64
+	for i := -1; i < len(t.Members); i++ {
+		key, refusal := s.ks.ticketHint(t.ID), protocol.NewError(protocol.CodeBadRequest, "ticket id in use")
+		if i >= 0 {
+			key, refusal = s.ks.userTicket(t.Members[i]), matchmaking.ErrAlreadyQueued
+		}
+		at, err := s.claimHint(ctx, key, owner)
+		if err != nil {
+			release()
+			if errors.Is(err, errHintHeld) {
+				return refusal
+			}
+			return err
+		}
+		claimed = append(claimed, key)
+		if oldest == 0 || at < oldest {
+			oldest = at
+		}
+	}
+	deadline := oldest + (hintWindow - hintSkew).Milliseconds()
+	q := t.Queue
+	r, err := queueAddScript.Run(ctx, s.rdb, []string{s.ks.queueTickets(q), s.ks.queueWaiting(q), s.ks.queueCounts(q)},
+		t.ID, fmt.Sprintf("%04x", len(t.Members))+string(blob), t.CreatedAt, deadline, len(t.Members)).Int()
+	switch {
+	case err != nil:
+		release()
+		return redisFailure("tickets: add", err)
+	case r == -1:
+		release()
+		return protocol.NewError(protocol.CodeUnavailable, "ticket store too slow; try again")
+	case r == 0:
+		release()
+		return protocol.NewError(protocol.CodeBadRequest, "ticket id in use")
+	}
+	return nil
+}
+
+// errHintHeld: the hint names a queued ticket, or an Add still in flight.
+var errHintHeld = errors.New("hint held")
+
+// claimHint takes key for owner and returns the claim time (Redis ms). A
+// hint held by someone else is taken over only when stale (see hintWindow).
+func (s *TicketStore) claimHint(ctx context.Context, key, owner string) (int64, error) {
+	for range 3 { // a takeover can lose to another; then look again
+		r, err := hintClaimScript.Run(ctx, s.rdb, []string{key}, owner).Slice()
+		if err != nil {
+			return 0, redisFailure("tickets: claim hint", err)
+		}
+		now, _ := r[1].(int64)
+		if r[0] == int64(1) {
+			return now, nil
+		}
+		cur, _ := r[2].(string)
+		at, queue, id, ok := parseHint(cur)
+		if ok && now-at < hintWindow.Milliseconds() {
+			return 0, errHintHeld // young: queued, or an Add in flight
+		}
+		if ok {
+			queued, err := s.rdb.HExists(ctx, s.ks.queueTickets(queue), id).Result()
+			if err != nil {
+				return 0, redisFailure("tickets: claim hint", err)
+			}
+			if queued {
+				return 0, errHintHeld
+			}
+		}
+		at, err = hintTakeoverScript.Run(ctx, s.rdb, []string{key}, cur, owner).Int64()
+		if err == nil {
+			return at, nil
+		}
+		if !errors.Is(err, redis.Nil) {
+			return 0, redisFailure("tickets: take over hint", err)
+		}
+	}
+	return 0, errHintHeld
+}
+
+// releaseHints deletes the hints in keys that owner holds. It runs also
+// when ctx is done (an Add refused on a cancelled request must not leave
+// its claims), bounded by its own timeout; a hint it fails to delete is
+// stale and taken over later.
+func (s *TicketStore) releaseHints(ctx context.Context, owner string, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	pipe := s.rdb.Pipeline()
+	for _, k := range keys {
+		hintReleaseScript.Eval(ctx, pipe, []string{k}, owner) // EVAL: a pipeline cannot fall back from EVALSHA
+	}
+	_, _ = pipe.Exec(ctx)
+}
+
+// releaseTicket deletes the hints of a ticket that left its queue.
+func (s *TicketStore) releaseTicket(ctx context.Context, t *matchmaking.Ticket) {
+	keys := make([]string, 0, 1+len(t.Members))
+	keys = append(keys, s.ks.ticketHint(t.ID))
+	for _, u := range t.Members {
+		keys = append(keys, s.ks.userTicket(u))
+	}
+	s.releaseHints(ctx, hintOwner(t.Queue, t.ID), keys)
+}
+
+// lookup follows a hint to the ticket it names; not_found when there is no
+// hint or its ticket is not queued.
+func (s *TicketStore) lookup(ctx context.Context, hintKey string) (matchmaking.Ticket, error) {
+	v, err := s.rdb.Get(ctx, hintKey).Result()
+	if errors.Is(err, redis.Nil) {
+		return matchmaking.Ticket{}, matchmaking.ErrTicketNotFound
+	}
+	if err != nil {
+		return matchmaking.Ticket{}, redisFailure("tickets: get", err)
+	}
+	_, queue, id, ok := parseHint(v)
+	if !ok {
+		return matchmaking.Ticket{}, matchmaking.ErrTicketNotFound
+	}
+	m, err := s.rdb.HGet(ctx, s.ks.queueTickets(queue), id).Result()
+	if errors.Is(err, redis.Nil) {
+		return matchmaking.Ticket{}, matchmaking.ErrTicketNotFound
+	}
+	if err != nil {
+		return matchmaking.Ticket{}, redisFailure("tickets: get", err)
+	}
+	return decodeMember(m)
+}
+
+// Get implements matchmaking.TicketStore.
+func (s *TicketStore) Get(ctx context.Context, id string) (matchmaking.Ticket, error) {
+	t, err := s.lookup(ctx, s.ks.ticketHint(id))
+	if err == nil && t.ID != id {
+		return matchmaking.Ticket{}, matchmaking.ErrTicketNotFound
+	}
+	return t, err
+}
+
+// ByUser implements matchmaking.TicketStore.
+func (s *TicketStore) ByUser(ctx context.Context, userID string) (matchmaking.Ticket, error) {
+	return s.lookup(ctx, s.ks.userTicket(userID))
+}
+
+// Remove implements matchmaking.TicketStore.
+func (s *TicketStore) Remove(ctx context.Context, id string) (matchmaking.Ticket, error) {
+	queue, err := s.queueOf(ctx, id)
+	if err != nil {
+		return matchmaking.Ticket{}, err
+	}
+	ms, err := s.take(ctx, queue, "", []string{id})
+	if err != nil {
+		return matchmaking.Ticket{}, err
+	}
+	if ms == nil {
+		return matchmaking.Ticket{}, matchmaking.ErrTicketNotFound
+	}
+	t, err := decodeMember(ms[0])
+	if err != nil {
+		return matchmaking.Ticket{}, err
+	}
+	s.releaseTicket(ctx, &t)
+	return t, nil
+}
+
+// queueOf reads the queue of ticket id from its hint.
+func (s *TicketStore) queueOf(ctx context.Context, id string) (string, error) {
+	v, err := s.rdb.Get(ctx, s.ks.ticketHint(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", matchmaking.ErrTicketNotFound
+	}
+	if err != nil {
+		return "", redisFailure("tickets: queue of", err)
+	}
+	_, queue, hid, ok := parseHint(v)
+	if !ok || hid != id {
+		return "", matchmaking.ErrTicketNotFound
+	}
+	return queue, nil
+}
+
+// take runs queueTakeScript: the members removed, nil when a ticket was
+// gone, ErrLeaseLost when the fence refused.
+func (s *TicketStore) take(ctx context.Context, queue, fence string, ids []string) ([]string, error) {
+	args := make([]any, 0, 1+len(ids))
+	args = append(args, fence)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	r, err := queueTakeScript.Run(ctx, s.rdb, []string{s.ks.queueTickets(queue), s.ks.queueWaiting(queue),
+		s.ks.queueCounts(queue), s.ks.queueEpoch(queue), s.ks.queueLease(queue)}, args...).Result()
+	if err != nil {
+		return nil, redisFailure("tickets: take", err)
+	}
+	switch r := r.(type) {
+	case int64:
+		if r == -1 {
+			return nil, ErrLeaseLost
+		}
+		return nil, nil
+	case []any:
+		ms := make([]string, len(r))
+		for i := range r {
+			ms[i], _ = r[i].(string)
+		}
+		return ms, nil
+	}
+	return nil, fmt.Errorf("cluster: take script answered %T", r)
+}
+
+// Claim implements matchmaking.TicketStore. All ids must be of one queue
+// (a match is); with a Fence, only the holder of that queue's matcher lease
+// with the current epoch can claim (ErrLeaseLost otherwise).
+func (s *TicketStore) Claim(ctx context.Context, ids []string) (bool, error) {
+	if len(ids) == 0 {
+		return true, nil
+	}
+	queue, err := s.queueOfAll(ctx, ids)
+	if err != nil || queue == "" {
+		return false, err
+	}
+	fence := ""
+	if s.fence != nil {
+		epoch, ok := s.fence(queue)
+		if !ok {
+			return false, ErrLeaseLost
+		}
+		fence = strconv.FormatInt(epoch, 10)
+	}
+	ms, err := s.take(ctx, queue, fence, ids)
+	if err != nil || ms == nil {
+		return false, err
+	}
+	for _, m := range ms {
+		if t, err := decodeMember(m); err == nil {
+			s.releaseTicket(ctx, &t)
+		}
+	}
+	return true, nil
+}
+
+// queueOfAll returns the one queue of every ticket in ids, or "" when a
+// ticket is gone or they are in different queues. The matcher claims what
+// its last Waiting returned, so the cache answers without Redis then.
+func (s *TicketStore) queueOfAll(ctx context.Context, ids []string) (string, error) {
+	if q := s.cachedQueue(ids); q != "" {
+		return q, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.Get(ctx, s.ks.ticketHint(id))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return "", redisFailure("tickets: claim", err)
+	}
+	queue := ""
+	for i, c := range cmds {
+		_, q, id, ok := parseHint(c.Val())
+		if !ok || id != ids[i] || (queue != "" && q != queue) {
+			return "", nil
+		}
+		queue = q
+	}
+	return queue, nil
+}
+
+// Waiting implements matchmaking.TicketStore: one ZRANGE of the whole
+// queue; tickets already decoded by the previous Waiting are reused.
+func (s *TicketStore) Waiting(ctx context.Context, queue string, dst []matchmaking.Ticket) ([]matchmaking.Ticket, error) {
+	dst = dst[:0]
+	ms, err := s.rdb.ZRange(ctx, s.ks.queueWaiting(queue), 0, -1).Result()
+	if err != nil {
+		return dst, redisFailure("tickets: waiting", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.cache[queue]
+	if c == nil {
+		c = &queueCache{m: make(map[string]cachedTicket, len(ms)), ids: make(map[string]struct{}, len(ms))}
+		s.cache[queue] = c
+	}
+	c.gen++
+	for _, m := range ms {
+		e, ok := c.m[m]
+		if !ok {
+			t, err := decodeMember(m)
+			if err != nil {
+				continue // not ours to fix here; it stays out of matching
+			}
+			e.t = t
+			c.ids[t.ID] = struct{}{}
+		}
+		e.gen = c.gen
+		c.m[m] = e
+		dst = append(dst, e.t)
+	}
+	if len(c.m) > len(ms) {
+		for m, e := range c.m {
+			if e.gen != c.gen {
+				delete(c.m, m)
+				delete(c.ids, e.t.ID)
+			}
+		}
+	}
+	return dst, nil
+}
+
+// cachedQueue answers queueOfAll from the Waiting cache: the queue whose
+// cache holds every id, or "".
+func (s *TicketStore) cachedQueue(ids []string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for q, c := range s.cache {
+		if c.holds(ids) {
+			return q
+		}
+	}
+	return ""
+}
+
+// holds reports whether the cache has every id.
+func (c *queueCache) holds(ids []string) bool {
+	for _, id := range ids {
+		if _, ok := c.ids[id]; !ok {
+			return false
+		}
+	}
+	return true
+}
+// Stats implements matchmaking.TicketStore.
+func (s *TicketStore) Stats(ctx context.Context, queue string) (matchmaking.StoreStats, error) {
+	r, err := queueStatsScript.Run(ctx, s.rdb, []string{s.ks.queueWaiting(queue), s.ks.queueCounts(queue)}).Slice()
+	if err != nil {
+		return matchmaking.StoreStats{}, redisFailure("tickets: stats", err)
+	}
+	if len(r) != 3 {
+		return matchmaking.StoreStats{}, fmt.Errorf("cluster: stats script answered %d values", len(r))
+	}
+	n, _ := r[0].(int64)
+	p, _ := r[1].(int64)
+	oldest, _ := r[2].(string)
+	o, _ := strconv.ParseFloat(oldest, 64)
+	return matchmaking.StoreStats{Tickets: int(n), Players: int(p), OldestCreatedAt: int64(o)}, nil
+}

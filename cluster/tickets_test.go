@@ -1,0 +1,181 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lobbyd/lobbyd/internal/redistest"
+	"github.com/lobbyd/lobbyd/matchmaking"
+	"github.com/lobbyd/lobbyd/matchmaking/matchtest"
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+func TestTicketStoreConformance(t *testing.T) {
+	matchtest.RunTicketStore(t, func(t *testing.T) matchmaking.TicketStore {
+		rdb, prefix := redistest.Client(t)
+		return NewTicketStore(rdb, NewKeyspace(prefix), TicketOptions{})
+	})
+}
+
+func TestTicketStoreConformanceOnRedisCluster(t *testing.T) {
+	matchtest.RunTicketStore(t, func(t *testing.T) matchmaking.TicketStore {
+		rdb, prefix := redistest.Cluster(t)
+		return NewTicketStore(rdb, NewKeyspace(prefix), TicketOptions{})
+	})
+}
+
+func ticket(id, queue string, created int64, members ...string) matchmaking.Ticket {
+	return matchmaking.Ticket{ID: id, Queue: queue, Members: members, Skill: 1000, CreatedAt: created}
+}
+
+func isCode(err error, code protocol.Code) bool {
+	var pe *protocol.Error
+	return errors.As(err, &pe) && pe.Code == code
+}
+
+// Two stores (two shards) race to queue the same users on tickets of
+// different queues, many rounds, Redis Cluster so that the hints and the
+// queues are on different nodes: after every round each user is on at most
+// one queued ticket, and the refused Adds left nothing behind.
+func TestTicketStoreUserNeverOnTwoTickets(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rdb  func(t *testing.T) (redis.UniversalClient, string)
+	}{
+		{"OneNode", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Client(t) }},
+		{"Cluster", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Cluster(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rdb, prefix := tc.rdb(t)
+			ks := NewKeyspace(prefix)
+			shards := []*TicketStore{NewTicketStore(rdb, ks, TicketOptions{}), NewTicketStore(rdb, ks, TicketOptions{})}
+			ctx := context.Background()
+			queues := []string{"duel", "squad", "solo"}
+			const rounds, users = 30, 4
+			for r := range rounds {
+				// Every contender tries a party of all users, or one user,
+				// on its own queue; all start together.
+				var wg sync.WaitGroup
+				errs := make([]error, 6)
+				start := make(chan struct{})
+				for c := range errs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						members := []string{fmt.Sprint("u", c%users)}
+						if c%3 == 0 {
+							members = []string{"u0", "u1", "u2", "u3"}
+						}
+						<-start
+						errs[c] = shards[c%2].Add(ctx, ticket(fmt.Sprint("r", r, "c", c), queues[c%3], int64(c), members...))
+					}()
+				}
+				close(start)
+				wg.Wait()
+				onTicket := map[string]string{}
+				for _, q := range queues {
+					w, err := shards[0].Waiting(ctx, q, nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, tk := range w {
+						for _, u := range tk.Members {
+							if prev, dup := onTicket[u]; dup {
+								t.Fatalf("round %d: %s on %s and %s", r, u, prev, tk.ID)
+							}
+							onTicket[u] = tk.ID
+						}
+					}
+				}
+				for c, err := range errs {
+					if err != nil && !isCode(err, protocol.CodeAlreadyQueued) {
+						t.Fatalf("round %d contender %d: %v", r, c, err)
+					}
+				}
+				for u := range users {
+					uid := fmt.Sprint("u", u)
+					got, err := shards[1].ByUser(ctx, uid)
+					if want, ok := onTicket[uid]; ok != (err == nil) || (ok && got.ID != want) {
+						t.Fatalf("round %d: ByUser(%s) = %s, %v; queued on %q", r, uid, got.ID, err, want)
+					}
+				}
+				// Empty the queues for the next round (claims free the users).
+				for _, q := range queues {
+					w, _ := shards[1].Waiting(ctx, q, nil)
+					for _, tk := range w {
+						if ok, err := shards[r%2].Claim(ctx, []string{tk.ID}); !ok || err != nil {
+							t.Fatalf("Claim %s = %v, %v", tk.ID, ok, err)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// A hint naming a ticket that is gone is taken over once it is older than
+// the window; a young one (an Add in flight) is respected.
+func TestTicketStoreStaleHint(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ks := NewKeyspace(prefix)
+	s := NewTicketStore(rdb, ks, TicketOptions{})
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	// An Add that died after claiming u1, just now: u1 stays held.
+	rdb.Set(ctx, ks.userTicket("u1"), fmt.Sprintf("%d:duel:ghost", now), 0)
+	if err := s.Add(ctx, ticket("a", "duel", 1, "u1")); !isCode(err, protocol.CodeAlreadyQueued) {
+		t.Fatalf("Add over a young hint = %v, want already_queued", err)
+	}
+	// The same, long ago: taken over.
+	rdb.Set(ctx, ks.userTicket("u1"), fmt.Sprintf("%d:duel:ghost", now-hintWindow.Milliseconds()-1000), 0)
+	if err := s.Add(ctx, ticket("a", "duel", 1, "u1")); err != nil {
+		t.Fatalf("Add over a stale hint: %v", err)
+	}
+	if got, err := s.ByUser(ctx, "u1"); err != nil || got.ID != "a" {
+		t.Fatalf("ByUser = %+v, %v", got, err)
+	}
+	// An old hint naming a ticket that is queued still refuses.
+	rdb.Set(ctx, ks.userTicket("u2"), fmt.Sprintf("%d:duel:a", now-hintWindow.Milliseconds()-1000), 0)
+	if err := s.Add(ctx, ticket("b", "squad", 2, "u2")); !isCode(err, protocol.CodeAlreadyQueued) {
+		t.Fatalf("Add over a hint of a queued ticket = %v", err)
+	}
+	// A claimed ticket's hints are gone.
+	if ok, err := s.Claim(ctx, []string{"a"}); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	for _, k := range []string{ks.userTicket("u1"), ks.ticketHint("a")} {
+		if n, _ := rdb.Exists(ctx, k).Result(); n != 0 {
+			t.Fatalf("%s left after Claim", k)
+		}
+	}
+}
+
+// Claim of tickets of two queues, or of a ticket unknown, is refused.
+func TestTicketStoreClaimAcrossQueues(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	s := NewTicketStore(rdb, NewKeyspace(prefix), TicketOptions{})
+	ctx := context.Background()
+	for _, tk := range []matchmaking.Ticket{ticket("a", "duel", 1, "u1"), ticket("b", "squad", 1, "u2")} {
+		if err := s.Add(ctx, tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ok, err := s.Claim(ctx, []string{"a", "b"}); ok || err != nil {
+		t.Fatalf("Claim across queues = %v, %v", ok, err)
+	}
+	if _, err := s.Waiting(ctx, "duel", nil); err != nil { // fills the cache: the cached path must refuse too
+		t.Fatal(err)
+	}
+	if ok, err := s.Claim(ctx, []string{"a", "b"}); ok || err != nil {
+		t.Fatalf("Claim across queues (cached) = %v, %v", ok, err)
+	}
+	if st, _ := s.Stats(ctx, "squad"); st.Tickets != 1 {
+		t.Fatalf("squad stats %+v", st)
+	}
+}
