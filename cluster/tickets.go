@@ -583,6 +583,7 @@ func (c *queueCache) holds(ids []string) bool {
 	}
 	return true
 }
+
 // Stats implements matchmaking.TicketStore.
 func (s *TicketStore) Stats(ctx context.Context, queue string) (matchmaking.StoreStats, error) {
 	r, err := queueStatsScript.Run(ctx, s.rdb, []string{s.ks.queueWaiting(queue), s.ks.queueCounts(queue)}).Slice()
