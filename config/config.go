@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,7 @@ type Config struct {
 
 	Addr             string // listen address; ":8080", "127.0.0.1:8080" in dev mode
 	RedisURL         string // empty: in-memory single shard
+	RedisPrefix      string // key prefix of this cluster in Redis; default "lobbyd:"
 	ShardID          string // default host name + port
 	JWTSecret        string // HS256 secret
 	JWTPublicKeyFile string // RS256 or EdDSA public key (PEM)
@@ -118,10 +120,14 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 }
 
 // flagSpecs are the flags of PROTOCOL.md §6, each bound to its field of c.
+// redisSchemes are the URL forms cluster.Open takes.
+var redisSchemes = regexp.MustCompile(`^rediss?(\+sentinel|\+cluster)?://`)
+
 func (c *Config) flagSpecs() []flagSpec {
 	return []flagSpec{
 		{name: "addr", env: "LOBBY_ADDR", usage: "HTTP and WebSocket listen address (default :8080, 127.0.0.1:8080 in dev mode)", str: &c.Addr},
-		{name: "redis", env: "LOBBY_REDIS_URL", usage: "redis://host:port/db; empty: in-memory single shard", str: &c.RedisURL},
+		{name: "redis", env: "LOBBY_REDIS_URL", usage: "redis://host:port/db (or rediss://, redis+sentinel://, redis+cluster://); shards sharing one Redis form one cluster; empty: in-memory single shard", str: &c.RedisURL},
+		{name: "redis-prefix", env: "LOBBY_REDIS_PREFIX", usage: "prefix of every Redis key of this cluster (default lobbyd:)", str: &c.RedisPrefix},
 		{name: "shard-id", env: "LOBBY_SHARD_ID", usage: "this shard's name (default host name + port)", str: &c.ShardID},
 		{name: "jwt-secret", env: "LOBBY_JWT_SECRET", usage: "HS256 secret for player tokens", str: &c.JWTSecret},
 		{name: "jwt-public-key", env: "LOBBY_JWT_PUBLIC_KEY", usage: "PEM file with an RS256 or EdDSA public key for player tokens", str: &c.JWTPublicKeyFile},
@@ -303,8 +309,11 @@ func (c *Config) validate() error {
 	if c.JWTSecret != "" && c.JWTPublicKeyFile != "" {
 		return errors.New("jwt-secret and jwt-public-key: give one, not both")
 	}
-	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
-		return fmt.Errorf("redis: %q is not a redis:// URL", c.RedisURL)
+	if c.RedisURL != "" && !redisSchemes.MatchString(c.RedisURL) {
+		return fmt.Errorf("redis: %q is not a redis://, rediss://, redis+sentinel:// or redis+cluster:// URL", c.RedisURL)
+	}
+	if len(c.RedisPrefix) > 64 || strings.ContainsAny(c.RedisPrefix, "{} \t\r\n") {
+		return fmt.Errorf("redis-prefix: at most 64 bytes, without braces or white space, got %q", c.RedisPrefix)
 	}
 	return nil
 }
