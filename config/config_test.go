@@ -150,3 +150,26 @@ func TestVersionFlagSkipsTheRest(t *testing.T) {
 		t.Fatal("ShowVersion not set")
 	}
 }
+
+func TestRedisURLAndPrefix(t *testing.T) {
+	load := func(args ...string) (*Config, error) {
+		return Load(append(args, "--jwt-secret", "s"), env(nil), nil)
+	}
+	for _, u := range []string{"redis://127.0.0.1:6379/0", "rediss://h:1", "redis+sentinel://h:1?master_name=m", "redis+cluster://h:1?addr=h:2", "rediss+cluster://h:1"} {
+		if _, err := load("--redis", u); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	for _, u := range []string{"http://h:1", "redis+foo://h:1", "h:6379"} {
+		if _, err := load("--redis", u); err == nil {
+			t.Errorf("%s: accepted", u)
+		}
+	}
+	c, err := Load([]string{"--jwt-secret", "s"}, env(map[string]string{"LOBBY_REDIS_PREFIX": "game1:"}), nil)
+	if err != nil || c.RedisPrefix != "game1:" {
+		t.Fatalf("prefix from env: %q %v", c.RedisPrefix, err)
+	}
+	if _, err := load("--redis-prefix", "a{b}"); err == nil {
+		t.Fatal("a prefix with braces was accepted")
+	}
+}
