@@ -33,11 +33,13 @@ type closeReq struct {
 // no sockets, no clocks, so it is tested and fuzzed alone.
 //
 // The input chunks it is fed (the loop's read buffer) are unmasked in place.
-// It keeps bytes only while it must: partial holds an incomplete frame (its
-// capacity is that frame's exact size once the header is known, so at most
-// maxClientHeader+max), frag holds a fragmented message's payload so far
-// (at most max). Both are set to nil when done, so an idle connection holds
-// no buffer.
+// It keeps bytes only while it must: partial holds an incomplete frame, frag
+// holds a fragmented message's payload so far (at most max). Both grow with
+// the bytes that arrive, never with what a header declares: a peer that
+// sends a header claiming max bytes and then waits costs a few hundred
+// bytes, not max (at most twice what it sent, and never more than
+// maxClientHeader+max). Both are set to nil when done, so an idle
+// connection holds no buffer.
 type parser struct {
 	max     int    // largest message payload after reassembly
 	partial []byte // an incomplete frame's bytes, header included
@@ -189,9 +191,28 @@ func (p *parser) feed(b []byte, s frameSink) closeReq {
 	return closeReq{}
 }
 
-// keep starts p.partial with b, with room for size bytes.
+// minPartial is the least a partial buffer starts with: room for a header
+// and a small frame, so the common frame cut by the read buffer is carried
+// in one allocation.
+const minPartial = 512
+
+// keep starts p.partial with b, for a frame of size bytes in all. The
+// buffer is sized by what arrived (see growPartial), not by size.
 func (p *parser) keep(b []byte, size int) {
-	p.partial = append(make([]byte, 0, size), b...)
+	p.partial = append(make([]byte, 0, min(size, max(len(b), minPartial))), b...)
+}
+
+// growPartial makes room in p.partial for n more bytes of a frame of total
+// bytes: doubling, so a frame that trickles in is copied O(1) times per
+// byte, and never past total.
+func (p *parser) growPartial(n, total int) {
+	need := len(p.partial) + n
+	if need <= cap(p.partial) {
+		return
+	}
+	grown := make([]byte, len(p.partial), min(total, max(need, 2*cap(p.partial))))
+	copy(grown, p.partial)
+	p.partial = grown
 }
 
 // completePartial moves bytes from b into p.partial until the frame there is
@@ -219,12 +240,8 @@ func (p *parser) completePartial(b []byte, s frameSink) (rest []byte, cr closeRe
 			continue
 		}
 		total := n + h.length
-		if cap(p.partial) < total {
-			grown := make([]byte, len(p.partial), total)
-			copy(grown, p.partial)
-			p.partial = grown
-		}
 		take := min(total-len(p.partial), len(b))
+		p.growPartial(take, total)
 		p.partial = append(p.partial, b[:take]...)
 		b = b[take:]
 		if len(p.partial) < total {

@@ -149,18 +149,32 @@ func TestParserRefusesBeforeBuffering(t *testing.T) {
 	}
 }
 
-func TestParserPartialFrameSizedExactly(t *testing.T) {
-	p := parser{max: 1 << 16}
-	var s recSink
-	f := cf(ws.OpBinary, true, bytes.Repeat([]byte{1}, 3000))
-	p.feed(f[:100], &s)
-	p.feed(f[100:200], &s) // the header is known: partial holds the whole frame's size
-	if cap(p.partial) != len(f) {
-		t.Fatalf("partial cap %d, want %d", cap(p.partial), len(f))
-	}
-	p.feed(f[200:], &s)
-	if len(s.msgs) != 1 || len(s.msgs[0]) != 3000 || p.partial != nil {
-		t.Fatalf("got %d messages, partial %v", len(s.msgs), p.partial != nil)
+// TestParserPartialGrowsWithArrivals: a header declaring a large frame
+// costs what arrived, not what it declares (issue 10: 2,000 connections
+// each sending a 14-byte header pinned 147 MiB). The buffer grows with the
+// bytes, at most doubling what arrived and never past the frame's size.
+func TestParserPartialGrowsWithArrivals(t *testing.T) {
+	const size = 60000
+	f := cf(ws.OpBinary, true, bytes.Repeat([]byte{1}, size))
+	for _, first := range []int{4, 14} { // header cut, header whole
+		p := parser{max: 1 << 16}
+		var s recSink
+		p.feed(f[:first], &s)
+		if cap(p.partial) > minPartial {
+			t.Fatalf("after %d bytes of a %d-byte frame, partial cap %d", first, len(f), cap(p.partial))
+		}
+		fed := first
+		for fed < len(f) {
+			n := min(1000, len(f)-fed)
+			p.feed(f[fed:fed+n], &s)
+			fed += n
+			if fed < len(f) && (cap(p.partial) > max(2*fed, minPartial) || cap(p.partial) > len(f)) {
+				t.Fatalf("after %d bytes, partial cap %d", fed, cap(p.partial))
+			}
+		}
+		if len(s.msgs) != 1 || len(s.msgs[0]) != size || p.partial != nil {
+			t.Fatalf("got %d messages, partial %v", len(s.msgs), p.partial != nil)
+		}
 	}
 }
 
