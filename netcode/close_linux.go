@@ -32,7 +32,7 @@ func (l *loop) progressClose(c *Conn) {
 		l.srv.h.OnClose(c, code)
 	}
 	c.mu.Lock()
-	if !c.broken && !c.shutWr && c.wqOff == len(c.wq) {
+	if !c.broken && !c.shutWr && c.out.pending() == 0 {
 		c.shutWr = true
 		if err := unix.Shutdown(c.fd, unix.SHUT_WR); err != nil {
 			c.broken = true
@@ -70,7 +70,7 @@ func (l *loop) finalize(c *Conn) {
 		c.code = closeStatusAbnormal
 	}
 	c.state.Store(stateClosed)
-	c.wq, c.wqOff = nil, 0
+	c.out.release(l.srv.cfg.Budget)
 	_ = unix.Close(c.fd)
 	code := c.code
 	c.mu.Unlock()
@@ -82,4 +82,14 @@ func (l *loop) finalize(c *Conn) {
 		c.onClosed = true
 		l.srv.h.OnClose(c, code)
 	}
+}
+
+// dropUnopened closes a connection that never reached its loop (no OnOpen,
+// so no OnClose) and gives back what it held.
+func (c *Conn) dropUnopened() {
+	c.mu.Lock()
+	c.state.Store(stateClosed)
+	c.out.release(c.loop.srv.cfg.Budget)
+	_ = unix.Close(c.fd)
+	c.mu.Unlock()
 }

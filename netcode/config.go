@@ -1,6 +1,7 @@
 package netcode
 
 import (
+	"github.com/lobbyd/lobbyd/budget"
 	"log/slog"
 	"runtime"
 	"time"
@@ -27,6 +28,10 @@ type Config struct {
 	// and close frame and for the peer to close its side, after which the
 	// socket is closed anyway. 0 → 5s.
 	CloseTimeout time.Duration
+	// Budget, when set, is the shard's memory budget: every write queue
+	// charges it for the capacity it holds, and a queue whose growth it
+	// refuses is a slow consumer (close 1008). nil: no shard-wide bound.
+	Budget *budget.Budget
 	// Logger receives transport errors that have nobody else to go to.
 	// nil → slog.Default().
 	Logger *slog.Logger

@@ -40,13 +40,11 @@ type Conn struct {
 
 	// Guarded by mu.
 	mu     sync.Mutex
-	wq     []byte // queued output; wq[wqOff:] is still to send; nil when empty
-	wqOff  int
-	code   uint16  // close code for OnClose, set when leaving stateOpen
-	broken bool    // the transport failed: close without handshake
-	shutWr bool    // FIN sent (shutdown SHUT_WR) after the close frame
-	dirty  bool    // on the loop's dirty list: wq holds output not yet tried
-	wqBox  *[]byte // the pooled buffer behind wq, to give back when it drains
+	out    outQueue // unsent output
+	code   uint16   // close code for OnClose, set when leaving stateOpen
+	broken bool     // the transport failed: close without handshake
+	shutWr bool     // FIN sent (shutdown SHUT_WR) after the close frame
+	dirty  bool     // on the loop's dirty list: out holds output not yet tried
 }
 
 // Value returns what Upgrade was given.
@@ -75,13 +73,31 @@ func (c *Conn) WriteParts(head, body []byte) error {
 // socket is closed when the peer closes its side or after
 // Config.CloseTimeout. OnClose runs later on the loop, never inside Close.
 // Closing a closing connection does nothing.
-func (c *Conn) Close(code uint16, reason string) {
+func (c *Conn) Close(code uint16, reason string) { c.close(code, reason, false) }
+
+// CloseDiscard is Close for a peer that is not keeping up (a slow consumer
+// shed for memory): the queued data it has not begun to receive is dropped,
+// so the close frame goes right after the frame it is in the middle of.
+func (c *Conn) CloseDiscard(code uint16, reason string) { c.close(code, reason, true) }
+
+func (c *Conn) close(code uint16, reason string, discard bool) {
 	c.mu.Lock()
+	if discard && c.state.Load() == stateOpen {
+		c.out.dropUnstarted(c.loop.srv.cfg.Budget)
+	}
 	started := c.startCloseLocked(code, reason)
 	c.mu.Unlock()
 	if started {
 		c.loop.notifyClose(c)
 	}
+}
+
+// Queued is the number of bytes owed to the peer and not yet taken by its
+// socket: how far behind the reader is.
+func (c *Conn) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.out.pending()
 }
 
 // writeFrame sends one final frame. The header is built on the stack.
@@ -97,6 +113,9 @@ func (c *Conn) writeFrame(op ws.OpCode, head, body []byte) error {
 	notify := false
 	if err != nil && c.state.Load() == stateOpen {
 		if err == ErrSlowConsumer {
+			// What it is owed it would not read before CloseTimeout:
+			// the close frame goes first (after the frame in flight).
+			c.out.dropUnstarted(c.loop.srv.cfg.Budget)
 			c.startCloseLocked(protocol.CloseSlowConsumer, "slow consumer")
 		} else {
 			c.failLocked()
@@ -112,61 +131,37 @@ func (c *Conn) writeFrame(op ws.OpCode, head, body []byte) error {
 
 // sendLocked queues a||b||d and puts the connection on its loop's dirty
 // list; the loop writes everything a connection gathered in one turn with
-// one syscall (flushDirty). It does not check the state.
+// one syscall (flushDirty). It does not check the state. ErrSlowConsumer:
+// over Config.WriteQueueBytes, or over the shard's budget.
 func (c *Conn) sendLocked(a, b, d []byte) error {
-	total := len(a) + len(b) + len(d)
-	if len(c.wq)-c.wqOff+total > c.loop.srv.cfg.WriteQueueBytes {
-		return ErrSlowConsumer
+	cfg := &c.loop.srv.cfg
+	if err := c.out.push(a, b, d, cfg.WriteQueueBytes, cfg.Budget, false); err != nil {
+		return err
 	}
-	c.queueLocked(a, b, d)
+	c.markDirtyLocked()
+	return nil
+}
+
+func (c *Conn) markDirtyLocked() {
 	if !c.dirty {
 		c.dirty = true
 		c.loop.markDirty(c)
 	}
-	return nil
-}
-
-// Write queue buffers are pooled: a connection holds one only while it has
-// output in flight, so idle connections hold none and a steady stream of
-// events allocates nothing.
-const wqPooledCap = 4 << 10
-
-var wqPool = sync.Pool{New: func() any { b := make([]byte, 0, wqPooledCap); return &b }}
-
-// queueLocked appends to the write queue, taking a pooled buffer when the
-// queue is empty.
-func (c *Conn) queueLocked(a, b, d []byte) {
-	if c.wq == nil {
-		c.wqBox = wqPool.Get().(*[]byte)
-		c.wq = (*c.wqBox)[:0]
-	}
-	c.wq = append(c.wq, a...)
-	c.wq = append(c.wq, b...)
-	c.wq = append(c.wq, d...)
-}
-
-// releaseQueueLocked gives the emptied queue's buffer back to the pool.
-func (c *Conn) releaseQueueLocked() {
-	if c.wqBox != nil && cap(c.wq) == cap(*c.wqBox) {
-		*c.wqBox = c.wq[:0]
-		wqPool.Put(c.wqBox)
-	}
-	c.wq, c.wqOff, c.wqBox = nil, 0, nil
 }
 
 // flushLocked writes queued output until it is gone or the socket is full.
 func (c *Conn) flushLocked() error {
-	for c.wqOff < len(c.wq) {
-		n, err := sysWrite(c.fd, c.wq[c.wqOff:])
-		if err == unix.EAGAIN {
-			return nil
-		}
+	for c.out.pending() > 0 {
+		a, b := c.out.segments()
+		n, err := writev(c.fd, a, b, nil)
 		if err != nil {
 			return err
 		}
-		c.wqOff += n
+		if n == 0 {
+			return nil // EAGAIN
+		}
+		c.out.advance(n, c.loop.srv.cfg.Budget)
 	}
-	c.releaseQueueLocked()
 	return nil
 }
 
@@ -183,7 +178,8 @@ func (c *Conn) startCloseLocked(code uint16, reason string) bool {
 	pn := putClosePayload(&payload, code, reason)
 	var hdr [maxServerHeader]byte
 	hn := putHeader(&hdr, ws.OpClose, pn)
-	if len(c.wq)-c.wqOff == 0 {
+	bud := c.loop.srv.cfg.Budget
+	if c.out.pending() == 0 {
 		n, err := writev(c.fd, hdr[:hn], payload[:pn], nil)
 		if err != nil {
 			c.broken = true
@@ -193,11 +189,12 @@ func (c *Conn) startCloseLocked(code uint16, reason string) bool {
 			return true
 		}
 		a, b, _ := skip3(hdr[:hn], payload[:pn], nil, n)
-		c.queueLocked(a, b, nil)
+		c.out.pushUnit(a, b, bud)
 		return true
 	}
-	// The close frame may take the queue up to 127 bytes over its bound.
-	c.queueLocked(hdr[:hn], payload[:pn], nil)
+	// The close frame may take the queue up to 127 bytes over its bound,
+	// and the shard over its budget: it must get out.
+	_ = c.out.push(hdr[:hn], payload[:pn], nil, 0, bud, true)
 	return true
 }
 
@@ -208,7 +205,7 @@ func (c *Conn) failLocked() {
 		c.code = closeStatusAbnormal
 	}
 	c.broken = true
-	c.wq, c.wqOff = nil, 0
+	c.out.release(c.loop.srv.cfg.Budget)
 }
 
 // writev writes a||b||d with one writev(2); EAGAIN is 0 bytes and no

@@ -55,7 +55,7 @@ func (l *loop) exit() {
 	_ = unix.Close(l.evfd)
 	l.mu.Unlock()
 	for _, c := range opens { // never opened: no OnOpen, so no OnClose
-		_ = unix.Close(c.fd)
+		c.dropUnopened()
 	}
 	for _, t := range tasks {
 		t()

@@ -279,7 +279,7 @@ func (l *loop) flushDirty() {
 		c.mu.Lock()
 		c.dirty = false
 		failed := false
-		if c.state.Load() != stateClosed && c.wqOff < len(c.wq) && !c.broken {
+		if c.state.Load() != stateClosed && c.out.pending() > 0 && !c.broken {
 			if err := c.flushLocked(); err != nil {
 				c.failLocked()
 				failed = true
@@ -299,7 +299,7 @@ func (l *loop) flushDirty() {
 // connection's output before the rest of the turn could add to it.
 func (l *loop) flush(c *Conn) {
 	c.mu.Lock()
-	if !c.dirty && c.state.Load() != stateClosed && c.wqOff < len(c.wq) {
+	if !c.dirty && c.state.Load() != stateClosed && c.out.pending() > 0 {
 		if err := c.flushLocked(); err != nil {
 			c.failLocked()
 		}

@@ -130,14 +130,11 @@ func (s *Server) adopt(nc net.Conn, resp []byte, value any) {
 	c := &Conn{fd: fd, loop: l, value: value, initial: initial}
 	c.p.max = s.cfg.MaxMessageBytes
 	c.mu.Lock()
-	err = c.sendLocked(resp, nil, nil)
+	c.out.pushUnit(resp, nil, s.cfg.Budget) // not a frame: one unit for the frame walk
+	c.markDirtyLocked()
 	c.mu.Unlock()
-	if err != nil {
-		_ = unix.Close(fd)
-		return
-	}
 	if !l.handOver(c) {
-		_ = unix.Close(fd)
+		c.dropUnopened()
 	}
 }
 

@@ -1,0 +1,111 @@
+//go:build linux
+
+package netcode
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/gobwas/ws"
+	"github.com/lobbyd/lobbyd/protocol"
+	"golang.org/x/sys/unix"
+)
+
+// heldBytes is the capacity of c's write queue: what the connection holds,
+// whatever it owes.
+func heldBytes(c *Conn) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.out.buf)
+}
+
+// smallSocketBuffers pins both kernel buffers of a connection small (and
+// off autotuning), so what the reader does not take stays in the server's
+// queue instead of in megabytes of kernel buffers.
+func smallSocketBuffers(t *testing.T, client net.Conn, sc *Conn) {
+	t.Helper()
+	if err := client.(*net.TCPConn).SetReadBuffer(16 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SetsockoptInt(sc.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 16<<10); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSlowReaderQueueStaysBounded is issue 10's first defect over a real
+// socket: a reader that stays behind by up to 3/4 of the bound, never the
+// whole of it, while 32× the bound goes through. The old queue freed its
+// buffer only when it drained completely and never moved its unsent tail
+// forward, so it held everything written meanwhile (119 MiB after 40 s).
+func TestSlowReaderQueueStaysBounded(t *testing.T) {
+	const bound = 256 << 10
+	ts := startServer(t, Config{WriteQueueBytes: bound}, newEchoHandler())
+	nc, br := rawDial(t, ts.addr, nil)
+	sc := ts.waitOpen(t)
+	smallSocketBuffers(t, nc, sc)
+	msg := make([]byte, 1000)
+	var scratch [32 << 10]byte
+	peak := 0
+	for written := 0; written < 32*bound; written += len(msg) {
+		// Read only when the server owes a lot: the queue is never empty
+		// for long, and never full.
+		for sc.Queued() > bound/2 {
+			if _, err := io.ReadFull(br, scratch[:]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sc.Write(msg); err != nil {
+			t.Fatalf("after %d bytes: %v", written, err)
+		}
+		peak = max(peak, heldBytes(sc))
+	}
+	if peak > bound {
+		t.Fatalf("write queue held %d bytes, over its %d bound", peak, bound)
+	}
+	nc.Close()
+}
+
+// TestSlowConsumerSeesItsCloseCode: when a connection is closed as a slow
+// consumer, the data it has not begun to receive is dropped, so its close
+// frame (1008) is next after the frame in flight, not behind a queue it
+// would not read before CloseTimeout cut it off with EOF mid-frame.
+func TestSlowConsumerSeesItsCloseCode(t *testing.T) {
+	ts := startServer(t, Config{WriteQueueBytes: 64 << 10}, newEchoHandler())
+	_, br := rawDial(t, ts.addr, nil) // does not read until the close
+	sc := ts.waitOpen(t)
+	msg := make([]byte, 1000)
+	var err error
+	for i := 0; i < 100_000 && err == nil; i++ { // the kernel buffers a few MB
+		err = sc.Write(msg)
+	}
+	if !errors.Is(err, ErrSlowConsumer) {
+		t.Fatalf("write error %v, want ErrSlowConsumer", err)
+	}
+	// Still owed: at most the rest of one frame and the close frame.
+	if q := sc.Queued(); q > len(msg)+maxServerHeader+maxServerHeader+maxControlPayload {
+		t.Fatalf("%d bytes still queued after the slow-consumer close", q)
+	}
+	// Every frame the reader gets is whole, and the last is the close.
+	rd := bufio.NewReader(br)
+	for {
+		f, err := ws.ReadFrame(rd)
+		if err != nil {
+			t.Fatalf("stream ended without a close frame: %v", err)
+		}
+		if f.Header.OpCode == ws.OpClose {
+			if code, _ := ws.ParseCloseFrameData(f.Payload); uint16(code) != protocol.CloseSlowConsumer {
+				t.Fatalf("close code %d", code)
+			}
+			break
+		}
+		if f.Header.OpCode == ws.OpBinary && len(f.Payload) != len(msg) {
+			t.Fatalf("frame of %d bytes", len(f.Payload))
+		}
+	}
+	if code := ts.waitClose(t); code != protocol.CloseSlowConsumer {
+		t.Fatalf("OnClose %d", code)
+	}
+}
