@@ -141,7 +141,13 @@ func (ts *testServer) waitLen(t testing.TB, n int) {
 // after it); extra is sent in the same write as the request.
 func rawDial(t testing.TB, addr string, extra []byte) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	c, err := net.Dial("tcp4", addr)
+	return rawDialWith(t, &net.Dialer{}, addr, extra)
+}
+
+// rawDialWith is rawDial through d (to set socket options before connect).
+func rawDialWith(t testing.TB, d *net.Dialer, addr string, extra []byte) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := d.Dial("tcp4", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

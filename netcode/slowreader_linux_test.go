@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 
 	"github.com/gobwas/ws"
@@ -22,17 +23,27 @@ func heldBytes(c *Conn) int {
 	return len(c.out.buf)
 }
 
-// smallSocketBuffers pins both kernel buffers of a connection small (and
-// off autotuning), so what the reader does not take stays in the server's
-// queue instead of in megabytes of kernel buffers.
-func smallSocketBuffers(t *testing.T, client net.Conn, sc *Conn) {
+// smallBufferDial connects with a small receive buffer, set before the
+// connect so the window is small from the start (shrinking it later makes
+// the kernel drop segments and wait for retransmits), and without
+// autotuning, so what the reader does not take stays in the server's queue
+// instead of in megabytes of kernel buffers. The server's send buffer is
+// made small too.
+func smallBufferDial(t *testing.T, ts *testServer) (net.Conn, *bufio.Reader, *Conn) {
 	t.Helper()
-	if err := client.(*net.TCPConn).SetReadBuffer(16 << 10); err != nil {
-		t.Fatal(err)
-	}
+	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 16<<10)
+		})
+		return errors.Join(err, serr)
+	}}
+	nc, br := rawDialWith(t, d, ts.addr, nil)
+	sc := ts.waitOpen(t)
 	if err := unix.SetsockoptInt(sc.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 16<<10); err != nil {
 		t.Fatal(err)
 	}
+	return nc, br, sc
 }
 
 // TestSlowReaderQueueStaysBounded is issue 10's first defect over a real
@@ -43,9 +54,7 @@ func smallSocketBuffers(t *testing.T, client net.Conn, sc *Conn) {
 func TestSlowReaderQueueStaysBounded(t *testing.T) {
 	const bound = 256 << 10
 	ts := startServer(t, Config{WriteQueueBytes: bound}, newEchoHandler())
-	nc, br := rawDial(t, ts.addr, nil)
-	sc := ts.waitOpen(t)
-	smallSocketBuffers(t, nc, sc)
+	nc, br, sc := smallBufferDial(t, ts)
 	msg := make([]byte, 1000)
 	var scratch [32 << 10]byte
 	peak := 0
