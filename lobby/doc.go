@@ -8,9 +8,13 @@
 //
 // Every mutation is one Store call that checks the rules, changes the lobby
 // and hands the resulting events to the Sink, atomically, and returns the new
-// state. There is no get-modify-put: the Redis store does each call as one Lua
-// script. The pure checks (bounds, normalisation) live in validate.go and
-// password.go so both stores share them.
+// state. The rules are written once: the pure checks (bounds, normalisation)
+// in validate.go and password.go, and everything that depends on a lobby's
+// state on Doc (rules.go), a plain document with one method per operation
+// that changes it and emits the events. MemoryStore keeps a Doc per lobby
+// under the lobby's lock; the Redis store (package cluster) decodes the
+// stored Doc (AppendDoc/DecodeDoc), runs the same method and commits the
+// result with a version check, so both stores apply identical rules.
 //
 // # Rules this package decides where PROTOCOL.md is silent
 //

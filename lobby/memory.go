@@ -93,13 +93,12 @@ func NewMemoryStore(sink Sink, opts MemoryOptions) *MemoryStore {
 	return s
 }
 
-// lobby is one live lobby of a MemoryStore.
+// lobby is one live lobby of a MemoryStore: its Doc (state and rules,
+// rules.go) under its own lock, and what the store files it under.
 type lobby struct {
-	// Immutable once published.
-	id, code     string
-	seq          uint64 // creation sequence: listing order and cursor
-	createdAt    int64
-	mode, region string
+	// Guarded by mu, except ID, Code, Seq, CreatedAt, Mode and Region,
+	// which never change once the lobby is published.
+	Doc
 
 	// Guarded by MemoryStore.mu: what listings filter on, and the index
 	// keys the lobby is filed under.
@@ -108,37 +107,7 @@ type lobby struct {
 
 	mu sync.Mutex
 	// Guarded by mu.
-	gone       bool // deleted; a lookup that raced with the deletion retries or fails
-	name       string
-	host       string
-	visibility string
-	pw         *PasswordHash // nil: no password
-	locked     bool
-	state      string
-	maxPlayers int
-	attrs      protocol.Attrs // never mutated in place: views share it
-	data       protocol.RawMap
-	matchID    string    // set for lobbies made by CreateMatch
-	members    []*member // join order: members[0] is the longest present
-	byID       map[string]*member
-	to         []string // recipients scratch, reused for every event
-	ev         Event    // event scratch, reused for every event
-	sendGen    uint64   // bumped per targeted Send, to drop duplicate ids in O(1)
-	// viewJSON is the public view as JSON, built by a listing and dropped
-	// by emit: every change to what the view shows emits an event.
-	viewJSON []byte
-	// viewUnlistable is set when the view could not be written as JSON:
-	// listings skip the lobby (and log it once) until the next change.
-	viewUnlistable bool
-}
-
-type member struct {
-	userID, name string
-	ready        bool
-	connected    bool
-	data         protocol.RawMap // never mutated in place: views share it
-	joinedAt     int64
-	sendMark     uint64 // == lobby.sendGen while this member is already in a Send's to list
+	gone bool // deleted; a lookup that raced with the deletion retries or fails
 }
 
 func (s *MemoryStore) nowMS() int64 { return s.now().UnixMilli() }
@@ -155,7 +124,7 @@ func (s *MemoryStore) lockLobbyOf(userID string) (*lobby, error) {
 			return nil, ErrNotInLobby
 		}
 		l.mu.Lock()
-		if !l.gone && l.byID[userID] != nil {
+		if !l.gone && l.Member(userID) != nil {
 			return l, nil
 		}
 		l.mu.Unlock()
@@ -163,90 +132,16 @@ func (s *MemoryStore) lockLobbyOf(userID string) (*lobby, error) {
 	return nil, ErrNotInLobby
 }
 
-// others fills the recipients scratch with every member but except.
-func (l *lobby) others(except string) []string {
-	l.to = l.to[:0]
-	for _, m := range l.members {
-		if m.userID != except {
-			l.to = append(l.to, m.userID)
-		}
-	}
-	return l.to
-}
-
-// everyone fills the recipients scratch with every member.
-func (l *lobby) everyone() []string {
-	l.to = l.to[:0]
-	for _, m := range l.members {
-		l.to = append(l.to, m.userID)
-	}
-	return l.to
-}
-
-// emit hands one event to the sink; l.mu must be held. Events without
-// recipients are dropped.
-func (s *MemoryStore) emit(l *lobby, ev Event) {
-	if ev.Name != protocol.EvChat {
-		l.viewJSON, l.viewUnlistable = nil, false // before the early return: a change nobody hears of is still a change
-	}
-	if len(ev.To) == 0 {
-		return
-	}
-	ev.LobbyID = l.id
-	l.ev = ev
-	s.sink.Deliver(&l.ev)
-	l.ev = Event{} // keep no reference to the caller's buffers
-}
-
-func (l *lobby) memberView(m *member) protocol.Member {
-	return protocol.Member{
-		UserID:    m.userID,
-		Name:      m.name,
-		Ready:     m.ready,
-		Connected: m.connected,
-		IsHost:    m.userID == l.host,
-		Data:      m.data,
-		JoinedAt:  m.joinedAt,
-	}
-}
-
-// view is the lobby as clients see it; withCode for members only.
-func (l *lobby) view(withCode bool) protocol.LobbyView {
-	v := protocol.LobbyView{
-		ID:          l.id,
-		Name:        l.name,
-		Host:        l.host,
-		Mode:        l.mode,
-		Region:      l.region,
-		Visibility:  l.visibility,
-		HasPassword: l.pw != nil,
-		Locked:      l.locked,
-		State:       l.state,
-		MaxPlayers:  l.maxPlayers,
-		Attrs:       l.attrs,
-		Data:        l.data,
-		Members:     make([]protocol.Member, len(l.members)),
-		CreatedAt:   l.createdAt,
-	}
-	if withCode {
-		v.Code = l.code
-	}
-	for i, m := range l.members {
-		v.Members[i] = l.memberView(m)
-	}
-	return v
-}
-
 // listingOf is the listing record of l; l.mu must be held.
 func (l *lobby) listingOf() listing {
 	ls := listing{
-		public:     l.visibility == protocol.VisibilityPublic,
-		state:      l.state,
-		members:    len(l.members),
-		maxPlayers: l.maxPlayers,
-		attrs:      make(map[string]string, len(l.attrs)),
+		public:     l.Public(),
+		state:      l.State,
+		members:    len(l.Members),
+		maxPlayers: l.MaxPlayers,
+		attrs:      make(map[string]string, len(l.Attrs)),
 	}
-	for k, v := range l.attrs {
+	for k, v := range l.Attrs {
 		ls.attrs[k], _ = protocol.AttrString(v) // CheckAttrs stored strings and numbers only
 	}
 	return ls
@@ -261,7 +156,7 @@ func (s *MemoryStore) publishLocked(l *lobby) error {
 		}
 		c := s.newCode()
 		if _, taken := s.codes[c]; !taken {
-			l.code = c
+			l.Code = c
 			break
 		}
 	}
@@ -269,17 +164,17 @@ func (s *MemoryStore) publishLocked(l *lobby) error {
 		if i == maxCodeTries {
 			return protocol.NewError(protocol.CodeInternal, "no free lobby id")
 		}
-		if _, taken := s.lobbies[l.id]; !taken {
+		if _, taken := s.lobbies[l.ID]; !taken {
 			break
 		}
-		l.id = s.newID()
+		l.ID = s.newID()
 	}
 	s.seq++
-	l.seq = s.seq
-	s.lobbies[l.id] = l
-	s.codes[l.code] = l
-	for _, m := range l.members {
-		s.users[m.userID] = l
+	l.Seq = s.seq
+	s.lobbies[l.ID] = l
+	s.codes[l.Code] = l
+	for _, m := range l.Members {
+		s.users[m.UserID] = l
 	}
 	s.setListingLocked(l, l.listingOf())
 	return nil
@@ -288,13 +183,13 @@ func (s *MemoryStore) publishLocked(l *lobby) error {
 // deleteLocked removes l from every map and index; s.mu (write) and l.mu
 // must be held.
 func (s *MemoryStore) deleteLocked(l *lobby) {
-	for _, m := range l.members {
-		if s.users[m.userID] == l {
-			delete(s.users, m.userID)
+	for _, m := range l.Members {
+		if s.users[m.UserID] == l {
+			delete(s.users, m.UserID)
 		}
 	}
-	delete(s.lobbies, l.id)
-	delete(s.codes, l.code)
+	delete(s.lobbies, l.ID)
+	delete(s.codes, l.Code)
 	s.setListingLocked(l, listing{})
 	l.gone = true
 }

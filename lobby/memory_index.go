@@ -36,11 +36,11 @@ type listing struct {
 type seqIndex struct{ items []*lobby } // ascending seq
 
 func (x *seqIndex) search(seq uint64) int {
-	return sort.Search(len(x.items), func(i int) bool { return x.items[i].seq >= seq })
+	return sort.Search(len(x.items), func(i int) bool { return x.items[i].Seq >= seq })
 }
 
 func (x *seqIndex) insert(l *lobby) {
-	i := x.search(l.seq)
+	i := x.search(l.Seq)
 	if i < len(x.items) && x.items[i] == l {
 		return
 	}
@@ -48,7 +48,7 @@ func (x *seqIndex) insert(l *lobby) {
 }
 
 func (x *seqIndex) remove(l *lobby) {
-	i := x.search(l.seq)
+	i := x.search(l.Seq)
 	if i < len(x.items) && x.items[i] == l {
 		x.items = slices.Delete(x.items, i, i+1)
 	}
@@ -70,11 +70,11 @@ func (l *lobby) indexKeys(ls *listing) []string {
 	}
 	keys := make([]string, 0, 4+len(ls.attrs))
 	keys = append(keys, keyAll, keyState+ls.state)
-	if l.mode != "" {
-		keys = append(keys, keyMode+l.mode)
+	if l.Mode != "" {
+		keys = append(keys, keyMode+l.Mode)
 	}
-	if l.region != "" {
-		keys = append(keys, keyRegion+l.region)
+	if l.Region != "" {
+		keys = append(keys, keyRegion+l.Region)
 	}
 	for k, v := range ls.attrs {
 		keys = append(keys, attrKey(k, v))
@@ -113,8 +113,8 @@ func (s *MemoryStore) setListingLocked(l *lobby, ls listing) {
 func (l *lobby) matches(q *ListQuery) bool {
 	ls := &l.ls
 	if !ls.public ||
-		(q.Mode != "" && l.mode != q.Mode) ||
-		(q.Region != "" && l.region != q.Region) ||
+		(q.Mode != "" && l.Mode != q.Mode) ||
+		(q.Region != "" && l.Region != q.Region) ||
 		(q.State != "" && ls.state != q.State) ||
 		(q.HasSpace && ls.members >= ls.maxPlayers) {
 		return false
@@ -137,7 +137,7 @@ func (s *MemoryStore) List(_ context.Context, q ListQuery) (ListPage, error) {
 	page := ListPage{Lobbies: make([]protocol.LobbyView, 0, min(len(cands), q.Limit))}
 	if len(cands) > q.Limit {
 		cands = cands[:q.Limit]
-		page.NextCursor = EncodeCursor(cands[len(cands)-1].seq)
+		page.NextCursor = EncodeCursor(cands[len(cands)-1].Seq)
 	}
 	// Views are built under each lobby's own lock, after the store lock is
 	// released (lock order). A lobby that went away or private meanwhile is
@@ -145,8 +145,8 @@ func (s *MemoryStore) List(_ context.Context, q ListQuery) (ListPage, error) {
 	// existed throughout is skipped.
 	for _, l := range cands {
 		l.mu.Lock()
-		if !l.gone && l.visibility == protocol.VisibilityPublic {
-			page.Lobbies = append(page.Lobbies, l.view(false))
+		if !l.gone && l.Public() {
+			page.Lobbies = append(page.Lobbies, l.View(false))
 		}
 		l.mu.Unlock()
 	}
@@ -199,8 +199,8 @@ func (s *MemoryStore) Get(_ context.Context, lobbyID string) (protocol.LobbyView
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.gone || l.visibility != protocol.VisibilityPublic {
+	if l.gone || !l.Public() {
 		return protocol.LobbyView{}, ErrNotFound
 	}
-	return l.view(false), nil
+	return l.View(false), nil
 }

@@ -4,16 +4,11 @@ import (
 	"context"
 
 	gojson "github.com/goccy/go-json"
-
-	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // AppendListJSON is List written as JSON (JSONLister): each lobby's public
 // view is encoded once and kept until the lobby next changes, so a page of
-// lobbies that did not change costs a copy per lobby and no garbage. A lobby
-// whose view cannot be encoded (the validators keep NaN and infinities out,
-// so this would be a bug) is left out of the page and logged once per
-// change: one lobby must never make a page unanswerable.
+// lobbies that did not change costs a copy per lobby and no garbage.
 func (s *MemoryStore) AppendListJSON(_ context.Context, dst []byte, q ListQuery) ([]byte, error) {
 	q, before, err := CheckListQuery(q)
 	if err != nil {
@@ -23,20 +18,18 @@ func (s *MemoryStore) AppendListJSON(_ context.Context, dst []byte, q ListQuery)
 	next := ""
 	if len(cands) > q.Limit {
 		cands = cands[:q.Limit]
-		next = EncodeCursor(cands[len(cands)-1].seq)
+		next = EncodeCursor(cands[len(cands)-1].Seq)
 	}
 	dst = append(dst, `{"lobbies":[`...)
 	first := true
 	for _, l := range cands {
 		l.mu.Lock()
-		if !l.gone && l.visibility == protocol.VisibilityPublic && !l.viewUnlistable {
+		if !l.gone && l.Public() {
 			if l.viewJSON == nil {
-				b, err := gojson.Marshal(l.view(false))
+				b, err := gojson.Marshal(l.View(false))
 				if err != nil {
-					l.viewUnlistable = true
 					l.mu.Unlock()
-					s.log.Error("lobby left out of listings: its view cannot be written as JSON", "lobby", l.id, "err", err)
-					continue
+					return dst, err
 				}
 				l.viewJSON = b
 			}

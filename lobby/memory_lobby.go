@@ -16,28 +16,7 @@ func (s *MemoryStore) Create(_ context.Context, a Actor, p protocol.CreateLobby)
 	if p, err = CheckCreate(p); err != nil {
 		return protocol.LobbyView{}, err
 	}
-	now := s.nowMS()
-	l := &lobby{
-		id:         s.newID(),
-		createdAt:  now,
-		mode:       p.Mode,
-		region:     p.Region,
-		name:       p.Name,
-		host:       a.UserID,
-		visibility: p.Visibility,
-		state:      protocol.StateOpen,
-		maxPlayers: p.MaxPlayers,
-		attrs:      p.Attrs,
-		data:       p.Data,
-		byID:       make(map[string]*member, 1),
-	}
-	if p.Password != "" {
-		h := HashPassword(s.pepper, p.Password)
-		l.pw = &h
-	}
-	m := &member{userID: a.UserID, name: a.Name, connected: true, joinedAt: now}
-	l.members = append(l.members, m)
-	l.byID[m.userID] = m
+	l := &lobby{Doc: *NewDoc(s.newID(), s.nowMS(), a, "", p, s.pepper)}
 
 	l.mu.Lock() // others can find l as soon as it is published
 	defer l.mu.Unlock()
@@ -51,86 +30,52 @@ func (s *MemoryStore) Create(_ context.Context, a Actor, p protocol.CreateLobby)
 	if err != nil {
 		return protocol.LobbyView{}, err
 	}
-	return l.view(true), nil
+	return l.View(true), nil
 }
 
 // Update implements Store. Bounds are checked first (bad_request), then
-// not_in_lobby, not_host, and max_players against the member count.
+// not_in_lobby, then the Doc's rules (not_host, max_players against the
+// member count).
 func (s *MemoryStore) Update(_ context.Context, userID string, p protocol.UpdateLobby) (protocol.LobbyView, error) {
 	p, err := CheckUpdate(p)
 	if err != nil {
 		return protocol.LobbyView{}, err
 	}
-	l, err := s.lockHost(userID)
+	l, err := s.lockLobbyOf(userID)
 	if err != nil {
 		return protocol.LobbyView{}, err
 	}
 	defer l.mu.Unlock()
-	if p.MaxPlayers != nil {
-		if err := CheckMaxPlayers(*p.MaxPlayers, len(l.members)); err != nil {
-			return protocol.LobbyView{}, err
-		}
+	v, _, listed, err := l.Update(s.sink, userID, p, s.pepper)
+	if listed {
+		s.refile(l)
 	}
-	if UpdateIsEmpty(p) {
-		return l.view(true), nil
-	}
-	if p.Name != nil {
-		l.name = *p.Name
-	}
-	if p.MaxPlayers != nil {
-		l.maxPlayers = *p.MaxPlayers
-	}
-	if p.Visibility != nil {
-		l.visibility = *p.Visibility
-	}
-	if p.Password != nil {
-		if *p.Password == "" {
-			l.pw = nil
-		} else {
-			h := HashPassword(s.pepper, *p.Password)
-			l.pw = &h
-		}
-	}
-	if p.Locked != nil {
-		l.locked = *p.Locked
-	}
-	if p.Attrs != nil {
-		l.attrs = p.Attrs // a fresh map from CheckAttrs: views of the old one stay valid
-	}
-	if p.Data != nil {
-		l.data = p.Data
-	}
-	if p.MaxPlayers != nil || p.Visibility != nil || p.Attrs != nil {
-		ls := l.listingOf()
-		s.mu.Lock()
-		s.setListingLocked(l, ls)
-		s.mu.Unlock()
-	}
-	v := l.view(true)
-	ev := v
-	s.emit(l, Event{Name: protocol.EvLobbyUpdated, To: l.others(userID), Lobby: &ev})
-	return v, nil
+	return v, err
+}
+
+// refile re-files l in the listing indexes after a change of what
+// listings filter on; l.mu must be held.
+func (s *MemoryStore) refile(l *lobby) {
+	ls := l.listingOf()
+	s.mu.Lock()
+	s.setListingLocked(l, ls)
+	s.mu.Unlock()
 }
 
 // Start implements Store: lobby.started goes to every member, the host
 // included. A lobby already in_game: bad_request.
 func (s *MemoryStore) Start(_ context.Context, hostID string) (string, error) {
-	l, err := s.lockHost(hostID)
+	l, err := s.lockLobbyOf(hostID)
 	if err != nil {
 		return "", err
 	}
 	defer l.mu.Unlock()
-	if l.state == protocol.StateInGame {
-		return "", badRequest("the lobby is already in game")
+	matchID := s.newID()
+	if err := l.Start(s.sink, hostID, matchID); err != nil {
+		return "", err
 	}
-	l.state = protocol.StateInGame
-	l.matchID = s.newID()
-	ls := l.listingOf()
-	s.mu.Lock()
-	s.setListingLocked(l, ls)
-	s.mu.Unlock()
-	s.emit(l, Event{Name: protocol.EvStarted, To: l.everyone(), MatchID: l.matchID})
-	return l.matchID, nil
+	s.refile(l)
+	return matchID, nil
 }
 
 // Close implements Store: one lobby.member_left {user_id: m, reason:
@@ -150,10 +95,7 @@ func (s *MemoryStore) Close(_ context.Context, lobbyID string) error {
 	s.mu.Lock()
 	s.deleteLocked(l)
 	s.mu.Unlock()
-	for _, m := range l.members {
-		s.emit(l, Event{Name: protocol.EvMemberLeft, To: l.everyone(), UserID: m.userID, Reason: protocol.ReasonClosed})
-	}
-	l.members, l.byID = nil, nil
+	l.Doc.Close(s.sink)
 	return nil
 }
 
@@ -170,27 +112,7 @@ func (s *MemoryStore) CreateMatch(ctx context.Context, p MatchParams) (protocol.
 	if err != nil {
 		return protocol.LobbyView{}, err
 	}
-	now := s.nowMS()
-	l := &lobby{
-		id:         s.newID(),
-		createdAt:  now,
-		mode:       p.Mode,
-		region:     p.Region,
-		name:       p.Name,
-		host:       p.Members[0].UserID,
-		visibility: protocol.VisibilityPrivate,
-		state:      protocol.StateInGame,
-		maxPlayers: p.MaxPlayers,
-		attrs:      protocol.Attrs{},
-		matchID:    p.MatchID,
-		members:    make([]*member, len(p.Members)),
-		byID:       make(map[string]*member, len(p.Members)),
-	}
-	for i, a := range p.Members {
-		m := &member{userID: a.UserID, name: a.Name, connected: !a.Offline, joinedAt: now}
-		l.members[i] = m
-		l.byID[a.UserID] = m
-	}
+	l := &lobby{Doc: *NewMatchDoc(s.newID(), s.nowMS(), p, nil)}
 	// l is locked before anyone can see it, so holding it while Leave locks
 	// the members' old lobbies cannot deadlock: nobody waits for l until it
 	// is published, and once it is, no other lobby lock is taken.
@@ -216,7 +138,7 @@ func (s *MemoryStore) CreateMatch(ctx context.Context, p MatchParams) (protocol.
 			if err != nil {
 				return protocol.LobbyView{}, err
 			}
-			return l.view(true), nil
+			return l.View(true), nil
 		}
 		s.mu.Unlock()
 	}
@@ -230,5 +152,5 @@ func (s *MemoryStore) LobbyOf(_ context.Context, userID string) (protocol.LobbyV
 		return protocol.LobbyView{}, false, nil // ErrNotInLobby, its only error
 	}
 	defer l.mu.Unlock()
-	return l.view(true), true, nil
+	return l.View(true), true, nil
 }

@@ -2,13 +2,11 @@ package lobby
 
 import (
 	"context"
-	"slices"
 
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
-// Join implements Store. Checks, in the order of PROTOCOL.md §3:
-// not_found, already_in_lobby, lobby_locked, wrong_password, lobby_full.
+// Join implements Store, with the checks of Doc.CheckJoin.
 func (s *MemoryStore) Join(_ context.Context, a Actor, p protocol.JoinLobby) (protocol.LobbyView, error) {
 	a, err := CheckActor(a)
 	if err != nil {
@@ -27,7 +25,7 @@ func (s *MemoryStore) Join(_ context.Context, a Actor, p protocol.JoinLobby) (pr
 		s.mu.RLock()
 		l = s.codes[code]
 		s.mu.RUnlock()
-		if l != nil && p.LobbyID != "" && l.id != p.LobbyID {
+		if l != nil && p.LobbyID != "" && l.ID != p.LobbyID {
 			l = nil
 		}
 	}
@@ -36,22 +34,14 @@ func (s *MemoryStore) Join(_ context.Context, a Actor, p protocol.JoinLobby) (pr
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	// A private lobby joined by id answers exactly like an absent one.
-	if l.gone || (byID && l.visibility != protocol.VisibilityPublic) {
+	if l.gone {
 		return protocol.LobbyView{}, ErrNotFound
 	}
 	s.mu.RLock()
 	_, inLobby := s.users[a.UserID]
 	s.mu.RUnlock()
-	switch {
-	case inLobby:
-		return protocol.LobbyView{}, ErrAlreadyInLobby
-	case l.locked || l.state == protocol.StateInGame:
-		return protocol.LobbyView{}, ErrLocked
-	case l.pw != nil && (p.Password == "" || len(p.Password) > MaxPasswordBytes || !l.pw.Check(s.pepper, p.Password)):
-		return protocol.LobbyView{}, ErrWrongPassword
-	case len(l.members) >= l.maxPlayers:
-		return protocol.LobbyView{}, ErrFull
+	if err := l.CheckJoin(byID, inLobby, p.Password, s.pepper); err != nil {
+		return protocol.LobbyView{}, err
 	}
 	s.mu.Lock()
 	if _, raced := s.users[a.UserID]; raced { // joined elsewhere since the check
@@ -62,12 +52,8 @@ func (s *MemoryStore) Join(_ context.Context, a Actor, p protocol.JoinLobby) (pr
 	l.ls.members++
 	s.mu.Unlock()
 
-	m := &member{userID: a.UserID, name: a.Name, connected: true, joinedAt: s.nowMS()}
-	l.members = append(l.members, m)
-	l.byID[m.userID] = m
-	mv := l.memberView(m)
-	s.emit(l, Event{Name: protocol.EvMemberJoined, To: l.others(m.userID), Member: &mv})
-	return l.view(true), nil
+	l.Join(s.sink, a, s.nowMS(), "")
+	return l.View(true), nil
 }
 
 // Leave implements Store.
@@ -80,90 +66,46 @@ func (s *MemoryStore) Leave(_ context.Context, userID, reason string) error {
 		return err
 	}
 	defer l.mu.Unlock()
-	s.removeLocked(l, userID, reason, "")
+	s.unfileMember(l, userID, l.Remove(s.sink, userID, reason, ""))
 	return nil
 }
 
-// removeLocked takes userID out of l (l.mu held) and tells the others:
-// lobby.member_left to everyone left but the actor, then, if the host left,
-// lobby.host_changed to everyone left. The last member out deletes the
-// lobby. actor is who did it ("" when the user left by themselves).
-func (s *MemoryStore) removeLocked(l *lobby, userID, reason, actor string) {
-	for i, m := range l.members {
-		if m.userID == userID {
-			l.members = slices.Delete(l.members, i, i+1) // zeroes the freed slot
-			break
-		}
-	}
-	delete(l.byID, userID)
+// unfileMember unfiles userID, who has left l (l.mu held); empty: they were
+// the last member, which deletes the lobby.
+func (s *MemoryStore) unfileMember(l *lobby, userID string, empty bool) {
 	s.mu.Lock()
 	delete(s.users, userID)
-	if len(l.members) == 0 {
+	if empty {
 		s.deleteLocked(l)
 	} else {
 		l.ls.members--
 	}
 	s.mu.Unlock()
-	if l.gone {
-		return
-	}
-	s.emit(l, Event{Name: protocol.EvMemberLeft, To: l.others(actor), UserID: userID, Reason: reason})
-	if l.host == userID {
-		// Longest present: members keep join order.
-		l.host = l.members[0].userID
-		s.emit(l, Event{Name: protocol.EvHostChanged, To: l.everyone(), UserID: l.host})
-	}
 }
 
 // Kick implements Store. The target gets lobby.kicked; the others (not the
 // host) get lobby.member_left reason kicked.
 func (s *MemoryStore) Kick(_ context.Context, hostID, targetID string) error {
-	l, err := s.lockHost(hostID)
+	l, err := s.lockLobbyOf(hostID)
 	if err != nil {
 		return err
 	}
 	defer l.mu.Unlock()
-	if targetID == hostID {
-		return badRequest("the host cannot kick themselves")
+	if err := l.Kick(s.sink, hostID, targetID); err != nil {
+		return err
 	}
-	if l.byID[targetID] == nil {
-		return ErrUserNotFound
-	}
-	l.to = append(l.to[:0], targetID)
-	s.emit(l, Event{Name: protocol.EvKicked, To: l.to})
-	s.removeLocked(l, targetID, protocol.ReasonKicked, hostID)
+	s.unfileMember(l, targetID, false) // the host stays
 	return nil
 }
 
 // TransferHost implements Store.
 func (s *MemoryStore) TransferHost(_ context.Context, hostID, targetID string) error {
-	l, err := s.lockHost(hostID)
+	l, err := s.lockLobbyOf(hostID)
 	if err != nil {
 		return err
 	}
 	defer l.mu.Unlock()
-	if targetID == hostID {
-		return badRequest("already the host")
-	}
-	if l.byID[targetID] == nil {
-		return ErrUserNotFound
-	}
-	l.host = targetID
-	s.emit(l, Event{Name: protocol.EvHostChanged, To: l.others(hostID), UserID: targetID})
-	return nil
-}
-
-// lockHost is lockLobbyOf plus the host check.
-func (s *MemoryStore) lockHost(userID string) (*lobby, error) {
-	l, err := s.lockLobbyOf(userID)
-	if err != nil {
-		return nil, err
-	}
-	if l.host != userID {
-		l.mu.Unlock()
-		return nil, ErrNotHost
-	}
-	return l, nil
+	return l.TransferHost(s.sink, hostID, targetID)
 }
 
 // SetMember implements Store. A body with no field changes nothing and
@@ -178,20 +120,8 @@ func (s *MemoryStore) SetMember(_ context.Context, userID string, p protocol.Set
 		return protocol.Member{}, err
 	}
 	defer l.mu.Unlock()
-	m := l.byID[userID]
-	if p.Ready == nil && p.Data == nil {
-		return l.memberView(m), nil
-	}
-	if p.Ready != nil {
-		m.ready = *p.Ready
-	}
-	if p.Data != nil {
-		m.data = p.Data
-	}
-	mv := l.memberView(m)
-	ev := mv
-	s.emit(l, Event{Name: protocol.EvMemberUpdated, To: l.others(userID), Member: &ev})
-	return mv, nil
+	mv, _, err := l.SetMember(s.sink, userID, p)
+	return mv, err
 }
 
 // SetConnected implements Store.
@@ -201,12 +131,32 @@ func (s *MemoryStore) SetConnected(_ context.Context, userID string, connected b
 		return nil // not in a lobby: nothing to show
 	}
 	defer l.mu.Unlock()
-	m := l.byID[userID]
-	if m.connected == connected {
-		return nil
+	l.Doc.SetConnected(s.sink, userID, connected, "")
+	return nil
+}
+
+// Chat implements Store: lobby.chat to every member, the sender included.
+func (s *MemoryStore) Chat(_ context.Context, userID, text string) error {
+	if err := CheckChat(text); err != nil {
+		return err
 	}
-	m.connected = connected
-	mv := l.memberView(m)
-	s.emit(l, Event{Name: protocol.EvMemberUpdated, To: l.others(userID), Member: &mv})
+	l, err := s.lockLobbyOf(userID)
+	if err != nil {
+		return err
+	}
+	defer l.mu.Unlock()
+	l.Doc.Chat(s.sink, userID, text, s.nowMS())
+	return nil
+}
+
+// Send implements Store, the hot path: no allocation in steady state (see
+// Doc.Send).
+func (s *MemoryStore) Send(_ context.Context, userID string, data []byte, to [][]byte) error {
+	l, err := s.lockLobbyOf(userID)
+	if err != nil {
+		return err
+	}
+	defer l.mu.Unlock()
+	l.Doc.Send(s.sink, userID, data, to)
 	return nil
 }
