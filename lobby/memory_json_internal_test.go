@@ -30,7 +30,7 @@ func TestListJSONSkipsUnencodableLobby(t *testing.T) {
 	create("c", "last")
 	l := s.lobbies[bad.ID]
 	l.mu.Lock()
-	l.data = protocol.RawMap{0x81, 0xa1, 'x', 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1} // {"x": NaN}
+	l.Data = protocol.RawMap{0x81, 0xa1, 'x', 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 1} // {"x": NaN}
 	l.viewJSON = nil
 	l.mu.Unlock()
 

@@ -81,6 +81,10 @@ func NewDoc(id string, now int64, host Actor, shard string, p protocol.CreateLob
 	return d
 }
 
+// NewMatchDoc is the lobby CreateMatch makes: private, in_game,
+// p.Members[0] its host, every member connected but those marked Offline.
+// p must have passed CheckMatch. shards[i] is the shard of p.Members[i]
+// (nil: all "").
 func NewMatchDoc(id string, now int64, p MatchParams, shards []string) *Doc {
 	d := newDoc(id, now, p.Name, p.Mode, p.Region, protocol.VisibilityPrivate, protocol.StateInGame, p.MaxPlayers, len(p.Members))
 	d.Attrs, d.MatchID = protocol.Attrs{}, p.MatchID
