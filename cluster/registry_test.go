@@ -1,0 +1,135 @@
+package cluster
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lobbyd/lobbyd/internal/redistest"
+)
+
+// Two shards heartbeat; List shows both with their reports; one dies
+// (stops heartbeating): it leaves the list within the TTL, and the other
+// shard's Run reports it dead exactly once.
+func TestRegistryLiveAndDead(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ks := NewKeyspace(prefix)
+	var conns atomic.Int64
+	conns.Store(7)
+	var mu sync.Mutex
+	var reaped []string
+	opts := RegistryOptions{Interval: 100 * time.Millisecond, TTL: 600 * time.Millisecond,
+		OnDead: func(_ context.Context, ids []string) {
+			mu.Lock()
+			reaped = append(reaped, ids...)
+			mu.Unlock()
+		}}
+	a := NewRegistry(rdb, ks, "a", func() ShardInfo {
+		return ShardInfo{Addr: "10.0.0.1:8080", Connections: int(conns.Load()), Lobbies: 3}
+	}, opts)
+	b := NewRegistry(rdb, ks, "b", func() ShardInfo {
+		return ShardInfo{Addr: "10.0.0.2:8080", Draining: true, ID: "forged", LastSeen: 1}
+	}, opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if _, err := b.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().UnixMilli()
+	var list []ShardInfo
+	waitFor(t, 3*time.Second, "both shards listed", func() bool {
+		list, _ = a.List(ctx)
+		return len(list) == 2
+	})
+	if list[0].ID != "a" || list[0].Addr != "10.0.0.1:8080" || list[0].Connections != 7 || list[0].Lobbies != 3 || list[0].Draining {
+		t.Fatalf("a listed as %+v", list[0])
+	}
+	if list[1].ID != "b" || !list[1].Draining || list[1].LastSeen < before-5000 || list[1].LastSeen > before+5000 {
+		t.Fatalf("b listed as %+v (now %d)", list[1], before)
+	}
+	conns.Store(9)
+	waitFor(t, 3*time.Second, "a's report refreshed", func() bool {
+		list, _ = a.List(ctx)
+		return len(list) > 0 && list[0].Connections == 9
+	})
+	// b is dead from now on.
+	waitFor(t, 3*time.Second, "b leaves the list", func() bool {
+		list, _ = a.List(ctx)
+		return len(list) == 1 && list[0].ID == "a"
+	})
+	waitFor(t, 3*time.Second, "b reported dead", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(reaped) > 0
+	})
+	if ids, err := b.Dead(ctx); err != nil || len(ids) != 0 {
+		t.Fatalf("b reported dead again: %v, %v", ids, err)
+	}
+	mu.Lock()
+	if !slices.Equal(reaped, []string{"b"}) {
+		t.Fatalf("reaped %v", reaped)
+	}
+	mu.Unlock()
+	// b comes back: it learns it had been declared dead.
+	if rejoined, err := b.Refresh(ctx); err != nil || !rejoined {
+		t.Fatalf("b's return: rejoined %v, %v", rejoined, err)
+	}
+	if rejoined, _ := b.Refresh(ctx); rejoined {
+		t.Fatal("a second heartbeat reports a rejoin")
+	}
+	if err := b.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := a.List(ctx); len(list) != 1 {
+		t.Fatalf("after Leave: %+v", list)
+	}
+}
+
+// Many shards reap at once: each dead shard is reported once in all.
+func TestRegistryDeadReportedOnce(t *testing.T) {
+	rdb, prefix := redistest.Cluster(t)
+	ks := NewKeyspace(prefix)
+	opts := RegistryOptions{TTL: 200 * time.Millisecond}
+	ctx := context.Background()
+	for _, id := range []string{"x", "y", "z"} {
+		if _, err := NewRegistry(rdb, ks, id, func() ShardInfo { return ShardInfo{} }, opts).Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	regs := make([]*Registry, 4)
+	for i := range regs {
+		regs[i] = NewRegistry(rdb, ks, "live", func() ShardInfo { return ShardInfo{} }, opts)
+	}
+	var mu sync.Mutex
+	var all []string
+	waitFor(t, 3*time.Second, "x, y, z reaped", func() bool {
+		var wg sync.WaitGroup
+		for _, r := range regs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ids, err := r.Dead(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				all = append(all, ids...)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		return len(all) >= 3
+	})
+	slices.Sort(all)
+	if !slices.Equal(all, []string{"x", "y", "z"}) {
+		t.Fatalf("reaped %v", all)
+	}
+}
