@@ -3,7 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
-		"log/slog"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
