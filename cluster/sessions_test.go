@@ -1,0 +1,283 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lobbyd/lobbyd/internal/redistest"
+)
+
+// fakeShard is one shard's gateway as the Bus sees it: the sessions it
+// has connected and their rings.
+type fakeShard struct {
+	mu     sync.Mutex
+	rings  map[string][]byte // session id → ring
+	closed chan string       // session ids closed with 4009
+}
+
+func newFakeShard() *fakeShard {
+	return &fakeShard{rings: map[string][]byte{}, closed: make(chan string, 16)}
+}
+
+func (f *fakeShard) CloseSession(_, sessionID string) { f.closed <- sessionID }
+
+func (f *fakeShard) HandOver(_, sessionID string) ([]byte, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.rings[sessionID]
+	if ok {
+		delete(f.rings, sessionID)
+		f.closed <- sessionID
+	}
+	return r, ok
+}
+
+type testShard struct {
+	id  string
+	ss  *Sessions
+	bus *Bus
+	gw  *fakeShard
+}
+
+func startShards(t *testing.T, rdb redis.UniversalClient, prefix string, grace time.Duration, ids ...string) []*testShard {
+	t.Helper()
+	ks := NewKeyspace(prefix)
+	out := make([]*testShard, len(ids))
+	for i, id := range ids {
+		gw := newFakeShard()
+		bus := NewBus(rdb, ks, id, gw, BusOptions{HandoverTimeout: 3 * time.Second})
+		if err := bus.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { bus.Close() })
+		out[i] = &testShard{id: id, ss: NewSessions(rdb, ks, id, grace), bus: bus, gw: gw}
+	}
+	return out
+}
+
+func wantClosed(t *testing.T, gw *fakeShard, sessionID string) {
+	t.Helper()
+	select {
+	case got := <-gw.closed:
+		if got != sessionID {
+			t.Fatalf("closed %s, want %s", got, sessionID)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("session %s not closed within 3s", sessionID)
+	}
+}
+
+// A second login on shard b closes the first connection on shard a.
+func TestSessionsSecondLoginClosesFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rdb  func(t *testing.T) (redis.UniversalClient, string)
+	}{
+		{"OneNode", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Client(t) }},
+		{"Cluster", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Cluster(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rdb, prefix := tc.rdb(t)
+			sh := startShards(t, rdb, prefix, time.Minute, "a", "b")
+			a, b := sh[0], sh[1]
+			ctx := context.Background()
+			if _, had, err := a.ss.Claim(ctx, "u1", "s1", "tok1"); had || err != nil {
+				t.Fatalf("first Claim: had %v, %v", had, err)
+			}
+			prev, had, err := b.ss.Claim(ctx, "u1", "s2", "tok2")
+			if err != nil || !had || prev.ID != "s1" || prev.Shard != "a" || !prev.Connected {
+				t.Fatalf("second Claim: prev %+v, had %v, %v", prev, had, err)
+			}
+			if prev.TokenHash != HashToken("tok1") || prev.TokenHash == "tok1" {
+				t.Fatalf("token kept as %q", prev.TokenHash)
+			}
+			if err := b.bus.CloseSession(ctx, prev.Shard, "u1", prev.ID); err != nil {
+				t.Fatal(err)
+			}
+			wantClosed(t, a.gw, "s1")
+			// The old connection's drop changes nothing: the session is b's.
+			if ok, err := a.ss.Detach(ctx, "u1", "s1", 9); ok || err != nil {
+				t.Fatalf("stale Detach = %v, %v", ok, err)
+			}
+			s, ok, _ := a.ss.Get(ctx, "u1")
+			if !ok || s.ID != "s2" || s.Shard != "b" || !s.Connected {
+				t.Fatalf("session %+v", s)
+			}
+			if ttl, _ := rdb.PTTL(ctx, NewKeyspace(prefix).sessionKey("u1")).Result(); ttl != -1 {
+				t.Fatalf("connected session has TTL %v", ttl)
+			}
+			// The old token no longer resumes anything.
+			if _, ok, _ := a.ss.Resume(ctx, "u1", "tok1", "x"); ok {
+				t.Fatal("replaced session's token resumed")
+			}
+		})
+	}
+}
+
+// A player drops on a and resumes on b: the token works once, the ring
+// comes over the bus, a's connection (if still open) is closed.
+func TestSessionsResumeAcrossShards(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	sh := startShards(t, rdb, prefix, time.Minute, "a", "b")
+	a, b := sh[0], sh[1]
+	ctx := context.Background()
+	ks := NewKeyspace(prefix)
+	if _, _, err := a.ss.Claim(ctx, "u1", "s1", "tok1"); err != nil {
+		t.Fatal(err)
+	}
+	a.gw.rings["s1"] = []byte("ring of s1: seq 1..5")
+	if ok, err := a.ss.Detach(ctx, "u1", "s1", 5); !ok || err != nil {
+		t.Fatalf("Detach = %v, %v", ok, err)
+	}
+	if ttl, _ := rdb.PTTL(ctx, ks.sessionKey("u1")).Result(); ttl <= 0 || ttl > time.Minute {
+		t.Fatalf("detached session TTL %v, want the grace", ttl)
+	}
+	// Another user's token does not resume u1, nor u2.
+	if _, ok, _ := b.ss.Resume(ctx, "u2", "tok1", "x"); ok {
+		t.Fatal("u1's token resumed u2")
+	}
+	prev, ok, err := b.ss.Resume(ctx, "u1", "tok1", "tok2")
+	if err != nil || !ok || prev.ID != "s1" || prev.Shard != "a" || prev.Connected || prev.LastSeq != 5 {
+		t.Fatalf("Resume = %+v, %v, %v", prev, ok, err)
+	}
+	ring, ok, err := b.bus.HandOver(ctx, prev.Shard, "u1", prev.ID)
+	if err != nil || !ok || string(ring) != "ring of s1: seq 1..5" {
+		t.Fatalf("HandOver = %q, %v, %v", ring, ok, err)
+	}
+	wantClosed(t, a.gw, "s1")
+	if n, _ := rdb.Exists(ctx, ks.sessionKey("u1")+":ring:x").Result(); n != 0 {
+		t.Fatal("unexpected ring key")
+	}
+	// Spent: neither shard resumes with tok1 again.
+	for _, s := range sh {
+		if _, ok, _ := s.ss.Resume(ctx, "u1", "tok1", "tok3"); ok {
+			t.Fatalf("spent token resumed on %s", s.id)
+		}
+	}
+	s, _, _ := a.ss.Get(ctx, "u1")
+	if s.Shard != "b" || !s.Connected || s.TokenHash != HashToken("tok2") {
+		t.Fatalf("after resume: %+v", s)
+	}
+	if ttl, _ := rdb.PTTL(ctx, ks.sessionKey("u1")).Result(); ttl != -1 {
+		t.Fatalf("resumed session has TTL %v", ttl)
+	}
+	// a's late Detach and Expire of the moved session change nothing.
+	if ok, _ := a.ss.Detach(ctx, "u1", "s1", 5); ok {
+		t.Fatal("a detached a session that moved to b")
+	}
+	if ok, _ := a.ss.Expire(ctx, "u1", "s1"); ok {
+		t.Fatal("a expired a session that moved to b")
+	}
+	// A second handover finds nothing; a shard nobody listens to fails fast.
+	if _, ok, err := b.bus.HandOver(ctx, "a", "u1", "s1"); ok || err != nil {
+		t.Fatalf("second HandOver = %v, %v", ok, err)
+	}
+	if _, _, err := b.bus.HandOver(ctx, "gone", "u1", "s1"); !errors.Is(err, ErrShardUnreachable) {
+		t.Fatalf("HandOver to a dead shard: %v", err)
+	}
+	if err := b.bus.CloseSession(ctx, "gone", "u1", "s1"); !errors.Is(err, ErrShardUnreachable) {
+		t.Fatalf("CloseSession to a dead shard: %v", err)
+	}
+	// The new token works, once.
+	if _, ok, _ := a.ss.Resume(ctx, "u1", "tok2", "tok4"); !ok {
+		t.Fatal("fresh token refused")
+	}
+}
+
+// A token raced by two shards resumes on exactly one.
+func TestSessionsResumeRace(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ks := NewKeyspace(prefix)
+	ctx := context.Background()
+	ss := make([]*Sessions, 6)
+	for i := range ss {
+		ss[i] = NewSessions(rdb, ks, string(rune('a'+i)), time.Minute)
+	}
+	for round := range 20 {
+		if _, _, err := ss[0].Claim(ctx, "u1", "s", "tok"); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		won := 0
+		for i := range ss {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, ok, err := ss[i].Resume(ctx, "u1", "tok", "next"); ok && err == nil {
+					mu.Lock()
+					won++
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if won != 1 {
+			t.Fatalf("round %d: %d resumes with one token", round, won)
+		}
+	}
+}
+
+// A session whose grace ran out cannot be resumed.
+func TestSessionsExpiredCannotResume(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ctx := context.Background()
+	a := NewSessions(rdb, NewKeyspace(prefix), "a", 200*time.Millisecond)
+	b := NewSessions(rdb, NewKeyspace(prefix), "b", 200*time.Millisecond)
+	if _, _, err := a.Claim(ctx, "u1", "s1", "tok1"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := a.Detach(ctx, "u1", "s1", 3); !ok {
+		t.Fatal("Detach refused")
+	}
+	waitFor(t, 3*time.Second, "session expires", func() bool {
+		_, ok, err := b.Get(ctx, "u1")
+		return !ok && err == nil
+	})
+	if _, ok, err := b.Resume(ctx, "u1", "tok1", "tok2"); ok || err != nil {
+		t.Fatalf("expired session resumed: %v, %v", ok, err)
+	}
+}
+
+// A dead shard's connected sessions get the resume grace from now; the
+// ones that moved away are left alone.
+func TestSessionsOrphan(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ks := NewKeyspace(prefix)
+	ctx := context.Background()
+	a := NewSessions(rdb, ks, "a", time.Minute)
+	b := NewSessions(rdb, ks, "b", time.Minute)
+	for _, u := range []string{"u1", "u2", "u3"} {
+		if _, _, err := a.Claim(ctx, u, "s-"+u, "t-"+u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := b.Claim(ctx, "u3", "s-u3b", "t"); err != nil { // u3 moved to b
+		t.Fatal(err)
+	}
+	n, err := b.Orphan(ctx, "a")
+	if err != nil || n != 2 {
+		t.Fatalf("Orphan = %d, %v; want 2", n, err)
+	}
+	for _, u := range []string{"u1", "u2"} {
+		s, _, _ := b.Get(ctx, u)
+		ttl, _ := rdb.PTTL(ctx, ks.sessionKey(u)).Result()
+		if s.Connected || ttl <= 0 {
+			t.Fatalf("%s after Orphan: %+v, TTL %v", u, s, ttl)
+		}
+		if _, ok, _ := b.Resume(ctx, u, "t-"+u, "n"); !ok {
+			t.Fatalf("%s cannot resume after its shard died", u)
+		}
+	}
+	if s, _, _ := b.Get(ctx, "u3"); !s.Connected || s.Shard != "b" {
+		t.Fatalf("u3 touched: %+v", s)
+	}
+	if n, _ := rdb.Exists(ctx, ks.shardSessions("a")).Result(); n != 0 {
+		t.Fatal("dead shard's index left")
+	}
+}
