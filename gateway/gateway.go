@@ -145,6 +145,7 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 	g.net, err = netcode.NewServer(netcode.Config{
 		MaxMessageBytes:   opts.MaxMessageBytes,
 		HeartbeatInterval: opts.Heartbeat,
+		MaxConnections:    opts.MaxConnections,
 		Logger:            opts.Logger,
 	}, handler{g})
 	if err != nil {

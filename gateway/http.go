@@ -190,9 +190,8 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !g.originAllowed(origin) {
 		return g.refuseWS(c, protocol.CodeForbidden, "origin not allowed")
 	}
-	if g.draining.Load() || g.net.Len() >= g.opts.MaxConnections {
-		c.Set(fiber.HeaderRetryAfter, "5")
-		return g.refuseWS(c, protocol.CodeUnavailable, "not accepting connections, retry later")
+	if g.draining.Load() {
+		return g.refuseBusy(c)
 	}
 	cs := &connState{id: id}
 	// last_seq is checked even without resume: a malformed query is a
@@ -210,7 +209,24 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 		}
 		cs.resume = strings.Clone(r) // fasthttp reuses the request's buffer after the handler
 	}
-	return g.net.Upgrade(c, cs)
+	// The connection limit is taken here, atomically, by netcode: a check
+	// of the count followed by the upgrade let 200 simultaneous handshakes
+	// through a limit of 50 (78 upgrades), since a connection was counted
+	// only once it reached its loop. Connections that are closing (a
+	// replaced one whose client ignores its 4009) no longer count.
+	if err := g.net.Upgrade(c, cs); err != nil {
+		if errors.Is(err, netcode.ErrFull) {
+			return g.refuseBusy(c)
+		}
+		return err
+	}
+	return nil
+}
+
+// refuseBusy answers 503 with Retry-After: draining, or at max_connections.
+func (g *Gateway) refuseBusy(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderRetryAfter, "5")
+	return g.refuseWS(c, protocol.CodeUnavailable, "not accepting connections, retry later")
 }
 
 func (g *Gateway) handleGuest(c *fiber.Ctx) error {

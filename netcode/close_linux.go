@@ -26,6 +26,8 @@ func (l *loop) progressClose(c *Conn) {
 		c.onClosed = true
 		c.deadline = l.now + int64(l.srv.cfg.CloseTimeout)
 		l.closing = append(l.closing, c)
+		c.inClosing = true
+		l.nClosing++
 		c.mu.Lock()
 		code := c.code
 		c.mu.Unlock()
@@ -42,6 +44,24 @@ func (l *loop) progressClose(c *Conn) {
 	c.mu.Unlock()
 	if done {
 		l.finalize(c)
+	}
+	l.boundClosing()
+}
+
+// boundClosing closes this loop's oldest closing sockets at once while the
+// loop holds more than its share of Config.MaxClosing. They no longer
+// count toward MaxConnections, so without this a peer that ignores closes
+// could hold sockets (and their memory) as fast as it can handshake.
+func (l *loop) boundClosing() {
+	limit := l.srv.cfg.MaxClosing
+	if limit <= 0 {
+		return
+	}
+	share := max(limit/len(l.srv.loops), 1)
+	for i := 0; l.nClosing > share && i < len(l.closing); i++ {
+		if c := l.closing[i]; !c.finalized {
+			l.finalize(c)
+		}
 	}
 }
 
@@ -61,6 +81,10 @@ func (l *loop) finalize(c *Conn) {
 		return
 	}
 	c.finalized = true
+	if c.inClosing {
+		c.inClosing = false
+		l.nClosing--
+	}
 	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 	if i := c.fd / len(l.srv.loops); i < len(l.conns) && l.conns[i] == c {
 		l.conns[i] = nil
@@ -69,6 +93,7 @@ func (l *loop) finalize(c *Conn) {
 	if c.state.Load() == stateOpen {
 		c.code = closeStatusAbnormal
 	}
+	c.giveSlotLocked()
 	c.state.Store(stateClosed)
 	c.out.release(l.srv.cfg.Budget)
 	_ = unix.Close(c.fd)
@@ -89,6 +114,7 @@ func (l *loop) finalize(c *Conn) {
 func (c *Conn) dropUnopened() {
 	c.mu.Lock()
 	c.state.Store(stateClosed)
+	c.giveSlotLocked()
 	c.out.release(c.loop.srv.cfg.Budget)
 	_ = unix.Close(c.fd)
 	c.mu.Unlock()

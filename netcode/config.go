@@ -1,10 +1,11 @@
 package netcode
 
 import (
-	"github.com/lobbyd/lobbyd/budget"
 	"log/slog"
 	"runtime"
 	"time"
+
+	"github.com/lobbyd/lobbyd/budget"
 )
 
 // Config tunes a Server. Every zero value means the documented default.
@@ -28,6 +29,20 @@ type Config struct {
 	// and close frame and for the peer to close its side, after which the
 	// socket is closed anyway. 0 → 5s.
 	CloseTimeout time.Duration
+	// MaxConnections bounds the open connections: Upgrade reserves a slot
+	// atomically before it answers, and a connection gives its slot back
+	// when it leaves the open state (starts closing, fails) or never
+	// opens. Without a slot Upgrade returns ErrFull. 0: no bound.
+	MaxConnections int
+	// MaxClosing bounds the connections that are closing (close frame
+	// sent, waiting up to CloseTimeout for the peer) but no longer count
+	// toward MaxConnections, so a client that ignores closes (4009
+	// replaced, in a handshake loop) cannot lock out live players, and
+	// cannot hold sockets without end either. Over it, a loop closes its
+	// oldest closing sockets at once. Each loop holds its share
+	// (MaxClosing / Loops, at least 1). 0 → MaxConnections (no bound when
+	// that is 0 too).
+	MaxClosing int
 	// Budget, when set, is the shard's memory budget: every write queue
 	// charges it for the capacity it holds, and a queue whose growth it
 	// refuses is a slow consumer (close 1008). nil: no shard-wide bound.
@@ -65,6 +80,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = defaultCloseTimeout
+	}
+	if cfg.MaxClosing <= 0 {
+		cfg.MaxClosing = cfg.MaxConnections
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -35,6 +35,7 @@ type Conn struct {
 	onClosed   bool   // OnClose has run (or never will: no OnOpen)
 	finalized  bool   // fd closed and out of the table
 	peerGone   bool   // read EOF: the peer closed its side
+	inClosing  bool   // counted in loop.nClosing
 
 	state atomic.Uint32 // stateOpen, stateClosing, stateClosed; written under mu
 
@@ -45,6 +46,7 @@ type Conn struct {
 	broken bool     // the transport failed: close without handshake
 	shutWr bool     // FIN sent (shutdown SHUT_WR) after the close frame
 	dirty  bool     // on the loop's dirty list: out holds output not yet tried
+	slot   bool     // holds one of Server.slots (until it leaves stateOpen)
 }
 
 // Value returns what Upgrade was given.
@@ -173,6 +175,7 @@ func (c *Conn) startCloseLocked(code uint16, reason string) bool {
 		return false
 	}
 	c.state.Store(stateClosing)
+	c.giveSlotLocked()
 	c.code = code
 	var payload [maxControlPayload]byte
 	pn := putClosePayload(&payload, code, reason)
@@ -198,12 +201,22 @@ func (c *Conn) startCloseLocked(code uint16, reason string) bool {
 	return true
 }
 
+// giveSlotLocked returns the connection's slot (once): it left the open
+// state, so it no longer counts toward Config.MaxConnections.
+func (c *Conn) giveSlotLocked() {
+	if c.slot {
+		c.slot = false
+		c.loop.srv.giveSlot()
+	}
+}
+
 // failLocked marks the transport as failed: no close frame can be sent.
 func (c *Conn) failLocked() {
 	if c.state.Load() == stateOpen {
 		c.state.Store(stateClosing)
 		c.code = closeStatusAbnormal
 	}
+	c.giveSlotLocked()
 	c.broken = true
 	c.out.release(c.loop.srv.cfg.Budget)
 }

@@ -40,7 +40,8 @@ type loop struct {
 	nextTick     int64
 	tickCount    int64   // ticks so far: picks the slot of connections to ping
 	again        []*Conn // ran out of read budget with input left
-	closing      []*Conn // closing conns, for their deadlines
+	closing      []*Conn // closing conns, for their deadlines, oldest first
+	nClosing     int     // conns in closing not yet finalized (Config.MaxClosing)
 	stopDeadline int64   // set when Shutdown reaches the loop
 	events       [maxEvents]unix.EpollEvent
 

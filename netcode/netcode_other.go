@@ -19,10 +19,13 @@ func NewServer(cfg Config, h Handler) (*Server, error) { return nil, ErrUnsuppor
 func (s *Server) Upgrade(c *fiber.Ctx, value any) error {
 	return fiber.NewError(fiber.StatusNotImplemented, ErrUnsupported.Error())
 }
-func (s *Server) Len() int                         { return 0 }
-func (s *Server) Each(fn func(*Conn))              {}
-func (s *Server) Shutdown()                        {}
-func (c *Conn) Value() any                         { return c.value }
-func (c *Conn) Write(msg []byte) error             { return ErrClosed }
-func (c *Conn) WriteParts(head, body []byte) error { return ErrClosed }
-func (c *Conn) Close(code uint16, reason string)   {}
+func (s *Server) Len() int                              { return 0 }
+func (s *Server) Slots() int                            { return 0 }
+func (s *Server) Each(fn func(*Conn))                   {}
+func (s *Server) Shutdown()                             {}
+func (c *Conn) Value() any                              { return c.value }
+func (c *Conn) Write(msg []byte) error                  { return ErrClosed }
+func (c *Conn) WriteParts(head, body []byte) error      { return ErrClosed }
+func (c *Conn) Close(code uint16, reason string)        {}
+func (c *Conn) CloseDiscard(code uint16, reason string) {}
+func (c *Conn) Queued() int                             { return 0 }

@@ -29,6 +29,7 @@ type Server struct {
 	tick  int64     // loop timer period, ns
 
 	n        atomic.Int64 // connections opened by a loop and not yet closed
+	slots    atomic.Int64 // open connections and upgrades under way (Config.MaxConnections)
 	shutdown atomic.Bool
 	once     sync.Once
 }
@@ -68,6 +69,11 @@ func (s *Server) clock() int64 { return int64(time.Since(s.start)) }
 // GET /ws route calls it after its own checks (auth, origin, draining);
 // value is returned by Conn.Value.
 //
+// It first takes one of Config.MaxConnections slots, atomically, and
+// returns ErrFull without writing anything when none is free: the limit is
+// exact however many handshakes arrive at once. The slot is the
+// connection's until it leaves the open state.
+//
 // It checks the RFC 6455 handshake and answers 400 (426 with
 // Sec-WebSocket-Version: 13 for a wrong version) with PROTOCOL.md's JSON
 // error body when it is off, and 503 after Shutdown. Otherwise it returns
@@ -81,12 +87,17 @@ func (s *Server) Upgrade(c *fiber.Ctx, value any) error {
 	if s.shutdown.Load() {
 		return refuse(c, fiber.StatusServiceUnavailable, protocol.CodeUnavailable, "server shutting down")
 	}
+	if !s.takeSlot() {
+		return ErrFull
+	}
 	key, herr := checkHandshake(c)
 	if herr != nil {
+		s.giveSlot()
 		return refuse(c, herr.status, protocol.CodeBadRequest, herr.msg)
 	}
 	ctx := c.Context()
 	if ctx.IsTLS() {
+		s.giveSlot()
 		return refuse(c, fiber.StatusInternalServerError, protocol.CodeInternal,
 			"websocket needs a plain TCP listener (terminate TLS at the load balancer)")
 	}
@@ -98,6 +109,23 @@ func (s *Server) Upgrade(c *fiber.Ctx, value any) error {
 	c.Status(fiber.StatusSwitchingProtocols) // for access logs; not sent
 	return nil
 }
+
+// takeSlot reserves a connection slot; false at the limit.
+func (s *Server) takeSlot() bool {
+	limit := int64(s.cfg.MaxConnections)
+	for {
+		n := s.slots.Load()
+		if limit > 0 && n >= limit {
+			return false
+		}
+		if s.slots.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// giveSlot returns a slot taken by takeSlot.
+func (s *Server) giveSlot() { s.slots.Add(-1) }
 
 // adopt runs on fasthttp's hijack goroutine: it recovers buffered bytes,
 // takes the socket out of Go's poller, sends the 101 and hands the Conn to
@@ -112,22 +140,25 @@ func (s *Server) adopt(nc net.Conn, resp []byte, value any) {
 		s.log.Error("netcode: hijacked conn has no raw socket (TLS or MaxConnsPerIP?)",
 			"type", fmt.Sprintf("%T", raw))
 		_ = raw.Close()
+		s.giveSlot()
 		return
 	}
 	initial, err := handshakeTail(nc, raw)
 	if err != nil {
 		s.log.Warn("netcode: reading bytes after the handshake", "err", err)
 		_ = raw.Close()
+		s.giveSlot()
 		return
 	}
 	fd, err := dupFD(sc)
 	_ = raw.Close() // our dup keeps the socket; Go's poller lets go of it
 	if err != nil {
 		s.log.Error("netcode: duplicating the socket", "err", err)
+		s.giveSlot()
 		return
 	}
 	l := s.loops[fd%len(s.loops)]
-	c := &Conn{fd: fd, loop: l, value: value, initial: initial}
+	c := &Conn{fd: fd, loop: l, value: value, initial: initial, slot: true}
 	c.p.max = s.cfg.MaxMessageBytes
 	c.mu.Lock()
 	c.out.pushUnit(resp, nil, s.cfg.Budget) // not a frame: one unit for the frame walk
@@ -195,6 +226,10 @@ func dupFD(sc syscall.Conn) (int, error) {
 // Len is the number of open or closing connections (from just before
 // OnOpen until their socket is closed).
 func (s *Server) Len() int { return int(s.n.Load()) }
+
+// Slots is the number of connection slots taken: open connections and
+// upgrades under way, the count Config.MaxConnections bounds.
+func (s *Server) Slots() int { return int(s.slots.Load()) }
 
 // Each calls fn for every open connection (closing ones are skipped), on
 // the connection's loop goroutine, and returns when all loops are done.
