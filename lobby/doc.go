@@ -44,9 +44,19 @@
 // # Concurrency
 //
 // Store methods are safe for concurrent use. MemoryStore has one store-wide
-// RWMutex (users, codes, listing indexes; held only for short map updates,
-// never while calling the Sink) and one mutex per lobby (members, fields,
-// scratch). Lock order: lobby lock, then store lock; never the other way.
+// RWMutex (users, codes; held only for short map updates, never while
+// calling the Sink), one mutex per lobby (members, fields, scratch) and the
+// listing Index's own lock. Lock order: lobby lock, then store lock, then
+// index lock; never the other way. A listing copies its candidates out of
+// the index and builds their views under each lobby's lock afterwards.
+//
+// # Listing
+//
+// Index (index.go) is the lobby browser's in-memory index and its cached
+// JSON page writer. The MemoryStore files its public lobbies in one; the
+// cluster package's listing replica fills one from Redis, so every shard
+// answers GET /v1/lobbies from memory with the same filters, order and
+// cursors.
 // Events of one lobby are delivered synchronously while that lobby's lock is
 // held, so every member sees one order. Therefore a Sink must not call back
 // into the Store, must not block for long, and must not keep the *Event or

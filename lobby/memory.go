@@ -47,11 +47,15 @@ type MemoryStore struct {
 	// is held too (lock order: lobby.mu, then mu), so a lobby's members and
 	// users[member] always agree under the lobby lock.
 	mu      sync.RWMutex
-	users   map[string]*lobby    // user id → their lobby
-	lobbies map[string]*lobby    // id → lobby
-	codes   map[string]*lobby    // code → lobby
-	indexes map[string]*seqIndex // listing indexes of public lobbies (index.go)
-	seq     uint64               // last creation sequence given
+	users   map[string]*lobby // user id → their lobby
+	lobbies map[string]*lobby // id → lobby
+	codes   map[string]*lobby // code → lobby
+	seq     uint64            // last creation sequence given
+
+	// The public lobbies, for listings (memory_index.go). It has its own
+	// lock, taken last (lobby.mu, then mu, then the index's); a lobby is
+	// re-filed only while its own lock is held.
+	index *Index
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -69,7 +73,7 @@ func NewMemoryStore(sink Sink, opts MemoryOptions) *MemoryStore {
 		users:   make(map[string]*lobby),
 		lobbies: make(map[string]*lobby),
 		codes:   make(map[string]*lobby),
-		indexes: make(map[string]*seqIndex),
+		index:   NewIndex(),
 	}
 	if s.sink == nil {
 		s.sink = SinkFunc(func(*Event) {})
@@ -100,10 +104,7 @@ type lobby struct {
 	// which never change once the lobby is published.
 	Doc
 
-	// Guarded by MemoryStore.mu: what listings filter on, and the index
-	// keys the lobby is filed under.
-	ls   listing
-	keys []string
+	log *slog.Logger // the store's: a view that cannot be listed is logged
 
 	mu sync.Mutex
 	// Guarded by mu.
@@ -130,21 +131,6 @@ func (s *MemoryStore) lockLobbyOf(userID string) (*lobby, error) {
 		l.mu.Unlock()
 	}
 	return nil, ErrNotInLobby
-}
-
-// listingOf is the listing record of l; l.mu must be held.
-func (l *lobby) listingOf() listing {
-	ls := listing{
-		public:     l.Public(),
-		state:      l.State,
-		members:    len(l.Members),
-		maxPlayers: l.MaxPlayers,
-		attrs:      make(map[string]string, len(l.Attrs)),
-	}
-	for k, v := range l.Attrs {
-		ls.attrs[k], _ = protocol.AttrString(v) // CheckAttrs stored strings and numbers only
-	}
-	return ls
 }
 
 // publishLocked files a fully built lobby under its id, code, members and
@@ -176,7 +162,8 @@ func (s *MemoryStore) publishLocked(l *lobby) error {
 	for _, m := range l.Members {
 		s.users[m.UserID] = l
 	}
-	s.setListingLocked(l, l.listingOf())
+	l.log = s.log
+	s.refile(l)
 	return nil
 }
 
@@ -190,7 +177,7 @@ func (s *MemoryStore) deleteLocked(l *lobby) {
 	}
 	delete(s.lobbies, l.ID)
 	delete(s.codes, l.Code)
-	s.setListingLocked(l, listing{})
+	s.index.Remove(l.ID)
 	l.gone = true
 }
 

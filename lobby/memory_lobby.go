@@ -53,15 +53,6 @@ func (s *MemoryStore) Update(_ context.Context, userID string, p protocol.Update
 	return v, err
 }
 
-// refile re-files l in the listing indexes after a change of what
-// listings filter on; l.mu must be held.
-func (s *MemoryStore) refile(l *lobby) {
-	ls := l.listingOf()
-	s.mu.Lock()
-	s.setListingLocked(l, ls)
-	s.mu.Unlock()
-}
-
 // Start implements Store: lobby.started goes to every member, the host
 // included. A lobby already in_game: bad_request.
 func (s *MemoryStore) Start(_ context.Context, hostID string) (string, error) {

@@ -49,10 +49,10 @@ func (s *MemoryStore) Join(_ context.Context, a Actor, p protocol.JoinLobby) (pr
 		return protocol.LobbyView{}, ErrAlreadyInLobby
 	}
 	s.users[a.UserID] = l
-	l.ls.members++
 	s.mu.Unlock()
 
 	l.Join(s.sink, a, s.nowMS(), "")
+	s.countMembers(l)
 	return l.View(true), nil
 }
 
@@ -77,10 +77,11 @@ func (s *MemoryStore) unfileMember(l *lobby, userID string, empty bool) {
 	delete(s.users, userID)
 	if empty {
 		s.deleteLocked(l)
-	} else {
-		l.ls.members--
 	}
 	s.mu.Unlock()
+	if !empty {
+		s.countMembers(l)
+	}
 }
 
 // Kick implements Store. The target gets lobby.kicked; the others (not the
