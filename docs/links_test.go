@@ -7,6 +7,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -55,11 +56,13 @@ var (
 	refDef     = regexp.MustCompile(`^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$`)
 	heading    = regexp.MustCompile(`^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$`)
 	htmlAnchor = regexp.MustCompile(`<a\s+(?:name|id)="([^"]+)"`)
+	linkInText = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
+	uriScheme  = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*:`)
 )
 
-// markdownLinks returns the link targets of a Markdown text, outside code
-// blocks and code spans.
-func markdownLinks(text string) []string {
+// proseLines returns the lines of a Markdown text outside fenced code
+// blocks.
+func proseLines(text string) []string {
 	var out []string
 	inFence := false
 	for _, line := range strings.Split(text, "\n") {
@@ -67,9 +70,18 @@ func markdownLinks(text string) []string {
 			inFence = !inFence
 			continue
 		}
-		if inFence {
-			continue
+		if !inFence {
+			out = append(out, line)
 		}
+	}
+	return out
+}
+
+// markdownLinks returns the link targets of a Markdown text, outside code
+// blocks and code spans.
+func markdownLinks(text string) []string {
+	var out []string
+	for _, line := range proseLines(text) {
 		line = codeSpan.ReplaceAllString(line, "")
 		for _, m := range inlineLink.FindAllStringSubmatch(line, -1) {
 			out = append(out, m[1])
@@ -87,15 +99,7 @@ func markdownLinks(text string) []string {
 func anchors(text string) map[string]bool {
 	seen := map[string]int{}
 	out := map[string]bool{}
-	inFence := false
-	for _, line := range strings.Split(text, "\n") {
-		if fence.MatchString(line) {
-			inFence = !inFence
-			continue
-		}
-		if inFence {
-			continue
-		}
+	for _, line := range proseLines(text) {
 		for _, m := range htmlAnchor.FindAllStringSubmatch(line, -1) {
 			out[m[1]] = true
 		}
@@ -104,7 +108,7 @@ func anchors(text string) map[string]bool {
 			continue
 		}
 		// Link text stays, link targets go: [text](url) → text.
-		h := regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`).ReplaceAllString(m[1], "$1")
+		h := linkInText.ReplaceAllString(m[1], "$1")
 		var b strings.Builder
 		for _, r := range strings.ToLower(h) {
 			switch {
@@ -116,20 +120,13 @@ func anchors(text string) map[string]bool {
 		}
 		slug := b.String()
 		if n := seen[slug]; n > 0 {
-			out[slug+"-"+itoa(n)] = true
+			out[slug+"-"+strconv.Itoa(n)] = true
 		} else {
 			out[slug] = true
 		}
 		seen[slug]++
 	}
 	return out
-}
-
-func itoa(n int) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + itoa(n%10)
 }
 
 // TestMarkdownLinksResolve: every relative link in every Markdown file of
@@ -162,7 +159,7 @@ func TestMarkdownLinksResolve(t *testing.T) {
 			continue
 		}
 		for _, link := range markdownLinks(read(f)) {
-			if regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9+.-]*:`).MatchString(link) {
+			if uriScheme.MatchString(link) {
 				continue // http:, https:, mailto:: not ours to check
 			}
 			checked++
