@@ -40,38 +40,46 @@ func (h handler) OnClose(c *netcode.Conn, _ uint16) {
 }
 
 // open starts or resumes the session of a new connection and writes its
-// welcome.
+// welcome. The session is registered before the lobby is read, so that no
+// event of the lobby falls between the welcome's view and the session's
+// stream (docs/architecture.md, "Opening a session").
 func (g *Gateway) open(c writer, cs *connState) {
 	if !time.Now().Before(cs.id.Expiry) { // expired during the handshake
 		c.Close(protocol.CloseTokenExpired, "token expired")
 		return
 	}
-	view, inLobby, err := g.lobbies.LobbyOf(g.ctx, cs.id.UserID)
-	if err != nil {
-		// Without the lobby the welcome would lie; the client reconnects.
-		g.logStoreErr("LobbyOf", cs.id.UserID, err)
-		c.Close(protocol.CloseInternalError, "internal error")
-		return
-	}
-	res := g.hub.attach(cs, c, func(s *Session, resumed bool) []byte {
-		w := protocol.WelcomeEv{
-			SessionID:   s.id,
-			UserID:      s.userID,
-			Name:        cs.id.Name,
-			ResumeToken: s.resumeToken,
-			Resumed:     resumed,
-			Shard:       g.opts.ShardID,
-			HeartbeatMs: g.opts.Heartbeat.Milliseconds(),
-		}
-		if inLobby {
-			w.Lobby = &view
-		}
-		return connEvent(protocol.EvWelcome, w)
-	})
+	res := g.hub.attach(cs, c)
 	cs.session = res.session
 	if res.replaced != nil {
 		res.replaced.Close(protocol.CloseReplaced, "replaced by a newer connection")
 	}
+	view, inLobby, err := g.lobbies.LobbyOf(g.ctx, cs.id.UserID)
+	if err != nil {
+		// Without the lobby the welcome would lie; the client reconnects
+		// (OnClose then lets the session wait out its grace as usual).
+		g.logStoreErr("LobbyOf", cs.id.UserID, err)
+		c.Close(protocol.CloseInternalError, "internal error")
+		return
+	}
+	w := protocol.WelcomeEv{
+		SessionID:   res.session.id,
+		UserID:      cs.id.UserID,
+		Name:        cs.id.Name,
+		ResumeToken: res.token,
+		Resumed:     res.resumed,
+		Shard:       g.opts.ShardID,
+		HeartbeatMs: g.opts.Heartbeat.Milliseconds(),
+	}
+	var sn snapshot
+	if inLobby {
+		w.Lobby = &view
+		sn = snapshot{lobbyID: view.ID, version: view.Version}
+	}
+	after := uint64(0) // a new session numbers from 1
+	if res.resumed {
+		after = cs.lastSeq
+	}
+	g.hub.welcome(res.session, cs, connEvent(protocol.EvWelcome, w), sn, after)
 	if inLobby {
 		// The member may have been shown disconnected while the user was
 		// away; the store does nothing when it already shows connected.

@@ -14,6 +14,13 @@ import (
 type eventBuf struct {
 	refs atomic.Int32
 	b    []byte
+
+	// Where a lobby event comes from, for a session that holds events
+	// while its welcome's snapshot is read (snapshot.shows). lobbyID is ""
+	// for events of no lobby (matchmaking).
+	lobbyID string
+	version uint64 // lobby.Event.Version
+	inView  bool   // a view of the lobby from version on shows all the event says
 }
 
 // Size classes for pooled event buffers. An event bigger than the largest
@@ -30,6 +37,7 @@ func (p *eventPool) get(size int) *eventBuf {
 		if size <= c {
 			if e, ok := p.pools[i].Get().(*eventBuf); ok {
 				e.b = e.b[:0]
+				e.lobbyID, e.version, e.inView = "", 0, false
 				e.refs.Store(1)
 				return e
 			}

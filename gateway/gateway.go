@@ -188,12 +188,7 @@ func (g *Gateway) Drain() bool {
 			if g.opts.DrainSpread > 0 {
 				after = time.Duration(rand.Int64N(int64(g.opts.DrainSpread)))
 			}
-			s.mu.Lock()
-			conn := s.conn
-			if conn != nil {
-				_ = conn.Write(connEvent(protocol.EvServerDraining, protocol.DrainingEv{ReconnectAfterMs: after.Milliseconds()}))
-			}
-			s.mu.Unlock()
+			conn := s.writeIfLive(connEvent(protocol.EvServerDraining, protocol.DrainingEv{ReconnectAfterMs: after.Milliseconds()}))
 			if conn != nil {
 				time.AfterFunc(after, func() { conn.Close(protocol.CloseDraining, "draining") })
 			}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -30,7 +31,9 @@ func (w *recordingWriter) WriteParts(head, body []byte) error {
 }
 func (w *recordingWriter) Close(code uint16, _ string) {
 	w.mu.Lock()
-	w.closed = code
+	if w.closed == 0 { // as netcode: closing a closing connection does nothing
+		w.closed = code
+	}
 	w.mu.Unlock()
 }
 
@@ -68,19 +71,28 @@ func testGateway(t testing.TB, ringEntries, ringBytes int) (*Gateway, *lobby.Mem
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	t.Cleanup(g.cancel)
 	g.opts.applyDefaults()
+	g.opts.ResumeGrace = time.Hour // a test that wants a session gone calls expire
 	g.metrics = newMetrics(g)
 	store := lobby.NewMemoryStore(lobbySink{g}, lobby.MemoryOptions{})
 	g.lobbies = store
 	return g, store
 }
 
+// openFake opens a connection of uid on w, resuming with token and lastSeq
+// when token is not empty, as OnOpen does.
+func openFake(g *Gateway, uid string, w writer, token string, lastSeq uint64) *connState {
+	cs := &connState{id: Identity{UserID: uid, Name: uid, Expiry: time.Now().Add(time.Hour)}, resume: token, lastSeq: lastSeq}
+	g.open(w, cs)
+	return cs
+}
+
 func attachFake(g *Gateway, uid string, w writer) *Session {
-	cs := &connState{id: Identity{UserID: uid, Name: uid}}
-	res := g.hub.attach(cs, w, func(s *Session, resumed bool) []byte {
-		return connEvent(protocol.EvWelcome, protocol.WelcomeEv{SessionID: s.id, UserID: uid, ResumeToken: s.resumeToken, Resumed: resumed})
-	})
-	cs.session = res.session
-	return res.session
+	return openFake(g, uid, w, "", 0).session
+}
+
+// chatTo fans one chat event with text out to the users.
+func chatTo(g *Gateway, text string, users ...string) {
+	g.hub.fanOut(users, g.encodeEvent(protocol.EvChat, protocol.ChatEv{Text: text}))
 }
 
 func TestFanOutStampsEachRecipientsSeq(t *testing.T) {
@@ -116,63 +128,86 @@ func TestFanOutStampsEachRecipientsSeq(t *testing.T) {
 	}
 }
 
+// A resume with a valid token is refused, and starts a new session, when
+// the ring no longer holds every event after last_seq, or when last_seq is
+// beyond the last event sent. The token is the session's own, so only the
+// gap can refuse it; a resume that is not refused shows the token works.
 func TestResumeReplaysAndRefusesGaps(t *testing.T) {
-	g, _ := testGateway(t, 4, 1<<20)
-	w1 := &recordingWriter{}
-	s := attachFake(g, "u", w1)
-	for i := 0; i < 6; i++ { // the ring keeps the last 4: seqs 3..6
-		g.hub.fanOut([]string{"u"}, g.encodeEvent(protocol.EvChat, protocol.ChatEv{Text: fmt.Sprint(i)}))
-	}
-	cs := s.cs
-	g.hub.detach(s, cs, 1e9, func(*Session) {})
-	tok := s.resumeToken
+	for _, tc := range []struct {
+		lastSeq uint64
+		resumed bool
+	}{
+		{1, false}, // event 2 fell out of the ring (it keeps seqs 3..6)
+		{7, false}, // the client claims an event never sent
+		{2, true},  // 3..6 are all there
+		{6, true},  // nothing to replay
+	} {
+		g, _ := testGateway(t, 4, 1<<20)
+		w1 := &recordingWriter{}
+		cs1 := openFake(g, "u", w1, "", 0)
+		s := cs1.session
+		for i := 0; i < 6; i++ {
+			chatTo(g, fmt.Sprint(i), "u")
+		}
+		tok := welcomeOf(t, w1)["resume_token"].(string)
+		g.closed(cs1)
 
-	// last_seq 1: events 2 is gone, so the resume is refused (new session).
-	w2 := &recordingWriter{}
-	cs2 := &connState{id: Identity{UserID: "u"}, resume: "bogus", lastSeq: 1}
-	res := g.hub.attach(cs2, w2, func(*Session, bool) []byte { return []byte{0x80} })
-	if res.resumed || res.session == s {
-		t.Fatal("resumed with a bogus token")
-	}
-	// The old session is gone now: its token is dead too.
-	cs3 := &connState{id: Identity{UserID: "u"}, resume: tok, lastSeq: 4}
-	if res := g.hub.attach(cs3, &recordingWriter{}, func(*Session, bool) []byte { return []byte{0x80} }); res.resumed {
-		t.Fatal("resumed a replaced session")
+		w2 := &recordingWriter{}
+		cs2 := openFake(g, "u", w2, tok, tc.lastSeq)
+		got := w2.decoded(t)
+		if resumed := got[0]["d"].(map[string]any)["resumed"].(bool); resumed != tc.resumed || (cs2.session == s) != tc.resumed {
+			t.Fatalf("last_seq %d: resumed %v (same session %v), want %v", tc.lastSeq, resumed, cs2.session == s, tc.resumed)
+		}
+		if !tc.resumed {
+			if len(got) != 1 {
+				t.Fatalf("last_seq %d: a new session got %v", tc.lastSeq, got[1:])
+			}
+			// The refused session is gone: its token cannot resume it later.
+			cs3 := openFake(g, "u", &recordingWriter{}, tok, 6)
+			if cs3.session == s {
+				t.Fatalf("last_seq %d: resumed a replaced session", tc.lastSeq)
+			}
+		}
 	}
 }
 
+func welcomeOf(t *testing.T, w *recordingWriter) map[string]any {
+	t.Helper()
+	got := w.decoded(t)
+	if len(got) == 0 || got[0]["ev"] != protocol.EvWelcome {
+		t.Fatalf("no welcome first: %v", got)
+	}
+	return got[0]["d"].(map[string]any)
+}
+
+// A resume gets the welcome, every event after last_seq in order, then the
+// live stream with the numbering continued.
 func TestResumeReplay(t *testing.T) {
 	g, _ := testGateway(t, 4, 1<<20)
-	s := attachFake(g, "u", &recordingWriter{})
+	w1 := &recordingWriter{}
+	cs1 := openFake(g, "u", w1, "", 0)
+	s := cs1.session
 	for i := 0; i < 6; i++ {
-		g.hub.fanOut([]string{"u"}, g.encodeEvent(protocol.EvChat, protocol.ChatEv{Text: fmt.Sprint(i)}))
+		chatTo(g, fmt.Sprint(i), "u")
 	}
-	g.hub.detach(s, s.cs, 1e9, func(*Session) {})
-	for _, tc := range []struct {
-		lastSeq uint64
-		ok      bool
-	}{{1, false}, {7, false}, {2, true}} {
-		s.mu.Lock()
-		ok := s.canReplayFrom(tc.lastSeq)
-		s.mu.Unlock()
-		if ok != tc.ok {
-			t.Fatalf("canReplayFrom(%d) = %v", tc.lastSeq, ok)
-		}
-	}
+	g.closed(cs1)
 	w := &recordingWriter{}
-	cs := &connState{id: Identity{UserID: "u"}, resume: s.resumeToken, lastSeq: 3}
-	res := g.hub.attach(cs, w, func(*Session, bool) []byte { return connEvent(protocol.EvWelcome, protocol.WelcomeEv{Resumed: true}) })
-	if !res.resumed || res.session != s {
+	cs := openFake(g, "u", w, welcomeOf(t, w1)["resume_token"].(string), 3)
+	if cs.session != s || !welcomeOf(t, w)["resumed"].(bool) {
 		t.Fatal("not resumed")
 	}
+	chatTo(g, "live", "u")
 	got := w.decoded(t)
-	if len(got) != 4 || got[0]["ev"] != "welcome" {
-		t.Fatalf("replay %v", got)
+	if len(got) != 5 || got[0]["ev"] != "welcome" || w.closed != 0 {
+		t.Fatalf("replay %v (closed %d)", got, w.closed)
 	}
-	for i, m := range got[1:] {
+	for i, m := range got[1:4] {
 		if m["seq"].(uint64) != uint64(4+i) || m["d"].(map[string]any)["text"] != fmt.Sprint(3+i) {
 			t.Fatalf("replayed %v", m)
 		}
+	}
+	if m := got[4]; m["seq"].(uint64) != 7 || m["d"].(map[string]any)["text"] != "live" {
+		t.Fatalf("after the replay %v", m)
 	}
 }
 

@@ -3,10 +3,14 @@ package gateway
 import (
 	"sync"
 	"time"
+
+	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // hub is the shard's registry of sessions: by user (a user has at most one)
-// and by resume token (single-use).
+// and by resume token (single-use). Its lock guards the two maps and nothing
+// else: it is never held while anything is written to a connection, so a
+// resume replaying a full ring cannot hold up the fan-out of other lobbies.
 type hub struct {
 	pool        eventPool
 	ringEntries int // replay ring bound: events
@@ -30,9 +34,8 @@ func newHub(ringEntries, ringBytes int) *hub {
 // lookup returns the user's session on this shard, or nil.
 func (h *hub) lookup(userID string) *Session {
 	h.mu.RLock()
-	s := h.byUser[userID]
-	h.mu.RUnlock()
-	return s
+	defer h.mu.RUnlock()
+	return h.byUser[userID]
 }
 
 // fanOut delivers one encoded event to each user's session on this shard.
@@ -52,15 +55,15 @@ func (h *hub) fanOut(to []string, ev *eventBuf) {
 type attachResult struct {
 	session  *Session
 	resumed  bool
+	token    string // the session's new resume token, for the welcome
 	replaced writer // the user's previous connection, to close with 4009
 }
 
-// attach binds a new connection to a session: the one its resume token names
-// when that can be honoured, else a new one that replaces the user's old
-// session. It writes the welcome (built by welcome, given the session and
-// whether it resumed) and, on resume, replays every event after lastSeq, all
-// under the session's lock so no new event can slip in between.
-func (h *hub) attach(cs *connState, conn writer, welcome func(s *Session, resumed bool) []byte) attachResult {
+// attach registers a new connection with a session: the one its resume
+// token names when that can be honoured, else a new one that replaces the
+// user's old session and holds its events until welcome is called. It
+// writes nothing.
+func (h *hub) attach(cs *connState, conn writer) attachResult {
 	uid := cs.id.UserID
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -68,48 +71,108 @@ func (h *hub) attach(cs *connState, conn writer, welcome func(s *Session, resume
 	old := h.byUser[uid]
 	if old != nil && cs.resume != "" && h.byToken[cs.resume] == old {
 		old.mu.Lock()
-		if !old.closed && old.canReplayFrom(cs.lastSeq) {
+		if !old.closed && !old.holding && old.canReplayFrom(cs.lastSeq) {
 			res := attachResult{session: old, resumed: true, replaced: old.conn}
 			delete(h.byToken, old.resumeToken)
 			old.resumeToken = randomID(24)
 			h.byToken[old.resumeToken] = old
+			res.token = old.resumeToken
 			if old.grace != nil {
 				old.grace.Stop()
 				old.grace = nil
 			}
-			old.conn, old.cs = conn, cs
-			_ = conn.Write(welcome(old, true))
-			old.ring.each(cs.lastSeq, old.writeEventLocked)
+			old.conn, old.cs, old.live = conn, cs, false
 			old.mu.Unlock()
 			return res
 		}
 		old.mu.Unlock()
 	}
 
-	s := &Session{id: randomID(16), userID: uid, name: cs.id.Name, resumeToken: randomID(24)}
-	res := attachResult{session: s}
+	s := &Session{id: randomID(16), userID: uid, name: cs.id.Name, resumeToken: randomID(24),
+		conn: conn, cs: cs, holding: true}
+	res := attachResult{session: s, token: s.resumeToken}
 	if old != nil {
 		old.mu.Lock()
 		res.replaced = old.conn
 		h.endLocked(old)
 		old.mu.Unlock()
 	}
-	s.mu.Lock()
-	s.conn, s.cs = conn, cs
 	h.byUser[uid] = s
 	h.byToken[s.resumeToken] = s
-	_ = conn.Write(welcome(s, false))
-	s.mu.Unlock()
 	return res
+}
+
+// maxCatchUpRounds bounds the rounds of welcome's lock-free catch-up; the
+// last round writes under the session's lock, so events arriving faster
+// than they are written cannot keep a connection catching up for ever.
+const maxCatchUpRounds = 8
+
+// welcome turns cs's connection live on s after attach: it numbers the
+// events s held (a new session) that sn does not show, writes msg, then
+// every event after the client's last seq (after), and only then lets
+// deliver write to the connection. The writing is done holding no lock;
+// meanwhile new events are numbered into the ring and written here. It
+// does nothing if cs has already been replaced or closed, and closes the
+// connection (1011) if events arrived faster than the ring could keep
+// them, since the stream would have a gap.
+func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after uint64) {
+	s.mu.Lock()
+	if s.cs != cs || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	conn := s.conn
+	if s.holding {
+		s.stopHoldingLocked(h, sn)
+	}
+	if s.overrun {
+		s.overrun = false
+		s.mu.Unlock()
+		conn.Close(protocol.CloseInternalError, "event backlog")
+		return
+	}
+	s.mu.Unlock()
+
+	_ = conn.Write(msg)
+	head := make([]byte, protocol.EventHeadLen)
+	var batch []ringEntry
+	for round := 1; ; round++ {
+		s.mu.Lock()
+		switch {
+		case s.cs != cs || s.closed:
+			s.mu.Unlock()
+			return
+		case !s.canReplayFrom(after):
+			s.mu.Unlock()
+			conn.Close(protocol.CloseInternalError, "event backlog")
+			return
+		case s.seq == after || round == maxCatchUpRounds:
+			s.ring.each(after, func(seq uint64, ev *eventBuf) { writeEvent(conn, head, seq, ev) })
+			s.live = true
+			s.mu.Unlock()
+			return
+		}
+		batch = s.ring.appendAfter(after, batch[:0])
+		s.mu.Unlock()
+		for i, e := range batch {
+			writeEvent(conn, head, e.seq, e.ev)
+			h.pool.release(e.ev)
+			batch[i] = ringEntry{}
+			after = e.seq
+		}
+	}
 }
 
 // endLocked retires a session for good. Caller holds h.mu and s.mu.
 func (h *hub) endLocked(s *Session) {
 	s.closed = true
-	s.conn, s.cs = nil, nil
+	s.conn, s.cs, s.live = nil, nil, false
 	if s.grace != nil {
 		s.grace.Stop()
 		s.grace = nil
+	}
+	if s.holding {
+		s.stopHoldingLocked(h, snapshot{})
 	}
 	delete(h.byToken, s.resumeToken)
 	if h.byUser[s.userID] == s {
@@ -128,7 +191,10 @@ func (h *hub) detach(s *Session, cs *connState, grace time.Duration, expire func
 	if s.cs != cs || s.closed {
 		return false
 	}
-	s.conn, s.cs = nil, nil
+	if s.holding { // closed before its welcome: nothing to compare held events with
+		s.stopHoldingLocked(h, snapshot{})
+	}
+	s.conn, s.cs, s.live, s.overrun = nil, nil, false, false
 	s.grace = time.AfterFunc(grace, func() { expire(s) })
 	return true
 }
@@ -145,13 +211,6 @@ func (h *hub) expireIfIdle(s *Session) bool {
 	}
 	h.endLocked(s)
 	return true
-}
-
-// connected reports whether the session has a live connection now.
-func (s *Session) connected() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.conn != nil
 }
 
 // each calls f for every session on this shard (for drain and metrics).

@@ -77,6 +77,16 @@ func (r *replayRing) each(after uint64, f func(seq uint64, ev *eventBuf)) {
 	}
 }
 
+// appendAfter appends every retained entry with seq > after, oldest first,
+// each with a reference of its own for the caller to release.
+func (r *replayRing) appendAfter(after uint64, dst []ringEntry) []ringEntry {
+	r.each(after, func(seq uint64, ev *eventBuf) {
+		ev.retain()
+		dst = append(dst, ringEntry{seq: seq, ev: ev})
+	})
+	return dst
+}
+
 // reset releases every entry and frees the storage.
 func (r *replayRing) reset(pool *eventPool) {
 	for r.n > 0 {

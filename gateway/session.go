@@ -17,6 +17,13 @@ type writer interface {
 
 // Session is one user's numbered event stream. It outlives its connection
 // for the resume grace period and survives a resume onto a new connection.
+//
+// A connection joins its session in three steps (docs/architecture.md,
+// "Opening a session"): a new session first holds its events back
+// (holding) while the welcome's lobby snapshot is read; then the events
+// the snapshot does not show are numbered and the connection catches up
+// (welcome, then the ring after its last seq) with no lock held; last it
+// turns live, and deliver writes each event as it is numbered.
 type Session struct {
 	id     string // immutable
 	userID string // immutable
@@ -26,7 +33,12 @@ type Session struct {
 	// Guarded by mu.
 	conn        writer     // nil while disconnected
 	cs          *connState // the connection's state; nil while disconnected
-	seq         uint64     // seq of the last event numbered for this session
+	live        bool       // conn has its welcome and every event numbered so far
+	holding     bool       // the welcome's snapshot is being read: events go to held
+	held        []*eventBuf
+	heldBytes   int
+	overrun     bool   // more events came while holding than the ring bounds allow
+	seq         uint64 // seq of the last event numbered for this session
 	ring        replayRing
 	resumeToken string
 	grace       *time.Timer // runs while disconnected
@@ -35,26 +47,70 @@ type Session struct {
 }
 
 // deliver numbers one event for this session, keeps it for replay and
-// writes it to the connection if there is one. The connection copies what
-// the socket does not take at once, so ev is not held past the call except
-// by the ring's reference.
+// writes it to the connection if it is live. The connection copies the
+// bytes, so ev is not held past the call except by the ring's (or held's)
+// reference.
 func (s *Session) deliver(h *hub, ev *eventBuf) {
 	s.mu.Lock()
-	if !s.closed {
+	switch {
+	case s.closed:
+	case s.holding:
+		s.holdLocked(h, ev)
+	default:
 		s.seq++
 		s.ring.push(&h.pool, s.seq, ev, h.ringEntries, h.ringBytes)
-		if s.conn != nil {
-			s.writeEventLocked(s.seq, ev)
+		if s.live {
+			writeEvent(s.conn, s.head[:], s.seq, ev)
 		}
 	}
 	s.mu.Unlock()
 }
 
-// writeEventLocked writes ev stamped with seq. Caller holds s.mu.
-func (s *Session) writeEventLocked(seq uint64, ev *eventBuf) {
-	copy(s.head[:], ev.b[:protocol.EventHeadLen])
-	binary.BigEndian.PutUint64(s.head[protocol.EventSeqOffset:], seq)
-	_ = s.conn.WriteParts(s.head[:], ev.b[protocol.EventHeadLen:]) // a closed conn: the ring has it
+// writeEvent writes ev stamped with seq, using head as scratch for the
+// stamped copy of its first bytes (the connection copies both parts). A
+// write to a closed connection is not an error here: the ring has the event.
+func writeEvent(conn writer, head []byte, seq uint64, ev *eventBuf) {
+	copy(head, ev.b[:protocol.EventHeadLen])
+	binary.BigEndian.PutUint64(head[protocol.EventSeqOffset:], seq)
+	_ = conn.WriteParts(head, ev.b[protocol.EventHeadLen:])
+}
+
+// holdLocked keeps ev, unnumbered, until the welcome's snapshot is known.
+// Held events are bounded like the ring; past the bound the connection
+// cannot be given a gap-free stream and is closed when it would go live.
+func (s *Session) holdLocked(h *hub, ev *eventBuf) {
+	if s.overrun || len(s.held) >= h.ringEntries || s.heldBytes+len(ev.b) > h.ringBytes {
+		s.overrun = true
+		return
+	}
+	ev.retain()
+	s.held = append(s.held, ev)
+	s.heldBytes += len(ev.b)
+}
+
+// snapshot is what a welcome shows of the user's lobby.
+type snapshot struct {
+	lobbyID string // "" when the user is in no lobby
+	version uint64 // protocol.LobbyView.Version
+}
+
+// shows reports whether the snapshot already shows what ev says.
+func (sn snapshot) shows(ev *eventBuf) bool {
+	return ev.inView && sn.lobbyID != "" && ev.lobbyID == sn.lobbyID && ev.version <= sn.version
+}
+
+// stopHoldingLocked numbers the held events that sn does not show, into
+// the ring, drops the others, and ends holding. Caller holds s.mu.
+func (s *Session) stopHoldingLocked(h *hub, sn snapshot) {
+	for i, ev := range s.held {
+		if !s.overrun && !sn.shows(ev) {
+			s.seq++
+			s.ring.push(&h.pool, s.seq, ev, h.ringEntries, h.ringBytes)
+		}
+		h.pool.release(ev)
+		s.held[i] = nil
+	}
+	s.held, s.heldBytes, s.holding = nil, 0, false
 }
 
 // canReplayFrom reports whether every event after lastSeq is still held.
@@ -67,4 +123,23 @@ func (s *Session) canReplayFrom(lastSeq uint64) bool {
 		return true
 	}
 	return s.ring.n > 0 && s.ring.oldest() <= lastSeq+1
+}
+
+// connected reports whether the session has a connection now.
+func (s *Session) connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn != nil
+}
+
+// writeIfLive writes a connection event (seq 0) if the session's
+// connection is live, and returns the connection (nil while disconnected).
+// A connection still catching up gets nothing: its welcome must come first.
+func (s *Session) writeIfLive(msg []byte) writer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live {
+		_ = s.conn.Write(msg)
+	}
+	return s.conn
 }

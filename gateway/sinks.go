@@ -28,8 +28,22 @@ func (s lobbySink) Deliver(ev *lobby.Event) {
 			return
 		}
 	}
+	buf.lobbyID, buf.version, buf.inView = ev.LobbyID, ev.Version, inView(ev.Name)
 	g.metrics.eventsOut.Inc()
 	g.hub.fanOut(ev.To, buf)
+}
+
+// inView reports whether a lobby view taken after an event of this kind
+// shows everything the event says, so that a welcome carrying that view
+// must not repeat it. Chat and data are messages no view shows;
+// lobby.started names a match id no view carries.
+func inView(name string) bool {
+	switch name {
+	case protocol.EvMemberJoined, protocol.EvMemberLeft, protocol.EvMemberUpdated,
+		protocol.EvLobbyUpdated, protocol.EvHostChanged, protocol.EvKicked:
+		return true
+	}
+	return false
 }
 
 // lobbyPayload returns the "d" of a lobby event other than lobby.data.

@@ -71,7 +71,6 @@ func TestSessionPathStoreFailures(t *testing.T) {
 	g.log = slog.New(slog.NewTextHandler(&logs, nil))
 	store := &failingStore{Store: mem}
 	g.lobbies = store
-	g.opts.ResumeGrace = time.Hour // expire is called by the test
 	open := func(uid string) (*recordingWriter, *connState) {
 		w := &recordingWriter{}
 		cs := &connState{id: Identity{UserID: uid, Name: uid, Expiry: time.Now().Add(time.Hour)}}
@@ -92,9 +91,10 @@ func TestSessionPathStoreFailures(t *testing.T) {
 	// guess, the connection closes with 1011 and the failure is logged.
 	store.down.Store(true)
 	w, cs := open("b")
-	if w.closed != protocol.CloseInternalError || len(w.msgs) != 0 || cs.session != nil {
-		t.Fatalf("open with the store down: closed %d, %d messages, session %v", w.closed, len(w.msgs), cs.session)
+	if w.closed != protocol.CloseInternalError || len(w.msgs) != 0 {
+		t.Fatalf("open with the store down: closed %d, %d messages", w.closed, len(w.msgs))
 	}
+	g.closed(cs)
 	if s := logs.String(); !strings.Contains(s, "op=LobbyOf") || !strings.Contains(s, "store down") {
 		t.Fatalf("LobbyOf failure not logged: %q", s)
 	}

@@ -18,6 +18,13 @@ import "github.com/lobbyd/lobbyd/protocol"
 //	lobby.started         MatchID
 type Event struct {
 	LobbyID string
+	// Version orders the lobby's events: each event the store hands to the
+	// Sink has a higher Version than the lobby's previous one, and a view of
+	// the lobby (LobbyView.Version) carries the Version of the last event
+	// handed over before the view was taken. A session that reads a view
+	// while events stream in uses it to tell which events the view already
+	// shows (docs/architecture.md, "Welcome snapshot").
+	Version uint64
 	Name    string   // a protocol.Ev* name
 	To      []string // recipients (user ids); valid only during Deliver
 	Member  *protocol.Member

@@ -39,6 +39,9 @@ type Doc struct {
 	Data       protocol.RawMap `msgpack:"data,omitempty"`
 	MatchID    string          `msgpack:"match"` // set by Start and for lobbies made by CreateMatch
 	Members    []*DocMember    `msgpack:"m"`     // join order: Members[0] is the longest present
+	// Version is the Event.Version of the last event emitted: views carry
+	// it so that a session can tell which events a view shows.
+	Version uint64 `msgpack:"ver"`
 
 	byID    map[string]*DocMember
 	to      []string // recipients scratch, reused for every event
@@ -160,7 +163,8 @@ func (d *Doc) emit(out Sink, ev Event) {
 	if len(ev.To) == 0 {
 		return
 	}
-	ev.LobbyID = d.ID
+	d.Version++
+	ev.LobbyID, ev.Version = d.ID, d.Version
 	d.ev = ev
 	out.Deliver(&d.ev)
 	d.ev = Event{} // keep no reference to the caller's buffers
@@ -196,6 +200,7 @@ func (d *Doc) View(withCode bool) protocol.LobbyView {
 		Data:        d.Data,
 		Members:     make([]protocol.Member, len(d.Members)),
 		CreatedAt:   d.CreatedAt,
+		Version:     d.Version,
 	}
 	if withCode {
 		v.Code = d.Code
@@ -450,8 +455,9 @@ func (d *Doc) Send(out Sink, userID string, data []byte, to [][]byte) {
 	if len(d.to) == 0 {
 		return
 	}
+	d.Version++
 	ev := &d.ev
-	ev.LobbyID, ev.Name, ev.To, ev.From, ev.Data = d.ID, protocol.EvData, d.to, userID, data
+	ev.LobbyID, ev.Version, ev.Name, ev.To, ev.From, ev.Data = d.ID, d.Version, protocol.EvData, d.to, userID, data
 	out.Deliver(ev)
 	*ev = Event{}
 }

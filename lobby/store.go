@@ -57,7 +57,8 @@ type Store interface {
 	Get(ctx context.Context, lobbyID string) (protocol.LobbyView, error)
 	// LobbyOf is the member view (with code) of the user's lobby; false
 	// when the user is in none. An error means the store could not answer,
-	// not that the user is in no lobby.
+	// not that the user is in no lobby. The view's Version is that of the
+	// last event of the lobby delivered before it was read (Event.Version).
 	LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool, error)
 	// List pages through the public lobbies, newest first.
 	List(ctx context.Context, q ListQuery) (ListPage, error)

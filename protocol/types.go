@@ -32,6 +32,11 @@ type LobbyView struct {
 	Data        RawMap   `msgpack:"data" json:"data"`
 	Members     []Member `msgpack:"members" json:"members"`
 	CreatedAt   int64    `msgpack:"created_at" json:"created_at"`
+
+	// Version is the lobby's event version this view shows (see
+	// lobby.Event.Version): every event of the lobby with a Version up to
+	// it is reflected here, none after. Never on the wire.
+	Version uint64 `msgpack:"-" json:"-"`
 }
 
 // Ticket is a matchmaking ticket as clients see it.

@@ -1,6 +1,7 @@
 package lobbytest
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -17,19 +18,23 @@ type Rec struct {
 }
 
 // Recorder is a lobby.Sink that keeps copies of every event and checks the
-// Sink contract on the way: no two deliveries for one lobby overlap, and
-// every event has recipients, none twice.
+// Sink contract on the way: no two deliveries for one lobby overlap, every
+// event has recipients, none twice, and each lobby's events have
+// increasing versions.
 type Recorder struct {
 	inflight sync.Map // lobby id → *atomic.Int32
 
 	mu       sync.Mutex
 	events   []Rec
 	perLobby map[string]int
+	version  map[string]uint64 // lobby id → Version of its last event
 	problems []string
 }
 
 // NewRecorder returns an empty Recorder.
-func NewRecorder() *Recorder { return &Recorder{perLobby: make(map[string]int)} }
+func NewRecorder() *Recorder {
+	return &Recorder{perLobby: make(map[string]int), version: make(map[string]uint64)}
+}
 
 // Deliver implements lobby.Sink.
 func (r *Recorder) Deliver(ev *lobby.Event) {
@@ -63,6 +68,10 @@ func (r *Recorder) Deliver(ev *lobby.Event) {
 	if len(slices.Compact(sorted)) != len(ev.To) {
 		r.problems = append(r.problems, ev.Name+" with a recipient twice")
 	}
+	if ev.Version <= r.version[ev.LobbyID] {
+		r.problems = append(r.problems, fmt.Sprintf("%s of lobby %s has version %d after %d", ev.Name, ev.LobbyID, ev.Version, r.version[ev.LobbyID]))
+	}
+	r.version[ev.LobbyID] = ev.Version
 	r.events = append(r.events, Rec{Event: cp, N: r.perLobby[ev.LobbyID]})
 	r.perLobby[ev.LobbyID]++
 }

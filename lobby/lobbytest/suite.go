@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ListPagingWhileChanging", testListPaging},
 		{"ListJSON", testListJSON},
 		{"Concurrency", testConcurrency},
+		{"ViewVersions", testViewVersions},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
