@@ -142,15 +142,7 @@ func TestResumeReplaysAndRefusesGaps(t *testing.T) {
 		{2, true},  // 3..6 are all there
 		{6, true},  // nothing to replay
 	} {
-		g, _ := testGateway(t, 4, 1<<20)
-		w1 := &recordingWriter{}
-		cs1 := openFake(g, "u", w1, "", 0)
-		s := cs1.session
-		for i := 0; i < 6; i++ {
-			chatTo(g, fmt.Sprint(i), "u")
-		}
-		tok := welcomeOf(t, w1)["resume_token"].(string)
-		g.closed(cs1)
+		g, tok, s := droppedWithSix(t)
 
 		w2 := &recordingWriter{}
 		cs2 := openFake(g, "u", w2, tok, tc.lastSeq)
@@ -171,6 +163,20 @@ func TestResumeReplaysAndRefusesGaps(t *testing.T) {
 	}
 }
 
+// droppedWithSix is a gateway whose user u got chats "0".."5" (seqs 1..6;
+// the ring of 4 keeps 3..6) and dropped; it returns u's resume token and
+// session.
+func droppedWithSix(t *testing.T) (*Gateway, string, *Session) {
+	g, _ := testGateway(t, 4, 1<<20)
+	w := &recordingWriter{}
+	cs := openFake(g, "u", w, "", 0)
+	for i := range 6 {
+		chatTo(g, fmt.Sprint(i), "u")
+	}
+	g.closed(cs)
+	return g, welcomeOf(t, w)["resume_token"].(string), cs.session
+}
+
 func welcomeOf(t *testing.T, w *recordingWriter) map[string]any {
 	t.Helper()
 	got := w.decoded(t)
@@ -183,16 +189,9 @@ func welcomeOf(t *testing.T, w *recordingWriter) map[string]any {
 // A resume gets the welcome, every event after last_seq in order, then the
 // live stream with the numbering continued.
 func TestResumeReplay(t *testing.T) {
-	g, _ := testGateway(t, 4, 1<<20)
-	w1 := &recordingWriter{}
-	cs1 := openFake(g, "u", w1, "", 0)
-	s := cs1.session
-	for i := 0; i < 6; i++ {
-		chatTo(g, fmt.Sprint(i), "u")
-	}
-	g.closed(cs1)
+	g, tok, s := droppedWithSix(t)
 	w := &recordingWriter{}
-	cs := openFake(g, "u", w, welcomeOf(t, w1)["resume_token"].(string), 3)
+	cs := openFake(g, "u", w, tok, 3)
 	if cs.session != s || !welcomeOf(t, w)["resumed"].(bool) {
 		t.Fatal("not resumed")
 	}
@@ -258,24 +257,34 @@ func TestTokenBucket(t *testing.T) {
 	}
 }
 
+// benchLobby puts u0..u7, each with a session on a copyWriter, in one
+// lobby hosted by u0.
+func benchLobby(b *testing.B, g *Gateway, store lobby.Store) {
+	ctx := context.Background()
+	var id string
+	for i := range 8 {
+		uid := fmt.Sprint("u", i)
+		attachFake(g, uid, &copyWriter{})
+		a := lobby.Actor{UserID: uid, Name: uid}
+		if i == 0 {
+			lv, err := store.Create(ctx, a, protocol.CreateLobby{Name: "bench", MaxPlayers: 8, Visibility: "public"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			id = lv.ID
+		} else if _, err := store.Join(ctx, a, protocol.JoinLobby{LobbyID: id}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkLobbySendFanout8 measures the server side of lobby.send in a
 // lobby of 8: store rules, one encoding, and seven stamped deliveries into
 // rings and connections (the socket write is a copy, as into the kernel).
 func BenchmarkLobbySendFanout8(b *testing.B) {
 	g, store := testGateway(b, 1024, 1<<20)
 	ctx := context.Background()
-	var id string
-	for i := 0; i < 8; i++ {
-		uid := fmt.Sprint("u", i)
-		attachFake(g, uid, &copyWriter{})
-		a := lobby.Actor{UserID: uid, Name: uid}
-		if i == 0 {
-			lv, _ := store.Create(ctx, a, protocol.CreateLobby{Name: "bench", MaxPlayers: 8, Visibility: "public"})
-			id = lv.ID
-		} else if _, err := store.Join(ctx, a, protocol.JoinLobby{LobbyID: id}); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchLobby(b, g, store)
 	data := make([]byte, 64)
 	// Warm up past the ring size so pooled buffers are recycling.
 	for i := 0; i < 4096; i++ {
