@@ -219,16 +219,16 @@ func (ss *Sessions) Orphan(ctx context.Context, deadShard string) (int, error) {
 		if err != nil {
 			return n, redisFailure("sessions: orphan", err)
 		}
-		pipe := ss.rdb.Pipeline()
-		cmds := make([]*redis.Cmd, len(users))
+		calls := make([]scriptCall, len(users))
 		for i, u := range users {
-			cmds[i] = sessionOrphanScript.Eval(ctx, pipe, []string{ss.ks.sessionKey(u)}, deadShard, ss.grace.Milliseconds())
+			calls[i] = scriptCall{keys: []string{ss.ks.sessionKey(u)}, args: []any{deadShard, ss.grace.Milliseconds()}}
 		}
-		if _, err := pipe.Exec(ctx); err != nil {
-			return n, redisFailure("sessions: orphan", err)
-		}
-		for _, c := range cmds {
-			if v, _ := c.Int(); v == 1 {
+		for _, c := range runPipelined(ctx, ss.rdb, sessionOrphanScript, calls) {
+			v, err := c.Int()
+			if err != nil {
+				return n, redisFailure("sessions: orphan", err)
+			}
+			if v == 1 {
 				n++
 			}
 		}

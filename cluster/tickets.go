@@ -33,6 +33,21 @@ func (k Keyspace) queueWaiting(queue string) string { return k.tag("q", queue, "
 // queueCounts is the hash {seq: add order, players: players queued}.
 func (k Keyspace) queueCounts(queue string) string { return k.tag("q", queue, ":n") }
 
+// queueLog is the stream of a queue's changes (field a: an added member,
+// r: a removed ticket id), trimmed to about queueLogLen entries: each
+// shard's mirror of the queue reads only what changed since its last pass.
+func (k Keyspace) queueLog(queue string) string { return k.tag("q", queue, ":log") }
+
+// queueLogLen is the approximate length the change stream is trimmed to;
+// a mirror more changes behind reloads the whole queue.
+const queueLogLen = 4096
+
+// queueKeys are the KEYS of the add and take scripts.
+func (s *TicketStore) queueKeys(queue string) []string {
+	return []string{s.ks.queueTickets(queue), s.ks.queueWaiting(queue), s.ks.queueCounts(queue),
+		s.ks.queueLog(queue), s.ks.queueEpoch(queue), s.ks.queueLease(queue)}
+}
+
 // ticketHint names the queue of ticket id ("<claim ms>:<queue>:<id>").
 func (k Keyspace) ticketHint(id string) string { return k.tag("t", id, "") }
 
@@ -74,8 +89,8 @@ type TicketStore struct {
 	ks    Keyspace
 	fence func(queue string) (epoch int64, ok bool)
 
-	mu    sync.Mutex             // guards cache
-	cache map[string]*queueCache // decoded tickets of the last Waiting, per queue
+	mu      sync.Mutex              // guards mirrors (the map; each mirror has its own lock)
+	mirrors map[string]*queueMirror // per queue, made by its first Waiting
 }
 
 // TicketOptions configure a TicketStore.
@@ -88,22 +103,9 @@ type TicketOptions struct {
 	Fence func(queue string) (epoch int64, ok bool)
 }
 
-// queueCache keeps the decoded tickets of one queue by zset member, so that
-// Waiting decodes only the tickets added since the previous pass.
-type queueCache struct {
-	gen uint64
-	m   map[string]cachedTicket // by zset member
-	ids map[string]struct{}     // ids of the tickets in m
-}
-
-type cachedTicket struct {
-	t   matchmaking.Ticket
-	gen uint64
-}
-
 // NewTicketStore returns the ticket store of keyspace ks on rdb.
 func NewTicketStore(rdb redis.UniversalClient, ks Keyspace, opts TicketOptions) *TicketStore {
-	return &TicketStore{rdb: rdb, ks: ks, fence: opts.Fence, cache: make(map[string]*queueCache)}
+	return &TicketStore{rdb: rdb, ks: ks, fence: opts.Fence, mirrors: make(map[string]*queueMirror)}
 }
 
 var _ matchmaking.TicketStore = (*TicketStore)(nil)
@@ -181,7 +183,7 @@ if v then
 end
 return 0`)
 
-	// queueAddScript queues a ticket. KEYS: tickets, waiting, counts.
+	// queueAddScript queues a ticket. KEYS: queueKeys.
 	// ARGV: id, count+ticket, CreatedAt, deadline (ms), players.
 	// -1: past the deadline (claims too old); 0: id present; 1: queued.
 	queueAddScript = redis.NewScript(`
@@ -194,32 +196,35 @@ local m = string.format('%016x', seq) .. ARGV[2]
 redis.call('HSET', KEYS[1], ARGV[1], m)
 redis.call('ZADD', KEYS[2], ARGV[3], m)
 redis.call('HINCRBY', KEYS[3], 'players', ARGV[5])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[6], '*', 'a', m)
 return 1`)
 
-	// queueTakeScript removes tickets ARGV[2..] all at once if every one is
+	// queueTakeScript removes tickets ARGV[3..] all at once if every one is
 	// queued and none is listed twice; returns their members, or 0 when
 	// any is gone, or -1 when fenced (ARGV[1] = epoch, "" = unfenced) and
-	// the epoch is not current or its lease is gone.
-	// KEYS: tickets, waiting, counts, epoch, lease.
+	// the epoch is not current or its lease is gone. ARGV[2]: queueLogLen.
+	// KEYS: queueKeys.
 	queueTakeScript = redis.NewScript(`
 if ARGV[1] ~= '' then
-  if redis.call('GET', KEYS[4]) ~= ARGV[1] then return -1 end
-  local l = redis.call('GET', KEYS[5])
+  if redis.call('GET', KEYS[5]) ~= ARGV[1] then return -1 end
+  local l = redis.call('GET', KEYS[6])
   if not l or string.sub(l, 1, #ARGV[1] + 1) ~= ARGV[1] .. ':' then return -1 end
 end
 local ms, seen = {}, {}
-for i = 2, #ARGV do
+for i = 3, #ARGV do
   if seen[ARGV[i]] then return 0 end
   seen[ARGV[i]] = true
   local m = redis.call('HGET', KEYS[1], ARGV[i])
   if not m then return 0 end
-  ms[i - 1] = m
+  ms[#ms + 1] = m
 end
 local p = 0
-for i = 2, #ARGV do
+for i = 3, #ARGV do
+  local m = ms[i - 2]
   redis.call('HDEL', KEYS[1], ARGV[i])
-  redis.call('ZREM', KEYS[2], ms[i - 1])
-  p = p + tonumber(string.sub(ms[i - 1], 17, 20), 16)
+  redis.call('ZREM', KEYS[2], m)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
+  p = p + tonumber(string.sub(m, 17, 20), 16)
 end
 if redis.call('ZCARD', KEYS[2]) == 0 then
   redis.call('DEL', KEYS[3])
@@ -237,9 +242,9 @@ local o = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {c, tonumber(redis.call('HGET', KEYS[2], 'players')) or 0, o[2]}`)
 )
 
-// Add implements matchmaking.TicketStore: claim the ticket id's hint, then
-// each member's hint (SET NX one by one, released again on refusal), then
-// queue the ticket with one script.
+// Add implements matchmaking.TicketStore: claim the hints of the ticket id
+// and of every member (one pipeline of set-if-absent scripts; all of them
+// released again on a refusal), then queue the ticket with one script.
 func (s *TicketStore) Add(ctx context.Context, t matchmaking.Ticket) error {
 	if err := matchmaking.CheckNewTicket(&t); err != nil {
 		return err
@@ -253,31 +258,51 @@ func (s *TicketStore) Add(ctx context.Context, t matchmaking.Ticket) error {
 		return fmt.Errorf("cluster: encoding a ticket: %w", err)
 	}
 	owner := hintOwner(t.Queue, t.ID)
-	claimed := make([]string, 0, 1+len(t.Members))
+	keys := make([]string, 0, 1+len(t.Members)) // keys[0]: the ticket id's hint
+	keys = append(keys, s.ks.ticketHint(t.ID))
+	for _, u := range t.Members {
+		keys = append(keys, s.ks.userTicket(u))
+	}
+	calls := make([]scriptCall, len(keys))
+	for i, k := range keys {
+		calls[i] = scriptCall{keys: []string{k}, args: []any{owner}}
+	}
+	cmds := runPipelined(ctx, s.rdb, hintClaimScript, calls)
+	claimed := make([]string, 0, len(keys))
 	release := func() { s.releaseHints(ctx, owner, claimed) }
 	var oldest int64
-	for i := -1; i < len(t.Members); i++ {
-		key, refusal := s.ks.ticketHint(t.ID), protocol.NewError(protocol.CodeBadRequest, "ticket id in use")
-		if i >= 0 {
-			key, refusal = s.ks.userTicket(t.Members[i]), matchmaking.ErrAlreadyQueued
+	var failure error
+	for i, c := range cmds {
+		at, err := int64(0), c.Err()
+		if err == nil {
+			at, err = s.settleHint(ctx, keys[i], owner, c.Val())
 		}
-		at, err := s.claimHint(ctx, key, owner)
-		if err != nil {
-			release()
-			if errors.Is(err, errHintHeld) {
-				return refusal
+		if err == nil {
+			claimed = append(claimed, keys[i])
+			if oldest == 0 || at < oldest {
+				oldest = at
 			}
-			return err
+			continue
 		}
-		claimed = append(claimed, key)
-		if oldest == 0 || at < oldest {
-			oldest = at
+		if failure == nil { // the first refusal decides: the ticket id's before a member's
+			switch {
+			case !errors.Is(err, errHintHeld):
+				failure = redisFailure("tickets: claim hint", err)
+			case i == 0:
+				failure = protocol.NewError(protocol.CodeBadRequest, "ticket id in use")
+			default:
+				failure = matchmaking.ErrAlreadyQueued
+			}
 		}
+	}
+	if failure != nil {
+		release()
+		return failure
 	}
 	deadline := oldest + (hintWindow - hintSkew).Milliseconds()
 	q := t.Queue
-	r, err := queueAddScript.Run(ctx, s.rdb, []string{s.ks.queueTickets(q), s.ks.queueWaiting(q), s.ks.queueCounts(q)},
-		t.ID, fmt.Sprintf("%04x", len(t.Members))+string(blob), t.CreatedAt, deadline, len(t.Members)).Int()
+	r, err := queueAddScript.Run(ctx, s.rdb, s.queueKeys(q),
+		t.ID, fmt.Sprintf("%04x", len(t.Members))+string(blob), t.CreatedAt, deadline, len(t.Members), queueLogLen).Int()
 	switch {
 	case err != nil:
 		release()
@@ -295,17 +320,21 @@ func (s *TicketStore) Add(ctx context.Context, t matchmaking.Ticket) error {
 // errHintHeld: the hint names a queued ticket, or an Add still in flight.
 var errHintHeld = errors.New("hint held")
 
-// claimHint takes key for owner and returns the claim time (Redis ms). A
-// hint held by someone else is taken over only when stale (see hintWindow).
-func (s *TicketStore) claimHint(ctx context.Context, key, owner string) (int64, error) {
-	for range 3 { // a takeover can lose to another; then look again
-		r, err := hintClaimScript.Run(ctx, s.rdb, []string{key}, owner).Slice()
-		if err != nil {
-			return 0, redisFailure("tickets: claim hint", err)
+// settleHint reads hintClaimScript's reply for key and returns the claim
+// time (Redis ms). A hint held by another is taken over only when stale
+// (see hintWindow); errHintHeld otherwise.
+func (s *TicketStore) settleHint(ctx context.Context, key, owner string, reply any) (int64, error) {
+	for try := 0; ; try++ {
+		r, _ := reply.([]any)
+		if len(r) < 2 {
+			return 0, fmt.Errorf("cluster: hint claim answered %v", reply)
 		}
 		now, _ := r[1].(int64)
 		if r[0] == int64(1) {
 			return now, nil
+		}
+		if len(r) < 3 || try == 3 { // a takeover lost to another three times: let the caller retry
+			return 0, errHintHeld
 		}
 		cur, _ := r[2].(string)
 		at, queue, id, ok := parseHint(cur)
@@ -315,21 +344,23 @@ func (s *TicketStore) claimHint(ctx context.Context, key, owner string) (int64, 
 		if ok {
 			queued, err := s.rdb.HExists(ctx, s.ks.queueTickets(queue), id).Result()
 			if err != nil {
-				return 0, redisFailure("tickets: claim hint", err)
+				return 0, err
 			}
 			if queued {
 				return 0, errHintHeld
 			}
 		}
-		at, err = hintTakeoverScript.Run(ctx, s.rdb, []string{key}, cur, owner).Int64()
+		at, err := hintTakeoverScript.Run(ctx, s.rdb, []string{key}, cur, owner).Int64()
 		if err == nil {
 			return at, nil
 		}
 		if !errors.Is(err, redis.Nil) {
-			return 0, redisFailure("tickets: take over hint", err)
+			return 0, err
+		}
+		if reply, err = hintClaimScript.Run(ctx, s.rdb, []string{key}, owner).Result(); err != nil {
+			return 0, err
 		}
 	}
-	return 0, errHintHeld
 }
 
 // releaseHints deletes the hints in keys that owner holds. It runs also
@@ -342,11 +373,11 @@ func (s *TicketStore) releaseHints(ctx context.Context, owner string, keys []str
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	pipe := s.rdb.Pipeline()
-	for _, k := range keys {
-		hintReleaseScript.Eval(ctx, pipe, []string{k}, owner) // EVAL: a pipeline cannot fall back from EVALSHA
+	calls := make([]scriptCall, len(keys))
+	for i, k := range keys {
+		calls[i] = scriptCall{keys: []string{k}, args: []any{owner}}
 	}
-	_, _ = pipe.Exec(ctx)
+	runPipelined(ctx, s.rdb, hintReleaseScript, calls)
 }
 
 // releaseTicket deletes the hints of a ticket that left its queue.
@@ -437,13 +468,12 @@ func (s *TicketStore) queueOf(ctx context.Context, id string) (string, error) {
 // take runs queueTakeScript: the members removed, nil when a ticket was
 // gone, ErrLeaseLost when the fence refused.
 func (s *TicketStore) take(ctx context.Context, queue, fence string, ids []string) ([]string, error) {
-	args := make([]any, 0, 1+len(ids))
-	args = append(args, fence)
+	args := make([]any, 0, 2+len(ids))
+	args = append(args, fence, queueLogLen)
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	r, err := queueTakeScript.Run(ctx, s.rdb, []string{s.ks.queueTickets(queue), s.ks.queueWaiting(queue),
-		s.ks.queueCounts(queue), s.ks.queueEpoch(queue), s.ks.queueLease(queue)}, args...).Result()
+	r, err := queueTakeScript.Run(ctx, s.rdb, s.queueKeys(queue), args...).Result()
 	if err != nil {
 		return nil, redisFailure("tickets: take", err)
 	}
@@ -518,70 +548,6 @@ func (s *TicketStore) queueOfAll(ctx context.Context, ids []string) (string, err
 		queue = q
 	}
 	return queue, nil
-}
-
-// Waiting implements matchmaking.TicketStore: one ZRANGE of the whole
-// queue; tickets already decoded by the previous Waiting are reused.
-func (s *TicketStore) Waiting(ctx context.Context, queue string, dst []matchmaking.Ticket) ([]matchmaking.Ticket, error) {
-	dst = dst[:0]
-	ms, err := s.rdb.ZRange(ctx, s.ks.queueWaiting(queue), 0, -1).Result()
-	if err != nil {
-		return dst, redisFailure("tickets: waiting", err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := s.cache[queue]
-	if c == nil {
-		c = &queueCache{m: make(map[string]cachedTicket, len(ms)), ids: make(map[string]struct{}, len(ms))}
-		s.cache[queue] = c
-	}
-	c.gen++
-	for _, m := range ms {
-		e, ok := c.m[m]
-		if !ok {
-			t, err := decodeMember(m)
-			if err != nil {
-				continue // not ours to fix here; it stays out of matching
-			}
-			e.t = t
-			c.ids[t.ID] = struct{}{}
-		}
-		e.gen = c.gen
-		c.m[m] = e
-		dst = append(dst, e.t)
-	}
-	if len(c.m) > len(ms) {
-		for m, e := range c.m {
-			if e.gen != c.gen {
-				delete(c.m, m)
-				delete(c.ids, e.t.ID)
-			}
-		}
-	}
-	return dst, nil
-}
-
-// cachedQueue answers queueOfAll from the Waiting cache: the queue whose
-// cache holds every id, or "".
-func (s *TicketStore) cachedQueue(ids []string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for q, c := range s.cache {
-		if c.holds(ids) {
-			return q
-		}
-	}
-	return ""
-}
-
-// holds reports whether the cache has every id.
-func (c *queueCache) holds(ids []string) bool {
-	for _, id := range ids {
-		if _, ok := c.ids[id]; !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // Stats implements matchmaking.TicketStore.
