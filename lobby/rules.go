@@ -461,3 +461,10 @@ func (d *Doc) Send(out Sink, userID string, data []byte, to [][]byte) {
 	out.Deliver(ev)
 	*ev = Event{}
 }
+
+// Matches reports whether a listing query (which passed CheckListQuery)
+// matches the lobby, exactly as an Index decides.
+func (d *Doc) Matches(q *ListQuery) bool {
+	it := indexItem{ls: d.Listed()}
+	return d.Public() && it.matches(q)
+}
