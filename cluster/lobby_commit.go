@@ -1,0 +1,217 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+// rules is one operation's rules, run on a freshly read document: it
+// changes d, emits the events to c and reports whether d changed (false
+// with events: only events, e.g. chat). A refusal is returned as is.
+type rules func(d *lobby.Doc, c *collector) (changed bool, err error)
+
+// mutate reads lobby id, runs fn on it and commits the result with a
+// version check; when another shard changed the lobby in between, it reads
+// again and re-runs fn (optimistic concurrency), at most s.retries times.
+// An absent lobby: lobby.ErrNotFound. It returns the document as
+// committed (nil when the lobby is gone).
+func (s *LobbyStore) mutate(ctx context.Context, id string, fn rules) (*lobby.Doc, error) {
+	for range s.retries {
+		l, err := s.read(ctx, id, "")
+		if err != nil {
+			return nil, err
+		}
+		if l.doc == nil {
+			return nil, lobby.ErrNotFound
+		}
+		d := l.doc
+		c := &collector{doc: d}
+		wasPublic := d.Public()
+		changed, err := fn(d, c)
+		if err != nil {
+			return nil, err
+		}
+		if !changed && len(c.events) == 0 {
+			return d, nil
+		}
+		ok, err := s.commit(ctx, d, l.version, changed, c, wasPublic)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if len(d.Members) == 0 {
+				return nil, nil
+			}
+			return d, nil
+		}
+	}
+	return nil, fmt.Errorf("cluster: lobby %s: %w", id, ErrContended)
+}
+
+// commit runs the commit script for d at version: the new document when
+// changed (deleted when it has no member left; "=" otherwise, events
+// only), the events of c. It reports false when the version moved. After a
+// commit it files what lives outside the lobby's slot (code, creation
+// index), calls the public-change hook and delivers the events here.
+func (s *LobbyStore) commit(ctx context.Context, d *lobby.Doc, version uint64, changed bool, c *collector, wasPublic bool) (bool, error) {
+	if c.err != nil {
+		return false, fmt.Errorf("cluster: encoding a lobby event: %w", c.err)
+	}
+	deleted := changed && len(d.Members) == 0
+	doc := "="
+	var raw []byte
+	if deleted {
+		doc = ""
+	} else if changed {
+		var err error
+		if raw, err = lobby.AppendDoc(nil, d); err != nil {
+			return false, fmt.Errorf("cluster: encoding lobby %s: %w", d.ID, err)
+		}
+		doc = string(raw)
+	}
+	args := make([]any, 0, 7+len(c.encoded))
+	args = append(args, version, doc, s.shard, s.ks.shardChannel(""), d.ID, shardsOf(d), len(c.encoded))
+	for _, e := range c.encoded {
+		args = append(args, e)
+	}
+	res, err := commitScript.Run(ctx, s.rdb, []string{s.ks.lobbyDoc(d.ID), s.ks.lobbyLog(d.ID)}, args...).Int64Slice()
+	if err != nil {
+		return false, redisErr("commit", err)
+	}
+	if len(res) < 2 || res[0] != 1 {
+		return false, nil
+	}
+	m := &message{lobbyID: d.ID, first: uint64(res[1]), version: uint64(res[2]), events: c.events, deleted: deleted}
+	if deleted {
+		// Outside the lobby's slot, so not in the script: a crash here
+		// leaves a code naming a lobby that is gone, which joins answer
+		// not_found and Create never reuses.
+		pipe := s.rdb.Pipeline()
+		pipe.Del(ctx, s.ks.lobbyCode(d.Code))
+		pipe.ZRem(ctx, s.ks.lobbiesCreated(), d.ID)
+		if _, err := pipe.Exec(ctx); err != nil {
+			s.log.Warn("cluster: unfiling a deleted lobby", "lobby", d.ID, "err", err)
+		}
+	}
+	if s.onPub != nil && changed && (wasPublic || (!deleted && d.Public())) {
+		ch := PublicChange{LobbyID: d.ID, Version: m.version, Seq: d.Seq}
+		if !deleted && d.Public() {
+			v := d.View(false)
+			ch.View = &v
+		}
+		s.onPub(ctx, ch)
+	}
+	if changed && !deleted {
+		s.f.applyOwn(ctx, m, d)
+	} else {
+		s.f.applyOwn(ctx, m, nil)
+	}
+	return true, nil
+}
+
+// shardsOf lists the shards with a member in d, space-separated.
+func shardsOf(d *lobby.Doc) string {
+	var shards []string
+	for _, m := range d.Members {
+		if !slices.Contains(shards, m.Shard) {
+			shards = append(shards, m.Shard)
+		}
+	}
+	return strings.Join(shards, " ")
+}
+
+// lobbyIDOf names the lobby the user is in, "" for none known: this
+// shard's followed lobbies first, else the user's hint in Redis. The
+// caller checks the document (a hint may be stale).
+func (s *LobbyStore) lobbyIDOf(ctx context.Context, userID string) (string, error) {
+	if fl := s.f.localLobby(userID); fl != nil {
+		return fl.id, nil
+	}
+	id, err := s.rdb.Get(ctx, s.ks.userLobby(userID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return id, redisErr("user", err)
+}
+
+// mutateMember runs fn on the lobby userID is a member of; none:
+// lobby.ErrNotInLobby.
+func (s *LobbyStore) mutateMember(ctx context.Context, userID string, fn rules) (*lobby.Doc, error) {
+	id, err := s.lobbyIDOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if id == "" {
+		return nil, lobby.ErrNotInLobby
+	}
+	d, err := s.mutate(ctx, id, func(d *lobby.Doc, c *collector) (bool, error) {
+		if d.Member(userID) == nil {
+			return false, lobby.ErrNotInLobby
+		}
+		return fn(d, c)
+	})
+	if errors.Is(err, lobby.ErrNotFound) {
+		return nil, lobby.ErrNotInLobby
+	}
+	return d, err
+}
+
+// memberOf reads the lobby the user is in: nil when none.
+func (s *LobbyStore) memberOf(ctx context.Context, userID string) (*lobby.Doc, error) {
+	id, err := s.lobbyIDOf(ctx, userID)
+	if err != nil || id == "" {
+		return nil, err
+	}
+	l, err := s.read(ctx, id, "")
+	if err != nil || l.doc == nil || l.doc.Member(userID) == nil {
+		return nil, err
+	}
+	return l.doc, nil
+}
+
+// newLobbyIdentity gives a new lobby its creation sequence and a code
+// unique cluster-wide ({c:CODE} SET NX, retried on collision).
+func (s *LobbyStore) newLobbyIdentity(ctx context.Context, d *lobby.Doc) error {
+	seq, err := s.rdb.Incr(ctx, s.ks.lobbySeq()).Result()
+	if err != nil {
+		return redisErr("seq", err)
+	}
+	d.Seq = uint64(seq)
+	for range maxCodeTries {
+		c := lobby.NewCode()
+		ok, err := s.rdb.SetNX(ctx, s.ks.lobbyCode(c), d.ID, 0).Result()
+		if err != nil {
+			return redisErr("code", err)
+		}
+		if ok {
+			d.Code = c
+			return nil
+		}
+	}
+	return protocol.NewError(protocol.CodeInternal, "no free lobby code")
+}
+
+// maxCodeTries bounds the search for a free code (as in the memory store).
+const maxCodeTries = 64
+
+// publish commits a new lobby d (version 0: it must not exist yet) whose
+// members' hints already name it, and files it in the creation index.
+func (s *LobbyStore) publish(ctx context.Context, d *lobby.Doc) error {
+	ok, err := s.commit(ctx, d, 0, true, &collector{doc: d}, false)
+	if err == nil && !ok {
+		err = fmt.Errorf("cluster: lobby id %s taken", d.ID)
+	}
+	if err != nil {
+		s.rdb.Del(context.WithoutCancel(ctx), s.ks.lobbyCode(d.Code))
+		return err
+	}
+	return redisErr("index", s.rdb.ZAdd(ctx, s.ks.lobbiesCreated(), redis.Z{Score: float64(d.Seq), Member: d.ID}).Err())
+}

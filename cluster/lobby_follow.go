@@ -1,0 +1,419 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/lobbyd/lobbyd/lobby"
+)
+
+// The follower delivers, on one shard, the events of every lobby with a
+// member on that shard, in each lobby's order, gap-free:
+//
+//   - one subscription to the shard's channel; every commit publishes its
+//     events (with their offsets) to the shards with a member before or
+//     after it, but not to the acting shard, which delivers from the
+//     script's reply through the same path;
+//   - per lobby, the last offset delivered: an event at or below it is a
+//     duplicate and dropped; one beyond the next makes the follower read
+//     the missing range from the lobby's log first (the read script, which
+//     also returns the document as of the log's end);
+//   - after the subscription reconnects (messages published meanwhile are
+//     lost), every followed lobby is read from its last offset;
+//   - all deliveries of one lobby, and the same-shard lobby.send fast path,
+//     run under that lobby's lock: the Sink contract (no overlapping
+//     deliveries per lobby) holds.
+//
+// A lobby with no member here any more is kept as a tombstone for a while
+// (tombstoneTTL), so that late messages for it are recognised as
+// duplicates, then forgotten.
+type follower struct {
+	s      *LobbyStore
+	ps     *redis.PubSub
+	ctx    context.Context // cancelled by stop
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.RWMutex
+	lobbies map[string]*followed // by lobby id, tombstones included
+	local   map[string]*followed // user on this shard → their lobby
+	active  int                  // lobbies with a member here
+}
+
+// followed is one lobby as this shard follows it. Every field is guarded
+// by mu, and every Sink call for the lobby happens with mu held.
+type followed struct {
+	id string
+	mu sync.Mutex
+
+	anchored bool   // last is known
+	last     uint64 // offset of the last event delivered (or skipped as not ours)
+	version  uint64 // version of doc
+	doc      *lobby.Doc
+	users    []string // members on this shard, per doc
+	allLocal bool     // every member is on this shard: lobby.send needs no Redis
+	active   bool     // some member is on this shard
+	idle     time.Time
+	dirty    bool // a read failed: read again on the next tick
+
+	to []string    // local recipients scratch
+	ev lobby.Event // event scratch
+}
+
+const (
+	// followTimeout bounds one read of a lobby by the follower itself.
+	followTimeout = 5 * time.Second
+	// tombstoneTTL is how long a lobby nobody here is in stays known.
+	tombstoneTTL = time.Minute
+	// tick is how often failed reads are retried and tombstones swept.
+	tick = time.Second
+)
+
+func startFollower(ctx context.Context, s *LobbyStore) (*follower, error) {
+	f := &follower{s: s, lobbies: make(map[string]*followed), local: make(map[string]*followed)}
+	f.ps = s.rdb.Subscribe(ctx, s.ks.shardChannel(s.shard))
+	// The first reply confirms the subscription: from here on nothing
+	// published to this shard is missed.
+	if _, err := f.ps.Receive(ctx); err != nil {
+		f.ps.Close()
+		return nil, redisErr("subscribe", err)
+	}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f.wg.Add(2)
+	go f.receive()
+	go f.sweep()
+	return f, nil
+}
+
+func (f *follower) stop() {
+	f.cancel()
+	f.ps.Close()
+	f.wg.Wait()
+}
+
+// receive reads the shard's channel until stop.
+func (f *follower) receive() {
+	defer f.wg.Done()
+	backoff := 10 * time.Millisecond
+	for f.ctx.Err() == nil {
+		msg, err := f.ps.Receive(f.ctx)
+		if err != nil {
+			if f.ctx.Err() != nil {
+				return
+			}
+			// go-redis reconnects and subscribes again on the next
+			// Receive; its confirmation (below) triggers the re-read.
+			f.s.log.Warn("cluster: shard channel", "shard", f.s.shard, "err", err)
+			select {
+			case <-f.ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 10 * time.Millisecond
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				f.resyncAll()
+			}
+		case *redis.Message:
+			f.onMessage(m.Payload)
+		}
+	}
+}
+
+// sweep retries failed reads and forgets old tombstones.
+func (f *follower) sweep() {
+	defer f.wg.Done()
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.ctx.Done():
+			return
+		case now := <-t.C:
+			for _, fl := range f.snapshot() {
+				fl.mu.Lock()
+				if fl.dirty {
+					f.catchUpLocked(f.ctx, fl)
+				}
+				forget := !fl.active && now.Sub(fl.idle) > tombstoneTTL
+				fl.mu.Unlock()
+				if forget {
+					f.mu.Lock()
+					if !fl.active { // may have come back meanwhile
+						delete(f.lobbies, fl.id)
+					}
+					f.mu.Unlock()
+				}
+			}
+		}
+	}
+}
+
+func (f *follower) snapshot() []*followed {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]*followed, 0, len(f.lobbies))
+	for _, fl := range f.lobbies {
+		out = append(out, fl)
+	}
+	return out
+}
+
+// resyncAll reads every followed lobby from its last offset: what was
+// published while the subscription was down is in the logs.
+func (f *follower) resyncAll() {
+	for _, fl := range f.snapshot() {
+		fl.mu.Lock()
+		if fl.active && fl.anchored {
+			f.catchUpLocked(f.ctx, fl)
+		}
+		fl.mu.Unlock()
+	}
+}
+
+// get returns the lobby's entry, made (not anchored) if absent.
+func (f *follower) get(id string) *followed {
+	f.mu.RLock()
+	fl := f.lobbies[id]
+	f.mu.RUnlock()
+	if fl != nil {
+		return fl
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl = f.lobbies[id]; fl == nil {
+		fl = &followed{id: id, idle: time.Now()}
+		f.lobbies[id] = fl
+	}
+	return fl
+}
+
+// localLobby is the followed lobby of a user on this shard, or nil. The
+// hot path: no allocation.
+func (f *follower) localLobby(userID string) *followed {
+	f.mu.RLock()
+	fl := f.local[userID]
+	f.mu.RUnlock()
+	return fl
+}
+
+func (f *follower) onMessage(payload string) {
+	m, err := parseMessage(payload)
+	if err != nil {
+		f.s.log.Error("cluster: dropping a malformed lobby message", "shard", f.s.shard, "err", err)
+		return
+	}
+	fl := f.get(m.lobbyID)
+	ctx, cancel := context.WithTimeout(f.ctx, followTimeout)
+	defer cancel()
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	f.applyLocked(ctx, fl, &m, nil)
+}
+
+// applyOwn delivers the events of a commit this shard made, from the
+// script's reply, through the same ordered path as the channel's.
+func (f *follower) applyOwn(ctx context.Context, m *message, doc *lobby.Doc) {
+	fl := f.get(m.lobbyID)
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	f.applyLocked(ctx, fl, m, doc)
+}
+
+// applyLocked delivers m's events in order and takes its document (doc
+// when the caller has it decoded, else m.doc). fl.mu must be held.
+func (f *follower) applyLocked(ctx context.Context, fl *followed, m *message, doc *lobby.Doc) {
+	if !fl.anchored {
+		// First word of this lobby here: what came before was not ours
+		// (nobody on this shard was a member, or the commit that added one
+		// is m itself or races with m: both start at most at m.first).
+		fl.anchored, fl.last = true, m.first-1
+	}
+	if m.first > fl.last+1 {
+		if !f.catchUpLocked(ctx, fl) {
+			return // dirty: the next tick reads again; m's events are in the log
+		}
+	}
+	for i := range m.events {
+		if off := m.first + uint64(i); off > fl.last {
+			if off != fl.last+1 { // cannot happen after a catch-up; never deliver out of order
+				fl.dirty = true
+				return
+			}
+			f.deliverLocked(fl, &m.events[i])
+			fl.last = off
+		}
+	}
+	switch {
+	case m.deleted:
+		f.setDocLocked(fl, nil, m.version)
+	case m.version > fl.version && (doc != nil || m.doc != nil):
+		if doc == nil {
+			var err error
+			if doc, err = lobby.DecodeDoc(m.doc); err != nil {
+				f.s.log.Error("cluster: undecodable lobby document", "lobby", fl.id, "err", err)
+				fl.dirty = true
+				return
+			}
+		}
+		f.setDocLocked(fl, doc, m.version)
+	}
+}
+
+// catchUpLocked reads the lobby's log after fl.last and its document, and
+// delivers what was missed. It reports success; on failure fl is dirty.
+func (f *follower) catchUpLocked(ctx context.Context, fl *followed) bool {
+	after := ""
+	if fl.anchored {
+		after = strconv.FormatUint(fl.last, 10)
+	}
+	l, err := f.s.read(ctx, fl.id, after)
+	if err != nil {
+		fl.dirty = true
+		f.s.log.Warn("cluster: reading a lobby's log", "lobby", fl.id, "err", err)
+		return false
+	}
+	fl.dirty = false
+	if !fl.anchored {
+		fl.anchored, fl.last = true, l.offset
+	}
+	for _, e := range l.entries {
+		off, ok := entryOffset(e.ID)
+		if !ok || off <= fl.last {
+			continue
+		}
+		if off != fl.last+1 {
+			f.s.log.Error("cluster: lobby events lost (trimmed from the log before this shard read them)",
+				"lobby", fl.id, "from", fl.last+1, "to", off-1)
+		}
+		var w wireEvent
+		raw, _ := e.Values["e"].(string)
+		if err := msgpack.Unmarshal([]byte(raw), &w); err != nil {
+			f.s.log.Error("cluster: undecodable lobby event", "lobby", fl.id, "offset", off, "err", err)
+		} else {
+			f.deliverLocked(fl, &w)
+		}
+		fl.last = off
+	}
+	if l.doc == nil {
+		f.setDocLocked(fl, nil, fl.version+1)
+	} else {
+		fl.last = max(fl.last, l.offset)
+		if l.version > fl.version {
+			f.setDocLocked(fl, l.doc, l.version)
+		}
+	}
+	return true
+}
+
+// entryOffset parses a log entry id "<offset>-1".
+func entryOffset(id string) (uint64, bool) {
+	o, _, ok := strings.Cut(id, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(o, 10, 64)
+	return n, err == nil
+}
+
+// deliverLocked hands one event to the Sink with the recipients on this
+// shard; none: nothing.
+func (f *follower) deliverLocked(fl *followed, w *wireEvent) {
+	fl.to = fl.to[:0]
+	for i, u := range w.To {
+		if i < len(w.Shards) && w.Shards[i] == f.s.shard {
+			fl.to = append(fl.to, u)
+		}
+	}
+	if len(fl.to) == 0 {
+		return
+	}
+	ev := &fl.ev
+	*ev = lobby.Event{
+		LobbyID: fl.id, Name: w.Name, To: fl.to, Member: w.Member, Lobby: w.Lobby,
+		UserID: w.UserID, Reason: w.Reason, From: w.From, Text: w.Text, TS: w.TS,
+		Data: w.Data, MatchID: w.MatchID,
+	}
+	f.s.sink.Deliver(ev)
+	*ev = lobby.Event{}
+}
+
+// setDocLocked takes a new document (nil: the lobby is gone) and files
+// the lobby's members on this shard.
+func (f *follower) setDocLocked(fl *followed, doc *lobby.Doc, version uint64) {
+	fl.doc, fl.version = doc, version
+	var users []string
+	all := doc != nil
+	if doc != nil {
+		for _, m := range doc.Members {
+			if m.Shard == f.s.shard {
+				users = append(users, m.UserID)
+			} else {
+				all = false
+			}
+		}
+	}
+	wasActive := fl.active
+	fl.allLocal, fl.active = all, len(users) > 0
+	if !fl.active && wasActive {
+		fl.idle = time.Now()
+	}
+	f.mu.Lock()
+	for _, u := range fl.users {
+		if f.local[u] == fl {
+			delete(f.local, u)
+		}
+	}
+	for _, u := range users {
+		f.local[u] = fl
+	}
+	if fl.active != wasActive {
+		if fl.active {
+			f.active++
+		} else {
+			f.active--
+		}
+	}
+	f.mu.Unlock()
+	fl.users = users
+}
+
+// follow starts following a lobby a user of this shard is in that the
+// follower has not heard of (a match made by another shard, a restart):
+// anchored at the document's current offset.
+func (f *follower) follow(ctx context.Context, id string) (*followed, error) {
+	fl := f.get(id)
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if fl.anchored && !fl.dirty && fl.active {
+		return fl, nil
+	}
+	if !f.catchUpLocked(ctx, fl) {
+		return nil, errors.New("cluster: could not read lobby " + id)
+	}
+	return fl, nil
+}
+
+// resync brings one lobby up to date (after a version conflict).
+func (f *follower) resync(ctx context.Context, fl *followed) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	f.catchUpLocked(ctx, fl)
+}
+
+func (f *follower) stats() lobby.Stats {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return lobby.Stats{Lobbies: f.active, Members: len(f.local)}
+}

@@ -1,0 +1,72 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lobbyd/lobbyd/lobby"
+)
+
+// sendTries bounds the re-runs of a cross-shard lobby.send whose lobby
+// changed between this shard's copy and the commit.
+const sendTries = 4
+
+// Send implements lobby.Store, the hot path.
+//
+// In a lobby whose members all sit on this shard (per the follower's copy
+// of the document) it delivers at once, under the lobby's follower lock,
+// with no Redis command and no allocation: the data is ephemeral, and no
+// other shard has a member to miss it. In a split lobby it is one commit
+// (events only, with the version of this shard's copy: a lobby changed
+// meanwhile makes it read the lobby and recompute the recipients), whatever
+// the number of recipients; each shard delivers to its own.
+func (s *LobbyStore) Send(ctx context.Context, userID string, data []byte, to [][]byte) error {
+	for range sendTries {
+		fl := s.f.localLobby(userID)
+		if fl == nil {
+			return s.sendSlow(ctx, userID, data, to)
+		}
+		fl.mu.Lock()
+		d := fl.doc
+		if d == nil || d.Member(userID) == nil {
+			fl.mu.Unlock()
+			return s.sendSlow(ctx, userID, data, to)
+		}
+		if fl.allLocal {
+			d.Send(s.sink, userID, data, to)
+			fl.mu.Unlock()
+			return nil
+		}
+		c := &collector{doc: d}
+		d.Send(c, userID, data, to)
+		version := fl.version
+		fl.mu.Unlock()
+		if len(c.events) == 0 {
+			return nil
+		}
+		ok, err := s.commit(ctx, d, version, false, c, false)
+		if err != nil || ok {
+			return err
+		}
+		s.f.resync(ctx, fl)
+	}
+	return fmt.Errorf("cluster: send: %w", ErrContended)
+}
+
+// sendSlow is Send for a user this shard does not follow a lobby for (a
+// match made by another shard, a member recorded on another shard): read,
+// then one commit.
+func (s *LobbyStore) sendSlow(ctx context.Context, userID string, data []byte, to [][]byte) error {
+	_, err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
+		d.Send(c, userID, data, to)
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	// Follow the lobby from now on, so the next send takes the fast path.
+	if id, err := s.lobbyIDOf(ctx, userID); err == nil && id != "" {
+		s.f.follow(ctx, id)
+	}
+	return nil
+}

@@ -1,0 +1,258 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+var (
+	//go:embed scripts/lobby_commit.lua
+	commitLua    string
+	commitScript = redis.NewScript(commitLua)
+	//go:embed scripts/lobby_read.lua
+	readLua    string
+	readScript = redis.NewScript(readLua)
+	//go:embed scripts/unlock.lua
+	unlockLua    string
+	unlockScript = redis.NewScript(unlockLua)
+)
+
+// LobbyOptions configure a LobbyStore. The zero value works for a single
+// shard in tests; a cluster must share PasswordPepper.
+type LobbyOptions struct {
+	// ShardOf names the shard a user's session is on; CreateMatch asks it
+	// for members who may sit on other shards. nil: this shard.
+	ShardOf func(ctx context.Context, userID string) (string, error)
+	// Now is the clock (created_at, joined_at, chat ts). nil: time.Now.
+	Now func() time.Time
+	// PasswordPepper keys the lobby password HMAC. Every shard of a
+	// cluster must have the same (from config); nil: 32 random bytes, fine
+	// for one shard only.
+	PasswordPepper []byte
+	// OnPublicChange is called after every committed change of a lobby
+	// that is or was public (the listing replica's hook). It runs on the
+	// calling goroutine after the commit, outside every lock.
+	OnPublicChange func(ctx context.Context, ch PublicChange)
+	// Logger reports what no caller can be told (a follower that could not
+	// read a log). nil: slog.Default().
+	Logger *slog.Logger
+	// MaxRetries bounds the re-runs of the rules when another shard
+	// changed the lobby in between (optimistic concurrency). 0: 16.
+	MaxRetries int
+}
+
+// PublicChange is one change of a public lobby: its new public view, or nil
+// when it was deleted or went private. Version grows with every change of
+// the lobby: a listing that holds a newer version ignores an older one.
+type PublicChange struct {
+	LobbyID string
+	Version uint64
+	Seq     uint64 // creation sequence: listing order and cursor
+	View    *protocol.LobbyView
+}
+
+// LobbyStore is the lobby.Store of a cluster: lobbies live in Redis, the
+// rules run in Go on a decoded lobby.Doc and commit with a version check,
+// and every shard follows the lobbies of its own players (lobby_follow.go).
+// See docs/cluster.md.
+type LobbyStore struct {
+	rdb     redis.UniversalClient
+	ks      Keyspace
+	shard   string
+	sink    lobby.Sink
+	shardOf func(ctx context.Context, userID string) (string, error)
+	now     func() time.Time
+	pepper  []byte
+	onPub   func(ctx context.Context, ch PublicChange)
+	log     *slog.Logger
+	retries int
+
+	f *follower
+}
+
+var _ lobby.Store = (*LobbyStore)(nil)
+
+// Errors that are not the client's doing: the gateway answers unavailable.
+var (
+	// ErrContended: the lobby (or a user's lock) kept changing under us
+	// for every retry.
+	ErrContended = errors.New("cluster: lobby contended, retries exhausted")
+)
+
+// NewLobbyStore returns the store of shardID, subscribed to its channel:
+// it returns once the subscription is confirmed (bounded by ctx), so no
+// event published to this shard afterwards is missed. Stop stops it.
+func NewLobbyStore(ctx context.Context, client redis.UniversalClient, ks Keyspace, shardID string, sink lobby.Sink, opts LobbyOptions) (*LobbyStore, error) {
+	if shardID == "" {
+		return nil, errors.New("cluster: empty shard id")
+	}
+	s := &LobbyStore{
+		rdb: client, ks: ks, shard: shardID, sink: sink,
+		shardOf: opts.ShardOf, now: opts.Now, pepper: opts.PasswordPepper,
+		onPub: opts.OnPublicChange, log: opts.Logger, retries: opts.MaxRetries,
+	}
+	if s.sink == nil {
+		s.sink = lobby.SinkFunc(func(*lobby.Event) {})
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.pepper == nil {
+		s.pepper = make([]byte, 32)
+		rand.Read(s.pepper)
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.retries == 0 {
+		s.retries = 16
+	}
+	f, err := startFollower(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	s.f = f
+	return s, nil
+}
+
+// Stop stops the follower (the subscription and its goroutines); the
+// store must not be used afterwards. (Close is lobby.Store's operator
+// close of a lobby.) The client stays open: it belongs to the caller.
+func (s *LobbyStore) Stop() error {
+	s.f.stop()
+	return nil
+}
+
+// ShardID is the shard this store delivers for.
+func (s *LobbyStore) ShardID() string { return s.shard }
+
+// Stats implements lobby.Store: this shard's share, the lobbies it follows
+// (those with a member here) and its members. Summing members over the
+// shards gives the cluster's; a lobby split over two shards counts on both.
+func (s *LobbyStore) Stats() lobby.Stats { return s.f.stats() }
+
+func (s *LobbyStore) nowMS() int64 { return s.now().UnixMilli() }
+
+// redisErr wraps a Redis failure: not a *protocol.Error, so the gateway
+// answers unavailable.
+func redisErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	return fmt.Errorf("cluster: lobby %s: %w", op, err)
+}
+
+// maxLockWait bounds how long an operation waits for a user's lock (it is
+// also bounded by the caller's context).
+const (
+	lockTTL     = 5 * time.Second
+	maxLockWait = 2 * time.Second
+)
+
+// lockUser takes the user's lock (held while the user is added to a
+// lobby, so a user is never added to two) and returns its release.
+func (s *LobbyStore) lockUser(ctx context.Context, userID string) (func(), error) {
+	key := s.ks.userLock(userID)
+	var b [16]byte
+	rand.Read(b[:])
+	token := hex.EncodeToString(b[:])
+	deadline := time.Now().Add(maxLockWait)
+	wait := time.Millisecond
+	for {
+		ok, err := s.rdb.SetNX(ctx, key, token, lockTTL).Result()
+		if err != nil {
+			return nil, redisErr("lock", err)
+		}
+		if ok {
+			return func() {
+				// Not the caller's context: a cancelled request must still
+				// release the lock (it also expires on its own).
+				c, cancel := context.WithTimeout(context.Background(), time.Second)
+				defer cancel()
+				if err := unlockScript.Run(c, s.rdb, []string{key}, token).Err(); err != nil {
+					s.log.Warn("cluster: releasing a user lock", "user", userID, "err", err)
+				}
+			}, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("cluster: lock of user %q: %w", userID, ErrContended)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
+// loaded is a lobby read from Redis.
+type loaded struct {
+	doc     *lobby.Doc // nil: no such lobby
+	version uint64
+	offset  uint64
+	entries []redis.XMessage
+}
+
+// read runs the read script: the document and, when after is not "", the
+// log entries after that offset.
+func (s *LobbyStore) read(ctx context.Context, lobbyID, after string) (loaded, error) {
+	var l loaded
+	res, err := readScript.Run(ctx, s.rdb, []string{s.ks.lobbyDoc(lobbyID), s.ks.lobbyLog(lobbyID)}, after).Slice()
+	if err != nil {
+		return l, redisErr("read", err)
+	}
+	if len(res) != 4 {
+		return l, fmt.Errorf("cluster: read script: %d results", len(res))
+	}
+	if v, ok := res[0].(string); ok {
+		fmt.Sscan(v, &l.version)
+	}
+	if o, ok := res[1].(string); ok {
+		fmt.Sscan(o, &l.offset)
+	}
+	if d, ok := res[2].(string); ok {
+		if l.doc, err = lobby.DecodeDoc([]byte(d)); err != nil {
+			return l, fmt.Errorf("cluster: lobby %s: %w", lobbyID, err)
+		}
+	}
+	if entries, ok := res[3].([]any); ok {
+		l.entries, err = parseXRange(entries)
+	}
+	return l, err
+}
+
+// parseXRange converts a script's XRANGE reply.
+func parseXRange(raw []any) ([]redis.XMessage, error) {
+	out := make([]redis.XMessage, 0, len(raw))
+	for _, r := range raw {
+		e, ok := r.([]any)
+		if !ok || len(e) != 2 {
+			return nil, errors.New("cluster: bad log entry")
+		}
+		id, _ := e[0].(string)
+		kv, _ := e[1].([]any)
+		m := redis.XMessage{ID: id, Values: make(map[string]any, len(kv)/2)}
+		for i := 0; i+1 < len(kv); i += 2 {
+			k, _ := kv[i].(string)
+			m.Values[k] = kv[i+1]
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}

@@ -1,0 +1,65 @@
+-- Commits one change of one lobby (every key in one slot: {l:ID}).
+--
+-- KEYS[1] {l:ID}:doc  hash: v version, o last event offset, d document, s shards
+-- KEYS[2] {l:ID}:log  stream: one entry per event, id <offset>-1, field e
+--
+-- ARGV[1] expected version (0: the lobby must not exist)
+-- ARGV[2] new document; "" deletes the lobby; "=" leaves it as it is
+--         (events only: chat, cross-shard data), without bumping the version
+-- ARGV[3] acting shard (not published to: it delivers from the reply)
+-- ARGV[4] channel prefix ("<prefix>shard:")
+-- ARGV[5] lobby id (heads every message)
+-- ARGV[6] shards with members after the change, space-separated (ignored for "=")
+-- ARGV[7] number of events n, then ARGV[8..7+n] the events
+--
+-- Reply: {1, first offset, new version} or {0, current version} when the
+-- version is not the expected one (the caller re-reads and re-runs the rules).
+-- Every shard with a member before or after the change gets one message:
+-- "<id> <first> <version> <n> <doclen> " .. doc .. events, doclen -1 when deleted,
+-- 0 when unchanged.
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then
+  return {0, v}
+end
+local o = tonumber(redis.call('HGET', KEYS[1], 'o') or '0')
+local old = redis.call('HGET', KEYS[1], 's') or ''
+local n = tonumber(ARGV[7])
+local first = o + 1
+for i = 1, n do
+  o = o + 1
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', 4096, o .. '-1', 'e', ARGV[7 + i])
+end
+local doc = ARGV[2]
+local new = ARGV[6]
+local doclen
+if doc == '' then
+  redis.call('DEL', KEYS[1])
+  redis.call('EXPIRE', KEYS[2], 60)
+  v = v + 1
+  doclen = -1
+elseif doc == '=' then
+  if n > 0 then
+    redis.call('HSET', KEYS[1], 'o', o)
+  end
+  new = old
+  doclen = 0
+  doc = ''
+else
+  v = v + 1
+  redis.call('HSET', KEYS[1], 'v', v, 'o', o, 'd', doc, 's', new)
+  doclen = #doc
+end
+if n > 0 or doclen ~= 0 then
+  local msg = ARGV[5] .. ' ' .. first .. ' ' .. v .. ' ' .. n .. ' ' .. doclen .. ' ' .. doc .. table.concat(ARGV, '', 8, 7 + n)
+  local sent = {}
+  sent[ARGV[3]] = true
+  for _, list in ipairs({old, new}) do
+    for s in string.gmatch(list, '%S+') do
+      if not sent[s] then
+        sent[s] = true
+        redis.call('PUBLISH', ARGV[4] .. s, msg)
+      end
+    end
+  end
+end
+return {1, first, v}
