@@ -24,7 +24,7 @@ type rules func(d *lobby.Doc, c *collector) (changed bool, err error)
 // An absent lobby: lobby.ErrNotFound. It returns the document as
 // committed (nil when the lobby is gone).
 func (s *LobbyStore) mutate(ctx context.Context, id string, fn rules) (*lobby.Doc, error) {
-	for range s.retries {
+	for range s.opts.MaxRetries {
 		l, err := s.read(ctx, id, "")
 		if err != nil {
 			return nil, err
@@ -53,7 +53,7 @@ func (s *LobbyStore) mutate(ctx context.Context, id string, fn rules) (*lobby.Do
 			return d, nil
 		}
 	}
-	return nil, fmt.Errorf("cluster: lobby %s: %w", id, ErrContended)
+	return nil, redisFailure("lobby "+id, ErrContended)
 }
 
 // commit runs the commit script for d at version: the new document when
@@ -84,7 +84,7 @@ func (s *LobbyStore) commit(ctx context.Context, d *lobby.Doc, version uint64, c
 	}
 	res, err := commitScript.Run(ctx, s.rdb, []string{s.ks.lobbyDoc(d.ID), s.ks.lobbyLog(d.ID)}, args...).Int64Slice()
 	if err != nil {
-		return false, redisErr("commit", err)
+		return false, redisFailure("commit", err)
 	}
 	if len(res) < 2 || res[0] != 1 {
 		return false, nil
@@ -98,16 +98,16 @@ func (s *LobbyStore) commit(ctx context.Context, d *lobby.Doc, version uint64, c
 		pipe.Del(ctx, s.ks.lobbyCode(d.Code))
 		pipe.ZRem(ctx, s.ks.lobbiesCreated(), d.ID)
 		if _, err := pipe.Exec(ctx); err != nil {
-			s.log.Warn("cluster: unfiling a deleted lobby", "lobby", d.ID, "err", err)
+			s.opts.Logger.Warn("cluster: unfiling a deleted lobby", "lobby", d.ID, "err", err)
 		}
 	}
-	if s.onPub != nil && changed && (wasPublic || (!deleted && d.Public())) {
+	if s.opts.OnPublicChange != nil && changed && (wasPublic || (!deleted && d.Public())) {
 		ch := PublicChange{LobbyID: d.ID, Version: m.version, Seq: d.Seq}
 		if !deleted && d.Public() {
 			v := d.View(false)
 			ch.View = &v
 		}
-		s.onPub(ctx, ch)
+		s.opts.OnPublicChange(ctx, ch)
 	}
 	if changed && !deleted {
 		s.f.applyOwn(ctx, m, d)
@@ -139,7 +139,7 @@ func (s *LobbyStore) lobbyIDOf(ctx context.Context, userID string) (string, erro
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}
-	return id, redisErr("user", err)
+	return id, redisFailure("user", err)
 }
 
 // mutateMember runs fn on the lobby userID is a member of; none:
@@ -182,14 +182,14 @@ func (s *LobbyStore) memberOf(ctx context.Context, userID string) (*lobby.Doc, e
 func (s *LobbyStore) newLobbyIdentity(ctx context.Context, d *lobby.Doc) error {
 	seq, err := s.rdb.Incr(ctx, s.ks.lobbySeq()).Result()
 	if err != nil {
-		return redisErr("seq", err)
+		return redisFailure("seq", err)
 	}
 	d.Seq = uint64(seq)
 	for range maxCodeTries {
 		c := lobby.NewCode()
 		ok, err := s.rdb.SetNX(ctx, s.ks.lobbyCode(c), d.ID, 0).Result()
 		if err != nil {
-			return redisErr("code", err)
+			return redisFailure("code", err)
 		}
 		if ok {
 			d.Code = c
@@ -213,5 +213,5 @@ func (s *LobbyStore) publish(ctx context.Context, d *lobby.Doc) error {
 		s.rdb.Del(context.WithoutCancel(ctx), s.ks.lobbyCode(d.Code))
 		return err
 	}
-	return redisErr("index", s.rdb.ZAdd(ctx, s.ks.lobbiesCreated(), redis.Z{Score: float64(d.Seq), Member: d.ID}).Err())
+	return redisFailure("index", s.rdb.ZAdd(ctx, s.ks.lobbiesCreated(), redis.Z{Score: float64(d.Seq), Member: d.ID}).Err())
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -67,6 +66,8 @@ type followed struct {
 	ev lobby.Event // event scratch
 }
 
+var errLobbyUnread = errors.New("could not read the lobby")
+
 const (
 	// followTimeout bounds one read of a lobby by the follower itself.
 	followTimeout = 5 * time.Second
@@ -83,7 +84,7 @@ func startFollower(ctx context.Context, s *LobbyStore) (*follower, error) {
 	// published to this shard is missed.
 	if _, err := f.ps.Receive(ctx); err != nil {
 		f.ps.Close()
-		return nil, redisErr("subscribe", err)
+		return nil, redisFailure("subscribe", err)
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.wg.Add(2)
@@ -110,7 +111,7 @@ func (f *follower) receive() {
 			}
 			// go-redis reconnects and subscribes again on the next
 			// Receive; its confirmation (below) triggers the re-read.
-			f.s.log.Warn("cluster: shard channel", "shard", f.s.shard, "err", err)
+			f.s.opts.Logger.Warn("cluster: shard channel", "shard", f.s.shard, "err", err)
 			select {
 			case <-f.ctx.Done():
 				return
@@ -211,7 +212,7 @@ func (f *follower) localLobby(userID string) *followed {
 func (f *follower) onMessage(payload string) {
 	m, err := parseMessage(payload)
 	if err != nil {
-		f.s.log.Error("cluster: dropping a malformed lobby message", "shard", f.s.shard, "err", err)
+		f.s.opts.Logger.Error("cluster: dropping a malformed lobby message", "shard", f.s.shard, "err", err)
 		return
 	}
 	fl := f.get(m.lobbyID)
@@ -262,7 +263,7 @@ func (f *follower) applyLocked(ctx context.Context, fl *followed, m *message, do
 		if doc == nil {
 			var err error
 			if doc, err = lobby.DecodeDoc(m.doc); err != nil {
-				f.s.log.Error("cluster: undecodable lobby document", "lobby", fl.id, "err", err)
+				f.s.opts.Logger.Error("cluster: undecodable lobby document", "lobby", fl.id, "err", err)
 				fl.dirty = true
 				return
 			}
@@ -281,7 +282,7 @@ func (f *follower) catchUpLocked(ctx context.Context, fl *followed) bool {
 	l, err := f.s.read(ctx, fl.id, after)
 	if err != nil {
 		fl.dirty = true
-		f.s.log.Warn("cluster: reading a lobby's log", "lobby", fl.id, "err", err)
+		f.s.opts.Logger.Warn("cluster: reading a lobby's log", "lobby", fl.id, "err", err)
 		return false
 	}
 	fl.dirty = false
@@ -294,13 +295,13 @@ func (f *follower) catchUpLocked(ctx context.Context, fl *followed) bool {
 			continue
 		}
 		if off != fl.last+1 {
-			f.s.log.Error("cluster: lobby events lost (trimmed from the log before this shard read them)",
+			f.s.opts.Logger.Error("cluster: lobby events lost (trimmed from the log before this shard read them)",
 				"lobby", fl.id, "from", fl.last+1, "to", off-1)
 		}
 		var w wireEvent
 		raw, _ := e.Values["e"].(string)
 		if err := msgpack.Unmarshal([]byte(raw), &w); err != nil {
-			f.s.log.Error("cluster: undecodable lobby event", "lobby", fl.id, "offset", off, "err", err)
+			f.s.opts.Logger.Error("cluster: undecodable lobby event", "lobby", fl.id, "offset", off, "err", err)
 		} else {
 			f.deliverLocked(fl, &w)
 		}
@@ -315,16 +316,6 @@ func (f *follower) catchUpLocked(ctx context.Context, fl *followed) bool {
 		}
 	}
 	return true
-}
-
-// entryOffset parses a log entry id "<offset>-1".
-func entryOffset(id string) (uint64, bool) {
-	o, _, ok := strings.Cut(id, "-")
-	if !ok {
-		return 0, false
-	}
-	n, err := strconv.ParseUint(o, 10, 64)
-	return n, err == nil
 }
 
 // deliverLocked hands one event to the Sink with the recipients on this
@@ -400,7 +391,7 @@ func (f *follower) follow(ctx context.Context, id string) (*followed, error) {
 		return fl, nil
 	}
 	if !f.catchUpLocked(ctx, fl) {
-		return nil, errors.New("cluster: could not read lobby " + id)
+		return nil, redisFailure("follow "+id, errLobbyUnread)
 	}
 	return fl, nil
 }

@@ -38,7 +38,7 @@ func (s *LobbyStore) List(ctx context.Context, q lobby.ListQuery) (lobby.ListPag
 			Max: max, Min: "-inf", Count: listBatch,
 		}).Result()
 		if err != nil {
-			return lobby.ListPage{}, redisErr("list", err)
+			return lobby.ListPage{}, redisFailure("list", err)
 		}
 		if len(zs) == 0 {
 			return page, nil
@@ -79,7 +79,7 @@ func (s *LobbyStore) readDocs(ctx context.Context, zs []redis.Z) ([]*lobby.Doc, 
 		cmds[i] = pipe.HGet(ctx, s.ks.lobbyDoc(z.Member.(string)), "d")
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != redis.Nil {
-		return nil, redisErr("list", err)
+		return nil, redisFailure("list", err)
 	}
 	docs := make([]*lobby.Doc, len(zs))
 	for i, c := range cmds {
@@ -88,7 +88,7 @@ func (s *LobbyStore) readDocs(ctx context.Context, zs []redis.Z) ([]*lobby.Doc, 
 			continue
 		}
 		if docs[i], err = lobby.DecodeDoc(b); err != nil {
-			s.log.Error("cluster: undecodable lobby document", "lobby", zs[i].Member, "err", err)
+			s.opts.Logger.Error("cluster: undecodable lobby document", "lobby", zs[i].Member, "err", err)
 		}
 	}
 	return docs, nil

@@ -25,7 +25,7 @@ func (s *LobbyStore) inLobby(ctx context.Context, userID string) (bool, error) {
 // adds the user: if the commit fails, a hint naming a lobby the user is not
 // in reads as "no lobby".
 func (s *LobbyStore) setHint(ctx context.Context, userID, lobbyID string) error {
-	return redisErr("hint", s.rdb.Set(ctx, s.ks.userLobby(userID), lobbyID, 0).Err())
+	return redisFailure("hint", s.rdb.Set(ctx, s.ks.userLobby(userID), lobbyID, 0).Err())
 }
 
 // Create implements lobby.Store.
@@ -45,7 +45,7 @@ func (s *LobbyStore) Create(ctx context.Context, a lobby.Actor, p protocol.Creat
 	if in, err := s.inLobby(ctx, a.UserID); err != nil || in {
 		return protocol.LobbyView{}, cmpErr(err, lobby.ErrAlreadyInLobby)
 	}
-	d := lobby.NewDoc(lobby.NewID(), s.nowMS(), a, s.shard, p, s.pepper)
+	d := lobby.NewDoc(lobby.NewID(), s.nowMS(), a, s.shard, p, s.opts.PasswordPepper)
 	if err := s.newLobbyIdentity(ctx, d); err != nil {
 		return protocol.LobbyView{}, err
 	}
@@ -88,7 +88,7 @@ func (s *LobbyStore) Join(ctx context.Context, a lobby.Actor, p protocol.JoinLob
 			return protocol.LobbyView{}, lobby.ErrNotFound
 		}
 		if err != nil {
-			return protocol.LobbyView{}, redisErr("code", err)
+			return protocol.LobbyView{}, redisFailure("code", err)
 		}
 		id = got
 	}
@@ -106,7 +106,7 @@ func (s *LobbyStore) Join(ctx context.Context, a lobby.Actor, p protocol.JoinLob
 			}
 			checked = true
 		}
-		if err := d.CheckJoin(byID, inLobby, p.Password, s.pepper); err != nil {
+		if err := d.CheckJoin(byID, inLobby, p.Password, s.opts.PasswordPepper); err != nil {
 			return false, err
 		}
 		if !hinted {
@@ -142,14 +142,10 @@ func (s *LobbyStore) Update(ctx context.Context, userID string, p protocol.Updat
 	if err != nil {
 		return protocol.LobbyView{}, err
 	}
-	var v protocol.LobbyView
-	_, err = s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
-		var changed bool
-		var err error
-		v, changed, _, err = d.Update(c, userID, p, s.pepper)
-		return changed, err
+	return memberOp(ctx, s, userID, func(d *lobby.Doc, c *collector) (protocol.LobbyView, bool, error) {
+		v, changed, _, err := d.Update(c, userID, p, s.opts.PasswordPepper)
+		return v, changed, err
 	})
-	return v, err
 }
 
 // SetMember implements lobby.Store.
@@ -158,14 +154,21 @@ func (s *LobbyStore) SetMember(ctx context.Context, userID string, p protocol.Se
 	if err != nil {
 		return protocol.Member{}, err
 	}
-	var mv protocol.Member
-	_, err = s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
+	return memberOp(ctx, s, userID, func(d *lobby.Doc, c *collector) (protocol.Member, bool, error) {
+		return d.SetMember(c, userID, p)
+	})
+}
+
+// memberOp is mutateMember for rules that compute a result.
+func memberOp[T any](ctx context.Context, s *LobbyStore, userID string, op func(d *lobby.Doc, c *collector) (T, bool, error)) (T, error) {
+	var out T
+	_, err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
 		var changed bool
 		var err error
-		mv, changed, err = d.SetMember(c, userID, p)
+		out, changed, err = op(d, c)
 		return changed, err
 	})
-	return mv, err
+	return out, err
 }
 
 // SetConnected implements lobby.Store. A connect also records this shard
@@ -255,8 +258,8 @@ func (s *LobbyStore) CreateMatch(ctx context.Context, p lobby.MatchParams) (prot
 			return protocol.LobbyView{}, err
 		}
 		shards[i] = s.shard
-		if s.shardOf != nil {
-			if shards[i], err = s.shardOf(ctx, a.UserID); err != nil {
+		if s.opts.ShardOf != nil {
+			if shards[i], err = s.opts.ShardOf(ctx, a.UserID); err != nil {
 				return protocol.LobbyView{}, err
 			}
 		}
@@ -270,7 +273,7 @@ func (s *LobbyStore) CreateMatch(ctx context.Context, p lobby.MatchParams) (prot
 		pipe.Set(ctx, s.ks.userLobby(a.UserID), d.ID, 0)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return protocol.LobbyView{}, redisErr("hint", err)
+		return protocol.LobbyView{}, redisFailure("hint", err)
 	}
 	v := d.View(true)
 	if err := s.publish(ctx, d); err != nil {

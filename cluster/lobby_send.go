@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/lobbyd/lobbyd/lobby"
 )
@@ -50,7 +49,7 @@ func (s *LobbyStore) Send(ctx context.Context, userID string, data []byte, to []
 		}
 		s.f.resync(ctx, fl)
 	}
-	return fmt.Errorf("cluster: send: %w", ErrContended)
+	return redisFailure("send", ErrContended)
 }
 
 // sendSlow is Send for a user this shard does not follow a lobby for (a

@@ -67,28 +67,19 @@ type PublicChange struct {
 // and every shard follows the lobbies of its own players (lobby_follow.go).
 // See docs/cluster.md.
 type LobbyStore struct {
-	rdb     redis.UniversalClient
-	ks      Keyspace
-	shard   string
-	sink    lobby.Sink
-	shardOf func(ctx context.Context, userID string) (string, error)
-	now     func() time.Time
-	pepper  []byte
-	onPub   func(ctx context.Context, ch PublicChange)
-	log     *slog.Logger
-	retries int
-
-	f *follower
+	rdb   redis.UniversalClient
+	ks    Keyspace
+	shard string
+	sink  lobby.Sink
+	opts  LobbyOptions // defaults filled in
+	f     *follower
 }
 
 var _ lobby.Store = (*LobbyStore)(nil)
 
-// Errors that are not the client's doing: the gateway answers unavailable.
-var (
-	// ErrContended: the lobby (or a user's lock) kept changing under us
-	// for every retry.
-	ErrContended = errors.New("cluster: lobby contended, retries exhausted")
-)
+// ErrContended is the cause of an unavailable answer when a lobby (or a
+// user's lock) kept changing under an operation for every retry.
+var ErrContended = errors.New("cluster: lobby contended, retries exhausted")
 
 // NewLobbyStore returns the store of shardID, subscribed to its channel:
 // it returns once the subscription is confirmed (bounded by ctx), so no
@@ -97,27 +88,23 @@ func NewLobbyStore(ctx context.Context, client redis.UniversalClient, ks Keyspac
 	if shardID == "" {
 		return nil, errors.New("cluster: empty shard id")
 	}
-	s := &LobbyStore{
-		rdb: client, ks: ks, shard: shardID, sink: sink,
-		shardOf: opts.ShardOf, now: opts.Now, pepper: opts.PasswordPepper,
-		onPub: opts.OnPublicChange, log: opts.Logger, retries: opts.MaxRetries,
+	if sink == nil {
+		sink = lobby.SinkFunc(func(*lobby.Event) {})
 	}
-	if s.sink == nil {
-		s.sink = lobby.SinkFunc(func(*lobby.Event) {})
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if opts.PasswordPepper == nil {
+		opts.PasswordPepper = make([]byte, 32)
+		rand.Read(opts.PasswordPepper)
 	}
-	if s.pepper == nil {
-		s.pepper = make([]byte, 32)
-		rand.Read(s.pepper)
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
 	}
-	if s.log == nil {
-		s.log = slog.Default()
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 16
 	}
-	if s.retries == 0 {
-		s.retries = 16
-	}
+	s := &LobbyStore{rdb: client, ks: ks, shard: shardID, sink: sink, opts: opts}
 	f, err := startFollower(ctx, s)
 	if err != nil {
 		return nil, err
@@ -142,20 +129,7 @@ func (s *LobbyStore) ShardID() string { return s.shard }
 // shards gives the cluster's; a lobby split over two shards counts on both.
 func (s *LobbyStore) Stats() lobby.Stats { return s.f.stats() }
 
-func (s *LobbyStore) nowMS() int64 { return s.now().UnixMilli() }
-
-// redisErr wraps a Redis failure: not a *protocol.Error, so the gateway
-// answers unavailable.
-func redisErr(op string, err error) error {
-	if err == nil {
-		return nil
-	}
-	var pe *protocol.Error
-	if errors.As(err, &pe) {
-		return err
-	}
-	return fmt.Errorf("cluster: lobby %s: %w", op, err)
-}
+func (s *LobbyStore) nowMS() int64 { return s.opts.Now().UnixMilli() }
 
 // maxLockWait bounds how long an operation waits for a user's lock (it is
 // also bounded by the caller's context).
@@ -176,7 +150,7 @@ func (s *LobbyStore) lockUser(ctx context.Context, userID string) (func(), error
 	for {
 		ok, err := s.rdb.SetNX(ctx, key, token, lockTTL).Result()
 		if err != nil {
-			return nil, redisErr("lock", err)
+			return nil, redisFailure("lock", err)
 		}
 		if ok {
 			return func() {
@@ -185,12 +159,12 @@ func (s *LobbyStore) lockUser(ctx context.Context, userID string) (func(), error
 				c, cancel := context.WithTimeout(context.Background(), time.Second)
 				defer cancel()
 				if err := unlockScript.Run(c, s.rdb, []string{key}, token).Err(); err != nil {
-					s.log.Warn("cluster: releasing a user lock", "user", userID, "err", err)
+					s.opts.Logger.Warn("cluster: releasing a user lock", "user", userID, "err", err)
 				}
 			}, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("cluster: lock of user %q: %w", userID, ErrContended)
+			return nil, redisFailure("lock of user "+userID, ErrContended)
 		}
 		select {
 		case <-ctx.Done():
@@ -215,7 +189,7 @@ func (s *LobbyStore) read(ctx context.Context, lobbyID, after string) (loaded, e
 	var l loaded
 	res, err := readScript.Run(ctx, s.rdb, []string{s.ks.lobbyDoc(lobbyID), s.ks.lobbyLog(lobbyID)}, after).Slice()
 	if err != nil {
-		return l, redisErr("read", err)
+		return l, redisFailure("read", err)
 	}
 	if len(res) != 4 {
 		return l, fmt.Errorf("cluster: read script: %d results", len(res))

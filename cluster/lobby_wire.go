@@ -111,3 +111,13 @@ func parseMessage(p string) (message, error) {
 	}
 	return m, nil
 }
+
+// entryOffset parses a log entry id "<offset>-1".
+func entryOffset(id string) (uint64, bool) {
+	o, _, ok := strings.Cut(id, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(o, 10, 64)
+	return n, err == nil
+}
