@@ -1,6 +1,7 @@
 package protocol
 
-// Decoding errors. Every one is a *Error with CodeBadRequest, so the gateway
+// Decoding errors. Every one is a *Error with CodeBadRequest (but
+// ErrBodyTooLarge: CodeTooLarge), so the gateway
 // can answer it as is. They are package-level values, not built per call,
 // because rejecting hostile input must not allocate; callers must not modify
 // them. Messages are short, constant and safe to show to a client.
@@ -44,6 +45,8 @@ var (
 	ErrToEmpty      = &Error{Code: CodeBadRequest, Msg: "to must not be empty"}
 	ErrToTooMany    = &Error{Code: CodeBadRequest, Msg: "to has more than 256 user ids"}
 	ErrBodyType     = &Error{Code: CodeBadRequest, Msg: "wrong field type in d"}
+	ErrBodyTooLarge = &Error{Code: CodeTooLarge, Msg: "d is larger than 16 KiB"}
+	ErrBodyKeys     = &Error{Code: CodeBadRequest, Msg: "d has more than 64 keys"}
 	ErrAttrsTooMany = &Error{Code: CodeBadRequest, Msg: "attrs has more than 16 keys"}
 	ErrAttrsKey     = &Error{Code: CodeBadRequest, Msg: "attrs key must be 1..64 bytes"}
 	ErrAttrsValue   = &Error{Code: CodeBadRequest, Msg: "attrs values must be strings or finite numbers"}

@@ -17,10 +17,15 @@
 //     are hand-written and return sub-slices of the message: no allocation.
 //   - DecodeBody decodes the cold ops' bodies with vmihailenco/msgpack, only
 //     after Validate, so the library never sees a length it could be tricked
-//     into allocating for. It checks Attrs with ValidateAttrs (at most 16
-//     keys of 1..64 bytes; strings up to 256 bytes or finite numbers).
-//   - Every decoding error is a *Error with CodeBadRequest and a constant
-//     message (package-level values: rejecting input does not allocate).
+//     into allocating for. Before any walk it refuses, by length and by
+//     headers alone, a body over MaxBodyBytes (too_large), a body map of
+//     more than MaxBodyKeys keys and an attrs map of more than 16: the
+//     library's work is linear in what it is given, so it must only ever be
+//     given what could be accepted. It checks Attrs with ValidateAttrs (at
+//     most 16 keys of 1..64 bytes; strings up to 256 bytes or finite numbers).
+//   - Every decoding error is a *Error with CodeBadRequest (but a body too
+//     large: CodeTooLarge) and a constant message (package-level values:
+//     rejecting input does not allocate).
 //   - Encoders append to the caller's buffer. Replies, pong and lobby.data
 //     are hand-written (no allocation); other payloads go through a pooled
 //     msgpack encoder. Events put "seq" first, as a fixed 8-byte integer at
