@@ -57,20 +57,22 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	}
 	a.Listener = ln
 	a.Gateway, err = gateway.New(gateway.Options{
-		ShardID:         cfg.ShardID,
-		Addr:            ln.Addr().String(),
-		Heartbeat:       cfg.Heartbeat(),
-		ResumeGrace:     cfg.ResumeGrace(),
-		MaxConnections:  cfg.MaxConnections,
-		MaxMessageBytes: cfg.MaxMessageBytes,
-		RatePerSecond:   cfg.RateLimit.PerSecond,
-		RateBurst:       cfg.RateLimit.Burst,
-		AllowedOrigins:  cfg.AllowedOrigins,
-		DrainSpread:     cfg.DrainSpread(),
-		DrainTimeout:    cfg.DrainTimeout(),
-		Dev:             cfg.Dev,
-		OperatorToken:   a.OperatorToken,
-		Logger:          log,
+		ShardID:              cfg.ShardID,
+		Addr:                 ln.Addr().String(),
+		Heartbeat:            cfg.Heartbeat(),
+		ResumeGrace:          cfg.ResumeGrace(),
+		MaxConnections:       cfg.MaxConnections,
+		MaxMessageBytes:      cfg.MaxMessageBytes,
+		RatePerSecond:        cfg.RateLimit.PerSecond,
+		RateBurst:            cfg.RateLimit.Burst,
+		HandshakesPerUser:    gateway.Rate(cfg.HandshakeLimit.PerUser),
+		HandshakesPerAddress: gateway.Rate(cfg.HandshakeLimit.PerAddress),
+		AllowedOrigins:       cfg.AllowedOrigins,
+		DrainSpread:          cfg.DrainSpread(),
+		DrainTimeout:         cfg.DrainTimeout(),
+		Dev:                  cfg.Dev,
+		OperatorToken:        a.OperatorToken,
+		Logger:               log,
 	}, auth, func(w gateway.Wiring) (gateway.Backends, error) {
 		store := lobby.NewMemoryStore(w.LobbySink, lobby.MemoryOptions{Logger: log})
 		mm, err := matchmaking.NewService(cfg.Queues, matchmaking.NewMemoryStore(), w.MatchLobbies(store), w.MatchSink, matchmaking.Options{Logger: log})

@@ -26,6 +26,13 @@ type RateLimit struct {
 	Burst     int     `yaml:"burst"`      // bucket size
 }
 
+// HandshakeLimit is the token buckets on /ws handshakes, per user id and
+// per source address; per_second 0 turns one off.
+type HandshakeLimit struct {
+	PerUser    RateLimit `yaml:"per_user"`
+	PerAddress RateLimit `yaml:"per_address"`
+}
+
 // File holds the settings of the YAML configuration file. Every key is
 // optional; an absent key keeps its default (see Defaults).
 type File struct {
@@ -34,6 +41,7 @@ type File struct {
 	MaxMessageBytes int                       `yaml:"max_message_bytes"`
 	MaxConnections  int                       `yaml:"max_connections"`
 	RateLimit       RateLimit                 `yaml:"rate_limit"`
+	HandshakeLimit  HandshakeLimit            `yaml:"handshake_limit"`
 	AllowedOrigins  []string                  `yaml:"allowed_origins"` // empty: any Origin
 	DrainSpreadMs   int64                     `yaml:"drain_spread_ms"`
 	DrainTimeoutMs  int64                     `yaml:"drain_timeout_ms"`
@@ -65,8 +73,12 @@ func Defaults() File {
 		MaxMessageBytes: netcode.DefaultMaxMessageBytes,
 		MaxConnections:  gateway.DefaultMaxConnections,
 		RateLimit:       RateLimit{PerSecond: gateway.DefaultRatePerSecond, Burst: gateway.DefaultRateBurst},
-		DrainSpreadMs:   gateway.DefaultDrainSpread.Milliseconds(),
-		DrainTimeoutMs:  gateway.DefaultDrainTimeout.Milliseconds(),
+		HandshakeLimit: HandshakeLimit{
+			PerUser:    RateLimit(gateway.DefaultHandshakesPerUser),
+			PerAddress: RateLimit(gateway.DefaultHandshakesPerAddress),
+		},
+		DrainSpreadMs:  gateway.DefaultDrainSpread.Milliseconds(),
+		DrainTimeoutMs: gateway.DefaultDrainTimeout.Milliseconds(),
 	}
 }
 
@@ -297,6 +309,17 @@ func (c *Config) validate() error {
 	}
 	if !(c.RateLimit.PerSecond > 0 && c.RateLimit.PerSecond <= 1_000_000) {
 		return fmt.Errorf("rate_limit.per_second: must be above 0 and at most 1000000, got %v", c.RateLimit.PerSecond)
+	}
+	for _, h := range []struct {
+		key string
+		r   RateLimit
+	}{{"handshake_limit.per_user", c.HandshakeLimit.PerUser}, {"handshake_limit.per_address", c.HandshakeLimit.PerAddress}} {
+		if !(h.r.PerSecond >= 0 && h.r.PerSecond <= 1_000_000) { // NaN fails too
+			return fmt.Errorf("%s.per_second: must be between 0 (no limit) and 1000000, got %v", h.key, h.r.PerSecond)
+		}
+		if h.r.PerSecond > 0 && (h.r.Burst < 1 || h.r.Burst > 1_000_000) {
+			return fmt.Errorf("%s.burst: must be between 1 and 1000000, got %d", h.key, h.r.Burst)
+		}
 	}
 	for i, o := range c.AllowedOrigins {
 		if strings.TrimSpace(o) == "" {

@@ -27,6 +27,8 @@ func TestDefaultsArePROTOCOLs(t *testing.T) {
 	want := File{
 		HeartbeatMs: 15000, ResumeGraceMs: 30000, MaxMessageBytes: 65536, MaxConnections: 20000,
 		RateLimit: RateLimit{PerSecond: 50, Burst: 100}, DrainSpreadMs: 5000, DrainTimeoutMs: 30000,
+		// Ours (PROTOCOL.md is silent; docs/protocol-notes.md).
+		HandshakeLimit: HandshakeLimit{PerUser: RateLimit{PerSecond: 2, Burst: 10}, PerAddress: RateLimit{PerSecond: 50, Burst: 500}},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Defaults() = %+v\nwant PROTOCOL.md's %+v", got, want)
@@ -171,5 +173,30 @@ func TestRedisURLAndPrefix(t *testing.T) {
 	}
 	if _, err := load("--redis-prefix", "a{b}"); err == nil {
 		t.Fatal("a prefix with braces was accepted")
+	}
+}
+
+func TestHandshakeLimitBounds(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		yaml string
+		ok   bool
+	}{
+		{"handshake_limit: {per_user: {per_second: 0}}", true},
+		{"handshake_limit: {per_address: {per_second: 0, burst: 0}}", true},
+		{"handshake_limit: {per_user: {per_second: 5, burst: 20}, per_address: {per_second: 1000, burst: 5000}}", true},
+		{"handshake_limit: {per_user: {per_second: -1, burst: 10}}", false},
+		{"handshake_limit: {per_user: {per_second: .nan, burst: 10}}", false},
+		{"handshake_limit: {per_address: {per_second: 5, burst: 0}}", false},
+		{"handshake_limit: {per_ip: {per_second: 5}}", false},
+	} {
+		f := filepath.Join(dir, "c.yaml")
+		if err := os.WriteFile(f, []byte(c.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load([]string{"--config", f}, env(nil), nil)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.yaml, err)
+		}
 	}
 }

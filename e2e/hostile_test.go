@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -193,4 +194,75 @@ func TestHTTPTicketUserWhoConnectsStays(t *testing.T) {
 		t.Fatalf("member_updated %v", upd)
 	}
 	a.noEvent("lobby.member_left", 600*time.Millisecond)
+}
+
+// The message limit used to reset with every connection: reconnecting
+// brought a full bucket (36,632 chat events/s from one user). The user's
+// bucket outlives the connection now.
+func TestRateLimitSurvivesReconnect(t *testing.T) {
+	s := startServer(t, func(c *config.Config) { c.RateLimit.PerSecond = 0.01; c.RateLimit.Burst = 5 })
+	for round := range 3 {
+		c := s.dial("flood")
+		passed := 0
+		for range 8 {
+			switch r := c.call("ping", nil); {
+			case r["ok"] == true:
+				passed++
+			case r.errCode() != "rate_limited":
+				t.Fatalf("reply %v", r)
+			}
+		}
+		if want := map[int]int{0: 5}[round]; passed != want {
+			t.Fatalf("connection %d: %d pings passed, want %d", round+1, passed, want)
+		}
+		c.ws.Close()
+	}
+}
+
+// Handshakes used to cost nothing: now each user and each source address
+// has a bucket, and over it the answer is 429 rate_limited with Retry-After.
+func TestHandshakeLimits(t *testing.T) {
+	t.Run("per user", func(t *testing.T) {
+		s := startServer(t, func(c *config.Config) {
+			c.HandshakeLimit.PerUser = config.RateLimit{PerSecond: 0.01, Burst: 3}
+		})
+		for range 3 {
+			s.dial("again").ws.Close()
+		}
+		wantRateLimited(t, s, "token="+s.token("again", "", time.Hour))
+		s.dial("someone-else").ws.Close() // others are not affected
+	})
+	t.Run("per address", func(t *testing.T) {
+		s := startServer(t, func(c *config.Config) {
+			c.HandshakeLimit.PerAddress = config.RateLimit{PerSecond: 0.01, Burst: 4}
+		})
+		s.dial("a").ws.Close()
+		s.dial("b").ws.Close()
+		if st := handshakeStatus(t, s, "token=forged"); st != 401 { // counted too: it is checked first
+			t.Fatalf("forged token: %d", st)
+		}
+		s.dial("c").ws.Close()
+		wantRateLimited(t, s, "token="+s.token("d", "", time.Hour))
+	})
+	t.Run("off", func(t *testing.T) {
+		s := startServer(t, func(c *config.Config) {
+			c.HandshakeLimit.PerUser.PerSecond, c.HandshakeLimit.PerAddress.PerSecond = 0, 0
+		})
+		for range 20 {
+			s.dial("free").ws.Close()
+		}
+	})
+}
+
+func wantRateLimited(t *testing.T, s *server, query string) {
+	t.Helper()
+	_, resp, err := websocket.DefaultDialer.Dial(s.wsURL(query), nil)
+	if err == nil || resp == nil || resp.StatusCode != 429 {
+		t.Fatalf("want 429, got %v (%v)", resp, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if !strings.Contains(string(body), `"code":"rate_limited"`) || ra < 1 {
+		t.Fatalf("body %s, Retry-After %q", body, resp.Header.Get("Retry-After"))
+	}
 }

@@ -19,7 +19,8 @@ type connState struct {
 
 	session *Session // set by OnOpen
 	conn    *netcode.Conn
-	bucket  tokenBucket
+	bucket  tokenBucket      // this connection's messages
+	user    *sharedBucket    // the user's messages, over all their connections and reconnects
 	send    protocol.SendReq // scratch for decoding lobby.send without allocating
 	req     protocol.Request // scratch for the envelope
 }

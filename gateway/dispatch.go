@@ -32,7 +32,11 @@ func (g *Gateway) handleMessage(c writer, cs *connState, msg []byte) {
 	g.metrics.messagesIn.Inc()
 	req := &cs.req
 	decodeErr := protocol.DecodeRequest(msg, req)
-	ok, abuse := cs.bucket.take(time.Now().UnixNano(), g.opts.RatePerSecond, g.opts.RateBurst)
+	now := time.Now().UnixNano()
+	ok, abuse := cs.bucket.take(now, g.opts.RatePerSecond, g.opts.RateBurst)
+	if ok && cs.user != nil {
+		ok, abuse = cs.user.take(now, Rate{g.opts.RatePerSecond, g.opts.RateBurst})
+	}
 	if !ok {
 		g.metrics.rateLimited.Inc()
 		if abuse {

@@ -32,6 +32,19 @@ const (
 	DefaultDrainTimeout   = 30 * time.Second
 )
 
+// Handshake limits the config package starts from (Options: zero is no
+// limit). Per user: a client that reconnects with backoff never meets it;
+// one that reconnects in a loop gets 2 a second. Per address: a storm from
+// one address is held to 50 a second; behind a proxy or a NAT that hides
+// the players' addresses, raise it or turn it off.
+var (
+	DefaultHandshakesPerUser    = Rate{PerSecond: 2, Burst: 10}
+	DefaultHandshakesPerAddress = Rate{PerSecond: 50, Burst: 500}
+)
+
+// maxLimitKeys bounds each handshake limit's table of addresses or users.
+const maxLimitKeys = 100_000
+
 // Options configure a Gateway. Zero values take the defaults above.
 type Options struct {
 	ShardID         string        // this shard's name; default "lobbyd"
@@ -42,14 +55,18 @@ type Options struct {
 	MaxMessageBytes int           // default netcode.DefaultMaxMessageBytes
 	RatePerSecond   float64       // default DefaultRatePerSecond
 	RateBurst       int           // default DefaultRateBurst
-	AllowedOrigins  []string      // empty: any Origin
-	DrainSpread     time.Duration // 0: every client is told to reconnect at once
-	DrainTimeout    time.Duration // default DefaultDrainTimeout
-	Dev             bool          // POST /v1/auth/guest
-	OperatorToken   string        // empty: operator endpoints always answer 401
-	ReplayEvents    int           // replay ring per session, events; default 1024
-	ReplayBytes     int           // replay ring per session, bytes; default 1 MiB
-	Logger          *slog.Logger  // default slog.Default()
+	// Handshakes on /ws per user id and per source address (IPv6: per /64),
+	// over them 429 rate_limited with Retry-After. Zero PerSecond: no limit.
+	HandshakesPerUser    Rate
+	HandshakesPerAddress Rate
+	AllowedOrigins       []string      // empty: any Origin
+	DrainSpread          time.Duration // 0: every client is told to reconnect at once
+	DrainTimeout         time.Duration // default DefaultDrainTimeout
+	Dev                  bool          // POST /v1/auth/guest
+	OperatorToken        string        // empty: operator endpoints always answer 401
+	ReplayEvents         int           // replay ring per session, events; default 1024
+	ReplayBytes          int           // replay ring per session, bytes; default 1 MiB
+	Logger               *slog.Logger  // default slog.Default()
 }
 
 func (o *Options) applyDefaults() {
@@ -105,7 +122,10 @@ type Gateway struct {
 	app       *fiber.App
 	hub       *hub
 	metrics   *metrics
-	refusals  sampler // log lines for refused handshakes
+	refusals  sampler      // log lines for refused handshakes
+	userMsgs  *bucketTable // per-user message buckets (rate_limit), kept across reconnects
+	hsUser    *bucketTable // handshakes per user
+	hsAddr    *bucketTable // handshakes per source address
 	started   time.Time
 	draining  atomic.Bool
 	drained   chan struct{} // closed when a drain started by StartDrain ends
@@ -134,6 +154,11 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 		started:  time.Now(),
 		drained:  make(chan struct{}),
 		refusals: sampler{every: time.Second},
+		// Every user with a connection has a bucket in use, plus those
+		// who left within a refill time: a few times the connection limit.
+		userMsgs: newBucketTable(Rate{opts.RatePerSecond, opts.RateBurst}, 4*opts.MaxConnections),
+		hsUser:   newBucketTable(opts.HandshakesPerUser, maxLimitKeys),
+		hsAddr:   newBucketTable(opts.HandshakesPerAddress, maxLimitKeys),
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	b, err := build(Wiring{LobbySink: lobbySink{g}, MatchSink: matchSink{g}, g: g})

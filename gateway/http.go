@@ -179,6 +179,13 @@ func bearer(c *fiber.Ctx) string {
 // handleWS checks the handshake in the order of PROTOCOL.md §1 — token
 // (401), Origin (403), capacity (503) — before anything is upgraded.
 func (g *Gateway) handleWS(c *fiber.Ctx) error {
+	// Per source address first, before the token costs a signature check:
+	// a storm of handshakes (valid tokens or not) from one place is held
+	// to a rate.
+	now := time.Now().UnixNano()
+	if ok, retry := g.hsAddr.allow(addressKey(c.Context().RemoteIP()), now); !ok {
+		return g.refuseRate(c, retry, "too many handshakes from this address")
+	}
 	token := c.Query("token")
 	if token == "" {
 		token = bearer(c)
@@ -190,10 +197,15 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !g.originAllowed(origin) {
 		return g.refuseWS(c, protocol.CodeForbidden, "origin not allowed")
 	}
+	// Per user: reconnecting must not be a way around the message limit
+	// (a fresh connection used to bring a full bucket), nor cheap.
+	if ok, retry := g.hsUser.allow(id.UserID, now); !ok {
+		return g.refuseRate(c, retry, "too many handshakes for this user")
+	}
 	if g.draining.Load() {
 		return g.refuseBusy(c)
 	}
-	cs := &connState{id: id}
+	cs := &connState{id: id, user: g.userMsgs.get(id.UserID, now)}
 	// last_seq is checked even without resume: a malformed query is a
 	// client bug worth reporting (docs/protocol-notes.md), not a no-op.
 	if ls := c.Query("last_seq"); ls != "" {
@@ -227,6 +239,13 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 func (g *Gateway) refuseBusy(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderRetryAfter, "5")
 	return g.refuseWS(c, protocol.CodeUnavailable, "not accepting connections, retry later")
+}
+
+// refuseRate answers a handshake over a handshake limit: 429 rate_limited
+// with Retry-After in whole seconds (at least 1).
+func (g *Gateway) refuseRate(c *fiber.Ctx, retry time.Duration, msg string) error {
+	c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(max(1, int64((retry+time.Second-1)/time.Second)), 10))
+	return g.refuseWS(c, protocol.CodeRateLimited, msg)
 }
 
 func (g *Gateway) handleGuest(c *fiber.Ctx) error {

@@ -1,6 +1,10 @@
 package gateway
 
-import "time"
+import (
+	"net"
+	"sync"
+	"time"
+)
 
 // tokenBucket is the per-connection rate limit of PROTOCOL.md §5: every data
 // message takes a token; a connection refused more than 10 × burst times
@@ -34,4 +38,129 @@ func (b *tokenBucket) take(now int64, perSecond float64, burst int) (ok, abuse b
 	}
 	b.refused++
 	return false, b.refused > 10*burst
+}
+
+// full reports whether the bucket has refilled to burst by now, so that it
+// holds nothing a fresh bucket would not: it may be forgotten.
+func (b *tokenBucket) full(now int64, perSecond float64, burst int) bool {
+	return b.last == 0 || b.tokens+float64(now-b.last)*perSecond/1e9 >= float64(burst)
+}
+
+// wait is how long until the bucket holds a token again.
+func (b *tokenBucket) wait(perSecond float64) time.Duration {
+	if b.tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - b.tokens) / perSecond * 1e9)
+}
+
+// Rate is a token bucket's size: PerSecond tokens a second, at most Burst
+// held. A zero PerSecond means no limit.
+type Rate struct {
+	PerSecond float64
+	Burst     int
+}
+
+// sharedBucket is a token bucket several goroutines take from: the
+// per-user message limit, which every connection of the user shares, and
+// the handshake limits.
+type sharedBucket struct {
+	mu sync.Mutex
+	b  tokenBucket
+}
+
+func (s *sharedBucket) take(now int64, r Rate) (ok, abuse bool) {
+	s.mu.Lock()
+	ok, abuse = s.b.take(now, r.PerSecond, r.Burst)
+	s.mu.Unlock()
+	return ok, abuse
+}
+
+// bucketTable keeps one bucket per key (a user id, a source address) so that
+// a limit outlives the connections it was charged to: a client that
+// reconnects finds its bucket as it left it. Its size is bounded: a bucket
+// that has refilled holds nothing a new one would not, so sweeps drop those;
+// when maxKeys buckets are all still draining, a new key gets a bucket of its
+// own that is not kept (the limit fails open for it rather than refusing a
+// key only because others are busy). Safe for concurrent use.
+type bucketTable struct {
+	rate    Rate
+	maxKeys int
+
+	mu sync.Mutex
+	// Guarded by mu.
+	m       map[string]*sharedBucket
+	sweepAt int // len(m) at which the next insert sweeps
+}
+
+const minSweep = 1024
+
+func newBucketTable(r Rate, maxKeys int) *bucketTable {
+	return &bucketTable{rate: r, maxKeys: maxKeys, m: make(map[string]*sharedBucket), sweepAt: minSweep}
+}
+
+// get returns key's bucket, making it if there is none.
+func (t *bucketTable) get(key string, now int64) *sharedBucket {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if b := t.m[key]; b != nil {
+		return b
+	}
+	if len(t.m) >= t.sweepAt {
+		t.sweepLocked(now)
+	}
+	b := &sharedBucket{}
+	if len(t.m) < t.maxKeys {
+		t.m[key] = b
+	}
+	return b
+}
+
+// sweepLocked drops the buckets that have refilled. The next sweep runs
+// when the table has doubled again, so sweeping costs O(1) per insert.
+func (t *bucketTable) sweepLocked(now int64) {
+	for k, b := range t.m {
+		b.mu.Lock()
+		full := b.b.full(now, t.rate.PerSecond, t.rate.Burst)
+		b.mu.Unlock()
+		if full {
+			delete(t.m, k)
+		}
+	}
+	t.sweepAt = max(2*len(t.m), minSweep)
+}
+
+// allow takes a token from key's bucket; when there is none it returns how
+// long until there is. A table with no rate allows everything.
+func (t *bucketTable) allow(key string, now int64) (ok bool, retry time.Duration) {
+	if t == nil || t.rate.PerSecond <= 0 {
+		return true, 0
+	}
+	b := t.get(key, now)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if ok, _ := b.b.take(now, t.rate.PerSecond, t.rate.Burst); ok {
+		return true, 0
+	}
+	return false, b.b.wait(t.rate.PerSecond)
+}
+
+// len is the number of keys held (tests, metrics).
+func (t *bucketTable) len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.m)
+}
+
+// addressKey is the key a source address is limited by: an IPv4 address
+// as it is, an IPv6 address by its /64 (one host is given a whole /64, so
+// per-address limits on full IPv6 addresses would limit nothing).
+func addressKey(ip net.IP) string {
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String()
+	}
+	if len(ip) == net.IPv6len {
+		return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	}
+	return ip.String()
 }

@@ -84,8 +84,11 @@ func Prepare(ctx context.Context, e *Env, kind string) (*Prepared, error) {
 			return nil, fmt.Errorf("lobbyd: go build ./cmd/lobbyd: %w\n%s", err, out)
 		}
 		cfg := filepath.Join(e.Tmp, "lobbyd.yaml")
-		body := fmt.Sprintf("# written by bench: relay load needs far more than the dev rate limit\n"+
-			"max_connections: %d\nrate_limit: {per_second: 100000, burst: 100000}\ndrain_spread_ms: 0\ndrain_timeout_ms: 2000\n", e.MaxConns)
+		body := fmt.Sprintf("# written by bench: relay load needs far more than the dev rate limit,\n"+
+			"# and thousands of players dial from one address\n"+
+			"max_connections: %d\nrate_limit: {per_second: 100000, burst: 100000}\n"+
+			"handshake_limit: {per_user: {per_second: 0}, per_address: {per_second: 0}}\n"+
+			"drain_spread_ms: 0\ndrain_timeout_ms: 2000\n", e.MaxConns)
 		if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 			return nil, err
 		}
