@@ -80,7 +80,12 @@ func TestConnectionLimitIsExactUnderAStorm(t *testing.T) {
 // got 503. A closing connection gives its slot back at once.
 func TestReplacedConnectionsDoNotLockPlayersOut(t *testing.T) {
 	const limit = 5
-	s := startServer(t, func(c *config.Config) { c.MaxConnections = limit })
+	s := startServer(t, func(c *config.Config) {
+		c.MaxConnections = limit
+		// The looper re-handshakes faster than handshake_limit.per_user
+		// allows; this test is about the slots, not that limit.
+		c.HandshakeLimit.PerUser.PerSecond = 0
+	})
 	for i := range 4 * limit {
 		if _, st := s.rawWS(t, "looper"); st != 101 {
 			t.Fatalf("looper's handshake %d: HTTP %d", i+1, st)
