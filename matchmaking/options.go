@@ -24,6 +24,12 @@ type Options struct {
 	// NewID returns a new unique id for a ticket or a match. Zero: 16
 	// random base32 characters (80 bits) from crypto/rand.
 	NewID func() string
+	// Runs reports whether this Service runs the matcher of a queue now.
+	// Shards sharing one ticket store run each queue's matcher on one
+	// shard at a time, the holder of the queue's lease
+	// (cluster.Leases.Held); Enqueue and Cancel work on every shard.
+	// Zero: every queue, always (a single shard).
+	Runs func(queue string) bool
 	// Logger receives errors the Service cannot return to a caller (the
 	// store or Lobbies failing inside the loop). Zero: slog.Default().
 	Logger *slog.Logger
@@ -44,6 +50,9 @@ func (o *Options) applyDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Runs == nil {
+		o.Runs = func(string) bool { return true }
 	}
 }
 

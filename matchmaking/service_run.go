@@ -61,6 +61,9 @@ func (s *Service) MatchNow(ctx context.Context) (scan time.Duration) {
 		if ctx.Err() != nil {
 			return scan
 		}
+		if !s.opts.Runs(s.queues[qi].Name) {
+			continue // another shard holds this queue's matcher lease
+		}
 		scan += s.pass(ctx, qi)
 	}
 	return scan

@@ -556,3 +556,25 @@ func TestNewServiceRejectsBadQueues(t *testing.T) {
 		t.Fatalf("default queues %+v", qs)
 	}
 }
+
+// TestServiceRunsOnlyHeldQueues: with Options.Runs, a pass skips the queues
+// another shard's matcher holds — no match, no timeout — and picks them up
+// once Runs says so.
+func TestServiceRunsOnlyHeldQueues(t *testing.T) {
+	held := false
+	h := newHarnessOpts(t, mm.Options{Runs: func(q string) bool { return q != "duel" || held }})
+	h.now = 1000
+	h.enqueue(t, "a", "duel", 1000, "eu")
+	h.enqueue(t, "b", "duel", 1000, "eu")
+	h.now += 10 * 60_000 // past the timeout too
+	h.svc.MatchNow(bg)
+	if n := len(h.sink.named(protocol.EvMatched)) + len(h.sink.named(protocol.EvTicketCancelled)); n != 0 {
+		t.Fatalf("%d events from a queue this shard does not run", n)
+	}
+	held = true
+	h.now = 1000 + 500
+	h.svc.MatchNow(bg)
+	if n := len(h.sink.named(protocol.EvMatched)); n != 2 {
+		t.Fatalf("%d mm.matched once the queue is held, want 2", n)
+	}
+}
