@@ -240,6 +240,9 @@ func startShard(t *testing.T, mutate func(*config.Config)) *app.App {
 	cfg.Dev = true
 	cfg.OperatorToken = "op-token"
 	cfg.AllowedOrigins = []string{"https://game.example"}
+	// Ten handshakes per user, then one an hour: the 429 scenario spends a
+	// user's ten, and no other user of the test comes near them.
+	cfg.HandshakeLimit.PerUser = config.RateLimit{PerSecond: 1.0 / 3600, Burst: 10}
 	if mutate != nil {
 		mutate(cfg)
 	}
@@ -312,6 +315,7 @@ type scenario struct {
 	url                  string
 	header               http.Header
 	body                 string
+	before               func() // run first, if set
 }
 
 func wsHeaders(version string, extra ...string) http.Header {
@@ -357,6 +361,12 @@ func TestOpenAPIAnswersAreTheServers(t *testing.T) {
 		Ticket struct{ ID string } `json:"ticket"`
 	}
 
+	flood := issue("flood")
+	floodReq := func() *http.Request {
+		req, _ := http.NewRequest("GET", base+"/ws?last_seq=x&token="+flood, nil)
+		req.Header = wsHeaders("13")
+		return req
+	}
 	op := bearer("op-token")
 	jsonCT := http.Header{"Content-Type": {"application/json"}}
 	withJSON := func(h http.Header) http.Header {
@@ -365,48 +375,60 @@ func TestOpenAPIAnswersAreTheServers(t *testing.T) {
 		return h
 	}
 	scenarios := []scenario{
-		{"GET", "/healthz", "200", "/healthz", nil, ""},
-		{"GET", "/readyz", "200", "/readyz", nil, ""},
-		{"GET", "/ws", "101", "/ws?token=" + issue("ws1"), wsHeaders("13"), ""},
-		{"GET", "/ws", "400", "/ws?token=" + issue("ws2") + "&resume=r&last_seq=-1", wsHeaders("13"), ""},
-		{"GET", "/ws", "401", "/ws", wsHeaders("13"), ""},
-		{"GET", "/ws", "403", "/ws?token=" + issue("ws3"), wsHeaders("13", "Origin", "https://evil.example"), ""},
-		{"GET", "/ws", "426", "/ws?token=" + issue("ws4"), wsHeaders("12"), ""},
-		{"GET", "/v1/lobbies", "200", "/v1/lobbies?has_space=true", nil, ""},
-		{"GET", "/v1/lobbies", "400", "/v1/lobbies?limit=0", nil, ""},
-		{"GET", "/v1/lobbies/{id}", "200", "/v1/lobbies/" + public, nil, ""},
-		{"GET", "/v1/lobbies/{id}", "404", "/v1/lobbies/" + private, nil, ""},
-		{"GET", "/v1/queues", "200", "/v1/queues", nil, ""},
-		{"POST", "/v1/queues/{name}/tickets", "200", "/v1/queues/duel/tickets", withJSON(bearer(queuer)), `{"skill": 1200, "region": "eu"}`},
-		{"POST", "/v1/queues/{name}/tickets", "409", "/v1/queues/duel/tickets", bearer(queuer), ""},
-		{"POST", "/v1/queues/{name}/tickets", "400", "/v1/queues/duel/tickets", withJSON(bearer(queuer)), `{"skill": "high"}`},
-		{"POST", "/v1/queues/{name}/tickets", "401", "/v1/queues/duel/tickets", nil, ""},
-		{"POST", "/v1/queues/{name}/tickets", "403", "/v1/queues/squad/tickets", withJSON(bearer(issue("member"))), `{"party": true}`},
-		{"POST", "/v1/queues/{name}/tickets", "404", "/v1/queues/no-such-queue/tickets", bearer(queuer), ""},
-		{"DELETE", "/v1/tickets/{id}", "204", "/v1/tickets/{ticket}", bearer(queuer), ""},
-		{"DELETE", "/v1/tickets/{id}", "404", "/v1/tickets/{ticket}", bearer(queuer), ""},
-		{"DELETE", "/v1/tickets/{id}", "401", "/v1/tickets/{ticket}", nil, ""},
-		{"POST", "/v1/auth/guest", "200", "/v1/auth/guest", jsonCT, `{"name": "Ada"}`},
-		{"POST", "/v1/auth/guest", "400", "/v1/auth/guest", jsonCT, `{"name": "` + strings.Repeat("n", 33) + `"}`},
-		{"POST", "/v1/auth/guest", "404", "http://" + prod.Addr() + "/v1/auth/guest", jsonCT, `{"name": "Ada"}`},
-		{"GET", "/metrics", "200", "/metrics", op, ""},
-		{"GET", "/metrics", "401", "/metrics", nil, ""},
-		{"GET", "/admin/shards", "200", "/admin/shards", op, ""},
-		{"GET", "/admin/shards", "401", "/admin/shards", bearer("wrong"), ""},
-		{"GET", "/debug/pprof/{profile}", "200", "/debug/pprof/cmdline", op, ""},
-		{"GET", "/debug/pprof/{profile}", "401", "/debug/pprof/cmdline", nil, ""},
-		{"DELETE", "/admin/lobbies/{id}", "401", "/admin/lobbies/" + public, nil, ""},
-		{"DELETE", "/admin/lobbies/{id}", "204", "/admin/lobbies/" + public, op, ""},
-		{"DELETE", "/admin/lobbies/{id}", "404", "/admin/lobbies/" + public, op, ""},
-		{"POST", "/admin/drain", "401", "/admin/drain", nil, ""},
+		{"GET", "/healthz", "200", "/healthz", nil, "", nil},
+		{"GET", "/readyz", "200", "/readyz", nil, "", nil},
+		{"GET", "/ws", "101", "/ws?token=" + issue("ws1"), wsHeaders("13"), "", nil},
+		{"GET", "/ws", "400", "/ws?token=" + issue("ws2") + "&resume=r&last_seq=-1", wsHeaders("13"), "", nil},
+		{"GET", "/ws", "401", "/ws", wsHeaders("13"), "", nil},
+		{"GET", "/ws", "403", "/ws?token=" + issue("ws3"), wsHeaders("13", "Origin", "https://evil.example"), "", nil},
+		{"GET", "/ws", "426", "/ws?token=" + issue("ws4"), wsHeaders("12"), "", nil},
+		{"GET", "/ws", "429", "/ws?token=" + flood, wsHeaders("13"), "", func() {
+			for range 10 { // each refused (400), each a handshake of the user
+				resp, err := http.DefaultClient.Do(floodReq())
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+			}
+		}},
+		{"GET", "/v1/lobbies", "200", "/v1/lobbies?has_space=true", nil, "", nil},
+		{"GET", "/v1/lobbies", "400", "/v1/lobbies?limit=0", nil, "", nil},
+		{"GET", "/v1/lobbies/{id}", "200", "/v1/lobbies/" + public, nil, "", nil},
+		{"GET", "/v1/lobbies/{id}", "404", "/v1/lobbies/" + private, nil, "", nil},
+		{"GET", "/v1/queues", "200", "/v1/queues", nil, "", nil},
+		{"POST", "/v1/queues/{name}/tickets", "200", "/v1/queues/duel/tickets", withJSON(bearer(queuer)), `{"skill": 1200, "region": "eu"}`, nil},
+		{"POST", "/v1/queues/{name}/tickets", "409", "/v1/queues/duel/tickets", bearer(queuer), "", nil},
+		{"POST", "/v1/queues/{name}/tickets", "400", "/v1/queues/duel/tickets", withJSON(bearer(queuer)), `{"skill": "high"}`, nil},
+		{"POST", "/v1/queues/{name}/tickets", "401", "/v1/queues/duel/tickets", nil, "", nil},
+		{"POST", "/v1/queues/{name}/tickets", "403", "/v1/queues/squad/tickets", withJSON(bearer(issue("member"))), `{"party": true}`, nil},
+		{"POST", "/v1/queues/{name}/tickets", "404", "/v1/queues/no-such-queue/tickets", bearer(queuer), "", nil},
+		{"DELETE", "/v1/tickets/{id}", "204", "/v1/tickets/{ticket}", bearer(queuer), "", nil},
+		{"DELETE", "/v1/tickets/{id}", "404", "/v1/tickets/{ticket}", bearer(queuer), "", nil},
+		{"DELETE", "/v1/tickets/{id}", "401", "/v1/tickets/{ticket}", nil, "", nil},
+		{"POST", "/v1/auth/guest", "200", "/v1/auth/guest", jsonCT, `{"name": "Ada"}`, nil},
+		{"POST", "/v1/auth/guest", "400", "/v1/auth/guest", jsonCT, `{"name": "` + strings.Repeat("n", 33) + `"}`, nil},
+		{"POST", "/v1/auth/guest", "404", "http://" + prod.Addr() + "/v1/auth/guest", jsonCT, `{"name": "Ada"}`, nil},
+		{"GET", "/metrics", "200", "/metrics", op, "", nil},
+		{"GET", "/metrics", "401", "/metrics", nil, "", nil},
+		{"GET", "/admin/shards", "200", "/admin/shards", op, "", nil},
+		{"GET", "/admin/shards", "401", "/admin/shards", bearer("wrong"), "", nil},
+		{"GET", "/debug/pprof/{profile}", "200", "/debug/pprof/cmdline", op, "", nil},
+		{"GET", "/debug/pprof/{profile}", "401", "/debug/pprof/cmdline", nil, "", nil},
+		{"DELETE", "/admin/lobbies/{id}", "401", "/admin/lobbies/" + public, nil, "", nil},
+		{"DELETE", "/admin/lobbies/{id}", "204", "/admin/lobbies/" + public, op, "", nil},
+		{"DELETE", "/admin/lobbies/{id}", "404", "/admin/lobbies/" + public, op, "", nil},
+		{"POST", "/admin/drain", "401", "/admin/drain", nil, "", nil},
 		// Draining last: from here on the shard refuses players.
-		{"POST", "/admin/drain", "202", "/admin/drain", op, ""},
-		{"GET", "/readyz", "503", "/readyz", nil, ""},
-		{"GET", "/ws", "503", "/ws?token=" + issue("ws5"), wsHeaders("13"), ""},
+		{"POST", "/admin/drain", "202", "/admin/drain", op, "", nil},
+		{"GET", "/readyz", "503", "/readyz", nil, "", nil},
+		{"GET", "/ws", "503", "/ws?token=" + issue("ws5"), wsHeaders("13"), "", nil},
 	}
 
 	covered := map[string]bool{}
 	for _, sc := range scenarios {
+		if sc.before != nil {
+			sc.before()
+		}
 		key := sc.method + " " + sc.path + " " + sc.status
 		covered[key] = true
 		ops, ok := s.Paths[sc.path]
