@@ -52,6 +52,26 @@ func (s *LobbyStore) Send(ctx context.Context, userID string, data []byte, to []
 	return redisFailure("send", ErrContended)
 }
 
+// SendLocal is Send's fast path alone, for a caller that must not wait on
+// Redis (an epoll loop): when the sender's lobby has every member on this
+// shard it delivers and reports true; otherwise it does nothing and reports
+// false, and the caller runs Send where waiting is allowed. No Redis
+// command, no allocation.
+func (s *LobbyStore) SendLocal(userID string, data []byte, to [][]byte) bool {
+	fl := s.f.localLobby(userID)
+	if fl == nil {
+		return false
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	d := fl.doc
+	if !fl.allLocal || d == nil || d.Member(userID) == nil {
+		return false
+	}
+	d.Send(s.sink, userID, data, to)
+	return true
+}
+
 // sendSlow is Send for a user this shard does not follow a lobby for (a
 // match made by another shard, a member recorded on another shard): read,
 // then one commit.
