@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -68,6 +69,43 @@ func TestHandshakeRefusedBeforeUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws.Close()
+}
+
+// A handshake that passes the gateway's checks but not RFC 6455's is
+// refused by netcode through the gateway's writer: still PROTOCOL.md §5's
+// JSON body (docs/protocol-notes.md: 400, or 426 for a wrong version).
+func TestMalformedHandshakeRefusedWithJSON(t *testing.T) {
+	s := startServer(t, nil)
+	cases := []struct {
+		name, version, key string
+		status             int
+	}{
+		{"wrong version", "8", "dGhlIHNhbXBsZSBub25jZQ==", 426},
+		{"no key", "13", "", 400},
+		{"short key", "13", "c2hvcnQ=", 400},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest("GET", "http://"+s.addr+"/ws?token="+url.QueryEscape(s.token("u", "", time.Hour)), nil)
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Sec-WebSocket-Version", tc.version)
+		if tc.key != "" {
+			req.Header.Set("Sec-WebSocket-Key", tc.key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var e struct{ Error struct{ Code, Msg string } }
+		if resp.StatusCode != tc.status || json.Unmarshal(body, &e) != nil || e.Error.Code != "bad_request" || e.Error.Msg == "" {
+			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, body)
+		}
+		if tc.status == 426 && resp.Header.Get("Sec-WebSocket-Version") != "13" {
+			t.Errorf("%s: 426 without Sec-WebSocket-Version: 13", tc.name)
+		}
+	}
 }
 
 func TestWelcomeAndPing(t *testing.T) {

@@ -59,7 +59,7 @@ func (g *Gateway) open(c writer, cs *connState) {
 		// Without the lobby the welcome would lie; the client reconnects
 		// (OnClose then lets the session wait out its grace as usual).
 		g.logStoreErr("LobbyOf", cs.id.UserID, err)
-		c.Close(protocol.CloseInternalError, "internal error")
+		c.Close(netcode.CloseInternalError, "internal error")
 		return
 	}
 	w := protocol.WelcomeEv{

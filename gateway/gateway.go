@@ -172,6 +172,7 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 		HeartbeatInterval: opts.Heartbeat,
 		MaxConnections:    opts.MaxConnections,
 		Logger:            opts.Logger,
+		Refuse:            g.refuseUpgrade,
 	}, handler{g})
 	if err != nil {
 		g.cancel()

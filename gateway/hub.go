@@ -4,6 +4,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lobbyd/lobbyd/netcode"
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
@@ -128,7 +129,7 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 	if s.overrun {
 		s.overrun = false
 		s.mu.Unlock()
-		conn.Close(protocol.CloseInternalError, "event backlog")
+		conn.Close(netcode.CloseInternalError, "event backlog")
 		return
 	}
 	s.mu.Unlock()
@@ -144,7 +145,7 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 			return
 		case !s.canReplayFrom(after):
 			s.mu.Unlock()
-			conn.Close(protocol.CloseInternalError, "event backlog")
+			conn.Close(netcode.CloseInternalError, "event backlog")
 			return
 		case s.seq == after || round == maxCatchUpRounds:
 			s.ring.each(after, func(seq uint64, ev *eventBuf) { writeEvent(conn, head, seq, ev) })

@@ -40,10 +40,31 @@ func (s *sampler) allow(now time.Time) (ok bool, suppressed int) {
 // (sampled) with the peer's address, so an operator can see why players
 // cannot connect without a line per attempt.
 func (g *Gateway) refuseWS(c *fiber.Ctx, code protocol.Code, msg string) error {
+	return g.refuseWSStatus(c, code.Status(), code, msg)
+}
+
+// refuseWSStatus is refuseWS with a status of its own (426 for a wrong
+// WebSocket version carries bad_request).
+func (g *Gateway) refuseWSStatus(c *fiber.Ctx, status int, code protocol.Code, msg string) error {
 	if ok, held := g.refusals.allow(time.Now()); ok {
-		g.log.Info("connection refused", "status", code.Status(), "code", string(code), "reason", msg,
+		g.log.Info("connection refused", "status", status, "code", string(code), "reason", msg,
 			"remote", c.IP(), "refused_since_last_line", held)
 	}
 	g.metrics.refused.WithLabelValues(string(code)).Inc()
-	return httpError(c, code, msg)
+	return httpErrorStatus(c, status, code, msg)
+}
+
+// refuseUpgrade is netcode's refusal writer (netcode.Config.Refuse): the
+// handshakes netcode turns down (malformed, a wrong version, shutting down,
+// a TLS listener) are answered, logged and counted like the gateway's own,
+// with PROTOCOL.md §5's error body and netcode's status.
+func (g *Gateway) refuseUpgrade(c *fiber.Ctx, status int, msg string) error {
+	code := protocol.CodeBadRequest
+	switch {
+	case status == fiber.StatusServiceUnavailable:
+		code = protocol.CodeUnavailable
+	case status >= 500:
+		code = protocol.CodeInternal
+	}
+	return g.refuseWSStatus(c, status, code, msg)
 }

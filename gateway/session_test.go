@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/netcode"
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
@@ -357,7 +358,7 @@ func TestOpenOverrunCloses(t *testing.T) {
 	g.lobbies = &floodStore{Store: mem, g: g, user: "u", n: 5}
 	w1 := &recordingWriter{}
 	cs1 := openFake(g, "u", w1, "", 0)
-	if w1.closed != protocol.CloseInternalError || len(w1.msgs) != 0 {
+	if w1.closed != netcode.CloseInternalError || len(w1.msgs) != 0 {
 		t.Fatalf("held overrun: closed %d, %d messages", w1.closed, len(w1.msgs))
 	}
 	g.closed(cs1)
@@ -383,7 +384,7 @@ func TestOpenOverrunCloses(t *testing.T) {
 	}
 	w3.unblock()
 	<-opened
-	if w3.closed != protocol.CloseInternalError {
+	if w3.closed != netcode.CloseInternalError {
 		t.Fatalf("replay overrun: closed %d", w3.closed)
 	}
 }
@@ -531,7 +532,7 @@ func TestSessionPathStoreFailures(t *testing.T) {
 	// guess, the connection closes with 1011 and the failure is logged.
 	store.down.Store(true)
 	w, cs := open("b")
-	if w.closed != protocol.CloseInternalError || len(w.msgs) != 0 {
+	if w.closed != netcode.CloseInternalError || len(w.msgs) != 0 {
 		t.Fatalf("open with the store down: closed %d, %d messages", w.closed, len(w.msgs))
 	}
 	g.closed(cs)

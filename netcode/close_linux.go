@@ -91,7 +91,7 @@ func (l *loop) finalize(c *Conn) {
 	}
 	c.mu.Lock()
 	if c.state.Load() == stateOpen {
-		c.code = closeStatusAbnormal
+		c.code = CloseAbnormal
 	}
 	c.giveSlotLocked()
 	c.state.Store(stateClosed)

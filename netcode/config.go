@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/lobbyd/lobbyd/budget"
 )
 
@@ -50,6 +52,12 @@ type Config struct {
 	// Logger receives transport errors that have nobody else to go to.
 	// nil → slog.Default().
 	Logger *slog.Logger
+	// Refuse answers a handshake that Upgrade turns down with the HTTP
+	// status and a message: 400 for a malformed one, 426 for a wrong
+	// version (Sec-WebSocket-Version: 13 is already set), 503 after
+	// Shutdown, 500 on a TLS listener. The body's format is the caller's
+	// (the gateway writes PROTOCOL.md's JSON error). nil → msg as plain text.
+	Refuse func(c *fiber.Ctx, status int, msg string) error
 }
 
 // The transport defaults of PROTOCOL.md §1 and §6 (max_message_bytes,
@@ -86,6 +94,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Refuse == nil {
+		cfg.Refuse = func(c *fiber.Ctx, status int, msg string) error { return c.Status(status).SendString(msg) }
 	}
 	return cfg
 }

@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 
 	"github.com/gobwas/ws"
-	"github.com/lobbyd/lobbyd/protocol"
 	"golang.org/x/sys/unix"
 )
 
@@ -118,7 +117,7 @@ func (c *Conn) writeFrame(op ws.OpCode, head, body []byte) error {
 			// What it is owed it would not read before CloseTimeout:
 			// the close frame goes first (after the frame in flight).
 			c.out.dropUnstarted(c.loop.srv.cfg.Budget)
-			c.startCloseLocked(protocol.CloseSlowConsumer, "slow consumer")
+			c.startCloseLocked(ClosePolicyViolation, "slow consumer")
 		} else {
 			c.failLocked()
 		}
@@ -214,7 +213,7 @@ func (c *Conn) giveSlotLocked() {
 func (c *Conn) failLocked() {
 	if c.state.Load() == stateOpen {
 		c.state.Store(stateClosing)
-		c.code = closeStatusAbnormal
+		c.code = CloseAbnormal
 	}
 	c.giveSlotLocked()
 	c.broken = true

@@ -18,11 +18,3 @@ var (
 	// ErrUnsupported is returned by NewServer on platforms without epoll.
 	ErrUnsupported = errors.New("netcode: the epoll transport needs Linux")
 )
-
-// closeStatusAbnormal is reported to OnClose when the transport failed
-// without a close handshake (RFC 6455 §7.1.5); it never goes on the wire.
-const closeStatusAbnormal uint16 = 1006
-
-// closeInvalidPayload answers a close frame whose reason is not UTF-8
-// (RFC 6455 §7.4.1).
-const closeInvalidPayload uint16 = 1007

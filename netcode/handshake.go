@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // acceptGUID is RFC 6455 §1.3's constant. gobwas/ws computes the accept key
@@ -48,12 +47,13 @@ func checkHandshake(c *fiber.Ctx) (key string, herr *handshakeError) {
 	return key, nil
 }
 
-// refuse answers a refused handshake with PROTOCOL.md's JSON error body.
-func refuse(c *fiber.Ctx, status int, code protocol.Code, msg string) error {
+// refuse answers a refused handshake through the caller's writer, with the
+// version header RFC 6455 §4.4 asks of a 426.
+func (s *Server) refuse(c *fiber.Ctx, status int, msg string) error {
 	if status == fiber.StatusUpgradeRequired {
 		c.Set(fiber.HeaderSecWebSocketVersion, "13")
 	}
-	return c.Status(status).JSON(fiber.Map{"error": fiber.Map{"code": code, "msg": msg}})
+	return s.cfg.Refuse(c, status, msg)
 }
 
 // hasToken reports whether the comma-separated header value v holds tok,

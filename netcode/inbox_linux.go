@@ -3,7 +3,6 @@ package netcode
 import (
 	"encoding/binary"
 
-	"github.com/lobbyd/lobbyd/protocol"
 	"golang.org/x/sys/unix"
 )
 
@@ -35,7 +34,7 @@ func (l *loop) inbox() {
 		l.stopDeadline = l.now + int64(l.srv.cfg.CloseTimeout)
 		for _, c := range l.conns {
 			if c != nil {
-				l.closeConn(c, protocol.CloseGoingAway, "server shutdown")
+				l.closeConn(c, CloseGoingAway, "server shutdown")
 			}
 		}
 	}

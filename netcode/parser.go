@@ -5,7 +5,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
-	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // frameSink receives what the parser finds. Each method reports whether the
@@ -58,7 +57,7 @@ type frameHeader struct {
 
 // crProtocol is a close with 1002 (protocol error).
 func crProtocol(reason string) closeReq {
-	return closeReq{code: protocol.CloseProtocolError, reason: reason}
+	return closeReq{code: CloseProtocolError, reason: reason}
 }
 
 // header parses and validates the frame header at the start of b. It checks
@@ -96,7 +95,7 @@ func (p *parser) header(b []byte) (h frameHeader, n int, cr closeReq) {
 			return h, 0, crProtocol("new message inside a fragmented one")
 		}
 		if h.op == ws.OpText {
-			return h, 0, closeReq{code: protocol.CloseUnsupported, reason: "text frames are not supported"}
+			return h, 0, closeReq{code: CloseUnsupportedData, reason: "text frames are not supported"}
 		}
 	default:
 		return h, 0, crProtocol("unknown opcode")
@@ -132,7 +131,7 @@ func (p *parser) header(b []byte) (h frameHeader, n int, cr closeReq) {
 	// Data frames: the declared length, and the running total of the
 	// fragments, are checked before any byte of the payload is kept.
 	if !h.op.IsControl() && length > uint64(p.max-len(p.frag)) {
-		return h, 0, closeReq{code: protocol.CloseTooLarge, reason: "message too large"}
+		return h, 0, closeReq{code: CloseTooLarge, reason: "message too large"}
 	}
 	size := 2 + ext + 4
 	if len(b) < size {
@@ -302,7 +301,7 @@ func (p *parser) appendFrag(payload []byte) {
 func closeFrame(payload []byte) closeReq {
 	switch {
 	case len(payload) == 0:
-		return closeReq{code: protocol.CloseNormal, peer: true}
+		return closeReq{code: CloseNormal, peer: true}
 	case len(payload) == 1:
 		return crProtocol("close payload of one byte")
 	}
@@ -311,7 +310,7 @@ func closeFrame(payload []byte) closeReq {
 		return crProtocol("invalid close code")
 	}
 	if !utf8.Valid(payload[2:]) {
-		return closeReq{code: closeInvalidPayload, reason: "close reason not UTF-8"}
+		return closeReq{code: CloseInvalidPayload, reason: "close reason not UTF-8"}
 	}
 	return closeReq{code: code, peer: true}
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/gobwas/ws"
-	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // recSink records what the parser delivers.
@@ -77,31 +76,31 @@ func TestParserFrames(t *testing.T) {
 			cf(ws.OpContinuation, false, nil), cf(ws.OpContinuation, true, []byte("cd"))),
 			msgs: [][]byte{[]byte("abcd")}, pings: 1},
 		{name: "pong", in: cf(ws.OpPong, true, []byte("x")), pongs: 1},
-		{name: "close empty echoes 1000", in: cf(ws.OpClose, true, nil), code: protocol.CloseNormal, peer: true},
+		{name: "close empty echoes 1000", in: cf(ws.OpClose, true, nil), code: CloseNormal, peer: true},
 		{name: "close 1001", in: cf(ws.OpClose, true, append(closeBody(1001, ""), "bye"...)), code: 1001, peer: true},
 		{name: "close stops parsing", in: cat(cf(ws.OpClose, true, closeBody(4000, "")), cf(ws.OpBinary, true, []byte("x"))), code: 4000, peer: true},
-		{name: "close one byte", in: cf(ws.OpClose, true, []byte{3}), code: protocol.CloseProtocolError},
-		{name: "close code 1005", in: cf(ws.OpClose, true, closeBody(1005, "")), code: protocol.CloseProtocolError},
-		{name: "close reason not utf8", in: cf(ws.OpClose, true, append(closeBody(1000, ""), 0xff, 0xfe)), code: closeInvalidPayload},
-		{name: "unmasked", in: cat(rawHeader(0x82, false, 1), []byte{1}), code: protocol.CloseProtocolError},
-		{name: "rsv1", in: cat(rawHeader(0x82|0x40, true, 1), []byte{1}), code: protocol.CloseProtocolError},
-		{name: "rsv3", in: cat(rawHeader(0x82|0x10, true, 1), []byte{1}), code: protocol.CloseProtocolError},
-		{name: "opcode 3", in: cat(rawHeader(0x83, true, 1), []byte{1}), code: protocol.CloseProtocolError},
-		{name: "opcode 0xB", in: cat(rawHeader(0x8B, true, 0)), code: protocol.CloseProtocolError},
-		{name: "fragmented ping", in: cat(rawHeader(0x09, true, 1), []byte{1}), code: protocol.CloseProtocolError},
-		{name: "ping over 125", in: rawHeader(0x89, true, 126), code: protocol.CloseProtocolError},
-		{name: "continuation first", in: cf(ws.OpContinuation, true, []byte("x")), code: protocol.CloseProtocolError},
+		{name: "close one byte", in: cf(ws.OpClose, true, []byte{3}), code: CloseProtocolError},
+		{name: "close code 1005", in: cf(ws.OpClose, true, closeBody(1005, "")), code: CloseProtocolError},
+		{name: "close reason not utf8", in: cf(ws.OpClose, true, append(closeBody(1000, ""), 0xff, 0xfe)), code: CloseInvalidPayload},
+		{name: "unmasked", in: cat(rawHeader(0x82, false, 1), []byte{1}), code: CloseProtocolError},
+		{name: "rsv1", in: cat(rawHeader(0x82|0x40, true, 1), []byte{1}), code: CloseProtocolError},
+		{name: "rsv3", in: cat(rawHeader(0x82|0x10, true, 1), []byte{1}), code: CloseProtocolError},
+		{name: "opcode 3", in: cat(rawHeader(0x83, true, 1), []byte{1}), code: CloseProtocolError},
+		{name: "opcode 0xB", in: cat(rawHeader(0x8B, true, 0)), code: CloseProtocolError},
+		{name: "fragmented ping", in: cat(rawHeader(0x09, true, 1), []byte{1}), code: CloseProtocolError},
+		{name: "ping over 125", in: rawHeader(0x89, true, 126), code: CloseProtocolError},
+		{name: "continuation first", in: cf(ws.OpContinuation, true, []byte("x")), code: CloseProtocolError},
 		{name: "binary inside fragments", in: cat(cf(ws.OpBinary, false, []byte("x")), cf(ws.OpBinary, true, []byte("y"))),
-			code: protocol.CloseProtocolError},
-		{name: "text", in: cf(ws.OpText, true, []byte("hi")), code: protocol.CloseUnsupported},
+			code: CloseProtocolError},
+		{name: "text", in: cf(ws.OpText, true, []byte("hi")), code: CloseUnsupportedData},
 		{name: "text after good frame", in: cat(cf(ws.OpBinary, true, []byte("a")), cf(ws.OpText, true, []byte("hi"))),
-			msgs: [][]byte{[]byte("a")}, code: protocol.CloseUnsupported},
-		{name: "declared over max", in: rawHeader(0x82, true, 2049), code: protocol.CloseTooLarge},
+			msgs: [][]byte{[]byte("a")}, code: CloseUnsupportedData},
+		{name: "declared over max", in: rawHeader(0x82, true, 2049), code: CloseTooLarge},
 		{name: "fragments over max", in: cat(cf(ws.OpBinary, false, big), cf(ws.OpContinuation, false, big),
-			cf(ws.OpContinuation, true, big)), code: protocol.CloseTooLarge},
-		{name: "64-bit msb", in: rawHeader(0x82, true, 1<<63), code: protocol.CloseProtocolError},
-		{name: "16-bit not minimal", in: []byte{0x82, 0x80 | 126, 0, 5}, code: protocol.CloseProtocolError},
-		{name: "64-bit not minimal", in: []byte{0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0, 1, 0}, code: protocol.CloseProtocolError},
+			cf(ws.OpContinuation, true, big)), code: CloseTooLarge},
+		{name: "64-bit msb", in: rawHeader(0x82, true, 1<<63), code: CloseProtocolError},
+		{name: "16-bit not minimal", in: []byte{0x82, 0x80 | 126, 0, 5}, code: CloseProtocolError},
+		{name: "64-bit not minimal", in: []byte{0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0, 1, 0}, code: CloseProtocolError},
 	}
 	for _, tt := range tests {
 		// Whole, then split at every byte: the result must not depend on
@@ -141,7 +140,7 @@ func TestParserRefusesBeforeBuffering(t *testing.T) {
 	p := parser{max: 1 << 16}
 	var s recSink
 	cr := p.feed(rawHeader(0x82, true, 1<<20), &s)
-	if cr.code != protocol.CloseTooLarge {
+	if cr.code != CloseTooLarge {
 		t.Fatalf("close %d, want 1009", cr.code)
 	}
 	if p.partial != nil {

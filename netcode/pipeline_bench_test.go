@@ -9,6 +9,10 @@ import (
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
+// This benchmark alone imports protocol: it measures the whole receive path
+// the loop drives for the gateway (read, parse, decode). netcode itself does
+// not (TestImportsNothingOfLobbyd).
+
 // decodeSink does what the gateway does with a message before dispatch:
 // decode the envelope, and for lobby.send its body.
 type decodeSink struct {

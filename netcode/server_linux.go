@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/lobbyd/lobbyd/protocol"
 	"golang.org/x/sys/unix"
 )
 
@@ -75,8 +74,8 @@ func (s *Server) clock() int64 { return int64(time.Since(s.start)) }
 // connection's until it leaves the open state.
 //
 // It checks the RFC 6455 handshake and answers 400 (426 with
-// Sec-WebSocket-Version: 13 for a wrong version) with PROTOCOL.md's JSON
-// error body when it is off, and 503 after Shutdown. Otherwise it returns
+// Sec-WebSocket-Version: 13 for a wrong version) through Config.Refuse when
+// it is off, and 503 after Shutdown. Otherwise it returns
 // nil and fasthttp hands the socket over once the route returns: the 101 is
 // written then, by netcode, and the connection goes to a loop.
 //
@@ -85,7 +84,7 @@ func (s *Server) clock() int64 { return int64(time.Since(s.start)) }
 // MaxConnsPerIP 0; no TLS on the listener.
 func (s *Server) Upgrade(c *fiber.Ctx, value any) error {
 	if s.shutdown.Load() {
-		return refuse(c, fiber.StatusServiceUnavailable, protocol.CodeUnavailable, "server shutting down")
+		return s.refuse(c, fiber.StatusServiceUnavailable, "server shutting down")
 	}
 	if !s.takeSlot() {
 		return ErrFull
@@ -93,12 +92,12 @@ func (s *Server) Upgrade(c *fiber.Ctx, value any) error {
 	key, herr := checkHandshake(c)
 	if herr != nil {
 		s.giveSlot()
-		return refuse(c, herr.status, protocol.CodeBadRequest, herr.msg)
+		return s.refuse(c, herr.status, herr.msg)
 	}
 	ctx := c.Context()
 	if ctx.IsTLS() {
 		s.giveSlot()
-		return refuse(c, fiber.StatusInternalServerError, protocol.CodeInternal,
+		return s.refuse(c, fiber.StatusInternalServerError,
 			"websocket needs a plain TCP listener (terminate TLS at the load balancer)")
 	}
 	resp := switchingProtocols(acceptKey(key))

@@ -4,7 +4,6 @@ package netcode
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http/httptest"
@@ -18,7 +17,6 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gorilla/websocket"
-	"github.com/lobbyd/lobbyd/protocol"
 )
 
 func dial(t testing.TB, ts *testServer) *websocket.Conn {
@@ -110,11 +108,11 @@ func TestServerHeartbeatKeepsPongingClientAlive(t *testing.T) {
 func TestIdleTimeout(t *testing.T) {
 	ts := startServer(t, Config{HeartbeatInterval: 30 * time.Millisecond}, newEchoHandler())
 	nc, br := rawDial(t, ts.addr, nil) // never answers pings
-	if code := readClose(t, br); code != protocol.CloseIdleTimeout {
-		t.Fatalf("close %d, want %d", code, protocol.CloseIdleTimeout)
+	if code := readClose(t, br); code != CloseGoingAway {
+		t.Fatalf("close %d, want %d", code, CloseGoingAway)
 	}
 	nc.Close()
-	if code := ts.waitClose(t); code != protocol.CloseIdleTimeout {
+	if code := ts.waitClose(t); code != CloseGoingAway {
 		t.Fatalf("OnClose %d", code)
 	}
 	ts.waitLen(t, 0)
@@ -139,7 +137,7 @@ func TestIdleTimeoutPartialFrame(t *testing.T) {
 			}
 		}
 	}()
-	if code := readClose(t, br); code != protocol.CloseIdleTimeout {
+	if code := readClose(t, br); code != CloseGoingAway {
 		t.Fatalf("close %d", code)
 	}
 }
@@ -170,8 +168,9 @@ func TestServerClose(t *testing.T) {
 	if err := sc.Write([]byte("first")); err != nil {
 		t.Fatal(err)
 	}
-	sc.Close(protocol.CloseDraining, "draining")
-	sc.Close(protocol.CloseNormal, "again") // no effect
+	const appCode uint16 = 4010 // an application's code goes through as it is
+	sc.Close(appCode, "draining")
+	sc.Close(CloseNormal, "again") // no effect
 	if err := sc.Write([]byte("late")); !errors.Is(err, ErrClosed) {
 		t.Fatalf("write after close: %v", err)
 	}
@@ -180,10 +179,10 @@ func TestServerClose(t *testing.T) {
 		t.Fatalf("queued data before close: %q %v", msg, err)
 	}
 	_, _, err = c.ReadMessage()
-	if closeCode(err) != int(protocol.CloseDraining) {
+	if closeCode(err) != int(appCode) {
 		t.Fatalf("read %v", err)
 	}
-	if code := ts.waitClose(t); code != protocol.CloseDraining {
+	if code := ts.waitClose(t); code != appCode {
 		t.Fatalf("OnClose %d", code)
 	}
 	// gorilla answers nothing and leaves the socket to us: our FIN then its
@@ -284,14 +283,14 @@ func TestMalformedFrames(t *testing.T) {
 		in   []byte
 		want uint16
 	}{
-		{"unmasked", []byte{0x82, 0x01, 0x00}, protocol.CloseProtocolError},
-		{"rsv bits", cat(rawHeader(0x82|0x20, true, 1), []byte{1}), protocol.CloseProtocolError},
-		{"bad opcode", cat(rawHeader(0x85, true, 1), []byte{1}), protocol.CloseProtocolError},
-		{"fragmented control", cat(rawHeader(0x0A, true, 1), []byte{1}), protocol.CloseProtocolError},
-		{"continuation first", maskedFrame(ws.OpContinuation, true, []byte("x")), protocol.CloseProtocolError},
-		{"huge length msb", rawHeader(0x82, true, 1<<63|5), protocol.CloseProtocolError},
-		{"huge length", rawHeader(0x82, true, 1<<40), protocol.CloseTooLarge},
-		{"bad close code", maskedFrame(ws.OpClose, true, []byte{0x03, 0xED}), protocol.CloseProtocolError},
+		{"unmasked", []byte{0x82, 0x01, 0x00}, CloseProtocolError},
+		{"rsv bits", cat(rawHeader(0x82|0x20, true, 1), []byte{1}), CloseProtocolError},
+		{"bad opcode", cat(rawHeader(0x85, true, 1), []byte{1}), CloseProtocolError},
+		{"fragmented control", cat(rawHeader(0x0A, true, 1), []byte{1}), CloseProtocolError},
+		{"continuation first", maskedFrame(ws.OpContinuation, true, []byte("x")), CloseProtocolError},
+		{"huge length msb", rawHeader(0x82, true, 1<<63|5), CloseProtocolError},
+		{"huge length", rawHeader(0x82, true, 1<<40), CloseTooLarge},
+		{"bad close code", maskedFrame(ws.OpClose, true, []byte{0x03, 0xED}), CloseProtocolError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,7 +342,7 @@ func TestSlowConsumer(t *testing.T) {
 	if err := sc.Write(msg); !errors.Is(err, ErrClosed) {
 		t.Fatalf("write after slow consumer: %v", err)
 	}
-	if code := ts.waitClose(t); code != protocol.CloseSlowConsumer {
+	if code := ts.waitClose(t); code != ClosePolicyViolation {
 		t.Fatalf("OnClose %d", code)
 	}
 	ts.waitLen(t, 0) // closed at CloseTimeout: the peer never drains
@@ -468,7 +467,7 @@ func TestEachAndShutdown(t *testing.T) {
 	go func() {
 		for _, c := range clients {
 			_, _, err := c.ReadMessage()
-			if closeCode(err) != int(protocol.CloseGoingAway) {
+			if closeCode(err) != int(CloseGoingAway) {
 				t.Errorf("read %v, want 1001", err)
 			}
 			c.Close()
@@ -491,7 +490,13 @@ func TestEachAndShutdown(t *testing.T) {
 }
 
 func TestHandshakeRefusals(t *testing.T) {
-	srv, err := NewServer(Config{Loops: 1}, newEchoHandler())
+	var gotStatus int
+	var gotMsg string
+	refuse := func(c *fiber.Ctx, status int, msg string) error {
+		gotStatus, gotMsg = status, msg
+		return c.Status(status).SendString("refused: " + msg)
+	}
+	srv, err := NewServer(Config{Loops: 1, Refuse: refuse}, newEchoHandler())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,19 +527,38 @@ func TestHandshakeRefusals(t *testing.T) {
 			req.Header.Set(k, v)
 		}
 		req.Header.Set(tt.key, tt.value)
+		gotStatus, gotMsg = 0, ""
 		resp, err := app.Test(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
-		var e struct {
-			Error struct{ Code, Msg string }
-		}
-		if resp.StatusCode != tt.status || json.Unmarshal(body, &e) != nil || e.Error.Code != "bad_request" || e.Error.Msg == "" {
-			t.Errorf("%s: %d %s", tt.name, resp.StatusCode, body)
+		// The caller's writer answered, with netcode's status and reason.
+		if gotStatus != tt.status || gotMsg == "" || resp.StatusCode != tt.status || string(body) != "refused: "+gotMsg {
+			t.Errorf("%s: writer got %d %q; answer %d %q", tt.name, gotStatus, gotMsg, resp.StatusCode, body)
 		}
 		if tt.status == 426 && resp.Header.Get("Sec-WebSocket-Version") != "13" {
 			t.Errorf("%s: no Sec-WebSocket-Version in the 426", tt.name)
 		}
+	}
+}
+
+// Without a refusal writer, a refusal is the status and its reason as text:
+// netcode knows no error-body format.
+func TestHandshakeRefusalDefault(t *testing.T) {
+	srv, err := NewServer(Config{Loops: 1}, newEchoHandler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	app := fiber.New()
+	app.Get("/ws", func(c *fiber.Ctx) error { return srv.Upgrade(c, nil) })
+	resp, err := app.Test(httptest.NewRequest("GET", "/ws", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 400 || string(body) != "missing Upgrade: websocket" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/gobwas/ws"
-	"github.com/lobbyd/lobbyd/protocol"
 	"golang.org/x/sys/unix"
 )
 
@@ -105,7 +104,7 @@ func TestSlowConsumerSeesItsCloseCode(t *testing.T) {
 			t.Fatalf("stream ended without a close frame: %v", err)
 		}
 		if f.Header.OpCode == ws.OpClose {
-			if code, _ := ws.ParseCloseFrameData(f.Payload); uint16(code) != protocol.CloseSlowConsumer {
+			if code, _ := ws.ParseCloseFrameData(f.Payload); uint16(code) != ClosePolicyViolation {
 				t.Fatalf("close code %d", code)
 			}
 			break
@@ -114,7 +113,7 @@ func TestSlowConsumerSeesItsCloseCode(t *testing.T) {
 			t.Fatalf("frame of %d bytes", len(f.Payload))
 		}
 	}
-	if code := ts.waitClose(t); code != protocol.CloseSlowConsumer {
+	if code := ts.waitClose(t); code != ClosePolicyViolation {
 		t.Fatalf("OnClose %d", code)
 	}
 }

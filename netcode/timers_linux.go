@@ -2,7 +2,6 @@ package netcode
 
 import (
 	"github.com/gobwas/ws"
-	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // The loop's timers: one tick per Server.tick, driven by the read deadline
@@ -38,7 +37,7 @@ func (l *loop) onTick() {
 			continue
 		}
 		if l.now-c.lastActive > idle {
-			l.closeConn(c, protocol.CloseIdleTimeout, "idle timeout")
+			l.closeConn(c, CloseGoingAway, "idle timeout")
 			continue
 		}
 		if int64(i)%slots == slot {

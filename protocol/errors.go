@@ -64,20 +64,13 @@ func (e *Error) Error() string { return string(e.Code) + ": " + e.Msg }
 // Errorf-free constructor: messages are constant strings on hot paths.
 func NewError(code Code, msg string) *Error { return &Error{Code: code, Msg: msg} }
 
-// WebSocket close codes (PROTOCOL.md §5).
+// The application's WebSocket close codes (PROTOCOL.md §5). The RFC 6455
+// codes it lists (1000, 1002, 1003, 1009) and the ones lobbyd adds where it
+// is silent (1001 idle, 1008 slow consumer, 1011) belong to the transport:
+// netcode.Close*.
 const (
-	CloseNormal        uint16 = 1000
-	CloseProtocolError uint16 = 1002
-	CloseUnsupported   uint16 = 1003 // a text frame
-	CloseTooLarge      uint16 = 1009
-	CloseTokenExpired  uint16 = 4001
-	CloseRateLimited   uint16 = 4008
-	CloseReplaced      uint16 = 4009
-	CloseDraining      uint16 = 4010
-	// PROTOCOL.md v1 names no code for these two; we use the standard ones a
-	// careful client already handles (docs/protocol-notes.md).
-	CloseSlowConsumer  uint16 = 1008 // policy violation: write queue over its bound
-	CloseIdleTimeout   uint16 = 1001 // going away: silent for 3 heartbeats
-	CloseInternalError uint16 = 1011
-	CloseGoingAway     uint16 = 1001
+	CloseTokenExpired uint16 = 4001
+	CloseRateLimited  uint16 = 4008
+	CloseReplaced     uint16 = 4009
+	CloseDraining     uint16 = 4010
 )
