@@ -49,11 +49,11 @@ func checkHandshake(c *fiber.Ctx) (key string, herr *handshakeError) {
 
 // refuse answers a refused handshake through the caller's writer, with the
 // version header RFC 6455 §4.4 asks of a 426.
-func (s *Server) refuse(c *fiber.Ctx, status int, msg string) error {
+func (cfg *Config) refuse(c *fiber.Ctx, status int, msg string) error {
 	if status == fiber.StatusUpgradeRequired {
 		c.Set(fiber.HeaderSecWebSocketVersion, "13")
 	}
-	return s.cfg.Refuse(c, status, msg)
+	return cfg.Refuse(c, status, msg)
 }
 
 // hasToken reports whether the comma-separated header value v holds tok,

@@ -84,7 +84,7 @@ func (s *Server) clock() int64 { return int64(time.Since(s.start)) }
 // MaxConnsPerIP 0; no TLS on the listener.
 func (s *Server) Upgrade(c *fiber.Ctx, value any) error {
 	if s.shutdown.Load() {
-		return s.refuse(c, fiber.StatusServiceUnavailable, "server shutting down")
+		return s.cfg.refuse(c, fiber.StatusServiceUnavailable, "server shutting down")
 	}
 	if !s.takeSlot() {
 		return ErrFull
@@ -92,12 +92,12 @@ func (s *Server) Upgrade(c *fiber.Ctx, value any) error {
 	key, herr := checkHandshake(c)
 	if herr != nil {
 		s.giveSlot()
-		return s.refuse(c, herr.status, herr.msg)
+		return s.cfg.refuse(c, herr.status, herr.msg)
 	}
 	ctx := c.Context()
 	if ctx.IsTLS() {
 		s.giveSlot()
-		return s.refuse(c, fiber.StatusInternalServerError,
+		return s.cfg.refuse(c, fiber.StatusInternalServerError,
 			"websocket needs a plain TCP listener (terminate TLS at the load balancer)")
 	}
 	resp := switchingProtocols(acceptKey(key))
