@@ -1,7 +1,7 @@
 // Package netcode is lobbyd's WebSocket transport: the RFC 6455 handshake on
 // a Fiber route, then frames on a Linux epoll loop. It hands whole binary
 // messages to a Handler and takes whole messages to write; it knows nothing
-// of lobbies, sessions or MessagePack, and imports none of lobbyd's packages.
+// of lobbies, sessions or MessagePack, and imports no package above it.
 // It owns RFC 6455's close codes (closecode.go); the application's codes and
 // the body of a refused handshake (Config.Refuse) are its caller's.
 //

@@ -11,7 +11,7 @@ import (
 
 // This benchmark alone imports protocol: it measures the whole receive path
 // the loop drives for the gateway (read, parse, decode). netcode itself does
-// not (TestImportsNothingOfLobbyd).
+// not (TestImportsNoPackageAbove).
 
 // decodeSink does what the gateway does with a message before dispatch:
 // decode the envelope, and for lobby.send its body.
