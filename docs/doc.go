@@ -1,6 +1,8 @@
 // Package docs holds the project's documentation and no code. Its tests
 // keep the documentation true: every relative link in every Markdown file
 // of the repository resolves to a file of the repository (and a heading,
-// for links with an anchor), and openapi.yaml describes every HTTP route
-// the server registers with the answers a live server gives.
+// for links with an anchor), openapi.yaml describes every HTTP route the
+// server registers with the answers a live server gives, and locks.md
+// names every mutex of the server (the only place the lock order is
+// written).
 package docs

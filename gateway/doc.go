@@ -6,10 +6,9 @@
 //
 // It parses no frames: netcode hands it whole messages.
 //
-// Concurrency. Lock order: lobby store lock → hub.mu → Session.mu → netcode
-// conn write lock. Event sinks run with the lobby lock held and only take
-// hub.mu (read) and Session.mu. No code holds Session.mu or hub.mu while it
-// calls a store or the matchmaking service. A connection's OnOpen,
-// OnMessage and OnClose callbacks run on its netcode loop goroutine, one at
-// a time.
+// Concurrency: its locks (hub.mu, Session.mu) and how they nest with the
+// lobby store's and netcode's are in docs/locks.md; the steps that open a
+// session without holding up the shard are in docs/architecture.md
+// ("Opening a session"). A connection's OnOpen, OnMessage and OnClose
+// callbacks run on its netcode loop goroutine, one at a time.
 package gateway

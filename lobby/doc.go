@@ -46,9 +46,11 @@
 // Store methods are safe for concurrent use. MemoryStore has one store-wide
 // RWMutex (users, codes; held only for short map updates, never while
 // calling the Sink), one mutex per lobby (members, fields, scratch) and the
-// listing Index's own lock. Lock order: lobby lock, then store lock, then
-// index lock; never the other way. A listing copies its candidates out of
-// the index and builds their views under each lobby's lock afterwards.
+// listing Index's own lock; how they nest is in docs/locks.md. Events of
+// one lobby are delivered synchronously while that lobby's lock is held, so
+// every member sees one order. Therefore a Sink must not call back into the
+// Store, must not block for long, and must not keep the *Event or its
+// slices (To, Data) after Deliver returns.
 //
 // # Listing
 //
@@ -57,10 +59,6 @@
 // cluster package's listing replica fills one from Redis, so every shard
 // answers GET /v1/lobbies from memory with the same filters, order and
 // cursors.
-// Events of one lobby are delivered synchronously while that lobby's lock is
-// held, so every member sees one order. Therefore a Sink must not call back
-// into the Store, must not block for long, and must not keep the *Event or
-// its slices (To, Data) after Deliver returns.
 //
 // MemoryStore never waits on I/O, so it ignores the contexts it is given;
 // the Redis store honours them.

@@ -28,8 +28,8 @@ import (
 //
 // The index does not hold views itself: each entry has a ListedView that
 // gives the view when a page shows it, called after the index lock is
-// released, so an implementation may take its lobby's lock (lock order:
-// lobby, then index). Index is safe for concurrent use; its lock is a leaf.
+// released, so an implementation may take its lobby's lock. Index is safe
+// for concurrent use; its lock is a leaf (docs/locks.md).
 type Index struct {
 	mu    sync.RWMutex
 	items map[string]*indexItem // lobby id → entry

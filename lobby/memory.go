@@ -44,7 +44,7 @@ type MemoryStore struct {
 	log     *slog.Logger
 
 	// Guarded by mu. A lobby's entries here change only while its own lock
-	// is held too (lock order: lobby.mu, then mu), so a lobby's members and
+	// is held too (docs/locks.md), so a lobby's members and
 	// users[member] always agree under the lobby lock.
 	mu      sync.RWMutex
 	users   map[string]*lobby // user id → their lobby

@@ -44,5 +44,6 @@
 //   - Service methods are safe for concurrent use. Service.passMu guards
 //     only the matcher and its snapshot buffer, during the store's Waiting
 //     and the matcher; the Service holds none of its locks while it calls
-//     Lobbies, store mutations or Sink.Deliver. One Run per Service.
+//     Lobbies, store mutations or Sink.Deliver. One Run per Service. How
+//     its locks nest with the rest: docs/locks.md.
 package matchmaking

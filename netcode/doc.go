@@ -27,9 +27,9 @@
 //     Conn are touched only by that goroutine. Handler callbacks run on it, one
 //     at a time per loop, so they must not block.
 //   - Conn.Write, Conn.WriteParts and Conn.Close may be called from any
-//     goroutine. They take the Conn's write lock (the last lock in the lock
-//     order: lobby lock → gateway session lock → conn write lock) and never
-//     call back into the Handler: OnClose always runs later, on the loop.
+//     goroutine. They take the Conn's write lock (near the end of the order
+//     in docs/locks.md: callers may hold their own locks) and never call
+//     back into the Handler: OnClose always runs later, on the loop.
 //   - Heartbeats, idle timeouts and close deadlines are timers of the loops
 //     themselves (a read deadline on the parked epoll fd, below), not
 //     goroutines: the goroutine count is Config.Loops, whatever the number

@@ -255,7 +255,7 @@ func (discardSink) onPing([]byte) bool    { return true }
 func (discardSink) onPong([]byte) bool    { return true }
 
 // markDirty puts c on the loop's list of connections to flush, waking the
-// loop if it sleeps. Caller holds c.mu (lock order: Conn.mu, then loop.mu).
+// loop if it sleeps. Caller holds c.mu (docs/locks.md).
 func (l *loop) markDirty(c *Conn) {
 	l.mu.Lock()
 	if !l.stopped {
