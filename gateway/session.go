@@ -94,9 +94,11 @@ type snapshot struct {
 	version uint64 // protocol.LobbyView.Version
 }
 
-// shows reports whether the snapshot already shows what ev says.
+// shows reports whether the snapshot already shows what ev says. An event
+// without a version (a store that does not number its events) is never
+// taken as shown: repeating it is better than losing it.
 func (sn snapshot) shows(ev *eventBuf) bool {
-	return ev.inView && sn.lobbyID != "" && ev.lobbyID == sn.lobbyID && ev.version <= sn.version
+	return ev.inView && ev.version != 0 && sn.lobbyID != "" && ev.lobbyID == sn.lobbyID && ev.version <= sn.version
 }
 
 // stopHoldingLocked numbers the held events that sn does not show, into

@@ -556,3 +556,31 @@ func TestSessionPathStoreFailures(t *testing.T) {
 		}
 	}
 }
+
+// What a welcome's snapshot counts as already shown: only a change of its
+// own lobby, numbered at or before it, of a kind a view shows in full.
+func TestSnapshotShows(t *testing.T) {
+	sn := snapshot{lobbyID: "L", version: 5}
+	for _, tc := range []struct {
+		lobby   string
+		version uint64
+		inView  bool
+		shown   bool
+	}{
+		{"L", 5, true, true},
+		{"L", 1, true, true},
+		{"L", 6, true, false},  // after the snapshot
+		{"L", 3, false, false}, // chat, data, started
+		{"M", 3, true, false},  // another lobby
+		{"L", 0, true, false},  // not numbered by its store
+		{"", 0, false, false},  // matchmaking
+	} {
+		ev := &eventBuf{lobbyID: tc.lobby, version: tc.version, inView: tc.inView}
+		if got := sn.shows(ev); got != tc.shown {
+			t.Errorf("%+v: shown %v", tc, got)
+		}
+	}
+	if (snapshot{}).shows(&eventBuf{lobbyID: "L", version: 1, inView: true}) {
+		t.Error("a welcome with no lobby shows an event")
+	}
+}
