@@ -106,6 +106,16 @@ func (l *Lease) Epoch() (int64, bool) {
 	return l.epoch, true
 }
 
+// Fence is the lease's value ("<epoch>:<token>") while it is held: what
+// the claim script compares with the lease key (TicketOptions.Fence).
+func (l *Lease) Fence() (string, bool) {
+	e, ok := l.Epoch()
+	if !ok {
+		return "", false
+	}
+	return l.value(e), true
+}
+
 func (l *Lease) value(epoch int64) string { return strconv.FormatInt(epoch, 10) + ":" + l.token }
 
 // Acquire takes the lease if nobody holds it (or renews it if this Lease
@@ -203,13 +213,13 @@ func NewLeases(rdb redis.UniversalClient, ks Keyspace, queues []string, opts Lea
 	return ls
 }
 
-// Fence implements TicketOptions.Fence: the epoch of queue's lease while
-// this shard holds it.
-func (ls *Leases) Fence(queue string) (int64, bool) {
+// Fence implements TicketOptions.Fence: queue's lease value while this
+// shard holds it.
+func (ls *Leases) Fence(queue string) (string, bool) {
 	if l := ls.leases[queue]; l != nil {
-		return l.Epoch()
+		return l.Fence()
 	}
-	return 0, false
+	return "", false
 }
 
 // Held reports whether this shard holds queue's lease: whether its matcher
@@ -217,6 +227,14 @@ func (ls *Leases) Fence(queue string) (int64, bool) {
 func (ls *Leases) Held(queue string) bool {
 	_, ok := ls.Fence(queue)
 	return ok
+}
+
+// Epoch is the fencing epoch of queue's lease while this shard holds it.
+func (ls *Leases) Epoch(queue string) (int64, bool) {
+	if l := ls.leases[queue]; l != nil {
+		return l.Epoch()
+	}
+	return 0, false
 }
 
 // Step renews every held lease and tries to acquire the others, once.

@@ -111,7 +111,8 @@ func TestLeaseTakeoverAndFencedClaim(t *testing.T) {
 	if ok, err := storeA.Claim(ctx, []string{"t1"}); !ok || err != nil {
 		t.Fatalf("holder Claim = %v, %v", ok, err)
 	}
-	staleEpoch, _ := a.Fence("duel")
+	staleEpoch, _ := a.Epoch("duel")
+	staleFence, _ := a.Fence("duel")
 
 	// a dies: only b keeps stepping.
 	stop := make(chan struct{})
@@ -141,14 +142,14 @@ func TestLeaseTakeoverAndFencedClaim(t *testing.T) {
 	}
 	// A cut-off matcher with the old epoch (its fence stuck) is refused by
 	// the script itself.
-	stuck := NewTicketStore(rdb, ks, TicketOptions{Fence: func(string) (int64, bool) { return staleEpoch, true }})
+	stuck := NewTicketStore(rdb, ks, TicketOptions{Fence: func(string) (string, bool) { return staleFence, true }})
 	if ok, err := stuck.Claim(ctx, []string{"t2"}); ok || !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("stale epoch Claim = %v, %v", ok, err)
 	}
 	if ok, err := storeB.Claim(ctx, []string{"t2"}); !ok || err != nil {
 		t.Fatalf("new holder Claim = %v, %v", ok, err)
 	}
-	if e, _ := b.Fence("duel"); e != staleEpoch+1 {
+	if e, _ := b.Epoch("duel"); e != staleEpoch+1 {
 		t.Fatalf("new epoch %d, want %d", e, staleEpoch+1)
 	}
 }
@@ -163,7 +164,7 @@ func TestLeaseExpiredClaimRefused(t *testing.T) {
 	if ok, err := l.Acquire(ctx); !ok || err != nil {
 		t.Fatal(ok, err)
 	}
-	s := NewTicketStore(rdb, ks, TicketOptions{Fence: func(string) (int64, bool) { return l.Epoch() }})
+	s := NewTicketStore(rdb, ks, TicketOptions{Fence: func(string) (string, bool) { return l.Fence() }})
 	if err := s.Add(ctx, ticket("t1", "duel", 1, "u1")); err != nil {
 		t.Fatal(err)
 	}
@@ -176,5 +177,43 @@ func TestLeaseExpiredClaimRefused(t *testing.T) {
 	}
 	if _, ok := l.Epoch(); ok {
 		t.Fatal("a lost lease still reports an epoch")
+	}
+}
+
+// Redis loses its data (a restart without persistence): epochs start over,
+// and another shard can acquire the same epoch a cut-off holder still
+// believes in. The claim compares the whole lease value, token included,
+// so the old holder is refused all the same.
+func TestLeaseSameEpochAfterDataLoss(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ks := NewKeyspace(prefix)
+	ctx := context.Background()
+	old := NewLease(rdb, ks, "duel", time.Minute)
+	if ok, _ := old.Acquire(ctx); !ok {
+		t.Fatal("no lease")
+	}
+	oldFence, _ := old.Fence()
+	rdb.Del(ctx, ks.queueLease("duel"), ks.queueEpoch("duel")) // the data is gone
+	next := NewLease(rdb, ks, "duel", time.Minute)
+	if ok, _ := next.Acquire(ctx); !ok {
+		t.Fatal("no lease after the loss")
+	}
+	if e1, _ := old.Epoch(); e1 != 1 {
+		t.Fatalf("old epoch %d", e1)
+	}
+	if e2, _ := next.Epoch(); e2 != 1 {
+		t.Fatalf("new epoch %d, want 1 again", e2)
+	}
+	s := NewTicketStore(rdb, ks, TicketOptions{})
+	if err := s.Add(ctx, ticket("t1", "duel", 1, "u1")); err != nil {
+		t.Fatal(err)
+	}
+	stale := NewTicketStore(rdb, ks, TicketOptions{Fence: func(string) (string, bool) { return oldFence, true }})
+	if ok, err := stale.Claim(ctx, []string{"t1"}); ok || !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("old holder's Claim with the same epoch = %v, %v", ok, err)
+	}
+	fresh := NewTicketStore(rdb, ks, TicketOptions{Fence: func(string) (string, bool) { return next.Fence() }})
+	if ok, err := fresh.Claim(ctx, []string{"t1"}); !ok || err != nil {
+		t.Fatalf("holder's Claim = %v, %v", ok, err)
 	}
 }

@@ -87,7 +87,7 @@ var ErrLeaseLost = errors.New("cluster: matcher lease not held (stale epoch); cl
 type TicketStore struct {
 	rdb   redis.UniversalClient
 	ks    Keyspace
-	fence func(queue string) (epoch int64, ok bool)
+	fence func(queue string) (fence string, ok bool)
 
 	mu      sync.Mutex              // guards mirrors (the map; each mirror has its own lock)
 	mirrors map[string]*queueMirror // per queue, made by its first Waiting
@@ -95,12 +95,14 @@ type TicketStore struct {
 
 // TicketOptions configure a TicketStore.
 type TicketOptions struct {
-	// Fence, when set, gives the matcher lease epoch this shard holds for a
-	// queue (Leases.Fence). Claim refuses with ErrLeaseLost when it reports
-	// none, and the claim script refuses when the epoch is no longer the
-	// queue's current one or the lease has expired. Nil: Claim is unfenced
-	// (tests, a single shard).
-	Fence func(queue string) (epoch int64, ok bool)
+	// Fence, when set, gives the matcher lease this shard holds on a queue
+	// (Leases.Fence: "<epoch>:<token>"). Claim refuses with ErrLeaseLost
+	// when it reports none, and the claim script refuses unless the lease
+	// key still holds exactly that value and the epoch is the queue's
+	// current one: a matcher whose lease expired, was taken over, or was
+	// lost with Redis's data (epochs start again) cannot claim. Nil: Claim
+	// is unfenced (tests, a single shard).
+	Fence func(queue string) (fence string, ok bool)
 }
 
 // NewTicketStore returns the ticket store of keyspace ks on rdb.
@@ -201,14 +203,15 @@ return 1`)
 
 	// queueTakeScript removes tickets ARGV[3..] all at once if every one is
 	// queued and none is listed twice; returns their members, or 0 when
-	// any is gone, or -1 when fenced (ARGV[1] = epoch, "" = unfenced) and
-	// the epoch is not current or its lease is gone. ARGV[2]: queueLogLen.
+	// any is gone, or -1 when fenced (ARGV[1] = the lease value, "" =
+	// unfenced) and the lease no longer holds it or its epoch is not the
+	// current one. ARGV[2]: queueLogLen.
 	// KEYS: queueKeys.
 	queueTakeScript = redis.NewScript(`
 if ARGV[1] ~= '' then
-  if redis.call('GET', KEYS[5]) ~= ARGV[1] then return -1 end
-  local l = redis.call('GET', KEYS[6])
-  if not l or string.sub(l, 1, #ARGV[1] + 1) ~= ARGV[1] .. ':' then return -1 end
+  if redis.call('GET', KEYS[6]) ~= ARGV[1] then return -1 end
+  local e = redis.call('GET', KEYS[5])
+  if not e or string.sub(ARGV[1], 1, #e + 1) ~= e .. ':' then return -1 end
 end
 local ms, seen = {}, {}
 for i = 3, #ARGV do
@@ -506,11 +509,11 @@ func (s *TicketStore) Claim(ctx context.Context, ids []string) (bool, error) {
 	}
 	fence := ""
 	if s.fence != nil {
-		epoch, ok := s.fence(queue)
-		if !ok {
+		f, ok := s.fence(queue)
+		if !ok || f == "" {
 			return false, ErrLeaseLost
 		}
-		fence = strconv.FormatInt(epoch, 10)
+		fence = f
 	}
 	ms, err := s.take(ctx, queue, fence, ids)
 	if err != nil || ms == nil {
