@@ -44,3 +44,38 @@ func TestConfigExamplesAreTheDefaults(t *testing.T) {
 		}
 	}
 }
+
+// Every flag lobbyd takes, and its environment variable, is in the flag
+// tables of README.md and protocol.md §6.
+func TestEveryFlagIsDocumented(t *testing.T) {
+	var usage bytes.Buffer
+	if _, err := config.Load([]string{"-h"}, func(string) string { return "" }, &usage); err == nil {
+		t.Fatal("-h did not stop Load")
+	}
+	flags := regexp.MustCompile(`(?m)^\s+-([a-z-]+)\b.*(?:\n.*?\[(LOBBY_[A-Z_]+)\])?`).FindAllStringSubmatch(usage.String(), -1)
+	envs := 0
+	for _, f := range flags {
+		if f[2] != "" {
+			envs++
+		}
+	}
+	if len(flags) < 9 || envs < 8 {
+		t.Fatalf("found %d flags and %d variables in the usage text:\n%s", len(flags), envs, usage.String())
+	}
+	for _, doc := range []string{"../README.md", "protocol.md"} {
+		text, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range flags {
+			row := regexp.MustCompile("(?m)^\\| `--" + regexp.QuoteMeta(f[1]) + "` \\| ([^|]*)\\|").FindSubmatch(text)
+			if row == nil {
+				t.Errorf("%s: no row for --%s in the flag table", doc, f[1])
+				continue
+			}
+			if f[2] != "" && !bytes.Contains(row[1], []byte("`"+f[2]+"`")) {
+				t.Errorf("%s: --%s's row does not name %s", doc, f[1], f[2])
+			}
+		}
+	}
+}
