@@ -8,13 +8,13 @@
 package app
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
 
+	"github.com/lobbyd/lobbyd/cluster"
 	"github.com/lobbyd/lobbyd/config"
 	"github.com/lobbyd/lobbyd/gateway"
 	"github.com/lobbyd/lobbyd/lobby"
@@ -29,6 +29,7 @@ type App struct {
 	Listener      net.Listener
 	OperatorToken string // the configured one, or the random dev-mode one
 	log           *slog.Logger
+	cluster       *redisCluster // nil: a single in-memory shard
 }
 
 // New listens on cfg.Addr and builds the shard. Notices for the operator
@@ -43,10 +44,14 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.RedisURL != "" {
-		return nil, errors.New("redis: the Redis cluster store is not in this version yet; run without --redis for a single in-memory shard")
-	}
 	a := &App{Auth: auth, OperatorToken: cfg.OperatorToken, log: log}
+	if cfg.RedisURL != "" {
+		rdb, err := openRedis(cfg)
+		if err != nil {
+			return nil, err
+		}
+		a.cluster = &redisCluster{rdb: rdb, ks: cluster.NewKeyspace(cfg.RedisPrefix)}
+	}
 	if cfg.Dev && a.OperatorToken == "" {
 		a.OperatorToken = gateway.RandomToken()
 		log.Warn("dev mode: generated an operator token for /metrics and /admin/*", "operator_token", a.OperatorToken)
@@ -74,6 +79,9 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		OperatorToken:        a.OperatorToken,
 		Logger:               log,
 	}, auth, func(w gateway.Wiring) (gateway.Backends, error) {
+		if a.cluster != nil {
+			return a.cluster.backends(cfg, w, log)
+		}
 		store := lobby.NewMemoryStore(w.LobbySink, lobby.MemoryOptions{Logger: log})
 		mm, err := matchmaking.NewService(cfg.Queues, matchmaking.NewMemoryStore(), w.MatchLobbies(store), w.MatchSink, matchmaking.Options{Logger: log})
 		if err != nil {
@@ -83,6 +91,9 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	})
 	if err != nil {
 		ln.Close()
+		if a.cluster != nil {
+			a.cluster.close()
+		}
 		return nil, err
 	}
 	if cfg.Dev {
@@ -99,7 +110,7 @@ func logSummary(log *slog.Logger, cfg *config.Config) {
 	if cfg.Dev {
 		mode = "dev"
 	}
-	store := "memory" // the Redis cluster store is refused below until it lands
+	store := "memory"
 	if cfg.RedisURL != "" {
 		store = "redis"
 	}
@@ -130,8 +141,15 @@ func (a *App) Addr() string { return a.Listener.Addr().String() }
 // Serve serves until Shutdown.
 func (a *App) Serve() error { return a.Gateway.Serve(a.Listener) }
 
-// Shutdown closes every connection and the listener.
-func (a *App) Shutdown() error { return a.Gateway.Shutdown() }
+// Shutdown closes every connection and the listener, then lets go of the
+// cluster (its matcher leases are released for another shard to take).
+func (a *App) Shutdown() error {
+	err := a.Gateway.Shutdown()
+	if a.cluster != nil {
+		a.cluster.close()
+	}
+	return err
+}
 
 func newAuth(cfg *config.Config, log *slog.Logger) (*gateway.Auth, error) {
 	switch {
