@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -21,39 +23,51 @@ type rules func(d *lobby.Doc, c *collector) (changed bool, err error)
 // mutate reads lobby id, runs fn on it and commits the result with a
 // version check; when another shard changed the lobby in between, it reads
 // again and re-runs fn (optimistic concurrency), at most s.retries times.
-// An absent lobby: lobby.ErrNotFound. It returns the document as
-// committed (nil when the lobby is gone).
-func (s *LobbyStore) mutate(ctx context.Context, id string, fn rules) (*lobby.Doc, error) {
-	for range s.opts.MaxRetries {
+// An absent lobby: lobby.ErrNotFound. fn computes whatever the caller
+// returns: after the commit the document belongs to the follower.
+func (s *LobbyStore) mutate(ctx context.Context, id string, fn rules) error {
+	for try := range s.opts.MaxRetries {
+		if try > 0 && !backoff(ctx, try) {
+			return ctx.Err()
+		}
 		l, err := s.read(ctx, id, "")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if l.doc == nil {
-			return nil, lobby.ErrNotFound
+			return lobby.ErrNotFound
 		}
 		d := l.doc
 		c := &collector{doc: d}
 		wasPublic := d.Public()
 		changed, err := fn(d, c)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !changed && len(c.events) == 0 {
-			return d, nil
+			return nil
 		}
 		ok, err := s.commit(ctx, d, l.version, changed, c, wasPublic)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			if len(d.Members) == 0 {
-				return nil, nil
-			}
-			return d, nil
+		if err != nil || ok {
+			return err
 		}
 	}
-	return nil, redisFailure("lobby "+id, ErrContended)
+	return redisFailure("lobby "+id, ErrContended)
+}
+
+// backoff waits a random time that grows with the number of tries (up to
+// 8 ms), so that shards racing for one lobby spread out; false when ctx
+// ended first.
+func backoff(ctx context.Context, try int) bool {
+	d := time.Duration(rand.Int64N(int64(min(try, 8)) * int64(time.Millisecond)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // commit runs the commit script for d at version: the new document when
@@ -144,24 +158,24 @@ func (s *LobbyStore) lobbyIDOf(ctx context.Context, userID string) (string, erro
 
 // mutateMember runs fn on the lobby userID is a member of; none:
 // lobby.ErrNotInLobby.
-func (s *LobbyStore) mutateMember(ctx context.Context, userID string, fn rules) (*lobby.Doc, error) {
+func (s *LobbyStore) mutateMember(ctx context.Context, userID string, fn rules) error {
 	id, err := s.lobbyIDOf(ctx, userID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if id == "" {
-		return nil, lobby.ErrNotInLobby
+		return lobby.ErrNotInLobby
 	}
-	d, err := s.mutate(ctx, id, func(d *lobby.Doc, c *collector) (bool, error) {
+	err = s.mutate(ctx, id, func(d *lobby.Doc, c *collector) (bool, error) {
 		if d.Member(userID) == nil {
 			return false, lobby.ErrNotInLobby
 		}
 		return fn(d, c)
 	})
 	if errors.Is(err, lobby.ErrNotFound) {
-		return nil, lobby.ErrNotInLobby
+		return lobby.ErrNotInLobby
 	}
-	return d, err
+	return err
 }
 
 // memberOf reads the lobby the user is in: nil when none.
@@ -186,7 +200,7 @@ func (s *LobbyStore) newLobbyIdentity(ctx context.Context, d *lobby.Doc) error {
 	}
 	d.Seq = uint64(seq)
 	for range maxCodeTries {
-		c := lobby.NewCode()
+		c := s.opts.NewCode()
 		ok, err := s.rdb.SetNX(ctx, s.ks.lobbyCode(c), d.ID, 0).Result()
 		if err != nil {
 			return redisFailure("code", err)

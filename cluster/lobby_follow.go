@@ -5,12 +5,14 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // The follower delivers, on one shard, the events of every lobby with a
@@ -30,6 +32,14 @@ import (
 //     run under that lobby's lock: the Sink contract (no overlapping
 //     deliveries per lobby) holds.
 //
+// Event versions (lobby.Event.Version, LobbyView.Version): an event of the
+// log at offset o has version o<<32; a lobby.send delivered on the fast
+// path (not in the log) after it has o<<32 + n, n = 1, 2, ... So versions
+// grow per lobby on every shard, a view of the document at offset o has
+// version o<<32, and a view from this shard's copy has the version of the
+// last event this shard delivered (kept in the copy's Doc.Version, which
+// the fast path's Doc.Send advances).
+//
 // A lobby with no member here any more is kept as a tombstone for a while
 // (tombstoneTTL), so that late messages for it are recognised as
 // duplicates, then forgotten.
@@ -44,6 +54,8 @@ type follower struct {
 	lobbies map[string]*followed // by lobby id, tombstones included
 	local   map[string]*followed // user on this shard → their lobby
 	active  int                  // lobbies with a member here
+
+	resyncs atomic.Int64 // subscriptions (re)confirmed after the first: for tests and metrics
 }
 
 // followed is one lobby as this shard follows it. Every field is guarded
@@ -174,6 +186,7 @@ func (f *follower) snapshot() []*followed {
 // resyncAll reads every followed lobby from its last offset: what was
 // published while the subscription was down is in the logs.
 func (f *follower) resyncAll() {
+	f.resyncs.Add(1)
 	for _, fl := range f.snapshot() {
 		fl.mu.Lock()
 		if fl.active && fl.anchored {
@@ -252,8 +265,8 @@ func (f *follower) applyLocked(ctx context.Context, fl *followed, m *message, do
 				fl.dirty = true
 				return
 			}
-			f.deliverLocked(fl, &m.events[i])
-			fl.last = off
+			f.deliverLocked(fl, &m.events[i], off)
+			f.advanceLocked(fl, off)
 		}
 	}
 	switch {
@@ -303,14 +316,14 @@ func (f *follower) catchUpLocked(ctx context.Context, fl *followed) bool {
 		if err := msgpack.Unmarshal([]byte(raw), &w); err != nil {
 			f.s.opts.Logger.Error("cluster: undecodable lobby event", "lobby", fl.id, "offset", off, "err", err)
 		} else {
-			f.deliverLocked(fl, &w)
+			f.deliverLocked(fl, &w, off)
 		}
-		fl.last = off
+		f.advanceLocked(fl, off)
 	}
 	if l.doc == nil {
 		f.setDocLocked(fl, nil, fl.version+1)
 	} else {
-		fl.last = max(fl.last, l.offset)
+		f.advanceLocked(fl, max(fl.last, l.offset))
 		if l.version > fl.version {
 			f.setDocLocked(fl, l.doc, l.version)
 		}
@@ -318,9 +331,20 @@ func (f *follower) catchUpLocked(ctx context.Context, fl *followed) bool {
 	return true
 }
 
-// deliverLocked hands one event to the Sink with the recipients on this
-// shard; none: nothing.
-func (f *follower) deliverLocked(fl *followed, w *wireEvent) {
+// versionAt is the event version of log offset off.
+func versionAt(off uint64) uint64 { return off << 32 }
+
+// advanceLocked records that every event up to offset off was handled.
+func (f *follower) advanceLocked(fl *followed, off uint64) {
+	fl.last = off
+	if fl.doc != nil {
+		fl.doc.Version = versionAt(off)
+	}
+}
+
+// deliverLocked hands the event at offset off to the Sink with the
+// recipients on this shard; none: nothing.
+func (f *follower) deliverLocked(fl *followed, w *wireEvent, off uint64) {
 	fl.to = fl.to[:0]
 	for i, u := range w.To {
 		if i < len(w.Shards) && w.Shards[i] == f.s.shard {
@@ -332,7 +356,7 @@ func (f *follower) deliverLocked(fl *followed, w *wireEvent) {
 	}
 	ev := &fl.ev
 	*ev = lobby.Event{
-		LobbyID: fl.id, Name: w.Name, To: fl.to, Member: w.Member, Lobby: w.Lobby,
+		LobbyID: fl.id, Version: versionAt(off), Name: w.Name, To: fl.to, Member: w.Member, Lobby: w.Lobby,
 		UserID: w.UserID, Reason: w.Reason, From: w.From, Text: w.Text, TS: w.TS,
 		Data: w.Data, MatchID: w.MatchID,
 	}
@@ -344,6 +368,9 @@ func (f *follower) deliverLocked(fl *followed, w *wireEvent) {
 // the lobby's members on this shard.
 func (f *follower) setDocLocked(fl *followed, doc *lobby.Doc, version uint64) {
 	fl.doc, fl.version = doc, version
+	if doc != nil {
+		doc.Version = versionAt(fl.last)
+	}
 	var users []string
 	all := doc != nil
 	if doc != nil {
@@ -394,6 +421,23 @@ func (f *follower) follow(ctx context.Context, id string) (*followed, error) {
 		return nil, redisFailure("follow "+id, errLobbyUnread)
 	}
 	return fl, nil
+}
+
+// localView is the member view of the user's lobby from this shard's
+// copy, with the version of the last event this shard delivered for it:
+// the snapshot that fits the stream of events here. false: this shard
+// does not follow the user's lobby (or its copy is not trusted).
+func (f *follower) localView(userID string) (protocol.LobbyView, bool) {
+	fl := f.localLobby(userID)
+	if fl == nil {
+		return protocol.LobbyView{}, false
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if fl.dirty || fl.doc == nil || fl.doc.Member(userID) == nil {
+		return protocol.LobbyView{}, false
+	}
+	return fl.doc.View(true), true
 }
 
 // resync brings one lobby up to date (after a version conflict).

@@ -98,7 +98,8 @@ func (s *LobbyStore) Join(ctx context.Context, a lobby.Actor, p protocol.JoinLob
 	}
 	defer unlock()
 	checked, inLobby, hinted := false, false, false
-	d, err := s.mutate(ctx, id, func(d *lobby.Doc, c *collector) (bool, error) {
+	var v protocol.LobbyView
+	err = s.mutate(ctx, id, func(d *lobby.Doc, c *collector) (bool, error) {
 		if !checked { // the user's lock is held: nobody else adds them meanwhile
 			var err error
 			if inLobby, err = s.inLobby(ctx, a.UserID); err != nil {
@@ -116,12 +117,10 @@ func (s *LobbyStore) Join(ctx context.Context, a lobby.Actor, p protocol.JoinLob
 			hinted = true
 		}
 		d.Join(c, a, s.nowMS(), s.shard)
+		v = d.View(true)
 		return true, nil
 	})
-	if err != nil {
-		return protocol.LobbyView{}, err
-	}
-	return d.View(true), nil
+	return v, err
 }
 
 // Leave implements lobby.Store.
@@ -129,7 +128,7 @@ func (s *LobbyStore) Leave(ctx context.Context, userID, reason string) error {
 	if reason != protocol.ReasonLeft && reason != protocol.ReasonDisconnected {
 		return protocol.NewError(protocol.CodeBadRequest, `reason must be "left" or "disconnected"`)
 	}
-	_, err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
+	err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
 		d.Remove(c, userID, reason, "")
 		return true, nil
 	})
@@ -162,7 +161,7 @@ func (s *LobbyStore) SetMember(ctx context.Context, userID string, p protocol.Se
 // memberOp is mutateMember for rules that compute a result.
 func memberOp[T any](ctx context.Context, s *LobbyStore, userID string, op func(d *lobby.Doc, c *collector) (T, bool, error)) (T, error) {
 	var out T
-	_, err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
+	err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
 		var changed bool
 		var err error
 		out, changed, err = op(d, c)
@@ -174,7 +173,7 @@ func memberOp[T any](ctx context.Context, s *LobbyStore, userID string, op func(
 // SetConnected implements lobby.Store. A connect also records this shard
 // as the member's (a player resuming on another shard).
 func (s *LobbyStore) SetConnected(ctx context.Context, userID string, connected bool) error {
-	_, err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
+	err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
 		return d.SetConnected(c, userID, connected, s.shard), nil
 	})
 	if errors.Is(err, lobby.ErrNotInLobby) {
@@ -185,7 +184,7 @@ func (s *LobbyStore) SetConnected(ctx context.Context, userID string, connected 
 
 // Kick implements lobby.Store.
 func (s *LobbyStore) Kick(ctx context.Context, hostID, targetID string) error {
-	_, err := s.mutateMember(ctx, hostID, func(d *lobby.Doc, c *collector) (bool, error) {
+	err := s.mutateMember(ctx, hostID, func(d *lobby.Doc, c *collector) (bool, error) {
 		return true, d.Kick(c, hostID, targetID)
 	})
 	return err
@@ -193,7 +192,7 @@ func (s *LobbyStore) Kick(ctx context.Context, hostID, targetID string) error {
 
 // TransferHost implements lobby.Store.
 func (s *LobbyStore) TransferHost(ctx context.Context, hostID, targetID string) error {
-	_, err := s.mutateMember(ctx, hostID, func(d *lobby.Doc, c *collector) (bool, error) {
+	err := s.mutateMember(ctx, hostID, func(d *lobby.Doc, c *collector) (bool, error) {
 		return true, d.TransferHost(c, hostID, targetID)
 	})
 	return err
@@ -204,7 +203,7 @@ func (s *LobbyStore) Chat(ctx context.Context, userID, text string) error {
 	if err := lobby.CheckChat(text); err != nil {
 		return err
 	}
-	_, err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
+	err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
 		d.Chat(c, userID, text, s.nowMS())
 		return false, nil
 	})
@@ -214,7 +213,7 @@ func (s *LobbyStore) Chat(ctx context.Context, userID, text string) error {
 // Start implements lobby.Store.
 func (s *LobbyStore) Start(ctx context.Context, hostID string) (string, error) {
 	matchID := lobby.NewID()
-	_, err := s.mutateMember(ctx, hostID, func(d *lobby.Doc, c *collector) (bool, error) {
+	err := s.mutateMember(ctx, hostID, func(d *lobby.Doc, c *collector) (bool, error) {
 		return true, d.Start(c, hostID, matchID)
 	})
 	if err != nil {
@@ -225,7 +224,7 @@ func (s *LobbyStore) Start(ctx context.Context, hostID string) (string, error) {
 
 // Close implements lobby.Store.
 func (s *LobbyStore) Close(ctx context.Context, lobbyID string) error {
-	_, err := s.mutate(ctx, lobbyID, func(d *lobby.Doc, c *collector) (bool, error) {
+	err := s.mutate(ctx, lobbyID, func(d *lobby.Doc, c *collector) (bool, error) {
 		d.Close(c)
 		return true, nil
 	})
@@ -294,9 +293,15 @@ func (s *LobbyStore) Get(ctx context.Context, lobbyID string) (protocol.LobbyVie
 	return l.doc.View(false), nil
 }
 
-// LobbyOf implements lobby.Store, from Redis (not this shard's copy): the
-// answer includes every commit made before the call.
+// LobbyOf implements lobby.Store. For a user whose lobby this shard
+// follows it is this shard's copy, versioned like the events delivered
+// here (the welcome snapshot must fit the stream, docs/architecture.md);
+// otherwise it is read from Redis, with the version of the document's last
+// event.
 func (s *LobbyStore) LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool, error) {
+	if v, ok := s.f.localView(userID); ok {
+		return v, true, nil
+	}
 	d, err := s.memberOf(ctx, userID)
 	if err != nil || d == nil {
 		return protocol.LobbyView{}, false, err

@@ -76,7 +76,7 @@ func (s *LobbyStore) SendLocal(userID string, data []byte, to [][]byte) bool {
 // match made by another shard, a member recorded on another shard): read,
 // then one commit.
 func (s *LobbyStore) sendSlow(ctx context.Context, userID string, data []byte, to [][]byte) error {
-	_, err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
+	err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
 		d.Send(c, userID, data, to)
 		return false, nil
 	})

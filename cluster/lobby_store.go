@@ -47,8 +47,12 @@ type LobbyOptions struct {
 	// Logger reports what no caller can be told (a follower that could not
 	// read a log). nil: slog.Default().
 	Logger *slog.Logger
+	// NewCode makes candidate lobby codes (tests force collisions).
+	// nil: lobby.NewCode.
+	NewCode func() string
 	// MaxRetries bounds the re-runs of the rules when another shard
-	// changed the lobby in between (optimistic concurrency). 0: 16.
+	// changed the lobby in between (optimistic concurrency), with a
+	// random backoff that grows to 8 ms. 0: 32.
 	MaxRetries int
 }
 
@@ -101,8 +105,11 @@ func NewLobbyStore(ctx context.Context, client redis.UniversalClient, ks Keyspac
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
+	if opts.NewCode == nil {
+		opts.NewCode = lobby.NewCode
+	}
 	if opts.MaxRetries == 0 {
-		opts.MaxRetries = 16
+		opts.MaxRetries = 32
 	}
 	s := &LobbyStore{rdb: client, ks: ks, shard: shardID, sink: sink, opts: opts}
 	f, err := startFollower(ctx, s)
@@ -204,6 +211,7 @@ func (s *LobbyStore) read(ctx context.Context, lobbyID, after string) (loaded, e
 		if l.doc, err = lobby.DecodeDoc([]byte(d)); err != nil {
 			return l, fmt.Errorf("cluster: lobby %s: %w", lobbyID, err)
 		}
+		l.doc.Version = versionAt(l.offset) // views of it show every event up to there
 	}
 	if entries, ok := res[3].([]any); ok {
 		l.entries, err = parseXRange(entries)
