@@ -522,3 +522,32 @@ func TestOpenAPIAnswersAreTheServers(t *testing.T) {
 		t.Errorf("documented answer %s has no scenario in this test", m)
 	}
 }
+
+// TestOpenAPIKeysAreNames: every mapping key of openapi.yaml is a name, a
+// path, a status or a media type. A description with a comma in a flow
+// mapping ({description: a, b}) silently makes a key "b"; this finds it.
+func TestOpenAPIKeysAreNames(t *testing.T) {
+	b, err := os.ReadFile("openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		t.Fatal(err)
+	}
+	name := regexp.MustCompile(`^[A-Za-z0-9_$./{}+-]+$`)
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if k := n.Content[i]; !name.MatchString(k.Value) {
+					t.Errorf("openapi.yaml line %d: key %q is not a name (a comma in a flow mapping?)", k.Line, k.Value)
+				}
+			}
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
+	}
+	walk(&root)
+}
