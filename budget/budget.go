@@ -7,10 +7,19 @@
 // What is charged is what is held (a buffer's capacity), not what is owed,
 // because that is what the process's memory is made of.
 //
-// The budget decides nothing on its own: TryCharge refuses growth past the
-// limit, and Pressure tells whoever sheds load (the gateway) that the
-// high-water mark was crossed. A nil *Budget is unlimited: every method is
-// a no-op and TryCharge always succeeds.
+// The budget decides nothing on its own. It has four marks, fractions of
+// its limit L:
+//
+//   - L: what the shard should never hold. Only forced charges (memory that
+//     exists already and must be kept a moment: an encoded event, a close
+//     frame) may pass it.
+//   - 15/16 L: TryCharge (a write queue that wants to grow) is refused
+//     above it; the sixteenth left is headroom for the forced charges.
+//   - 7/8 L (High): above it Pressure signals whoever sheds load.
+//   - 3/4 L (Low): what shedding brings the total back down to.
+//
+// A nil *Budget is unlimited: every method is a no-op and TryCharge always
+// succeeds.
 //
 // Concurrency: every method is safe from any goroutine; none blocks.
 package budget
@@ -19,21 +28,32 @@ import "sync/atomic"
 
 // Budget is a shard-wide byte budget.
 type Budget struct {
-	limit int64
-	high  int64 // Pressure fires when used goes above it
-	used  atomic.Int64
+	limit    int64
+	tryLimit int64 // TryCharge refuses above it
+	high     int64 // Pressure fires when used goes above it
+	low      int64 // shedding target
+	used     atomic.Int64
+	peak     atomic.Int64 // highest used seen
 	// pressure holds at most one pending signal: a burst of charges over
 	// the high-water mark wakes the shedder once.
 	pressure chan struct{}
 }
 
-// New returns a budget of limit bytes (limit > 0) whose high-water mark is
-// high (0 < high ≤ limit).
-func New(limit, high int64) *Budget {
-	if limit <= 0 || high <= 0 || high > limit {
-		panic("budget: need 0 < high <= limit")
+// MinLimit is the smallest budget New accepts.
+const MinLimit = 1 << 20
+
+// New returns a budget of limit bytes (at least MinLimit).
+func New(limit int64) *Budget {
+	if limit < MinLimit {
+		panic("budget: limit under MinLimit")
 	}
-	return &Budget{limit: limit, high: high, pressure: make(chan struct{}, 1)}
+	return &Budget{
+		limit:    limit,
+		tryLimit: limit - limit/16,
+		high:     limit - limit/8,
+		low:      limit - limit/4,
+		pressure: make(chan struct{}, 1),
+	}
 }
 
 // Limit is the budget in bytes (0 for a nil budget).
@@ -52,6 +72,22 @@ func (b *Budget) High() int64 {
 	return b.high
 }
 
+// Low is the shedding target in bytes (0 for a nil budget).
+func (b *Budget) Low() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.low
+}
+
+// Peak is the highest total charged so far.
+func (b *Budget) Peak() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.peak.Load()
+}
+
 // Used is the number of bytes charged now.
 func (b *Budget) Used() int64 {
 	if b == nil {
@@ -60,24 +96,31 @@ func (b *Budget) Used() int64 {
 	return b.used.Load()
 }
 
-// TryCharge charges n bytes if that keeps the total within the limit, and
-// reports whether it did.
+// TryCharge charges n bytes if that keeps the total within 15/16 of the
+// limit, and reports whether it did.
 func (b *Budget) TryCharge(n int) bool {
 	if b == nil || n <= 0 {
 		return true
 	}
 	for {
 		u := b.used.Load()
-		if u+int64(n) > b.limit {
+		if u+int64(n) > b.tryLimit {
 			b.signal()
 			return false
 		}
 		if b.used.CompareAndSwap(u, u+int64(n)) {
-			if u+int64(n) > b.high {
-				b.signal()
-			}
+			b.after(u + int64(n))
 			return true
 		}
+	}
+}
+
+// after notes a new total: the peak, and pressure above High.
+func (b *Budget) after(u int64) {
+	for p := b.peak.Load(); u > p && !b.peak.CompareAndSwap(p, u); p = b.peak.Load() {
+	}
+	if u > b.high {
+		b.signal()
 	}
 }
 
@@ -88,9 +131,7 @@ func (b *Budget) Charge(n int) {
 	if b == nil || n <= 0 {
 		return
 	}
-	if b.used.Add(int64(n)) > b.high {
-		b.signal()
-	}
+	b.after(b.used.Add(int64(n)))
 }
 
 // Release gives n bytes back.

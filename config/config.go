@@ -15,6 +15,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/lobbyd/lobbyd/budget"
 	"github.com/lobbyd/lobbyd/gateway"
 	"github.com/lobbyd/lobbyd/matchmaking"
 	"github.com/lobbyd/lobbyd/netcode"
@@ -36,16 +37,20 @@ type HandshakeLimit struct {
 // File holds the settings of the YAML configuration file. Every key is
 // optional; an absent key keeps its default (see Defaults).
 type File struct {
-	HeartbeatMs     int64                     `yaml:"heartbeat_ms"`
-	ResumeGraceMs   int64                     `yaml:"resume_grace_ms"`
-	MaxMessageBytes int                       `yaml:"max_message_bytes"`
-	MaxConnections  int                       `yaml:"max_connections"`
-	RateLimit       RateLimit                 `yaml:"rate_limit"`
-	HandshakeLimit  HandshakeLimit            `yaml:"handshake_limit"`
-	AllowedOrigins  []string                  `yaml:"allowed_origins"` // empty: any Origin
-	DrainSpreadMs   int64                     `yaml:"drain_spread_ms"`
-	DrainTimeoutMs  int64                     `yaml:"drain_timeout_ms"`
-	Queues          []matchmaking.QueueConfig `yaml:"queues"` // none: matchmaking.DefaultQueues
+	HeartbeatMs     int64          `yaml:"heartbeat_ms"`
+	ResumeGraceMs   int64          `yaml:"resume_grace_ms"`
+	MaxMessageBytes int            `yaml:"max_message_bytes"`
+	MaxConnections  int            `yaml:"max_connections"`
+	RateLimit       RateLimit      `yaml:"rate_limit"`
+	HandshakeLimit  HandshakeLimit `yaml:"handshake_limit"`
+	AllowedOrigins  []string       `yaml:"allowed_origins"` // empty: any Origin
+	DrainSpreadMs   int64          `yaml:"drain_spread_ms"`
+	DrainTimeoutMs  int64          `yaml:"drain_timeout_ms"`
+	// MemoryBudgetBytes bounds what the shard holds for write queues and
+	// replay rings together; over it, load is shed (gateway/shed.go).
+	// Default: a quarter of the cgroup memory limit or of physical RAM.
+	MemoryBudgetBytes int64                     `yaml:"memory_budget_bytes"`
+	Queues            []matchmaking.QueueConfig `yaml:"queues"` // none: matchmaking.DefaultQueues
 }
 
 // Config is everything lobbyd needs to start.
@@ -79,6 +84,8 @@ func Defaults() File {
 		},
 		DrainSpreadMs:  gateway.DefaultDrainSpread.Milliseconds(),
 		DrainTimeoutMs: gateway.DefaultDrainTimeout.Milliseconds(),
+		// Not in PROTOCOL.md: derived from the machine it runs on.
+		MemoryBudgetBytes: budget.MachineDefault(),
 	}
 }
 
@@ -301,6 +308,7 @@ func (c *Config) validate() error {
 		{"rate_limit.burst", int64(c.RateLimit.Burst), 1, 1_000_000},
 		{"drain_spread_ms", c.DrainSpreadMs, 0, 600_000},
 		{"drain_timeout_ms", c.DrainTimeoutMs, 100, 3_600_000},
+		{"memory_budget_bytes", c.MemoryBudgetBytes, budget.MinLimit, 1 << 50},
 	}
 	for _, k := range checks {
 		if k.v < k.min || k.v > k.max {

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/lobbyd/lobbyd/budget"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -28,7 +30,8 @@ func TestDefaultsArePROTOCOLs(t *testing.T) {
 		HeartbeatMs: 15000, ResumeGraceMs: 30000, MaxMessageBytes: 65536, MaxConnections: 20000,
 		RateLimit: RateLimit{PerSecond: 50, Burst: 100}, DrainSpreadMs: 5000, DrainTimeoutMs: 30000,
 		// Ours (PROTOCOL.md is silent; docs/protocol-notes.md).
-		HandshakeLimit: HandshakeLimit{PerUser: RateLimit{PerSecond: 2, Burst: 10}, PerAddress: RateLimit{PerSecond: 50, Burst: 500}},
+		HandshakeLimit:    HandshakeLimit{PerUser: RateLimit{PerSecond: 2, Burst: 10}, PerAddress: RateLimit{PerSecond: 50, Burst: 500}},
+		MemoryBudgetBytes: budget.MachineDefault(), // not in PROTOCOL.md: from the machine
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Defaults() = %+v\nwant PROTOCOL.md's %+v", got, want)
@@ -95,8 +98,8 @@ queues:
 		t.Fatalf("%+v", c)
 	}
 	// JSON is valid YAML.
-	p = writeFile(t, `{"max_connections": 10, "drain_spread_ms": 0}`)
-	if c, err = Load([]string{"--config", p}, env(nil), nil); err != nil || c.MaxConnections != 10 || c.DrainSpreadMs != 0 {
+	p = writeFile(t, `{"max_connections": 10, "drain_spread_ms": 0, "memory_budget_bytes": 67108864}`)
+	if c, err = Load([]string{"--config", p}, env(nil), nil); err != nil || c.MaxConnections != 10 || c.DrainSpreadMs != 0 || c.MemoryBudgetBytes != 64<<20 {
 		t.Fatalf("json: %+v %v", c, err)
 	}
 	// An empty file is all defaults.
@@ -116,6 +119,8 @@ func TestFileErrorsNameTheKey(t *testing.T) {
 		"allowed_origins: ['']":                          "allowed_origins[0]",
 		"drain_timeout_ms: 1":                            "drain_timeout_ms",
 		"max_connections: many":                          "max_connections",
+		"memory_budget_bytes: 1000":                      "memory_budget_bytes",
+		"memory_budget_bytes: -1":                        "memory_budget_bytes",
 		"queues: [{name: duel, teams: 2, team_size: 0}]": "team_size",
 		"queues: [{name: a, team_size: 1, teams: 2}, {name: a, team_size: 1, teams: 2}]": "listed twice",
 		"queues: [{name: a, team_size: 1, teams: 2, colour: red}]":                       "colour",

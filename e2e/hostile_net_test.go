@@ -1,15 +1,26 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
+	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/vmihailenco/msgpack/v5"
+	"golang.org/x/sys/unix"
 
 	"github.com/lobbyd/lobbyd/config"
+	"github.com/lobbyd/lobbyd/netcode"
 )
 
 // Hostile players: regressions of issue 10 (transport and memory half).
@@ -99,5 +110,130 @@ func TestReplacedConnectionsDoNotLockPlayersOut(t *testing.T) {
 	// Now every slot is taken by a live connection: the limit still holds.
 	if _, st := s.rawWS(t, "one-too-many"); st != 503 {
 		t.Fatalf("over the limit: HTTP %d, want 503", st)
+	}
+}
+
+// slowReader connects with a 16 KiB receive buffer (set before the
+// connect, so the kernel holds little for it), joins lobbyID and then
+// reads nothing.
+func (s *server) slowReader(t *testing.T, userID, lobbyID string) *websocket.Conn {
+	t.Helper()
+	nd := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 16<<10)
+		})
+		return errors.Join(err, serr)
+	}}
+	d := websocket.Dialer{NetDialContext: nd.DialContext, HandshakeTimeout: waitFor}
+	ws, _, err := d.Dial(s.wsURL("token="+url.QueryEscape(s.token(userID, "", time.Hour))), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	b, _ := msgpack.Marshal(map[string]any{"op": "lobby.join", "d": map[string]any{"lobby_id": lobbyID}})
+	if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+// metric reads one unlabelled sample from GET /metrics.
+func (s *server) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(context.Background(), "GET", "http://"+s.addr+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer op-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// Write queues (4 MiB each) and replay rings (1 MiB each) used to be
+// bounded per connection only: 175 non-reading connections took the
+// process to 1.32 GiB. Here 24 members of a busy lobby read nothing while
+// each is sent ~2.9 MB (under the per-connection bound, so only the
+// shard's budget can stop it; 70 MB in all): what the shard holds for
+// queues and replay never passes its 8 MiB budget, slow consumers are
+// closed with 1008, and a closed one reads whole frames and then its close
+// code, not a stream cut off by EOF.
+func TestSlowReadersStayWithinTheMemoryBudget(t *testing.T) {
+	const budget = 8 << 20
+	s := startServer(t, func(c *config.Config) {
+		c.MemoryBudgetBytes = budget
+		c.RateLimit.PerSecond, c.RateLimit.Burst = 100_000, 100_000
+	})
+	host := s.dial("host")
+	id := str(lobbyOf(host.ok("lobby.create", map[string]any{"name": "busy", "max_players": 64, "visibility": "public"}))["id"])
+	var readers []*websocket.Conn
+	for i := range 24 {
+		readers = append(readers, s.slowReader(t, fmt.Sprintf("slow-%d", i), id))
+	}
+	// The joins are in when the host has seen them all.
+	for range readers {
+		host.nextEvent("lobby.member_joined")
+	}
+	payload := make([]byte, 32<<10)
+	send, _ := msgpack.Marshal(map[string]any{"op": "lobby.send", "d": map[string]any{"data": payload}})
+	for range 90 {
+		host.sendRaw(send)
+	}
+	host.ok("ping", nil) // every send before it has been fanned out
+	// Now they read, all at once, within the close timeout of the ones
+	// that were shed: each gets whole messages and then either its close
+	// code (1008) or, if it was not shed, nothing more (the deadline).
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		shed  int
+		fails []string
+	)
+	for i, r := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = r.SetReadDeadline(time.Now().Add(2 * time.Second))
+			for {
+				_, _, err := r.ReadMessage()
+				if err == nil {
+					continue
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				var ce *websocket.CloseError
+				var ne net.Error
+				switch {
+				case errors.As(err, &ce) && ce.Code == int(netcode.ClosePolicyViolation):
+					shed++
+				case errors.As(err, &ne) && ne.Timeout():
+				default:
+					fails = append(fails, fmt.Sprintf("reader %d: %v", i, err))
+				}
+				return
+			}
+		}()
+	}
+	wg.Wait()
+	if len(fails) > 0 {
+		t.Fatalf("slow readers' streams did not end with their close code: %v", fails)
+	}
+	if peak := s.metric(t, "lobbyd_memory_peak_bytes"); peak > budget || peak == 0 {
+		t.Fatalf("peak %v bytes held for queues and replay, budget %d", peak, budget)
+	}
+	if n := s.metric(t, "lobbyd_slow_consumers_total"); n == 0 || int(n) != shed {
+		t.Fatalf("%v slow consumers closed, %d readers saw 1008", n, shed)
 	}
 }

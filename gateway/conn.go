@@ -35,8 +35,11 @@ func (h handler) OnOpen(c *netcode.Conn) {
 	h.g.open(c, cs)
 }
 
-func (h handler) OnClose(c *netcode.Conn, _ uint16) {
+func (h handler) OnClose(c *netcode.Conn, code uint16) {
 	h.g.metrics.connections.Dec()
+	if code == netcode.ClosePolicyViolation {
+		h.g.metrics.slowClosed.Inc()
+	}
 	h.g.closed(c.Value().(*connState))
 }
 

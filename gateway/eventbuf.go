@@ -3,6 +3,8 @@ package gateway
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/lobbyd/lobbyd/budget"
 )
 
 // eventBuf is one encoded event shared by every recipient and by their replay
@@ -11,9 +13,16 @@ import (
 // by the shared rest. refs counts the holders (the deliverer while it fans
 // out, plus one per ring entry); the last release returns it to its pool, so
 // a steady stream of lobby.send events allocates nothing.
+//
+// Once published (fanOut) an event is charged to the shard's memory budget
+// for its capacity until the last release, and stamped with the shard's
+// publication order, by which shedding finds the oldest replay.
 type eventBuf struct {
 	refs atomic.Int32
 	b    []byte
+
+	stamp   uint64 // publication order on this shard; set by publish
+	charged int    // bytes charged to the budget; 0 before publish
 
 	// Where a lobby event comes from, for a session that holds events
 	// while its welcome's snapshot is read (snapshot.shows). lobbyID is ""
@@ -28,7 +37,18 @@ type eventBuf struct {
 var eventClasses = [...]int{256, 4 << 10, 72 << 10}
 
 type eventPool struct {
-	pools [len(eventClasses)]sync.Pool
+	pools  [len(eventClasses)]sync.Pool
+	budget *budget.Budget // nil: none
+	clock  atomic.Uint64  // last stamp
+}
+
+// publish charges a finished event to the budget and stamps it. Forced:
+// the event exists already and its recipients are owed it; shedding makes
+// room afterwards.
+func (p *eventPool) publish(e *eventBuf) {
+	e.stamp = p.clock.Add(1)
+	e.charged = cap(e.b)
+	p.budget.Charge(e.charged)
 }
 
 // get returns a buffer with one reference and room for size bytes.
@@ -61,6 +81,8 @@ func (p *eventPool) release(e *eventBuf) {
 	if n < 0 {
 		panic("gateway: eventBuf released too often")
 	}
+	p.budget.Release(e.charged)
+	e.charged = 0
 	c := cap(e.b)
 	for i, cl := range eventClasses {
 		if c == cl {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/lobbyd/lobbyd/budget"
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/matchmaking"
 	"github.com/lobbyd/lobbyd/netcode"
@@ -66,6 +67,7 @@ type Options struct {
 	OperatorToken        string        // empty: operator endpoints always answer 401
 	ReplayEvents         int           // replay ring per session, events; default 1024
 	ReplayBytes          int           // replay ring per session, bytes; default 1 MiB
+	MemoryBudget         int64         // bytes for write queues and replay, shard-wide; default budget.MachineDefault() (shed.go)
 	Logger               *slog.Logger  // default slog.Default()
 }
 
@@ -82,6 +84,9 @@ func (o *Options) applyDefaults() {
 	}
 	if o.MaxConnections == 0 {
 		o.MaxConnections = DefaultMaxConnections
+	}
+	if o.MemoryBudget == 0 {
+		o.MemoryBudget = budget.MachineDefault()
 	}
 	if o.MaxMessageBytes == 0 {
 		o.MaxMessageBytes = netcode.DefaultMaxMessageBytes
@@ -122,10 +127,12 @@ type Gateway struct {
 	app       *fiber.App
 	hub       *hub
 	metrics   *metrics
-	refusals  sampler      // log lines for refused handshakes
-	userMsgs  *bucketTable // per-user message buckets (rate_limit), kept across reconnects
-	hsUser    *bucketTable // handshakes per user
-	hsAddr    *bucketTable // handshakes per source address
+	refusals  sampler        // log lines for refused handshakes
+	userMsgs  *bucketTable   // per-user message buckets (rate_limit), kept across reconnects
+	hsUser    *bucketTable   // handshakes per user
+	hsAddr    *bucketTable   // handshakes per source address
+	budget    *budget.Budget // write queues and replay, shard-wide (shed.go)
+	shedMu    sync.Mutex     // one shedding pass at a time
 	started   time.Time
 	draining  atomic.Bool
 	drained   chan struct{} // closed when a drain started by StartDrain ends
@@ -159,7 +166,10 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 		userMsgs: newBucketTable(Rate{opts.RatePerSecond, opts.RateBurst}, 4*opts.MaxConnections),
 		hsUser:   newBucketTable(opts.HandshakesPerUser, maxLimitKeys),
 		hsAddr:   newBucketTable(opts.HandshakesPerAddress, maxLimitKeys),
+		budget:   budget.New(max(opts.MemoryBudget, budget.MinLimit)),
 	}
+	g.hub.pool.budget = g.budget
+	g.hub.shed = g.shed
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	b, err := build(Wiring{LobbySink: lobbySink{g}, MatchSink: matchSink{g}, g: g})
 	if err != nil {
@@ -171,6 +181,7 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 		MaxMessageBytes:   opts.MaxMessageBytes,
 		HeartbeatInterval: opts.Heartbeat,
 		MaxConnections:    opts.MaxConnections,
+		Budget:            g.budget,
 		Logger:            opts.Logger,
 		Refuse:            g.refuseUpgrade,
 	}, handler{g})
@@ -184,6 +195,7 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 		go g.mm.Run(g.ctx)
 	}
 	go g.expirySweep(g.ctx, 500*time.Millisecond)
+	go g.shedLoop(g.ctx)
 	return g, nil
 }
 

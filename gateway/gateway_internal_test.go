@@ -11,6 +11,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/lobbyd/lobbyd/budget"
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/protocol"
 )
@@ -71,7 +72,10 @@ func testGateway(t testing.TB, ringEntries, ringBytes int) (*Gateway, *lobby.Mem
 	g.ctx, g.cancel = context.WithCancel(context.Background())
 	t.Cleanup(g.cancel)
 	g.opts.applyDefaults()
-	g.opts.ResumeGrace = time.Hour // a test that wants a session gone calls expire
+	g.opts.ResumeGrace = time.Hour             // a test that wants a session gone calls expire
+	g.budget = budget.New(g.opts.MemoryBudget) // as New does: benchmarks pay for the accounting
+	g.hub.pool.budget = g.budget
+	g.hub.shed = g.shed
 	g.metrics = newMetrics(g)
 	store := lobby.NewMemoryStore(lobbySink{g}, lobby.MemoryOptions{})
 	g.lobbies = store

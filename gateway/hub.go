@@ -14,8 +14,9 @@ import (
 // resume replaying a full ring cannot hold up the fan-out of other lobbies.
 type hub struct {
 	pool        eventPool
-	ringEntries int // replay ring bound: events
-	ringBytes   int // replay ring bound: bytes
+	ringEntries int    // replay ring bound: events
+	ringBytes   int    // replay ring bound: bytes
+	shed        func() // runs the shedding rule (shed.go); nil: none
 
 	mu sync.RWMutex
 	// Guarded by mu.
@@ -42,6 +43,14 @@ func (h *hub) lookup(userID string) *Session {
 // fanOut delivers one encoded event to each user's session on this shard.
 // It takes the deliverer's reference of ev and releases it.
 func (h *hub) fanOut(to []string, ev *eventBuf) {
+	h.pool.publish(ev)
+	if b := h.pool.budget; b != nil && b.Used() > b.High() && h.shed != nil {
+		// Before the event adds to any queue: replay (and, failing that,
+		// the slowest consumers) makes room now, not when the shedder's
+		// goroutine gets to run. Lock order allows it: we hold at most a
+		// lobby lock, shedding takes hub, session and conn locks.
+		h.shed()
+	}
 	h.mu.RLock()
 	for _, uid := range to {
 		if s := h.byUser[uid]; s != nil {

@@ -18,6 +18,8 @@ type metrics struct {
 	ops         *prometheus.CounterVec
 	errors      *prometheus.CounterVec
 	refused     *prometheus.CounterVec
+	shed        *prometheus.CounterVec        // shedding for the memory budget, by kind (shed.go)
+	slowClosed  prometheus.Counter            // connections closed 1008, for any reason
 	opCounters  map[string]prometheus.Counter // resolved once: the hot path does a map lookup, no allocation
 }
 
@@ -45,8 +47,14 @@ func newMetrics(g *Gateway) *metrics {
 			Name: "lobbyd_errors_total", Help: "Error replies, by code."}, []string{"code"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lobbyd_handshakes_refused_total", Help: "WebSocket handshakes refused before the upgrade, by error code."}, []string{"code"}),
+		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lobbyd_memory_shed_total", Help: "What the memory budget shed: replay_events dropped from replay rings, slow_consumers closed with 1008."}, []string{"kind"}),
+		slowClosed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lobbyd_slow_consumers_total", Help: "Connections closed with 1008 slow consumer (write queue over its bound, or shed for the memory budget)."}),
 		opCounters: make(map[string]prometheus.Counter, len(knownOps)),
 	}
+	m.shed.WithLabelValues("replay_events")
+	m.shed.WithLabelValues("slow_consumers")
 	for _, op := range knownOps {
 		m.opCounters[op] = m.ops.WithLabelValues(op)
 	}
@@ -54,6 +62,16 @@ func newMetrics(g *Gateway) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.connections, m.messagesIn, m.eventsOut, m.rateLimited, m.ops, m.errors, m.refused,
+		m.shed, m.slowClosed,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lobbyd_memory_budget_bytes", Help: "The shard's memory budget for write queues and replay (memory_budget_bytes)."},
+			func() float64 { return float64(g.budget.Limit()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lobbyd_memory_used_bytes", Help: "Bytes of the memory budget held now by write queues and replay."},
+			func() float64 { return float64(g.budget.Used()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lobbyd_memory_peak_bytes", Help: "The most bytes of the memory budget held at once since start."},
+			func() float64 { return float64(g.budget.Peak()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lobbyd_sessions", Help: "Sessions on this shard, connected or waiting for a resume."},
 			func() float64 { return float64(g.hub.count()) }),

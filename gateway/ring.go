@@ -1,5 +1,7 @@
 package gateway
 
+import "unsafe"
+
 // replayRing keeps a session's most recent events so that a client that
 // resumes with last_seq gets every event it missed. It is bounded by count
 // and by bytes; what falls out of it can no longer be replayed, and a resume
@@ -27,7 +29,7 @@ func (r *replayRing) push(pool *eventPool, seq uint64, ev *eventBuf, maxEntries,
 		r.dropOldest(pool)
 	}
 	if r.n == len(r.entries) {
-		r.grow(maxEntries)
+		r.grow(pool, maxEntries)
 	}
 	i := (r.start + r.n) % len(r.entries)
 	r.entries[i] = ringEntry{seq: seq, ev: ev}
@@ -35,7 +37,10 @@ func (r *replayRing) push(pool *eventPool, seq uint64, ev *eventBuf, maxEntries,
 	r.bytes += len(ev.b)
 }
 
-func (r *replayRing) grow(maxEntries int) {
+// ringEntrySize is what one ring slot costs the budget.
+const ringEntrySize = int(unsafe.Sizeof(ringEntry{}))
+
+func (r *replayRing) grow(pool *eventPool, maxEntries int) {
 	size := 2 * len(r.entries)
 	if size < 4 {
 		size = 4 // a lobby's join events fit; most idle sessions never grow past it
@@ -43,6 +48,7 @@ func (r *replayRing) grow(maxEntries int) {
 	if size > maxEntries {
 		size = maxEntries
 	}
+	pool.budget.Charge((size - len(r.entries)) * ringEntrySize)
 	e := make([]ringEntry, size)
 	for i := 0; i < r.n; i++ {
 		e[i] = r.entries[(r.start+i)%len(r.entries)]
@@ -57,6 +63,15 @@ func (r *replayRing) dropOldest(pool *eventPool) {
 	*e = ringEntry{}
 	r.start = (r.start + 1) % len(r.entries)
 	r.n--
+}
+
+// oldestStamp returns the publication stamp of the oldest retained event
+// (0 when empty): shedding drops replay shard-wide in this order.
+func (r *replayRing) oldestStamp() uint64 {
+	if r.n == 0 {
+		return 0
+	}
+	return r.entries[r.start].ev.stamp
 }
 
 // oldest returns the seq of the oldest retained event (0 when empty).
@@ -92,5 +107,6 @@ func (r *replayRing) reset(pool *eventPool) {
 	for r.n > 0 {
 		r.dropOldest(pool)
 	}
+	pool.budget.Release(len(r.entries) * ringEntrySize)
 	*r = replayRing{}
 }

@@ -22,7 +22,7 @@ func serverFrame(n int, tag byte) []byte {
 // byte comes out in order, and the budget is charged exactly what is held.
 func TestOutQueueCapacityFollowsBacklog(t *testing.T) {
 	const limit = 64 << 10
-	bud := budget.New(1<<30, 1<<30)
+	bud := budget.New(1 << 30)
 	var q outQueue
 	var want, got bytes.Buffer
 	sizes := []int{10, 125, 126, 1000, 3000, 65535 - 4*1024, 70000}
@@ -65,7 +65,7 @@ func TestOutQueueCapacityFollowsBacklog(t *testing.T) {
 // TestOutQueueDropUnstarted keeps the rest of the frame in flight and
 // drops every frame not begun.
 func TestOutQueueDropUnstarted(t *testing.T) {
-	bud := budget.New(1<<30, 1<<30)
+	bud := budget.New(1 << 30)
 	var q outQueue
 	for i := range 100 {
 		if err := q.push(serverFrame(1000, byte(i)), nil, nil, 1<<20, bud, false); err != nil {
@@ -94,11 +94,11 @@ func TestOutQueueDropUnstarted(t *testing.T) {
 // TestOutQueueBudgetRefusesGrowth: a queue may not grow past the shard's
 // budget (the connection is then a slow consumer), except for a close frame.
 func TestOutQueueBudgetRefusesGrowth(t *testing.T) {
-	bud := budget.New(16<<10, 8<<10)
+	bud := budget.New(budget.MinLimit)
 	var q outQueue
 	var err error
-	for i := 0; err == nil && i < 100; i++ {
-		err = q.push(serverFrame(1000, 1), nil, nil, 1<<20, bud, false)
+	for i := 0; err == nil && i < 2000; i++ {
+		err = q.push(serverFrame(1000, 1), nil, nil, 4<<20, bud, false)
 	}
 	if err != ErrSlowConsumer || bud.Used() > bud.Limit() {
 		t.Fatalf("err %v, budget %d of %d", err, bud.Used(), bud.Limit())
