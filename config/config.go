@@ -48,7 +48,8 @@ type File struct {
 	DrainTimeoutMs  int64          `yaml:"drain_timeout_ms"`
 	// MemoryBudgetBytes bounds what the shard holds for write queues and
 	// replay rings together; over it, load is shed (gateway/shed.go).
-	// Default: a quarter of the cgroup memory limit or of physical RAM.
+	// 0 (the default): a quarter of the cgroup memory limit or of physical
+	// RAM, worked out by Load (budget.MachineDefault).
 	MemoryBudgetBytes int64                     `yaml:"memory_budget_bytes"`
 	Queues            []matchmaking.QueueConfig `yaml:"queues"` // none: matchmaking.DefaultQueues
 }
@@ -84,8 +85,6 @@ func Defaults() File {
 		},
 		DrainSpreadMs:  gateway.DefaultDrainSpread.Milliseconds(),
 		DrainTimeoutMs: gateway.DefaultDrainTimeout.Milliseconds(),
-		// Not in PROTOCOL.md: derived from the machine it runs on.
-		MemoryBudgetBytes: budget.MachineDefault(),
 	}
 }
 
@@ -202,8 +201,8 @@ func (c *Config) parseFlags(args []string, getenv func(string) string, usage io.
 	return nil
 }
 
-// fillDerived sets what depends on other settings: dev mode, the address,
-// the built-in queues.
+// fillDerived sets what depends on other settings or on the machine: dev
+// mode, the address, the built-in queues, the memory budget.
 func (c *Config) fillDerived() {
 	// No secret and no key means nobody can issue tokens but us: that is
 	// only useful as a dev server, which is what `lobbyd` alone must be.
@@ -218,6 +217,9 @@ func (c *Config) fillDerived() {
 	}
 	if len(c.Queues) == 0 {
 		c.Queues = matchmaking.DefaultQueues()
+	}
+	if c.MemoryBudgetBytes == 0 {
+		c.MemoryBudgetBytes = budget.MachineDefault()
 	}
 }
 

@@ -30,11 +30,22 @@ func TestDefaultsArePROTOCOLs(t *testing.T) {
 		HeartbeatMs: 15000, ResumeGraceMs: 30000, MaxMessageBytes: 65536, MaxConnections: 20000,
 		RateLimit: RateLimit{PerSecond: 50, Burst: 100}, DrainSpreadMs: 5000, DrainTimeoutMs: 30000,
 		// Ours (PROTOCOL.md is silent; docs/protocol-notes.md).
-		HandshakeLimit:    HandshakeLimit{PerUser: RateLimit{PerSecond: 2, Burst: 10}, PerAddress: RateLimit{PerSecond: 50, Burst: 500}},
-		MemoryBudgetBytes: budget.MachineDefault(), // not in PROTOCOL.md: from the machine
+		HandshakeLimit: HandshakeLimit{PerUser: RateLimit{PerSecond: 2, Burst: 10}, PerAddress: RateLimit{PerSecond: 50, Burst: 500}},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Defaults() = %+v\nwant PROTOCOL.md's %+v", got, want)
+	}
+}
+
+// memory_budget_bytes is not in PROTOCOL.md: 0 (the default) is worked
+// out from the machine.
+func TestMemoryBudgetFromTheMachine(t *testing.T) {
+	c, err := Load(nil, env(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MemoryBudgetBytes != budget.MachineDefault() {
+		t.Fatalf("memory_budget_bytes %d, want the machine's %d", c.MemoryBudgetBytes, budget.MachineDefault())
 	}
 }
 

@@ -47,8 +47,7 @@ func (h *hub) fanOut(to []string, ev *eventBuf) {
 	if b := h.pool.budget; b != nil && b.Used() > b.High() && h.shed != nil {
 		// Before the event adds to any queue: replay (and, failing that,
 		// the slowest consumers) makes room now, not when the shedder's
-		// goroutine gets to run. Lock order allows it: we hold at most a
-		// lobby lock, shedding takes hub, session and conn locks.
+		// goroutine gets to run (docs/locks.md, gateway.Gateway.shedMu).
 		h.shed()
 	}
 	h.mu.RLock()
