@@ -65,7 +65,7 @@ func TestTwoShardsOneMatcherPerQueue(t *testing.T) {
 	rdb, prefix := redistest.Client(t)
 	ks := NewKeyspace(prefix)
 	ctx := context.Background()
-	lo := LeaseOptions{TTL: 600 * time.Millisecond, Renew: 100 * time.Millisecond}
+	lo := LeaseOptions{TTL: 3 * time.Second, Renew: 200 * time.Millisecond} // outlasts a loaded machine's stalls
 	shards := make([]*mmShard, 2)
 	for i := range shards {
 		sh := &mmShard{leases: NewLeases(rdb, ks, []string{"duel", "squad"}, lo)}
@@ -102,7 +102,7 @@ func TestTwoShardsOneMatcherPerQueue(t *testing.T) {
 	}
 
 	// a dies; b's leases keep stepping until b runs the queue.
-	waitFor(t, 3*time.Second, "b takes the duel queue over", func() bool {
+	waitFor(t, lo.TTL+10*time.Second, "b takes the duel queue over", func() bool {
 		b.leases.Step(ctx)
 		return b.leases.Held("duel")
 	})

@@ -371,26 +371,34 @@ func (s *TicketStore) settleHint(ctx context.Context, key, owner string, reply a
 // its claims), bounded by its own timeout; a hint it fails to delete is
 // stale and taken over later.
 func (s *TicketStore) releaseHints(ctx context.Context, owner string, keys []string) {
-	if len(keys) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
 	calls := make([]scriptCall, len(keys))
 	for i, k := range keys {
 		calls[i] = scriptCall{keys: []string{k}, args: []any{owner}}
 	}
+	s.release(ctx, calls)
+}
+
+func (s *TicketStore) release(ctx context.Context, calls []scriptCall) {
+	if len(calls) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
 	runPipelined(ctx, s.rdb, hintReleaseScript, calls)
 }
 
-// releaseTicket deletes the hints of a ticket that left its queue.
-func (s *TicketStore) releaseTicket(ctx context.Context, t *matchmaking.Ticket) {
-	keys := make([]string, 0, 1+len(t.Members))
-	keys = append(keys, s.ks.ticketHint(t.ID))
-	for _, u := range t.Members {
-		keys = append(keys, s.ks.userTicket(u))
+// releaseTickets deletes the hints of tickets that left their queue, in one
+// pipeline.
+func (s *TicketStore) releaseTickets(ctx context.Context, ts ...matchmaking.Ticket) {
+	var calls []scriptCall
+	for i := range ts {
+		owner := []any{hintOwner(ts[i].Queue, ts[i].ID)}
+		calls = append(calls, scriptCall{keys: []string{s.ks.ticketHint(ts[i].ID)}, args: owner})
+		for _, u := range ts[i].Members {
+			calls = append(calls, scriptCall{keys: []string{s.ks.userTicket(u)}, args: owner})
+		}
 	}
-	s.releaseHints(ctx, hintOwner(t.Queue, t.ID), keys)
+	s.release(ctx, calls)
 }
 
 // lookup follows a hint to the ticket it names; not_found when there is no
@@ -448,7 +456,7 @@ func (s *TicketStore) Remove(ctx context.Context, id string) (matchmaking.Ticket
 	if err != nil {
 		return matchmaking.Ticket{}, err
 	}
-	s.releaseTicket(ctx, &t)
+	s.releaseTickets(ctx, t)
 	return t, nil
 }
 
@@ -519,11 +527,13 @@ func (s *TicketStore) Claim(ctx context.Context, ids []string) (bool, error) {
 	if err != nil || ms == nil {
 		return false, err
 	}
+	ts := make([]matchmaking.Ticket, 0, len(ms))
 	for _, m := range ms {
 		if t, err := decodeMember(m); err == nil {
-			s.releaseTicket(ctx, &t)
+			ts = append(ts, t)
 		}
 	}
+	s.releaseTickets(ctx, ts...)
 	return true, nil
 }
 

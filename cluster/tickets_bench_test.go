@@ -8,8 +8,7 @@ import (
 	"github.com/lobbyd/lobbyd/internal/redistest"
 )
 
-// fillQueue adds n single-player tickets to queue, pipelined by hand (the
-// store's Add is the subject of its own benchmark).
+// fillQueue adds n single-player tickets to queue.
 func fillQueue(b *testing.B, s *TicketStore, queue string, n int) {
 	b.Helper()
 	ctx := context.Background()
@@ -26,6 +25,7 @@ func fillQueue(b *testing.B, s *TicketStore, queue string, n int) {
 func BenchmarkTicketStoreWaiting(b *testing.B) {
 	rdb, prefix := redistest.Client(b)
 	s := NewTicketStore(rdb, NewKeyspace(prefix), TicketOptions{})
+	cost := counted(rdb)
 	const n = 10_000
 	fillQueue(b, s, "duel", n)
 	ctx := context.Background()
@@ -35,31 +35,37 @@ func BenchmarkTicketStoreWaiting(b *testing.B) {
 	}
 	b.Run("unchanged", func(b *testing.B) {
 		b.ReportAllocs()
+		cost.reset()
 		for b.Loop() {
 			var err error
 			if dst, err = s.Waiting(ctx, "duel", dst); err != nil || len(dst) != n {
 				b.Fatal(len(dst), err)
 			}
 		}
+		cost.report(b)
 	})
 	b.Run("one_change", func(b *testing.B) {
 		b.ReportAllocs()
+		cost.reset()
 		i := 0
 		for b.Loop() {
 			i++
 			b.StopTimer()
+			cost.paused.Store(true)
 			if err := s.Add(ctx, ticket(fmt.Sprint("c", i), "duel", int64(n+i), fmt.Sprint("cu", i))); err != nil {
 				b.Fatal(err)
 			}
 			if _, err := s.Remove(ctx, fmt.Sprint("c", i)); err != nil {
 				b.Fatal(err)
 			}
+			cost.paused.Store(false)
 			b.StartTimer()
 			var err error
 			if dst, err = s.Waiting(ctx, "duel", dst); err != nil || len(dst) != n {
 				b.Fatal(len(dst), err)
 			}
 		}
+		cost.report(b)
 	})
 }
 
@@ -69,6 +75,13 @@ func BenchmarkTicketStoreAddClaim(b *testing.B) {
 	rdb, prefix := redistest.Client(b)
 	s := NewTicketStore(rdb, NewKeyspace(prefix), TicketOptions{})
 	ctx := context.Background()
+	if err := s.Add(ctx, ticket("warm", "duel", 0, "warm")); err != nil { // scripts loaded
+		b.Fatal(err)
+	}
+	if _, err := s.Waiting(ctx, "duel", nil); err != nil {
+		b.Fatal(err)
+	}
+	cost := counted(rdb)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
@@ -84,4 +97,5 @@ func BenchmarkTicketStoreAddClaim(b *testing.B) {
 			b.Fatal(ok, err)
 		}
 	}
+	cost.report(b)
 }
