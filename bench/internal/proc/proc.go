@@ -108,29 +108,45 @@ func SelfCPU() time.Duration {
 // Goroutines fetches url (a Prometheus text page) with an optional bearer
 // token and returns the go_goroutines gauge. It reads at most 4 MiB.
 func Goroutines(ctx context.Context, hc *http.Client, url, token string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	v, err := Gauges(ctx, hc, url, token, "go_goroutines")
 	if err != nil {
 		return 0, err
+	}
+	return int(v[0]), nil
+}
+
+// Gauges fetches url (a Prometheus text page) with an optional bearer token
+// and returns the named gauges' values, in order. It reads at most 4 MiB.
+func Gauges(ctx context.Context, hc *http.Client, url, token string, names ...string) ([]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("metrics: HTTP %d", resp.StatusCode)
+		return nil, fmt.Errorf("metrics: HTTP %d", resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return parseGauge(body, "go_goroutines")
+	out := make([]float64, len(names))
+	for i, n := range names {
+		if out[i], err = parseGauge(body, n); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
-func parseGauge(body []byte, name string) (int, error) {
+func parseGauge(body []byte, name string) (float64, error) {
 	sc := bufio.NewScanner(bytes.NewReader(body))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -150,9 +166,15 @@ func parseGauge(body []byte, name string) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("metrics: bad %s value %q", name, f[len(f)-1])
 		}
-		return int(v), nil
+		return v, nil
 	}
 	return 0, fmt.Errorf("metrics: no %s", name)
+}
+
+// FDs counts the open file descriptors of a process (/proc/PID/fd).
+func FDs(pid int) (int, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return len(ents), err
 }
 
 // MachineCPU returns the busy and total CPU time of the whole machine, all

@@ -59,6 +59,21 @@ func TestParseMachineCPU(t *testing.T) {
 	}
 }
 
+func TestFDsOfSelf(t *testing.T) {
+	n, err := FDs(os.Getpid())
+	if err != nil || n < 3 {
+		t.Fatalf("FDs = %d, %v", n, err)
+	}
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if m, _ := FDs(os.Getpid()); m != n+1 {
+		t.Fatalf("FDs after an open = %d, want %d", m, n+1)
+	}
+}
+
 func TestParseGauge(t *testing.T) {
 	tests := []struct {
 		body string
@@ -72,8 +87,8 @@ func TestParseGauge(t *testing.T) {
 	}
 	for _, tc := range tests {
 		got, err := parseGauge([]byte(tc.body), "go_goroutines")
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("parseGauge(%q) = %d, %v", tc.body, got, err)
+		if (err == nil) != tc.ok || got != float64(tc.want) {
+			t.Errorf("parseGauge(%q) = %v, %v", tc.body, got, err)
 		}
 	}
 }
