@@ -91,7 +91,8 @@ func (r *Result) Markdown(w io.Writer, title, command string) error {
 	}{{"numbered events received", r.Events}, {"lobby.send", r.Sends}, {"chats", r.Chats},
 		{"drops resumed", r.Resumes}, {"resumes refused (new session)", r.ResumeFailed}, {"churn rounds (2 players each)", r.Churns},
 		{"listing pages", r.Listings}, {"matches (per player)", r.Matches},
-		{"slow readers closed as slow consumers", r.SlowCloses}, {"slow reader reconnects", r.SlowReconnects}} {
+		{"slow readers closed as slow consumers", r.SlowCloses}, {"slow reader reconnects", r.SlowReconnects},
+		{"TCP connects retried after a timeout", r.ConnectRetries}} {
 		fmt.Fprintf(&b, "| %s | %d |\n", x.k, x.v)
 	}
 	if g := r.Growth(); len(g) > 0 {

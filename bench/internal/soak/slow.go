@@ -23,7 +23,7 @@ type slowConn struct {
 }
 
 func dialRaw(ctx context.Context, addr, token string) (*slowConn, error) {
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024}
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 1024, NetDialContext: dialTCP}
 	ws, resp, err := d.DialContext(ctx, "ws://"+addr+"/ws?"+url.Values{"token": {token}}.Encode(), nil)
 	if err != nil {
 		if resp != nil {
@@ -63,6 +63,8 @@ func (c *slowConn) readLoop() {
 	}
 }
 
+var errAlreadyIn = errors.New("lobby.join: already_in_lobby")
+
 // joinByCode joins a lobby, reading until the reply comes.
 func (c *slowConn) joinByCode(code string) error {
 	b, _ := msgpack.Marshal(map[string]any{"op": "lobby.join", "rid": 1, "d": map[string]any{"code": code}})
@@ -74,6 +76,9 @@ func (c *slowConn) joinByCode(code string) error {
 	defer c.allowUntil.Store(0)
 	select {
 	case m := <-c.replies:
+		if m.errCode() == "already_in_lobby" {
+			return errAlreadyIn
+		}
 		if m["ok"] != true {
 			return fmt.Errorf("lobby.join: %s", m.errCode())
 		}

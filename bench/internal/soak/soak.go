@@ -105,6 +105,7 @@ type Result struct {
 	Matches        int64 `json:"matches"`
 	SlowCloses     int64 `json:"slow_closes"`
 	SlowReconnects int64 `json:"slow_reconnects"`
+	ConnectRetries int64 `json:"connect_retries"` // TCP connects tried again after a timeout
 
 	ErrorKinds  map[string]int64  `json:"error_kinds,omitempty"`
 	ErrorSample map[string]string `json:"error_samples,omitempty"`
@@ -130,7 +131,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Matchers%2 != 0 {
 		return nil, errors.New("soak: Matchers must be even (duels)")
 	}
-	r := &runner{cfg: cfg, hc: &http.Client{Timeout: 10 * time.Second}}
+	r := &runner{cfg: cfg, hc: newHTTPClient()}
+	retries0 := connectRetries.Load()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 
@@ -181,6 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Errors, res.Resumes, res.ResumeFailed = c.errors.Load(), c.resumes.Load(), c.resumeFailed.Load()
 	res.Sends, res.Chats, res.Churns, res.Listings, res.Matches = c.sends.Load(), c.chats.Load(), c.churns.Load(), c.listings.Load(), c.matches.Load()
 	res.SlowCloses, res.SlowReconnects = c.slowCloses.Load(), c.slowReconnects.Load()
+	res.ConnectRetries = connectRetries.Load() - retries0
 	for _, l := range r.logs {
 		res.ChatDisagree += l.disagreements()
 	}
@@ -370,7 +373,9 @@ func (r *runner) slowReaderLoop(ctx context.Context, code string, i int) {
 			r.c.fail("slow reader dial", err)
 			return
 		}
-		if err := ws.joinByCode(code); err != nil && ctx.Err() == nil {
+		// After a slow-consumer close the session waits out its grace in the
+		// lobby, and the new connection keeps the membership: already in.
+		if err := ws.joinByCode(code); err != nil && !errors.Is(err, errAlreadyIn) && ctx.Err() == nil {
 			r.c.fail("slow reader join", err)
 		}
 		// Stall, then drain; the server may have closed us meanwhile.

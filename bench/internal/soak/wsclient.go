@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,6 +21,30 @@ import (
 
 // callTimeout bounds every request's wait for its reply.
 const callTimeout = 10 * time.Second
+
+// connectRetries counts TCP connects that timed out and were tried again.
+var connectRetries atomic.Int64
+
+// dialTCP connects with a 4 s timeout and tries once more when that times
+// out. The kernel, not lobbyd, answers a SYN (lobbyd's listen queue never
+// overflowed in these runs), and on a loaded machine a SYN that meets a
+// TIME_WAIT of an earlier loopback connection with the same ports can go
+// unanswered: a retry tells that apart from a server that is not there.
+func dialTCP(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: 4 * time.Second}
+	c, err := d.DialContext(ctx, network, addr)
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+		connectRetries.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}
+	return c, err
+}
+
+// newHTTPClient is the soak's HTTP client (guest tokens, listings).
+func newHTTPClient() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialTCP, MaxIdleConnsPerHost: 16}}
+}
 
 // guest asks lobbyd (dev mode) for a player token.
 func guest(ctx context.Context, hc *http.Client, addr, name string) (token, userID string, err error) {
@@ -103,7 +128,7 @@ func dial(ctx context.Context, addr, token, resume string, lastSeq uint64, onEve
 		q.Set("resume", resume)
 		q.Set("last_seq", strconv.FormatUint(lastSeq, 10))
 	}
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 4096}
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, ReadBufferSize: 4096, WriteBufferSize: 4096, NetDialContext: dialTCP}
 	ws, resp, err := d.DialContext(ctx, "ws://"+addr+"/ws?"+q.Encode(), nil)
 	if err != nil {
 		if resp != nil {
