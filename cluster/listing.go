@@ -243,6 +243,15 @@ func (l *Listing) Write(ctx context.Context, lobbyID string, version, seq uint64
 	return n, nil
 }
 
+// OnPublicChange is LobbyOptions.OnPublicChange: it writes the change
+// and logs a failure (the change is committed; the listing shows the
+// lobby's previous view until its next change).
+func (l *Listing) OnPublicChange(ctx context.Context, ch PublicChange) {
+	if _, err := l.Write(ctx, ch.LobbyID, ch.Version, ch.Seq, ch.View); err != nil {
+		l.log.Warn("listing: a lobby change is not listed", "lobby", ch.LobbyID, "version", ch.Version, "err", err)
+	}
+}
+
 // listingPayload is the part of a record after "<version> <seq> ": the
 // listing record (computed by the writer with lobby.ListedOf, so replicas
 // filter exactly as the MemoryStore) and the public view as JSON.

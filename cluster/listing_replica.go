@@ -114,14 +114,14 @@ func (l *Listing) Close() error {
 	return nil
 }
 
-// Await waits until the replica has applied log position n (a Write's
-// result) or ctx ends.
+// Await waits until the replica has loaded and applied log position n (a
+// Write's result), or ctx ends.
 func (l *Listing) Await(ctx context.Context, n uint64) error {
 	for {
 		l.mu.Lock()
 		moved := l.moved
 		l.mu.Unlock()
-		if l.pos.Load() >= n {
+		if l.ready.Load() && l.pos.Load() >= n {
 			return nil
 		}
 		select {

@@ -161,8 +161,13 @@ func mustJSON(t testing.TB, v any) string {
 	return string(b)
 }
 
+// startListing starts a replica stopped when the test ends. Close waits
+// for the XREAD in flight, so tests block for 100 ms at a time, not 1 s.
 func startListing(t testing.TB, rdb redis.UniversalClient, ks Keyspace, opts ListingOptions) *Listing {
 	t.Helper()
+	if opts.Block == 0 {
+		opts.Block = 100 * time.Millisecond
+	}
 	l, err := NewListing(rdb, ks, opts)
 	if err != nil {
 		t.Fatal(err)
