@@ -323,3 +323,26 @@ func parseListingRecord(s string) (listingRecord, error) {
 	r.view = p.V
 	return r, nil
 }
+
+// ListedStore is what a shard of a cluster serves as its lobby.Store: the
+// LobbyStore for every rule and event, with listings (List and
+// AppendListJSON, the lobby.JSONLister the gateway's GET /v1/lobbies
+// prefers) answered by the Listing from memory. The store's own List reads
+// Redis per request. Wire the Listing's OnPublicChange into the store's
+// LobbyOptions and Start it.
+type ListedStore struct {
+	*LobbyStore
+	Listing *Listing
+}
+
+var _ lobby.JSONLister = ListedStore{}
+
+// List implements lobby.Store from the replica.
+func (s ListedStore) List(ctx context.Context, q lobby.ListQuery) (lobby.ListPage, error) {
+	return s.Listing.List(ctx, q)
+}
+
+// AppendListJSON implements lobby.JSONLister from the replica.
+func (s ListedStore) AppendListJSON(ctx context.Context, dst []byte, q lobby.ListQuery) ([]byte, error) {
+	return s.Listing.AppendListJSON(ctx, dst, q)
+}

@@ -2,14 +2,18 @@ package cluster
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lobbyd/lobbyd/internal/redistest"
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/lobby/lobbytest"
+	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // replicaListed is a LobbyStore whose listings come from a Listing fed by
@@ -69,3 +73,77 @@ func TestListingConformanceCluster(t *testing.T) {
 		return newReplicaListed(t, c, prefix, sink)
 	})
 }
+
+// Two shards, each a LobbyStore with its own Listing wired as app wires
+// them (ListedStore): lobbies made, joined, changed and closed on either
+// shard are listed on both exactly as the store's own Redis walk lists
+// them, within the bound.
+func TestListedStoreTwoShards(t *testing.T) {
+	forEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, ks Keyspace) {
+		prefix := ks.Prefix
+		ctx := context.Background()
+		shard := func(id string) ListedStore {
+			l := startListing(t, rdb, ks, ListingOptions{})
+			s := newTestStore(t, rdb, prefix, id, nil, LobbyOptions{OnPublicChange: l.OnPublicChange})
+			return ListedStore{s, l}
+		}
+		a, b := shard("a"), shard("b")
+		shards := []ListedStore{a, b}
+		var ids []string
+		for i := range 12 {
+			vis := protocol.VisibilityPublic
+			if i%5 == 4 {
+				vis = protocol.VisibilityPrivate
+			}
+			v, err := shards[i%2].Create(ctx, lobby.Actor{UserID: fmt.Sprint("host", i)}, protocol.CreateLobby{
+				Name: fmt.Sprint("L", i), MaxPlayers: 2 + i%2, Visibility: vis,
+				Mode: []string{"ctf", "dm"}[i%2], Attrs: protocol.Attrs{"map": fmt.Sprint("m", i%3)},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, v.ID)
+		}
+		for _, i := range []int{1, 5, 8, 10} { // joined from the other shard: some full now
+			if _, err := shards[(i+1)%2].Join(ctx, lobby.Actor{UserID: fmt.Sprint("guest", i)}, protocol.JoinLobby{LobbyID: ids[i]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := a.Start(ctx, "host2"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Update(ctx, "host3", protocol.UpdateLobby{Visibility: ptr(protocol.VisibilityPrivate)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Close(ctx, ids[7]); err != nil {
+			t.Fatal(err)
+		}
+		queries := []lobby.ListQuery{{}, {Limit: 3}, {Mode: "ctf"}, {HasSpace: true}, {State: protocol.StateInGame},
+			{Attrs: map[string]string{"map": "m1"}}}
+		var want, got []string
+		waitFor(t, 5*time.Second, "both replicas list what the store lists", func() bool {
+			want, got = want[:0], got[:0]
+			for _, q := range queries {
+				for _, s := range shards {
+					w, err := s.LobbyStore.List(ctx, q)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want = append(want, mustJSON(t, w))
+					g, err := s.List(ctx, q)
+					if err != nil {
+						return false // not loaded yet
+					}
+					got = append(got, mustJSON(t, g))
+				}
+			}
+			return slices.Equal(got, want)
+		})
+		page, err := b.List(ctx, lobby.ListQuery{Limit: 100})
+		if err != nil || len(page.Lobbies) != 8 { // 12 - 2 private - 1 made private - 1 closed
+			t.Fatalf("b lists %d lobbies, %v", len(page.Lobbies), err)
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }
