@@ -71,7 +71,7 @@ func BenchmarkValidate(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))
 	for b.Loop() {
-		if err := Validate(frame); err != nil {
+		if err := validate(frame, false); err != nil {
 			b.Fatal(err)
 		}
 	}

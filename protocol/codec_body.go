@@ -96,7 +96,7 @@ const (
 // loop goroutine, only to be refused (BenchmarkDecodeBodyAttrsBomb), and
 // 13,000 unknown keys 1.6 ms.
 func validateBody(d []byte, attrs bool) error {
-	r := NewReader(d)
+	r := newReader(d)
 	n, err := r.ReadMapHeader()
 	if err != nil {
 		return err
@@ -112,7 +112,7 @@ func validateBody(d []byte, attrs bool) error {
 			}
 			return err
 		}
-		if attrs && string(key) == "attrs" && r.Kind() == KindMap {
+		if attrs && string(key) == "attrs" && r.Kind() == kindMap {
 			save := r.off
 			if m, err := r.ReadMapHeader(); err == nil && m > MaxAttrs {
 				return ErrAttrsTooMany
@@ -144,7 +144,7 @@ func unmarshal(d []byte, v any) error {
 // not decode into t: the library's errors name Go types, not fields, so each
 // key is tried alone in a fresh value. It runs only on the error path.
 func fieldError(d []byte, t reflect.Type) error {
-	rd := NewReader(d)
+	rd := newReader(d)
 	n, err := rd.ReadMapHeader()
 	if err != nil {
 		return ErrBodyType

@@ -89,7 +89,7 @@ func TestAppendReplyValue(t *testing.T) {
 	if got.Rid != 42 || !got.OK || !bytes.Equal(enc(t, got.D.Lobby), enc(t, view)) {
 		t.Errorf("round trip: %+v\nwant %+v", got.D.Lobby, view)
 	}
-	if err := Validate(b[1:]); err != nil {
+	if err := validate(b[1:], false); err != nil {
 		t.Errorf("our own reply fails Validate: %v", err)
 	}
 
@@ -155,7 +155,7 @@ func TestEvents(t *testing.T) {
 			if got := reflect.ValueOf(tt.into).Elem().Interface(); !bytes.Equal(enc(t, got), enc(t, tt.v)) {
 				t.Errorf("payload round trip:\n got %+v\nwant %+v", got, tt.v)
 			}
-			if err := Validate(ev); err != nil {
+			if err := validate(ev, false); err != nil {
 				t.Errorf("Validate(own event) = %v", err)
 			}
 		})
@@ -212,9 +212,9 @@ func TestAppendDataEvent(t *testing.T) {
 
 func TestEventSeqOnOtherBytes(t *testing.T) {
 	t.Parallel()
-	for _, b := range [][]byte{nil, {0x83}, AppendReplyOK(nil, 1), AppendEventHeader(nil, "x")[:13]} {
-		if IsEvent(b) || EventSeq(b) != 0 {
-			t.Errorf("IsEvent(%x) true", b)
+	for _, b := range [][]byte{nil, {0x83}, AppendReplyOK(nil, 1), appendEventHeader(nil, "x")[:13]} {
+		if isEvent(b) || EventSeq(b) != 0 {
+			t.Errorf("isEvent(%x) true", b)
 		}
 	}
 	defer func() {

@@ -6,7 +6,7 @@ package protocol
 // because rejecting hostile input must not allocate; callers must not modify
 // them. Messages are short, constant and safe to show to a client.
 var (
-	// Structure of the MessagePack bytes (Reader, Skip, Validate).
+	// Structure of the MessagePack bytes (reader, Skip, Validate).
 	ErrTruncated   = &Error{Code: CodeBadRequest, Msg: "message truncated"}
 	ErrLength      = &Error{Code: CodeBadRequest, Msg: "length exceeds message"}
 	ErrInvalidCode = &Error{Code: CodeBadRequest, Msg: "not MessagePack"}
@@ -17,16 +17,12 @@ var (
 	ErrEmpty       = &Error{Code: CodeBadRequest, Msg: "empty message"}
 	ErrNonFinite   = &Error{Code: CodeBadRequest, Msg: "numbers must be finite (no NaN or infinity)"}
 
-	// Type checks of the Reader's typed reads.
+	// Type checks of the reader's typed reads.
 	ErrWantMap    = &Error{Code: CodeBadRequest, Msg: "expected a map"}
 	ErrWantArray  = &Error{Code: CodeBadRequest, Msg: "expected an array"}
 	ErrWantString = &Error{Code: CodeBadRequest, Msg: "expected a string"}
 	ErrWantBinary = &Error{Code: CodeBadRequest, Msg: "expected binary"}
 	ErrWantUint   = &Error{Code: CodeBadRequest, Msg: "expected a non-negative integer"}
-	ErrWantInt    = &Error{Code: CodeBadRequest, Msg: "expected an integer"}
-	ErrWantFloat  = &Error{Code: CodeBadRequest, Msg: "expected a number"}
-	ErrWantBool   = &Error{Code: CodeBadRequest, Msg: "expected a boolean"}
-	ErrWantNil    = &Error{Code: CodeBadRequest, Msg: "expected nil"}
 	ErrIntRange   = &Error{Code: CodeBadRequest, Msg: "integer out of range"}
 
 	// Envelope (DecodeRequest).

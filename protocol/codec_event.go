@@ -23,9 +23,9 @@ const (
 
 var eventPrefix = [EventSeqOffset]byte{0x83, 0xa3, 's', 'e', 'q', 0xcf}
 
-// AppendEventHeader appends an event's envelope up to and including the "d"
+// appendEventHeader appends an event's envelope up to and including the "d"
 // key, with seq 0: the caller appends the encoded "d" map right after.
-func AppendEventHeader(b []byte, name string) []byte {
+func appendEventHeader(b []byte, name string) []byte {
 	b = append(b, eventPrefix[:]...)
 	b = append(b, 0, 0, 0, 0, 0, 0, 0, 0)
 	b = append(b, 0xa2, 'e', 'v')
@@ -38,7 +38,7 @@ func AppendEventHeader(b []byte, name string) []byte {
 // error b is returned unchanged.
 func AppendEvent(b []byte, name string, v any) ([]byte, error) {
 	n := len(b)
-	out, err := appendValue(AppendEventHeader(b, name), v)
+	out, err := appendValue(appendEventHeader(b, name), v)
 	if err != nil {
 		return b[:n], err
 	}
@@ -48,15 +48,15 @@ func AppendEvent(b []byte, name string, v any) ([]byte, error) {
 // AppendDataEvent appends lobby.data {"from": from, "data": bin} with seq 0,
 // without the msgpack library: it is the hot event.
 func AppendDataEvent(b []byte, from string, data []byte) []byte {
-	b = AppendEventHeader(b, EvData)
+	b = appendEventHeader(b, EvData)
 	b = append(b, 0x82, 0xa4, 'f', 'r', 'o', 'm')
 	b = appendStr(b, from)
 	b = append(b, 0xa4, 'd', 'a', 't', 'a')
 	return appendBin(b, data)
 }
 
-// IsEvent reports whether ev starts like a message of AppendEventHeader.
-func IsEvent(ev []byte) bool {
+// isEvent reports whether ev starts like a message of appendEventHeader.
+func isEvent(ev []byte) bool {
 	return len(ev) >= EventHeadLen && [EventSeqOffset]byte(ev[:EventSeqOffset]) == eventPrefix
 }
 
@@ -65,7 +65,7 @@ func IsEvent(ev []byte) bool {
 // copy, or stamp and write under the same lock. A message that is not such
 // an event is a bug in the caller, and panics.
 func SetEventSeq(ev []byte, seq uint64) {
-	if !IsEvent(ev) {
+	if !isEvent(ev) {
 		panic(fmt.Sprintf("protocol: SetEventSeq on a message that is not an event (%d bytes)", len(ev)))
 	}
 	binary.BigEndian.PutUint64(ev[EventSeqOffset:], seq)
@@ -74,7 +74,7 @@ func SetEventSeq(ev []byte, seq uint64) {
 // EventSeq reads the seq of an event built by this package; 0 when ev is
 // not such an event.
 func EventSeq(ev []byte) uint64 {
-	if !IsEvent(ev) {
+	if !isEvent(ev) {
 		return 0
 	}
 	return binary.BigEndian.Uint64(ev[EventSeqOffset:])

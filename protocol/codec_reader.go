@@ -2,7 +2,6 @@ package protocol
 
 import (
 	"encoding/binary"
-	"math"
 )
 
 // MaxDepth is how many containers (maps and arrays) may nest inside one
@@ -10,11 +9,11 @@ import (
 // clients' opaque "data" maps. The limit also bounds the recursion of Skip.
 const MaxDepth = 32
 
-// Reader is a cursor over one MessagePack message held in memory. It is
+// reader is a cursor over one MessagePack message held in memory. It is
 // written by hand, rather than taken from vmihailenco/msgpack, for two
 // reasons: that library trusts the lengths it reads (a 5-byte frame claiming
 // 50M elements makes it allocate hundreds of MiB), and the hot ops must
-// decode without allocating. Reader never allocates and never copies:
+// decode without allocating. reader never allocates and never copies:
 // strings and binaries are returned as sub-slices of the input (with their
 // capacity clipped, so an append by the caller cannot overwrite what follows),
 // valid as long as the input is.
@@ -37,121 +36,90 @@ const MaxDepth = 32
 // standard timestamp (type -1, 4, 8 or 12 bytes), which a client's opaque
 // data may carry; any other extension is ErrExtension.
 //
-// A Reader is a small value; it is not safe for concurrent use.
-type Reader struct {
+// A reader is a small value; it is not safe for concurrent use.
+type reader struct {
 	b   []byte
 	off int
 	// finite makes Skip refuse NaN and ±Inf floats (ValidateFinite).
 	finite bool
 }
 
-// NewReader returns a Reader positioned at the start of b.
-func NewReader(b []byte) Reader { return Reader{b: b} }
+// newReader returns a reader positioned at the start of b.
+func newReader(b []byte) reader { return reader{b: b} }
 
-// Reset points the Reader at the start of b.
-func (r *Reader) Reset(b []byte) { r.b, r.off = b, 0 }
+// Reset points the reader at the start of b.
+func (r *reader) Reset(b []byte) { r.b, r.off = b, 0 }
 
 // Len is the number of bytes not yet read.
-func (r *Reader) Len() int { return len(r.b) - r.off }
+func (r *reader) Len() int { return len(r.b) - r.off }
 
-// Offset is the number of bytes read so far.
-func (r *Reader) Offset() int { return r.off }
-
-// Kind is the broad type of the next value.
-type Kind uint8
+// kind is the broad type of the next value.
+type kind uint8
 
 // Kinds of MessagePack values.
 const (
-	KindInvalid Kind = iota // no bytes left, or the never-used code 0xc1
-	KindNil
-	KindBool
-	KindInt // any integer, signed or unsigned
-	KindFloat
-	KindString
-	KindBinary
-	KindArray
-	KindMap
-	KindExt
+	kindInvalid kind = iota // no bytes left, or the never-used code 0xc1
+	kindNil
+	kindBool
+	kindInt // any integer, signed or unsigned
+	kindFloat
+	kindString
+	kindBinary
+	kindArray
+	kindMap
+	kindExt
 )
 
 // Kind reports the type of the next value without consuming it.
-func (r *Reader) Kind() Kind {
+func (r *reader) Kind() kind {
 	if r.off >= len(r.b) {
-		return KindInvalid
+		return kindInvalid
 	}
 	return kindOf(r.b[r.off])
 }
 
-func kindOf(c byte) Kind {
+func kindOf(c byte) kind {
 	switch {
 	case c <= 0x7f || c >= 0xe0:
-		return KindInt
+		return kindInt
 	case c <= 0x8f:
-		return KindMap
+		return kindMap
 	case c <= 0x9f:
-		return KindArray
+		return kindArray
 	case c <= 0xbf:
-		return KindString
+		return kindString
 	}
 	switch c {
 	case 0xc0:
-		return KindNil
+		return kindNil
 	case 0xc2, 0xc3:
-		return KindBool
+		return kindBool
 	case 0xc4, 0xc5, 0xc6:
-		return KindBinary
+		return kindBinary
 	case 0xc7, 0xc8, 0xc9, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
-		return KindExt
+		return kindExt
 	case 0xca, 0xcb:
-		return KindFloat
+		return kindFloat
 	case 0xcc, 0xcd, 0xce, 0xcf, 0xd0, 0xd1, 0xd2, 0xd3:
-		return KindInt
+		return kindInt
 	case 0xd9, 0xda, 0xdb:
-		return KindString
+		return kindString
 	case 0xdc, 0xdd:
-		return KindArray
+		return kindArray
 	case 0xde, 0xdf:
-		return KindMap
+		return kindMap
 	}
-	return KindInvalid // 0xc1
+	return kindInvalid // 0xc1
 }
 
 // IsNil reports whether the next value is nil.
-func (r *Reader) IsNil() bool { return r.off < len(r.b) && r.b[r.off] == 0xc0 }
-
-// ReadNil consumes a nil.
-func (r *Reader) ReadNil() error {
-	if r.off >= len(r.b) {
-		return ErrTruncated
-	}
-	if r.b[r.off] != 0xc0 {
-		return ErrWantNil
-	}
-	r.off++
-	return nil
-}
-
-// ReadBool reads a boolean.
-func (r *Reader) ReadBool() (bool, error) {
-	if r.off >= len(r.b) {
-		return false, ErrTruncated
-	}
-	switch r.b[r.off] {
-	case 0xc2:
-		r.off++
-		return false, nil
-	case 0xc3:
-		r.off++
-		return true, nil
-	}
-	return false, ErrWantBool
-}
+func (r *reader) IsNil() bool { return r.off < len(r.b) && r.b[r.off] == 0xc0 }
 
 // lenHeader decodes the length prefix of a str, bin, array or map whose
 // type code c is at r.off and whose prefix is size bytes (0 for the "fix"
 // forms, whose length is in c itself: pass fix). It returns the length and
 // the header size including the code byte, without moving the cursor.
-func (r *Reader) lenHeader(size int, fix int) (n uint64, hdr int, err error) {
+func (r *reader) lenHeader(size int, fix int) (n uint64, hdr int, err error) {
 	if size == 0 {
 		return uint64(fix), 1, nil
 	}
@@ -172,20 +140,20 @@ func (r *Reader) lenHeader(size int, fix int) (n uint64, hdr int, err error) {
 
 // ReadMapHeader reads a map header and returns its number of entries, which
 // is checked to fit in the bytes left (two bytes at least per entry).
-func (r *Reader) ReadMapHeader() (int, error) {
+func (r *reader) ReadMapHeader() (int, error) {
 	return r.collectionHeader(0x80, 0xde, 0xdf, 2, ErrWantMap)
 }
 
 // ReadArrayHeader reads an array header and returns its number of elements,
 // which is checked to fit in the bytes left (one byte at least per element).
-func (r *Reader) ReadArrayHeader() (int, error) {
+func (r *reader) ReadArrayHeader() (int, error) {
 	return r.collectionHeader(0x90, 0xdc, 0xdd, 1, ErrWantArray)
 }
 
 // collectionHeader reads a map or array header: fix is the fix-format's
 // high nibble, c16/c32 the 16- and 32-bit formats, minBytes the least an
 // element can take, which bounds the count by the bytes left.
-func (r *Reader) collectionHeader(fix, c16, c32 byte, minBytes uint64, wrongType error) (int, error) {
+func (r *reader) collectionHeader(fix, c16, c32 byte, minBytes uint64, wrongType error) (int, error) {
 	if r.off >= len(r.b) {
 		return 0, ErrTruncated
 	}
@@ -217,7 +185,7 @@ func (r *Reader) collectionHeader(fix, c16, c32 byte, minBytes uint64, wrongType
 
 // strHeader returns the length and header size of a str at the cursor, or
 // ok=false when the next value is not a str.
-func (r *Reader) strHeader() (n uint64, hdr int, ok bool, err error) {
+func (r *reader) strHeader() (n uint64, hdr int, ok bool, err error) {
 	c := r.b[r.off]
 	switch {
 	case c&0xe0 == 0xa0:
@@ -235,7 +203,7 @@ func (r *Reader) strHeader() (n uint64, hdr int, ok bool, err error) {
 }
 
 // take returns the n bytes after a header of hdr bytes and moves past them.
-func (r *Reader) take(n uint64, hdr int) ([]byte, error) {
+func (r *reader) take(n uint64, hdr int) ([]byte, error) {
 	if n > uint64(r.Len()-hdr) {
 		return nil, ErrLength
 	}
@@ -248,7 +216,7 @@ func (r *Reader) take(n uint64, hdr int) ([]byte, error) {
 // ReadString reads a str and returns its bytes as a sub-slice of the input
 // (no copy, no UTF-8 check). A bin is not accepted: the protocol's strings
 // are str, and accepting bin would make two encodings of one message valid.
-func (r *Reader) ReadString() ([]byte, error) {
+func (r *reader) ReadString() ([]byte, error) {
 	if r.off >= len(r.b) {
 		return nil, ErrTruncated
 	}
@@ -265,7 +233,7 @@ func (r *Reader) ReadString() ([]byte, error) {
 // ReadBytes reads a bin and returns its bytes as a sub-slice of the input.
 // Only bin is accepted, not str: PROTOCOL.md gives binary fields (the "data"
 // of lobby.send) the bin type.
-func (r *Reader) ReadBytes() ([]byte, error) {
+func (r *reader) ReadBytes() ([]byte, error) {
 	if r.off >= len(r.b) {
 		return nil, ErrTruncated
 	}
@@ -292,7 +260,7 @@ func (r *Reader) ReadBytes() ([]byte, error) {
 
 // number reads any integer at the cursor. neg reports a negative value,
 // whose two's-complement form is in u (so int64(u) is the value).
-func (r *Reader) number() (u uint64, neg bool, isInt bool, err error) {
+func (r *reader) number() (u uint64, neg bool, isInt bool, err error) {
 	if r.off >= len(r.b) {
 		return 0, false, false, ErrTruncated
 	}
@@ -351,7 +319,7 @@ func (r *Reader) number() (u uint64, neg bool, isInt bool, err error) {
 
 // ReadUint reads a non-negative integer in any encoding (unsigned, or signed
 // with a value >= 0). A negative integer is ErrIntRange and leaves the cursor.
-func (r *Reader) ReadUint() (uint64, error) {
+func (r *reader) ReadUint() (uint64, error) {
 	start := r.off
 	u, neg, isInt, err := r.number()
 	if err != nil {
@@ -367,76 +335,8 @@ func (r *Reader) ReadUint() (uint64, error) {
 	return u, nil
 }
 
-// ReadInt reads an integer in any encoding; a uint64 above MaxInt64 is
-// ErrIntRange and leaves the cursor.
-func (r *Reader) ReadInt() (int64, error) {
-	start := r.off
-	u, neg, isInt, err := r.number()
-	if err != nil {
-		return 0, err
-	}
-	if !isInt {
-		return 0, ErrWantInt
-	}
-	if !neg && u > math.MaxInt64 {
-		r.off = start
-		return 0, ErrIntRange
-	}
-	return int64(u), nil
-}
-
-// ReadFloat reads a float32, a float64 or any integer as a float64 (clients
-// in languages with one number type encode 2.0 as an integer).
-func (r *Reader) ReadFloat() (float64, error) {
-	if r.off >= len(r.b) {
-		return 0, ErrTruncated
-	}
-	switch r.b[r.off] {
-	case 0xca:
-		if r.Len() < 5 {
-			return 0, ErrTruncated
-		}
-		f := math.Float32frombits(binary.BigEndian.Uint32(r.b[r.off+1:]))
-		r.off += 5
-		return float64(f), nil
-	case 0xcb:
-		if r.Len() < 9 {
-			return 0, ErrTruncated
-		}
-		f := math.Float64frombits(binary.BigEndian.Uint64(r.b[r.off+1:]))
-		r.off += 9
-		return f, nil
-	}
-	u, neg, isInt, err := r.number()
-	if err != nil {
-		return 0, err
-	}
-	if !isInt {
-		return 0, ErrWantFloat
-	}
-	if neg {
-		return float64(int64(u)), nil
-	}
-	return float64(u), nil
-}
-
-// Skip moves past the next value, whatever it is, checking its structure
-// on the way: lengths against the bytes left, nesting up to MaxDepth, string
-// map keys and allowed extensions (see Reader).
-func (r *Reader) Skip() error { return r.skip(0) }
-
-// ReadRaw skips the next value and returns its encoded bytes as a
-// sub-slice of the input.
-func (r *Reader) ReadRaw() ([]byte, error) {
-	start := r.off
-	if err := r.skip(0); err != nil {
-		return nil, err
-	}
-	return r.b[start:r.off:r.off], nil
-}
-
 // skip skips one value that sits inside depth containers.
-func (r *Reader) skip(depth int) error {
+func (r *reader) skip(depth int) error {
 	if r.off >= len(r.b) {
 		return ErrTruncated
 	}
@@ -491,7 +391,7 @@ func (r *Reader) skip(depth int) error {
 	return ErrInvalidCode // 0xc1
 }
 
-func (r *Reader) skipFixed(n int) error {
+func (r *reader) skipFixed(n int) error {
 	if r.Len() < n {
 		return ErrTruncated
 	}
@@ -499,7 +399,7 @@ func (r *Reader) skipFixed(n int) error {
 	return nil
 }
 
-func (r *Reader) skipBlob(size int) error {
+func (r *reader) skipBlob(size int) error {
 	n, hdr, err := r.lenHeader(size, 0)
 	if err != nil {
 		return err
@@ -508,7 +408,7 @@ func (r *Reader) skipBlob(size int) error {
 	return err
 }
 
-func (r *Reader) skipArray(depth int) error {
+func (r *reader) skipArray(depth int) error {
 	if depth >= MaxDepth {
 		return ErrTooDeep
 	}
@@ -524,7 +424,7 @@ func (r *Reader) skipArray(depth int) error {
 	return nil
 }
 
-func (r *Reader) skipMap(depth int) error {
+func (r *reader) skipMap(depth int) error {
 	if depth >= MaxDepth {
 		return ErrTooDeep
 	}
@@ -548,7 +448,7 @@ func (r *Reader) skipMap(depth int) error {
 
 // skipExt skips an extension value, accepting only the timestamp (type -1)
 // in its three standard sizes.
-func (r *Reader) skipExt(c byte) error {
+func (r *reader) skipExt(c byte) error {
 	var (
 		n   uint64
 		hdr int
@@ -580,26 +480,24 @@ func (r *Reader) skipExt(c byte) error {
 	return nil
 }
 
-// Validate checks that b holds exactly one well-formed MessagePack value:
-// every length within the bytes left, at most MaxDepth nested containers,
-// string map keys, no extension but the timestamp, nothing after the value.
-// It runs before any bytes reach the msgpack library, so the library never
-// sees a length it could be tricked into allocating for. It does not
-// allocate.
-func Validate(b []byte) error { return validate(b, false) }
-
-// ValidateFinite is Validate that also refuses NaN and ±Inf floats anywhere
+// ValidateFinite is validate that also refuses NaN and ±Inf floats anywhere
 // in the value (ErrNonFinite). Lobby and member "data" are checked with it:
 // the HTTP API renders them as JSON, which has no way to write those
 // numbers, so one such value would make every listing page holding the
 // lobby unanswerable.
 func ValidateFinite(b []byte) error { return validate(b, true) }
 
+// validate checks that b holds exactly one well-formed MessagePack value:
+// every length within the bytes left, at most MaxDepth nested containers,
+// string map keys, no extension but the timestamp, nothing after the value;
+// with finite, no NaN or ±Inf float either. It runs before any bytes reach
+// the msgpack library, so the library never sees a length it could be
+// tricked into allocating for. It does not allocate.
 func validate(b []byte, finite bool) error {
 	if len(b) == 0 {
 		return ErrEmpty
 	}
-	r := Reader{b: b, finite: finite}
+	r := reader{b: b, finite: finite}
 	if err := r.skip(0); err != nil {
 		return err
 	}

@@ -29,13 +29,13 @@ func DecodeRequest(b []byte, r *Request) error {
 	if len(b) == 0 {
 		return ErrEmpty
 	}
-	rd := NewReader(b)
+	rd := newReader(b)
 	n, err := rd.ReadMapHeader()
 	if err != nil {
 		if err == ErrWantMap {
 			// Not a map, or not MessagePack: report it as the former when
 			// the first byte is a valid code, the latter otherwise.
-			if rd.Kind() == KindInvalid {
+			if rd.Kind() == kindInvalid {
 				return ErrInvalidCode
 			}
 			return ErrRequestNotMap
@@ -96,7 +96,7 @@ func DecodeRequest(b []byte, r *Request) error {
 				continue
 			}
 			haveRid = true
-			if rd.Kind() != KindInt {
+			if rd.Kind() != kindInt {
 				fail(ErrRidType)
 				if err := rd.skip(1); err != nil {
 					return done(r, err)
@@ -123,10 +123,10 @@ func DecodeRequest(b []byte, r *Request) error {
 			}
 			hvD = true
 			switch rd.Kind() {
-			case KindNil:
+			case kindNil:
 				rd.off++
 				r.D = nil
-			case KindMap:
+			case kindMap:
 				start := rd.off
 				if err := rd.skip(1); err != nil {
 					return done(r, err)

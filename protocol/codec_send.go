@@ -27,7 +27,7 @@ func DecodeSend(d []byte, s *SendReq) error {
 	if len(d) == 0 {
 		return ErrDataMissing
 	}
-	rd := NewReader(d)
+	rd := newReader(d)
 	n, err := rd.ReadMapHeader()
 	if err != nil {
 		if err == ErrWantMap {
@@ -81,7 +81,7 @@ func DecodeSend(d []byte, s *SendReq) error {
 	return nil
 }
 
-func decodeTo(rd *Reader, s *SendReq) error {
+func decodeTo(rd *reader, s *SendReq) error {
 	m, err := rd.ReadArrayHeader()
 	if err != nil {
 		if err == ErrWantArray {

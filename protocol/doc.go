@@ -10,19 +10,21 @@
 //
 // The codec, in brief (files codec_*.go):
 //
-//   - Reader is a zero-allocation cursor over one message; Validate walks a
-//     whole value with it. Nesting is limited to MaxDepth (32), map keys
+//   - reader (unexported) is a zero-allocation cursor over one message;
+//     validate walks a whole value with it (ValidateFinite, exported, also
+//     refuses NaN and ±Inf). Nesting is limited to MaxDepth (32), map keys
 //     must be strings, and the only extension allowed is the timestamp.
 //   - DecodeRequest (the envelope) and DecodeSend (lobby.send, the hot op)
 //     are hand-written and return sub-slices of the message: no allocation.
 //   - DecodeBody decodes the cold ops' bodies with vmihailenco/msgpack, only
-//     after Validate, so the library never sees a length it could be tricked
+//     after validate, so the library never sees a length it could be tricked
 //     into allocating for. Before any walk it refuses, by length and by
 //     headers alone, a body over MaxBodyBytes (too_large), a body map of
-//     more than MaxBodyKeys keys and an attrs map of more than 16: the
+//     more than MaxBodyKeys keys and an attrs map of more than MaxAttrs: the
 //     library's work is linear in what it is given, so it must only ever be
 //     given what could be accepted. It checks Attrs with ValidateAttrs (at
-//     most 16 keys of 1..64 bytes; strings up to 256 bytes or finite numbers).
+//     most MaxAttrs keys of 1..MaxAttrKeyBytes bytes; strings up to
+//     MaxAttrStringBytes bytes or finite numbers).
 //   - Every decoding error is a *Error with CodeBadRequest (but a body too
 //     large: CodeTooLarge) and a constant message (package-level values:
 //     rejecting input does not allocate).
@@ -31,7 +33,7 @@
 //     msgpack encoder. Events put "seq" first, as a fixed 8-byte integer at
 //     byte 6, so one encoded event is stamped per recipient (SetEventSeq).
 //
-// Concurrency: the package has no mutable package-level state. A Reader or an
+// Concurrency: the package has no mutable package-level state. A reader or an
 // encoder buffer belongs to one goroutine at a time. The pooled msgpack
 // decoders and encoders live in sync.Pools; every function is safe to call
 // from many goroutines at once.
