@@ -52,7 +52,7 @@ func listedOf(mode, region, state string, members, maxPlayers int, attrs protoco
 	ls := Listed{Mode: mode, Region: region, State: state, Members: members, MaxPlayers: maxPlayers,
 		Attrs: make(map[string]string, len(attrs))}
 	for k, a := range attrs {
-		ls.Attrs[k], _ = protocol.AttrString(a) // CheckAttrs stores strings and numbers only
+		ls.Attrs[k], _ = protocol.AttrString(a) // checkAttrs stores strings and numbers only
 	}
 	return ls
 }

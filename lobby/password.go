@@ -18,8 +18,8 @@ type PasswordHash struct {
 	Sum  [sha256.Size]byte
 }
 
-// HashPassword hashes pw with a fresh random salt.
-func HashPassword(pepper []byte, pw string) PasswordHash {
+// hashPassword hashes pw with a fresh random salt.
+func hashPassword(pepper []byte, pw string) PasswordHash {
 	var h PasswordHash
 	rand.Read(h.Salt[:])
 	h.Sum = passwordSum(pepper, h.Salt[:], pw)

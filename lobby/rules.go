@@ -77,7 +77,7 @@ func NewDoc(id string, now int64, host Actor, shard string, p protocol.CreateLob
 	d := newDoc(id, now, p.Name, p.Mode, p.Region, p.Visibility, protocol.StateOpen, p.MaxPlayers, 1)
 	d.Attrs, d.Data = p.Attrs, p.Data
 	if p.Password != "" {
-		h := HashPassword(pepper, p.Password)
+		h := hashPassword(pepper, p.Password)
 		d.PW = &h
 	}
 	d.add(host, now, shard)
@@ -317,11 +317,11 @@ func (d *Doc) Update(out Sink, userID string, p protocol.UpdateLobby, pepper []b
 		return v, false, false, err
 	}
 	if p.MaxPlayers != nil {
-		if err := CheckMaxPlayers(*p.MaxPlayers, len(d.Members)); err != nil {
+		if err := checkMaxPlayers(*p.MaxPlayers, len(d.Members)); err != nil {
 			return v, false, false, err
 		}
 	}
-	if UpdateIsEmpty(p) {
+	if updateIsEmpty(p) {
 		return d.View(true), false, false, nil
 	}
 	if p.Name != nil {
@@ -337,7 +337,7 @@ func (d *Doc) Update(out Sink, userID string, p protocol.UpdateLobby, pepper []b
 		if *p.Password == "" {
 			d.PW = nil
 		} else {
-			h := HashPassword(pepper, *p.Password)
+			h := hashPassword(pepper, *p.Password)
 			d.PW = &h
 		}
 	}
@@ -345,7 +345,7 @@ func (d *Doc) Update(out Sink, userID string, p protocol.UpdateLobby, pepper []b
 		d.Locked = *p.Locked
 	}
 	if p.Attrs != nil {
-		d.Attrs = p.Attrs // a fresh map from CheckAttrs: views of the old one stay valid
+		d.Attrs = p.Attrs // a fresh map from checkAttrs: views of the old one stay valid
 	}
 	if p.Data != nil {
 		d.Data = p.Data

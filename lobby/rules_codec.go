@@ -20,7 +20,7 @@ func AppendDoc(dst []byte, d *Doc) ([]byte, error) {
 }
 
 // DecodeDoc decodes a Doc written by AppendDoc. Attr numbers keep the types
-// CheckAttrs gives them (int64, uint64, float64), so a decoded lobby's views
+// checkAttrs gives them (int64, uint64, float64), so a decoded lobby's views
 // equal the ones its store returned.
 func DecodeDoc(b []byte) (*Doc, error) {
 	d := new(Doc)

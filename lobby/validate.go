@@ -67,16 +67,16 @@ func checkUserID(id string) error {
 	return nil
 }
 
-// CheckName: 1-64 characters of valid UTF-8.
-func CheckName(s string) error {
+// checkName: 1-64 characters of valid UTF-8.
+func checkName(s string) error {
 	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxNameRunes {
 		return badRequest("name must be 1-64 characters of UTF-8")
 	}
 	return nil
 }
 
-// CheckMaxPlayers: 2-256 and not below the current member count.
-func CheckMaxPlayers(n, members int) error {
+// checkMaxPlayers: 2-256 and not below the current member count.
+func checkMaxPlayers(n, members int) error {
 	if n < MinPlayers || n > MaxPlayers {
 		return badRequest("max_players must be 2-256")
 	}
@@ -86,24 +86,24 @@ func CheckMaxPlayers(n, members int) error {
 	return nil
 }
 
-// CheckVisibility: "public" or "private".
-func CheckVisibility(v string) error {
+// checkVisibility: "public" or "private".
+func checkVisibility(v string) error {
 	if v != protocol.VisibilityPublic && v != protocol.VisibilityPrivate {
 		return badRequest(`visibility must be "public" or "private"`)
 	}
 	return nil
 }
 
-// CheckPassword: at most 128 bytes ("" means no password).
-func CheckPassword(p string) error {
+// checkPassword: at most 128 bytes ("" means no password).
+func checkPassword(p string) error {
 	if len(p) > MaxPasswordBytes {
 		return badRequest("password must be at most 128 bytes")
 	}
 	return nil
 }
 
-// CheckTag bounds mode and region: at most 64 bytes of valid UTF-8.
-func CheckTag(field, s string) error {
+// checkTag bounds mode and region: at most 64 bytes of valid UTF-8.
+func checkTag(field, s string) error {
 	if len(s) > MaxTagBytes || !utf8.ValidString(s) {
 		return badRequest(field + " must be at most 64 bytes of UTF-8")
 	}
@@ -118,12 +118,12 @@ func CheckChat(text string) error {
 	return nil
 }
 
-// CheckData validates lobby or member data (a MessagePack map of at most
+// checkData validates lobby or member data (a MessagePack map of at most
 // 4 KiB, every number in it finite) and returns a copy. nil stays nil
 // ("absent"). NaN and ±Inf are refused because the HTTP API shows data as
 // JSON, which cannot hold them: one such value would make every listing
 // page with the lobby unanswerable.
-func CheckData(d protocol.RawMap) (protocol.RawMap, error) {
+func checkData(d protocol.RawMap) (protocol.RawMap, error) {
 	if d == nil {
 		return nil, nil
 	}
@@ -142,14 +142,14 @@ func CheckData(d protocol.RawMap) (protocol.RawMap, error) {
 	return append(protocol.RawMap(nil), d...), nil
 }
 
-// CheckAttrs validates attrs with protocol.ValidateAttrs (at most 16 keys
+// checkAttrs validates attrs with protocol.ValidateAttrs (at most 16 keys
 // of 1-64 bytes, each value a string of at most 256 bytes or a finite
 // number), also requires valid UTF-8 (the HTTP API renders attrs as JSON),
 // and returns a normalised copy: integers become int64 (uint64 above
 // MaxInt64), floats float64 (a float32 through its shortest decimal form, so
 // its AttrString does not change). nil stays nil ("absent"); a present empty
 // map gives an empty map.
-func CheckAttrs(a protocol.Attrs) (protocol.Attrs, error) {
+func checkAttrs(a protocol.Attrs) (protocol.Attrs, error) {
 	if a == nil {
 		return nil, nil
 	}
@@ -214,32 +214,32 @@ func normUint(u uint64) any {
 // CheckCreate validates a lobby.create body and returns a normalised copy
 // (Attrs non-nil).
 func CheckCreate(p protocol.CreateLobby) (protocol.CreateLobby, error) {
-	if err := CheckName(p.Name); err != nil {
+	if err := checkName(p.Name); err != nil {
 		return p, err
 	}
-	if err := CheckMaxPlayers(p.MaxPlayers, 1); err != nil {
+	if err := checkMaxPlayers(p.MaxPlayers, 1); err != nil {
 		return p, err
 	}
-	if err := CheckVisibility(p.Visibility); err != nil {
+	if err := checkVisibility(p.Visibility); err != nil {
 		return p, err
 	}
-	if err := CheckPassword(p.Password); err != nil {
+	if err := checkPassword(p.Password); err != nil {
 		return p, err
 	}
-	if err := CheckTag("mode", p.Mode); err != nil {
+	if err := checkTag("mode", p.Mode); err != nil {
 		return p, err
 	}
-	if err := CheckTag("region", p.Region); err != nil {
+	if err := checkTag("region", p.Region); err != nil {
 		return p, err
 	}
 	var err error
-	if p.Attrs, err = CheckAttrs(p.Attrs); err != nil {
+	if p.Attrs, err = checkAttrs(p.Attrs); err != nil {
 		return p, err
 	}
 	if p.Attrs == nil {
 		p.Attrs = protocol.Attrs{}
 	}
-	if p.Data, err = CheckData(p.Data); err != nil {
+	if p.Data, err = checkData(p.Data); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -250,37 +250,37 @@ func CheckCreate(p protocol.CreateLobby) (protocol.CreateLobby, error) {
 // store's to check (it needs the lobby).
 func CheckUpdate(p protocol.UpdateLobby) (protocol.UpdateLobby, error) {
 	if p.Name != nil {
-		if err := CheckName(*p.Name); err != nil {
+		if err := checkName(*p.Name); err != nil {
 			return p, err
 		}
 	}
 	if p.MaxPlayers != nil {
-		if err := CheckMaxPlayers(*p.MaxPlayers, 0); err != nil {
+		if err := checkMaxPlayers(*p.MaxPlayers, 0); err != nil {
 			return p, err
 		}
 	}
 	if p.Visibility != nil {
-		if err := CheckVisibility(*p.Visibility); err != nil {
+		if err := checkVisibility(*p.Visibility); err != nil {
 			return p, err
 		}
 	}
 	if p.Password != nil {
-		if err := CheckPassword(*p.Password); err != nil {
+		if err := checkPassword(*p.Password); err != nil {
 			return p, err
 		}
 	}
 	var err error
-	if p.Attrs, err = CheckAttrs(p.Attrs); err != nil {
+	if p.Attrs, err = checkAttrs(p.Attrs); err != nil {
 		return p, err
 	}
-	if p.Data, err = CheckData(p.Data); err != nil {
+	if p.Data, err = checkData(p.Data); err != nil {
 		return p, err
 	}
 	return p, nil
 }
 
-// UpdateIsEmpty reports whether no field is present.
-func UpdateIsEmpty(p protocol.UpdateLobby) bool {
+// updateIsEmpty reports whether no field is present.
+func updateIsEmpty(p protocol.UpdateLobby) bool {
 	return p.Name == nil && p.MaxPlayers == nil && p.Visibility == nil && p.Password == nil &&
 		p.Locked == nil && p.Attrs == nil && p.Data == nil
 }
@@ -288,7 +288,7 @@ func UpdateIsEmpty(p protocol.UpdateLobby) bool {
 // CheckSetMember validates a lobby.set_member body and returns a copy.
 func CheckSetMember(p protocol.SetMember) (protocol.SetMember, error) {
 	var err error
-	p.Data, err = CheckData(p.Data)
+	p.Data, err = checkData(p.Data)
 	return p, err
 }
 
@@ -304,19 +304,19 @@ func CheckMatch(p MatchParams) (MatchParams, error) {
 	if p.Name == "" {
 		p.Name = "match"
 	}
-	if err := CheckName(p.Name); err != nil {
+	if err := checkName(p.Name); err != nil {
 		return p, err
 	}
-	if err := CheckTag("mode", p.Mode); err != nil {
+	if err := checkTag("mode", p.Mode); err != nil {
 		return p, err
 	}
-	if err := CheckTag("region", p.Region); err != nil {
+	if err := checkTag("region", p.Region); err != nil {
 		return p, err
 	}
 	if p.MaxPlayers == 0 {
 		p.MaxPlayers = max(MinPlayers, len(p.Members))
 	}
-	if err := CheckMaxPlayers(p.MaxPlayers, len(p.Members)); err != nil {
+	if err := checkMaxPlayers(p.MaxPlayers, len(p.Members)); err != nil {
 		return p, err
 	}
 	ms := make([]Actor, len(p.Members))
@@ -349,10 +349,10 @@ func CheckListQuery(q ListQuery) (ListQuery, uint64, error) {
 	if q.State != "" && q.State != protocol.StateOpen && q.State != protocol.StateInGame {
 		return q, 0, badRequest(`state must be "open" or "in_game"`)
 	}
-	if err := CheckTag("mode", q.Mode); err != nil {
+	if err := checkTag("mode", q.Mode); err != nil {
 		return q, 0, err
 	}
-	if err := CheckTag("region", q.Region); err != nil {
+	if err := checkTag("region", q.Region); err != nil {
 		return q, 0, err
 	}
 	if len(q.Attrs) > protocol.MaxAttrs {
@@ -363,7 +363,7 @@ func CheckListQuery(q ListQuery) (ListQuery, uint64, error) {
 			return q, 0, badRequest("attr filters: keys 1-64 bytes of UTF-8, values at most 256 bytes")
 		}
 	}
-	before, err := DecodeCursor(q.Cursor)
+	before, err := decodeCursor(q.Cursor)
 	if err != nil {
 		return q, 0, err
 	}

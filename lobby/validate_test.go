@@ -9,7 +9,7 @@ import (
 )
 
 func TestCheckAttrs(t *testing.T) {
-	got, err := CheckAttrs(protocol.Attrs{"a": int8(1), "b": uint64(2), "c": float32(0.5), "d": "x"})
+	got, err := checkAttrs(protocol.Attrs{"a": int8(1), "b": uint64(2), "c": float32(0.5), "d": "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -19,36 +19,36 @@ func TestCheckAttrs(t *testing.T) {
 			t.Errorf("%s: %#v, want %#v", k, got[k], v)
 		}
 	}
-	if f, _ := CheckAttrs(protocol.Attrs{"f": float32(0.1)}); f["f"] != 0.1 {
+	if f, _ := checkAttrs(protocol.Attrs{"f": float32(0.1)}); f["f"] != 0.1 {
 		t.Errorf("float32 0.1 stored as %v", f["f"])
 	}
 	for _, bad := range []any{math.NaN(), math.Inf(1), []any{}, true, strings.Repeat("v", 257), "\xff"} {
-		if _, err := CheckAttrs(protocol.Attrs{"k": bad}); err == nil {
+		if _, err := checkAttrs(protocol.Attrs{"k": bad}); err == nil {
 			t.Errorf("%#v accepted", bad)
 		}
 	}
-	if a, err := CheckAttrs(nil); a != nil || err != nil {
+	if a, err := checkAttrs(nil); a != nil || err != nil {
 		t.Errorf("nil attrs: %v %v", a, err)
 	}
 	in := protocol.Attrs{"k": "v"}
-	out, _ := CheckAttrs(in)
+	out, _ := checkAttrs(in)
 	in["k"] = "changed"
 	if out["k"] != "v" {
-		t.Error("CheckAttrs does not copy")
+		t.Error("checkAttrs does not copy")
 	}
 }
 
 func TestCheckDataCopies(t *testing.T) {
 	in := protocol.RawMap{0x81, 0xa1, 'k', 0x01}
-	out, err := CheckData(in)
+	out, err := checkData(in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	in[3] = 0x02
 	if out[3] != 0x01 {
-		t.Error("CheckData does not copy")
+		t.Error("checkData does not copy")
 	}
-	if _, err := CheckData(protocol.RawMap{}); err == nil {
+	if _, err := checkData(protocol.RawMap{}); err == nil {
 		t.Error("empty bytes accepted as a map")
 	}
 }
@@ -93,16 +93,16 @@ func TestIDs(t *testing.T) {
 
 func TestCursor(t *testing.T) {
 	for _, seq := range []uint64{1, 255, 1 << 40, math.MaxUint64 - 1} {
-		got, err := DecodeCursor(EncodeCursor(seq))
+		got, err := decodeCursor(EncodeCursor(seq))
 		if err != nil || got != seq {
 			t.Errorf("round trip %d: %d %v", seq, got, err)
 		}
 	}
-	if got, err := DecodeCursor(""); err != nil || got != math.MaxUint64 {
+	if got, err := decodeCursor(""); err != nil || got != math.MaxUint64 {
 		t.Errorf("empty cursor: %d %v", got, err)
 	}
 	for _, bad := range []string{"x", "AAAAAAAAAAA", "////////////", "AAAAAAAAAA=", "__________8", "AAAAAAAAAA!"} {
-		if _, err := DecodeCursor(bad); err == nil {
+		if _, err := decodeCursor(bad); err == nil {
 			t.Errorf("cursor %q accepted", bad)
 		}
 	}
@@ -110,7 +110,7 @@ func TestCursor(t *testing.T) {
 
 func TestPassword(t *testing.T) {
 	pepper := []byte("pepper")
-	h1, h2 := HashPassword(pepper, "secret"), HashPassword(pepper, "secret")
+	h1, h2 := hashPassword(pepper, "secret"), hashPassword(pepper, "secret")
 	if h1.Salt == h2.Salt || h1.Sum == h2.Sum {
 		t.Error("salt not random")
 	}
