@@ -21,9 +21,6 @@ type Ticket struct {
 	CreatedAt int64 // unix ms
 }
 
-// Size is the number of players on the ticket.
-func (t *Ticket) Size() int { return len(t.Members) }
-
 // View is the ticket as clients see it, in the given state
 // (protocol.TicketQueued, TicketMatched or TicketCancelled).
 func (t *Ticket) View(state string) protocol.Ticket {
