@@ -19,8 +19,8 @@ func EncodeCursor(seq uint64) string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// decodeCursor returns the sequence to list below: math.MaxUint64 for "".
-func decodeCursor(c string) (uint64, error) {
+// DecodeCursor returns the sequence to list below: math.MaxUint64 for "".
+func DecodeCursor(c string) (uint64, error) {
 	if c == "" {
 		return math.MaxUint64, nil
 	}

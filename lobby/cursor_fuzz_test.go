@@ -18,7 +18,7 @@ func FuzzDecodeCursor(f *testing.F) {
 		f.Add(c)
 	}
 	f.Fuzz(func(t *testing.T, c string) {
-		seq, err := decodeCursor(c)
+		seq, err := DecodeCursor(c)
 		if err != nil {
 			var pe *protocol.Error
 			if !errors.As(err, &pe) || pe.Code != protocol.CodeBadRequest {
@@ -35,7 +35,7 @@ func FuzzDecodeCursor(f *testing.F) {
 		if seq == 0 || seq == math.MaxUint64 {
 			t.Fatalf("%q decoded to %d", c, seq)
 		}
-		if back, err := decodeCursor(EncodeCursor(seq)); err != nil || back != seq {
+		if back, err := DecodeCursor(EncodeCursor(seq)); err != nil || back != seq {
 			t.Fatalf("%q → %d → %q → %d, %v", c, seq, EncodeCursor(seq), back, err)
 		}
 	})

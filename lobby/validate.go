@@ -363,7 +363,7 @@ func CheckListQuery(q ListQuery) (ListQuery, uint64, error) {
 			return q, 0, badRequest("attr filters: keys 1-64 bytes of UTF-8, values at most 256 bytes")
 		}
 	}
-	before, err := decodeCursor(q.Cursor)
+	before, err := DecodeCursor(q.Cursor)
 	if err != nil {
 		return q, 0, err
 	}

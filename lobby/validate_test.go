@@ -93,16 +93,16 @@ func TestIDs(t *testing.T) {
 
 func TestCursor(t *testing.T) {
 	for _, seq := range []uint64{1, 255, 1 << 40, math.MaxUint64 - 1} {
-		got, err := decodeCursor(EncodeCursor(seq))
+		got, err := DecodeCursor(EncodeCursor(seq))
 		if err != nil || got != seq {
 			t.Errorf("round trip %d: %d %v", seq, got, err)
 		}
 	}
-	if got, err := decodeCursor(""); err != nil || got != math.MaxUint64 {
+	if got, err := DecodeCursor(""); err != nil || got != math.MaxUint64 {
 		t.Errorf("empty cursor: %d %v", got, err)
 	}
 	for _, bad := range []string{"x", "AAAAAAAAAAA", "////////////", "AAAAAAAAAA=", "__________8", "AAAAAAAAAA!"} {
-		if _, err := decodeCursor(bad); err == nil {
+		if _, err := DecodeCursor(bad); err == nil {
 			t.Errorf("cursor %q accepted", bad)
 		}
 	}
