@@ -21,6 +21,9 @@ const sendTries = 4
 // the number of recipients; each shard delivers to its own.
 func (s *LobbyStore) Send(ctx context.Context, userID string, data []byte, to [][]byte) error {
 	for range sendTries {
+		if s.SendLocal(userID, data, to) {
+			return nil
+		}
 		fl := s.f.localLobby(userID)
 		if fl == nil {
 			return s.sendSlow(ctx, userID, data, to)
@@ -31,10 +34,9 @@ func (s *LobbyStore) Send(ctx context.Context, userID string, data []byte, to []
 			fl.mu.Unlock()
 			return s.sendSlow(ctx, userID, data, to)
 		}
-		if fl.allLocal {
-			d.Send(s.sink, userID, data, to)
+		if fl.allLocal { // became all-local since SendLocal looked
 			fl.mu.Unlock()
-			return nil
+			continue
 		}
 		c := &collector{doc: d}
 		d.Send(c, userID, data, to)

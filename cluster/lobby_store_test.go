@@ -121,7 +121,7 @@ func sharedShards(t *testing.T, n int) ([]*LobbyStore, []*notifySink) {
 func act(u string) lobby.Actor { return lobby.Actor{UserID: u, Name: u} }
 
 // mustJoin joins user to lobby id through s.
-func mustJoin(t *testing.T, s *LobbyStore, user, id string) {
+func mustJoin(t testing.TB, s *LobbyStore, user, id string) {
 	t.Helper()
 	if _, err := s.Join(t.Context(), act(user), protocol.JoinLobby{LobbyID: id}); err != nil {
 		t.Fatalf("%s joins on %s: %v", user, s.ShardID(), err)
@@ -129,7 +129,7 @@ func mustJoin(t *testing.T, s *LobbyStore, user, id string) {
 }
 
 // mustCreate creates a public lobby of max players hosted by user on s.
-func mustCreate(t *testing.T, s *LobbyStore, user string, max int) protocol.LobbyView {
+func mustCreate(t testing.TB, s *LobbyStore, user string, max int) protocol.LobbyView {
 	t.Helper()
 	v, err := s.Create(t.Context(), act(user), publicLobby(max))
 	if err != nil {
