@@ -77,7 +77,8 @@ func (rc *redisCluster) backends(cfg *config.Config, w gateway.Wiring, log *slog
 	var leaseCtx context.Context
 	leaseCtx, rc.cancel = context.WithCancel(context.Background())
 	go rc.leases.Run(leaseCtx)
-	return gateway.Backends{Lobbies: rc.lobby, Matchmaking: mm}, nil
+	return gateway.Backends{Lobbies: rc.lobby, Matchmaking: mm,
+		Cluster: &gateway.ClusterLink{Client: rc.rdb, Keys: rc.ks, Lobbies: rc.lobby}}, nil
 }
 
 // close stops the cluster pieces (the leases are released at once, so

@@ -23,6 +23,7 @@ type connState struct {
 	user    *sharedBucket    // the user's messages, over all their connections and reconnects
 	send    protocol.SendReq // scratch for decoding lobby.send without allocating
 	req     protocol.Request // scratch for the envelope
+	jobs    connJobs         // work run off the loop (a shard of a cluster)
 }
 
 // handler adapts a Gateway to netcode.Handler.
@@ -32,6 +33,10 @@ func (h handler) OnOpen(c *netcode.Conn) {
 	cs := c.Value().(*connState)
 	cs.conn = c
 	h.g.metrics.connections.Inc()
+	if h.g.cl != nil {
+		h.g.cl.off.add(cs, jobOpen, nil) // the open waits on Redis: off the loop
+		return
+	}
 	h.g.open(c, cs)
 }
 
@@ -40,7 +45,12 @@ func (h handler) OnClose(c *netcode.Conn, code uint16) {
 	if code == netcode.ClosePolicyViolation {
 		h.g.metrics.slowClosed.Inc()
 	}
-	h.g.closed(c.Value().(*connState))
+	cs := c.Value().(*connState)
+	if h.g.cl != nil {
+		h.g.cl.off.add(cs, jobClose, nil)
+		return
+	}
+	h.g.closed(cs)
 }
 
 // open starts or resumes the session of a new connection and writes its
@@ -52,12 +62,42 @@ func (g *Gateway) open(c writer, cs *connState) {
 		c.Close(protocol.CloseTokenExpired, "token expired")
 		return
 	}
-	res := g.hub.attach(cs, c)
+	ctx := g.ctx
+	var (
+		res     attachResult
+		adopted bool
+	)
+	if g.cl != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(g.ctx, clusterOpTimeout)
+		defer cancel()
+		var err error
+		if res, adopted, err = g.clusterAttach(ctx, cs, c); err != nil {
+			g.logStoreErr("attach", cs.id.UserID, err)
+			c.Close(netcode.CloseInternalError, "store unavailable")
+			return
+		}
+	} else {
+		res = g.hub.attach(cs, c)
+	}
 	cs.session = res.session
 	if res.replaced != nil {
 		res.replaced.Close(protocol.CloseReplaced, "replaced by a newer connection")
 	}
-	view, inLobby, err := g.lobbies.LobbyOf(g.ctx, cs.id.UserID)
+	if g.cl != nil {
+		// First make this shard the member's, so that every event of the
+		// lobby after the snapshot below comes here, then fill in what a
+		// session handed over from another shard missed on the way.
+		g.logStoreErr("SetConnected", cs.id.UserID, g.lobbies.SetConnected(ctx, cs.id.UserID, true))
+		if adopted {
+			if err := g.catchUpAdopted(ctx, res.session); err != nil {
+				g.logStoreErr("EventsAfter", cs.id.UserID, err)
+				c.Close(netcode.CloseInternalError, "store unavailable")
+				return
+			}
+		}
+	}
+	view, inLobby, err := g.lobbies.LobbyOf(ctx, cs.id.UserID)
 	if err != nil {
 		// Without the lobby the welcome would lie; the client reconnects
 		// (OnClose then lets the session wait out its grace as usual).
@@ -84,7 +124,7 @@ func (g *Gateway) open(c writer, cs *connState) {
 		after = cs.lastSeq
 	}
 	g.hub.welcome(res.session, cs, connEvent(protocol.EvWelcome, w), sn, after)
-	if inLobby {
+	if inLobby && g.cl == nil {
 		// The member may have been shown disconnected while the user was
 		// away; the store does nothing when it already shows connected.
 		g.logStoreErr("SetConnected", cs.id.UserID, g.lobbies.SetConnected(g.ctx, cs.id.UserID, true))
@@ -100,11 +140,20 @@ func (g *Gateway) closed(cs *connState) {
 	if !g.hub.detach(s, cs, g.opts.ResumeGrace, g.expire) {
 		return
 	}
-	g.logStoreErr("SetConnected", s.userID, g.lobbies.SetConnected(g.ctx, s.userID, false))
+	ctx := g.ctx
+	if g.cl != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(g.ctx, clusterOpTimeout)
+		defer cancel()
+		if !g.clusterDetach(ctx, s) {
+			return // the session went on on another shard
+		}
+	}
+	g.logStoreErr("SetConnected", s.userID, g.lobbies.SetConnected(ctx, s.userID, false))
 	// A resume may have landed between detach and SetConnected: then the
 	// store must show the member connected after all.
 	if s.connected() {
-		g.logStoreErr("SetConnected", s.userID, g.lobbies.SetConnected(g.ctx, s.userID, true))
+		g.logStoreErr("SetConnected", s.userID, g.lobbies.SetConnected(ctx, s.userID, true))
 	}
 }
 
@@ -136,6 +185,15 @@ func (g *Gateway) expirySweep(ctx context.Context, every time.Duration) {
 func (g *Gateway) expire(s *Session) {
 	if !g.hub.expireIfIdle(s) {
 		return
+	}
+	if g.cl != nil {
+		ctx, cancel := context.WithTimeout(g.ctx, clusterOpTimeout)
+		ok, err := g.cl.sessions.Expire(ctx, s.userID, s.id)
+		cancel()
+		if err == nil && !ok {
+			return // resumed or replaced on another shard meanwhile
+		}
+		g.logStoreErr("Expire", s.userID, err)
 	}
 	g.logStoreErr("Leave", s.userID, g.lobbies.Leave(g.ctx, s.userID, protocol.ReasonDisconnected))
 	if g.mm != nil {

@@ -25,10 +25,23 @@ func (h handler) OnMessage(c *netcode.Conn, msg []byte) {
 // handleMessage is OnMessage without the transport type, so that tests and
 // the fuzzer can drive it with a fake connection.
 func (g *Gateway) handleMessage(c writer, cs *connState, msg []byte) {
+	if g.cl != nil {
+		g.handleClusterMessage(c, cs, msg)
+		return
+	}
 	s := cs.session
 	if s == nil {
 		return
 	}
+	if req := g.admit(c, cs, msg); req != nil {
+		g.dispatch(g.ctx, c, cs, s, req)
+	}
+}
+
+// admit counts msg against the rate limits and decodes its envelope into
+// cs.req. It answers what it refuses (rate_limited, bad_request; 4008 for
+// abuse) and then returns nil.
+func (g *Gateway) admit(c writer, cs *connState, msg []byte) *protocol.Request {
 	g.metrics.messagesIn.Inc()
 	req := &cs.req
 	decodeErr := protocol.DecodeRequest(msg, req)
@@ -41,24 +54,23 @@ func (g *Gateway) handleMessage(c writer, cs *connState, msg []byte) {
 		g.metrics.rateLimited.Inc()
 		if abuse {
 			c.Close(protocol.CloseRateLimited, "rate limited")
-			return
+			return nil
 		}
 		if decodeErr == nil && req.Rid != 0 {
 			g.replyErr(c, req.Rid, protocol.CodeRateLimited, "too many messages")
 		}
-		return
+		return nil
 	}
 	if decodeErr != nil {
 		// Not a request we can act on; the reply carries the rid if one
 		// could be read, else 0 (PROTOCOL.md §2).
 		g.replyError(c, req.Rid, decodeErr)
-		return
+		return nil
 	}
-	g.dispatch(c, cs, s, req)
+	return req
 }
 
-func (g *Gateway) dispatch(c writer, cs *connState, s *Session, req *protocol.Request) {
-	ctx := g.ctx
+func (g *Gateway) dispatch(ctx context.Context, c writer, cs *connState, s *Session, req *protocol.Request) {
 	rid := req.Rid
 	uid := s.userID
 	var (
@@ -201,4 +213,12 @@ func (g *Gateway) cancelTicket(ctx context.Context, userID, ticketID string) err
 		return errNoMatchmaking
 	}
 	return g.mm.Cancel(ctx, userID, ticketID)
+}
+
+// replyOK answers rid with ok and an empty body.
+func (g *Gateway) replyOK(c writer, rid uint32) {
+	bp := replyBufs.Get().(*[]byte)
+	*bp = protocol.AppendReplyOK((*bp)[:0], rid)
+	_ = c.Write(*bp)
+	replyBufs.Put(bp)
 }

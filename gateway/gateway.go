@@ -113,6 +113,7 @@ func (o *Options) applyDefaults() {
 type Backends struct {
 	Lobbies     lobby.Store
 	Matchmaking *matchmaking.Service
+	Cluster     *ClusterLink // nil: a single shard
 }
 
 // Gateway is one shard's front: the Fiber app (HTTP API and /ws) and the
@@ -139,6 +140,7 @@ type Gateway struct {
 	drainOnce sync.Once
 	ctx       context.Context // for store calls and background work; cancelled by Shutdown
 	cancel    context.CancelFunc
+	cl        *clusterGlue // nil on a single shard
 }
 
 // Wiring is what a gateway hands the code that builds its services: the
@@ -190,6 +192,12 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 		return nil, err
 	}
 	g.metrics = newMetrics(g)
+	if b.Cluster != nil {
+		if err := g.startCluster(b.Cluster); err != nil {
+			g.cancel()
+			return nil, err
+		}
+	}
 	g.app = g.newApp()
 	if g.mm != nil {
 		go g.mm.Run(g.ctx)
@@ -267,8 +275,9 @@ func (g *Gateway) Drained() <-chan struct{} { return g.drained }
 
 // Shutdown closes every connection, the listener and background work.
 func (g *Gateway) Shutdown() error {
+	g.net.Shutdown() // before the cluster stops: OnClose may still run jobs
+	g.stopCluster()
 	g.cancel()
-	g.net.Shutdown()
 	return g.app.ShutdownWithTimeout(5 * time.Second)
 }
 

@@ -150,6 +150,10 @@ func (g *Gateway) handleReady(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderRetryAfter, "5")
 		return httpError(c, protocol.CodeUnavailable, "draining")
 	}
+	if !g.storeReachable() {
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return httpError(c, protocol.CodeUnavailable, "redis unreachable")
+	}
 	return c.JSON(fiber.Map{"ok": true})
 }
 
@@ -421,15 +425,11 @@ type ShardInfo struct {
 }
 
 func (g *Gateway) handleShards(c *fiber.Ctx) error {
-	// One shard until the Redis cluster lands: this one, seen now.
-	return c.JSON([]ShardInfo{{
-		ID:          g.opts.ShardID,
-		Addr:        g.opts.Addr,
-		Connections: g.net.Len(),
-		Lobbies:     g.lobbies.Stats().Lobbies,
-		Draining:    g.draining.Load(),
-		LastSeen:    time.Now().UnixMilli(),
-	}})
+	list, err := g.liveShards(c.UserContext())
+	if err != nil {
+		return g.httpFail(c, err)
+	}
+	return c.JSON(list)
 }
 
 func (g *Gateway) handleDrain(c *fiber.Ctx) error {

@@ -39,6 +39,8 @@ type Session struct {
 	heldBytes   int
 	overrun     bool   // more events came while holding than the ring bounds allow
 	seq         uint64 // seq of the last event numbered for this session
+	lobbyID     string // lobby of the last lobby event numbered (numberLocked)
+	lobbyVer    uint64 // and its version
 	ring        replayRing
 	resumeToken string
 	grace       *time.Timer // runs while disconnected
@@ -57,13 +59,30 @@ func (s *Session) deliver(h *hub, ev *eventBuf) {
 	case s.holding:
 		s.holdLocked(h, ev)
 	default:
-		s.seq++
-		s.ring.push(&h.pool, s.seq, ev, h.ringEntries, h.ringBytes)
-		if s.live {
-			writeEvent(s.conn, s.head[:], s.seq, ev)
-		}
+		s.numberLocked(h, ev)
 	}
 	s.mu.Unlock()
+}
+
+// numberLocked gives ev the session's next seq, keeps it for replay and
+// writes it if the connection is live. An event of the lobby whose last
+// event the session numbered, with a version no newer than that one, is
+// dropped: in a cluster a session moving between shards may be offered one
+// event twice (handed over, and read again from the lobby's log), and the
+// stream must not repeat it. A store's versions only grow per lobby, so on
+// one shard nothing is ever dropped. Caller holds s.mu.
+func (s *Session) numberLocked(h *hub, ev *eventBuf) {
+	if ev.version != 0 && ev.lobbyID != "" {
+		if ev.lobbyID == s.lobbyID && ev.version <= s.lobbyVer {
+			return
+		}
+		s.lobbyID, s.lobbyVer = ev.lobbyID, ev.version
+	}
+	s.seq++
+	s.ring.push(&h.pool, s.seq, ev, h.ringEntries, h.ringBytes)
+	if s.live {
+		writeEvent(s.conn, s.head[:], s.seq, ev)
+	}
 }
 
 // writeEvent writes ev stamped with seq, using head as scratch for the
@@ -106,8 +125,7 @@ func (sn snapshot) shows(ev *eventBuf) bool {
 func (s *Session) stopHoldingLocked(h *hub, sn snapshot) {
 	for i, ev := range s.held {
 		if !s.overrun && !sn.shows(ev) {
-			s.seq++
-			s.ring.push(&h.pool, s.seq, ev, h.ringEntries, h.ringBytes)
+			s.numberLocked(h, ev)
 		}
 		h.pool.release(ev)
 		s.held[i] = nil

@@ -17,6 +17,15 @@ func (s lobbySink) Deliver(ev *lobby.Event) {
 	if len(ev.To) == 0 {
 		return
 	}
+	if buf := g.encodeLobbyEvent(ev); buf != nil {
+		g.metrics.eventsOut.Inc()
+		g.hub.fanOut(ev.To, buf)
+	}
+}
+
+// encodeLobbyEvent encodes ev once into a pooled buffer marked with its
+// lobby and version (nil if it cannot be encoded: our bug, logged).
+func (g *Gateway) encodeLobbyEvent(ev *lobby.Event) *eventBuf {
 	var buf *eventBuf
 	if ev.Name == protocol.EvData {
 		// The hot path: hand-encoded, no allocation.
@@ -25,12 +34,11 @@ func (s lobbySink) Deliver(ev *lobby.Event) {
 	} else {
 		buf = g.encodeEvent(ev.Name, lobbyPayload(ev))
 		if buf == nil {
-			return
+			return nil
 		}
 	}
 	buf.lobbyID, buf.version, buf.inView = ev.LobbyID, ev.Version, inView(ev.Name)
-	g.metrics.eventsOut.Inc()
-	g.hub.fanOut(ev.To, buf)
+	return buf
 }
 
 // inView reports whether a lobby view taken after an event of this kind

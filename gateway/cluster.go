@@ -1,0 +1,347 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lobbyd/lobbyd/cluster"
+	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+// ClusterLink ties a gateway to the other shards of its cluster
+// (Backends.Cluster; nil on a single in-memory shard). The gateway builds
+// on it the session directory, the control bus and the shard registry.
+type ClusterLink struct {
+	Client  redis.UniversalClient
+	Keys    cluster.Keyspace
+	Lobbies ClusterLobbies
+}
+
+// ClusterLobbies is what the gateway needs of a cluster's lobby store
+// beyond lobby.Store (cluster.LobbyStore has it).
+type ClusterLobbies interface {
+	// SendLocal is lobby.send without waiting on Redis: false when the
+	// lobby has members on other shards (then Send runs off the loop).
+	SendLocal(userID string, data []byte, to [][]byte) bool
+	// EventsAfter calls fn with the lobby's logged events after version,
+	// in order: what a session moving here from another shard may have
+	// missed while it moved.
+	EventsAfter(ctx context.Context, lobbyID string, version uint64, fn func(*lobby.Event)) error
+}
+
+// Cluster timings.
+const (
+	// clusterOpTimeout bounds each Redis call of a session's open and
+	// close, and each request run off the loop (PROTOCOL.md §5a: a request
+	// that needs Redis is answered within 2 s).
+	clusterOpTimeout = 2 * time.Second
+	// redisPingEvery and redisReadyWithin: /readyz answers 503 once Redis
+	// has not answered a ping for redisReadyWithin (§5a: within 3 s).
+	redisPingEvery   = 500 * time.Millisecond
+	redisReadyWithin = 2 * time.Second
+	// Offload bounds: workers, connections waiting for one, requests
+	// queued per connection.
+	offloadWorkers  = 128
+	offloadQueue    = 16384
+	offloadPerConn  = 128
+	offloadMaxQueue = clusterOpTimeout
+)
+
+// clusterGlue is the gateway's part of a cluster.
+type clusterGlue struct {
+	link     *ClusterLink
+	sessions *cluster.Sessions
+	bus      *cluster.Bus
+	registry *cluster.Registry
+	off      *offloader
+	pingedAt atomic.Int64 // unix ms of Redis's last answer to a ping
+}
+
+// startCluster joins the cluster: the control bus (subscribed before the
+// first player can connect), the registry heartbeat, the Redis pinger
+// behind /readyz and the workers that run requests off the loops.
+func (g *Gateway) startCluster(link *ClusterLink) error {
+	cl := &clusterGlue{link: link}
+	cl.sessions = cluster.NewSessions(link.Client, link.Keys, g.opts.ShardID, g.opts.ResumeGrace)
+	cl.bus = cluster.NewBus(link.Client, link.Keys, g.opts.ShardID, clusterControl{g}, cluster.BusOptions{Logger: g.log})
+	ctx, cancel := context.WithTimeout(g.ctx, 10*time.Second)
+	defer cancel()
+	if err := cl.bus.Start(ctx); err != nil {
+		return err
+	}
+	cl.registry = cluster.NewRegistry(link.Client, link.Keys, g.opts.ShardID, g.shardReport, cluster.RegistryOptions{
+		Logger: g.log,
+		OnDead: g.shardsDied,
+	})
+	cl.pingedAt.Store(time.Now().UnixMilli())
+	cl.off = newOffloader(offloadQueue, offloadPerConn, offloadMaxQueue)
+	cl.off.start(offloadWorkers, g.runJob)
+	g.cl = cl
+	go cl.registry.Run(g.ctx)
+	go g.pingRedis(g.ctx)
+	return nil
+}
+
+// stopCluster leaves the registry (other shards stop listing this one at
+// once) and stops the bus and the workers.
+func (g *Gateway) stopCluster() {
+	cl := g.cl
+	if cl == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = cl.registry.Leave(ctx)
+	_ = cl.bus.Close()
+	cl.off.close()
+}
+
+// shardReport is this shard's registry entry.
+func (g *Gateway) shardReport() cluster.ShardInfo {
+	return cluster.ShardInfo{
+		Addr:        g.opts.Addr,
+		Connections: g.net.Len(),
+		Lobbies:     g.lobbies.Stats().Lobbies,
+		Draining:    g.draining.Load(),
+	}
+}
+
+// shardsDied takes over what dead shards leave behind: their connected
+// sessions start their resume grace now (cluster.Sessions.Orphan), so
+// their players can resume on any live shard.
+func (g *Gateway) shardsDied(ctx context.Context, ids []string) {
+	for _, id := range ids {
+		n, err := g.cl.sessions.Orphan(ctx, id)
+		if err != nil {
+			g.log.Warn("cluster: orphaning a dead shard's sessions", "dead_shard", id, "err", err)
+			continue
+		}
+		g.log.Warn("cluster: shard found dead; its sessions may resume elsewhere", "dead_shard", id, "sessions", n)
+	}
+}
+
+// pingRedis records when Redis last answered, for /readyz.
+func (g *Gateway) pingRedis(ctx context.Context) {
+	t := time.NewTicker(redisPingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, redisReadyWithin)
+		if g.cl.link.Client.Ping(pctx).Err() == nil {
+			g.cl.pingedAt.Store(time.Now().UnixMilli())
+		}
+		cancel()
+	}
+}
+
+// storeReachable reports whether the store answers (always, on one shard).
+func (g *Gateway) storeReachable() bool {
+	if g.cl == nil {
+		return true
+	}
+	return time.Now().UnixMilli()-g.cl.pingedAt.Load() <= redisReadyWithin.Milliseconds()+redisPingEvery.Milliseconds()
+}
+
+// liveShards is GET /admin/shards: every shard of the cluster with a
+// recent heartbeat, or this one alone.
+func (g *Gateway) liveShards(ctx context.Context) ([]ShardInfo, error) {
+	if g.cl == nil {
+		r := g.shardReport()
+		return []ShardInfo{{ID: g.opts.ShardID, Addr: r.Addr, Connections: r.Connections, Lobbies: r.Lobbies,
+			Draining: r.Draining, LastSeen: time.Now().UnixMilli()}}, nil
+	}
+	list, err := g.cl.registry.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ShardInfo, len(list))
+	for i, s := range list {
+		out[i] = ShardInfo{ID: s.ID, Addr: s.Addr, Connections: s.Connections, Lobbies: s.Lobbies,
+			Draining: s.Draining, LastSeen: s.LastSeen}
+	}
+	return out, nil
+}
+
+// clusterAttach is hub.attach for a shard of a cluster: the directory
+// decides which session the connection continues. A resume of a session
+// held here continues it; one held by another shard has that shard hand
+// the session over (it closes its connection with 4009); any other
+// connection starts a new session, and a session the user had on another
+// shard is closed there with 4009.
+func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (res attachResult, adopted bool, err error) {
+	cl, uid := g.cl, cs.id.UserID
+	if cs.resume != "" {
+		next := randomID(24)
+		prev, ok, err := cl.sessions.Resume(ctx, uid, cs.resume, next)
+		if err != nil {
+			return res, false, err
+		}
+		if ok {
+			if prev.Shard == g.opts.ShardID {
+				if res, ok := g.hub.attachResumed(cs, c, prev.ID, next); ok {
+					return res, false, nil
+				}
+			} else {
+				ring, ok, err := cl.bus.HandOver(ctx, prev.Shard, uid, prev.ID)
+				if err == nil && ok {
+					if res, ok := g.hub.adopt(cs, c, prev.ID, next, ring); ok {
+						return res, true, nil
+					}
+				} else if err != nil {
+					g.log.Warn("cluster: resume without the session's ring", "user", uid, "from_shard", prev.Shard, "err", err)
+				}
+			}
+		}
+	}
+	sid, tok := randomID(16), randomID(24)
+	prev, had, err := cl.sessions.Claim(ctx, uid, sid, tok)
+	if err != nil {
+		return res, false, err
+	}
+	if had && prev.Shard != g.opts.ShardID {
+		if err := cl.bus.CloseSession(ctx, prev.Shard, uid, prev.ID); err != nil && !errors.Is(err, cluster.ErrShardUnreachable) {
+			g.log.Warn("cluster: could not close the replaced session", "user", uid, "shard", prev.Shard, "err", err)
+		}
+	}
+	return g.hub.attachNew(cs, c, sid, tok), false, nil
+}
+
+// catchUpAdopted numbers for a session adopted from another shard the
+// events of its lobby that shard could not hand over: everything after the
+// last one it numbered, read from the lobby's log.
+func (g *Gateway) catchUpAdopted(ctx context.Context, s *Session) error {
+	s.mu.Lock()
+	lobbyID, after := s.lobbyID, s.lobbyVer
+	s.mu.Unlock()
+	var missed []*eventBuf
+	defer func() {
+		for _, ev := range missed {
+			g.hub.pool.release(ev)
+		}
+	}()
+	if lobbyID != "" && after != 0 {
+		err := g.cl.link.Lobbies.EventsAfter(ctx, lobbyID, after, func(ev *lobby.Event) {
+			if !slices.Contains(ev.To, s.userID) {
+				return
+			}
+			if buf := g.encodeLobbyEvent(ev); buf != nil {
+				missed = append(missed, buf)
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	g.hub.catchUp(s, missed)
+	return nil
+}
+
+// clusterDetach records in the directory that a session's connection
+// here dropped; false when the session had already moved on (resumed or
+// replaced elsewhere): then it is retired here without leaving its lobby.
+func (g *Gateway) clusterDetach(ctx context.Context, s *Session) bool {
+	s.mu.Lock()
+	seq := s.seq
+	s.mu.Unlock()
+	ok, err := g.cl.sessions.Detach(ctx, s.userID, s.id, seq)
+	if err != nil {
+		// Redis is away: keep the session's grace here; Expire decides later.
+		g.log.Warn("cluster: detach not recorded", "user", s.userID, "err", err)
+		return true
+	}
+	if !ok {
+		g.hub.retire(s.userID, s.id, false)
+	}
+	return ok
+}
+
+// clusterControl answers the other shards' control messages.
+type clusterControl struct{ g *Gateway }
+
+// CloseSession implements cluster.ControlHandler: the user logged in on
+// another shard.
+func (cc clusterControl) CloseSession(userID, sessionID string) {
+	if conn, _, ok := cc.g.hub.retire(userID, sessionID, false); ok && conn != nil {
+		conn.Close(protocol.CloseReplaced, "replaced by a newer connection")
+	}
+}
+
+// HandOver implements cluster.ControlHandler: the user resumed the
+// session on another shard, which takes its ring.
+func (cc clusterControl) HandOver(userID, sessionID string) ([]byte, bool) {
+	conn, ring, ok := cc.g.hub.retire(userID, sessionID, true)
+	if ok && conn != nil {
+		conn.Close(protocol.CloseReplaced, "resumed on another shard")
+	}
+	return ring, ok
+}
+
+// handleClusterMessage is handleMessage on a shard of a cluster, on the
+// connection's loop: what needs no Redis is answered here (ping, and
+// lobby.send in a lobby whose members all sit on this shard); the rest
+// queues for a worker, behind the connection's earlier jobs, so that its
+// requests still run in order and its welcome comes first.
+func (g *Gateway) handleClusterMessage(c writer, cs *connState, msg []byte) {
+	req := g.admit(c, cs, msg)
+	if req == nil {
+		return
+	}
+	off := g.cl.off
+	if !off.pending(cs) && cs.session != nil {
+		switch string(req.Op) {
+		case protocol.OpPing:
+			g.dispatch(g.ctx, c, cs, cs.session, req)
+			return
+		case protocol.OpLobbySend:
+			if protocol.DecodeSend(req.D, &cs.send) == nil &&
+				g.cl.link.Lobbies.SendLocal(cs.id.UserID, cs.send.Data, cs.send.To) {
+				g.metrics.countOp(req.Op)
+				if req.Rid != 0 {
+					g.replyOK(c, req.Rid)
+				}
+				return
+			}
+		}
+	}
+	if !off.add(cs, jobRequest, msg) {
+		g.replyErr(c, req.Rid, protocol.CodeUnavailable, "server busy")
+	}
+}
+
+// runJob runs one job of a connection on a worker.
+func (g *Gateway) runJob(cs *connState, j *job) {
+	switch j.kind {
+	case jobOpen:
+		g.open(cs.conn, cs)
+	case jobClose:
+		g.closed(cs)
+	case jobRequest:
+		var req protocol.Request // the loop's scratch is the loop's
+		if protocol.DecodeRequest(j.msg, &req) != nil {
+			return // admit decoded it once already
+		}
+		if g.cl.off.late(j, time.Now()) {
+			if req.Rid != 0 {
+				g.replyErr(cs.conn, req.Rid, protocol.CodeUnavailable, "timed out waiting for the store")
+			}
+			return
+		}
+		s := cs.session
+		if s == nil {
+			return // the open failed; the connection is closing
+		}
+		ctx, cancel := context.WithTimeout(g.ctx, clusterOpTimeout)
+		g.dispatch(ctx, cs.conn, cs, s, &req)
+		cancel()
+	}
+}

@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// The hub's part in a cluster: sessions whose ids and resume tokens the
+// cluster's directory hands out (cluster.Sessions), a session retired here
+// because its user went on elsewhere, and a session handed from one shard
+// to another with its replay ring. docs/cluster.md, "Sessions".
+
+// attachNew registers conn with a new session whose id and resume token
+// the directory has recorded, replacing the user's session on this shard if
+// any. The new session holds its events until welcome, as attach's does.
+func (h *hub) attachNew(cs *connState, conn writer, sessionID, token string) attachResult {
+	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name, resumeToken: token,
+		conn: conn, cs: cs, holding: true}
+	return h.install(s)
+}
+
+// attachResumed continues the user's session sessionID on this shard with
+// conn, under its new resume token, if it is here and still holds every
+// event after the client's last seq; false otherwise (the caller starts a
+// new session).
+func (h *hub) attachResumed(cs *connState, conn writer, sessionID, token string) (attachResult, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.byUser[cs.id.UserID]
+	if s == nil || s.id != sessionID {
+		return attachResult{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.holding || !s.canReplayFrom(cs.lastSeq) {
+		return attachResult{}, false
+	}
+	res := attachResult{session: s, resumed: true, replaced: s.conn, token: token}
+	delete(h.byToken, s.resumeToken)
+	s.resumeToken = token
+	h.byToken[token] = s
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	s.conn, s.cs, s.live = conn, cs, false
+	return res, true
+}
+
+// adopt continues on this shard a session handed over by another (its
+// ring, as handOver encoded it). The session holds new events until
+// catchUp has numbered what the old shard could not hand over. false: the
+// ring does not reach back to the client's last seq (or does not decode);
+// the caller starts a new session.
+func (h *hub) adopt(cs *connState, conn writer, sessionID, token string, ring []byte) (attachResult, bool) {
+	var hr handedRing
+	if err := msgpack.Unmarshal(ring, &hr); err != nil {
+		return attachResult{}, false
+	}
+	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name, resumeToken: token,
+		conn: conn, cs: cs, holding: true, seq: hr.Seq, lobbyID: hr.Lobby, lobbyVer: hr.Version}
+	for _, e := range hr.Entries {
+		ev := h.pool.get(len(e.B))
+		ev.b = append(ev.b, e.B...)
+		ev.lobbyID, ev.version, ev.inView = e.Lobby, e.Version, e.InView
+		s.ring.push(&h.pool, e.Seq, ev, h.ringEntries, h.ringBytes)
+		h.pool.release(ev)
+	}
+	if !s.canReplayFrom(cs.lastSeq) {
+		s.ring.reset(&h.pool)
+		return attachResult{}, false
+	}
+	res := h.install(s)
+	res.resumed = true
+	return res, true
+}
+
+// install makes s the user's session on this shard, retiring the one it
+// replaces (its connection is returned to be closed with 4009).
+func (h *hub) install(s *Session) attachResult {
+	res := attachResult{session: s, token: s.resumeToken}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if old := h.byUser[s.userID]; old != nil {
+		old.mu.Lock()
+		res.replaced = old.conn
+		h.endLocked(old)
+		old.mu.Unlock()
+	}
+	h.byUser[s.userID] = s
+	h.byToken[s.resumeToken] = s
+	return res
+}
+
+// retire ends the user's session sessionID on this shard without it
+// leaving its lobby (the user goes on in a session elsewhere) and returns
+// its connection, to be closed with 4009, and, when ring is true, its
+// replay ring encoded for another shard. ok is false when this shard does
+// not have that session.
+func (h *hub) retire(userID, sessionID string, ring bool) (conn writer, enc []byte, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.byUser[userID]
+	if s == nil || s.id != sessionID {
+		return nil, nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	conn = s.conn
+	if ring {
+		if s.holding {
+			s.stopHoldingLocked(h, snapshot{})
+		}
+		hr := handedRing{Seq: s.seq, Lobby: s.lobbyID, Version: s.lobbyVer}
+		s.ring.each(0, func(seq uint64, ev *eventBuf) {
+			hr.Entries = append(hr.Entries, handedEvent{Seq: seq, Lobby: ev.lobbyID, Version: ev.version, InView: ev.inView, B: ev.b})
+		})
+		enc, _ = msgpack.Marshal(&hr) // plain types: cannot fail
+	}
+	h.endLocked(s)
+	return conn, enc, true
+}
+
+// handedRing is a session's replay ring on its way to another shard.
+type handedRing struct {
+	Seq     uint64        `msgpack:"s"` // the session's last seq
+	Lobby   string        `msgpack:"l"` // lobby of the last lobby event numbered
+	Version uint64        `msgpack:"v"` // its version
+	Entries []handedEvent `msgpack:"e"`
+}
+
+type handedEvent struct {
+	Seq     uint64 `msgpack:"s"`
+	Lobby   string `msgpack:"l,omitempty"`
+	Version uint64 `msgpack:"v,omitempty"`
+	InView  bool   `msgpack:"i,omitempty"`
+	B       []byte `msgpack:"b"`
+}
+
+// catchUp numbers, for an adopted session still holding, events the old
+// shard could not hand over (read from the lobby's log), then the events
+// held meanwhile, each only if it is newer than the last event of its lobby
+// already numbered: none twice, none out of order.
+func (h *hub) catchUp(s *Session, missed []*eventBuf) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range missed {
+		if !s.closed {
+			s.numberLocked(h, ev)
+		}
+	}
+	if s.holding {
+		s.stopHoldingLocked(h, snapshot{}) // numberLocked drops what missed had
+	}
+}

@@ -1,0 +1,170 @@
+package gateway
+
+import (
+	"sync"
+	"time"
+)
+
+// offloader runs the requests that may wait on a remote store (Redis) away
+// from the epoll loops, so that a slow Redis delays those requests and never
+// the pings, heartbeats and relays of other sockets on the same loop.
+//
+// Each connection's jobs run one at a time and in arrival order (a join
+// must finish before the chat sent after it), on a fixed pool of workers: no
+// goroutine per connection. A connection with jobs is queued on work once;
+// the worker that takes it runs its jobs until none are left. Everything is
+// bounded: jobs per connection (over it: unavailable), connections waiting
+// for a worker (over it: unavailable), and the time a job may wait before it
+// runs (past it: unavailable, without running it, so a refused request has
+// no effect).
+//
+// With the in-memory store there is no offloader: every request is
+// microseconds of work and runs on its loop.
+type offloader struct {
+	work       chan *connState
+	maxJobs    int           // per connection
+	maxWait    time.Duration // queued longer than this: unavailable
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	jobBufPool sync.Pool // *job
+}
+
+// job is one unit of a connection's serial work: a request (msg), or the
+// connection's open or close.
+type job struct {
+	kind jobKind
+	msg  []byte // a copy of the request; the loop's buffer is reused
+	at   time.Time
+}
+
+type jobKind uint8
+
+const (
+	jobRequest jobKind = iota
+	jobOpen
+	jobClose
+)
+
+// connJobs is the offload state of one connection (in connState).
+type connJobs struct {
+	mu      sync.Mutex
+	queue   []*job // guarded by mu
+	running bool   // guarded by mu: on work or being run by a worker
+}
+
+func newOffloader(queued, maxJobs int, maxWait time.Duration) *offloader {
+	o := &offloader{
+		work:    make(chan *connState, queued),
+		maxJobs: maxJobs,
+		maxWait: maxWait,
+		stop:    make(chan struct{}),
+	}
+	o.jobBufPool.New = func() any { return new(job) }
+	return o
+}
+
+// start runs the workers; run handles one job of one connection.
+func (o *offloader) start(workers int, run func(cs *connState, j *job)) {
+	for range workers {
+		o.wg.Add(1)
+		go func() {
+			defer o.wg.Done()
+			for {
+				select {
+				case <-o.stop:
+					return
+				case cs := <-o.work:
+					o.drain(cs, run)
+				}
+			}
+		}()
+	}
+}
+
+// close stops the workers after the jobs they are running.
+func (o *offloader) close() {
+	close(o.stop)
+	o.wg.Wait()
+}
+
+// pending reports whether cs has jobs queued or running: then a request
+// that could run on the loop must queue behind them to keep its order.
+func (o *offloader) pending(cs *connState) bool {
+	cs.jobs.mu.Lock()
+	p := cs.jobs.running
+	cs.jobs.mu.Unlock()
+	return p
+}
+
+// add queues a job for cs. It reports false when the connection already has
+// maxJobs queued or no worker queue slot is free: the caller refuses the
+// request with unavailable. Open and close jobs are always taken (they are
+// one per connection).
+func (o *offloader) add(cs *connState, kind jobKind, msg []byte) bool {
+	j := o.jobBufPool.Get().(*job)
+	j.kind, j.at = kind, time.Now()
+	j.msg = append(j.msg[:0], msg...)
+
+	q := &cs.jobs
+	q.mu.Lock()
+	if kind == jobRequest && len(q.queue) >= o.maxJobs {
+		q.mu.Unlock()
+		o.jobBufPool.Put(j)
+		return false
+	}
+	q.queue = append(q.queue, j)
+	if q.running {
+		q.mu.Unlock()
+		return true
+	}
+	q.running = true
+	q.mu.Unlock()
+
+	select {
+	case o.work <- cs:
+		return true
+	default:
+	}
+	if kind != jobRequest {
+		// Open and close must run; wait for a slot rather than lose them.
+		// The bound on connections keeps this wait short in practice.
+		select {
+		case o.work <- cs:
+			return true
+		case <-o.stop:
+		}
+	}
+	// running was false before our append, so ours is the only job: take
+	// it back and refuse.
+	q.mu.Lock()
+	q.queue = q.queue[:0]
+	q.running = false
+	q.mu.Unlock()
+	o.jobBufPool.Put(j)
+	return false
+}
+
+// drain runs cs's jobs in order until none is left.
+func (o *offloader) drain(cs *connState, run func(cs *connState, j *job)) {
+	q := &cs.jobs
+	for {
+		q.mu.Lock()
+		if len(q.queue) == 0 {
+			q.running = false
+			q.mu.Unlock()
+			return
+		}
+		j := q.queue[0]
+		q.queue[0] = nil
+		q.queue = q.queue[1:]
+		q.mu.Unlock()
+		run(cs, j)
+		j.msg = j.msg[:0]
+		o.jobBufPool.Put(j)
+	}
+}
+
+// late reports whether j waited too long to be run at all.
+func (o *offloader) late(j *job, now time.Time) bool {
+	return j.kind == jobRequest && now.Sub(j.at) > o.maxWait
+}
