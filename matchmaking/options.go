@@ -11,8 +11,9 @@ import (
 type Options struct {
 	// Tick is how often the matching loop runs a pass over every queue.
 	// Zero: 50 ms, a wait players do not notice, for a pass over an idle
-	// queue that costs microseconds. An Enqueue that brings a queue to a
-	// full match's worth of players wakes the loop early (see MinGap).
+	// queue that costs microseconds. Every Enqueue also wakes the loop
+	// (at most one wake is pending), which then starts a pass early unless
+	// MinGap or the pacing below holds it back.
 	Tick time.Duration
 	// MinGap is the least time between the end of one pass and the start
 	// of an early (woken) one; the loop also waits twice the last pass's

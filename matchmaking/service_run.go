@@ -14,8 +14,8 @@ import (
 // an early wake: twice it, and at least MinGap), so scanning takes at most
 // about half a core even over a huge queue that rarely matches. The work
 // each match brings (claim, lobby, events) is not paced: it is the output,
-// and pacing it capped throughput at about 8,000 tickets/s. One Run per Service: a
-// second concurrent call logs and returns.
+// and pacing it capped throughput (docs/architecture.md, "Matchmaking").
+// One Run per Service: a second concurrent call logs and returns.
 func (s *Service) Run(ctx context.Context) {
 	if !s.running.CompareAndSwap(false, true) {
 		s.opts.Logger.Error("matchmaking: Run called twice")

@@ -40,12 +40,11 @@
 // timeout, and when that is empty it parks on the epoll fd itself, which
 // is registered with Go's netpoller (an epoll fd is readable while it has
 // events): the goroutine sleeps like any net.Conn reader and the runtime's
-// own epoll_wait wakes it. A loop blocked in epoll_wait(2) instead would
-// look to the runtime like a goroutine stuck in a syscall: sysmon would take
-// its P away every 20 µs and keep polling at that rate, which under relay
-// load was a third of the server's CPU. For the same reason the loops read,
-// write and poll their non-blocking fds with RawSyscall (sys_linux.go):
-// Syscall's bookkeeping wakes sysmon whenever the process was idle.
+// own epoll_wait wakes it: a loop blocked in epoll_wait(2) would look to
+// the runtime like a goroutine stuck in a syscall (park_linux.go says what
+// that costs; docs/architecture.md has the measurement). For the same
+// reason the loops read, write and poll their non-blocking fds with
+// RawSyscall (sys_linux.go).
 //
 // Writes are coalesced: a message is copied into the connection's pooled
 // queue and the connection goes on its loop's dirty list; at the end of each
@@ -53,10 +52,11 @@
 // (a sleeping loop is woken through its eventfd). Under fan-out a
 // connection often gets several events per turn (a lobby answering the same
 // tick), and one write(2) instead of one per event is most of what a
-// delivery costs: on loopback a write of a small frame costs the writer
-// several microseconds of kernel time, the receiver's TCP processing
-// included, against a fraction of a microsecond for everything lobbyd does
-// in user space. The added latency is at most one loop turn.
+// delivery costs: a write runs the receiver's TCP processing in the
+// writer's context, which costs far more than everything lobbyd does for a
+// delivery in user space (docs/architecture.md, "Coalesced writes" and
+// "What the relay's CPU per message is made of"). The added latency is at
+// most one loop turn.
 //
 // Epoll is edge-triggered with EPOLLIN|EPOLLOUT|EPOLLRDHUP registered once.
 // Edge-triggered EPOLLOUT is "armed" by the kernel whenever a write hits a

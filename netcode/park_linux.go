@@ -14,9 +14,10 @@ import (
 // A loop could sleep in its own blocking epoll_wait, but Go's runtime sees
 // a goroutine in a long syscall: sysmon takes its P away after 20 µs and
 // hands it to another thread, and as long as it keeps finding such Ps it
-// polls every 20 µs instead of backing off to 10 ms. Measured under the
-// relay load that was ~9,000 context switches/s and a third of lobbyd's CPU
-// in sysmon alone. So the loop never blocks in a syscall: it polls its epoll
+// polls every 20 µs instead of backing off to 10 ms: under relay load,
+// thousands of context switches a second and a large share of lobbyd's CPU
+// in sysmon alone (docs/architecture.md, "Loops park in Go's netpoller",
+// has the measurement). So the loop never blocks in a syscall: it polls its epoll
 // set with a zero timeout, and when that is empty it parks on the epoll fd
 // itself, registered with the runtime's netpoller (an epoll fd is readable
 // while it has events). The runtime then sleeps in its own epoll_wait

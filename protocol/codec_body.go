@@ -88,13 +88,12 @@ const (
 	MaxBodyKeys  = 64
 )
 
-// validateBody is Validate for a body map that first refuses, by their
+// validateBody is validate for a body map that first refuses, by their
 // headers alone, a map of more than MaxBodyKeys keys and (when attrs is
 // set) an "attrs" map of more than MaxAttrs entries. The library would
-// otherwise walk or build the whole map before anything could count it: a
-// 64 KiB lobby.create with 13,000 attrs keys cost 4-7 ms and 0.7 MB on the
-// loop goroutine, only to be refused (BenchmarkDecodeBodyAttrsBomb), and
-// 13,000 unknown keys 1.6 ms.
+// otherwise walk or build the whole map on the loop goroutine before
+// anything could count it, only to refuse it (BenchmarkDecodeBodyBomb;
+// docs/architecture.md, "Hand-written msgpack reader", has the figures).
 func validateBody(d []byte, attrs bool) error {
 	r := newReader(d)
 	n, err := r.ReadMapHeader()
