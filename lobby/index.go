@@ -40,7 +40,7 @@ type Index struct {
 type Listed struct {
 	Mode, Region, State string
 	Members, MaxPlayers int
-	Attrs               map[string]string // AttrString of each value
+	Attrs               map[string]string // protocol.AttrString of each value
 }
 
 // ListedOf is the Listed record of a lobby view (Doc.Listed for a Doc).

@@ -147,7 +147,7 @@ func checkData(d protocol.RawMap) (protocol.RawMap, error) {
 // number), also requires valid UTF-8 (the HTTP API renders attrs as JSON),
 // and returns a normalised copy: integers become int64 (uint64 above
 // MaxInt64), floats float64 (a float32 through its shortest decimal form, so
-// its AttrString does not change). nil stays nil ("absent"); a present empty
+// its protocol.AttrString does not change). nil stays nil ("absent"); a present empty
 // map gives an empty map.
 func checkAttrs(a protocol.Attrs) (protocol.Attrs, error) {
 	if a == nil {

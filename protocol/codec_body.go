@@ -12,7 +12,7 @@ import (
 
 // The cold ops' bodies are decoded by vmihailenco/msgpack into the structs
 // of requests.go: they are many, rarely sent, and reflection keeps them
-// short. The library is only ever given bytes that Validate accepted, so no
+// short. The library is only ever given bytes that validate accepted, so no
 // length it reads can exceed the message.
 
 type bodyDecoder struct {
@@ -35,7 +35,7 @@ var errNotPointer = errors.New("protocol: DecodeBody needs a non-nil pointer")
 // DecodeBody decodes the "d" of a cold op into v, a pointer to one of the
 // request structs (or any type msgpack can decode a map into). An absent or
 // nil d (len 0, or the single byte nil) leaves v untouched. Unknown keys are
-// ignored. d must be a map; it is checked by Validate before the library
+// ignored. d must be a map; it is checked by validate before the library
 // sees it. A value of the wrong type is a *Error with CodeBadRequest naming
 // the field. For *CreateLobby, *UpdateLobby and *Enqueue, Attrs are checked
 // with ValidateAttrs; the other rules (lengths, ranges) are the lobby's and

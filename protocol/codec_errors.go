@@ -6,7 +6,7 @@ package protocol
 // because rejecting hostile input must not allocate; callers must not modify
 // them. Messages are short, constant and safe to show to a client.
 var (
-	// Structure of the MessagePack bytes (reader, Skip, Validate).
+	// Structure of the MessagePack bytes (reader, skip, validate).
 	ErrTruncated   = &Error{Code: CodeBadRequest, Msg: "message truncated"}
 	ErrLength      = &Error{Code: CodeBadRequest, Msg: "length exceeds message"}
 	ErrInvalidCode = &Error{Code: CodeBadRequest, Msg: "not MessagePack"}

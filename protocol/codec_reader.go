@@ -29,10 +29,10 @@ const MaxDepth = 32
 // meaningful.
 //
 // Map keys: the protocol's maps have string keys (PROTOCOL.md §2), so Skip
-// and Validate reject a map with any other key (ErrMapKey); this also keeps
+// and validate reject a map with any other key (ErrMapKey); this also keeps
 // the msgpack library away from map keys it cannot hash.
 //
-// Extensions: the protocol uses none. Skip and Validate accept only the
+// Extensions: the protocol uses none. skip and validate accept only the
 // standard timestamp (type -1, 4, 8 or 12 bytes), which a client's opaque
 // data may carry; any other extension is ErrExtension.
 //
