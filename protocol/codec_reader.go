@@ -28,7 +28,7 @@ const MaxDepth = 32
 // After any other error the position is unspecified and only Reset is
 // meaningful.
 //
-// Map keys: the protocol's maps have string keys (PROTOCOL.md §2), so Skip
+// Map keys: the protocol's maps have string keys (PROTOCOL.md §2), so skip
 // and validate reject a map with any other key (ErrMapKey); this also keeps
 // the msgpack library away from map keys it cannot hash.
 //
