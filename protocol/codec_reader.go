@@ -6,7 +6,7 @@ import (
 
 // MaxDepth is how many containers (maps and arrays) may nest inside one
 // another in a decoded value. The protocol needs four; the rest is room for
-// clients' opaque "data" maps. The limit also bounds the recursion of Skip.
+// clients' opaque "data" maps. The limit also bounds the recursion of skip.
 const MaxDepth = 32
 
 // reader is a cursor over one MessagePack message held in memory. It is
@@ -24,7 +24,7 @@ const MaxDepth = 32
 // failures are returned as *Error values with CodeBadRequest; nothing panics.
 //
 // A typed read that finds another type (ErrWantMap, ErrWantString, ...)
-// leaves the cursor where it was, so the caller may try another read or Skip.
+// leaves the cursor where it was, so the caller may try another read or skip.
 // After any other error the position is unspecified and only Reset is
 // meaningful.
 //
@@ -40,7 +40,7 @@ const MaxDepth = 32
 type reader struct {
 	b   []byte
 	off int
-	// finite makes Skip refuse NaN and ±Inf floats (ValidateFinite).
+	// finite makes skip refuse NaN and ±Inf floats (ValidateFinite).
 	finite bool
 }
 
