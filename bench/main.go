@@ -11,6 +11,7 @@ const usage = `usage (in bench/, its own module):
   go run . fanout -addr 127.0.0.1:8080 -n 800 -rate 5 [-ramp 2,5,20,80] [-kind lobbyd|gorilla|socketio]
   go run . match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,5000,10000,20000]
   go run . soak [-duration 1m] [-addr 127.0.0.1:8080 -operator-token T]   # every workload at once; SOAK.md, soak.png
+  go run . slowread -addr 127.0.0.1:8080 -n 100 [-senders 2 -rate 40 -size 16384 -duration 20s]   # issue 10's slow readers
   go run . render [-dir results]   # RESULTS.md and chart.png again from results.json
 run a subcommand with -h for its flags`
 
@@ -33,6 +34,8 @@ func main() {
 		err = matchCmd(os.Args[2:])
 	case "soak":
 		err = soakCmd(os.Args[2:])
+	case "slowread":
+		err = slowreadCmd(os.Args[2:])
 	case "-h", "-help", "--help", "help":
 		fmt.Println(usage)
 		return
