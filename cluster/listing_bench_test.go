@@ -155,3 +155,25 @@ func BenchmarkReplicaCatchUp(b *testing.B) {
 		b.ReportMetric(float64(b.N*benchLobbies)/b.Elapsed().Seconds(), "lobbies/s")
 	})
 }
+
+// BenchmarkListingPropagation is the time from a Write on one shard until
+// another shard's replica has applied it: the listing's staleness.
+func BenchmarkListingPropagation(b *testing.B) {
+	rdb, prefix := redistest.Client(b)
+	ks := NewKeyspace(prefix)
+	a := startListing(b, rdb, ks, ListingOptions{})
+	other := startListing(b, rdb, ks, ListingOptions{})
+	ctx := context.Background()
+	v := protocol.LobbyView{ID: "p", Name: "p", Visibility: protocol.VisibilityPublic, State: protocol.StateOpen, MaxPlayers: 8}
+	var version uint64
+	for b.Loop() {
+		version++
+		n, err := a.Write(ctx, v.ID, version, 1, &v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := other.Await(ctx, n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
