@@ -184,16 +184,22 @@ func (l *Listing) Applied() uint64 { return l.applied.Load() }
 // is ignored: two shards' writes of one lobby can arrive out of order.
 // Returns the entry's log position n, 0 when ignored.
 var listingWriteScript = redis.NewScript(`
-local v = tonumber(ARGV[2])
+-- versions are decimal uint64 strings: compared as strings (length first),
+-- not as Lua numbers, which are exact only below 2^53
+local function notNewer(held, v)
+  if #held ~= #v then return #held > #v end
+  return held >= v
+end
+local v = ARGV[2]
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur then
-  if tonumber(string.match(cur, '^%d+')) >= v then return 0 end
+  if notNewer(string.match(cur, '^%d+'), v) then return 0 end
 else
   local dead = redis.call('GET', KEYS[5])
-  if dead and tonumber(dead) >= v then return 0 end
+  if dead and notNewer(dead, v) then return 0 end
 end
 if ARGV[6] == '1' then
-  redis.call('SET', KEYS[5], ARGV[2], 'PX', ARGV[5])
+  redis.call('SET', KEYS[5], v, 'PX', ARGV[5])
   if not cur then return 0 end
   redis.call('HDEL', KEYS[1], ARGV[1])
 else
@@ -315,7 +321,7 @@ func parseListingRecord(s string) (listingRecord, error) {
 		return r, nil
 	}
 	var p listingPayload
-	if err := gojson.Unmarshal([]byte(payload), &p); err != nil || len(p.V) == 0 || r.seq == 0 {
+	if err := gojson.Unmarshal([]byte(payload), &p); err != nil || len(p.V) == 0 || p.V[0] != '{' || r.seq == 0 {
 		return r, errBadRecord
 	}
 	r.listed = lobby.Listed{Mode: p.L.Mode, Region: p.L.Region, State: p.L.State,

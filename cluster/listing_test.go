@@ -307,6 +307,17 @@ func TestListingOutOfOrder(t *testing.T) {
 	if n, err := b.Write(ctx, "Y", 1, 2, testView("Y", 1, 1)); err != nil || n != 0 {
 		t.Fatalf("creation older than the removal: position %d, %v; want ignored", n, err)
 	}
+	// Versions beyond 2^53 (not exact as Lua numbers) still compare.
+	big := uint64(1)<<60 + 1
+	if n, err := a.Write(ctx, "B", big, 4, testView("B", 3, 1)); err != nil || n == 0 {
+		t.Fatal(n, err)
+	}
+	if n, err := b.Write(ctx, "B", big-1, 4, testView("B", 3, 2)); err != nil || n != 0 {
+		t.Fatalf("big older version: position %d, %v; want ignored", n, err)
+	}
+	if n, err := b.Write(ctx, "B", big+1, 4, testView("B", 3, 3)); err != nil || n == 0 {
+		t.Fatalf("big newer version: position %d, %v; want written", n, err)
+	}
 	// The replica's own check: an entry with an older version, logged
 	// behind the back of the script.
 	if _, err := a.Write(ctx, "Z", 5, 3, testView("Z", 2, 3)); err != nil {
@@ -333,6 +344,9 @@ func TestListingOutOfOrder(t *testing.T) {
 		z, err := r.Get(ctx, "Z")
 		if err != nil || len(z.Members) != 3 {
 			t.Fatalf("Z: %d members, %v; want version 5's 3", len(z.Members), err)
+		}
+		if bv, err := r.Get(ctx, "B"); err != nil || len(bv.Members) != 3 {
+			t.Fatalf("B: %d members, %v; want the newest version's 3", len(bv.Members), err)
 		}
 	}
 }
@@ -530,9 +544,27 @@ func TestListingRecordParse(t *testing.T) {
 	if r, err := parseListingRecord("8 42 "); err != nil || !r.removed {
 		t.Fatalf("tombstone: %+v, %v", r, err)
 	}
-	for _, bad := range []string{"", "7", "7 42", "x 42 {}", "0 42 ", "7 42 {", "7 0 " + string(mustPayload(t, v)), `7 42 {"l":{}}`} {
+	for _, bad := range []string{"", "7", "7 42", "x 42 {}", "0 42 ", "7 42 {", "7 0 " + string(mustPayload(t, v)), `7 42 {"l":{}}`, `7 42 {"l":{},"v":null}`} {
 		if _, err := parseListingRecord(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}
 	}
+}
+
+// FuzzParseListingRecord: whatever a key holds (another version's writer,
+// a hand edit), parsing never panics, and what parses as a listed lobby
+// has a version, a sequence and a view.
+func FuzzParseListingRecord(f *testing.F) {
+	f.Add("7 42 " + string(mustPayload(f, testView("R", 4, 2))))
+	f.Add("8 42 ")
+	f.Add(`1 1 {"l":{"s":"open","n":1,"x":2,"a":{"k":"v"}},"v":{}}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := parseListingRecord(s)
+		if err != nil {
+			return
+		}
+		if r.version == 0 || (!r.removed && (r.seq == 0 || len(r.view) == 0 || r.view[0] != '{')) {
+			t.Fatalf("%q parsed as %+v", s, r)
+		}
+	})
 }
