@@ -102,7 +102,8 @@ func (l *Listing) Start(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the replica and waits for it. The last index stays readable.
+// Close stops the replica and waits for it, at most Block: a blocked XREAD
+// is not interrupted by its context. The last index stays readable.
 func (l *Listing) Close() error {
 	l.mu.Lock()
 	cancel, done := l.cancel, l.done
