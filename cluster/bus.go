@@ -43,15 +43,18 @@ const (
 	ctlClose    = "close"    // close user's connection of session with 4009
 	ctlHandover = "handover" // hand session's ring to From; reply on From's channel
 	ctlRing     = "ring"     // reply to a handover: the ring is in sessionRing (OK) or not
+	ctlDeliver  = "deliver"  // an encoded event for users of that shard (matchmaking)
 )
 
 type ctlMsg struct {
-	Kind    string `msgpack:"k"`
-	User    string `msgpack:"u"`
-	Session string `msgpack:"s"`
-	From    string `msgpack:"f,omitempty"`
-	Req     string `msgpack:"r,omitempty"`
-	OK      bool   `msgpack:"ok,omitempty"`
+	Kind    string   `msgpack:"k"`
+	User    string   `msgpack:"u"`
+	Session string   `msgpack:"s"`
+	From    string   `msgpack:"f,omitempty"`
+	Req     string   `msgpack:"r,omitempty"`
+	OK      bool     `msgpack:"ok,omitempty"`
+	Users   []string `msgpack:"us,omitempty"` // deliver: recipients
+	Event   []byte   `msgpack:"ev,omitempty"` // deliver: the encoded event
 }
 
 // ControlHandler is what a shard does on its peers' control messages; the
@@ -66,6 +69,9 @@ type ControlHandler interface {
 	// (opaque bytes the gateway encodes, with the session's last seq); ok
 	// false when this shard does not have that session.
 	HandOver(userID, sessionID string) (ring []byte, ok bool)
+	// DeliverEvent numbers an encoded event (PROTOCOL.md's event envelope,
+	// seq to be stamped) for each user's session on this shard.
+	DeliverEvent(userIDs []string, event []byte)
 }
 
 // ErrShardUnreachable: no shard listens on the target's control channel
@@ -156,6 +162,8 @@ func (b *Bus) handle(payload string) {
 		b.h.CloseSession(m.User, m.Session)
 	case ctlHandover:
 		b.answerHandover(m)
+	case ctlDeliver:
+		b.h.DeliverEvent(m.Users, m.Event)
 	case ctlRing:
 		b.mu.Lock()
 		ch := b.pending[m.Req]
@@ -210,6 +218,22 @@ func (b *Bus) publish(ctx context.Context, shard string, m *ctlMsg) (int64, erro
 		return 0, redisFailure("bus: publish", err)
 	}
 	return n, nil
+}
+
+// DeliverEvent hands an encoded event to users whose sessions are on shard
+// (events no lobby log carries: matchmaking's). Like every control
+// message it is delivered at most once; ErrShardUnreachable: nobody
+// listens there.
+func (b *Bus) DeliverEvent(ctx context.Context, shard string, userIDs []string, event []byte) error {
+	if shard == b.shard {
+		b.h.DeliverEvent(userIDs, event)
+		return nil
+	}
+	n, err := b.publish(ctx, shard, &ctlMsg{Kind: ctlDeliver, Users: userIDs, Event: event})
+	if err == nil && n == 0 {
+		err = ErrShardUnreachable
+	}
+	return err
 }
 
 // CloseSession tells shard to close user's connection of session

@@ -18,10 +18,20 @@ type fakeShard struct {
 	mu     sync.Mutex
 	rings  map[string][]byte // session id → ring
 	closed chan string       // session ids closed with 4009
+	events chan delivered    // DeliverEvent calls
+}
+
+type delivered struct {
+	users []string
+	event []byte
+}
+
+func (f *fakeShard) DeliverEvent(users []string, event []byte) {
+	f.events <- delivered{users, event}
 }
 
 func newFakeShard() *fakeShard {
-	return &fakeShard{rings: map[string][]byte{}, closed: make(chan string, 16)}
+	return &fakeShard{rings: map[string][]byte{}, closed: make(chan string, 16), events: make(chan delivered, 16)}
 }
 
 func (f *fakeShard) CloseSession(_, sessionID string) { f.closed <- sessionID }
@@ -279,5 +289,36 @@ func TestSessionsOrphan(t *testing.T) {
 	}
 	if n, _ := rdb.Exists(ctx, ks.shardSessions("a")).Result(); n != 0 {
 		t.Fatal("dead shard's index left")
+	}
+}
+
+// TestBusDeliverEvent: an event for users on another shard reaches that
+// shard's gateway, on one node and on Redis Cluster (sharded pub/sub).
+func TestBusDeliverEvent(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rdb  func(t *testing.T) (redis.UniversalClient, string)
+	}{
+		{"OneNode", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Client(t) }},
+		{"Cluster", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Cluster(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rdb, prefix := tc.rdb(t)
+			sh := startShards(t, rdb, prefix, time.Minute, "a", "b")
+			if err := sh[0].bus.DeliverEvent(context.Background(), "b", []string{"u1", "u2"}, []byte("ev")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case d := <-sh[1].gw.events:
+				if len(d.users) != 2 || d.users[1] != "u2" || string(d.event) != "ev" {
+					t.Fatalf("delivered %+v", d)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no delivery on b")
+			}
+			if err := sh[0].bus.DeliverEvent(context.Background(), "nobody", []string{"u"}, []byte("ev")); !errors.Is(err, ErrShardUnreachable) {
+				t.Fatalf("to a shard nobody runs: %v", err)
+			}
+		})
 	}
 }

@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"fmt"
+	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -157,5 +159,107 @@ func TestClusterLastSeatRace(t *testing.T) {
 		if wins != 1 {
 			t.Fatalf("round %d: %d players got the last seat", round, wins)
 		}
+	}
+}
+
+// A player on shard a and one on shard b queue for a duel: whichever shard
+// holds the queue's matcher lease matches them, both get mm.matched and
+// land in one match lobby.
+func TestClusterMatchAcrossShards(t *testing.T) {
+	sh := startShards(t, 2, nil)
+	p, q := sh[0].dial("mp"), sh[1].dial("mq")
+	p.ok("mm.enqueue", map[string]any{"queue": "duel", "skill": 1000.0, "region": "eu"})
+	q.ok("mm.enqueue", map[string]any{"queue": "duel", "skill": 1010.0, "region": "eu"})
+	var lobbies []any
+	for _, c := range []*client{p, q} {
+		m := c.nextEvent("mm.matched").d()
+		lobbies = append(lobbies, lobbyOf(m)["id"])
+	}
+	if lobbies[0] != lobbies[1] || lobbies[0] == nil {
+		t.Fatalf("matched into lobbies %v", lobbies)
+	}
+}
+
+// GET /admin/shards on either shard lists every live shard of the cluster.
+func TestClusterShardList(t *testing.T) {
+	sh := startShards(t, 2, nil)
+	for _, s := range sh {
+		var list []map[string]any
+		if st, _ := s.httpDo("GET", "/admin/shards", "op-token", nil, &list); st != 200 {
+			t.Fatalf("/admin/shards: %d", st)
+		}
+		ids := map[any]bool{}
+		for _, e := range list {
+			ids[e["id"]] = true
+			if e["addr"] == "" || e["last_seen"] == nil {
+				t.Fatalf("entry %v", e)
+			}
+		}
+		if len(list) != 2 || !ids["a"] || !ids["b"] {
+			t.Fatalf("shards listed: %v", list)
+		}
+	}
+}
+
+// A player on shard a drops, misses 50 events, and resumes on shard b: the
+// ring is handed over, nothing is missing or repeated, and the numbering
+// goes on. Then it resumes back on a while its connection on b is still
+// open (the old connection is closed with 4009).
+func TestClusterResumeOnAnotherShard(t *testing.T) {
+	sh := startShards(t, 2, nil)
+	a, b := sh[0], sh[1]
+	stay, other := a.dial("stay"), b.dial("other")
+	drop := a.dial("drop")
+	id := lobbyOf(stay.ok("lobby.create", map[string]any{"name": "r", "max_players": 4, "visibility": "public"}))["id"]
+	other.ok("lobby.join", map[string]any{"lobby_id": id})
+	drop.ok("lobby.join", map[string]any{"lobby_id": id})
+	stay.ok("lobby.chat", map[string]any{"text": "before"})
+	lastSeq := toUint(drop.nextEvent("lobby.chat")["seq"])
+	token := str(drop.welcome.d()["resume_token"])
+	drop.ws.Close()
+	stay.nextEvent("lobby.member_updated") // the drop shows connected:false
+	for i := range 50 {
+		stay.ok("lobby.chat", map[string]any{"text": fmt.Sprint("missed ", i)})
+	}
+	q := func(tok string, last uint64) string {
+		return "token=" + url.QueryEscape(b.token("drop", "", time.Hour)) + "&resume=" + url.QueryEscape(tok) + fmt.Sprintf("&last_seq=%d", last)
+	}
+	onB := b.dialQuery("drop", q(token, lastSeq))
+	if w := onB.welcome.d(); w["resumed"] != true || w["shard"] != "b" || lobbyOf(w)["id"] != id {
+		t.Fatalf("resume welcome on b: %v", w)
+	}
+	for i := range 50 {
+		ev := onB.nextEvent("lobby.chat")
+		if toUint(ev["seq"]) != lastSeq+1+uint64(i) || ev.d()["text"] != fmt.Sprint("missed ", i) {
+			t.Fatalf("replayed #%d: %v", i, ev)
+		}
+	}
+	stay.ok("lobby.chat", map[string]any{"text": "after"})
+	ev := onB.nextEvent("lobby.chat")
+	if toUint(ev["seq"]) != lastSeq+51 || ev.d()["text"] != "after" {
+		t.Fatalf("after resume: %v", ev)
+	}
+	onB.call("ping", nil) // a barrier: nothing else is queued for it
+	for _, m := range onB.drainEvents() {
+		t.Fatalf("unexpected after the replay: %v", m)
+	}
+
+	// Back to a, without dropping b first.
+	last := toUint(ev["seq"])
+	stay.ok("lobby.chat", map[string]any{"text": "while moving"})
+	onB.nextEvent("lobby.chat")
+	onA := a.dialQuery("drop", q(str(onB.welcome.d()["resume_token"]), last))
+	if code := onB.waitClose(); code != 4009 {
+		t.Fatalf("the connection on b closed with %d, want 4009", code)
+	}
+	if w := onA.welcome.d(); w["resumed"] != true || w["shard"] != "a" {
+		t.Fatalf("resume welcome on a: %v", w)
+	}
+	if ev := onA.nextEvent("lobby.chat"); toUint(ev["seq"]) != last+1 || ev.d()["text"] != "while moving" {
+		t.Fatalf("replayed on a: %v", ev)
+	}
+	stay.ok("lobby.chat", map[string]any{"text": "last"})
+	if ev := onA.nextEvent("lobby.chat"); toUint(ev["seq"]) != last+2 {
+		t.Fatalf("after the second move: %v", ev)
 	}
 }

@@ -345,3 +345,47 @@ func (g *Gateway) runJob(cs *connState, j *job) {
 		cancel()
 	}
 }
+
+// DeliverEvent implements cluster.ControlHandler: an event another shard
+// made (matchmaking) for users whose sessions are here.
+func (cc clusterControl) DeliverEvent(userIDs []string, event []byte) {
+	g := cc.g
+	if len(event) < protocol.EventHeadLen {
+		g.log.Warn("cluster: dropping a forwarded event too short to be one", "bytes", len(event))
+		return
+	}
+	buf := g.hub.pool.get(len(event))
+	buf.b = append(buf.b, event...)
+	g.hub.fanOut(userIDs, buf)
+}
+
+// forwardRemote sends an encoded event (matchmaking's: no lobby log
+// carries it) to the shards of the recipients that have no session here,
+// as the directory names them. A recipient with no session anywhere gets
+// nothing, as on one shard. Delivery to another shard is at most once (the
+// control bus is pub/sub): a player moving between shards at that moment
+// may miss it, and sees the outcome in its lobby (docs/cluster.md).
+func (g *Gateway) forwardRemote(to []string, event []byte) {
+	remote := g.hub.absent(to)
+	if len(remote) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(g.ctx, clusterOpTimeout)
+	defer cancel()
+	byShard := map[string][]string{}
+	for _, uid := range remote {
+		s, ok, err := g.cl.sessions.Get(ctx, uid)
+		if err != nil {
+			g.log.Warn("cluster: looking up a recipient's shard", "user", uid, "err", err)
+			continue
+		}
+		if ok && s.Shard != g.opts.ShardID {
+			byShard[s.Shard] = append(byShard[s.Shard], uid)
+		}
+	}
+	for shard, users := range byShard {
+		if err := g.cl.bus.DeliverEvent(ctx, shard, users, event); err != nil {
+			g.log.Warn("cluster: forwarding an event", "shard", shard, "users", len(users), "err", err)
+		}
+	}
+}

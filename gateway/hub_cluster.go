@@ -152,3 +152,16 @@ func (h *hub) catchUp(s *Session, missed []*eventBuf) {
 		s.stopHoldingLocked(h, snapshot{}) // numberLocked drops what missed had
 	}
 }
+
+// absent returns the users of to with no session on this shard.
+func (h *hub) absent(to []string) []string {
+	var out []string
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, uid := range to {
+		if h.byUser[uid] == nil {
+			out = append(out, uid)
+		}
+	}
+	return out
+}

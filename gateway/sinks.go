@@ -113,6 +113,9 @@ func (s matchSink) Deliver(ev *matchmaking.Event) {
 	}
 	if buf := g.encodeEvent(ev.Name, payload); buf != nil {
 		g.metrics.eventsOut.Inc()
+		if g.cl != nil {
+			g.forwardRemote(ev.To, buf.b)
+		}
 		g.hub.fanOut(ev.To, buf)
 	}
 }
