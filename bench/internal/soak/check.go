@@ -8,10 +8,11 @@ import (
 
 // counters are the soak's totals, updated by every goroutine.
 type counters struct {
-	events, lost, duplicated, outOfOrder     atomic.Int64
-	resumes, resumeFailed, errors            atomic.Int64
-	sends, chats, churns, listings, matches  atomic.Int64
-	slowCloses, slowReconnects, dropsPlanned atomic.Int64
+	events, lost, duplicated, outOfOrder    atomic.Int64
+	resumes, resumeFailed, errors           atomic.Int64
+	sends, chats, churns, listings, matches atomic.Int64
+	slowCloses, slowDropped, slowReconnects atomic.Int64
+	dropsPlanned                            atomic.Int64
 
 	mu        sync.Mutex
 	errKinds  map[string]int64

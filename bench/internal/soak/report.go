@@ -91,7 +91,8 @@ func (r *Result) Markdown(w io.Writer, title, command string) error {
 	}{{"numbered events received", r.Events}, {"lobby.send", r.Sends}, {"chats", r.Chats},
 		{"drops resumed", r.Resumes}, {"resumes refused (new session)", r.ResumeFailed}, {"churn rounds (2 players each)", r.Churns},
 		{"listing pages", r.Listings}, {"matches (per player)", r.Matches},
-		{"slow readers closed as slow consumers", r.SlowCloses}, {"slow reader reconnects", r.SlowReconnects},
+		{"slow readers closed as slow consumers (1008 read)", r.SlowCloses},
+		{"slow readers closed before reading that far (1006)", r.SlowDropped}, {"slow reader reconnects", r.SlowReconnects},
 		{"TCP connects retried after a timeout", r.ConnectRetries}} {
 		fmt.Fprintf(&b, "| %s | %d |\n", x.k, x.v)
 	}
@@ -128,7 +129,7 @@ func (r *Result) Chart(w io.Writer) error {
 		if s.unit != "" {
 			p.Y.Label.Text = s.unit
 		}
-		p.Y.Min = 0
+		p.Y.Min, p.X.Min = 0, 0
 		pts := make(plotter.XYs, len(r.Samples))
 		for j, x := range r.Samples {
 			pts[j].X, pts[j].Y = x.At.Minutes(), s.get(x)

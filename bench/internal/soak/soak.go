@@ -103,7 +103,8 @@ type Result struct {
 	Churns         int64 `json:"churns"`
 	Listings       int64 `json:"listings"`
 	Matches        int64 `json:"matches"`
-	SlowCloses     int64 `json:"slow_closes"`
+	SlowCloses     int64 `json:"slow_closes"`  // closed with 1008, seen
+	SlowDropped    int64 `json:"slow_dropped"` // closed before the reader reached the close frame
 	SlowReconnects int64 `json:"slow_reconnects"`
 	ConnectRetries int64 `json:"connect_retries"` // TCP connects tried again after a timeout
 
@@ -182,7 +183,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Events, res.Lost, res.Duplicated, res.OutOfOrder = c.events.Load(), c.lost.Load(), c.duplicated.Load(), c.outOfOrder.Load()
 	res.Errors, res.Resumes, res.ResumeFailed = c.errors.Load(), c.resumes.Load(), c.resumeFailed.Load()
 	res.Sends, res.Chats, res.Churns, res.Listings, res.Matches = c.sends.Load(), c.chats.Load(), c.churns.Load(), c.listings.Load(), c.matches.Load()
-	res.SlowCloses, res.SlowReconnects = c.slowCloses.Load(), c.slowReconnects.Load()
+	res.SlowCloses, res.SlowDropped, res.SlowReconnects = c.slowCloses.Load(), c.slowDropped.Load(), c.slowReconnects.Load()
 	res.ConnectRetries = connectRetries.Load() - retries0
 	for _, l := range r.logs {
 		res.ChatDisagree += l.disagreements()
@@ -385,7 +386,9 @@ func (r *runner) slowReaderLoop(ctx context.Context, code string, i int) {
 			}
 			if code := ws.drain(time.Second); code != 0 {
 				if code == 1008 {
-					r.c.slowCloses.Add(1)
+					r.c.slowCloses.Add(1) // read up to the close frame
+				} else {
+					r.c.slowDropped.Add(1) // the socket ended before we read that far
 				}
 				break
 			}
