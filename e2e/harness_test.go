@@ -252,10 +252,15 @@ func (c *client) drainEvents() []msg {
 	return out
 }
 
-// noEvent asserts that no event with the name arrives within d.
-func (c *client) noEvent(name string, d time.Duration) {
+// noEvent asserts that no event with the name has arrived, up to a
+// barrier: a ping and its reply. A connection's messages are written in
+// the order the server queues them, and an event is queued before the
+// reply to the request that caused it; so an event caused by anything that
+// completed before noEvent (another client's request that has had its
+// reply included) is in the inbox by the time the pong is.
+func (c *client) noEvent(name string) {
 	c.t.Helper()
-	time.Sleep(d)
+	c.call("ping", nil)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, m := range c.inbox {
