@@ -49,7 +49,9 @@ func DefaultConfig() Config {
 		Duration: time.Minute, Sample: 5 * time.Second,
 		Lobbies: 4, PerLobby: 6, SendRate: 10, ChatEvery: 2 * time.Second, DropEvery: 15 * time.Second,
 		Churners: 4, Matchers: 8, Browsers: 2, SlowReaders: 4,
-		FirehoseBytes: 8 << 10, FirehoseEvery: 20 * time.Millisecond,
+		// 800 KB/s: a 10-40 s stall owes more than the write bound and
+		// the loopback socket buffers together, so slow readers get closed.
+		FirehoseBytes: 8 << 10, FirehoseEvery: 10 * time.Millisecond,
 		Seed: 1,
 	}
 }
@@ -358,7 +360,7 @@ func (r *runner) firehoseLoop(ctx context.Context, p *player) {
 	}
 }
 
-// slowReaderLoop joins the firehose lobby and stops reading for long
+// slowReaderLoop joins the firehose lobby and stops reading for 10-40 s
 // stretches: the server must bound what it holds for it (closing it as a
 // slow consumer when over the bound) while everyone else goes on.
 func (r *runner) slowReaderLoop(ctx context.Context, code string, i int) {
@@ -381,7 +383,7 @@ func (r *runner) slowReaderLoop(ctx context.Context, code string, i int) {
 		}
 		// Stall, then drain; the server may have closed us meanwhile.
 		for ctx.Err() == nil {
-			if !sleep(ctx, time.Duration(5+rng.IntN(20))*time.Second) {
+			if !sleep(ctx, time.Duration(10+rng.IntN(30))*time.Second) {
 				break
 			}
 			if code := ws.drain(time.Second); code != 0 {
