@@ -20,19 +20,30 @@ import (
 // with events: only events, e.g. chat). A refusal is returned as is.
 type rules func(d *lobby.Doc, c *collector) (changed bool, err error)
 
-// mutate reads lobby id, runs fn on it and commits the result with a
-// version check; when another shard changed the lobby in between, it reads
-// again and re-runs fn (optimistic concurrency), at most s.retries times.
-// An absent lobby: lobby.ErrNotFound. fn computes whatever the caller
-// returns: after the commit the document belongs to the follower.
+// mutate runs fn on lobby id and commits the result with a version check;
+// when another shard changed the lobby in between, it reads again and
+// re-runs fn (optimistic concurrency), at most s.opts.MaxRetries times. The
+// first try runs on a copy of this shard's document when it follows the
+// lobby (no read: one round trip in all), later ones on the document read
+// from Redis. A refusal on the first try is therefore decided on the lobby
+// as of the events this shard has delivered, which is what its players
+// have seen. An absent lobby: lobby.ErrNotFound. fn computes whatever the
+// caller returns: after the commit the document belongs to the follower.
 func (s *LobbyStore) mutate(ctx context.Context, id string, fn rules) error {
 	for try := range s.opts.MaxRetries {
 		if try > 0 && !backoff(ctx, try) {
 			return ctx.Err()
 		}
-		l, err := s.read(ctx, id, "")
-		if err != nil {
-			return err
+		var l loaded
+		var ok bool
+		if try == 0 {
+			l.doc, l.version, ok = s.f.copyOf(id)
+		}
+		if !ok {
+			var err error
+			if l, err = s.read(ctx, id, ""); err != nil {
+				return err
+			}
 		}
 		if l.doc == nil {
 			return lobby.ErrNotFound
@@ -47,7 +58,7 @@ func (s *LobbyStore) mutate(ctx context.Context, id string, fn rules) error {
 		if !changed && len(c.events) == 0 {
 			return nil
 		}
-		ok, err := s.commit(ctx, d, l.version, changed, c, wasPublic)
+		ok, err = s.commit(ctx, d, l.version, changed, c, wasPublic)
 		if err != nil || ok {
 			return err
 		}
@@ -192,25 +203,32 @@ func (s *LobbyStore) memberOf(ctx context.Context, userID string) (*lobby.Doc, e
 }
 
 // newLobbyIdentity gives a new lobby its creation sequence and a code
-// unique cluster-wide ({c:CODE} SET NX, retried on collision).
+// unique cluster-wide ({c:CODE} SET NX, retried on collision), and points
+// the members' hints at it (before the commit, see setHint): one pipeline
+// unless the first code collides.
 func (s *LobbyStore) newLobbyIdentity(ctx context.Context, d *lobby.Doc) error {
-	seq, err := s.rdb.Incr(ctx, s.ks.lobbySeq()).Result()
-	if err != nil {
-		return redisFailure("seq", err)
+	pipe := s.rdb.Pipeline()
+	seq := pipe.Incr(ctx, s.ks.lobbySeq())
+	c := s.opts.NewCode()
+	free := pipe.SetNX(ctx, s.ks.lobbyCode(c), d.ID, 0)
+	for _, m := range d.Members {
+		pipe.Set(ctx, s.ks.userLobby(m.UserID), d.ID, 0)
 	}
-	d.Seq = uint64(seq)
-	for range maxCodeTries {
-		c := s.opts.NewCode()
-		ok, err := s.rdb.SetNX(ctx, s.ks.lobbyCode(c), d.ID, 0).Result()
-		if err != nil {
-			return redisFailure("code", err)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return redisFailure("create", err)
+	}
+	d.Seq = uint64(seq.Val())
+	for try := 1; !free.Val(); try++ {
+		if try == maxCodeTries {
+			return protocol.NewError(protocol.CodeInternal, "no free lobby code")
 		}
-		if ok {
-			d.Code = c
-			return nil
+		c = s.opts.NewCode()
+		if free = s.rdb.SetNX(ctx, s.ks.lobbyCode(c), d.ID, 0); free.Err() != nil {
+			return redisFailure("code", free.Err())
 		}
 	}
-	return protocol.NewError(protocol.CodeInternal, "no free lobby code")
+	d.Code = c
+	return nil
 }
 
 // maxCodeTries bounds the search for a free code (as in the memory store).

@@ -440,6 +440,33 @@ func (f *follower) localView(userID string) (protocol.LobbyView, bool) {
 	return fl.doc.View(true), true
 }
 
+// copyOf is a private copy of this shard's document of lobby id, with its
+// version, for a mutation to run on; false when the shard does not follow
+// the lobby or its copy is not current.
+func (f *follower) copyOf(id string) (*lobby.Doc, uint64, bool) {
+	f.mu.RLock()
+	fl := f.lobbies[id]
+	f.mu.RUnlock()
+	if fl == nil {
+		return nil, 0, false
+	}
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if !fl.active || !fl.anchored || fl.dirty || fl.doc == nil {
+		return nil, 0, false
+	}
+	raw, err := lobby.AppendDoc(nil, fl.doc)
+	if err != nil {
+		return nil, 0, false
+	}
+	d, err := lobby.DecodeDoc(raw)
+	if err != nil {
+		return nil, 0, false
+	}
+	d.Version = fl.doc.Version
+	return d, fl.version, true
+}
+
 // resync brings one lobby up to date (after a version conflict).
 func (f *follower) resync(ctx context.Context, fl *followed) {
 	fl.mu.Lock()

@@ -49,9 +49,6 @@ func (s *LobbyStore) Create(ctx context.Context, a lobby.Actor, p protocol.Creat
 	if err := s.newLobbyIdentity(ctx, d); err != nil {
 		return protocol.LobbyView{}, err
 	}
-	if err := s.setHint(ctx, a.UserID, d.ID); err != nil {
-		return protocol.LobbyView{}, err
-	}
 	v := d.View(true)
 	if err := s.publish(ctx, d); err != nil {
 		return protocol.LobbyView{}, err
@@ -266,13 +263,6 @@ func (s *LobbyStore) CreateMatch(ctx context.Context, p lobby.MatchParams) (prot
 	d := lobby.NewMatchDoc(lobby.NewID(), s.nowMS(), p, shards)
 	if err := s.newLobbyIdentity(ctx, d); err != nil {
 		return protocol.LobbyView{}, err
-	}
-	pipe := s.rdb.Pipeline()
-	for _, a := range p.Members {
-		pipe.Set(ctx, s.ks.userLobby(a.UserID), d.ID, 0)
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return protocol.LobbyView{}, redisFailure("hint", err)
 	}
 	v := d.View(true)
 	if err := s.publish(ctx, d); err != nil {
