@@ -29,7 +29,7 @@ func (k Keyspace) sessionRing(userID, req string) string { return k.tag("s", use
 const (
 	// DefaultHandoverTimeout bounds a HandOver: request, the holder's
 	// answer, and fetching the ring. A resume that hits it goes on without
-	// the ring (PROTOCOL.md: a resume that cannot be honoured starts a new
+	// the ring (docs/protocol.md: a resume that cannot be honoured starts a new
 	// session).
 	DefaultHandoverTimeout = 2 * time.Second
 	// handoverTTL is how long a handed-over ring waits in Redis.

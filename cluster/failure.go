@@ -11,7 +11,7 @@ import (
 )
 
 // redisFailure wraps a Redis error of operation op so that it reads as the
-// client-facing code unavailable (PROTOCOL.md §5a: a request that needs
+// client-facing code unavailable (docs/protocol.md §5a: a request that needs
 // Redis while Redis is away is answered unavailable) while keeping the
 // cause for logs: errors.As(err, &*protocol.Error) finds the code,
 // errors.Is finds the cause.

@@ -24,7 +24,7 @@ func (k Keyspace) queueEpoch(queue string) string { return k.tag("q", queue, ":e
 // Lease timings (docs/cluster.md, "Matchmaking"). A dead holder's lease
 // expires after DefaultLeaseTTL; the others try every DefaultLeaseRenew,
 // so a queue's matcher runs again within TTL + Renew (8 s) of its shard's
-// death, inside PROTOCOL.md §5a's 10 s.
+// death, inside docs/protocol.md §5a's 10 s.
 const (
 	DefaultLeaseTTL   = 6 * time.Second
 	DefaultLeaseRenew = 2 * time.Second

@@ -181,7 +181,7 @@ func startListing(t testing.TB, rdb redis.UniversalClient, ks Keyspace, opts Lis
 
 // await waits until every replica has applied position n: a replica that
 // does not get there within the bound fails the test (it would break
-// PROTOCOL.md §4's "listed within 1 s").
+// docs/protocol.md §4's "listed within 1 s").
 func await(t testing.TB, n uint64, within time.Duration, replicas ...*Listing) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
@@ -250,7 +250,7 @@ func TestListingShardsAgree(t *testing.T) {
 }
 
 // A lobby written on one shard is listed on the other within 1 s
-// (PROTOCOL.md §4); a removal too.
+// (docs/protocol.md §4); a removal too.
 func TestListingVisibleWithinOneSecond(t *testing.T) {
 	rdb, prefix := redistest.Client(t)
 	ks := NewKeyspace(prefix)

@@ -18,13 +18,13 @@ func (k Keyspace) registrySeen() string { return k.tag("reg", "shards", ":seen")
 // registryInfo is the hash shard id → its last report (JSON ShardInfo).
 func (k Keyspace) registryInfo() string { return k.tag("reg", "shards", ":info") }
 
-// Registry timings (PROTOCOL.md §5a: a dead shard is noticed within 10 s).
+// Registry timings (docs/protocol.md §5a: a dead shard is noticed within 10 s).
 const (
 	DefaultRegistryInterval = 2 * time.Second
 	DefaultRegistryTTL      = 10 * time.Second
 )
 
-// ShardInfo is one shard as GET /admin/shards lists it (PROTOCOL.md §4).
+// ShardInfo is one shard as GET /admin/shards lists it (docs/protocol.md §4).
 type ShardInfo struct {
 	ID          string `json:"id"`
 	Addr        string `json:"addr"`

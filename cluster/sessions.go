@@ -109,7 +109,7 @@ type Sessions struct {
 }
 
 // NewSessions returns the directory as shard sees it; grace is the resume
-// grace (PROTOCOL.md resume_grace_ms), the TTL of a detached session.
+// grace (docs/protocol.md resume_grace_ms), the TTL of a detached session.
 func NewSessions(rdb redis.UniversalClient, ks Keyspace, shardID string, grace time.Duration) *Sessions {
 	return &Sessions{rdb: rdb, ks: ks, shard: shardID, grace: grace}
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/lobbyd/lobbyd/netcode"
 )
 
-// RateLimit is the per-connection token bucket (PROTOCOL.md §5).
+// RateLimit is the per-connection token bucket (docs/protocol.md §5).
 type RateLimit struct {
 	PerSecond float64 `yaml:"per_second"` // tokens added per second
 	Burst     int     `yaml:"burst"`      // bucket size
@@ -70,7 +70,7 @@ type Config struct {
 	ShowVersion      bool   // --version: print the build's version and exit
 }
 
-// Defaults returns the built-in settings (PROTOCOL.md §6). Each is defined
+// Defaults returns the built-in settings (docs/protocol.md §6). Each is defined
 // by the package whose behaviour it sets; this only gathers them.
 func Defaults() File {
 	return File{
@@ -137,7 +137,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 	return c, nil
 }
 
-// flagSpecs are the flags of PROTOCOL.md §6, each bound to its field of c.
+// flagSpecs are the flags of docs/protocol.md §6, each bound to its field of c.
 // redisSchemes are the URL forms cluster.Open takes.
 var redisSchemes = regexp.MustCompile(`^rediss?(\+sentinel|\+cluster)?://`)
 

@@ -24,20 +24,20 @@ func TestNoFlagsIsADevServer(t *testing.T) {
 }
 
 // The defaults are defined by the packages that use them (netcode, gateway);
-// this pins them to PROTOCOL.md §6 and §5, the contract operators read.
+// this pins them to docs/protocol.md §6 and §5, the contract operators read.
 func TestDefaultsArePROTOCOLs(t *testing.T) {
 	want := File{
 		HeartbeatMs: 15000, ResumeGraceMs: 30000, MaxMessageBytes: 65536, MaxConnections: 20000,
 		RateLimit: RateLimit{PerSecond: 50, Burst: 100}, DrainSpreadMs: 5000, DrainTimeoutMs: 30000,
-		// Ours (PROTOCOL.md is silent; docs/protocol-notes.md).
+		// Ours, where the original contract is silent (docs/protocol.md §1, §6).
 		HandshakeLimit: HandshakeLimit{PerUser: RateLimit{PerSecond: 2, Burst: 10}, PerAddress: RateLimit{PerSecond: 50, Burst: 500}},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
-		t.Fatalf("Defaults() = %+v\nwant PROTOCOL.md's %+v", got, want)
+		t.Fatalf("Defaults() = %+v\nwant docs/protocol.md's %+v", got, want)
 	}
 }
 
-// memory_budget_bytes is not in PROTOCOL.md: 0 (the default) is worked
+// memory_budget_bytes is not in docs/protocol.md: 0 (the default) is worked
 // out from the machine.
 func TestMemoryBudgetFromTheMachine(t *testing.T) {
 	c, err := Load(nil, env(nil), nil)

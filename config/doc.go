@@ -1,5 +1,5 @@
 // Package config turns flags, environment variables and the YAML file of
-// PROTOCOL.md §6 into one validated Config.
+// docs/protocol.md §6 into one validated Config.
 //
 // Precedence: built-in defaults, then the file, then environment variables,
 // then flags. An unknown key or a value out of range is an error that names

@@ -113,7 +113,7 @@ func TestClusterRelayAndListingAcrossShards(t *testing.T) {
 	var page struct {
 		Lobbies []map[string]any `json:"lobbies"`
 	}
-	deadline := 50 // the listing is fed by the store; PROTOCOL.md allows up to 1 s
+	deadline := 50 // the listing is fed by the store; docs/protocol.md allows up to 1 s
 	for ; deadline > 0; deadline-- {
 		page.Lobbies = nil
 		if st, _ := sh[1].httpDo("GET", "/v1/lobbies?mode=ctf", "", nil, &page); st != 200 {

@@ -7,7 +7,7 @@ import (
 	"github.com/lobbyd/lobbyd/config"
 )
 
-// CORS on /v1/* follows allowed_origins (PROTOCOL.md §4).
+// CORS on /v1/* follows allowed_origins (docs/protocol.md §4).
 func TestCORSFollowsAllowedOrigins(t *testing.T) {
 	s := startServer(t, func(c *config.Config) { c.AllowedOrigins = []string{"https://game.example"} })
 	for origin, allowed := range map[string]bool{"https://game.example": true, "https://evil.example": false} {

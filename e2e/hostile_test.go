@@ -84,7 +84,7 @@ func signedRaw(t *testing.T, payload string) string {
 	return unsigned + "." + enc.EncodeToString(mac.Sum(nil))
 }
 
-// A sub of 33-64 bytes is valid (PROTOCOL.md §1) but used to become a
+// A sub of 33-64 bytes is valid (docs/protocol.md §1) but used to become a
 // 33+-character display name, which every lobby refused: lobby.create and
 // join answered bad_request, and the matcher failed to build the match
 // lobby on every pass, so the partner was never matched. The default name

@@ -72,8 +72,8 @@ func TestHandshakeRefusedBeforeUpgrade(t *testing.T) {
 }
 
 // A handshake that passes the gateway's checks but not RFC 6455's is
-// refused by netcode through the gateway's writer: still PROTOCOL.md §5's
-// JSON body (docs/protocol-notes.md: 400, or 426 for a wrong version).
+// refused by netcode through the gateway's writer: still docs/protocol.md §5's
+// JSON body (docs/protocol.md: 400, or 426 for a wrong version).
 func TestMalformedHandshakeRefusedWithJSON(t *testing.T) {
 	s := startServer(t, nil)
 	cases := []struct {

@@ -23,7 +23,7 @@ type Identity struct {
 	Expiry time.Time
 }
 
-// claims are the JWT claims of PROTOCOL.md §1. The dates are strict: the
+// claims are the JWT claims of docs/protocol.md §1. The dates are strict: the
 // library's NumericDate also takes a JSON string holding a number
 // ("exp": "1700000000"), which RFC 7519 §2 does not allow; a token with one
 // is refused. The fields shadow RegisteredClaims' own (encoding/json takes
@@ -143,7 +143,7 @@ func (a *Auth) Verify(token string) (Identity, error) {
 	return Identity{UserID: c.Subject, Name: name, Expiry: c.ExpiresAt.Time}, nil
 }
 
-// validUserID: 1-64 bytes (PROTOCOL.md §1) of valid UTF-8 with no control
+// validUserID: 1-64 bytes (docs/protocol.md §1) of valid UTF-8 with no control
 // character. A user id is shown to other players, written to logs and used
 // as a key everywhere; NUL, ESC, CR/LF or broken UTF-8 in it would reach
 // terminals, log parsers and every other client. U+FFFD is refused too:

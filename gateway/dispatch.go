@@ -63,7 +63,7 @@ func (g *Gateway) admit(c writer, cs *connState, msg []byte) *protocol.Request {
 	}
 	if decodeErr != nil {
 		// Not a request we can act on; the reply carries the rid if one
-		// could be read, else 0 (PROTOCOL.md §2).
+		// could be read, else 0 (docs/protocol.md §2).
 		g.replyError(c, req.Rid, decodeErr)
 		return nil
 	}

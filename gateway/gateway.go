@@ -19,7 +19,7 @@ import (
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
-// Defaults of PROTOCOL.md §5 and §6 for the settings the gateway owns (the
+// Defaults of docs/protocol.md §5 and §6 for the settings the gateway owns (the
 // transport's are netcode's: DefaultHeartbeatInterval, DefaultMaxMessageBytes).
 // New applies them to zero Options, except DefaultResumeGrace and
 // DefaultDrainSpread: there 0 is a setting of its own, so only the config

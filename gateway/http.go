@@ -31,7 +31,7 @@ const corsMethods = "GET, HEAD, POST, DELETE"
 // uncached preflight doubles a browser client's round trips.
 const corsMaxAge = 3600
 
-// newApp builds the Fiber app: the HTTP API of PROTOCOL.md §4 and /ws.
+// newApp builds the Fiber app: the HTTP API of docs/protocol.md §4 and /ws.
 func (g *Gateway) newApp() *fiber.App {
 	app := fiber.New(fiber.Config{
 		DisableStartupMessage: true,
@@ -85,14 +85,14 @@ func (g *Gateway) newApp() *fiber.App {
 	return app
 }
 
-// httpError writes the error body of PROTOCOL.md §5. A 401 says which
+// httpError writes the error body of docs/protocol.md §5. A 401 says which
 // scheme it wants (RFC 9110 §11.6.1, RFC 6750 §3).
 func httpError(c *fiber.Ctx, code protocol.Code, msg string) error {
 	return httpErrorStatus(c, code.Status(), code, msg)
 }
 
 // httpErrorStatus is httpError with a status of its own (405 carries the
-// code bad_request: PROTOCOL.md has no code for a wrong method).
+// code bad_request: docs/protocol.md has no code for a wrong method).
 func httpErrorStatus(c *fiber.Ctx, status int, code protocol.Code, msg string) error {
 	if status == fiber.StatusUnauthorized {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="lobbyd"`)
@@ -180,7 +180,7 @@ func bearer(c *fiber.Ctx) string {
 	return ""
 }
 
-// handleWS checks the handshake in the order of PROTOCOL.md §1 — token
+// handleWS checks the handshake in the order of docs/protocol.md §1 — token
 // (401), Origin (403), capacity (503) — before anything is upgraded.
 func (g *Gateway) handleWS(c *fiber.Ctx) error {
 	// Per source address first, before the token costs a signature check:
@@ -211,7 +211,7 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 	}
 	cs := &connState{id: id, user: g.userMsgs.get(id.UserID, now)}
 	// last_seq is checked even without resume: a malformed query is a
-	// client bug worth reporting (docs/protocol-notes.md), not a no-op.
+	// client bug worth reporting (docs/protocol.md), not a no-op.
 	if ls := c.Query("last_seq"); ls != "" {
 		n, err := strconv.ParseUint(ls, 10, 64)
 		if err != nil {
@@ -286,7 +286,7 @@ type lobbyPage struct {
 
 // parseListQuery reads GET /v1/lobbies' query. It checks only the syntax
 // of has_space and limit: the bounds are lobby.CheckListQuery's, which every
-// store applies, so a refusal there is the 400 of PROTOCOL.md §4.
+// store applies, so a refusal there is the 400 of docs/protocol.md §4.
 func parseListQuery(c *fiber.Ctx) (lobby.ListQuery, error) {
 	q := lobby.ListQuery{Mode: c.Query("mode"), Region: c.Query("region"), State: c.Query("state"), Cursor: c.Query("cursor")}
 	if s := c.Query("limit"); s != "" {

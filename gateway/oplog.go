@@ -57,7 +57,7 @@ func (g *Gateway) refuseWSStatus(c *fiber.Ctx, status int, code protocol.Code, m
 // refuseUpgrade is netcode's refusal writer (netcode.Config.Refuse): the
 // handshakes netcode turns down (malformed, a wrong version, shutting down,
 // a TLS listener) are answered, logged and counted like the gateway's own,
-// with PROTOCOL.md §5's error body and netcode's status.
+// with docs/protocol.md §5's error body and netcode's status.
 func (g *Gateway) refuseUpgrade(c *fiber.Ctx, status int, msg string) error {
 	code := protocol.CodeBadRequest
 	switch {

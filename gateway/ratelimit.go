@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// tokenBucket is the per-connection rate limit of PROTOCOL.md §5: every data
+// tokenBucket is the per-connection rate limit of docs/protocol.md §5: every data
 // message takes a token; a connection refused more than 10 × burst times
 // within 10 s is closed with 4008. Owned by the connection's loop goroutine.
 type tokenBucket struct {

@@ -5,7 +5,7 @@ import "unsafe"
 // replayRing keeps a session's most recent events so that a client that
 // resumes with last_seq gets every event it missed. It is bounded by count
 // and by bytes; what falls out of it can no longer be replayed, and a resume
-// that would need it starts a new session instead (docs/protocol-notes.md).
+// that would need it starts a new session instead (docs/protocol.md).
 //
 // It starts empty and grows on demand, so an idle session pays nothing.
 // Not safe for concurrent use: guarded by Session.mu.

@@ -16,7 +16,7 @@ import (
 //  1. Replay goes first, oldest first across the whole shard: the events
 //     published longest ago leave every replay ring that holds them. A
 //     session that loses replay it would need can still resume, as a new
-//     session (docs/protocol-notes.md), while a connection's queue is
+//     session (docs/protocol.md), while a connection's queue is
 //     output a live player is owed.
 //  2. Then the slowest consumers: the connections that are owed the most
 //     bytes are closed with 1008 "slow consumer". What they are owed and

@@ -1,4 +1,4 @@
-// Package lobby holds the lobby rules of PROTOCOL.md §3 "Lobbies" and §4
+// Package lobby holds the lobby rules of docs/protocol.md §3 "Lobbies" and §4
 // "/v1/lobbies", and the Store interface that applies them, with its
 // in-memory implementation (MemoryStore). The Redis store of the cluster
 // package implements the same interface and runs the same conformance suite
@@ -16,7 +16,7 @@
 // stored Doc (AppendDoc/DecodeDoc), runs the same method and commits the
 // result with a version check, so both stores apply identical rules.
 //
-// # Rules this package decides where PROTOCOL.md is silent
+// # Rules this package decides where the original contract was silent
 //
 //   - Ids (lobbies, matches) are 16 bytes from crypto/rand, lowercase hex.
 //   - Codes are 6 characters of CodeAlphabet (no 0/O, 1/I/L), unique among
@@ -30,7 +30,7 @@
 //   - lobby.send "to": ids that are not members (they may have just left) and
 //     the sender itself are skipped, duplicates are delivered once; an empty
 //     "to" means everyone but the sender. Nobody left to receive: no event.
-//   - Bounds beyond PROTOCOL.md: mode and region at most 64 bytes; attr keys
+//   - Bounds beyond the original contract: mode and region at most 64 bytes; attr keys
 //     1-64 bytes; attr string values at most 256 bytes; numbers must be
 //     finite; password at most 128 bytes; user id 1-64 bytes; display name
 //     at most 32 characters (empty: the user id).

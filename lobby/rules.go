@@ -7,7 +7,7 @@ import (
 )
 
 // Doc is one lobby's state with the rules that change it: the single place
-// where the lobby rules of PROTOCOL.md §3 that depend on a lobby's state are
+// where the lobby rules of docs/protocol.md §3 that depend on a lobby's state are
 // written. MemoryStore keeps a Doc per lobby under the lobby's lock; the
 // Redis store (package cluster) decodes one, runs the same methods on it and
 // commits the result. A store only finds the lobby, holds the lock (or the
@@ -211,7 +211,7 @@ func (d *Doc) View(withCode bool) protocol.LobbyView {
 	return v
 }
 
-// CheckJoin decides whether a may join, in the order of PROTOCOL.md §3:
+// CheckJoin decides whether a may join, in the order of docs/protocol.md §3:
 // not_found (a private lobby named by id answers exactly like an absent
 // one), already_in_lobby (inLobby: the user is a member of some lobby),
 // lobby_locked, wrong_password, lobby_full.

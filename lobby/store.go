@@ -19,7 +19,7 @@ type Actor struct {
 // Store applies the lobby rules. Every mutation is one call: it checks the
 // rules, changes the lobby, delivers the events to the Sink in the lobby's
 // order and returns the new state. Refusals a client can cause are
-// *protocol.Error with the codes of PROTOCOL.md §5.
+// *protocol.Error with the codes of docs/protocol.md §5.
 type Store interface {
 	// Create makes a lobby with a as its host and only member.
 	Create(ctx context.Context, a Actor, p protocol.CreateLobby) (protocol.LobbyView, error)

@@ -8,8 +8,8 @@ import (
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
-// Bounds of PROTOCOL.md §3, and the ones this package adds where the
-// protocol is silent (see doc.go). The attrs bounds are protocol's
+// Bounds of docs/protocol.md §3, including the ones this package added where
+// the original contract was silent (see doc.go). The attrs bounds are protocol's
 // (MaxAttrs, MaxAttrKeyBytes, MaxAttrStringBytes): ValidateAttrs checks them.
 const (
 	MaxNameRunes        = 64
@@ -45,7 +45,7 @@ func CheckActor(a Actor) (Actor, error) {
 
 // DefaultName is the display name of a user whose token names none: the
 // user id, cut to MaxDisplayNameRunes characters. A user id may be 64 bytes
-// (PROTOCOL.md §1) and a name only 32 characters, so an uncut id would make
+// (docs/protocol.md §1) and a name only 32 characters, so an uncut id would make
 // every lobby.create, lobby.join and match lobby of that user fail. The cut
 // is on a character boundary; bytes that are not UTF-8 (which the gateway
 // refuses in ids anyway) count one each.

@@ -5,7 +5,7 @@ import (
 	"math"
 )
 
-// Region rules of a queue (PROTOCOL.md §6 "region").
+// Region rules of a queue (docs/protocol.md §6 "region").
 const (
 	RegionStrict = "strict" // all tickets of a match share one region ("" is a region of its own)
 	RegionAny    = "any"    // region ignored
@@ -30,13 +30,13 @@ type SkillWindow struct {
 	Max          float64 `yaml:"max" json:"max"`
 }
 
-// QueueConfig is one queue of the `queues:` configuration (PROTOCOL.md §6).
+// QueueConfig is one queue of the `queues:` configuration (docs/protocol.md §6).
 // Call ApplyDefaults, then Validate. Zero values and their meaning:
 //
 //   - MaxParty 0: TeamSize (a party may fill a whole team).
 //   - SkillWindow.Max 0 while Initial or GrowthPerSec is not: uncapped, i.e.
 //     the widest window a ticket can reach before it times out.
-//   - Region "": "strict", as in PROTOCOL.md's example.
+//   - Region "": "strict", as in docs/protocol.md's example.
 //   - RegionRelaxAfterMs 0: never relax.
 //   - TimeoutMs 0: 120000.
 //
@@ -67,7 +67,7 @@ func cfgErr(field, format string, args ...any) error {
 
 // DefaultQueues are the built-in queues used when the configuration lists
 // none: duel (1 v 1) and squad (2 teams of 2, parties of up to 2), with
-// PROTOCOL.md §6's example window.
+// docs/protocol.md §6's example window.
 func DefaultQueues() []QueueConfig {
 	w := SkillWindow{Initial: 100, GrowthPerSec: 20, Max: 1000}
 	return []QueueConfig{

@@ -1,4 +1,4 @@
-// Package matchmaking turns queued tickets into matches (PROTOCOL.md §3
+// Package matchmaking turns queued tickets into matches (docs/protocol.md §3
 // "Matchmaking", §6 `queues:`): queue configuration, tickets, the matcher,
 // the TicketStore interface with its in-memory implementation (the
 // conformance suite is in matchtest), and the Service that the gateway
@@ -11,7 +11,7 @@
 // invariants and benchmarked on 100,000 tickets; its rules and their
 // reasons are on Matcher.
 //
-// Decisions where PROTOCOL.md is silent (the lead copies them to docs/):
+// Decisions where the original contract was silent (docs/protocol.md states them):
 //   - teams may be 1 (co-op fill); team_size × teams must be 2..256.
 //   - max_party 0 means team_size; region "" means strict; timeout_ms 0
 //     means 120000; skill_window.max 0 (with a non-zero initial or growth)

@@ -16,7 +16,7 @@ type Sink interface {
 	Deliver(ev *Event)
 }
 
-// Event is one mm.* event (PROTOCOL.md §3 "Matchmaking") for the users in
+// Event is one mm.* event (docs/protocol.md §3 "Matchmaking") for the users in
 // To. Which fields are set depends on Name:
 //
 //   - protocol.EvQueued: Ticket.

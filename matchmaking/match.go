@@ -48,7 +48,7 @@ func Rest(tickets []Ticket, matches []Match) []Ticket {
 // keeps scratch memory between calls, so one Matcher per matching goroutine
 // makes a pass over 100k tickets allocate only its results.
 //
-// The rules (PROTOCOL.md §3):
+// The rules (docs/protocol.md §3):
 //
 //   - Tickets are served oldest first (CreatedAt, then input order). Each
 //     ticket in turn is the anchor of a search; a ticket not matched as

@@ -13,7 +13,7 @@ import (
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
-// Bounds on mm.enqueue input (PROTOCOL.md leaves them to the server).
+// Bounds on mm.enqueue input (docs/protocol.md §3, "Matchmaking").
 const (
 	MaxSkill     = 1e9 // |skill| above this is bad_request: no rating scale needs more, and sums stay exact
 	MaxRegionLen = 64  // bytes

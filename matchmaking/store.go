@@ -49,7 +49,7 @@ type StoreStats struct {
 	OldestCreatedAt int64 // unix ms; 0 when empty
 }
 
-// Errors the stores return (codes of PROTOCOL.md §5).
+// Errors the stores return (codes of docs/protocol.md §5).
 var (
 	ErrTicketNotFound = protocol.NewError(protocol.CodeNotFound, "no such ticket")
 	ErrAlreadyQueued  = protocol.NewError(protocol.CodeAlreadyQueued, "already on a queued ticket")

@@ -1,7 +1,7 @@
 package netcode
 
 // Close codes of RFC 6455 §7.4.1 that netcode sends or reports. Codes of the
-// application (4000-4999, such as PROTOCOL.md's 4001-4010) are the caller's:
+// application (4000-4999, such as docs/protocol.md's 4001-4010) are the caller's:
 // Conn.Close sends any code a close frame may carry.
 const (
 	CloseNormal          uint16 = 1000 // also the echo of an empty close frame

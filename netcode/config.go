@@ -56,11 +56,11 @@ type Config struct {
 	// status and a message: 400 for a malformed one, 426 for a wrong
 	// version (Sec-WebSocket-Version: 13 is already set), 503 after
 	// Shutdown, 500 on a TLS listener. The body's format is the caller's
-	// (the gateway writes PROTOCOL.md's JSON error). nil → msg as plain text.
+	// (the gateway writes docs/protocol.md's JSON error). nil → msg as plain text.
 	Refuse func(c *fiber.Ctx, status int, msg string) error
 }
 
-// The transport defaults of PROTOCOL.md §1 and §6 (max_message_bytes,
+// The transport defaults of docs/protocol.md §1 and §6 (max_message_bytes,
 // heartbeat_ms). The gateway and the config package start from these.
 const (
 	DefaultMaxMessageBytes   = 64 << 10

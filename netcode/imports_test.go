@@ -8,7 +8,7 @@ import (
 )
 
 // netcode is the transport: it knows RFC 6455, not what a lobby, a session
-// or an error body of PROTOCOL.md is. The application's close codes and the
+// or an error body of docs/protocol.md is. The application's close codes and the
 // refusal writer come from its caller, so no package above it is imported
 // (tests may: the pipeline benchmark decodes requests). Shared low-level
 // packages (budget) are fine.

@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// Bounds of Attrs (PROTOCOL.md §3: "attrs at most 16 keys with string or
+// Bounds of Attrs (docs/protocol.md §3: "attrs at most 16 keys with string or
 // number values"; the key and string lengths are ours, chosen to keep a
 // lobby's listing entry small; see the package comment).
 const (

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Events (PROTOCOL.md §2) are encoded as {"seq": uint64, "ev": name, "d": ...}
+// Events (docs/protocol.md §2) are encoded as {"seq": uint64, "ev": name, "d": ...}
 // with "seq" first and always in its 9-byte form (0xcf + 8 bytes). Its place
 // is then fixed — byte 6 of the message — so an event is encoded once and the
 // same bytes are stamped with each recipient's session seq (SetEventSeq) just

@@ -28,7 +28,7 @@ const MaxDepth = 32
 // After any other error the position is unspecified and only Reset is
 // meaningful.
 //
-// Map keys: the protocol's maps have string keys (PROTOCOL.md §2), so skip
+// Map keys: the protocol's maps have string keys (docs/protocol.md §2), so skip
 // and validate reject a map with any other key (ErrMapKey); this also keeps
 // the msgpack library away from map keys it cannot hash.
 //
@@ -231,7 +231,7 @@ func (r *reader) ReadString() ([]byte, error) {
 }
 
 // ReadBytes reads a bin and returns its bytes as a sub-slice of the input.
-// Only bin is accepted, not str: PROTOCOL.md gives binary fields (the "data"
+// Only bin is accepted, not str: docs/protocol.md gives binary fields (the "data"
 // of lobby.send) the bin type.
 func (r *reader) ReadBytes() ([]byte, error) {
 	if r.off >= len(r.b) {

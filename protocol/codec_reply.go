@@ -1,6 +1,6 @@
 package protocol
 
-// Replies (PROTOCOL.md §2): {"rid", "ok": true, "d"} or
+// Replies (docs/protocol.md §2): {"rid", "ok": true, "d"} or
 // {"rid", "ok": false, "err": {"code", "msg"}}. Each encoder appends one
 // complete message to b and returns the extended slice; the hand-written
 // ones do not allocate when b has room.

@@ -4,7 +4,7 @@ package protocol
 // 19 bytes; the rest is room for later versions.
 const MaxOpBytes = 64
 
-// Request is a decoded request envelope {"op", "rid", "d"} (PROTOCOL.md §2).
+// Request is a decoded request envelope {"op", "rid", "d"} (docs/protocol.md §2).
 // Op and D are sub-slices of the decoded message: they are valid only while
 // the message is, and must be copied to be kept.
 type Request struct {
@@ -21,7 +21,7 @@ type Request struct {
 // On error, the error is a *Error with CodeBadRequest, Op and D are nil, and
 // Rid holds the request's rid if one could be read — keys come in any order,
 // so the whole envelope is read even after a bad field to find it — or 0
-// (PROTOCOL.md §2: "When no rid can be read ... the reply has rid 0").
+// (docs/protocol.md §2: "When no rid can be read ... the reply has rid 0").
 //
 // It does not allocate. It is one function on purpose: every request goes
 // through it, and splitting the fields into methods over a state struct

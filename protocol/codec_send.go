@@ -15,7 +15,7 @@ type SendReq struct {
 // is decoded by hand: s.To is rebuilt in s.To[:0], and a caller that reuses
 // its SendReq decodes without allocating once To has grown to its largest.
 //
-// Rules: "data" must be present and a bin (a str is refused: PROTOCOL.md
+// Rules: "data" must be present and a bin (a str is refused: docs/protocol.md
 // types it bin). "to" absent or nil means every other member; present, it
 // must be a non-empty array of at most MaxSendTo strings (an empty list is
 // refused rather than read as "everyone", which a client who filtered its

@@ -1,4 +1,4 @@
-// Package protocol is the wire contract of lobbyd (PROTOCOL.md, version 1):
+// Package protocol is the wire contract of lobbyd (docs/protocol.md, version 1):
 // envelope shapes, op and event names, error and close codes, the wire views
 // of lobbies, members and tickets, and MessagePack encoding and decoding with
 // every size bounded.

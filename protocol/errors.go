@@ -2,7 +2,7 @@ package protocol
 
 import "net/http"
 
-// Code is an error code of PROTOCOL.md §5. The same codes travel in socket
+// Code is an error code of docs/protocol.md §5. The same codes travel in socket
 // replies (err.code) and HTTP error bodies (error.code).
 type Code string
 
@@ -64,7 +64,7 @@ func (e *Error) Error() string { return string(e.Code) + ": " + e.Msg }
 // Errorf-free constructor: messages are constant strings on hot paths.
 func NewError(code Code, msg string) *Error { return &Error{Code: code, Msg: msg} }
 
-// The application's WebSocket close codes (PROTOCOL.md §5). The RFC 6455
+// The application's WebSocket close codes (docs/protocol.md §5). The RFC 6455
 // codes it lists (1000, 1002, 1003, 1009) and the ones lobbyd adds where it
 // is silent (1001 idle, 1008 slow consumer, 1011) belong to the transport:
 // netcode.Close*.

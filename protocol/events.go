@@ -1,6 +1,6 @@
 package protocol
 
-// Payloads ("d") of the server's events (PROTOCOL.md §3), encoded with
+// Payloads ("d") of the server's events (docs/protocol.md §3), encoded with
 // AppendEvent. The names end in Ev because names.go already uses the Ev
 // prefix for the event name constants. lobby.data is encoded by hand
 // (AppendDataEvent); DataEv is its shape for clients and tests.
@@ -93,7 +93,7 @@ type DrainingEv struct {
 	ReconnectAfterMs int64 `msgpack:"reconnect_after_ms" json:"reconnect_after_ms"`
 }
 
-// Reply payloads of the ops that return a view (PROTOCOL.md §3), for
+// Reply payloads of the ops that return a view (docs/protocol.md §3), for
 // AppendReplyValue.
 
 // LobbyReply is the reply d of lobby.create, lobby.join and lobby.update.

@@ -1,6 +1,6 @@
 package protocol
 
-// Ops a client may send (PROTOCOL.md §3).
+// Ops a client may send (docs/protocol.md §3).
 const (
 	OpPing               = "ping"
 	OpLobbyCreate        = "lobby.create"
@@ -17,7 +17,7 @@ const (
 	OpMatchmakingCancel  = "mm.cancel"
 )
 
-// Events the server sends (PROTOCOL.md §3).
+// Events the server sends (docs/protocol.md §3).
 const (
 	EvWelcome         = "welcome"
 	EvMemberJoined    = "lobby.member_joined"

@@ -1,6 +1,6 @@
 package protocol
 
-// Wire views (PROTOCOL.md §3). They carry both msgpack tags (socket) and json
+// Wire views (docs/protocol.md §3). They carry both msgpack tags (socket) and json
 // tags (HTTP). Times are unix milliseconds.
 
 // Member is one member of a lobby as clients see it.

@@ -2,7 +2,7 @@
 // wiring lives in package app; the logic in the packages it wires.
 //
 // With no flags it starts a single-shard dev server on 127.0.0.1:8080
-// (in-memory store, guest tokens). See README.md and PROTOCOL.md §6.
+// (in-memory store, guest tokens). See README.md and docs/protocol.md §6.
 package main
 
 import (

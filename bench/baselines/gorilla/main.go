@@ -2,7 +2,7 @@
 // gorilla/websocket written the way a Go developer writes it first — one
 // read goroutine and one write goroutine per connection (the pattern of
 // gorilla's chat example), a mutex-guarded map of lobbies, and msgpack via
-// vmihailenco/msgpack. It speaks the subset of PROTOCOL.md the workloads use,
+// vmihailenco/msgpack. It speaks the subset of docs/protocol.md the workloads use,
 // in the same envelopes: welcome, ping, lobby.create, lobby.join,
 // lobby.leave, lobby.send (event lobby.data), GET /v1/lobbies and a
 // /metrics page with go_goroutines.

@@ -52,6 +52,6 @@ var ErrClosed = errors.New("client: connection closed")
 // the load generator.
 const writeTimeout = 5 * time.Second
 
-// maxFrame bounds every received message (PROTOCOL.md's default largest
+// maxFrame bounds every received message (docs/protocol.md's default largest
 // message); larger frames close the connection.
 const maxFrame = 65536

@@ -2,7 +2,7 @@
 // test: one Conn interface with the few operations the workloads use (create,
 // join, leave, relay), and a Dialer per wire dialect:
 //
-//   - MsgpackDialer: PROTOCOL.md's binary msgpack envelopes over WebSocket,
+//   - MsgpackDialer: docs/protocol.md's binary msgpack envelopes over WebSocket,
 //     spoken by lobbyd (guest JWT from POST /v1/auth/guest) and by the gorilla
 //     baseline (user id in the query string);
 //   - SocketIODialer: Engine.IO v4 / Socket.IO v5 over a websocket-only

@@ -24,7 +24,7 @@ const (
 	OpCancel  Op = 3
 )
 
-// MaxMatchUsers bounds the user ids read from one mm.matched (PROTOCOL.md:
+// MaxMatchUsers bounds the user ids read from one mm.matched (docs/protocol.md:
 // a match holds at most 256 players); a frame with more is MMBad.
 const MaxMatchUsers = 256
 

@@ -18,7 +18,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// MsgpackDialer dials servers that speak PROTOCOL.md's msgpack envelopes.
+// MsgpackDialer dials servers that speak docs/protocol.md's msgpack envelopes.
 type MsgpackDialer struct {
 	// Addr is host:port of the server.
 	Addr string

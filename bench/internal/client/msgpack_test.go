@@ -14,7 +14,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// fakeLobbyd speaks the part of PROTOCOL.md the msgpack dialer uses: guest
+// fakeLobbyd speaks the part of docs/protocol.md the msgpack dialer uses: guest
 // tokens, the welcome frame, replies by rid, and lobby.data events (echoed to
 // the sender here, so one connection sees its own relay).
 func fakeLobbyd(t *testing.T) *httptest.Server {

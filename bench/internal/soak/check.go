@@ -105,7 +105,7 @@ func (l *chatLog) add(user, text string) {
 }
 
 // disagreements counts pairs of chats that two members saw in opposite
-// orders (over the chats both saw): PROTOCOL.md §2, one order per lobby.
+// orders (over the chats both saw): docs/protocol.md §2, one order per lobby.
 func (l *chatLog) disagreements() int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
