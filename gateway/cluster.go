@@ -38,7 +38,7 @@ type ClusterLobbies interface {
 // Cluster timings.
 const (
 	// clusterOpTimeout bounds each Redis call of a session's open and
-	// close, and each request run off the loop (PROTOCOL.md §5a: a request
+	// close, and each request run off the loop (docs/protocol.md §5a: a request
 	// that needs Redis is answered within 2 s).
 	clusterOpTimeout = 2 * time.Second
 	// redisPingEvery and redisReadyWithin: /readyz answers 503 once Redis
