@@ -69,7 +69,7 @@ type ControlHandler interface {
 	// (opaque bytes the gateway encodes, with the session's last seq); ok
 	// false when this shard does not have that session.
 	HandOver(userID, sessionID string) (ring []byte, ok bool)
-	// DeliverEvent numbers an encoded event (PROTOCOL.md's event envelope,
+	// DeliverEvent numbers an encoded event (docs/protocol.md's event envelope,
 	// seq to be stamped) for each user's session on this shard.
 	DeliverEvent(userIDs []string, event []byte)
 }

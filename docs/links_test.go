@@ -213,3 +213,25 @@ func TestMarkdownParsers(t *testing.T) {
 		t.Error("heading inside a code block counted")
 	}
 }
+
+// Nothing in the repository cites a document outside it: the wire contract
+// and the design notes we started from are in docs/ now (protocol.md,
+// architecture.md), and protocol-notes.md was folded into protocol.md.
+func TestNoReferencesOutsideTheRepo(t *testing.T) {
+	outside := regexp.MustCompile(`PROTOCOL\.md|DESIGN\.md|\.\./shared/|protocol-notes\.md`)
+	for f := range repoFiles(t) {
+		if f == "CHANGELOG.md" || f == "docs/links_test.go" ||
+			!(strings.HasSuffix(f, ".go") || strings.HasSuffix(f, ".md") || strings.HasSuffix(f, ".yaml")) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(repoRoot, filepath.FromSlash(f)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if m := outside.FindString(line); m != "" {
+				t.Errorf("%s:%d cites %s, which is not in the repository: cite docs/protocol.md (same § numbers) or docs/architecture.md", f, i+1, m)
+			}
+		}
+	}
+}
