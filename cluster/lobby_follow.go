@@ -157,7 +157,7 @@ func (f *follower) sweep() {
 			for _, fl := range f.snapshot() {
 				fl.mu.Lock()
 				if fl.dirty {
-					f.catchUpLocked(f.ctx, fl)
+					f.catchUpBounded(fl)
 				}
 				forget := !fl.active && now.Sub(fl.idle) > tombstoneTTL
 				fl.mu.Unlock()
@@ -190,10 +190,19 @@ func (f *follower) resyncAll() {
 	for _, fl := range f.snapshot() {
 		fl.mu.Lock()
 		if fl.active && fl.anchored {
-			f.catchUpLocked(f.ctx, fl)
+			f.catchUpBounded(fl)
 		}
 		fl.mu.Unlock()
 	}
+}
+
+// catchUpBounded is catchUpLocked on the follower's own time, bounded
+// (followTimeout): a Redis that hangs must not hold a lobby's lock, and
+// with it the lobby's sends, for longer.
+func (f *follower) catchUpBounded(fl *followed) {
+	ctx, cancel := context.WithTimeout(f.ctx, followTimeout)
+	defer cancel()
+	f.catchUpLocked(ctx, fl)
 }
 
 // get returns the lobby's entry, made (not anchored) if absent.
