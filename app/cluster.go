@@ -24,8 +24,9 @@ const startTimeout = 10 * time.Second
 type redisCluster struct {
 	rdb    redis.UniversalClient
 	ks     cluster.Keyspace
-	lobby  *cluster.LobbyStore
-	leases *cluster.Leases
+	lobby   *cluster.LobbyStore
+	listing *cluster.Listing // every shard's public lobbies, in memory
+	leases  *cluster.Leases
 	cancel context.CancelFunc // stops the leases' renewal
 }
 
@@ -55,30 +56,40 @@ func (rc *redisCluster) backends(cfg *config.Config, w gateway.Wiring, log *slog
 	if err != nil {
 		return gateway.Backends{}, err
 	}
+	if rc.listing, err = cluster.NewListing(rc.rdb, rc.ks, cluster.ListingOptions{Logger: log}); err != nil {
+		return gateway.Backends{}, err
+	}
 	rc.lobby, err = cluster.NewLobbyStore(ctx, rc.rdb, rc.ks, cfg.ShardID, w.LobbySink, cluster.LobbyOptions{
 		PasswordPepper: pepper,
+		OnPublicChange: rc.listing.OnPublicChange,
 		Logger:         log,
 	})
 	if err != nil {
 		return gateway.Backends{}, fmt.Errorf("redis: lobby store: %w", err)
 	}
+	if err := rc.listing.Start(context.Background()); err != nil {
+		rc.lobby.Stop()
+		return gateway.Backends{}, err
+	}
+	store := cluster.ListedStore{LobbyStore: rc.lobby, Listing: rc.listing}
 	names := make([]string, len(cfg.Queues))
 	for i, q := range cfg.Queues {
 		names[i] = q.Name
 	}
 	rc.leases = cluster.NewLeases(rc.rdb, rc.ks, names, cluster.LeaseOptions{Logger: log})
 	tickets := cluster.NewTicketStore(rc.rdb, rc.ks, cluster.TicketOptions{Fence: rc.leases.Fence})
-	mm, err := matchmaking.NewService(cfg.Queues, tickets, w.MatchLobbies(rc.lobby), w.MatchSink,
+	mm, err := matchmaking.NewService(cfg.Queues, tickets, w.MatchLobbies(store), w.MatchSink,
 		matchmaking.Options{Logger: log, Runs: rc.leases.Held})
 	if err != nil {
+		rc.listing.Close()
 		rc.lobby.Stop()
 		return gateway.Backends{}, err
 	}
 	var leaseCtx context.Context
 	leaseCtx, rc.cancel = context.WithCancel(context.Background())
 	go rc.leases.Run(leaseCtx)
-	return gateway.Backends{Lobbies: rc.lobby, Matchmaking: mm,
-		Cluster: &gateway.ClusterLink{Client: rc.rdb, Keys: rc.ks, Lobbies: rc.lobby}}, nil
+	return gateway.Backends{Lobbies: store, Matchmaking: mm,
+		Cluster: &gateway.ClusterLink{Client: rc.rdb, Keys: rc.ks, Lobbies: rc.lobby, Ready: rc.listing.Ready}}, nil
 }
 
 // close stops the cluster pieces (the leases are released at once, so
@@ -86,6 +97,9 @@ func (rc *redisCluster) backends(cfg *config.Config, w gateway.Wiring, log *slog
 func (rc *redisCluster) close() {
 	if rc.cancel != nil {
 		rc.cancel()
+	}
+	if rc.listing != nil {
+		rc.listing.Close()
 	}
 	if rc.lobby != nil {
 		rc.lobby.Stop()

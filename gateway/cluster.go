@@ -21,6 +21,9 @@ type ClusterLink struct {
 	Client  redis.UniversalClient
 	Keys    cluster.Keyspace
 	Lobbies ClusterLobbies
+	// Ready reports whether the shard's caches of the cluster are loaded
+	// (the listing replica); /readyz answers 503 until it does. nil: ready.
+	Ready func() bool
 }
 
 // ClusterLobbies is what the gateway needs of a cluster's lobby store
@@ -79,6 +82,12 @@ func (g *Gateway) startCluster(link *ClusterLink) error {
 		Logger: g.log,
 		OnDead: g.shardsDied,
 	})
+	// The first heartbeat before serving: a shard is listed as soon as
+	// it accepts players.
+	if _, err := cl.registry.Refresh(ctx); err != nil {
+		_ = cl.bus.Close()
+		return err
+	}
 	cl.pingedAt.Store(time.Now().UnixMilli())
 	cl.off = newOffloader(offloadQueue, offloadPerConn, offloadMaxQueue)
 	cl.off.start(offloadWorkers, g.runJob)
@@ -148,6 +157,9 @@ func (g *Gateway) pingRedis(ctx context.Context) {
 func (g *Gateway) storeReachable() bool {
 	if g.cl == nil {
 		return true
+	}
+	if r := g.cl.link.Ready; r != nil && !r() {
+		return false
 	}
 	return time.Now().UnixMilli()-g.cl.pingedAt.Load() <= redisReadyWithin.Milliseconds()+redisPingEvery.Milliseconds()
 }
