@@ -62,6 +62,7 @@ func (h *hub) adopt(cs *connState, conn writer, sessionID, token string, ring []
 		ev := h.pool.get(len(e.B))
 		ev.b = append(ev.b, e.B...)
 		ev.lobbyID, ev.version, ev.inView = e.Lobby, e.Version, e.InView
+		h.pool.publish(ev) // replay held here counts toward the budget like any other
 		s.ring.push(&h.pool, e.Seq, ev, h.ringEntries, h.ringBytes)
 		h.pool.release(ev)
 	}
