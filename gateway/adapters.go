@@ -9,13 +9,9 @@ import (
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
-// MatchLobbies adapts a lobby.Store to what the matchmaker needs of lobbies,
-// so that neither package imports the other. Without a gateway (g nil)
-// every match member is shown connected.
-func MatchLobbies(s lobby.Store) matchmaking.Lobbies { return matchLobbies{s: s} }
-
-// MatchLobbies is the adapter of the package-level MatchLobbies that also
-// knows this shard's sessions: a matched player with no live connection
+// MatchLobbies adapts a lobby.Store to what the matchmaker needs of lobbies
+// (so that neither package imports the other), knowing this shard's
+// sessions: a matched player with no live connection
 // here (a ticket made over HTTP by a user who never connected, or one who
 // dropped meanwhile) enters the match lobby connected: false, and one with
 // no session at all leaves it after the resume grace, as a dropped player
@@ -24,7 +20,7 @@ func (w Wiring) MatchLobbies(s lobby.Store) matchmaking.Lobbies { return matchLo
 
 type matchLobbies struct {
 	s lobby.Store
-	g *Gateway // nil: no presence
+	g *Gateway
 }
 
 func (m matchLobbies) LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool, error) {
@@ -35,13 +31,10 @@ func (m matchLobbies) CreateMatch(ctx context.Context, p matchmaking.MatchLobbyP
 	members := make([]lobby.Actor, len(p.Members))
 	var absent []string // no session on this shard at all
 	for i, pl := range p.Members {
-		members[i] = lobby.Actor{UserID: pl.UserID, Name: pl.Name}
-		if m.g != nil {
-			s := m.g.hub.lookup(pl.UserID)
-			members[i].Offline = s == nil || !s.connected()
-			if s == nil {
-				absent = append(absent, pl.UserID)
-			}
+		s := m.g.hub.lookup(pl.UserID)
+		members[i] = lobby.Actor{UserID: pl.UserID, Name: pl.Name, Offline: s == nil || !s.connected()}
+		if s == nil {
+			absent = append(absent, pl.UserID)
 		}
 	}
 	lv, err := m.s.CreateMatch(ctx, lobby.MatchParams{

@@ -174,8 +174,8 @@ func hasControl(s string) bool {
 	return false
 }
 
-// CanIssue reports whether Issue works (HS256 only).
-func (a *Auth) CanIssue() bool { return a.secret != nil }
+// canIssue reports whether Issue works (HS256 only).
+func (a *Auth) canIssue() bool { return a.secret != nil }
 
 // Issue signs a token for a user (guest tokens in dev mode, and tests).
 func (a *Auth) Issue(userID, name string, ttl time.Duration) (string, error) {

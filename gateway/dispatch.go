@@ -70,101 +70,122 @@ func (g *Gateway) admit(c writer, cs *connState, msg []byte) *protocol.Request {
 	return req
 }
 
+// dispatch runs one admitted request of session s and answers it. ping and
+// lobby.send, the hot ops, are decoded by hand and allocate nothing; the
+// others are coldOps.
 func (g *Gateway) dispatch(ctx context.Context, c writer, cs *connState, s *Session, req *protocol.Request) {
-	rid := req.Rid
-	uid := s.userID
 	var (
 		out any   // reply body; nil → {}
 		err error // refusal
 	)
 	switch string(req.Op) {
 	case protocol.OpPing:
-		if rid != 0 {
-			bp := replyBufs.Get().(*[]byte)
-			*bp = protocol.AppendPong((*bp)[:0], rid, time.Now().UnixMilli())
-			_ = c.Write(*bp)
-			replyBufs.Put(bp)
-		}
+		g.pong(c, req.Rid)
 		return
-	case protocol.OpLobbySend:
+	case protocol.OpLobbySend: // the hot path: decoded by hand into the connection's scratch
 		if err = protocol.DecodeSend(req.D, &cs.send); err == nil {
-			err = g.lobbies.Send(ctx, uid, cs.send.Data, cs.send.To)
-		}
-	case protocol.OpLobbyCreate:
-		var p protocol.CreateLobby
-		if err = protocol.DecodeBody(req.D, &p); err == nil {
-			var v protocol.LobbyView
-			v, err = g.lobbies.Create(ctx, s.actor(), p)
-			out = protocol.LobbyReply{Lobby: v}
-		}
-	case protocol.OpLobbyJoin:
-		var p protocol.JoinLobby
-		if err = protocol.DecodeBody(req.D, &p); err == nil {
-			var v protocol.LobbyView
-			v, err = g.lobbies.Join(ctx, s.actor(), p)
-			out = protocol.LobbyReply{Lobby: v}
-		}
-	case protocol.OpLobbyLeave:
-		err = g.lobbies.Leave(ctx, uid, protocol.ReasonLeft)
-	case protocol.OpLobbyUpdate:
-		var p protocol.UpdateLobby
-		if err = protocol.DecodeBody(req.D, &p); err == nil {
-			var v protocol.LobbyView
-			v, err = g.lobbies.Update(ctx, uid, p)
-			out = protocol.LobbyReply{Lobby: v}
-		}
-	case protocol.OpLobbySetMember:
-		var p protocol.SetMember
-		if err = protocol.DecodeBody(req.D, &p); err == nil {
-			var m protocol.Member
-			m, err = g.lobbies.SetMember(ctx, uid, p)
-			out = protocol.MemberReply{Member: m}
-		}
-	case protocol.OpLobbyKick, protocol.OpLobbyTransferHost:
-		var p protocol.UserTarget
-		if err = protocol.DecodeBody(req.D, &p); err == nil {
-			if string(req.Op) == protocol.OpLobbyKick {
-				err = g.lobbies.Kick(ctx, uid, p.UserID)
-			} else {
-				err = g.lobbies.TransferHost(ctx, uid, p.UserID)
-			}
-		}
-	case protocol.OpLobbyChat:
-		var p protocol.Chat
-		if err = protocol.DecodeBody(req.D, &p); err == nil {
-			err = g.lobbies.Chat(ctx, uid, p.Text)
-		}
-	case protocol.OpLobbyStart:
-		_, err = g.lobbies.Start(ctx, uid)
-	case protocol.OpMatchmakingEnqueue:
-		var p protocol.Enqueue
-		if err = protocol.DecodeBody(req.D, &p); err == nil {
-			var t protocol.Ticket
-			t, err = g.enqueue(ctx, s.player(), p)
-			out = protocol.TicketReply{Ticket: t}
-		}
-	case protocol.OpMatchmakingCancel:
-		var p protocol.CancelTicket
-		if err = protocol.DecodeBody(req.D, &p); err == nil {
-			err = g.cancelTicket(ctx, uid, p.TicketID)
+			err = g.lobbies.Send(ctx, s.userID, cs.send.Data, cs.send.To)
 		}
 	default:
-		g.metrics.ops.WithLabelValues("unknown").Inc()
-		g.replyErr(c, rid, protocol.CodeUnknownOp, "unknown op")
-		return
+		op := coldOps[string(req.Op)]
+		if op == nil {
+			g.metrics.ops.WithLabelValues("unknown").Inc()
+			g.replyErr(c, req.Rid, protocol.CodeUnknownOp, "unknown op")
+			return
+		}
+		out, err = op(g, ctx, s, req.D)
 	}
 	g.metrics.countOp(req.Op)
+	g.reply(c, req.Rid, out, err)
+}
+
+// opFunc runs one op for session s with its request body d, and returns
+// the reply body (nil: {}) or the refusal.
+type opFunc func(g *Gateway, ctx context.Context, s *Session, d []byte) (any, error)
+
+// coldOps are the ops other than ping and lobby.send, whose bodies the
+// msgpack library decodes.
+var coldOps = map[string]opFunc{
+	protocol.OpLobbyCreate: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.CreateLobby) (any, error) {
+		v, err := g.lobbies.Create(ctx, s.actor(), p)
+		return protocol.LobbyReply{Lobby: v}, err
+	}),
+	protocol.OpLobbyJoin: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.JoinLobby) (any, error) {
+		v, err := g.lobbies.Join(ctx, s.actor(), p)
+		return protocol.LobbyReply{Lobby: v}, err
+	}),
+	protocol.OpLobbyLeave: func(g *Gateway, ctx context.Context, s *Session, _ []byte) (any, error) {
+		return nil, g.lobbies.Leave(ctx, s.userID, protocol.ReasonLeft)
+	},
+	protocol.OpLobbyUpdate: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.UpdateLobby) (any, error) {
+		v, err := g.lobbies.Update(ctx, s.userID, p)
+		return protocol.LobbyReply{Lobby: v}, err
+	}),
+	protocol.OpLobbySetMember: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.SetMember) (any, error) {
+		m, err := g.lobbies.SetMember(ctx, s.userID, p)
+		return protocol.MemberReply{Member: m}, err
+	}),
+	protocol.OpLobbyKick: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.UserTarget) (any, error) {
+		return nil, g.lobbies.Kick(ctx, s.userID, p.UserID)
+	}),
+	protocol.OpLobbyTransferHost: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.UserTarget) (any, error) {
+		return nil, g.lobbies.TransferHost(ctx, s.userID, p.UserID)
+	}),
+	protocol.OpLobbyChat: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.Chat) (any, error) {
+		return nil, g.lobbies.Chat(ctx, s.userID, p.Text)
+	}),
+	protocol.OpLobbyStart: func(g *Gateway, ctx context.Context, s *Session, _ []byte) (any, error) {
+		_, err := g.lobbies.Start(ctx, s.userID)
+		return nil, err
+	},
+	protocol.OpMatchmakingEnqueue: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.Enqueue) (any, error) {
+		t, err := g.enqueue(ctx, s.player(), p)
+		return protocol.TicketReply{Ticket: t}, err
+	}),
+	protocol.OpMatchmakingCancel: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.CancelTicket) (any, error) {
+		return nil, g.cancelTicket(ctx, s.userID, p.TicketID)
+	}),
+}
+
+// withBody makes an opFunc that decodes the body into a P first; a body
+// that does not decode is refused with its bad_request.
+func withBody[P any](f func(g *Gateway, ctx context.Context, s *Session, p P) (any, error)) opFunc {
+	return func(g *Gateway, ctx context.Context, s *Session, d []byte) (any, error) {
+		var p P
+		if err := protocol.DecodeBody(d, &p); err != nil {
+			return nil, err
+		}
+		return f(g, ctx, s, p)
+	}
+}
+
+// pong answers a ping (rid 0: nothing).
+func (g *Gateway) pong(c writer, rid uint32) {
 	if rid == 0 {
-		return // no reply wanted, not even for a refusal
+		return
+	}
+	bp := replyBufs.Get().(*[]byte)
+	*bp = protocol.AppendPong((*bp)[:0], rid, time.Now().UnixMilli())
+	_ = c.Write(*bp)
+	replyBufs.Put(bp)
+}
+
+// reply answers a request: nothing for rid 0 (not even a refusal), the
+// refusal err, or out ({} when nil).
+func (g *Gateway) reply(c writer, rid uint32, out any, err error) {
+	if rid == 0 {
+		return
 	}
 	if err != nil {
 		g.replyError(c, rid, err)
 		return
 	}
-	bp := replyBufs.Get().(*[]byte)
 	if out == nil {
-		*bp = protocol.AppendReplyOK((*bp)[:0], rid)
-	} else if *bp, err = protocol.AppendReplyValue((*bp)[:0], rid, out); err != nil {
+		g.replyOK(c, rid)
+		return
+	}
+	bp := replyBufs.Get().(*[]byte)
+	if *bp, err = protocol.AppendReplyValue((*bp)[:0], rid, out); err != nil {
 		replyBufs.Put(bp)
 		g.replyError(c, rid, err)
 		return

@@ -219,9 +219,6 @@ func (g *Gateway) Serve(ln net.Listener) error {
 	return err
 }
 
-// Draining reports whether Drain has started.
-func (g *Gateway) Draining() bool { return g.draining.Load() }
-
 // Drain stops accepting players, tells every connected client to reconnect
 // at its own random time within DrainSpread (server.draining), closes each
 // with 4010 at that time, and returns when every connection is gone or the

@@ -253,7 +253,7 @@ func (g *Gateway) refuseRate(c *fiber.Ctx, retry time.Duration, msg string) erro
 }
 
 func (g *Gateway) handleGuest(c *fiber.Ctx) error {
-	if !g.opts.Dev || !g.auth.CanIssue() {
+	if !g.opts.Dev || !g.auth.canIssue() {
 		return httpError(c, protocol.CodeNotFound, "guest tokens are available in dev mode only")
 	}
 	var body struct {
