@@ -328,7 +328,7 @@ var spawner = sync.OnceValue(func() chan<- spawnReq {
 		runtime.LockOSThread() // never unlocked: this thread lives as long as the process
 		for r := range ch {
 			cmd := exec.Command(r.name, r.args...)
-			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			cmd.SysProcAttr = dieWithParent()
 			cmd.Dir = os.TempDir()
 			if d := dirArg(r.args); d != "" {
 				cmd.Dir = d
