@@ -2,8 +2,8 @@ package e2e
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,50 +19,90 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// TestBinaryDevServerDrainsOnSIGTERM builds cmd/lobbyd, starts it as
-// operators do (flags only, dev mode), plays a little, then sends SIGTERM:
-// the client must get server.draining and close 4010, and the process must
-// exit 0.
-func TestBinaryDevServerDrainsOnSIGTERM(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "lobbyd")
-	build := exec.Command("go", "build", "-o", bin, "github.com/lobbyd/lobbyd/cmd/lobbyd")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+// lobbydBinary builds cmd/lobbyd once per test binary, into a directory
+// TestMain removes.
+var lobbydBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "lobbyd-e2e-bin-")
+	if err != nil {
+		return "", err
 	}
-	cfg := filepath.Join(t.TempDir(), "lobbyd.yaml")
-	os.WriteFile(cfg, []byte("drain_spread_ms: 200\ndrain_timeout_ms: 5000\n"), 0o600)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--addr", "127.0.0.1:0", "--config", cfg)
-	cmd.Env = append(os.Environ(), "LOBBY_JWT_SECRET=", "LOBBY_DEV=")
-	logs, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
+	buildDir = dir
+	bin := filepath.Join(dir, "lobbyd")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/lobbyd/lobbyd/cmd/lobbyd").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+var buildDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// lobbydProc is a running lobbyd process.
+type lobbydProc struct {
+	cmd      *exec.Cmd
+	addr     string      // from its "listening" log line
+	stderr   lockedLines // every operator line, in slog's text format
+	logsDone chan struct{}
+}
+
+// startLobbyd runs the built lobbyd with args and env added to this
+// process's environment, waits (≤ 20 s) for its listening line, and kills
+// it by PID when the test ends.
+func startLobbyd(t *testing.T, env []string, args ...string) *lobbydProc {
+	t.Helper()
+	bin, err := lobbydBinary()
+	if err != nil {
 		t.Fatal(err)
 	}
-	defer cmd.Process.Kill()
-
-	// Every operator line, the address included, is on stderr in slog's
-	// text format.
-	var stderr lockedLines
+	p := &lobbydProc{cmd: exec.Command(bin, args...), logsDone: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), env...)
+	logs, _ := p.cmd.StderrPipe()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.logsDone
+		p.cmd.Wait()
+	})
 	addrCh := make(chan string, 1)
-	logsDone := make(chan struct{})
 	go func() {
-		defer close(logsDone)
+		defer close(p.logsDone)
 		listening := regexp.MustCompile(`msg=listening .*url=http://(\S+)`)
 		sc := bufio.NewScanner(logs)
 		for sc.Scan() {
-			stderr.add(sc.Text())
+			p.stderr.add(sc.Text())
 			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
 				addrCh <- m[1]
 			}
 		}
 	}()
-	var addr string
 	select {
-	case addr = <-addrCh:
+	case p.addr = <-addrCh:
+	case <-p.logsDone:
+		t.Fatalf("lobbyd exited before listening; stderr: %s", p.stderr.String())
 	case <-time.After(20 * time.Second):
-		t.Fatalf("no listening line; stderr: %s", stderr.String())
+		t.Fatalf("no listening line; stderr: %s", p.stderr.String())
 	}
+	return p
+}
+
+// TestBinaryDevServerDrainsOnSIGTERM builds cmd/lobbyd, starts it as
+// operators do (flags only, dev mode), plays a little, then sends SIGTERM:
+// the client must get server.draining and close 4010, and the process must
+// exit 0.
+func TestBinaryDevServerDrainsOnSIGTERM(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "lobbyd.yaml")
+	os.WriteFile(cfg, []byte("drain_spread_ms: 200\ndrain_timeout_ms: 5000\n"), 0o600)
+	p := startLobbyd(t, []string{"LOBBY_JWT_SECRET=", "LOBBY_DEV="}, "--addr", "127.0.0.1:0", "--config", cfg)
+	cmd, addr, stderr, logsDone := p.cmd, p.addr, &p.stderr, p.logsDone
 	summary := regexp.MustCompile(`msg="lobbyd starting" version=\S.* mode=dev store=memory shard=\S+ `)
 	if !summary.MatchString(stderr.String()) {
 		t.Fatalf("no start-up summary line in %q", stderr.String())
@@ -128,9 +168,9 @@ func (l *lockedLines) String() string {
 // (a tag, a pseudo-version or "(devel)") and exits 0, whatever else the
 // environment says.
 func TestBinaryVersion(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "lobbyd")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/lobbyd/lobbyd/cmd/lobbyd").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	bin, err := lobbydBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "--version")
 	cmd.Env = append(os.Environ(), "LOBBY_DEV=not-a-bool")

@@ -36,7 +36,12 @@ func startShards(t *testing.T, n int, mutate func(*config.Config)) []*server {
 // A lobby made on shard a is joined and played from shard b: its members,
 // on two shards, see its events in one order, each with gap-free seqs.
 func TestClusterChatOneOrderAcrossShards(t *testing.T) {
-	sh := startShards(t, 2, func(c *config.Config) { c.RateLimit.PerSecond = 10000; c.RateLimit.Burst = 10000 })
+	chatOneOrder(t, startShards(t, 2, func(c *config.Config) { c.RateLimit.PerSecond = 10000; c.RateLimit.Burst = 10000 }))
+}
+
+// chatOneOrder: 4 members, two on each of sh[0] and sh[1], send 200 chats
+// at once; every member sees them in one order with gap-free seqs.
+func chatOneOrder(t *testing.T, sh []*server) {
 	const members, perMember = 4, 50 // 200 chats
 	var cs []*client
 	var id any
@@ -95,7 +100,12 @@ func TestClusterChatOneOrderAcrossShards(t *testing.T) {
 // Relay in a lobby split over two shards reaches the members of both, and
 // the same-shard members too; a lobby made on a is listed and readable on b.
 func TestClusterRelayAndListingAcrossShards(t *testing.T) {
-	sh := startShards(t, 2, nil)
+	relayAndListing(t, startShards(t, 2, nil))
+}
+
+// relayAndListing: a lobby made on sh[0] is joined from sh[1], relays both
+// ways and is listed by GET /v1/lobbies on sh[1].
+func relayAndListing(t *testing.T, sh []*server) {
 	ann, ben, cat := sh[0].dial("ann"), sh[1].dial("ben"), sh[0].dial("cat")
 	lv := lobbyOf(ann.ok("lobby.create", map[string]any{"name": "relay", "max_players": 4, "visibility": "public", "mode": "ctf"}))
 	id := lv["id"].(string)
@@ -107,6 +117,16 @@ func TestClusterRelayAndListingAcrossShards(t *testing.T) {
 	for _, c := range []*client{ben, cat} {
 		ev := c.nextEvent("lobby.data")
 		if d := ev.d(); str(d["from"]) != "ann" || string(d["data"].([]byte)) != "hello" {
+			t.Fatalf("%s got %v", c.user, d)
+		}
+	}
+	ben.ok("lobby.send", map[string]any{"data": []byte("back")})
+	ben.ok("lobby.chat", map[string]any{"text": "from b"})
+	for _, c := range []*client{ann, cat} {
+		if d := c.nextEvent("lobby.data").d(); str(d["from"]) != "ben" || string(d["data"].([]byte)) != "back" {
+			t.Fatalf("%s got %v", c.user, d)
+		}
+		if d := c.nextEvent("lobby.chat").d(); d["text"] != "from b" {
 			t.Fatalf("%s got %v", c.user, d)
 		}
 	}
@@ -135,7 +155,12 @@ func TestClusterRelayAndListingAcrossShards(t *testing.T) {
 // Two shards race players for the last seat of a lobby: exactly one wins,
 // the other gets lobby_full.
 func TestClusterLastSeatRace(t *testing.T) {
-	sh := startShards(t, 2, nil)
+	lastSeatRace(t, startShards(t, 2, nil))
+}
+
+// lastSeatRace: ten rounds of a player on sh[0] and one on sh[1] joining
+// the last seat at once.
+func lastSeatRace(t *testing.T, sh []*server) {
 	for round := range 10 {
 		host := sh[0].dial(fmt.Sprint("h", round))
 		id := lobbyOf(host.ok("lobby.create", map[string]any{"name": "two", "max_players": 2, "visibility": "public"}))["id"]

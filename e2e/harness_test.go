@@ -18,13 +18,16 @@ import (
 
 	"github.com/lobbyd/lobbyd/app"
 	"github.com/lobbyd/lobbyd/config"
+	"github.com/lobbyd/lobbyd/gateway"
 )
 
-// server is one in-process shard.
+// server is one shard: in-process (app set) or a lobbyd process
+// (cluster_binary_test.go). auth signs its player tokens.
 type server struct {
 	t    *testing.T
 	app  *app.App
 	addr string
+	auth *gateway.Auth
 }
 
 const testSecret = "e2e-test-secret"
@@ -54,13 +57,13 @@ func startServer(t *testing.T, mutate func(*config.Config)) *server {
 	}
 	go a.Serve()
 	t.Cleanup(func() { a.Shutdown() })
-	return &server{t: t, app: a, addr: a.Addr()}
+	return &server{t: t, app: a, addr: a.Addr(), auth: a.Auth}
 }
 
 // token issues a player token valid for ttl.
 func (s *server) token(userID, name string, ttl time.Duration) string {
 	s.t.Helper()
-	tok, err := s.app.Auth.Issue(userID, name, ttl)
+	tok, err := s.auth.Issue(userID, name, ttl)
 	if err != nil {
 		s.t.Fatal(err)
 	}
