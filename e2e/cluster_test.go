@@ -191,7 +191,11 @@ func lastSeatRace(t *testing.T, sh []*server) {
 // holds the queue's matcher lease matches them, both get mm.matched and
 // land in one match lobby.
 func TestClusterMatchAcrossShards(t *testing.T) {
-	sh := startShards(t, 2, nil)
+	matchAcrossShards(t, startShards(t, 2, nil))
+}
+
+// matchAcrossShards: sh[0] and sh[1] each queue a duel player.
+func matchAcrossShards(t *testing.T, sh []*server) {
 	p, q := sh[0].dial("mp"), sh[1].dial("mq")
 	p.ok("mm.enqueue", map[string]any{"queue": "duel", "skill": 1000.0, "region": "eu"})
 	q.ok("mm.enqueue", map[string]any{"queue": "duel", "skill": 1010.0, "region": "eu"})
@@ -207,7 +211,11 @@ func TestClusterMatchAcrossShards(t *testing.T) {
 
 // GET /admin/shards on either shard lists every live shard of the cluster.
 func TestClusterShardList(t *testing.T) {
-	sh := startShards(t, 2, nil)
+	shardList(t, startShards(t, 2, nil))
+}
+
+// shardList: both shards list both.
+func shardList(t *testing.T, sh []*server) {
 	for _, s := range sh {
 		var list []map[string]any
 		if st, _ := s.httpDo("GET", "/admin/shards", "op-token", nil, &list); st != 200 {
@@ -231,7 +239,11 @@ func TestClusterShardList(t *testing.T) {
 // goes on. Then it resumes back on a while its connection on b is still
 // open (the old connection is closed with 4009).
 func TestClusterResumeOnAnotherShard(t *testing.T) {
-	sh := startShards(t, 2, nil)
+	resumeOnAnotherShard(t, startShards(t, 2, nil))
+}
+
+// resumeOnAnotherShard: drop on sh[0], resume on sh[1], then back.
+func resumeOnAnotherShard(t *testing.T, sh []*server) {
 	a, b := sh[0], sh[1]
 	stay, other := a.dial("stay"), b.dial("other")
 	drop := a.dial("drop")
@@ -287,4 +299,23 @@ func TestClusterResumeOnAnotherShard(t *testing.T) {
 	if ev := onA.nextEvent("lobby.chat"); toUint(ev["seq"]) != last+2 {
 		t.Fatalf("after the second move: %v", ev)
 	}
+}
+
+// A second login of one user on shard b closes the first connection, on a,
+// with 4009; the new connection is a fresh session that works.
+func TestClusterSecondLoginClosesFirst(t *testing.T) {
+	secondLoginClosesFirst(t, startShards(t, 2, nil))
+}
+
+// secondLoginClosesFirst: a login on sh[1] replaces the user's on sh[0].
+func secondLoginClosesFirst(t *testing.T, sh []*server) {
+	first := sh[0].dial("erin")
+	second := sh[1].dial("erin")
+	if code := first.waitClose(); code != 4009 {
+		t.Fatalf("first connection (on a) closed with %d, want 4009", code)
+	}
+	if second.welcome.d()["resumed"] != false {
+		t.Fatalf("second welcome %v", second.welcome)
+	}
+	second.ok("ping", nil)
 }
