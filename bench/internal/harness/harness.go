@@ -150,7 +150,8 @@ func Start(ctx context.Context, e *Env, p *Prepared, logf func(string, ...any)) 
 		cmd.Env = append(cmd.Env, "ADDR="+addr, "NODE_ENV=production")
 		t.Dialer = &client.SocketIODialer{Addr: addr}
 	}
-	logFile, err := os.Create(filepath.Join(e.Tmp, p.Kind+".log"))
+	_, port, _ := net.SplitHostPort(addr)
+	logFile, err := os.Create(filepath.Join(e.Tmp, p.Kind+"-"+port+".log")) // several shards of one kind may run
 	if err != nil {
 		return nil, err
 	}

@@ -64,8 +64,11 @@ type FanoutStep struct {
 	P50, P99      time.Duration
 	CPU           CPU
 	CPUPerMillion float64 // server CPU seconds per 1M delivered messages
-	ClientLimited bool    // the load generator could not keep the schedule, or took the machine
-	OK            bool    // p99 < 50ms and ≥ 90% of sent messages delivered
+	// CommandsPerDelivered is the backend's commands per delivered
+	// message (0 without a Backend).
+	CommandsPerDelivered float64
+	ClientLimited        bool // the load generator could not keep the schedule, or took the machine
+	OK                   bool // p99 < 50ms and ≥ 90% of sent messages delivered
 }
 
 // FanoutResult is the ramp and the figures drawn from it.
@@ -153,6 +156,7 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 		}
 		if r1 > r0 {
 			st.CPUPerMillion = st.CPU.ServerSeconds / float64(r1-r0) * 1e6
+			st.CommandsPerDelivered = float64(st.CPU.BackendCommands) / float64(r1-r0)
 		}
 		st.ClientLimited = st.Sent < 0.95*rate*float64(len(conns)) || st.CPU.MachineBound()
 		st.OK = st.Delivered > 0 && p99 < P99Limit && st.Delivered >= 0.9*st.Sent*fan

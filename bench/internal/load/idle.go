@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/lobbyd/lobbyd/bench/internal/client"
-	"github.com/lobbyd/lobbyd/bench/internal/proc"
 )
 
 // IdleConfig bounds the idle workload.
@@ -61,7 +60,7 @@ func Idle(ctx context.Context, t *Target, cfg IdleConfig) (IdleResult, *Held, er
 	cfg.defaults()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	before, err := proc.ReadStatus(t.PID)
+	before, err := t.status()
 	if err != nil {
 		return IdleResult{}, nil, err
 	}
@@ -87,7 +86,7 @@ func Idle(ctx context.Context, t *Target, cfg IdleConfig) (IdleResult, *Held, er
 		held.Close()
 		return res, nil, ctx.Err()
 	}
-	after, err := proc.ReadStatus(t.PID)
+	after, err := t.status()
 	if err != nil {
 		held.Close()
 		return res, nil, err

@@ -18,6 +18,12 @@ type Target struct {
 	Dialer client.Dialer // how players connect
 	Addr   string        // host:port for HTTP (GET /v1/lobbies)
 	PID    int           // server process, for /proc readings
+	// ExtraPIDs are more processes of the same server (the other shards
+	// of a cluster): their CPU and RSS are added to PID's.
+	ExtraPIDs []int
+	// Backend, when set, reads a store the server depends on (the cluster's
+	// Redis) at the start and end of every measured window.
+	Backend func() BackendUsage
 	// MetricsURL, when set, is a Prometheus text page with go_goroutines;
 	// MetricsToken is its bearer token (lobbyd's operator token).
 	MetricsURL   string
@@ -124,25 +130,60 @@ func groupLobbies(ctx context.Context, conns []client.Conn, size int, name strin
 	return ids, err
 }
 
+// BackendUsage is the running totals of a backend store: commands served
+// and CPU time spent.
+type BackendUsage struct {
+	Commands uint64
+	CPU      time.Duration
+}
+
 // usage is a snapshot of server and client CPU time.
 type usage struct {
 	at      time.Time
 	server  time.Duration
 	client  time.Duration
 	machine time.Duration // busy time of all cores
+	backend BackendUsage
 }
 
+func (t *Target) pids() []int { return append([]int{t.PID}, t.ExtraPIDs...) }
+
 func (t *Target) usageNow() usage {
-	s, _ := proc.CPU(t.PID)
+	var s time.Duration
+	for _, pid := range t.pids() {
+		c, _ := proc.CPU(pid)
+		s += c
+	}
 	m, _, _ := proc.MachineCPU()
-	return usage{at: time.Now(), server: s, client: proc.SelfCPU(), machine: m}
+	u := usage{at: time.Now(), server: s, client: proc.SelfCPU(), machine: m}
+	if t.Backend != nil {
+		u.backend = t.Backend()
+	}
+	return u
+}
+
+// status is the server's RSS and threads, summed over its processes.
+func (t *Target) status() (proc.Status, error) {
+	var sum proc.Status
+	for _, pid := range t.pids() {
+		st, err := proc.ReadStatus(pid)
+		if err != nil {
+			return sum, err
+		}
+		sum.RSSBytes += st.RSSBytes
+		sum.Threads += st.Threads
+	}
+	return sum, nil
 }
 
 // CPU is CPU use over a measurement window, in cores (1.0 = one core busy):
-// the server's, the load generator's, and everything else on the machine.
+// the server's, the load generator's, and everything else on the machine
+// (the backend's included, which Backend also shows on its own).
 type CPU struct {
 	Server, Client, Other float64
 	ServerSeconds         float64
+	Backend               float64 // cores, when the target has a Backend
+	BackendCommands       uint64  // commands the backend served in the window
 }
 
 func cpuSince(a, b usage) CPU {
@@ -156,6 +197,8 @@ func cpuSince(a, b usage) CPU {
 		ServerSeconds: (b.server - a.server).Seconds(),
 	}
 	c.Other = max(0, (b.machine-a.machine).Seconds()/wall-c.Server-c.Client)
+	c.Backend = (b.backend.CPU - a.backend.CPU).Seconds() / wall
+	c.BackendCommands = b.backend.Commands - a.backend.Commands
 	return c
 }
 

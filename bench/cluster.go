@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/lobbyd/lobbyd/bench/internal/client"
+	"github.com/lobbyd/lobbyd/bench/internal/harness"
+	"github.com/lobbyd/lobbyd/bench/internal/load"
+)
+
+// clusterCmd measures what the cluster costs: the same workloads against
+// one in-memory shard and against two shards sharing one Redis, players
+// on one shard or spread over both, with Redis's own commands, CPU and
+// memory read from INFO.
+func clusterCmd(args []string) error {
+	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
+	redisAddr := fs.String("redis", "", "Redis host:port to use (keys under a prefix of this run's own); empty: start a private redis-server on a free port, so that INFO's counters and memory are this run's alone")
+	n := fs.Int("n", 10000, "idle players, and public lobbies for the listing (spread over the shards); ≤ 19000")
+	fanN := fs.Int("fanout-n", 800, "relaying players, in lobbies of 8")
+	rate := fs.Float64("rate", 5, "lobby.send messages/s per relaying player")
+	measure := fs.Duration("measure", 3*time.Second, "measured time of each step (max 1m)")
+	timeout := fs.Duration("timeout", 10*time.Minute, "bound on the whole run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 16 || *n > 19000 || *fanN < 16 || *fanN > 19000 {
+		return errors.New("cluster: -n and -fanout-n must be 16..19000")
+	}
+	if *rate <= 0 || *measure <= 0 || *measure > time.Minute {
+		return errors.New("cluster: -rate must be > 0 and -measure in (0, 1m]")
+	}
+	if lim, err := harness.EnsureFDLimit(); err != nil || lim < uint64(*n)+1000 {
+		return fmt.Errorf("cluster: open-files limit %d too low for -n %d (%v)", lim, *n, err)
+	}
+	root, err := harness.RepoRoot()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "lobbyd-bench-cluster-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	logf := func(f string, a ...any) {
+		fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...))
+	}
+	env := &harness.Env{Root: root, Tmp: tmp, Logf: logf, MaxConns: *n + *fanN + 1000}
+	prep, err := harness.Prepare(ctx, env, harness.Lobbyd)
+	if err != nil {
+		return err
+	}
+	rd, err := useRedis(ctx, *redisAddr, tmp)
+	if err != nil {
+		return err
+	}
+	defer rd.stop()
+
+	fan := load.FanoutConfig{Conns: *fanN, LobbySize: 8, Rates: []float64{*rate}, FixedRate: *rate, Measure: *measure, NoInStep: true}
+	var out clusterFigures
+	out.machine = harness.DescribeMachine()
+	out.load = harness.LoadAvg()
+
+	// One in-memory shard: the figures the cluster is held against.
+	logf("in-memory shard")
+	mem, err := harness.Start(ctx, env, prep, logf)
+	if err != nil {
+		return err
+	}
+	err = func() error {
+		defer mem.Stop()
+		if out.memFan, err = load.Fanout(ctx, mem.Target, fan); err != nil {
+			return err
+		}
+		if out.memChurn, err = load.Churn(ctx, mem.Target, load.ChurnConfig{Measure: *measure}); err != nil {
+			return err
+		}
+		idle, held, err := load.Idle(ctx, mem.Target, load.IdleConfig{N: *n})
+		if err != nil {
+			return err
+		}
+		defer held.Close()
+		out.memIdle = idle
+		out.memBrowse, err = load.Browse(ctx, mem.Target, held, load.BrowseConfig{Measure: *measure})
+		return err
+	}()
+	if err != nil {
+		return err
+	}
+
+	// Two shards on one Redis, under a prefix of this run's own.
+	logf("two shards on Redis %s", rd.addr)
+	prefix := "bench:" + randomHex(4) + ":"
+	secret := randomHex(16)
+	var shards []*harness.Server
+	defer func() {
+		for _, s := range shards {
+			s.Stop()
+		}
+		rd.deletePrefix(prefix)
+	}()
+	for _, id := range []string{"a", "b"} {
+		p := *prep
+		p.Argv = append(append([]string(nil), prep.Argv...), "--redis", "redis://"+rd.addr+"/0",
+			"--redis-prefix", prefix, "--shard-id", id, "--jwt-secret", secret)
+		s, err := harness.Start(ctx, env, &p, logf)
+		if err != nil {
+			return err
+		}
+		shards = append(shards, s)
+	}
+	a, b := shards[0].Target, shards[1].Target
+	// sameShard: every player on a; b runs idle beside it. spread: player i
+	// on shard i mod 2, so each lobby of 8 has 4 members on each.
+	sameShard := &load.Target{Name: "cluster, one shard", Dialer: a.Dialer, Addr: a.Addr, PID: a.PID,
+		ExtraPIDs: []int{b.PID}, Backend: rd.usage, Logf: logf}
+	spread := &load.Target{Name: "cluster, spread", Dialer: spreadDialer{a.Dialer, b.Dialer}, Addr: a.Addr, PID: a.PID,
+		ExtraPIDs: []int{b.PID}, Backend: rd.usage, Logf: logf}
+	if out.sameFan, err = load.Fanout(ctx, sameShard, fan); err != nil {
+		return err
+	}
+	if out.spreadFan, err = load.Fanout(ctx, spread, fan); err != nil {
+		return err
+	}
+	if out.spreadChurn, err = load.Churn(ctx, spread, load.ChurnConfig{Measure: *measure}); err != nil {
+		return err
+	}
+	m0 := rd.usedMemory()
+	idle, held, err := load.Idle(ctx, spread, load.IdleConfig{N: *n})
+	if err != nil {
+		return err
+	}
+	defer held.Close()
+	out.spreadIdle = idle
+	m1 := rd.usedMemory()
+	// The listing is read on shard b while half the lobbies are a's.
+	listOnB := *spread
+	listOnB.Addr = b.Addr
+	if out.spreadBrowse, err = load.Browse(ctx, &listOnB, held, load.BrowseConfig{Measure: *measure}); err != nil {
+		return err
+	}
+	m2 := rd.usedMemory()
+	lobbiesOf8 := (*n + 7) / 8
+	out.redisPerLobby = float64(m2-m1) / float64(*n-lobbiesOf8)
+	out.redisPerPlayer = float64(m1-m0) / float64(*n)
+	out.redisPrivate = *redisAddr == ""
+	out.command = "cd bench && go run . " + strings.Join(append([]string{"cluster"}, args...), " ")
+	out.print(os.Stdout, *n)
+	return nil
+}
+
+// spreadDialer puts player i (the number ending its name) on shard i mod
+// len: consecutive players, as the load generators group them into
+// lobbies, alternate shards.
+type spreadDialer []client.Dialer
+
+func (d spreadDialer) Dial(ctx context.Context, user string, onData client.Handler) (client.Conn, error) {
+	i := len(user)
+	for i > 0 && user[i-1] >= '0' && user[i-1] <= '9' {
+		i--
+	}
+	k, _ := strconv.Atoi(user[i:])
+	return d[k%len(d)].Dial(ctx, user, onData)
+}
+
+// benchRedis is the Redis of the run: a private redis-server (cmd set) or
+// one already running.
+type benchRedis struct {
+	addr string
+	rc   *redis.Client
+	cmd  *exec.Cmd
+}
+
+func useRedis(ctx context.Context, addr, dir string) (*benchRedis, error) {
+	r := &benchRedis{addr: addr}
+	if addr == "" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		r.addr = "127.0.0.1:" + strconv.Itoa(port)
+		r.cmd = exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", dir)
+		r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := r.cmd.Start(); err != nil {
+			return nil, fmt.Errorf("cluster: redis-server: %w (install it, or give -redis)", err)
+		}
+	}
+	host, _, err := net.SplitHostPort(r.addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		r.stop()
+		return nil, fmt.Errorf("cluster: -redis must be a loopback host:port, got %q", r.addr)
+	}
+	r.rc = redis.NewClient(&redis.Options{Addr: r.addr})
+	deadline := time.Now().Add(10 * time.Second)
+	for r.rc.Ping(ctx).Err() != nil {
+		if time.Now().After(deadline) {
+			r.stop()
+			return nil, fmt.Errorf("cluster: no Redis answering at %s", r.addr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return r, nil
+}
+
+func (r *benchRedis) stop() {
+	if r.rc != nil {
+		r.rc.Close()
+	}
+	if r.cmd != nil && r.cmd.Process != nil {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+	}
+}
+
+// usage is Redis's commands served (INFO itself left out) and CPU time.
+func (r *benchRedis) usage() load.BackendUsage {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var u load.BackendUsage
+	info, err := r.rc.Info(ctx, "commandstats", "cpu").Result()
+	if err != nil {
+		return u
+	}
+	var cpu float64
+	for _, line := range strings.Split(info, "\r\n") {
+		switch {
+		case strings.HasPrefix(line, "cmdstat_") && !strings.HasPrefix(line, "cmdstat_info:"):
+			if _, rest, ok := strings.Cut(line, "calls="); ok {
+				v, _, _ := strings.Cut(rest, ",")
+				c, _ := strconv.ParseUint(v, 10, 64)
+				u.Commands += c
+			}
+		case strings.HasPrefix(line, "used_cpu_sys:"), strings.HasPrefix(line, "used_cpu_user:"):
+			_, v, _ := strings.Cut(line, ":")
+			f, _ := strconv.ParseFloat(v, 64)
+			cpu += f
+		}
+	}
+	u.CPU = time.Duration(cpu * float64(time.Second))
+	return u
+}
+
+// usedMemory is INFO memory's used_memory, in bytes.
+func (r *benchRedis) usedMemory() int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	info, _ := r.rc.Info(ctx, "memory").Result()
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// deletePrefix removes the run's keys from a Redis it did not start.
+func (r *benchRedis) deletePrefix(prefix string) {
+	if r.cmd != nil {
+		return // a private server goes with its data
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	iter := r.rc.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		r.rc.Unlink(ctx, iter.Val())
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// clusterFigures is what clusterCmd measured.
+type clusterFigures struct {
+	command, load           string
+	machine                 harness.Machine
+	memFan, sameFan         load.FanoutResult
+	spreadFan               load.FanoutResult
+	memChurn, spreadChurn   load.ChurnResult
+	memIdle, spreadIdle     load.IdleResult
+	memBrowse, spreadBrowse load.BrowseResult
+	redisPerLobby           float64
+	redisPerPlayer          float64
+	redisPrivate            bool
+}
+
+// print writes the figures as the Markdown of bench/results/CLUSTER.md.
+func (f *clusterFigures) print(w io.Writer, n int) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("Command: `%s`", f.command)
+	p("")
+	p("Machine: %s, %d cores; load average at start %s. Redis: %s.", f.machine.CPU, f.machine.Cores, f.load,
+		map[bool]string{true: "a private redis-server started by the run (INFO counters are this run's alone)", false: "the running server given by -redis"}[f.redisPrivate])
+	p("")
+	p("### lobby.send (relay), players in lobbies of 8 at %g msgs/s each", f.memFan.Fixed.RatePerPlayer)
+	p("")
+	p("| setup | delivered msgs/s | p50 | p99 | shard CPU (cores) | shard CPU s per 1M delivered | Redis CPU (cores) | Redis commands per delivered | flagged |")
+	p("|---|---|---|---|---|---|---|---|---|")
+	for _, r := range []struct {
+		name string
+		st   load.FanoutStep
+	}{{"one in-memory shard", f.memFan.Fixed}, {"2 shards + Redis, every member on shard a", f.sameFan.Fixed}, {"2 shards + Redis, 4 members on each shard", f.spreadFan.Fixed}} {
+		flag := ""
+		if r.st.ClientLimited {
+			flag = "client/machine-limited"
+		}
+		p("| %s | %.0f | %s | %s | %.2f | %.2f | %.2f | %.3f | %s |", r.name, r.st.Delivered, r.st.P50, r.st.P99,
+			r.st.CPU.Server, r.st.CPUPerMillion, r.st.CPU.Backend, r.st.CommandsPerDelivered, flag)
+	}
+	if m, s := f.memFan.Fixed.CPUPerMillion, f.sameFan.Fixed.CPUPerMillion; m > 0 {
+		p("")
+		p("Same-shard CPU per delivered message with Redis on: %+.0f%% against the in-memory shard (target: within 10%%).", (s/m-1)*100)
+	}
+	p("")
+	p("### lobby.create / join / leave (64 groups of 4, closed loop)")
+	p("")
+	p("| setup | ops/s | lobbies/s | p50 | p99 | shard CPU | Redis CPU |")
+	p("|---|---|---|---|---|---|---|")
+	p("| one in-memory shard | %.0f | %.0f | %s | %s | %.2f | - |", f.memChurn.OpsPerSec, f.memChurn.LobbiesPerSec, f.memChurn.P50, f.memChurn.P99, f.memChurn.CPU.Server)
+	p("| 2 shards + Redis, players alternating shards | %.0f | %.0f | %s | %s | %.2f | %.2f |", f.spreadChurn.OpsPerSec, f.spreadChurn.LobbiesPerSec, f.spreadChurn.P50, f.spreadChurn.P99, f.spreadChurn.CPU.Server, f.spreadChurn.CPU.Backend)
+	p("")
+	p("### GET /v1/lobbies?limit=20 with %d public lobbies (16 keep-alive clients)", n)
+	p("")
+	p("| setup | req/s | p50 | p99 | shard CPU |")
+	p("|---|---|---|---|---|")
+	p("| one in-memory shard | %.0f | %s | %s | %.2f |", f.memBrowse.ReqPerSec, f.memBrowse.P50, f.memBrowse.P99, f.memBrowse.CPU.Server)
+	p("| 2 shards + Redis, lobbies made on both, listed on b | %.0f | %s | %s | %.2f |", f.spreadBrowse.ReqPerSec, f.spreadBrowse.P50, f.spreadBrowse.P99, f.spreadBrowse.CPU.Server)
+	if f.memBrowse.ReqPerSec > 0 {
+		p("")
+		p("Cluster listing: %.0f%% of the in-memory shard's rate (target: at least 50%%).", f.spreadBrowse.ReqPerSec/f.memBrowse.ReqPerSec*100)
+	}
+	p("")
+	p("### Memory, %d idle players in lobbies of 8", n)
+	p("")
+	p("| setup | shard RSS per player (all shards) | Redis used_memory per player | Redis used_memory per lobby |")
+	p("|---|---|---|---|")
+	p("| one in-memory shard | %.0f B | - | - |", f.memIdle.BytesPerConn)
+	p("| 2 shards + Redis | %.0f B (%+.0f B) | %.0f B | %.0f B |", f.spreadIdle.BytesPerConn, f.spreadIdle.BytesPerConn-f.memIdle.BytesPerConn, f.redisPerPlayer, f.redisPerLobby)
+	p("")
+	p("Redis per player: used_memory delta of connecting the idle players in lobbies of 8, ÷ players (a session, a membership, an eighth of a lobby). Redis per lobby: delta of each player then leaving and making a public lobby of its own, ÷ the lobbies added (players − players/8).")
+}
