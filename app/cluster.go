@@ -22,12 +22,12 @@ const startTimeout = 10 * time.Second
 // redisCluster is this shard's part of a cluster: the Redis client and the
 // pieces built on it that outlive the gateway's build function.
 type redisCluster struct {
-	rdb    redis.UniversalClient
-	ks     cluster.Keyspace
+	rdb     redis.UniversalClient
+	ks      cluster.Keyspace
 	lobby   *cluster.LobbyStore
 	listing *cluster.Listing // every shard's public lobbies, in memory
 	leases  *cluster.Leases
-	cancel context.CancelFunc // stops the leases' renewal
+	cancel  context.CancelFunc // stops the leases' renewal
 }
 
 // openRedis connects to cfg's Redis and checks it answers, so that a wrong
