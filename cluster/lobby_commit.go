@@ -25,13 +25,16 @@ type rules func(d *lobby.Doc, c *collector) (changed bool, err error)
 // re-runs fn (optimistic concurrency), at most s.opts.MaxRetries times. The
 // first try runs on a copy of this shard's document when it follows the
 // lobby (no read: one round trip in all), later ones on the document read
-// from Redis. A refusal on the first try is therefore decided on the lobby
-// as of the events this shard has delivered, which is what its players
-// have seen. An absent lobby: lobby.ErrNotFound. fn computes whatever the
-// caller returns: after the commit the document belongs to the follower.
+// from Redis. A refusal on the copy is checked again on the document read
+// from Redis (the copy may not have the latest change of another shard,
+// e.g. the member a host kicks who joined there a moment ago), so every
+// refusal is decided on the lobby as stored. An absent lobby:
+// lobby.ErrNotFound. fn computes whatever the caller returns: after the
+// commit the document belongs to the follower.
 func (s *LobbyStore) mutate(ctx context.Context, id string, fn rules) error {
+	fromCopy := false
 	for try := range s.opts.MaxRetries {
-		if try > 0 && !backoff(ctx, try) {
+		if try > 0 && !fromCopy && !backoff(ctx, try) {
 			return ctx.Err()
 		}
 		var l loaded
@@ -39,6 +42,7 @@ func (s *LobbyStore) mutate(ctx context.Context, id string, fn rules) error {
 		if try == 0 {
 			l.doc, l.version, ok = s.f.copyOf(id)
 		}
+		fromCopy = ok
 		if !ok {
 			var err error
 			if l, err = s.read(ctx, id, ""); err != nil {
@@ -53,6 +57,9 @@ func (s *LobbyStore) mutate(ctx context.Context, id string, fn rules) error {
 		wasPublic := d.Public()
 		changed, err := fn(d, c)
 		if err != nil {
+			if fromCopy {
+				continue // refused on this shard's copy: decide on the stored lobby
+			}
 			return err
 		}
 		if !changed && len(c.events) == 0 {

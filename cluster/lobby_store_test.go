@@ -407,6 +407,16 @@ func TestShardsSplitSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustJoin(t, st[1], "b1", v.ID)
+	// A send racing the join may take the fast path (docs/cluster.md): the
+	// split send starts once a has seen b1 join, as its players would.
+	sinks[0].waitFor(t, "b1's join on a", func(r []lobbytest.Rec) bool {
+		for _, e := range r {
+			if e.Name == protocol.EvMemberJoined && e.Member != nil && e.Member.UserID == "b1" {
+				return true
+			}
+		}
+		return false
+	})
 	if err := st[0].Send(ctx, "a1", []byte{2}, nil); err != nil { // split
 		t.Fatal(err)
 	}
