@@ -378,7 +378,7 @@ func (r *runner) slowReaderLoop(ctx context.Context, code string, i int) {
 		}
 		// After a slow-consumer close the session waits out its grace in the
 		// lobby, and the new connection keeps the membership: already in.
-		if err := ws.joinByCode(code); err != nil && !errors.Is(err, errAlreadyIn) && ctx.Err() == nil {
+		if err := ws.joinByCode(code); err != nil && !errors.Is(err, errAlreadyIn) && !stopping(ctx) {
 			r.c.fail("slow reader join", err)
 		}
 		// Stall, then drain; the server may have closed us meanwhile.
@@ -406,7 +406,7 @@ func (r *runner) slowReaderLoop(ctx context.Context, code string, i int) {
 // and disconnects both, over and over, with fresh users.
 func (r *runner) churnLoop(ctx context.Context, i int) {
 	for k := 0; ctx.Err() == nil; k++ {
-		if err := r.churnOnce(ctx, fmt.Sprintf("churn-%d-%d", i, k)); err != nil && ctx.Err() == nil {
+		if err := r.churnOnce(ctx, fmt.Sprintf("churn-%d-%d", i, k)); err != nil && !stopping(ctx) {
 			r.c.fail("churn", err)
 			sleep(ctx, 200*time.Millisecond)
 			continue
@@ -479,7 +479,7 @@ func (r *runner) matchLoop(ctx context.Context, i int) {
 	defer c.close()
 	for ctx.Err() == nil {
 		if _, err := c.call("mm.enqueue", map[string]any{"queue": "duel", "skill": 1000 + 10*i}); err != nil {
-			if ctx.Err() == nil {
+			if !stopping(ctx) {
 				r.c.fail("enqueue", err)
 			}
 			sleep(ctx, 200*time.Millisecond)
@@ -495,7 +495,7 @@ func (r *runner) matchLoop(ctx context.Context, i int) {
 			_, _ = c.call("lobby.leave", map[string]any{})
 			continue
 		}
-		if _, err := c.call("lobby.leave", map[string]any{}); err != nil && ctx.Err() == nil {
+		if _, err := c.call("lobby.leave", map[string]any{}); err != nil && !stopping(ctx) {
 			r.c.fail("leave match", err)
 		}
 	}
@@ -517,7 +517,7 @@ func (r *runner) browseLoop(ctx context.Context) {
 				NextCursor *string `json:"next_cursor"`
 			}
 			if err := r.getJSON(ctx, "/v1/lobbies?"+q.Encode(), &page); err != nil {
-				if ctx.Err() == nil {
+				if !stopping(ctx) {
 					r.c.fail("list", err)
 				}
 				break
@@ -526,7 +526,7 @@ func (r *runner) browseLoop(ctx context.Context) {
 			if len(page.Lobbies) > 0 {
 				err := r.getJSON(ctx, "/v1/lobbies/"+page.Lobbies[0].ID, nil)
 				var st httpStatus
-				if err != nil && !(errors.As(err, &st) && st == 404) && ctx.Err() == nil { // it may just have gone
+				if err != nil && !(errors.As(err, &st) && st == 404) && !stopping(ctx) { // it may just have gone
 					r.c.fail("get lobby", err)
 				}
 			}
@@ -566,4 +566,16 @@ func (r *runner) getJSON(ctx context.Context, path string, out any) error {
 		return json.Unmarshal(body, out)
 	}
 	return nil
+}
+
+// stopping reports whether the run is ending: ctx is done, or its deadline
+// has passed (a connection's deadline taken from ctx can fire an instant
+// before ctx itself reports it), so an error then is the shutdown's, not a
+// failure.
+func stopping(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
