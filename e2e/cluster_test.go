@@ -41,7 +41,7 @@ func TestClusterChatOneOrderAcrossShards(t *testing.T) {
 
 // chatOneOrder: 4 members, spread over the shards of sh, send 200 chats at
 // once (from different connections, so different epoll loops and shards);
-// every member sees them in one order with gap-free seqs (PROTOCOL.md §2).
+// every member sees them in one order with gap-free seqs (docs/protocol.md §2).
 func chatOneOrder(t *testing.T, sh []*server) {
 	const members, perMember = 4, 50 // 200 chats
 	var cs []*client

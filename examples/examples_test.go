@@ -137,7 +137,7 @@ func TestChatbot(t *testing.T) {
 
 	cmd := exec.CommandContext(ctx, binary(t, "chatbot"), "-addr", addr, "-code", created.Lobby.Code)
 	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder
+	var stderr lockedBuffer // written by exec's copying goroutine, read here
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -273,4 +273,23 @@ func TestReadmeSnippetIsTheExample(t *testing.T) {
 	if got := block[1]; got != strings.Join(want, "\n") {
 		t.Fatalf("README.md's snippet differs from quickstart/main.go's region; paste this:\n```go\n%s\n```", strings.Join(want, "\n"))
 	}
+}
+
+// lockedBuffer is a strings.Builder safe to read while a process's output
+// is being copied into it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
