@@ -84,49 +84,40 @@ func wantClosed(t *testing.T, gw *fakeShard, sessionID string) {
 
 // A second login on shard b closes the first connection on shard a.
 func TestSessionsSecondLoginClosesFirst(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		rdb  func(t *testing.T) (redis.UniversalClient, string)
-	}{
-		{"OneNode", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Client(t) }},
-		{"Cluster", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Cluster(t) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rdb, prefix := tc.rdb(t)
-			sh := startShards(t, rdb, prefix, time.Minute, "a", "b")
-			a, b := sh[0], sh[1]
-			ctx := context.Background()
-			if _, had, err := a.ss.Claim(ctx, "u1", "s1", "tok1"); had || err != nil {
-				t.Fatalf("first Claim: had %v, %v", had, err)
-			}
-			prev, had, err := b.ss.Claim(ctx, "u1", "s2", "tok2")
-			if err != nil || !had || prev.ID != "s1" || prev.Shard != "a" || !prev.Connected {
-				t.Fatalf("second Claim: prev %+v, had %v, %v", prev, had, err)
-			}
-			if prev.TokenHash != HashToken("tok1") || prev.TokenHash == "tok1" {
-				t.Fatalf("token kept as %q", prev.TokenHash)
-			}
-			if err := b.bus.CloseSession(ctx, prev.Shard, "u1", prev.ID); err != nil {
-				t.Fatal(err)
-			}
-			wantClosed(t, a.gw, "s1")
-			// The old connection's drop changes nothing: the session is b's.
-			if ok, err := a.ss.Detach(ctx, "u1", "s1", 9); ok || err != nil {
-				t.Fatalf("stale Detach = %v, %v", ok, err)
-			}
-			s, ok, _ := a.ss.Get(ctx, "u1")
-			if !ok || s.ID != "s2" || s.Shard != "b" || !s.Connected {
-				t.Fatalf("session %+v", s)
-			}
-			if ttl, _ := rdb.PTTL(ctx, NewKeyspace(prefix).sessionKey("u1")).Result(); ttl != -1 {
-				t.Fatalf("connected session has TTL %v", ttl)
-			}
-			// The old token no longer resumes anything.
-			if _, ok, _ := a.ss.Resume(ctx, "u1", "tok1", "x"); ok {
-				t.Fatal("replaced session's token resumed")
-			}
-		})
-	}
+	onEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		sh := startShards(t, rdb, prefix, time.Minute, "a", "b")
+		a, b := sh[0], sh[1]
+		ctx := context.Background()
+		if _, had, err := a.ss.Claim(ctx, "u1", "s1", "tok1"); had || err != nil {
+			t.Fatalf("first Claim: had %v, %v", had, err)
+		}
+		prev, had, err := b.ss.Claim(ctx, "u1", "s2", "tok2")
+		if err != nil || !had || prev.ID != "s1" || prev.Shard != "a" || !prev.Connected {
+			t.Fatalf("second Claim: prev %+v, had %v, %v", prev, had, err)
+		}
+		if prev.TokenHash != HashToken("tok1") || prev.TokenHash == "tok1" {
+			t.Fatalf("token kept as %q", prev.TokenHash)
+		}
+		if err := b.bus.CloseSession(ctx, prev.Shard, "u1", prev.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantClosed(t, a.gw, "s1")
+		// The old connection's drop changes nothing: the session is b's.
+		if ok, err := a.ss.Detach(ctx, "u1", "s1", 9); ok || err != nil {
+			t.Fatalf("stale Detach = %v, %v", ok, err)
+		}
+		s, ok, _ := a.ss.Get(ctx, "u1")
+		if !ok || s.ID != "s2" || s.Shard != "b" || !s.Connected {
+			t.Fatalf("session %+v", s)
+		}
+		if ttl, _ := rdb.PTTL(ctx, NewKeyspace(prefix).sessionKey("u1")).Result(); ttl != -1 {
+			t.Fatalf("connected session has TTL %v", ttl)
+		}
+		// The old token no longer resumes anything.
+		if _, ok, _ := a.ss.Resume(ctx, "u1", "tok1", "x"); ok {
+			t.Fatal("replaced session's token resumed")
+		}
+	})
 }
 
 // A player drops on a and resumes on b: the token works once, the ring
@@ -295,30 +286,21 @@ func TestSessionsOrphan(t *testing.T) {
 // TestBusDeliverEvent: an event for users on another shard reaches that
 // shard's gateway, on one node and on Redis Cluster (sharded pub/sub).
 func TestBusDeliverEvent(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		rdb  func(t *testing.T) (redis.UniversalClient, string)
-	}{
-		{"OneNode", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Client(t) }},
-		{"Cluster", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Cluster(t) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rdb, prefix := tc.rdb(t)
-			sh := startShards(t, rdb, prefix, time.Minute, "a", "b")
-			if err := sh[0].bus.DeliverEvent(context.Background(), "b", []string{"u1", "u2"}, []byte("ev")); err != nil {
-				t.Fatal(err)
+	onEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		sh := startShards(t, rdb, prefix, time.Minute, "a", "b")
+		if err := sh[0].bus.DeliverEvent(context.Background(), "b", []string{"u1", "u2"}, []byte("ev")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case d := <-sh[1].gw.events:
+			if len(d.users) != 2 || d.users[1] != "u2" || string(d.event) != "ev" {
+				t.Fatalf("delivered %+v", d)
 			}
-			select {
-			case d := <-sh[1].gw.events:
-				if len(d.users) != 2 || d.users[1] != "u2" || string(d.event) != "ev" {
-					t.Fatalf("delivered %+v", d)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("no delivery on b")
-			}
-			if err := sh[0].bus.DeliverEvent(context.Background(), "nobody", []string{"u"}, []byte("ev")); !errors.Is(err, ErrShardUnreachable) {
-				t.Fatalf("to a shard nobody runs: %v", err)
-			}
-		})
-	}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no delivery on b")
+		}
+		if err := sh[0].bus.DeliverEvent(context.Background(), "nobody", []string{"u"}, []byte("ev")); !errors.Is(err, ErrShardUnreachable) {
+			t.Fatalf("to a shard nobody runs: %v", err)
+		}
+	})
 }

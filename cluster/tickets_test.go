@@ -44,79 +44,70 @@ func isCode(err error, code protocol.Code) bool {
 // queues are on different nodes: after every round each user is on at most
 // one queued ticket, and the refused Adds left nothing behind.
 func TestTicketStoreUserNeverOnTwoTickets(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		rdb  func(t *testing.T) (redis.UniversalClient, string)
-	}{
-		{"OneNode", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Client(t) }},
-		{"Cluster", func(t *testing.T) (redis.UniversalClient, string) { return redistest.Cluster(t) }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rdb, prefix := tc.rdb(t)
-			ks := NewKeyspace(prefix)
-			shards := []*TicketStore{NewTicketStore(rdb, ks, TicketOptions{}), NewTicketStore(rdb, ks, TicketOptions{})}
-			ctx := context.Background()
-			queues := []string{"duel", "squad", "solo"}
-			const rounds, users = 30, 4
-			for r := range rounds {
-				// Every contender tries a party of all users, or one user,
-				// on its own queue; all start together.
-				var wg sync.WaitGroup
-				errs := make([]error, 6)
-				start := make(chan struct{})
-				for c := range errs {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						members := []string{fmt.Sprint("u", c%users)}
-						if c%3 == 0 {
-							members = []string{"u0", "u1", "u2", "u3"}
+	onEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ks := NewKeyspace(prefix)
+		shards := []*TicketStore{NewTicketStore(rdb, ks, TicketOptions{}), NewTicketStore(rdb, ks, TicketOptions{})}
+		ctx := context.Background()
+		queues := []string{"duel", "squad", "solo"}
+		const rounds, users = 30, 4
+		for r := range rounds {
+			// Every contender tries a party of all users, or one user,
+			// on its own queue; all start together.
+			var wg sync.WaitGroup
+			errs := make([]error, 6)
+			start := make(chan struct{})
+			for c := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					members := []string{fmt.Sprint("u", c%users)}
+					if c%3 == 0 {
+						members = []string{"u0", "u1", "u2", "u3"}
+					}
+					<-start
+					errs[c] = shards[c%2].Add(ctx, ticket(fmt.Sprint("r", r, "c", c), queues[c%3], int64(c), members...))
+				}()
+			}
+			close(start)
+			wg.Wait()
+			onTicket := map[string]string{}
+			for _, q := range queues {
+				w, err := shards[0].Waiting(ctx, q, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, tk := range w {
+					for _, u := range tk.Members {
+						if prev, dup := onTicket[u]; dup {
+							t.Fatalf("round %d: %s on %s and %s", r, u, prev, tk.ID)
 						}
-						<-start
-						errs[c] = shards[c%2].Add(ctx, ticket(fmt.Sprint("r", r, "c", c), queues[c%3], int64(c), members...))
-					}()
-				}
-				close(start)
-				wg.Wait()
-				onTicket := map[string]string{}
-				for _, q := range queues {
-					w, err := shards[0].Waiting(ctx, q, nil)
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, tk := range w {
-						for _, u := range tk.Members {
-							if prev, dup := onTicket[u]; dup {
-								t.Fatalf("round %d: %s on %s and %s", r, u, prev, tk.ID)
-							}
-							onTicket[u] = tk.ID
-						}
-					}
-				}
-				for c, err := range errs {
-					if err != nil && !isCode(err, protocol.CodeAlreadyQueued) {
-						t.Fatalf("round %d contender %d: %v", r, c, err)
-					}
-				}
-				for u := range users {
-					uid := fmt.Sprint("u", u)
-					got, err := shards[1].ByUser(ctx, uid)
-					if want, ok := onTicket[uid]; ok != (err == nil) || (ok && got.ID != want) {
-						t.Fatalf("round %d: ByUser(%s) = %s, %v; queued on %q", r, uid, got.ID, err, want)
-					}
-				}
-				// Empty the queues for the next round (claims free the users).
-				for _, q := range queues {
-					w, _ := shards[1].Waiting(ctx, q, nil)
-					for _, tk := range w {
-						if ok, err := shards[r%2].Claim(ctx, []string{tk.ID}); !ok || err != nil {
-							t.Fatalf("Claim %s = %v, %v", tk.ID, ok, err)
-						}
+						onTicket[u] = tk.ID
 					}
 				}
 			}
-		})
-	}
+			for c, err := range errs {
+				if err != nil && !isCode(err, protocol.CodeAlreadyQueued) {
+					t.Fatalf("round %d contender %d: %v", r, c, err)
+				}
+			}
+			for u := range users {
+				uid := fmt.Sprint("u", u)
+				got, err := shards[1].ByUser(ctx, uid)
+				if want, ok := onTicket[uid]; ok != (err == nil) || (ok && got.ID != want) {
+					t.Fatalf("round %d: ByUser(%s) = %s, %v; queued on %q", r, uid, got.ID, err, want)
+				}
+			}
+			// Empty the queues for the next round (claims free the users).
+			for _, q := range queues {
+				w, _ := shards[1].Waiting(ctx, q, nil)
+				for _, tk := range w {
+					if ok, err := shards[r%2].Claim(ctx, []string{tk.ID}); !ok || err != nil {
+						t.Fatalf("Claim %s = %v, %v", tk.ID, ok, err)
+					}
+				}
+			}
+		}
+	})
 }
 
 // A hint naming a ticket that is gone is taken over once it is older than
