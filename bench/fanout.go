@@ -19,7 +19,7 @@ func fanoutCmd(args []string) error {
 	n := fs.Int("n", 800, "players (in lobbies of -lobby)")
 	addr := fs.String("addr", "127.0.0.1:8080", "server address (loopback only)")
 	pid := fs.Int("pid", 0, "server process id (default: the process listening on -addr)")
-	kind := fs.String("kind", harness.Lobbyd, "server dialect: lobbyd (guest JWT), gorilla (?user=), socketio")
+	kind := fs.String("kind", harness.Lobbyd, "server dialect: lobbyd (guest JWT), gorilla (?user=), socketio, colyseus or centrifuge (JWTs signed with $JWT_SECRET)")
 	lobby := fs.Int("lobby", 8, "players per lobby")
 	rate := fs.Float64("rate", 5, "messages/s per player of the fixed-load step")
 	ramp := fs.String("ramp", "", "messages/s per player to step through first, rising, comma-separated; empty: the fixed rate only")

@@ -19,7 +19,7 @@ func idleCmd(args []string) error {
 	n := fs.Int("n", 10000, "idle connections to hold (each in a lobby of -lobby)")
 	addr := fs.String("addr", "127.0.0.1:8080", "server address (loopback only)")
 	pid := fs.Int("pid", 0, "server process id (default: the process listening on -addr)")
-	kind := fs.String("kind", harness.Lobbyd, "server dialect: lobbyd (guest JWT), gorilla (?user=), socketio")
+	kind := fs.String("kind", harness.Lobbyd, "server dialect: lobbyd (guest JWT), gorilla (?user=), socketio, colyseus or centrifuge (JWTs signed with $JWT_SECRET)")
 	token := fs.String("operator-token", "", "bearer token for GET /metrics (go_goroutines); empty: skip unless -kind gorilla")
 	lobby := fs.Int("lobby", 8, "players per lobby")
 	hold := fs.Duration("hold", 0, "keep the connections open this long after measuring (max 1h)")

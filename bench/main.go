@@ -6,9 +6,9 @@ import (
 )
 
 const usage = `usage (in bench/, its own module):
-  go run . compare [-quick] [-runs N] [-servers lobbyd,gorilla,socketio] [-out DIR]
-  go run . idle -n 10000 -addr 127.0.0.1:8080 [-pid PID] [-operator-token T] [-kind lobbyd|gorilla|socketio]
-  go run . fanout -addr 127.0.0.1:8080 -n 800 -rate 5 [-ramp 2,5,20,80] [-kind lobbyd|gorilla|socketio]
+  go run . compare [-quick] [-runs N] [-servers lobbyd,gorilla,socketio,colyseus,centrifuge] [-out DIR]
+  go run . idle -n 10000 -addr 127.0.0.1:8080 [-pid PID] [-operator-token T] [-kind lobbyd|gorilla|socketio|colyseus|centrifuge]
+  go run . fanout -addr 127.0.0.1:8080 -n 800 -rate 5 [-ramp 2,5,20,80] [-kind lobbyd|gorilla|socketio|colyseus|centrifuge]
   go run . match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,5000,10000,20000]
   go run . cluster [-redis 127.0.0.1:6379] [-n 10000] [-fanout-n 800] [-rate 5]   # 2 shards + Redis against 1 in-memory shard; CLUSTER.md's figures
   go run . soak [-duration 1m] [-addr 127.0.0.1:8080 -operator-token T]   # every workload at once; SOAK.md, soak.png

@@ -41,6 +41,17 @@ func runningTarget(cmd, kind, addr string, pid int) (*load.Target, error) {
 		t.Dialer = &client.MsgpackDialer{Addr: addr}
 	case harness.SocketIO:
 		t.Dialer = &client.SocketIODialer{Addr: addr}
+	case harness.Colyseus, harness.Centrifuge:
+		// These verify a JWT: give the server's JWT_SECRET.
+		secret := os.Getenv("JWT_SECRET")
+		if secret == "" {
+			return nil, fmt.Errorf("%s: -kind %s needs the server's JWT_SECRET in the environment", cmd, kind)
+		}
+		if kind == harness.Colyseus {
+			t.Dialer = &client.ColyseusDialer{Addr: addr, Secret: []byte(secret)}
+		} else {
+			t.Dialer = &client.CentrifugeDialer{Addr: addr, Secret: []byte(secret)}
+		}
 	default:
 		return nil, fmt.Errorf("%s: unknown -kind %q", cmd, kind)
 	}

@@ -6,7 +6,10 @@
 //     spoken by lobbyd (guest JWT from POST /v1/auth/guest) and by the gorilla
 //     baseline (user id in the query string);
 //   - SocketIODialer: Engine.IO v4 / Socket.IO v5 over a websocket-only
-//     transport, spoken by the Express + Socket.IO baseline.
+//     transport, spoken by the Express + Socket.IO baseline;
+//   - ColyseusDialer: Colyseus 0.18's matchmaking over HTTP and its room
+//     protocol over one WebSocket per room, as @colyseus/sdk speaks them;
+//   - CentrifugeDialer: centrifuge's protobuf client protocol.
 //
 // Concurrency: each Conn has exactly one reader goroutine, started by Dial,
 // which calls the OnData callback; Create, Join and Leave may be called from

@@ -23,13 +23,15 @@ import (
 
 // Kinds of server the harness can run.
 const (
-	Lobbyd   = "lobbyd"
-	Gorilla  = "gorilla"
-	SocketIO = "socketio"
+	Lobbyd     = "lobbyd"
+	Gorilla    = "gorilla"
+	SocketIO   = "socketio"
+	Colyseus   = "colyseus"
+	Centrifuge = "centrifuge"
 )
 
 // Kinds lists every server, in report order.
-var Kinds = []string{Lobbyd, Gorilla, SocketIO}
+var Kinds = []string{Lobbyd, Gorilla, SocketIO, Colyseus, Centrifuge}
 
 // Env is where the harness builds and keeps its files.
 type Env struct {
@@ -74,8 +76,8 @@ func RepoRoot() (string, error) {
 	return root, nil
 }
 
-// Prepare builds a server: go build for lobbyd and gorilla, npm ci for the
-// Socket.IO baseline when its node_modules is missing.
+// Prepare builds a server: go build for lobbyd and the Go baselines, npm ci
+// for a Node baseline when its node_modules is missing.
 func Prepare(ctx context.Context, e *Env, kind string) (*Prepared, error) {
 	switch kind {
 	case Lobbyd:
@@ -103,18 +105,48 @@ func Prepare(ctx context.Context, e *Env, kind string) (*Prepared, error) {
 		return &Prepared{Kind: kind, Argv: []string{bin}, Dir: e.Root, Version: modVersion("github.com/gorilla/websocket")}, nil
 	case SocketIO:
 		dir := filepath.Join(e.Root, "bench", "baselines", "socketio")
-		if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io")); err != nil {
-			e.logf("socketio: npm ci (node_modules missing)")
-			if out, err := run(ctx, dir, "npm", "ci", "--no-audit", "--no-fund"); err != nil {
-				return nil, fmt.Errorf("socketio: npm ci: %w\n%s", err, out)
-			}
+		if err := npmCI(ctx, e, dir, "socket.io"); err != nil {
+			return nil, err
 		}
 		nodeV, _ := run(ctx, dir, "node", "--version")
 		return &Prepared{Kind: kind, Argv: []string{"node", "server.js"}, Dir: dir,
 			Version: fmt.Sprintf("node %s, socket.io %s, express %s", bytes.TrimSpace(nodeV),
 				npmVersion(dir, "socket.io"), npmVersion(dir, "express"))}, nil
+	case Colyseus:
+		dir := filepath.Join(e.Root, "bench", "baselines", "colyseus")
+		if err := npmCI(ctx, e, dir, "colyseus"); err != nil {
+			return nil, err
+		}
+		nodeV, _ := run(ctx, dir, "node", "--version")
+		return &Prepared{Kind: kind, Argv: []string{"node", "server.js"}, Dir: dir,
+			Version: fmt.Sprintf("node %s, colyseus %s (@colyseus/core %s, @colyseus/ws-transport %s, @colyseus/schema %s)",
+				bytes.TrimSpace(nodeV), npmVersion(dir, "colyseus"), npmVersion(dir, "@colyseus/core"),
+				npmVersion(dir, "@colyseus/ws-transport"), npmVersion(dir, "@colyseus/schema"))}, nil
+	case Centrifuge:
+		// Its own module (bench/baselines/centrifuge/go.mod): centrifuge's
+		// Redis client and protocol stay out of the bench's go.sum.
+		dir := filepath.Join(e.Root, "bench", "baselines", "centrifuge")
+		bin := filepath.Join(e.Tmp, "centrifuge")
+		if out, err := run(ctx, dir, "go", "build", "-o", bin, "."); err != nil {
+			return nil, fmt.Errorf("centrifuge: go build: %w\n%s", err, out)
+		}
+		return &Prepared{Kind: kind, Argv: []string{bin}, Dir: dir,
+			Version: goModVersion(filepath.Join(dir, "go.mod"), "github.com/centrifugal/centrifuge")}, nil
 	}
 	return nil, fmt.Errorf("unknown server %q", kind)
+}
+
+// npmCI installs a Node baseline's locked dependencies when pkg is missing
+// from its node_modules.
+func npmCI(ctx context.Context, e *Env, dir, pkg string) error {
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg)); err == nil {
+		return nil
+	}
+	e.logf("%s: npm ci (node_modules missing)", filepath.Base(dir))
+	if out, err := run(ctx, dir, "npm", "ci", "--no-audit", "--no-fund"); err != nil {
+		return fmt.Errorf("%s: npm ci: %w\n%s", filepath.Base(dir), err, out)
+	}
+	return nil
 }
 
 // Server is a running server process.
@@ -149,6 +181,16 @@ func Start(ctx context.Context, e *Env, p *Prepared, logf func(string, ...any)) 
 	case SocketIO:
 		cmd.Env = append(cmd.Env, "ADDR="+addr, "NODE_ENV=production")
 		t.Dialer = &client.SocketIODialer{Addr: addr}
+	case Colyseus:
+		secret := randomToken()
+		cmd.Env = append(cmd.Env, "ADDR="+addr, "NODE_ENV=production", "JWT_SECRET="+secret)
+		t.Dialer = &client.ColyseusDialer{Addr: addr, Secret: []byte(secret)}
+	case Centrifuge:
+		secret := randomToken()
+		cmd.Args = append(cmd.Args, "-addr", addr)
+		cmd.Env = append(cmd.Env, "JWT_SECRET="+secret)
+		t.Dialer = &client.CentrifugeDialer{Addr: addr, Secret: []byte(secret)}
+		t.MetricsURL = "http://" + addr + "/metrics"
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	logFile, err := os.Create(filepath.Join(e.Tmp, p.Kind+"-"+port+".log")) // several shards of one kind may run

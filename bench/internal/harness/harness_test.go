@@ -10,11 +10,11 @@ import (
 )
 
 // TestWorkloads builds each baseline (go build; npm ci when node_modules is
-// missing), starts it, and runs every workload at a tiny size: the harness,
+// missing: a missing node or npm fails the test), starts it, and runs every workload at a tiny size: the harness,
 // both client dialects and the workloads work end to end, over loopback,
 // bounded in time. lobbyd joins this table once ./cmd/lobbyd builds.
 func TestWorkloads(t *testing.T) {
-	for _, kind := range []string{Gorilla, SocketIO} {
+	for _, kind := range []string{Gorilla, SocketIO, Colyseus, Centrifuge} {
 		t.Run(kind, func(t *testing.T) { testWorkloads(t, kind) })
 	}
 }
@@ -50,9 +50,9 @@ func testWorkloads(t *testing.T, kind string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// gorilla: 40 players, one read and one write goroutine each; Node
-	// exposes no goroutines.
-	wantG := map[string]int{Gorilla: 80, SocketIO: -1}[kind]
+	// gorilla: 40 players, one read and one write goroutine each;
+	// centrifuge at least one each; Node exposes no goroutines.
+	wantG := map[string]int{Gorilla: 80, SocketIO: -1, Colyseus: -1, Centrifuge: 40}[kind]
 	if idle.N != 40 || idle.RSSAfter <= 0 || idle.ThreadsAfter < 1 || (wantG < 0) != (idle.Goroutines < 0) || idle.Goroutines < wantG {
 		t.Errorf("idle: %+v", idle)
 	}

@@ -76,6 +76,21 @@ func modVersion(path string) string {
 	return path
 }
 
+// goModVersion is the version go.mod requires of module path.
+func goModVersion(gomod, path string) string {
+	b, err := os.ReadFile(gomod)
+	if err != nil {
+		return path + " ?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(f) >= 2 && f[0] == path {
+			return path + " " + f[1]
+		}
+	}
+	return path + " ?"
+}
+
 // npmVersion reads an installed package's version.
 func npmVersion(dir, pkg string) string {
 	b, err := os.ReadFile(filepath.Join(dir, "node_modules", pkg, "package.json"))

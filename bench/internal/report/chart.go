@@ -98,6 +98,8 @@ func shortTitle(k string) string {
 		return "gorilla"
 	case "socketio":
 		return "Socket.IO"
+	case "colyseus":
+		return "Colyseus"
 	}
 	return k
 }

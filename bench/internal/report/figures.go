@@ -225,6 +225,19 @@ var targets = []target{
 	{mCPUPerMInStep, "gorilla", 2},
 	{mMaxRate, "socketio", 5},
 	{mMaxRate, "gorilla", 1.5},
+	// The strong peers (issue 16): lobbyd ahead on every shared workload.
+	{mIdleBytes, "colyseus", 1},
+	{mCPUPerM, "colyseus", 1},
+	{mCPUPerMInStep, "colyseus", 1},
+	{mMaxRate, "colyseus", 1},
+	{mChurn, "colyseus", 1},
+	{mBrowse, "colyseus", 1},
+	{mIdleBytes, "centrifuge", 1},
+	{mCPUPerM, "centrifuge", 1},
+	{mCPUPerMInStep, "centrifuge", 1},
+	{mMaxRate, "centrifuge", 1},
+	{mChurn, "centrifuge", 1},
+	{mBrowse, "centrifuge", 1},
 }
 
 // verdict is a target checked against the results.

@@ -14,9 +14,11 @@ import (
 
 // Titles of the servers in the report.
 var titles = map[string]string{
-	"lobbyd":   "lobbyd",
-	"gorilla":  "gorilla/websocket, goroutine per conn",
-	"socketio": "Express + Socket.IO",
+	"lobbyd":     "lobbyd",
+	"gorilla":    "gorilla/websocket, goroutine per conn",
+	"socketio":   "Express + Socket.IO",
+	"colyseus":   "Colyseus",
+	"centrifuge": "centrifuge",
 }
 
 func title(k string) string {
@@ -73,9 +75,11 @@ func markdown(w io.Writer, r *Results) {
 	p("## Servers\n\n| server | version | started as |\n|---|---|---|\n")
 	for _, k := range r.Servers {
 		how := map[string]string{
-			"lobbyd":   "`go build -o $TMP/lobbyd ./cmd/lobbyd`; `lobbyd --dev --config lobbyd.yaml --addr 127.0.0.1:PORT --operator-token RANDOM`",
-			"gorilla":  "`go build ./baselines/gorilla` in bench/; `gorilla -addr 127.0.0.1:PORT`",
-			"socketio": "`npm ci` when node_modules is missing; `ADDR=127.0.0.1:PORT NODE_ENV=production node server.js` in bench/baselines/socketio",
+			"lobbyd":     "`go build -o $TMP/lobbyd ./cmd/lobbyd`; `lobbyd --dev --config lobbyd.yaml --addr 127.0.0.1:PORT --operator-token RANDOM`",
+			"gorilla":    "`go build ./baselines/gorilla` in bench/; `gorilla -addr 127.0.0.1:PORT`",
+			"socketio":   "`npm ci` when node_modules is missing; `ADDR=127.0.0.1:PORT NODE_ENV=production node server.js` in bench/baselines/socketio",
+			"colyseus":   "`npm ci` when node_modules is missing; `ADDR=127.0.0.1:PORT NODE_ENV=production JWT_SECRET=RANDOM node server.js` in bench/baselines/colyseus",
+			"centrifuge": "`go build` in bench/baselines/centrifuge (its own module); `JWT_SECRET=RANDOM centrifuge -addr 127.0.0.1:PORT`",
 		}[k]
 		p("| %s | %s | %s |\n", title(k), r.Versions[k], how)
 	}
@@ -89,6 +93,9 @@ func markdown(w io.Writer, r *Results) {
 		goal := fmt.Sprintf("%s ≤ 1/%g of %s", t.Metric.Name, t.Factor, title(t.Baseline))
 		if t.Metric.Better == "higher" {
 			goal = fmt.Sprintf("%s ≥ %g× %s", t.Metric.Name, t.Factor, title(t.Baseline))
+		}
+		if t.Factor == 1 {
+			goal = fmt.Sprintf("%s: lobbyd ahead of %s", t.Metric.Name, title(t.Baseline))
 		}
 		if !v.Known {
 			p("| %s | not measured | — |\n", goal)
@@ -284,7 +291,9 @@ func markdown(w io.Writer, r *Results) {
 	p("- **Churn**: each group's first player creates a lobby, the others join it, then all leave (the last leave deletes it); each operation waits for its reply. ops/s counts replies.\n")
 	p("- **Browse**: the idle players each leave and create their own public lobby (N lobbies), then closed-loop HTTP/1.1 keep-alive clients fetch the newest page; the first answer is checked to hold a full page.\n")
 	p("- **Same workload, each server's own wire.** lobbyd and the gorilla baseline get identical binary msgpack envelopes (docs/protocol.md: `lobby.create`, `lobby.join`, `lobby.leave`, `lobby.send` with rid 0, event `lobby.data`). Socket.IO is driven over its native transport, Engine.IO v4 / Socket.IO v5 on a websocket-only connection (`/socket.io/?EIO=4&transport=websocket`), because that is what its users run; forcing msgpack frames on it would measure a server nobody deploys. Its payload is a 64-character string (the send time in 16 hex digits, then padding) rather than a binary attachment: a Socket.IO binary event costs two frames (placeholder + attachment), so the string is its cheaper path — a choice in the baseline's favour.\n")
-	p("- **Advantages given to the baselines**: they authenticate by a user id in the query string, while lobbyd verifies a JWT (obtained from POST /v1/auth/guest) on every handshake; they keep no session for resume, no per-session event sequence, no rate limiting. lobbyd runs with its rate limit raised (config above) so that the relay is measured, not the limiter.\n")
+	p("- **Colyseus** is driven as its SDK (@colyseus/sdk 0.18) drives it, from Go (`bench/internal/client/colyseus.go`, written from the SDK's and @colyseus/core's source): each create and join is an HTTP matchmaking request (`POST /matchmake/create/lobby`, `POST /matchmake/joinById/ID`) carrying the player's HS256 JWT as `Authorization: Bearer`, verified by the room's `static onAuth` with @colyseus/auth's `JWT.verify`; its seat reservation is consumed on a WebSocket (`/PROCESS/ROOM?sessionId=`), JOIN_ROOM is acknowledged, and the room's schema state (its members) follows. The relay is `room.send(\"send\", bytes)` → `this.broadcast(\"data\", {from, data}, { except: client })`. A Colyseus client is connected only while it is in a room: leave sends LEAVE_ROOM and the server closes that connection, so churn opens and closes a WebSocket per join — how Colyseus works, not a handicap the bench adds. The listing is an Express route over `matchMaker.query` (Colyseus has no paged listing of its own).\n")
+	p("- **centrifuge** is driven in its protobuf protocol (`/connection/websocket?format=protobuf`, `bench/internal/client/centrifuge.go`, written from centrifugal/protocol's client.proto): the connect command carries an HS256 JWT checked in `OnConnecting`; create is an RPC then a subscribe to `lobby:ID`, join a subscribe (refused by `OnSubscribe` when full), leave an unsubscribe, the relay a publish into the channel (`OnPublish` lets members publish, with the publisher's client info as *from*). centrifuge has no \"all but the sender\": every publication also goes back to its publisher, and each publish command is answered; those writes are centrifuge's cost of a relay, and only the 7 deliveries to the others are counted.\n")
+	p("- **Advantages given to the baselines**: gorilla and Socket.IO authenticate by a user id in the query string (Colyseus and centrifuge verify a JWT, as lobbyd does), while lobbyd verifies a JWT (obtained from POST /v1/auth/guest) on every handshake; they keep no session for resume, no per-session event sequence, no rate limiting. lobbyd runs with its rate limit raised (config above) so that the relay is measured, not the limiter.\n")
 	p("- **The client must not be the bottleneck.** Both client dialects are written to spend little CPU per message: one reader goroutine per connection, a zero-allocation envelope scanner, pre-encoded send frames, two pacing goroutines. Its own CPU is measured with getrusage for every window and shown above with the server's and other processes'; figures it limited are marked. On a 2-core machine the load generator and the server compete for the same cores, so relay capacity figures for the fastest server are floors.\n")
 	mc := r.Settings.Match
 	p("- **Match** (lobbyd only: the gorilla and Socket.IO baselines have no matchmaking, so they have no figures here and no match target is a comparison): %d players, each one connection with a guest token, skills drawn once from N(%g, %g) with seed %d (the same population every run). They queue solo tickets on the `%s` queue%s, every ticket with %s. An open-loop pacer sends `mm.enqueue` at the offered rate (%v tickets/s, %s measured per step after %s of warm-up), each from a player not already queued; a player that gets `mm.matched` sends `lobby.leave` for its match lobby and, once that is answered, may be queued again. Time to match = receipt of `mm.matched` − sending of `mm.enqueue`, on the client's clock. Skill spread of a match = max − min skill of its players, computed by the client from `teams` and the skills it assigned. A step passes when p99 < %s, ≥ 90%% of enqueued tickets are matched, < 1%% of requests are refused, and the pacer found a free player for ≥ 95%% of its schedule (*starved* otherwise: tickets waited so long that every player was already queued — the server's failure, not the client's). The ramp stops at the first failed step; latency and spread are read at the fixed rate of %g tickets/s. Queued tickets left at the end get %s to match, then are cancelled.\n\n",
