@@ -44,6 +44,7 @@ const (
 	ctlHandover = "handover" // hand session's ring to From; reply on From's channel
 	ctlRing     = "ring"     // reply to a handover: the ring is in sessionRing (OK) or not
 	ctlDeliver  = "deliver"  // an encoded event for users of that shard (matchmaking)
+	ctlDrain    = "drain"    // start draining (an operator asked another shard)
 )
 
 type ctlMsg struct {
@@ -72,6 +73,10 @@ type ControlHandler interface {
 	// DeliverEvent numbers an encoded event (docs/protocol.md's event envelope,
 	// seq to be stamped) for each user's session on this shard.
 	DeliverEvent(userIDs []string, event []byte)
+	// Drain starts draining this shard, as POST /admin/drain on it would:
+	// an operator asked another shard (POST /admin/shards/{id}/drain). It
+	// must return at once; the drain runs in the background.
+	Drain()
 }
 
 // ErrShardUnreachable: no shard listens on the target's control channel
@@ -164,6 +169,8 @@ func (b *Bus) handle(payload string) {
 		b.answerHandover(m)
 	case ctlDeliver:
 		b.h.DeliverEvent(m.Users, m.Event)
+	case ctlDrain:
+		b.h.Drain()
 	case ctlRing:
 		b.mu.Lock()
 		ch := b.pending[m.Req]
@@ -230,6 +237,22 @@ func (b *Bus) DeliverEvent(ctx context.Context, shard string, userIDs []string, 
 		return nil
 	}
 	n, err := b.publish(ctx, shard, &ctlMsg{Kind: ctlDeliver, Users: userIDs, Event: event})
+	if err == nil && n == 0 {
+		err = ErrShardUnreachable
+	}
+	return err
+}
+
+// Drain tells shard to start draining. On this shard it calls the handler
+// directly. Delivery is at most once, like every control message; the
+// caller sees the drain in the shard's next registry report (draining).
+// ErrShardUnreachable: nobody listens there.
+func (b *Bus) Drain(ctx context.Context, shard string) error {
+	if shard == b.shard {
+		b.h.Drain()
+		return nil
+	}
+	n, err := b.publish(ctx, shard, &ctlMsg{Kind: ctlDrain})
 	if err == nil && n == 0 {
 		err = ErrShardUnreachable
 	}

@@ -32,6 +32,10 @@ type ShardInfo struct {
 	Lobbies     int    `json:"lobbies"`
 	Draining    bool   `json:"draining"`
 	LastSeen    int64  `json:"last_seen"` // unix ms, Redis's clock
+	// Matchers are the queues whose matcher runs on this shard (it holds
+	// their lease), each with the matches it made in the last minute:
+	// GET /admin/queues names each queue's matcher from these reports.
+	Matchers map[string]int `json:"matchers,omitempty"`
 }
 
 var (

@@ -19,6 +19,7 @@ type fakeShard struct {
 	rings  map[string][]byte // session id → ring
 	closed chan string       // session ids closed with 4009
 	events chan delivered    // DeliverEvent calls
+	drains chan struct{}     // Drain calls
 }
 
 type delivered struct {
@@ -31,8 +32,11 @@ func (f *fakeShard) DeliverEvent(users []string, event []byte) {
 }
 
 func newFakeShard() *fakeShard {
-	return &fakeShard{rings: map[string][]byte{}, closed: make(chan string, 16), events: make(chan delivered, 16)}
+	return &fakeShard{rings: map[string][]byte{}, closed: make(chan string, 16), events: make(chan delivered, 16),
+		drains: make(chan struct{}, 16)}
 }
+
+func (f *fakeShard) Drain() { f.drains <- struct{}{} }
 
 func (f *fakeShard) CloseSession(_, sessionID string) { f.closed <- sessionID }
 
@@ -300,6 +304,39 @@ func TestBusDeliverEvent(t *testing.T) {
 			t.Fatal("no delivery on b")
 		}
 		if err := sh[0].bus.DeliverEvent(context.Background(), "nobody", []string{"u"}, []byte("ev")); !errors.Is(err, ErrShardUnreachable) {
+			t.Fatalf("to a shard nobody runs: %v", err)
+		}
+	})
+}
+
+// TestBusDrain: an operator's drain of another shard reaches that shard's
+// gateway (and only that one), on one node and on Redis Cluster; a drain
+// of this shard calls its own gateway; one of a shard nobody runs is
+// ErrShardUnreachable.
+func TestBusDrain(t *testing.T) {
+	onEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		sh := startShards(t, rdb, prefix, time.Minute, "a", "b")
+		ctx := context.Background()
+		if err := sh[0].bus.Drain(ctx, "b"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-sh[1].gw.drains:
+		case <-time.After(10 * time.Second):
+			t.Fatal("b was not told to drain")
+		}
+		if err := sh[0].bus.Drain(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-sh[0].gw.drains:
+		default:
+			t.Fatal("a drain of this shard did not call its own gateway at once")
+		}
+		if len(sh[1].gw.drains) != 0 {
+			t.Fatal("b told twice")
+		}
+		if err := sh[0].bus.Drain(ctx, "nobody"); !errors.Is(err, ErrShardUnreachable) {
 			t.Fatalf("to a shard nobody runs: %v", err)
 		}
 	})

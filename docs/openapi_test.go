@@ -417,6 +417,18 @@ func TestOpenAPIAnswersAreTheServers(t *testing.T) {
 		{"DELETE", "/admin/lobbies/{id}", "401", "/admin/lobbies/" + public, nil, "", nil},
 		{"DELETE", "/admin/lobbies/{id}", "204", "/admin/lobbies/" + public, op, "", nil},
 		{"DELETE", "/admin/lobbies/{id}", "404", "/admin/lobbies/" + public, op, "", nil},
+		{"GET", "/admin/lobbies", "200", "/admin/lobbies?visibility=private", op, "", nil},
+		{"GET", "/admin/lobbies", "400", "/admin/lobbies?limit=0", op, "", nil},
+		{"GET", "/admin/lobbies", "401", "/admin/lobbies", nil, "", nil},
+		{"GET", "/admin/lobbies/{id}", "200", "/admin/lobbies/" + private, op, "", nil},
+		{"GET", "/admin/lobbies/{id}", "401", "/admin/lobbies/" + private, nil, "", nil},
+		{"GET", "/admin/lobbies/{id}", "404", "/admin/lobbies/" + public, op, "", nil}, // closed above
+		{"GET", "/admin/queues", "200", "/admin/queues", op, "", nil},
+		{"GET", "/admin/queues", "401", "/admin/queues", nil, "", nil},
+		{"POST", "/admin/shards/{id}/drain", "401", "/admin/shards/lobbyd/drain", nil, "", nil},
+		{"POST", "/admin/shards/{id}/drain", "404", "/admin/shards/no-such-shard/drain", op, "", nil},
+		// prod has no later scenario: it may drain now.
+		{"POST", "/admin/shards/{id}/drain", "202", "http://" + prod.Addr() + "/admin/shards/" + prod.Gateway.ShardID() + "/drain", op, "", nil},
 		{"POST", "/admin/drain", "401", "/admin/drain", nil, "", nil},
 		// Draining last: from here on the shard refuses players.
 		{"POST", "/admin/drain", "202", "/admin/drain", op, "", nil},

@@ -118,6 +118,7 @@ func (g *Gateway) shardReport() cluster.ShardInfo {
 		Connections: g.net.Len(),
 		Lobbies:     g.lobbies.Stats().Lobbies,
 		Draining:    g.draining.Load(),
+		Matchers:    g.matchers(),
 	}
 }
 
@@ -170,7 +171,7 @@ func (g *Gateway) liveShards(ctx context.Context) ([]ShardInfo, error) {
 	if g.cl == nil {
 		r := g.shardReport()
 		return []ShardInfo{{ID: g.opts.ShardID, Addr: r.Addr, Connections: r.Connections, Lobbies: r.Lobbies,
-			Draining: r.Draining, LastSeen: time.Now().UnixMilli()}}, nil
+			Draining: r.Draining, LastSeen: time.Now().UnixMilli(), Matchers: matcherNames(r.Matchers)}}, nil
 	}
 	list, err := g.cl.registry.List(ctx)
 	if err != nil {
@@ -179,7 +180,7 @@ func (g *Gateway) liveShards(ctx context.Context) ([]ShardInfo, error) {
 	out := make([]ShardInfo, len(list))
 	for i, s := range list {
 		out[i] = ShardInfo{ID: s.ID, Addr: s.Addr, Connections: s.Connections, Lobbies: s.Lobbies,
-			Draining: s.Draining, LastSeen: s.LastSeen}
+			Draining: s.Draining, LastSeen: s.LastSeen, Matchers: matcherNames(s.Matchers)}
 	}
 	return out, nil
 }
@@ -286,6 +287,13 @@ func (cc clusterControl) CloseSession(userID, sessionID string) {
 	if conn, _, ok := cc.g.hub.retire(userID, sessionID, false); ok && conn != nil {
 		conn.Close(protocol.CloseReplaced, "replaced by a newer connection")
 	}
+}
+
+// Drain implements cluster.ControlHandler: an operator asked another
+// shard to drain this one (POST /admin/shards/{id}/drain).
+func (cc clusterControl) Drain() {
+	cc.g.log.Info("admin: drain requested through the cluster")
+	cc.g.StartDrain()
 }
 
 // HandOver implements cluster.ControlHandler: the user resumed the

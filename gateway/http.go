@@ -77,6 +77,7 @@ func (g *Gateway) newApp() *fiber.App {
 	app.Get("/admin/shards", g.requireOperator, g.handleShards)
 	app.Post("/admin/drain", g.requireOperator, g.handleDrain)
 	app.Delete("/admin/lobbies/:id", g.requireOperator, g.handleCloseLobby)
+	g.adminRoutes(app) // admin.go: the rest of the operator's API and page
 	// Profiles for operators chasing a hot shard: /debug/pprof/*.
 	app.Use("/debug/pprof", g.requireOperator, pprof.New())
 	// No catch-all handler: a path no route matches reaches httpErrorHandler
@@ -422,6 +423,8 @@ type ShardInfo struct {
 	Lobbies     int    `json:"lobbies"`
 	Draining    bool   `json:"draining"`
 	LastSeen    int64  `json:"last_seen"`
+	// Matchers are the queues whose matcher runs on the shard, by name.
+	Matchers []string `json:"matchers"`
 }
 
 func (g *Gateway) handleShards(c *fiber.Ctx) error {

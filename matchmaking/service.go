@@ -209,6 +209,21 @@ func (s *Service) logStoreErr(op string, err error) {
 	s.opts.Logger.Error("matchmaking: ticket store", "op", op, "err", err)
 }
 
+// Matchers names the queues whose matcher runs in this Service now
+// (Options.Runs), each with the matches it made in the last minute: what
+// a shard reports to its cluster so that GET /admin/queues can say which
+// shard matches each queue. No store call.
+func (s *Service) Matchers() map[string]int {
+	now := s.opts.Clock()
+	out := make(map[string]int, len(s.queues))
+	for i, q := range s.queues {
+		if s.opts.Runs(q.Name) {
+			out[q.Name] = s.rates[i].perMinute(now)
+		}
+	}
+	return out
+}
+
 // Stats describes every queue, in configuration order.
 func (s *Service) Stats() []QueueStats {
 	ctx := context.Background()

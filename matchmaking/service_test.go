@@ -564,6 +564,9 @@ func TestServiceRunsOnlyHeldQueues(t *testing.T) {
 	held := false
 	h := newHarnessOpts(t, mm.Options{Runs: func(q string) bool { return q != "duel" || held }})
 	h.now = 1000
+	if got := h.svc.Matchers(); len(got) != 1 || got["squad"] != 0 {
+		t.Fatalf("Matchers before duel is held: %v, want squad alone", got)
+	}
 	h.enqueue(t, "a", "duel", 1000, "eu")
 	h.enqueue(t, "b", "duel", 1000, "eu")
 	h.now += 10 * 60_000 // past the timeout too
@@ -576,5 +579,8 @@ func TestServiceRunsOnlyHeldQueues(t *testing.T) {
 	h.svc.MatchNow(bg)
 	if n := len(h.sink.named(protocol.EvMatched)); n != 2 {
 		t.Fatalf("%d mm.matched once the queue is held, want 2", n)
+	}
+	if got := h.svc.Matchers(); len(got) != 2 || got["duel"] != 1 || got["squad"] != 0 {
+		t.Fatalf("Matchers once duel is held and matched once: %v", got)
 	}
 }

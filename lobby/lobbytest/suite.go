@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ListJSON", testListJSON},
 		{"Concurrency", testConcurrency},
 		{"ViewVersions", testViewVersions},
+		{"Inspect", testInspect},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
