@@ -344,10 +344,14 @@ func (f *follower) catchUpLocked(ctx context.Context, fl *followed) bool {
 func versionAt(off uint64) uint64 { return off << 32 }
 
 // advanceLocked records that every event up to offset off was handled.
+// The copy's version never goes back: a catch-up that finds nothing new
+// (after a re-subscription) must not undo the fast-path sends counted
+// since the last event (versions o<<32 + n), or the sessions here would
+// take the next sends for ones they already numbered and drop them.
 func (f *follower) advanceLocked(fl *followed, off uint64) {
 	fl.last = off
 	if fl.doc != nil {
-		fl.doc.Version = versionAt(off)
+		fl.doc.Version = max(fl.doc.Version, versionAt(off))
 	}
 }
 
@@ -376,10 +380,13 @@ func (f *follower) deliverLocked(fl *followed, w *wireEvent, off uint64) {
 // setDocLocked takes a new document (nil: the lobby is gone) and files
 // the lobby's members on this shard.
 func (f *follower) setDocLocked(fl *followed, doc *lobby.Doc, version uint64) {
-	fl.doc, fl.version = doc, version
 	if doc != nil {
 		doc.Version = versionAt(fl.last)
+		if fl.doc != nil { // as in advanceLocked: never back
+			doc.Version = max(doc.Version, fl.doc.Version)
+		}
 	}
+	fl.doc, fl.version = doc, version
 	var users []string
 	all := doc != nil
 	if doc != nil {
@@ -487,4 +494,17 @@ func (f *follower) stats() lobby.Stats {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	return lobby.Stats{Lobbies: f.active, Members: len(f.local)}
+}
+
+// forgetAll drops every lobby this shard follows (LobbyStore.Forget).
+func (f *follower) forgetAll() {
+	for _, fl := range f.snapshot() {
+		fl.mu.Lock()
+		f.setDocLocked(fl, nil, 0)
+		fl.anchored, fl.last, fl.dirty = false, 0, false
+		fl.mu.Unlock()
+	}
+	f.mu.Lock()
+	clear(f.lobbies)
+	f.mu.Unlock()
 }

@@ -19,7 +19,7 @@ import (
 var (
 	//go:embed scripts/lobby_commit.lua
 	commitLua    string
-	commitScript = redis.NewScript(commitLua)
+	commitScript = newGuardedScript(commitLua)
 	//go:embed scripts/lobby_read.lua
 	readLua    string
 	readScript = redis.NewScript(readLua)
@@ -238,3 +238,9 @@ func parseXRange(raw []any) ([]redis.XMessage, error) {
 	}
 	return out, nil
 }
+
+// Forget drops every copy of a lobby this shard keeps (documents, offsets,
+// which of its users are where): after Redis lost its data, or this shard
+// was cut off long enough to be declared dead, they may name lobbies that
+// no longer exist or miss changes. What is needed again is read again.
+func (s *LobbyStore) Forget() { s.f.forgetAll() }

@@ -17,6 +17,17 @@ import (
 // (rediss+sentinel:// and rediss+cluster:// for TLS). The options are
 // go-redis's URL options (dial_timeout, read_timeout, pool_size, ...).
 // Open does not dial: the first command does.
+//
+// Every client honours its callers' context deadlines on the socket
+// (ContextTimeoutEnabled): a request that needs Redis is answered within
+// its own bound (docs/protocol.md §5a: 2 s) even while Redis hangs, rather
+// than after go-redis's read timeout and retries.
+//
+// And none retries a command on its own unless the URL asks for it
+// (max_retries): go-redis retries a command whose connection broke, and a
+// script that ran before Redis died (or before a read timed out) would run
+// twice — a chat sent twice, a ticket queued and then refused as "in use".
+// The shard answers unavailable instead and the client decides.
 func Open(rawURL string) (redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -34,6 +45,10 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis url: %w", err)
 		}
+		o.ContextTimeoutEnabled = true
+		if !u.Query().Has("max_retries") {
+			o.MaxRetries = -1
+		}
 		return redis.NewClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(plain)
@@ -43,11 +58,19 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if o.MasterName == "" {
 			return nil, fmt.Errorf("redis url: redis+sentinel needs ?master_name=NAME")
 		}
+		o.ContextTimeoutEnabled = true
+		if !u.Query().Has("max_retries") {
+			o.MaxRetries = -1
+		}
 		return redis.NewFailoverClient(o), nil
 	case "cluster":
 		o, err := redis.ParseClusterURL(plain)
 		if err != nil {
 			return nil, fmt.Errorf("redis url: %w", err)
+		}
+		o.ContextTimeoutEnabled = true
+		if !u.Query().Has("max_retries") {
+			o.MaxRetries = -1
 		}
 		return redis.NewClusterClient(o), nil
 	}

@@ -2,11 +2,15 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,10 +22,26 @@ func (k Keyspace) registrySeen() string { return k.tag("reg", "shards", ":seen")
 // registryInfo is the hash shard id → its last report (JSON ShardInfo).
 func (k Keyspace) registryInfo() string { return k.tag("reg", "shards", ":info") }
 
+// clusterToken names the data set the shards share: a random token the
+// first heartbeat writes when it is absent. Redis restarted empty (or
+// flushed, or failed over to a replica that never had it) has none; the
+// next heartbeat writes a new one, and every shard that knew the old one
+// learns that what it holds from Redis is gone (Registry.Run, OnLost).
+func (k Keyspace) clusterToken() string { return k.tag("reg", "shards", ":cluster") }
+
 // Registry timings (docs/protocol.md §5a: a dead shard is noticed within 10 s).
+//
+// The interval is a tenth of the TTL so that a shard's liveness (below)
+// survives a Redis stall of several seconds (docs/failures.md: a 5 s pause
+// costs nothing): the last heartbeat answered before the stall was sent at
+// most an interval before it, and keeps the shard live TTL - clockSkew
+// after it was sent.
 const (
-	DefaultRegistryInterval = 2 * time.Second
+	DefaultRegistryInterval = time.Second
 	DefaultRegistryTTL      = 10 * time.Second
+	// clockSkew is what the liveness keeps in hand against the TTL, which
+	// Redis counts on its own clock from when the heartbeat ran there.
+	clockSkew = 2 * time.Second
 )
 
 // ShardInfo is one shard as GET /admin/shards lists it (docs/protocol.md §4).
@@ -39,14 +59,22 @@ type ShardInfo struct {
 }
 
 var (
-	// registryRefreshScript: KEYS seen, info; ARGV id, report. Returns
-	// {now, 1 if the entry was absent (first heartbeat, or declared dead)}.
-	registryRefreshScript = redis.NewScript(`
+	// registryRefreshScript: KEYS seen, info, cluster token; ARGV id,
+	// report, a new cluster token to write when there is none. Returns
+	// {now, 1 if the entry was absent (first heartbeat, or declared dead),
+	// the cluster token}. Guarded: a heartbeat held up in the network
+	// does not register a shard that has given up on it.
+	registryRefreshScript = newGuardedScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local new = redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return {now, new}`)
+local c = redis.call('GET', KEYS[3])
+if not c then
+  c = ARGV[3]
+  redis.call('SET', KEYS[3], c)
+end
+return {now, new, c}`)
 
 	// registryListScript: KEYS seen, info; ARGV ttl ms. Returns the live
 	// entries as {id, last seen, report, ...}.
@@ -91,7 +119,29 @@ type Registry struct {
 	id     string
 	report func() ShardInfo
 	opts   RegistryOptions
+
+	mu          sync.Mutex // guards cluster, lost, incarnation
+	cluster     string     // the cluster token this shard's state is from ("" before the first heartbeat)
+	lost        bool       // OnLost was called; the next heartbeat answered starts a new incarnation
+	incarnation int        // 1 from the first heartbeat, +1 per rejoin after OnLost
 }
+
+// Loss is why a shard dropped what it held (RegistryOptions.OnLost).
+type Loss string
+
+const (
+	// LossCutOff: no heartbeat was answered for TTL - clockSkew; the
+	// other shards may declare this one dead at any moment, and its
+	// writes are refused (Liveness).
+	LossCutOff Loss = "cut off from redis"
+	// LossStore: Redis lost the cluster's data (restarted empty, flushed,
+	// failed over to a replica without it).
+	LossStore Loss = "redis lost its data"
+	// LossDeclaredDead: a heartbeat found this shard's entry reaped by
+	// another shard while this one still counted itself live (a clock
+	// that jumped, a process frozen past its liveness).
+	LossDeclaredDead Loss = "declared dead by another shard"
+)
 
 // RegistryOptions tune a Registry. Zero values: the defaults.
 type RegistryOptions struct {
@@ -101,6 +151,16 @@ type RegistryOptions struct {
 	// dead (each dead shard is reported to one live shard only): the hook
 	// for taking over a dead shard's chores.
 	OnDead func(ctx context.Context, shardIDs []string)
+	// Liveness, when set, is extended by every heartbeat answered (to
+	// TTL - clockSkew after it was sent) and ended by a loss: the bound of
+	// every guarded write of this shard (WithLiveness).
+	Liveness *Liveness
+	// OnLost, when set, is called by Run, before the next heartbeat can
+	// extend Liveness, when what this shard holds from Redis can no longer
+	// be trusted: it must drop it (close its players' connections so that
+	// they resume on a live shard, forget its copies of lobbies). The
+	// shard then rejoins as a new incarnation.
+	OnLost func(ctx context.Context, why Loss)
 	Logger *slog.Logger // nil: slog.Default()
 }
 
@@ -124,17 +184,95 @@ func NewRegistry(rdb redis.UniversalClient, ks Keyspace, id string, report func(
 // was absent: the first heartbeat, or the shard was declared dead (a pause
 // longer than TTL) and others may have taken its chores over.
 func (r *Registry) Refresh(ctx context.Context) (rejoined bool, err error) {
+	rejoined, _, err = r.refresh(ctx)
+	return rejoined, err
+}
+
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// refresh is Refresh that also reports a loss it found: a changed cluster
+// token (Redis lost the cluster's data since the last heartbeat answered)
+// or this shard's entry reaped while it counted itself live. It extends
+// the liveness unless it found one, which the caller must handle first.
+func (r *Registry) refresh(ctx context.Context) (rejoined bool, loss Loss, err error) {
 	info := r.report()
 	info.ID, info.LastSeen = r.id, 0
 	b, err := json.Marshal(info)
 	if err != nil {
-		return false, err
+		return false, "", err
 	}
-	res, err := registryRefreshScript.Run(ctx, r.rdb, []string{r.ks.registrySeen(), r.ks.registryInfo()}, r.id, b).Slice()
+	sent := time.Now()
+	res, err := runGuarded(WithLiveness(ctx, nil), r.rdb, registryRefreshScript,
+		[]string{r.ks.registrySeen(), r.ks.registryInfo(), r.ks.clusterToken()}, r.id, b, randomToken()).Slice()
 	if err != nil {
-		return false, redisFailure("registry: refresh", err)
+		return false, "", redisFailure("registry: refresh", err)
 	}
-	return len(res) == 2 && res[1] == int64(1), nil
+	if len(res) != 3 {
+		return false, "", redisFailure("registry: refresh", fmt.Errorf("reply %v", res))
+	}
+	rejoined = res[1] == int64(1)
+	token, _ := res[2].(string)
+	r.mu.Lock()
+	switch {
+	case r.cluster != "" && token != r.cluster:
+		loss = LossStore
+	case rejoined && !r.lost && r.incarnation > 0:
+		loss = LossDeclaredDead
+	}
+	r.cluster = token
+	r.mu.Unlock()
+	if loss != "" {
+		return rejoined, loss, nil // the caller drops what it holds, then rejoins
+	}
+	r.rejoin(sent)
+	return rejoined, "", nil
+}
+
+// rejoin extends the liveness from a heartbeat sent at sent and, after a
+// loss, starts a new incarnation.
+func (r *Registry) rejoin(sent time.Time) {
+	r.mu.Lock()
+	if r.lost || r.incarnation == 0 {
+		r.lost = false
+		r.incarnation++
+		if r.incarnation > 1 {
+			r.opts.Logger.Warn("cluster: shard rejoined as a new incarnation", "shard", r.id, "incarnation", r.incarnation)
+		}
+	}
+	r.mu.Unlock()
+	if l := r.opts.Liveness; l != nil {
+		l.extend(sent.Add(r.opts.TTL - min(clockSkew, r.opts.TTL/5)))
+	}
+}
+
+// Incarnation counts this shard's lives in the cluster: 1 from the first
+// heartbeat, one more each time it rejoins after a loss.
+func (r *Registry) Incarnation() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.incarnation
+}
+
+// lose ends the liveness and calls OnLost once per loss.
+func (r *Registry) lose(ctx context.Context, why Loss) {
+	r.mu.Lock()
+	already := r.lost
+	r.lost = true
+	r.mu.Unlock()
+	if l := r.opts.Liveness; l != nil {
+		l.end()
+	}
+	if already {
+		return
+	}
+	r.opts.Logger.Error("cluster: shard dropped what it held from redis", "shard", r.id, "why", string(why))
+	if r.opts.OnLost != nil {
+		r.opts.OnLost(ctx, why)
+	}
 }
 
 // List returns the live shards, by id.
@@ -183,12 +321,26 @@ func (r *Registry) Run(ctx context.Context) {
 	t := time.NewTicker(r.opts.Interval)
 	defer t.Stop()
 	for {
-		if rejoined, err := r.Refresh(ctx); err != nil {
+		if l := r.opts.Liveness; l != nil && !l.Live() {
+			r.lose(ctx, LossCutOff)
+		}
+		// A heartbeat may wait two intervals for Redis (at least 2 s: a
+		// guarded script needs more than lateMargin); later it could only
+		// be refused.
+		hctx, cancel := context.WithTimeout(ctx, max(2*r.opts.Interval, 2*time.Second))
+		sent := time.Now()
+		rejoined, loss, err := r.refresh(hctx)
+		cancel()
+		switch {
+		case err != nil:
 			if ctx.Err() == nil {
 				r.opts.Logger.Warn("cluster: registry heartbeat", "err", err)
 			}
-		} else if rejoined {
-			r.opts.Logger.Info("cluster: shard registered", "shard", r.id)
+		case loss != "":
+			r.lose(ctx, loss)
+			r.rejoin(sent)
+		case rejoined:
+			r.opts.Logger.Info("cluster: shard registered", "shard", r.id, "incarnation", r.Incarnation())
 		}
 		if r.opts.OnDead != nil {
 			if dead, err := r.Dead(ctx); err != nil {

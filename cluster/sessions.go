@@ -45,7 +45,7 @@ func HashToken(token string) string {
 var (
 	// sessionClaimScript: KEYS session; ARGV id, shard, tok. Replaces the
 	// session (no TTL) and returns the previous one's fields.
-	sessionClaimScript = redis.NewScript(`
+	sessionClaimScript = newGuardedScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local old = redis.call('HGETALL', KEYS[1])
@@ -57,7 +57,7 @@ return old`)
 	// sessionResumeScript: KEYS session; ARGV tok, shard, next tok. If the
 	// token is the session's current one: spend it (next tok), move the
 	// session to shard, connected, no TTL; return the fields before.
-	sessionResumeScript = redis.NewScript(`
+	sessionResumeScript = newGuardedScript(`
 local tok = redis.call('HGET', KEYS[1], 'tok')
 if not tok or tok == '' or tok ~= ARGV[1] then return false end
 local old = redis.call('HGETALL', KEYS[1])
@@ -67,27 +67,27 @@ return old`)
 
 	// sessionDetachScript: KEYS session; ARGV id, shard, seq, grace ms.
 	// Only the shard that holds the session may detach it.
-	sessionDetachScript = redis.NewScript(`
+	sessionDetachScript = newGuardedScript(`
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'shard') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'conn', '0', 'seq', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`)
 
 	// sessionAttachScript: KEYS session; ARGV id, shard.
-	sessionAttachScript = redis.NewScript(`
+	sessionAttachScript = newGuardedScript(`
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'shard') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'conn', '1')
 redis.call('PERSIST', KEYS[1])
 return 1`)
 
 	// sessionExpireScript: KEYS session; ARGV id, shard.
-	sessionExpireScript = redis.NewScript(`
+	sessionExpireScript = newGuardedScript(`
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'shard') ~= ARGV[2] then return 0 end
 return redis.call('DEL', KEYS[1])`)
 
 	// sessionOrphanScript: KEYS session; ARGV dead shard, grace ms. A
 	// session still connected on the dead shard starts its grace now.
-	sessionOrphanScript = redis.NewScript(`
+	sessionOrphanScript = newGuardedScript(`
 if redis.call('HGET', KEYS[1], 'shard') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'conn') ~= '1' then return 0 end
 redis.call('HSET', KEYS[1], 'conn', '0')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -123,7 +123,7 @@ func (ss *Sessions) Claim(ctx context.Context, userID, sessionID, token string) 
 	if err := ss.index(ctx, userID); err != nil {
 		return Session{}, false, err
 	}
-	r, err := sessionClaimScript.Run(ctx, ss.rdb, []string{ss.ks.sessionKey(userID)}, sessionID, ss.shard, HashToken(token)).Slice()
+	r, err := runGuarded(ctx, ss.rdb, sessionClaimScript, []string{ss.ks.sessionKey(userID)}, sessionID, ss.shard, HashToken(token)).Slice()
 	if err != nil {
 		return Session{}, false, redisFailure("sessions: claim", err)
 	}
@@ -142,7 +142,7 @@ func (ss *Sessions) Resume(ctx context.Context, userID, token, next string) (pre
 	if err := ss.index(ctx, userID); err != nil {
 		return Session{}, false, err
 	}
-	r, err := sessionResumeScript.Run(ctx, ss.rdb, []string{ss.ks.sessionKey(userID)}, HashToken(token), ss.shard, HashToken(next)).Slice()
+	r, err := runGuarded(ctx, ss.rdb, sessionResumeScript, []string{ss.ks.sessionKey(userID)}, HashToken(token), ss.shard, HashToken(next)).Slice()
 	if errors.Is(err, redis.Nil) {
 		return Session{}, false, nil
 	}
@@ -159,7 +159,7 @@ func (ss *Sessions) Resume(ctx context.Context, userID, token, next string) (pre
 // session's last numbered event. false: the session is no longer this
 // shard's (replaced, or resumed elsewhere); nothing changed.
 func (ss *Sessions) Detach(ctx context.Context, userID, sessionID string, lastSeq uint64) (bool, error) {
-	n, err := sessionDetachScript.Run(ctx, ss.rdb, []string{ss.ks.sessionKey(userID)}, sessionID, ss.shard, lastSeq, ss.grace.Milliseconds()).Int()
+	n, err := runGuarded(ctx, ss.rdb, sessionDetachScript, []string{ss.ks.sessionKey(userID)}, sessionID, ss.shard, lastSeq, ss.grace.Milliseconds()).Int()
 	if err != nil {
 		return false, redisFailure("sessions: detach", err)
 	}
@@ -178,7 +178,7 @@ func (ss *Sessions) Attach(ctx context.Context, userID, sessionID string) (bool,
 	if err := ss.index(ctx, userID); err != nil {
 		return false, err
 	}
-	n, err := sessionAttachScript.Run(ctx, ss.rdb, []string{ss.ks.sessionKey(userID)}, sessionID, ss.shard).Int()
+	n, err := runGuarded(ctx, ss.rdb, sessionAttachScript, []string{ss.ks.sessionKey(userID)}, sessionID, ss.shard).Int()
 	if err != nil {
 		return false, redisFailure("sessions: attach", err)
 	}
@@ -198,7 +198,7 @@ func (ss *Sessions) Get(ctx context.Context, userID string) (Session, bool, erro
 // Expire ends the session for good if it is still this shard's: its grace
 // ran out here, or the user left. false: it moved on or is gone.
 func (ss *Sessions) Expire(ctx context.Context, userID, sessionID string) (bool, error) {
-	n, err := sessionExpireScript.Run(ctx, ss.rdb, []string{ss.ks.sessionKey(userID)}, sessionID, ss.shard).Int()
+	n, err := runGuarded(ctx, ss.rdb, sessionExpireScript, []string{ss.ks.sessionKey(userID)}, sessionID, ss.shard).Int()
 	if err != nil {
 		return false, redisFailure("sessions: expire", err)
 	}
@@ -223,7 +223,7 @@ func (ss *Sessions) Orphan(ctx context.Context, deadShard string) (int, error) {
 		for i, u := range users {
 			calls[i] = scriptCall{keys: []string{ss.ks.sessionKey(u)}, args: []any{deadShard, ss.grace.Milliseconds()}}
 		}
-		for _, c := range runPipelined(ctx, ss.rdb, sessionOrphanScript, calls) {
+		for _, c := range runPipelinedGuarded(ctx, ss.rdb, sessionOrphanScript, calls) {
 			v, err := c.Int()
 			if err != nil {
 				return n, redisFailure("sessions: orphan", err)

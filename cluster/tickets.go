@@ -154,7 +154,7 @@ func parseHint(v string) (claimMs int64, queue, id string, ok bool) {
 var (
 	// hintClaimScript sets KEYS[1] to "<now>:ARGV[1]" if it is free:
 	// {1, now}, else {0, now, current value}.
-	hintClaimScript = redis.NewScript(`
+	hintClaimScript = newGuardedScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local v = redis.call('GET', KEYS[1])
@@ -166,7 +166,7 @@ return {0, now, v}`)
 
 	// hintTakeoverScript replaces KEYS[1] when it still holds ARGV[1]
 	// (a stale hint): returns the claim time, or nil when it changed.
-	hintTakeoverScript = redis.NewScript(`
+	hintTakeoverScript = newGuardedScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return false end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -188,7 +188,7 @@ return 0`)
 	// queueAddScript queues a ticket. KEYS: queueKeys.
 	// ARGV: id, count+ticket, CreatedAt, deadline (ms), players.
 	// -1: past the deadline (claims too old); 0: id present; 1: queued.
-	queueAddScript = redis.NewScript(`
+	queueAddScript = newGuardedScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now >= tonumber(ARGV[4]) then return -1 end
@@ -207,7 +207,7 @@ return 1`)
 	// unfenced) and the lease no longer holds it or its epoch is not the
 	// current one. ARGV[2]: queueLogLen.
 	// KEYS: queueKeys.
-	queueTakeScript = redis.NewScript(`
+	queueTakeScript = newGuardedScript(`
 if ARGV[1] ~= '' then
   if redis.call('GET', KEYS[6]) ~= ARGV[1] then return -1 end
   local e = redis.call('GET', KEYS[5])
@@ -270,7 +270,7 @@ func (s *TicketStore) Add(ctx context.Context, t matchmaking.Ticket) error {
 	for i, k := range keys {
 		calls[i] = scriptCall{keys: []string{k}, args: []any{owner}}
 	}
-	cmds := runPipelined(ctx, s.rdb, hintClaimScript, calls)
+	cmds := runPipelinedGuarded(ctx, s.rdb, hintClaimScript, calls)
 	claimed := make([]string, 0, len(keys))
 	release := func() { s.releaseHints(ctx, owner, claimed) }
 	var oldest int64
@@ -304,7 +304,7 @@ func (s *TicketStore) Add(ctx context.Context, t matchmaking.Ticket) error {
 	}
 	deadline := oldest + (hintWindow - hintSkew).Milliseconds()
 	q := t.Queue
-	r, err := queueAddScript.Run(ctx, s.rdb, s.queueKeys(q),
+	r, err := runGuarded(ctx, s.rdb, queueAddScript, s.queueKeys(q),
 		t.ID, fmt.Sprintf("%04x", len(t.Members))+string(blob), t.CreatedAt, deadline, len(t.Members), queueLogLen).Int()
 	switch {
 	case err != nil:
@@ -353,14 +353,14 @@ func (s *TicketStore) settleHint(ctx context.Context, key, owner string, reply a
 				return 0, errHintHeld
 			}
 		}
-		at, err := hintTakeoverScript.Run(ctx, s.rdb, []string{key}, cur, owner).Int64()
+		at, err := runGuarded(ctx, s.rdb, hintTakeoverScript, []string{key}, cur, owner).Int64()
 		if err == nil {
 			return at, nil
 		}
 		if !errors.Is(err, redis.Nil) {
 			return 0, err
 		}
-		if reply, err = hintClaimScript.Run(ctx, s.rdb, []string{key}, owner).Result(); err != nil {
+		if reply, err = runGuarded(ctx, s.rdb, hintClaimScript, []string{key}, owner).Result(); err != nil {
 			return 0, err
 		}
 	}
@@ -484,7 +484,7 @@ func (s *TicketStore) take(ctx context.Context, queue, fence string, ids []strin
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	r, err := queueTakeScript.Run(ctx, s.rdb, s.queueKeys(queue), args...).Result()
+	r, err := runGuarded(ctx, s.rdb, queueTakeScript, s.queueKeys(queue), args...).Result()
 	if err != nil {
 		return nil, redisFailure("tickets: take", err)
 	}

@@ -36,6 +36,9 @@ type ClusterLobbies interface {
 	// in order: what a session moving here from another shard may have
 	// missed while it moved.
 	EventsAfter(ctx context.Context, lobbyID string, version uint64, fn func(*lobby.Event)) error
+	// Forget drops every copy of a lobby this shard keeps: after a loss
+	// (cluster.Loss) they may be stale or name lobbies Redis no longer has.
+	Forget()
 }
 
 // Cluster timings.
@@ -79,8 +82,10 @@ func (g *Gateway) startCluster(link *ClusterLink) error {
 		return err
 	}
 	cl.registry = cluster.NewRegistry(link.Client, link.Keys, g.opts.ShardID, g.shardReport, cluster.RegistryOptions{
-		Logger: g.log,
-		OnDead: g.shardsDied,
+		Logger:   g.log,
+		OnDead:   g.shardsDied,
+		Liveness: g.live,
+		OnLost:   g.storeLost,
 	})
 	// The first heartbeat before serving: a shard is listed as soon as
 	// it accepts players.
@@ -136,6 +141,34 @@ func (g *Gateway) shardsDied(ctx context.Context, ids []string) {
 	}
 }
 
+// storeLost drops what this shard holds from Redis when it can no longer
+// be trusted (docs/failures.md): every session here is retired without
+// leaving its lobby or starting a grace timer (they are the cluster's,
+// resumable on any live shard, or gone with Redis's data), its connection
+// closed with 4010 so that the client reconnects with its resume token,
+// and every copy of a lobby forgotten. Cut off, the shard may already be
+// declared dead, its sessions orphaned and picked up by live shards;
+// Redis restarted empty, the resume finds no session and the client
+// starts a new one (welcome resumed: false, no lobby).
+func (g *Gateway) storeLost(_ context.Context, why cluster.Loss) {
+	reason := "store unreachable: reconnect"
+	if why == cluster.LossStore {
+		reason = "store lost: start a new session"
+	}
+	var conns []writer
+	g.hub.each(func(s *Session) {
+		if conn, _, ok := g.hub.retire(s.userID, s.id, false); ok && conn != nil {
+			conns = append(conns, conn)
+		}
+	})
+	for _, c := range conns {
+		c.Close(protocol.CloseDraining, reason)
+	}
+	g.cl.link.Lobbies.Forget()
+	g.metrics.storeLosses.WithLabelValues(string(why)).Inc()
+	g.log.Error("cluster: closed every connection of this shard; its players reconnect", "why", string(why), "connections", len(conns))
+}
+
 // pingRedis records when Redis last answered, for /readyz.
 func (g *Gateway) pingRedis(ctx context.Context) {
 	t := time.NewTicker(redisPingEvery)
@@ -160,6 +193,9 @@ func (g *Gateway) storeReachable() bool {
 		return true
 	}
 	if r := g.cl.link.Ready; r != nil && !r() {
+		return false
+	}
+	if !g.live.Live() {
 		return false
 	}
 	return time.Now().UnixMilli()-g.cl.pingedAt.Load() <= redisReadyWithin.Milliseconds()+redisPingEvery.Milliseconds()

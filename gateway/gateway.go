@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/lobbyd/lobbyd/budget"
+	"github.com/lobbyd/lobbyd/cluster"
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/matchmaking"
 	"github.com/lobbyd/lobbyd/netcode"
@@ -140,7 +141,12 @@ type Gateway struct {
 	drainOnce sync.Once
 	ctx       context.Context // for store calls and background work; cancelled by Shutdown
 	cancel    context.CancelFunc
-	cl        *clusterGlue // nil on a single shard
+	// live bounds this shard's writes to Redis (carried by ctx): the
+	// registry extends it with every heartbeat answered; a shard cut off
+	// from Redis longer than its liveness writes nothing more
+	// (cluster.Liveness). Unbounded on a single shard.
+	live *cluster.Liveness
+	cl   *clusterGlue // nil on a single shard
 }
 
 // Wiring is what a gateway hands the code that builds its services: the
@@ -172,7 +178,8 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 	}
 	g.hub.pool.budget = g.budget
 	g.hub.shed = g.shed
-	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.live = &cluster.Liveness{}
+	g.ctx, g.cancel = context.WithCancel(cluster.WithLiveness(context.Background(), g.live))
 	b, err := build(Wiring{LobbySink: lobbySink{g}, MatchSink: matchSink{g}, g: g})
 	if err != nil {
 		g.cancel()

@@ -21,6 +21,7 @@ type metrics struct {
 	shed        *prometheus.CounterVec        // shedding for the memory budget, by kind (shed.go)
 	slowClosed  prometheus.Counter            // connections closed 1008, for any reason
 	opCounters  map[string]prometheus.Counter // resolved once: the hot path does a map lookup, no allocation
+	storeLosses *prometheus.CounterVec        // cluster: times this shard dropped what it held from Redis, by why
 }
 
 var knownOps = []string{
@@ -52,6 +53,8 @@ func newMetrics(g *Gateway) *metrics {
 		slowClosed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lobbyd_slow_consumers_total", Help: "Connections closed with 1008 slow consumer (write queue over its bound, or shed for the memory budget)."}),
 		opCounters: make(map[string]prometheus.Counter, len(knownOps)),
+		storeLosses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lobbyd_store_losses_total", Help: "Times this shard closed every connection and dropped its copies because Redis could not be trusted (why: cut off from redis, redis lost its data, declared dead by another shard); docs/failures.md."}, []string{"why"}),
 	}
 	m.shed.WithLabelValues("replay_events")
 	m.shed.WithLabelValues("slow_consumers")
@@ -62,7 +65,15 @@ func newMetrics(g *Gateway) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.connections, m.messagesIn, m.eventsOut, m.rateLimited, m.ops, m.errors, m.refused,
-		m.shed, m.slowClosed,
+		m.shed, m.slowClosed, m.storeLosses,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lobbyd_store_live", Help: "1 while this shard may write to Redis (a heartbeat answered within its liveness); 0 while cut off. Always 1 on a single shard."},
+			func() float64 {
+				if g.live.Live() {
+					return 1
+				}
+				return 0
+			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lobbyd_memory_budget_bytes", Help: "The shard's memory budget for write queues and replay (memory_budget_bytes)."},
 			func() float64 { return float64(g.budget.Limit()) }),

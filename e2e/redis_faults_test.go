@@ -1,0 +1,619 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/lobbyd/lobbyd/gateway"
+	"github.com/lobbyd/lobbyd/internal/redistest"
+)
+
+// Redis-side faults (docs/failures.md) on real lobbyd processes, two shards
+// of one cluster on a redis-server of the test's own: Redis paused for 5 s,
+// restarted with its data (AOF), restarted empty, and a shard cut off from
+// Redis by a proxy the test controls. Each runs while traffic flows — chat
+// and relay in a lobby split over both shards, relay in a lobby on one
+// shard, duel tickets queued from both — and checks afterwards what
+// docs/protocol.md §5a promises: every session's events gap-free with
+// nothing repeated, every chat answered ok delivered once in one order to
+// every member and every chat refused never delivered, the lobbies alike on
+// both shards, no player in two matches, no goroutine or heap growth.
+
+// faultCluster is two lobbyd shards (a, b) on a private redis-server.
+type faultCluster struct {
+	t      *testing.T
+	redis  *redistest.Process
+	shards []*server
+	procs  []*lobbydProc
+}
+
+// startFaultCluster starts a redis-server with redisArgs and two shards
+// on it; addrOf, when set, gives the Redis address shard i dials (a proxy).
+func startFaultCluster(t *testing.T, redisArgs []string, addrOf func(i int, redisAddr string) string) *faultCluster {
+	t.Helper()
+	fc := &faultCluster{t: t, redis: redistest.Server(t, redisArgs...)}
+	cfg := filepath.Join(t.TempDir(), "lobbyd.yaml")
+	if err := os.WriteFile(cfg, []byte("rate_limit: {per_second: 10000, burst: 10000}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auth := gateway.NewHMACAuth([]byte(testSecret))
+	for i := range 2 {
+		addr := fc.redis.Addr
+		if addrOf != nil {
+			addr = addrOf(i, addr)
+		}
+		p := startLobbyd(t, []string{"LOBBY_DEV=", "LOBBY_REDIS_URL=", "LOBBY_JWT_SECRET=", "LOBBY_OPERATOR_TOKEN="},
+			"--addr", "127.0.0.1:0", "--config", cfg,
+			"--redis", "redis://"+addr+"/0", "--redis-prefix", "f:",
+			"--shard-id", string(rune('a'+i)), "--jwt-secret", testSecret, "--operator-token", "op-token")
+		fc.procs = append(fc.procs, p)
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("shard %c's log:\n%s", 'a'+i, p.stderr.String())
+			}
+		})
+		fc.shards = append(fc.shards, &server{t: t, addr: p.addr, auth: auth})
+	}
+	return fc
+}
+
+// tryCall is call without failing the test: it returns false when no
+// reply came within d (or the connection closed). For traffic goroutines.
+func (c *client) tryCall(op string, d any, within time.Duration) (msg, bool) {
+	c.rid++
+	rid := c.rid
+	req := map[string]any{"op": op, "rid": rid}
+	if d != nil {
+		req["d"] = d
+	}
+	b, _ := msgpack.Marshal(req)
+	if err := c.ws.WriteMessage(2, b); err != nil {
+		return nil, false
+	}
+	deadline := time.After(within)
+	for {
+		c.mu.Lock()
+		for i, m := range c.inbox {
+			if _, isEv := m["ev"]; !isEv && toUint(m["rid"]) == uint64(rid) {
+				c.inbox = append(c.inbox[:i], c.inbox[i+1:]...)
+				c.mu.Unlock()
+				return m, true
+			}
+		}
+		closed := c.closed != nil
+		c.mu.Unlock()
+		if closed {
+			return nil, false
+		}
+		select {
+		case <-c.signal:
+		case <-deadline:
+			return nil, false
+		case <-c.done:
+		}
+	}
+}
+
+// events returns the events received so far (seq > 0: the session's
+// stream), leaving the inbox as it is.
+func (c *client) streamEvents() []msg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []msg
+	for _, m := range c.inbox {
+		if _, ok := m["ev"]; ok && toUint(m["seq"]) > 0 {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// traffic is what flows through the cluster while a fault happens.
+type traffic struct {
+	split   []*client // lobby "split": members alternate between a and b
+	local   []*client // lobby "local": both members on a
+	queued  []*client // duel players, half on each shard, each queued once
+	splitID string
+	localID string
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	// crash: Redis died with requests in flight. Redis may have run one
+	// and died before answering: answered unavailable, it took effect
+	// (docs/failures.md). Such a chat may be delivered — once, in order.
+	crash bool
+
+	mu        sync.Mutex
+	acked     map[string]time.Time // chat or data text → when its request was answered ok
+	refused   map[string]time.Duration
+	localData []string // data l0 sent in "local", answered ok, in order
+	localAt   []time.Time
+	enqueued  map[string]bool // user → mm.enqueue answered ok
+	problems  []string        // requests never answered, unexpected errors
+}
+
+func (tr *traffic) problem(format string, args ...any) {
+	tr.mu.Lock()
+	tr.problems = append(tr.problems, fmt.Sprintf(format, args...))
+	tr.mu.Unlock()
+}
+
+// startTraffic builds the lobbies and players and starts the loops.
+func startTraffic(t *testing.T, sh []*server) *traffic {
+	t.Helper()
+	tr := &traffic{stop: make(chan struct{}), acked: map[string]time.Time{}, refused: map[string]time.Duration{}, enqueued: map[string]bool{}}
+	for i := range 4 {
+		c := sh[i%2].dial(fmt.Sprint("s", i))
+		tr.split = append(tr.split, c)
+		if i == 0 {
+			tr.splitID = str(lobbyOf(c.ok("lobby.create", map[string]any{"name": "split", "max_players": 8, "visibility": "public", "mode": "fault"}))["id"])
+		} else {
+			c.ok("lobby.join", map[string]any{"lobby_id": tr.splitID})
+		}
+	}
+	var code string
+	for i := range 2 {
+		c := sh[0].dial(fmt.Sprint("l", i))
+		tr.local = append(tr.local, c)
+		if i == 0 {
+			lv := lobbyOf(c.ok("lobby.create", map[string]any{"name": "local", "max_players": 2, "visibility": "private"}))
+			tr.localID, code = str(lv["id"]), str(lv["code"])
+		} else {
+			c.ok("lobby.join", map[string]any{"code": code})
+		}
+	}
+	for i := range 12 {
+		tr.queued = append(tr.queued, sh[i%2].dial(fmt.Sprint("q", i)))
+	}
+	// Chat from every member of "split", relay from two of them.
+	for i, c := range tr.split {
+		tr.wg.Add(1)
+		go func() {
+			defer tr.wg.Done()
+			for k := 0; ; k++ {
+				select {
+				case <-tr.stop:
+					return
+				case <-time.After(15 * time.Millisecond):
+				}
+				op, text := "lobby.chat", fmt.Sprintf("c%d-%d", i, k)
+				d := map[string]any{"text": text}
+				if i >= 2 && k%2 == 1 {
+					op, text = "lobby.send", fmt.Sprintf("d%d-%d", i, k)
+					d = map[string]any{"data": []byte(text)}
+				}
+				sent := time.Now()
+				r, ok := c.tryCall(op, d, 20*time.Second)
+				switch {
+				case !ok:
+					tr.problem("%s: %s %s: no reply", c.user, op, text)
+					return
+				case r["ok"] == true:
+					tr.mu.Lock()
+					tr.acked[text] = time.Now()
+					tr.mu.Unlock()
+				case r.errCode() == "unavailable":
+					tr.mu.Lock()
+					tr.refused[text] = time.Since(sent)
+					tr.mu.Unlock()
+				default:
+					tr.problem("%s: %s %s: %v", c.user, op, text, r)
+				}
+			}
+		}()
+	}
+	// Relay in "local": needs no Redis, so it goes on through the fault.
+	tr.wg.Add(1)
+	go func() {
+		defer tr.wg.Done()
+		c := tr.local[0]
+		for k := 0; ; k++ {
+			select {
+			case <-tr.stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			text := fmt.Sprint("l-", k)
+			r, ok := c.tryCall("lobby.send", map[string]any{"data": []byte(text)}, 20*time.Second)
+			switch {
+			case !ok:
+				tr.problem("l0: lobby.send %s: no reply", text)
+				return
+			case r["ok"] == true:
+				tr.mu.Lock()
+				tr.localData = append(tr.localData, text)
+				tr.localAt = append(tr.localAt, time.Now())
+				tr.mu.Unlock()
+			default:
+				tr.problem("l0: same-shard lobby.send %s: %v", text, r)
+			}
+		}
+	}()
+	// Duel tickets: each player queued once (again after a refusal).
+	tr.wg.Add(1)
+	go func() {
+		defer tr.wg.Done()
+		for _, c := range tr.queued {
+			for {
+				select {
+				case <-tr.stop:
+					return
+				case <-time.After(100 * time.Millisecond):
+				}
+				r, ok := c.tryCall("mm.enqueue", map[string]any{"queue": "duel", "skill": 1000.0, "region": "eu"}, 20*time.Second)
+				if !ok {
+					tr.problem("%s: mm.enqueue: no reply", c.user)
+					return
+				}
+				if r["ok"] == true {
+					tr.mu.Lock()
+					tr.enqueued[c.user] = true
+					tr.mu.Unlock()
+					break
+				}
+				if r.errCode() == "already_queued" && tr.crash {
+					break // an earlier try, answered unavailable, did queue it
+				}
+				if r.errCode() != "unavailable" {
+					tr.problem("%s: mm.enqueue: %v", c.user, r)
+					break
+				}
+			}
+		}
+	}()
+	return tr
+}
+
+// halt stops the loops and waits for them.
+func (tr *traffic) halt() {
+	close(tr.stop)
+	tr.wg.Wait()
+}
+
+// ackedSince reports whether a chat was answered ok after t.
+func (tr *traffic) ackedSince(t time.Time) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, at := range tr.acked {
+		if at.After(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// check runs every check of the file's comment once the traffic stopped.
+func (tr *traffic) check(t *testing.T, sh []*server) {
+	t.Helper()
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for _, p := range tr.problems {
+		t.Error(p)
+	}
+	// Let the last events arrive: a ping is a barrier for what its own
+	// shard queued; events from the other shard come through Redis.
+	waitUntil(t, 20*time.Second, "every acked chat and send delivered to every member of split", func() bool {
+		for _, c := range tr.split {
+			n := 0
+			for _, ev := range c.streamEvents() {
+				if ev["ev"] == "lobby.chat" || (ev["ev"] == "lobby.data" && str(ev.d()["from"]) != c.user) {
+					n++
+				}
+			}
+			want := 0
+			for text := range tr.acked {
+				if text[0] == 'c' || text[1] != byte('0'+indexOf(tr.split, c)) {
+					want++
+				}
+			}
+			if n < want {
+				return false
+			}
+		}
+		return true
+	})
+	var order []string
+	for i, c := range tr.split {
+		evs := c.streamEvents()
+		checkSeqs(t, c.user, evs)
+		var chats []string
+		seen := map[string]bool{}
+		for _, ev := range evs {
+			var text string
+			switch ev["ev"] {
+			case "lobby.chat":
+				text = str(ev.d()["text"])
+				chats = append(chats, text)
+			case "lobby.data":
+				b, _ := ev.d()["data"].([]byte)
+				text = string(b)
+			default:
+				continue
+			}
+			if seen[text] {
+				t.Errorf("%s: %q delivered twice", c.user, text)
+			}
+			seen[text] = true
+			if _, ok := tr.acked[text]; !ok && !(tr.crash && tr.refused[text] > 0) {
+				t.Errorf("%s: %q delivered but its request was not answered ok (refused: %v)", c.user, text, tr.refused[text] > 0)
+			}
+		}
+		for text := range tr.acked {
+			if text[0] == 'c' && !seen[text] {
+				t.Errorf("%s: chat %q answered ok, never delivered", c.user, text)
+			}
+			if text[0] == 'd' && text[1] != byte('0'+i) && !seen[text] {
+				t.Errorf("%s: send %q answered ok, never delivered", c.user, text)
+			}
+		}
+		if i == 0 {
+			order = chats
+		} else if !slices.Equal(order, chats) {
+			t.Errorf("%s saw the chats in another order than %s", c.user, tr.split[0].user)
+		}
+	}
+	// "local": every send answered ok reached the other member, in order.
+	n := 0
+	waitUntil(t, 20*time.Second, "every same-shard send delivered", func() bool {
+		n = 0
+		for _, ev := range tr.local[1].streamEvents() {
+			if ev["ev"] == "lobby.data" {
+				n++
+			}
+		}
+		if n < len(tr.localData) {
+			t.Logf("local relay: %d of %d delivered", n, len(tr.localData))
+		}
+		return n >= len(tr.localData)
+	})
+	var got []string
+	evs := tr.local[1].streamEvents()
+	checkSeqs(t, tr.local[1].user, evs)
+	for _, ev := range evs {
+		if ev["ev"] == "lobby.data" {
+			b, _ := ev.d()["data"].([]byte)
+			got = append(got, string(b))
+		}
+	}
+	if !slices.Equal(got, tr.localData) {
+		t.Errorf("local relay: %d delivered, %d answered ok, or out of order", len(got), len(tr.localData))
+	}
+	// Tickets: nobody in two matches, each match two players queued.
+	byLobby := map[string][]string{}
+	for _, c := range tr.queued {
+		checkSeqs(t, c.user, c.streamEvents())
+		n := 0
+		for _, ev := range c.streamEvents() {
+			if ev["ev"] == "mm.matched" {
+				n++
+				byLobby[str(lobbyOf(ev.d())["id"])] = append(byLobby[str(lobbyOf(ev.d())["id"])], c.user)
+			}
+		}
+		if n > 1 {
+			t.Errorf("%s matched %d times", c.user, n)
+		}
+		if n == 1 && !tr.enqueued[c.user] && !tr.crash {
+			t.Errorf("%s matched, but its mm.enqueue was never answered ok", c.user)
+		}
+	}
+	for id, users := range byLobby {
+		if len(users) != 2 {
+			t.Errorf("match lobby %s has players %v", id, users)
+		}
+	}
+	// The lobbies alike on both shards: the stored document (GET by id)
+	// and each shard's listing replica.
+	for _, id := range []string{tr.splitID} { // "local" is private: not readable by id
+		var views []string
+		for _, s := range sh {
+			var v map[string]any
+			if st, _ := s.httpDo("GET", "/v1/lobbies/"+id, "", nil, &v); st != 200 {
+				t.Errorf("GET /v1/lobbies/%s on %s: %d", id, s.addr, st)
+				continue
+			}
+			views = append(views, lobbySummary(v))
+		}
+		if len(views) == 2 && views[0] != views[1] {
+			t.Errorf("lobby %s differs between shards:\n a: %s\n b: %s", id, views[0], views[1])
+		}
+	}
+	waitUntil(t, 20*time.Second, "the split lobby listed alike on both shards", func() bool {
+		var first string
+		for i, s := range sh {
+			var page struct {
+				Lobbies []map[string]any `json:"lobbies"`
+			}
+			s.httpDo("GET", "/v1/lobbies?mode=fault", "", nil, &page)
+			if len(page.Lobbies) != 1 {
+				return false
+			}
+			if sum := lobbySummary(page.Lobbies[0]); i == 0 {
+				first = sum
+			} else if sum != first {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func indexOf(cs []*client, c *client) int { return slices.Index(cs, c) }
+
+// checkSeqs: a session's events numbered 1, 2, 3, ... with none missing
+// or repeated (one connection throughout).
+func checkSeqs(t *testing.T, user string, evs []msg) {
+	t.Helper()
+	for i, ev := range evs {
+		if seq := toUint(ev["seq"]); seq != uint64(i+1) {
+			t.Errorf("%s: event #%d has seq %d (%v)", user, i+1, seq, ev["ev"])
+			return
+		}
+	}
+}
+
+// lobbySummary is what must agree between shards: members (id,
+// connected), host, state.
+func lobbySummary(v map[string]any) string {
+	var ms []string
+	for _, m := range members(v) {
+		ms = append(ms, fmt.Sprintf("%s:%v", str(m["user_id"]), m["connected"]))
+	}
+	sort.Strings(ms)
+	return fmt.Sprintf("host=%s state=%s members=%s", str(v["host_id"]), str(v["state"]), strings.Join(ms, ","))
+}
+
+func waitUntil(t *testing.T, within time.Duration, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// readyStatus is GET /readyz's status (0: no answer).
+func readyStatus(s *server) int {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get("http://" + s.addr + "/readyz")
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// footprint is a shard's goroutines and live heap (after a GC forced by
+// the heap profile endpoint).
+func footprint(t *testing.T, s *server) (goroutines, heap float64) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+s.addr+"/debug/pprof/heap?gc=1", nil)
+	req.Header.Set("Authorization", "Bearer op-token")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	return s.metric(t, "go_goroutines"), s.metric(t, "go_memstats_heap_alloc_bytes")
+}
+
+// noGrowth waits (≤ 20 s) for each shard's goroutines and heap to come
+// back near what they were before the fault, with the same traffic.
+func noGrowth(t *testing.T, sh []*server, before [][2]float64) {
+	t.Helper()
+	for i, s := range sh {
+		var g, h float64
+		waitUntil(t, 20*time.Second, fmt.Sprintf("shard %d back to its goroutines and heap", i), func() bool {
+			g, h = footprint(t, s)
+			return g <= before[i][0]+8 && h <= 2*before[i][1]+(8<<20)
+		})
+		t.Logf("shard %d: goroutines %v → %v, heap %.1f → %.1f MiB", i, before[i][0], g, before[i][1]/(1<<20), h/(1<<20))
+	}
+}
+
+// redisFault runs fault while the traffic flows and checks everything
+// after. fault returns when Redis is back (its start).
+func redisFault(t *testing.T, fc *faultCluster, fault func(*traffic) time.Time) {
+	sh := fc.shards
+	tr := startTraffic(t, sh)
+	time.Sleep(time.Second) // the traffic settles: the footprint to compare with
+	var before [][2]float64
+	for _, s := range sh {
+		g, h := footprint(t, s)
+		before = append(before, [2]float64{g, h})
+	}
+	back := fault(tr)
+	waitUntil(t, 20*time.Second, "a chat answered ok after the fault", func() bool { return tr.ackedSince(back) })
+	recovered := time.Since(back)
+	waitUntil(t, 20*time.Second, "/readyz 200 again on both shards", func() bool {
+		return readyStatus(sh[0]) == 200 && readyStatus(sh[1]) == 200
+	})
+	time.Sleep(time.Second) // traffic after recovery
+	noGrowth(t, sh, before)
+	tr.halt()
+	tr.check(t, sh)
+	var slowest time.Duration
+	for _, d := range tr.refused {
+		slowest = max(slowest, d)
+	}
+	t.Logf("recovered (first chat answered ok) %v after Redis was back; %d requests answered ok, %d refused unavailable (slowest refusal %v); %d same-shard sends",
+		recovered.Round(time.Millisecond), len(tr.acked), len(tr.refused), slowest.Round(time.Millisecond), len(tr.localData))
+}
+
+// Redis stopped with SIGSTOP for 5 s: sockets stay open, pings and
+// same-shard relay go on, requests that need Redis are answered
+// unavailable (and have no effect), /readyz answers 503; then everything
+// recovers on its own with nothing lost or repeated.
+func TestRedisPausedFiveSeconds(t *testing.T) {
+	fc := startFaultCluster(t, nil, nil)
+	redisFault(t, fc, func(tr *traffic) time.Time {
+		sh := fc.shards
+		ping := sh[0].dial("pinger")
+		fc.redis.Pause()
+		paused := time.Now()
+		saw503 := [2]bool{}
+		var pinged bool
+		for time.Since(paused) < 5*time.Second {
+			for i, s := range sh {
+				if !saw503[i] && readyStatus(s) == 503 {
+					saw503[i] = true
+					t.Logf("shard %d: /readyz 503 %v into the pause", i, time.Since(paused).Round(time.Millisecond))
+				}
+			}
+			if !pinged {
+				if r, ok := ping.tryCall("ping", nil, 5*time.Second); ok && r["ok"] == true {
+					pinged = true
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		fc.redis.Resume()
+		back := time.Now()
+		if !saw503[0] || !saw503[1] {
+			t.Errorf("/readyz never answered 503 during the pause: %v", saw503)
+		}
+		if !pinged {
+			t.Error("no ping answered during the pause")
+		}
+		tr.mu.Lock()
+		relayed := 0
+		for _, at := range tr.localAt {
+			if at.After(paused.Add(time.Second)) && at.Before(back) {
+				relayed++
+			}
+		}
+		tr.mu.Unlock()
+		if relayed == 0 {
+			t.Error("no same-shard lobby.send answered during the pause")
+		}
+		t.Logf("during the pause: %d same-shard sends answered ok", relayed)
+		return back
+	})
+}
+
+// Redis killed and restarted with its data (AOF, appendfsync always):
+// nothing is lost, the shards reconnect on their own.
+func TestRedisRestartedWithData(t *testing.T) {
+	fc := startFaultCluster(t, []string{"--appendonly", "yes", "--appendfsync", "always"}, nil)
+	redisFault(t, fc, func(tr *traffic) time.Time {
+		tr.mu.Lock()
+		tr.crash = true
+		tr.mu.Unlock()
+		if err := fc.redis.Restart(); err != nil {
+			t.Fatal(err)
+		}
+		return time.Now()
+	})
+}
