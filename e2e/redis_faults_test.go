@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -616,4 +617,119 @@ func TestRedisRestartedWithData(t *testing.T) {
 		}
 		return time.Now()
 	})
+}
+
+// Redis restarted EMPTY (no AOF): both shards notice within a heartbeat
+// (the cluster token is gone), close every connection with 4010 "store
+// lost", and keep no stale state: the resume that follows finds no session
+// (welcome resumed: false, no lobby), the old lobbies are neither listed
+// nor readable, the tickets are gone (queueing again works), and new
+// lobbies work across the shards without restarting anything.
+func TestRedisRestartedEmpty(t *testing.T) {
+	fc := startFaultCluster(t, nil, nil)
+	sh := fc.shards
+	tr := startTraffic(t, sh)
+	time.Sleep(time.Second)
+	var before [][2]float64
+	for _, s := range sh {
+		g, h := footprint(t, s)
+		before = append(before, [2]float64{g, h})
+	}
+	tr.mu.Lock()
+	tr.crash = true
+	tr.mu.Unlock()
+	if err := fc.redis.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	all := slices.Concat(tr.split, tr.local, tr.queued)
+	for _, c := range all {
+		select {
+		case <-c.done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: still connected 20 s after Redis came back empty", c.user)
+		}
+		c.mu.Lock()
+		code, reason := c.closed.Code, c.closed.Text
+		c.mu.Unlock()
+		if code != 4010 || reason != "store lost: start a new session" {
+			t.Errorf("%s: closed %d %q, want 4010 \"store lost: start a new session\"", c.user, code, reason)
+		}
+	}
+	closedIn := time.Since(back)
+	tr.halt()
+	// What came before the close: gap-free, each chat once, one order.
+	var order []string
+	for i, c := range tr.split {
+		evs := c.streamEvents()
+		checkSeqs(t, c.user, evs)
+		var chats []string
+		for _, ev := range evs {
+			if ev["ev"] == "lobby.chat" {
+				text := str(ev.d()["text"])
+				if slices.Contains(chats, text) {
+					t.Errorf("%s: %q twice", c.user, text)
+				}
+				if _, ok := tr.acked[text]; !ok && tr.refused[text] == 0 {
+					t.Errorf("%s: %q delivered, never answered", c.user, text)
+				}
+				chats = append(chats, text)
+			}
+		}
+		if i == 0 {
+			order = chats
+		} else if n := min(len(order), len(chats)); !slices.Equal(order[:n], chats[:n]) {
+			t.Errorf("%s saw the chats in another order than %s", c.user, tr.split[0].user)
+		}
+	}
+	// Every player resumes (on the other shard for half of them): a new
+	// session, no lobby.
+	var again []*client
+	for i, c := range all {
+		s := sh[(i+1)%2]
+		q := "token=" + url.QueryEscape(s.token(c.user, "", time.Hour)) +
+			"&resume=" + url.QueryEscape(str(c.welcome.d()["resume_token"])) + "&last_seq=1"
+		n := s.dialQuery(c.user, q)
+		if w := n.welcome.d(); w["resumed"] != false || w["lobby"] != nil {
+			t.Errorf("%s: welcome after the store was lost: %v", c.user, w)
+		}
+		again = append(again, n)
+	}
+	for _, s := range sh {
+		if st, _ := s.httpDo("GET", "/v1/lobbies/"+tr.splitID, "", nil, nil); st != 404 {
+			t.Errorf("the lost lobby read on %s: %d", s.addr, st)
+		}
+	}
+	waitUntil(t, 20*time.Second, "no lost lobby listed on either shard", func() bool {
+		for _, s := range sh {
+			var page struct {
+				Lobbies []map[string]any `json:"lobbies"`
+			}
+			if st, _ := s.httpDo("GET", "/v1/lobbies", "", nil, &page); st != 200 || len(page.Lobbies) != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// The cluster works again: a lobby over both shards, chat in one order,
+	// tickets queued and matched.
+	chatOneOrder(t, sh)
+	p, q := sh[0].dial("z0"), sh[1].dial("z1")
+	// (region us: tickets the traffic queued in the new store, in the
+	// moment before the shards noticed, are real and wait in eu)
+	p.ok("mm.enqueue", map[string]any{"queue": "duel", "skill": 1000.0, "region": "us"})
+	q.ok("mm.enqueue", map[string]any{"queue": "duel", "skill": 1000.0, "region": "us"})
+	if a, b := lobbyOf(p.nextEvent("mm.matched").d())["id"], lobbyOf(q.nextEvent("mm.matched").d())["id"]; a != b {
+		t.Errorf("matched into %v and %v", a, b)
+	}
+	for _, s := range sh {
+		if st := readyStatus(s); st != 200 {
+			t.Errorf("/readyz on %s: %d", s.addr, st)
+		}
+		if n := s.metric(t, `lobbyd_store_losses_total{why="redis lost its data"}`); n != 1 {
+			t.Errorf("%s: lobbyd_store_losses_total %v, want 1", s.addr, n)
+		}
+	}
+	noGrowth(t, sh, before)
+	t.Logf("every connection closed 4010 within %v of Redis coming back empty", closedIn.Round(time.Millisecond))
 }
