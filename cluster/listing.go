@@ -84,11 +84,12 @@ type Listing struct {
 	// Owned by the run goroutine (and rebuild, which it calls).
 	gen string // the {idx}:gen the replica follows
 
-	mu      sync.Mutex
-	moved   chan struct{} // closed and replaced whenever pos moves (wait)
-	cancel  context.CancelFunc
-	done    chan struct{}
-	started bool
+	mu       sync.Mutex
+	onChange func(id string) // WatchListing's; set on every index served
+	moved    chan struct{}   // closed and replaced whenever pos moves (wait)
+	cancel   context.CancelFunc
+	done     chan struct{}
+	started  bool
 }
 
 // NewListing returns a Listing of the cluster ks. It reads nothing until
@@ -341,7 +342,29 @@ type ListedStore struct {
 	Listing *Listing
 }
 
-var _ lobby.JSONLister = ListedStore{}
+var (
+	_ lobby.JSONLister  = ListedStore{}
+	_ lobby.ListingFeed = ListedStore{}
+)
+
+// ListingIndex implements lobby.ListingFeed: the replica's index.
+func (s ListedStore) ListingIndex() *lobby.Index { return s.Listing.ListingIndex() }
+
+// WatchListing implements lobby.ListingFeed.
+func (s ListedStore) WatchListing(fn func(id string)) { s.Listing.WatchListing(fn) }
+
+// ListingIndex is the index the replica serves now; a rebuild replaces it.
+func (l *Listing) ListingIndex() *lobby.Index { return l.index.Load() }
+
+// WatchListing sets fn to be told the id of every lobby the replica
+// applies a change of, from any shard, and "" when a rebuild replaced the
+// whole index (lobby.ListingFeed). It runs on the replica's goroutine.
+func (l *Listing) WatchListing(fn func(id string)) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.onChange = fn
+	l.index.Load().SetOnChange(fn)
+}
 
 // List implements lobby.Store from the replica.
 func (s ListedStore) List(ctx context.Context, q lobby.ListQuery) (lobby.ListPage, error) {

@@ -233,7 +233,16 @@ func (l *Listing) rebuild(ctx context.Context) error {
 		}
 	}
 	l.gen = gen
+	l.mu.Lock() // WatchListing sets the callback of the index it finds
+	fn := l.onChange
+	if fn != nil {
+		idx.SetOnChange(fn)
+	}
 	l.index.Store(idx)
+	l.mu.Unlock()
+	if fn != nil {
+		fn("") // every lobby may differ from what the old index held
+	}
 	l.health.Store(nil)
 	l.ready.Store(true) // before setPos: Await's callers may list at once
 	l.setPos(pos)

@@ -19,6 +19,7 @@ import (
 	"github.com/lobbyd/lobbyd/gateway"
 	"github.com/lobbyd/lobbyd/matchmaking"
 	"github.com/lobbyd/lobbyd/netcode"
+	"github.com/lobbyd/lobbyd/watch"
 )
 
 // RateLimit is the per-connection token bucket (docs/protocol.md §5).
@@ -41,6 +42,7 @@ type File struct {
 	ResumeGraceMs   int64          `yaml:"resume_grace_ms"`
 	MaxMessageBytes int            `yaml:"max_message_bytes"`
 	MaxConnections  int            `yaml:"max_connections"`
+	MaxWatchers     int            `yaml:"max_watchers"` // live lobby list streams
 	RateLimit       RateLimit      `yaml:"rate_limit"`
 	HandshakeLimit  HandshakeLimit `yaml:"handshake_limit"`
 	AllowedOrigins  []string       `yaml:"allowed_origins"` // empty: any Origin
@@ -78,6 +80,7 @@ func Defaults() File {
 		ResumeGraceMs:   gateway.DefaultResumeGrace.Milliseconds(),
 		MaxMessageBytes: netcode.DefaultMaxMessageBytes,
 		MaxConnections:  gateway.DefaultMaxConnections,
+		MaxWatchers:     watch.DefaultMaxWatchers,
 		RateLimit:       RateLimit{PerSecond: gateway.DefaultRatePerSecond, Burst: gateway.DefaultRateBurst},
 		HandshakeLimit: HandshakeLimit{
 			PerUser:    RateLimit(gateway.DefaultHandshakesPerUser),
@@ -307,6 +310,7 @@ func (c *Config) validate() error {
 		{"resume_grace_ms", c.ResumeGraceMs, 0, 3_600_000},
 		{"max_message_bytes", int64(c.MaxMessageBytes), 1024, 16 << 20},
 		{"max_connections", int64(c.MaxConnections), 1, 10_000_000},
+		{"max_watchers", int64(c.MaxWatchers), 1, 10_000_000},
 		{"rate_limit.burst", int64(c.RateLimit.Burst), 1, 1_000_000},
 		{"drain_spread_ms", c.DrainSpreadMs, 0, 600_000},
 		{"drain_timeout_ms", c.DrainTimeoutMs, 100, 3_600_000},

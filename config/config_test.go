@@ -27,7 +27,7 @@ func TestNoFlagsIsADevServer(t *testing.T) {
 // this pins them to docs/protocol.md §6 and §5, the contract operators read.
 func TestDefaultsArePROTOCOLs(t *testing.T) {
 	want := File{
-		HeartbeatMs: 15000, ResumeGraceMs: 30000, MaxMessageBytes: 65536, MaxConnections: 20000,
+		HeartbeatMs: 15000, ResumeGraceMs: 30000, MaxMessageBytes: 65536, MaxConnections: 20000, MaxWatchers: 10000,
 		RateLimit: RateLimit{PerSecond: 50, Burst: 100}, DrainSpreadMs: 5000, DrainTimeoutMs: 30000,
 		// Ours, where the original contract is silent (docs/protocol.md §1, §6).
 		HandshakeLimit: HandshakeLimit{PerUser: RateLimit{PerSecond: 2, Burst: 10}, PerAddress: RateLimit{PerSecond: 50, Burst: 500}},

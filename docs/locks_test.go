@@ -15,7 +15,7 @@ import (
 
 // serverDirs are the top-level directories whose Go code runs in lobbyd
 // (not the bench module, examples or test helpers).
-var serverDirs = []string{"app", "budget", "cluster", "cmd", "config", "gateway", "lobby", "matchmaking", "netcode", "protocol", "version"}
+var serverDirs = []string{"app", "budget", "cluster", "cmd", "config", "gateway", "lobby", "matchmaking", "netcode", "protocol", "version", "watch"}
 
 // mutexFields returns every struct field of type sync.Mutex or
 // sync.RWMutex in the server's non-test Go files, as "pkg.Type.field",

@@ -393,6 +393,8 @@ func TestOpenAPIAnswersAreTheServers(t *testing.T) {
 		}},
 		{"GET", "/v1/lobbies", "200", "/v1/lobbies?has_space=true", nil, "", nil},
 		{"GET", "/v1/lobbies", "400", "/v1/lobbies?limit=0", nil, "", nil},
+		{"GET", "/v1/lobbies/watch", "200", "/v1/lobbies/watch?has_space=true", nil, "", nil},
+		{"GET", "/v1/lobbies/watch", "400", "/v1/lobbies/watch?cursor=x", nil, "", nil},
 		{"GET", "/v1/lobbies/{id}", "200", "/v1/lobbies/" + public, nil, "", nil},
 		{"GET", "/v1/lobbies/{id}", "404", "/v1/lobbies/" + private, nil, "", nil},
 		{"GET", "/v1/queues", "200", "/v1/queues", nil, "", nil},
@@ -434,6 +436,7 @@ func TestOpenAPIAnswersAreTheServers(t *testing.T) {
 		{"POST", "/admin/drain", "202", "/admin/drain", op, "", nil},
 		{"GET", "/readyz", "503", "/readyz", nil, "", nil},
 		{"GET", "/ws", "503", "/ws?token=" + issue("ws5"), wsHeaders("13"), "", nil},
+		{"GET", "/v1/lobbies/watch", "503", "/v1/lobbies/watch", nil, "", nil},
 	}
 
 	covered := map[string]bool{}
@@ -473,7 +476,8 @@ func TestOpenAPIAnswersAreTheServers(t *testing.T) {
 			t.Fatalf("%s: %v", key, err)
 		}
 		var body []byte
-		if resp.StatusCode != http.StatusSwitchingProtocols { // a 101's body is the socket
+		// A 101's body is the socket, an event stream's has no end.
+		if resp.StatusCode != http.StatusSwitchingProtocols && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 			body, _ = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		}
 		resp.Body.Close()

@@ -18,6 +18,7 @@ import (
 	"github.com/lobbyd/lobbyd/matchmaking"
 	"github.com/lobbyd/lobbyd/netcode"
 	"github.com/lobbyd/lobbyd/protocol"
+	"github.com/lobbyd/lobbyd/watch"
 )
 
 // Defaults of docs/protocol.md §5 and §6 for the settings the gateway owns (the
@@ -69,6 +70,7 @@ type Options struct {
 	ReplayEvents         int           // replay ring per session, events; default 1024
 	ReplayBytes          int           // replay ring per session, bytes; default 1 MiB
 	MemoryBudget         int64         // bytes for write queues and replay, shard-wide; default budget.MachineDefault() (shed.go)
+	MaxWatchers          int           // live lobby list streams (max_watchers); default watch.DefaultMaxWatchers
 	Logger               *slog.Logger  // default slog.Default()
 }
 
@@ -145,8 +147,9 @@ type Gateway struct {
 	// registry extends it with every heartbeat answered; a shard cut off
 	// from Redis longer than its liveness writes nothing more
 	// (cluster.Liveness). Unbounded on a single shard.
-	live *cluster.Liveness
-	cl   *clusterGlue // nil on a single shard
+	live  *cluster.Liveness
+	cl    *clusterGlue // nil on a single shard
+	watch *watch.Hub   // the live lobby list; nil when the store has no ListingFeed
 }
 
 // Wiring is what a gateway hands the code that builds its services: the
@@ -186,6 +189,9 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 		return nil, err
 	}
 	g.lobbies, g.mm = b.Lobbies, b.Matchmaking
+	if feed, ok := b.Lobbies.(lobby.ListingFeed); ok {
+		g.watch = watch.New(feed, watch.Options{MaxWatchers: opts.MaxWatchers, Logger: opts.Logger})
+	}
 	g.net, err = netcode.NewServer(netcode.Config{
 		MaxMessageBytes:   opts.MaxMessageBytes,
 		HeartbeatInterval: opts.Heartbeat,
@@ -243,12 +249,15 @@ func (g *Gateway) Drain() bool {
 				time.AfterFunc(after, func() { conn.Close(protocol.CloseDraining, "draining") })
 			}
 		})
+		if g.watch != nil {
+			g.watch.Drain(g.opts.DrainSpread) // streams end over the same spread
+		}
 	}
 	deadline := time.NewTimer(g.opts.DrainTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for g.net.Len() > 0 {
+	for g.net.Len() > 0 || g.watchers() > 0 {
 		select {
 		case <-deadline.C:
 			return false
@@ -277,8 +286,19 @@ func (g *Gateway) StartDrain() {
 // Drained is closed when a drain started by StartDrain has ended.
 func (g *Gateway) Drained() <-chan struct{} { return g.drained }
 
+// watchers is the number of open live lobby list streams.
+func (g *Gateway) watchers() int {
+	if g.watch == nil {
+		return 0
+	}
+	return g.watch.Len()
+}
+
 // Shutdown closes every connection, the listener and background work.
 func (g *Gateway) Shutdown() error {
+	if g.watch != nil {
+		g.watch.Close() // else the HTTP server would wait for its streams
+	}
 	g.net.Shutdown() // before the cluster stops: OnClose may still run jobs
 	g.stopCluster()
 	g.cancel()

@@ -68,6 +68,7 @@ func (g *Gateway) newApp() *fiber.App {
 	}))
 	v1.Post("/auth/guest", g.handleGuest)
 	v1.Get("/lobbies", g.handleListLobbies)
+	v1.Get("/lobbies/watch", g.handleWatch) // before /lobbies/:id
 	v1.Get("/lobbies/:id", g.handleGetLobby)
 	v1.Get("/queues", g.handleQueues)
 	v1.Post("/queues/:name/tickets", g.handleCreateTicket)

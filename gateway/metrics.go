@@ -87,6 +87,14 @@ func newMetrics(g *Gateway) *metrics {
 			Name: "lobbyd_sessions", Help: "Sessions on this shard, connected or waiting for a resume."},
 			func() float64 { return float64(g.hub.count()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lobbyd_watchers", Help: "Open live lobby list streams (GET /v1/lobbies/watch) on this shard."},
+			func() float64 {
+				if g.watch == nil {
+					return 0
+				}
+				return float64(g.watch.Len())
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lobbyd_lobbies", Help: "Lobbies in the store."},
 			func() float64 { return float64(g.lobbies.Stats().Lobbies) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

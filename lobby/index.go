@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lobbyd/lobbyd/protocol"
 )
@@ -34,6 +35,10 @@ type Index struct {
 	mu    sync.RWMutex
 	items map[string]*indexItem // lobby id → entry
 	byKey map[string]*seqIndex  // index key (keyAll, keyMode+mode, ...) → entries
+
+	// onChange hears of every change of a filed lobby (SetOnChange); it is
+	// called with no lock of the index held.
+	onChange atomic.Pointer[func(id string)]
 }
 
 // Listed is what a listing filters a lobby on.
@@ -71,6 +76,7 @@ type ListedView interface {
 }
 
 type indexItem struct {
+	id   string
 	seq  uint64
 	ls   Listed
 	keys []string // the index keys it is filed under
@@ -137,6 +143,7 @@ func NewIndex() *Index {
 // a lobby made private is Removed. ls.Attrs is kept, not copied.
 func (x *Index) Put(id string, seq uint64, ls Listed, src ListedView) {
 	keys := indexKeys(&ls)
+	defer x.changed(id)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	it := x.items[id]
@@ -145,7 +152,7 @@ func (x *Index) Put(id string, seq uint64, ls Listed, src ListedView) {
 		it = nil
 	}
 	if it == nil {
-		it = &indexItem{seq: seq}
+		it = &indexItem{id: id, seq: seq}
 		x.items[id] = it
 	}
 	x.unfileLocked(it, keys)
@@ -186,19 +193,83 @@ func (x *Index) unfileLocked(it *indexItem, keep []string) {
 // anew. An id not filed is ignored.
 func (x *Index) SetMembers(id string, n int) {
 	x.mu.Lock()
-	if it := x.items[id]; it != nil {
+	it := x.items[id]
+	if it != nil {
 		it.ls.Members = n
 	}
 	x.mu.Unlock()
+	if it != nil {
+		x.changed(id)
+	}
 }
 
 // Remove unfiles the lobby id; an id not filed is ignored.
 func (x *Index) Remove(id string) {
 	x.mu.Lock()
-	defer x.mu.Unlock()
-	if it := x.items[id]; it != nil {
+	it := x.items[id]
+	if it != nil {
 		x.unfileLocked(it, nil)
 		delete(x.items, id)
+	}
+	x.mu.Unlock()
+	if it != nil {
+		x.changed(id)
+	}
+}
+
+// SetOnChange sets fn (nil: none) to be told the id of every lobby the
+// index files, re-files or removes, and of every filed lobby whose view
+// changed (Touch): the live lobby list follows the listing through it.
+// fn runs synchronously, often under the lock of the lobby that changed
+// (docs/locks.md), so it must only note the id and return; it must not
+// call back into the index or a store.
+func (x *Index) SetOnChange(fn func(id string)) {
+	if fn == nil {
+		x.onChange.Store(nil)
+		return
+	}
+	x.onChange.Store(&fn)
+}
+
+// Touch tells SetOnChange's function that the view of the filed lobby id
+// changed without a change of what the index files (a member's ready
+// mark). An id not filed is ignored.
+func (x *Index) Touch(id string) {
+	if x.onChange.Load() == nil {
+		return
+	}
+	x.mu.RLock()
+	_, filed := x.items[id]
+	x.mu.RUnlock()
+	if filed {
+		x.changed(id)
+	}
+}
+
+func (x *Index) changed(id string) {
+	if fn := x.onChange.Load(); fn != nil {
+		(*fn)(id)
+	}
+}
+
+// Entry returns what the index holds of the lobby id: its listing record
+// (for a filter: Listed.Matches), view source and creation sequence.
+func (x *Index) Entry(id string) (Listed, ListedView, uint64, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if it := x.items[id]; it != nil {
+		return it.ls, it.src, it.seq, true
+	}
+	return Listed{}, nil, 0, false
+}
+
+// Each calls fn with every filed lobby's id and listing record, under the
+// index's read lock: fn must not call into the index.
+func (x *Index) Each(fn func(id string, ls Listed)) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for id, it := range x.items {
+		fn(id, it.ls)
 	}
 }
 
@@ -232,8 +303,11 @@ func (x *Index) Get(id string) (protocol.LobbyView, error) {
 	return v, nil
 }
 
-func (it *indexItem) matches(q *ListQuery) bool {
-	ls := &it.ls
+func (it *indexItem) matches(q *ListQuery) bool { return it.ls.Matches(q) }
+
+// Matches reports whether a lobby with this listing record passes the
+// filters of q (Cursor and Limit are not filters).
+func (ls *Listed) Matches(q *ListQuery) bool {
 	if (q.Mode != "" && ls.Mode != q.Mode) ||
 		(q.Region != "" && ls.Region != q.Region) ||
 		(q.State != "" && ls.State != q.State) ||
@@ -251,6 +325,7 @@ func (it *indexItem) matches(q *ListQuery) bool {
 // candidate is a lobby a listing walk picked, copied out of the index so
 // that views are made after its lock is released.
 type candidate struct {
+	id  string
 	seq uint64
 	src ListedView
 }
@@ -270,6 +345,21 @@ func (x *Index) List(q ListQuery) (ListPage, error) {
 		}
 	}
 	return page, nil
+}
+
+// Page calls fn with the id and view source of each lobby of q's page,
+// newest first, after the index's lock is released (so fn may build
+// views). q is checked as List checks it.
+func (x *Index) Page(q ListQuery, fn func(id string, src ListedView)) error {
+	buf, _, err := x.walk(q)
+	if err != nil {
+		return err
+	}
+	defer releaseCandidates(buf)
+	for _, c := range *buf {
+		fn(c.id, c.src)
+	}
+	return nil
 }
 
 // AppendListJSON is List written as JSON (JSONLister): the views come from
@@ -364,7 +454,7 @@ func (x *Index) appendCandidates(out []candidate, q *ListQuery, before uint64) [
 	}
 	for i := best.search(before) - 1; i >= 0 && len(out) <= q.Limit; i-- {
 		if it := best.items[i]; it.matches(q) {
-			out = append(out, candidate{it.seq, it.src})
+			out = append(out, candidate{it.id, it.seq, it.src})
 		}
 	}
 	return out

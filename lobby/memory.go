@@ -163,6 +163,7 @@ func (s *MemoryStore) publishLocked(l *lobby) error {
 		s.users[m.UserID] = l
 	}
 	l.log = s.log
+	l.listing = s.index
 	s.refile(l)
 	return nil
 }

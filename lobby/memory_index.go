@@ -92,3 +92,13 @@ func (s *MemoryStore) Get(_ context.Context, lobbyID string) (protocol.LobbyView
 	}
 	return v, nil
 }
+
+var _ ListingFeed = (*MemoryStore)(nil)
+
+// ListingIndex implements ListingFeed.
+func (s *MemoryStore) ListingIndex() *Index { return s.index }
+
+// WatchListing implements ListingFeed: every change of a public lobby
+// re-files it, changes its member count or emits an event (Doc.emit),
+// and each of those tells the index.
+func (s *MemoryStore) WatchListing(fn func(id string)) { s.index.SetOnChange(fn) }

@@ -53,6 +53,11 @@ type Doc struct {
 	// viewUnlistable is set when the view could not be written as JSON:
 	// listings skip the lobby (and log it once) until the next change.
 	viewUnlistable bool
+	// listing is the index the lobby is filed in when its store wants
+	// view changes told to it (Index.Touch, the live lobby list): the
+	// MemoryStore's; nil for the Redis store, whose listing hears of
+	// every change through its OnPublicChange.
+	listing *Index
 }
 
 // DocMember is one member of a Doc.
@@ -159,6 +164,9 @@ func (d *Doc) everyone() []string {
 func (d *Doc) emit(out Sink, ev Event) {
 	if ev.Name != protocol.EvChat {
 		d.viewJSON, d.viewUnlistable = nil, false // before the early return: a change nobody hears of is still a change
+		if d.listing != nil {
+			d.listing.Touch(d.ID)
+		}
 	}
 	if len(ev.To) == 0 {
 		return

@@ -121,3 +121,18 @@ type Stats struct {
 	Lobbies int
 	Members int
 }
+
+// ListingFeed is a store whose listing can be followed live (GET
+// /v1/lobbies/watch): the index its listings are answered from, and a
+// notice for every change of a public lobby.
+type ListingFeed interface {
+	// ListingIndex is the index the store lists from now. A feed may swap
+	// it (the cluster's replica after a rebuild); it then calls the
+	// function of WatchListing with "".
+	ListingIndex() *Index
+	// WatchListing sets fn to be told the id of each public lobby, or
+	// lobby that was public, whose listing or view changed; "" means any
+	// lobby may have changed (the index was replaced). fn has the rules of
+	// Index.SetOnChange: note the id and return.
+	WatchListing(fn func(id string))
+}
