@@ -213,7 +213,7 @@ func settings(quick bool, n int) report.Settings {
 		// 3,000 players: at 10,000 tickets/s each must be back in the queue
 		// within 300 ms, so the p99 bound (250 ms), not the population,
 		// ends the ramp. At most about 22 s per run (7 steps of 2.5 s,
-		// connecting, draining): a minute of the 10-minute budget.
+		// connecting, draining): a minute of the 15-minute budget.
 		Match: load.MatchConfig{Players: 3000, Queue: "duel", Seed: 1, Rates: []float64{2000, 5000, 8000, 9000, 10000, 12000, 15000, 20000},
 			FixedRate: 2000, Warm: 500 * time.Millisecond, Measure: 2 * time.Second},
 	}
@@ -222,12 +222,14 @@ func settings(quick bool, n int) report.Settings {
 	s.Cluster = load.FanoutConfig{Conns: 800, LobbySize: 8, Rates: []float64{2, 5, 10, 20, 40, 80, 160}, FixedRate: 5,
 		Measure: 2 * time.Second, NoInStep: true}
 	if quick {
-		s.Cluster = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5, 40}, FixedRate: 5, Measure: time.Second, NoInStep: true}
-		s.Idle.N = min(n, 2000)
+		// Five servers and three clusters in about a minute: two ramp
+		// steps, one-second windows, the cluster at its fixed rate only.
+		s.Cluster = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5}, FixedRate: 5, Measure: time.Second, NoInStep: true}
+		s.Idle.N = min(n, 1000)
 		s.Idle.Settle = time.Second
-		s.Fanout = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{2, 5, 20, 80}, FixedRate: 5, Measure: time.Second}
-		s.Churn.Measure = 2 * time.Second
-		s.Browse.Measure = 2 * time.Second
+		s.Fanout = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5, 40}, FixedRate: 5, Measure: time.Second}
+		s.Churn.Measure = time.Second
+		s.Browse.Measure = time.Second
 		s.Match = load.MatchConfig{Players: 2000, Queue: "duel", Seed: 1, Rates: []float64{2000, 5000, 10000},
 			FixedRate: 2000, Warm: 500 * time.Millisecond, Measure: time.Second}
 	}

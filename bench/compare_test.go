@@ -94,7 +94,7 @@ func TestClusterSettings(t *testing.T) {
 			t.Errorf("cluster settings: %+v", c)
 		}
 	}
-	if len(quick.Cluster.Rates) > 2 || quick.Cluster.Measure > time.Second {
+	if len(quick.Cluster.Rates) > 1 || quick.Cluster.Measure > time.Second {
 		t.Errorf("quick cluster settings too large: %+v", quick.Cluster)
 	}
 }

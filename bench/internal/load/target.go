@@ -112,7 +112,10 @@ func groupLobbies(ctx context.Context, conns []client.Conn, size int, name strin
 	groups := (len(conns) + size - 1) / size
 	ids := make([]string, groups)
 	err := pool(ctx, groups, dialWorkers, func(ctx context.Context, g int) error {
-		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		// A bound on a group's create and 7 joins, not a measurement:
+		// a Colyseus join is an HTTP request and a fresh WebSocket, and a
+		// busy machine may take seconds for each.
+		rctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		defer cancel()
 		members := conns[g*size : min((g+1)*size, len(conns))]
 		id, err := members[0].Create(rctx, fmt.Sprintf("%s %d", name, g), size)
