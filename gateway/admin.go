@@ -27,6 +27,7 @@ func (g *Gateway) adminRoutes(app *fiber.App) {
 	app.Get("/admin/lobbies/:id", g.requireOperator, g.handleAdminLobby)
 	app.Get("/admin/queues", g.requireOperator, g.handleAdminQueues)
 	app.Post("/admin/shards/:id/drain", g.requireOperator, g.handleDrainShard)
+	g.adminPageRoutes(app) // adminpage.go: the operator page at /admin/
 }
 
 // inspector is the lobby store's operator view; every store of this
