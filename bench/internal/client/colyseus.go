@@ -63,8 +63,11 @@ func (d *ColyseusDialer) init() {
 			WriteBufferPool:  &sync.Pool{},
 			WriteBufferSize:  512,
 		}
+		// Node closes a keep-alive connection idle for 5 s
+		// (keepAliveTimeout); a POST on one it is closing fails and is
+		// not retried, so the client lets them go first.
 		d.hc = &http.Client{Timeout: 10 * time.Second,
-			Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64, IdleConnTimeout: 30 * time.Second}}
+			Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxIdleConns: 64, IdleConnTimeout: 2 * time.Second}}
 		if d.Room == "" {
 			d.Room = "lobby"
 		}
