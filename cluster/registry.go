@@ -275,6 +275,23 @@ func (r *Registry) lose(ctx context.Context, why Loss) {
 	}
 }
 
+// watch reports the loss as soon as the liveness ends (Run's heartbeats
+// may be waiting on a Redis that does not answer).
+func (r *Registry) watch(ctx context.Context) {
+	t := time.NewTicker(min(r.opts.Interval/2, 250*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !r.opts.Liveness.Live() {
+				r.lose(ctx, LossCutOff)
+			}
+		}
+	}
+}
+
 // List returns the live shards, by id.
 func (r *Registry) List(ctx context.Context) ([]ShardInfo, error) {
 	res, err := registryListScript.Run(ctx, r.rdb, []string{r.ks.registrySeen(), r.ks.registryInfo()}, r.opts.TTL.Milliseconds()).Slice()
@@ -320,10 +337,10 @@ func (r *Registry) Leave(ctx context.Context) error {
 func (r *Registry) Run(ctx context.Context) {
 	t := time.NewTicker(r.opts.Interval)
 	defer t.Stop()
+	if r.opts.Liveness != nil {
+		go r.watch(ctx)
+	}
 	for {
-		if l := r.opts.Liveness; l != nil && !l.Live() {
-			r.lose(ctx, LossCutOff)
-		}
 		// A heartbeat may wait two intervals for Redis (at least 2 s: a
 		// guarded script needs more than lateMargin); later it could only
 		// be refused.
@@ -343,7 +360,10 @@ func (r *Registry) Run(ctx context.Context) {
 			r.opts.Logger.Info("cluster: shard registered", "shard", r.id, "incarnation", r.Incarnation())
 		}
 		if r.opts.OnDead != nil {
-			if dead, err := r.Dead(ctx); err != nil {
+			dctx, cancel := context.WithTimeout(ctx, max(2*r.opts.Interval, 2*time.Second))
+			dead, err := r.Dead(dctx)
+			cancel()
+			if err != nil {
 				if ctx.Err() == nil {
 					r.opts.Logger.Warn("cluster: registry reap", "err", err)
 				}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -471,7 +472,7 @@ func lobbySummary(v map[string]any) string {
 		ms = append(ms, fmt.Sprintf("%s:%v", str(m["user_id"]), m["connected"]))
 	}
 	sort.Strings(ms)
-	return fmt.Sprintf("host=%s state=%s members=%s", str(v["host_id"]), str(v["state"]), strings.Join(ms, ","))
+	return fmt.Sprintf("host=%s state=%s members=%s", str(v["host"]), str(v["state"]), strings.Join(ms, ","))
 }
 
 func waitUntil(t *testing.T, within time.Duration, what string, f func() bool) {
@@ -732,4 +733,257 @@ func TestRedisRestartedEmpty(t *testing.T) {
 	}
 	noGrowth(t, sh, before)
 	t.Logf("every connection closed 4010 within %v of Redis coming back empty", closedIn.Round(time.Millisecond))
+}
+
+// linkProxy is a TCP proxy between one shard and Redis that the test can
+// hold: while held, nothing crosses it either way, but connections stay
+// open and what was sent waits in buffers (a partition TCP outlasts); on
+// release it all arrives late — the writes a shard gave up on included.
+type linkProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	gate   chan struct{} // closed while the link is up
+	conns  []net.Conn
+}
+
+func startLinkProxy(t *testing.T, target string) *linkProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &linkProxy{ln: ln, target: target, gate: make(chan struct{})}
+	close(p.gate)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			r, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, r)
+			p.mu.Unlock()
+			go p.pipe(r, c)
+			go p.pipe(c, r)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		p.release()
+		p.mu.Lock()
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+	})
+	return p
+}
+
+// pipe copies src to dst, each chunk only while the link is up.
+func (p *linkProxy) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			gate := p.gate
+			p.mu.Unlock()
+			<-gate
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			if tc, ok := dst.(*net.TCPConn); ok {
+				tc.CloseWrite()
+			}
+			return
+		}
+	}
+}
+
+func (p *linkProxy) hold() {
+	p.mu.Lock()
+	p.gate = make(chan struct{})
+	p.mu.Unlock()
+}
+
+func (p *linkProxy) release() {
+	p.mu.Lock()
+	select {
+	case <-p.gate:
+	default:
+		close(p.gate)
+	}
+	p.mu.Unlock()
+}
+
+// Shard a cut off from Redis (its link held by a proxy) while its players
+// stay connected: within its liveness (TTL - 2 s) a stops writing, closes
+// every connection with 4010 and answers /readyz 503; its players resume
+// on b, where the lobby goes on; b declares a dead. When the link comes
+// back, every write a had in flight reaches Redis late and is refused (no
+// chat answered unavailable ever appears, no session or member goes back
+// to a), and a rejoins as a new incarnation that serves players again.
+func TestShardCutOffFromRedis(t *testing.T) {
+	var proxy *linkProxy
+	fc := startFaultCluster(t, nil, func(i int, addr string) string {
+		if i > 0 {
+			return addr
+		}
+		proxy = startLinkProxy(t, addr)
+		return proxy.ln.Addr().String()
+	})
+	sh := fc.shards
+	a, b := sh[0], sh[1]
+	tr := startTraffic(t, sh)
+	time.Sleep(time.Second)
+	var before [][2]float64
+	for _, s := range sh {
+		g, h := footprint(t, s)
+		before = append(before, [2]float64{g, h})
+	}
+	onA := func(c *client) bool { return str(c.welcome.d()["shard"]) == "a" }
+	proxy.hold()
+	cut := time.Now()
+	// a's players are closed with 4010 and resume on b.
+	var moved, fromA []*client
+	var closedAfter time.Duration
+	for _, c := range slices.Concat(tr.split, tr.local, tr.queued) {
+		if !onA(c) {
+			continue
+		}
+		select {
+		case <-c.done:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s: still connected to a 20 s after it was cut off", c.user)
+		}
+		closedAfter = max(closedAfter, time.Since(cut))
+		fromA = append(fromA, c)
+	}
+	for _, c := range fromA {
+		c.mu.Lock()
+		code, reason := c.closed.Code, c.closed.Text
+		c.mu.Unlock()
+		if code != 4010 || reason != "store unreachable: reconnect" {
+			t.Errorf("%s: closed %d %q, want 4010 \"store unreachable: reconnect\"", c.user, code, reason)
+		}
+		evs := c.streamEvents()
+		checkSeqs(t, c.user, evs)
+		var last uint64
+		if len(evs) > 0 {
+			last = toUint(evs[len(evs)-1]["seq"])
+		}
+		q := "token=" + url.QueryEscape(b.token(c.user, "", time.Hour)) +
+			"&resume=" + url.QueryEscape(str(c.welcome.d()["resume_token"])) + fmt.Sprintf("&last_seq=%d", last)
+		n := b.dialQuery(c.user, q)
+		w := n.welcome.d()
+		if w["shard"] != "b" {
+			t.Errorf("%s: welcome %v", c.user, w)
+		}
+		if strings.HasPrefix(c.user, "s") || strings.HasPrefix(c.user, "l") {
+			if lv, _ := w["lobby"].(map[string]any); lv == nil {
+				t.Errorf("%s: resumed on b without its lobby: %v", c.user, w)
+			}
+		}
+		t.Logf("%s: resumed on b %v after the cut (resumed: %v)", c.user, time.Since(cut).Round(time.Millisecond), w["resumed"])
+		moved = append(moved, n)
+	}
+	if st := readyStatus(a); st != 503 {
+		t.Errorf("/readyz on a cut off: %d", st)
+	}
+	waitUntil(t, 20*time.Second, "b declares a dead", func() bool {
+		var list []map[string]any
+		b.httpDo("GET", "/admin/shards", "op-token", nil, &list)
+		return len(list) == 1 && list[0]["id"] == "b"
+	})
+	// The lobby goes on from b while a is away.
+	chatter := tr.split[1] // on b throughout
+	chatter.ok("lobby.chat", map[string]any{"text": "while a is away"})
+	proxy.release()
+	back := time.Now()
+	waitUntil(t, 20*time.Second, "a ready again", func() bool { return readyStatus(a) == 200 })
+	rejoined := time.Since(back)
+	tr.halt()
+	if !strings.Contains(fc.procs[0].stderr.String(), "rejoined as a new incarnation") {
+		t.Error("a did not log its new incarnation")
+	}
+	if n := a.metric(t, `lobbyd_store_losses_total{why="cut off from redis"}`); n != 1 {
+		t.Errorf("a: lobbyd_store_losses_total{cut off} %v, want 1", n)
+	}
+	// Nothing a wrote late took effect: the moved sessions are b's (their
+	// connections stay open), the members are on b and connected.
+	time.Sleep(2 * time.Second) // a's late writes have reached Redis
+	for _, n := range moved {
+		if r, ok := n.tryCall("ping", nil, 10*time.Second); !ok || r["ok"] != true {
+			t.Errorf("%s: connection on b lost after a came back: %v", n.user, n.closed)
+		}
+	}
+	var adm map[string]any
+	if st, _ := b.httpDo("GET", "/admin/lobbies/"+tr.splitID, "op-token", nil, &adm); st != 200 {
+		t.Fatalf("GET /admin/lobbies/%s: %d", tr.splitID, st)
+	}
+	for _, m := range members(adm) {
+		if m["shard"] != "b" || m["connected"] != true {
+			t.Errorf("member after a came back: %v", m)
+		}
+	}
+	// Chats: every member on b all along saw each chat answered ok once,
+	// in one order; none answered unavailable ever appears anywhere.
+	var order []string
+	for _, c := range slices.Concat(tr.split, moved) {
+		seen := map[string]bool{}
+		var chats []string
+		evs := c.streamEvents()
+		checkSeqs(t, c.user, evs)
+		for _, ev := range evs {
+			if ev["ev"] != "lobby.chat" {
+				continue
+			}
+			text := str(ev.d()["text"])
+			if seen[text] {
+				t.Errorf("%s: %q twice", c.user, text)
+			}
+			seen[text] = true
+			chats = append(chats, text)
+			if _, ok := tr.acked[text]; !ok && text != "while a is away" {
+				t.Errorf("%s: %q delivered, never answered ok (refused: %v)", c.user, text, tr.refused[text] > 0)
+			}
+		}
+		if !onA(c) && strings.HasPrefix(c.user, "s") && c.welcome.d()["shard"] == "b" && slices.Contains(tr.split, c) {
+			if order == nil {
+				order = chats
+			} else if !slices.Equal(order, chats) {
+				t.Errorf("%s saw the chats in another order", c.user)
+			}
+			for text := range tr.acked {
+				if text[0] == 'c' && !seen[text] {
+					t.Errorf("%s (on b throughout): chat %q answered ok, never delivered", c.user, text)
+				}
+			}
+		}
+	}
+	// Tickets: nobody in two matches.
+	matched := map[string]string{}
+	for _, c := range slices.Concat(tr.queued, moved) {
+		for _, ev := range c.streamEvents() {
+			if ev["ev"] == "mm.matched" {
+				id := str(lobbyOf(ev.d())["id"])
+				if prev, ok := matched[c.user]; ok && prev != id {
+					t.Errorf("%s in two matches: %s and %s", c.user, prev, id)
+				}
+				matched[c.user] = id
+			}
+		}
+	}
+	// a serves players again, in lobbies across the shards.
+	chatOneOrder(t, sh)
+	noGrowth(t, sh, before)
+	t.Logf("a closed its %d players within %v of the cut; a ready again %v after the link came back", len(fromA), closedAfter.Round(time.Millisecond), rejoined.Round(time.Millisecond))
 }

@@ -57,6 +57,9 @@ const (
 	offloadQueue    = 16384
 	offloadPerConn  = 128
 	offloadMaxQueue = clusterOpTimeout
+	// handOverWithin bounds the wait for another shard's replay ring on a
+	// resume, within clusterOpTimeout.
+	handOverWithin = clusterOpTimeout / 2
 )
 
 // clusterGlue is the gateway's part of a cluster.
@@ -241,7 +244,12 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 					return res, false, nil
 				}
 			} else {
-				ring, ok, err := cl.bus.HandOver(ctx, prev.Shard, uid, prev.ID)
+				// At most half the open's time: a shard cut off from Redis
+				// still looks subscribed and never answers, and the new
+				// session below needs the rest.
+				hctx, cancel := context.WithTimeout(ctx, handOverWithin)
+				ring, ok, err := cl.bus.HandOver(hctx, prev.Shard, uid, prev.ID)
+				cancel()
 				if err == nil && ok {
 					if res, ok := g.hub.adopt(cs, c, prev.ID, next, ring); ok {
 						return res, true, nil
