@@ -85,7 +85,8 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 			return a.cluster.backends(cfg, w, log)
 		}
 		store := lobby.NewMemoryStore(w.LobbySink, lobby.MemoryOptions{Logger: log})
-		mm, err := matchmaking.NewService(cfg.Queues, matchmaking.NewMemoryStore(), w.MatchLobbies(store), w.MatchSink, matchmaking.Options{Logger: log})
+		mm, err := matchmaking.NewService(cfg.Queues, matchmaking.NewMemoryStore(), w.MatchLobbies(store), w.MatchSink,
+			matchmaking.Options{Logger: log, Observer: w.MatchObserver(queueNames(cfg))})
 		if err != nil {
 			return gateway.Backends{}, err
 		}
@@ -137,6 +138,15 @@ func logSummary(log *slog.Logger, cfg *config.Config) {
 		"allowed_origins", len(cfg.AllowedOrigins),
 		"queues", strings.Join(queues, ","),
 	)
+}
+
+// queueNames are the names of cfg's queues.
+func queueNames(cfg *config.Config) []string {
+	names := make([]string, len(cfg.Queues))
+	for i, q := range cfg.Queues {
+		names[i] = q.Name
+	}
+	return names
 }
 
 // Addr is the address the shard listens on.

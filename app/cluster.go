@@ -50,6 +50,8 @@ func openRedis(cfg *config.Config) (redis.UniversalClient, error) {
 // lobby store and the matchmaking service on the Redis ticket store, whose
 // matcher runs only the queues whose lease this shard holds.
 func (rc *redisCluster) backends(cfg *config.Config, w gateway.Wiring, log *slog.Logger) (gateway.Backends, error) {
+	// Before anything else uses the client: every command is timed.
+	rc.rdb.AddHook(w.RedisHook())
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	pepper, err := cluster.SharedSecret(ctx, rc.rdb, rc.ks, "password-pepper")
@@ -72,14 +74,11 @@ func (rc *redisCluster) backends(cfg *config.Config, w gateway.Wiring, log *slog
 		return gateway.Backends{}, err
 	}
 	store := cluster.ListedStore{LobbyStore: rc.lobby, Listing: rc.listing}
-	names := make([]string, len(cfg.Queues))
-	for i, q := range cfg.Queues {
-		names[i] = q.Name
-	}
+	names := queueNames(cfg)
 	rc.leases = cluster.NewLeases(rc.rdb, rc.ks, names, cluster.LeaseOptions{Logger: log})
 	tickets := cluster.NewTicketStore(rc.rdb, rc.ks, cluster.TicketOptions{Fence: rc.leases.Fence})
 	mm, err := matchmaking.NewService(cfg.Queues, tickets, w.MatchLobbies(store), w.MatchSink,
-		matchmaking.Options{Logger: log, Runs: rc.leases.Held})
+		matchmaking.Options{Logger: log, Runs: rc.leases.Held, Observer: w.MatchObserver(names)})
 	if err != nil {
 		rc.listing.Close()
 		rc.lobby.Stop()

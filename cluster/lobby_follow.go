@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -492,8 +493,23 @@ func (f *follower) resync(ctx context.Context, fl *followed) {
 
 func (f *follower) stats() lobby.Stats {
 	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return lobby.Stats{Lobbies: f.active, Members: len(f.local)}
+	st := lobby.Stats{Lobbies: f.active, Members: len(f.local)}
+	list := make([]*followed, 0, f.active)
+	for _, fl := range f.lobbies {
+		list = append(list, fl)
+	}
+	f.mu.RUnlock()
+	// followed.mu comes before follower.mu (docs/locks.md): each copy is
+	// read under its own lock once the map's is released. A member counts
+	// if it is on this shard.
+	for _, fl := range list {
+		fl.mu.Lock()
+		if fl.active && fl.doc != nil {
+			st.Count(fl.doc, func(uid string) bool { return slices.Contains(fl.users, uid) })
+		}
+		fl.mu.Unlock()
+	}
+	return st
 }
 
 // forgetAll drops every lobby this shard follows (LobbyStore.Forget).

@@ -57,14 +57,14 @@ func (m matchLobbies) CreateMatch(ctx context.Context, p matchmaking.MatchLobbyP
 func (g *Gateway) absentGraceOver(userID, lobbyID string) {
 	if s := g.hub.lookup(userID); s != nil {
 		if s.connected() {
-			g.logStoreErr("SetConnected", userID, g.lobbies.SetConnected(g.ctx, userID, true))
+			g.logStoreErr("SetConnected", "", userID, g.lobbies.SetConnected(g.ctx, userID, true))
 		}
 		return
 	}
 	v, ok, err := g.lobbies.LobbyOf(g.ctx, userID)
-	g.logStoreErr("LobbyOf", userID, err)
+	g.logStoreErr("LobbyOf", "", userID, err)
 	if ok && v.ID == lobbyID {
-		g.logStoreErr("Leave", userID, g.lobbies.Leave(g.ctx, userID, protocol.ReasonDisconnected))
+		g.logStoreErr("Leave", "", userID, g.lobbies.Leave(g.ctx, userID, protocol.ReasonDisconnected))
 	}
 }
 

@@ -255,7 +255,7 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 						return res, true, nil
 					}
 				} else if err != nil {
-					g.log.Warn("cluster: resume without the session's ring", "user", uid, "from_shard", prev.Shard, "err", err)
+					g.log.Warn("cluster: resume without the session's ring", "user_id", uid, "from_shard", prev.Shard, "err", err)
 				}
 			}
 		}
@@ -267,7 +267,7 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 	}
 	if had && prev.Shard != g.opts.ShardID {
 		if err := cl.bus.CloseSession(ctx, prev.Shard, uid, prev.ID); err != nil && !errors.Is(err, cluster.ErrShardUnreachable) {
-			g.log.Warn("cluster: could not close the replaced session", "user", uid, "shard", prev.Shard, "err", err)
+			g.log.Warn("cluster: could not close the replaced session", "user_id", uid, "shard", prev.Shard, "err", err)
 		}
 	}
 	return g.hub.attachNew(cs, c, sid, tok), false, nil
@@ -313,7 +313,7 @@ func (g *Gateway) clusterDetach(ctx context.Context, s *Session) bool {
 	ok, err := g.cl.sessions.Detach(ctx, s.userID, s.id, seq)
 	if err != nil {
 		// Redis is away: keep the session's grace here; Expire decides later.
-		g.log.Warn("cluster: detach not recorded", "user", s.userID, "err", err)
+		g.log.Warn("cluster: detach not recorded", "session_id", s.id, "user_id", s.userID, "err", err)
 		return true
 	}
 	if !ok {
@@ -364,15 +364,17 @@ func (g *Gateway) handleClusterMessage(c writer, cs *connState, msg []byte) {
 	if !off.pending(cs) && cs.session != nil {
 		switch string(req.Op) {
 		case protocol.OpPing:
-			g.dispatch(g.ctx, c, cs, cs.session, req)
+			g.dispatch(g.ctx, c, cs, cs.session, req, cs.readAt)
 			return
 		case protocol.OpLobbySend:
 			if protocol.DecodeSend(req.D, &cs.send) == nil &&
 				g.cl.link.Lobbies.SendLocal(cs.id.UserID, cs.send.Data, cs.send.To) {
-				g.metrics.countOp(req.Op)
+				om := g.metrics.op(req.Op)
+				om.handled.Inc()
 				if req.Rid != 0 {
 					g.replyOK(c, req.Rid)
 				}
+				om.observeFanout(cs.readAt)
 				return
 			}
 		}
@@ -405,7 +407,7 @@ func (g *Gateway) runJob(cs *connState, j *job) {
 			return // the open failed; the connection is closing
 		}
 		ctx, cancel := context.WithTimeout(g.ctx, clusterOpTimeout)
-		g.dispatch(ctx, cs.conn, cs, s, &req)
+		g.dispatch(ctx, cs.conn, cs, s, &req, j.at.UnixNano())
 		cancel()
 	}
 }
@@ -420,7 +422,7 @@ func (cc clusterControl) DeliverEvent(userIDs []string, event []byte) {
 	}
 	buf := g.hub.pool.get(len(event))
 	buf.b = append(buf.b, event...)
-	g.hub.fanOut(userIDs, buf)
+	g.metrics.otherEvent.delivered(g.hub.fanOut(userIDs, buf), len(event))
 }
 
 // forwardRemote sends an encoded event (matchmaking's: no lobby log
@@ -440,7 +442,7 @@ func (g *Gateway) forwardRemote(to []string, event []byte) {
 	for _, uid := range remote {
 		s, ok, err := g.cl.sessions.Get(ctx, uid)
 		if err != nil {
-			g.log.Warn("cluster: looking up a recipient's shard", "user", uid, "err", err)
+			g.log.Warn("cluster: looking up a recipient's shard", "user_id", uid, "err", err)
 			continue
 		}
 		if ok && s.Shard != g.opts.ShardID {

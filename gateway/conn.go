@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/lobbyd/lobbyd/netcode"
@@ -24,6 +25,7 @@ type connState struct {
 	send    protocol.SendReq // scratch for decoding lobby.send without allocating
 	req     protocol.Request // scratch for the envelope
 	jobs    connJobs         // work run off the loop (a shard of a cluster)
+	readAt  int64            // unix ns the message being handled was read (fan-out latency)
 }
 
 // handler adapts a Gateway to netcode.Handler.
@@ -33,6 +35,7 @@ func (h handler) OnOpen(c *netcode.Conn) {
 	cs := c.Value().(*connState)
 	cs.conn = c
 	h.g.metrics.connections.Inc()
+	h.g.metrics.opened.Inc()
 	if h.g.cl != nil {
 		h.g.cl.off.add(cs, jobOpen, nil) // the open waits on Redis: off the loop
 		return
@@ -45,7 +48,18 @@ func (h handler) OnClose(c *netcode.Conn, code uint16) {
 	if code == netcode.ClosePolicyViolation {
 		h.g.metrics.slowClosed.Inc()
 	}
+	h.g.metrics.closed(code)
 	cs := c.Value().(*connState)
+	switch code {
+	case protocol.CloseRateLimited, netcode.CloseProtocolError, netcode.CloseUnsupportedData, netcode.CloseTooLarge:
+		// What a client did: worth a line, but a flood of bad clients must
+		// not become a flood of lines.
+		args := []any{"code", code, "user_id", cs.id.UserID}
+		if h.g.cl == nil && cs.session != nil { // in a cluster the session is set off the loop
+			args = append(args, "session_id", cs.session.id)
+		}
+		h.g.logLimited(logAbuseClose, slog.LevelInfo, "connection closed for its client's behaviour", args...)
+	}
 	if h.g.cl != nil {
 		h.g.cl.off.add(cs, jobClose, nil)
 		return
@@ -73,7 +87,7 @@ func (g *Gateway) open(c writer, cs *connState) {
 		defer cancel()
 		var err error
 		if res, adopted, err = g.clusterAttach(ctx, cs, c); err != nil {
-			g.logStoreErr("attach", cs.id.UserID, err)
+			g.logStoreErr("attach", "", cs.id.UserID, err)
 			c.Close(netcode.CloseInternalError, "store unavailable")
 			return
 		}
@@ -81,6 +95,9 @@ func (g *Gateway) open(c writer, cs *connState) {
 		res = g.hub.attach(cs, c)
 	}
 	cs.session = res.session
+	if cs.resume != "" {
+		g.metrics.resumes[boolIndex(res.resumed)].Inc()
+	}
 	if res.replaced != nil {
 		res.replaced.Close(protocol.CloseReplaced, "replaced by a newer connection")
 	}
@@ -88,10 +105,10 @@ func (g *Gateway) open(c writer, cs *connState) {
 		// First make this shard the member's, so that every event of the
 		// lobby after the snapshot below comes here, then fill in what a
 		// session handed over from another shard missed on the way.
-		g.logStoreErr("SetConnected", cs.id.UserID, g.lobbies.SetConnected(ctx, cs.id.UserID, true))
+		g.logStoreErr("SetConnected", res.session.id, cs.id.UserID, g.lobbies.SetConnected(ctx, cs.id.UserID, true))
 		if adopted {
 			if err := g.catchUpAdopted(ctx, res.session); err != nil {
-				g.logStoreErr("EventsAfter", cs.id.UserID, err)
+				g.logStoreErr("EventsAfter", res.session.id, cs.id.UserID, err)
 				c.Close(netcode.CloseInternalError, "store unavailable")
 				return
 			}
@@ -101,7 +118,7 @@ func (g *Gateway) open(c writer, cs *connState) {
 	if err != nil {
 		// Without the lobby the welcome would lie; the client reconnects
 		// (OnClose then lets the session wait out its grace as usual).
-		g.logStoreErr("LobbyOf", cs.id.UserID, err)
+		g.logStoreErr("LobbyOf", res.session.id, cs.id.UserID, err)
 		c.Close(netcode.CloseInternalError, "internal error")
 		return
 	}
@@ -123,11 +140,17 @@ func (g *Gateway) open(c writer, cs *connState) {
 	if res.resumed {
 		after = cs.lastSeq
 	}
-	g.hub.welcome(res.session, cs, connEvent(protocol.EvWelcome, w), sn, after)
+	welcome := connEvent(protocol.EvWelcome, w)
+	g.hub.welcome(res.session, cs, welcome, sn, after)
+	g.metrics.events[protocol.EvWelcome].delivered(1, len(welcome))
+	if g.log.Enabled(g.ctx, slog.LevelDebug) {
+		g.log.Debug("session opened", "session_id", res.session.id, "user_id", cs.id.UserID,
+			"resumed", res.resumed, "in_lobby", inLobby)
+	}
 	if inLobby && g.cl == nil {
 		// The member may have been shown disconnected while the user was
 		// away; the store does nothing when it already shows connected.
-		g.logStoreErr("SetConnected", cs.id.UserID, g.lobbies.SetConnected(g.ctx, cs.id.UserID, true))
+		g.logStoreErr("SetConnected", res.session.id, cs.id.UserID, g.lobbies.SetConnected(g.ctx, cs.id.UserID, true))
 	}
 }
 
@@ -140,6 +163,9 @@ func (g *Gateway) closed(cs *connState) {
 	if !g.hub.detach(s, cs, g.opts.ResumeGrace, g.expire) {
 		return
 	}
+	if g.log.Enabled(g.ctx, slog.LevelDebug) {
+		g.log.Debug("session disconnected; resumable", "session_id", s.id, "user_id", s.userID, "grace", g.opts.ResumeGrace)
+	}
 	ctx := g.ctx
 	if g.cl != nil {
 		var cancel context.CancelFunc
@@ -149,11 +175,11 @@ func (g *Gateway) closed(cs *connState) {
 			return // the session went on on another shard
 		}
 	}
-	g.logStoreErr("SetConnected", s.userID, g.lobbies.SetConnected(ctx, s.userID, false))
+	g.logStoreErr("SetConnected", s.id, s.userID, g.lobbies.SetConnected(ctx, s.userID, false))
 	// A resume may have landed between detach and SetConnected: then the
 	// store must show the member connected after all.
 	if s.connected() {
-		g.logStoreErr("SetConnected", s.userID, g.lobbies.SetConnected(ctx, s.userID, true))
+		g.logStoreErr("SetConnected", s.id, s.userID, g.lobbies.SetConnected(ctx, s.userID, true))
 	}
 }
 
@@ -186,6 +212,9 @@ func (g *Gateway) expire(s *Session) {
 	if !g.hub.expireIfIdle(s) {
 		return
 	}
+	if g.log.Enabled(g.ctx, slog.LevelDebug) {
+		g.log.Debug("session expired: no resume within the grace", "session_id", s.id, "user_id", s.userID)
+	}
 	if g.cl != nil {
 		ctx, cancel := context.WithTimeout(g.ctx, clusterOpTimeout)
 		ok, err := g.cl.sessions.Expire(ctx, s.userID, s.id)
@@ -193,9 +222,9 @@ func (g *Gateway) expire(s *Session) {
 		if err == nil && !ok {
 			return // resumed or replaced on another shard meanwhile
 		}
-		g.logStoreErr("Expire", s.userID, err)
+		g.logStoreErr("Expire", s.id, s.userID, err)
 	}
-	g.logStoreErr("Leave", s.userID, g.lobbies.Leave(g.ctx, s.userID, protocol.ReasonDisconnected))
+	g.logStoreErr("Leave", s.id, s.userID, g.lobbies.Leave(g.ctx, s.userID, protocol.ReasonDisconnected))
 	if g.mm != nil {
 		g.mm.CancelUser(g.ctx, s.userID, protocol.ReasonDisconnected)
 	}
@@ -204,10 +233,11 @@ func (g *Gateway) expire(s *Session) {
 // logStoreErr logs a failed store call on the session path, where no
 // client waits for an answer. A refusal (*protocol.Error, such as
 // not_in_lobby for a user who left meanwhile) is an answer, not a failure.
-func (g *Gateway) logStoreErr(op, userID string, err error) {
+func (g *Gateway) logStoreErr(op, sessionID, userID string, err error) {
 	var pe *protocol.Error
 	if err == nil || errors.As(err, &pe) {
 		return
 	}
-	g.log.Error("lobby store call failed", "op", op, "user", userID, "err", err)
+	g.logLimited(logStoreError, slog.LevelError, "lobby store call failed", "op", op,
+		"session_id", sessionID, "user_id", userID, "err", err)
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -34,7 +35,7 @@ func (g *Gateway) handleMessage(c writer, cs *connState, msg []byte) {
 		return
 	}
 	if req := g.admit(c, cs, msg); req != nil {
-		g.dispatch(g.ctx, c, cs, s, req)
+		g.dispatch(g.ctx, c, cs, s, req, cs.readAt)
 	}
 }
 
@@ -42,13 +43,20 @@ func (g *Gateway) handleMessage(c writer, cs *connState, msg []byte) {
 // cs.req. It answers what it refuses (rate_limited, bad_request; 4008 for
 // abuse) and then returns nil.
 func (g *Gateway) admit(c writer, cs *connState, msg []byte) *protocol.Request {
-	g.metrics.messagesIn.Inc()
 	req := &cs.req
 	decodeErr := protocol.DecodeRequest(msg, req)
 	now := time.Now().UnixNano()
-	ok, abuse := cs.bucket.take(now, g.opts.RatePerSecond, g.opts.RateBurst)
+	cs.readAt = now
+	om := g.metrics.unknownOp
+	if decodeErr == nil {
+		om = g.metrics.op(req.Op)
+	}
+	om.received.Inc()
+	om.bytes.Add(float64(len(msg)))
+	rate := g.settings.Load().Messages // a reload applies to every connection from its next message
+	ok, abuse := cs.bucket.take(now, rate.PerSecond, rate.Burst)
 	if ok && cs.user != nil {
-		ok, abuse = cs.user.take(now, Rate{g.opts.RatePerSecond, g.opts.RateBurst})
+		ok, abuse = cs.user.take(now, rate)
 	}
 	if !ok {
 		g.metrics.rateLimited.Inc()
@@ -70,14 +78,16 @@ func (g *Gateway) admit(c writer, cs *connState, msg []byte) *protocol.Request {
 	return req
 }
 
-// dispatch runs one admitted request of session s and answers it. ping and
-// lobby.send, the hot ops, are decoded by hand and allocate nothing; the
-// others are coldOps.
-func (g *Gateway) dispatch(ctx context.Context, c writer, cs *connState, s *Session, req *protocol.Request) {
+// dispatch runs one admitted request of session s, read at readAt (unix
+// ns), and answers it. ping and lobby.send, the hot ops, are decoded by
+// hand and allocate nothing; the others are coldOps.
+func (g *Gateway) dispatch(ctx context.Context, c writer, cs *connState, s *Session, req *protocol.Request, readAt int64) {
 	var (
 		out any   // reply body; nil → {}
 		err error // refusal
 	)
+	om := g.metrics.op(req.Op)
+	om.handled.Inc() // every admitted request, ping included: each one read is counted once
 	switch string(req.Op) {
 	case protocol.OpPing:
 		g.pong(c, req.Rid)
@@ -89,14 +99,17 @@ func (g *Gateway) dispatch(ctx context.Context, c writer, cs *connState, s *Sess
 	default:
 		op := coldOps[string(req.Op)]
 		if op == nil {
-			g.metrics.ops.WithLabelValues("unknown").Inc()
 			g.replyErr(c, req.Rid, protocol.CodeUnknownOp, "unknown op")
 			return
 		}
 		out, err = op(g, ctx, s, req.D)
 	}
-	g.metrics.countOp(req.Op)
 	g.reply(c, req.Rid, out, err)
+	if err == nil {
+		// The events went out synchronously, before the store returned,
+		// to every member on this shard: the reply was the last write.
+		om.observeFanout(readAt)
+	}
 }
 
 // opFunc runs one op for session s with its request body d, and returns
@@ -167,6 +180,7 @@ func (g *Gateway) pong(c writer, rid uint32) {
 	bp := replyBufs.Get().(*[]byte)
 	*bp = protocol.AppendPong((*bp)[:0], rid, time.Now().UnixMilli())
 	_ = c.Write(*bp)
+	g.metrics.sent(*bp)
 	replyBufs.Put(bp)
 }
 
@@ -191,6 +205,7 @@ func (g *Gateway) reply(c writer, rid uint32, out any, err error) {
 		return
 	}
 	_ = c.Write(*bp)
+	g.metrics.sent(*bp)
 	replyBufs.Put(bp)
 }
 
@@ -208,15 +223,16 @@ func (g *Gateway) replyError(c writer, rid uint32, err error) {
 		g.replyErr(c, rid, pe.Code, pe.Msg)
 		return
 	}
-	g.log.Error("request failed", "err", err)
+	g.logLimited(logRequestError, slog.LevelError, "request failed", "err", err)
 	g.replyErr(c, rid, protocol.CodeInternal, "internal error")
 }
 
 func (g *Gateway) replyErr(c writer, rid uint32, code protocol.Code, msg string) {
-	g.metrics.errors.WithLabelValues(string(code)).Inc()
+	g.metrics.errorReply(code)
 	bp := replyBufs.Get().(*[]byte)
 	*bp = protocol.AppendReplyErr((*bp)[:0], rid, code, msg)
 	_ = c.Write(*bp)
+	g.metrics.sent(*bp)
 	replyBufs.Put(bp)
 }
 
@@ -241,5 +257,6 @@ func (g *Gateway) replyOK(c writer, rid uint32) {
 	bp := replyBufs.Get().(*[]byte)
 	*bp = protocol.AppendReplyOK((*bp)[:0], rid)
 	_ = c.Write(*bp)
+	g.metrics.sent(*bp)
 	replyBufs.Put(bp)
 }

@@ -122,27 +122,32 @@ type Backends struct {
 // Gateway is one shard's front: the Fiber app (HTTP API and /ws) and the
 // netcode server behind it.
 type Gateway struct {
-	opts      Options
-	auth      *Auth
-	log       *slog.Logger
-	lobbies   lobby.Store
-	mm        *matchmaking.Service
-	net       *netcode.Server
-	app       *fiber.App
-	hub       *hub
-	metrics   *metrics
-	refusals  sampler        // log lines for refused handshakes
-	userMsgs  *bucketTable   // per-user message buckets (rate_limit), kept across reconnects
-	hsUser    *bucketTable   // handshakes per user
-	hsAddr    *bucketTable   // handshakes per source address
-	budget    *budget.Budget // write queues and replay, shard-wide (shed.go)
-	shedMu    sync.Mutex     // one shedding pass at a time
-	started   time.Time
-	draining  atomic.Bool
-	drained   chan struct{} // closed when a drain started by StartDrain ends
-	drainOnce sync.Once
-	ctx       context.Context // for store calls and background work; cancelled by Shutdown
-	cancel    context.CancelFunc
+	opts    Options
+	auth    *Auth
+	log     *slog.Logger
+	lobbies lobby.Store
+	mm      *matchmaking.Service
+	net     *netcode.Server
+	app     *fiber.App
+	hub     *hub
+	metrics *metrics
+	// Made before the services, which feed them (Wiring.MatchObserver,
+	// Wiring.RedisHook); registered with the rest by newMetrics.
+	matchMetrics *matchMetrics
+	redisMetrics *redisMetrics
+	logLimits    logLimits            // log lines a client can cause, limited per kind (oplog.go)
+	settings     atomic.Pointer[Live] // the settings SIGHUP may change (reload.go)
+	userMsgs     *bucketTable         // per-user message buckets (rate_limit), kept across reconnects
+	hsUser       *bucketTable         // handshakes per user
+	hsAddr       *bucketTable         // handshakes per source address
+	budget       *budget.Budget       // write queues and replay, shard-wide (shed.go)
+	shedMu       sync.Mutex           // one shedding pass at a time
+	started      time.Time
+	draining     atomic.Bool
+	drained      chan struct{} // closed when a drain started by StartDrain ends
+	drainOnce    sync.Once
+	ctx          context.Context // for store calls and background work; cancelled by Shutdown
+	cancel       context.CancelFunc
 	// live bounds this shard's writes to Redis (carried by ctx): the
 	// registry extends it with every heartbeat answered; a shard cut off
 	// from Redis longer than its liveness writes nothing more
@@ -165,20 +170,23 @@ type Wiring struct {
 func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gateway, error) {
 	opts.applyDefaults()
 	g := &Gateway{
-		opts:     opts,
-		auth:     auth,
-		log:      opts.Logger,
-		hub:      newHub(opts.ReplayEvents, opts.ReplayBytes),
-		started:  time.Now(),
-		drained:  make(chan struct{}),
-		refusals: sampler{every: time.Second},
+		opts:      opts,
+		auth:      auth,
+		log:       opts.Logger,
+		hub:       newHub(opts.ReplayEvents, opts.ReplayBytes),
+		started:   time.Now(),
+		drained:   make(chan struct{}),
+		logLimits: newLogLimits(),
 		// Every user with a connection has a bucket in use, plus those
 		// who left within a refill time: a few times the connection limit.
-		userMsgs: newBucketTable(Rate{opts.RatePerSecond, opts.RateBurst}, 4*opts.MaxConnections),
-		hsUser:   newBucketTable(opts.HandshakesPerUser, maxLimitKeys),
-		hsAddr:   newBucketTable(opts.HandshakesPerAddress, maxLimitKeys),
-		budget:   budget.New(max(opts.MemoryBudget, budget.MinLimit)),
+		userMsgs:     newBucketTable(Rate{opts.RatePerSecond, opts.RateBurst}, 4*opts.MaxConnections),
+		hsUser:       newBucketTable(opts.HandshakesPerUser, maxLimitKeys),
+		hsAddr:       newBucketTable(opts.HandshakesPerAddress, maxLimitKeys),
+		budget:       budget.New(max(opts.MemoryBudget, budget.MinLimit)),
+		matchMetrics: newMatchMetrics(),
+		redisMetrics: newRedisMetrics(),
 	}
+	g.settings.Store(opts.live())
 	g.hub.pool.budget = g.budget
 	g.hub.shed = g.shed
 	g.live = &cluster.Liveness{}
@@ -206,6 +214,7 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 	}
 	g.metrics = newMetrics(g)
 	if b.Cluster != nil {
+		g.metrics.registry.MustRegister(g.redisMetrics.collectors()...)
 		if err := g.startCluster(b.Cluster); err != nil {
 			g.cancel()
 			return nil, err
@@ -237,14 +246,17 @@ func (g *Gateway) Serve(ln net.Listener) error {
 // with 4010 at that time, and returns when every connection is gone or the
 // drain timeout has passed (then it reports false).
 func (g *Gateway) Drain() bool {
+	set := g.settings.Load()
 	if g.draining.CompareAndSwap(false, true) {
-		g.log.Info("draining", "connections", g.net.Len(), "spread", g.opts.DrainSpread)
+		g.log.Info("draining", "connections", g.net.Len(), "spread", set.DrainSpread)
 		g.hub.each(func(s *Session) {
 			after := time.Duration(0)
-			if g.opts.DrainSpread > 0 {
-				after = time.Duration(rand.Int64N(int64(g.opts.DrainSpread)))
+			if set.DrainSpread > 0 {
+				after = time.Duration(rand.Int64N(int64(set.DrainSpread)))
 			}
-			conn := s.writeIfLive(connEvent(protocol.EvServerDraining, protocol.DrainingEv{ReconnectAfterMs: after.Milliseconds()}))
+			ev := connEvent(protocol.EvServerDraining, protocol.DrainingEv{ReconnectAfterMs: after.Milliseconds()})
+			conn := s.writeIfLive(ev)
+			g.metrics.events[protocol.EvServerDraining].delivered(1, len(ev))
 			if conn != nil {
 				time.AfterFunc(after, func() { conn.Close(protocol.CloseDraining, "draining") })
 			}
@@ -253,7 +265,7 @@ func (g *Gateway) Drain() bool {
 			g.watch.Drain(g.opts.DrainSpread) // streams end over the same spread
 		}
 	}
-	deadline := time.NewTimer(g.opts.DrainTimeout)
+	deadline := time.NewTimer(set.DrainTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()

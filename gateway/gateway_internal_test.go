@@ -12,6 +12,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/lobbyd/lobbyd/budget"
+	"github.com/lobbyd/lobbyd/cluster"
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/protocol"
 )
@@ -76,6 +77,9 @@ func testGateway(t testing.TB, ringEntries, ringBytes int) (*Gateway, *lobby.Mem
 	g.budget = budget.New(g.opts.MemoryBudget) // as New does: benchmarks pay for the accounting
 	g.hub.pool.budget = g.budget
 	g.hub.shed = g.shed
+	g.settings.Store(g.opts.live())
+	g.live = &cluster.Liveness{}
+	g.logLimits = newLogLimits()
 	g.metrics = newMetrics(g)
 	store := lobby.NewMemoryStore(lobbySink{g}, lobby.MemoryOptions{})
 	g.lobbies = store
@@ -263,7 +267,7 @@ func TestTokenBucket(t *testing.T) {
 
 // benchLobby puts u0..u7, each with a session on a copyWriter, in one
 // lobby hosted by u0.
-func benchLobby(b *testing.B, g *Gateway, store lobby.Store) {
+func benchLobby(b testing.TB, g *Gateway, store lobby.Store) {
 	ctx := context.Background()
 	var id string
 	for i := range 8 {

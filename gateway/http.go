@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"errors"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,7 +109,7 @@ func (g *Gateway) httpFail(c *fiber.Ctx, err error) error {
 	if errors.As(err, &pe) {
 		return httpError(c, pe.Code, pe.Msg)
 	}
-	g.log.Error("http request failed", "path", c.Path(), "err", err)
+	g.logLimited(logHTTPError, slog.LevelError, "http request failed", "path", c.Path(), "err", err)
 	return httpError(c, protocol.CodeInternal, "internal error")
 }
 
@@ -162,10 +163,11 @@ func (g *Gateway) handleReady(c *fiber.Ctx) error {
 // originAllowed applies allowed_origins: empty allows any Origin, "*" too,
 // else an exact match.
 func (g *Gateway) originAllowed(origin string) bool {
-	if len(g.opts.AllowedOrigins) == 0 {
+	origins := g.settings.Load().AllowedOrigins
+	if len(origins) == 0 {
 		return true
 	}
-	for _, o := range g.opts.AllowedOrigins {
+	for _, o := range origins {
 		if o == "*" || o == origin {
 			return true
 		}
@@ -190,7 +192,7 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 	// to a rate.
 	now := time.Now().UnixNano()
 	if ok, retry := g.hsAddr.allow(addressKey(c.Context().RemoteIP()), now); !ok {
-		return g.refuseRate(c, retry, "too many handshakes from this address")
+		return g.refuseRate(c, retry, refuseAddressRate, "too many handshakes from this address")
 	}
 	token := c.Query("token")
 	if token == "" {
@@ -198,18 +200,18 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 	}
 	id, err := g.auth.Verify(token)
 	if err != nil {
-		return g.refuseWS(c, protocol.CodeUnauthorized, err.Error())
+		return g.refuseWS(c, protocol.CodeUnauthorized, refuseToken, err.Error())
 	}
 	if origin := c.Get(fiber.HeaderOrigin); origin != "" && !g.originAllowed(origin) {
-		return g.refuseWS(c, protocol.CodeForbidden, "origin not allowed")
+		return g.refuseWS(c, protocol.CodeForbidden, refuseOrigin, "origin not allowed")
 	}
 	// Per user: reconnecting must not be a way around the message limit
 	// (a fresh connection used to bring a full bucket), nor cheap.
 	if ok, retry := g.hsUser.allow(id.UserID, now); !ok {
-		return g.refuseRate(c, retry, "too many handshakes for this user")
+		return g.refuseRate(c, retry, refuseUserRate, "too many handshakes for this user")
 	}
 	if g.draining.Load() {
-		return g.refuseBusy(c)
+		return g.refuseBusy(c, refuseDraining)
 	}
 	cs := &connState{id: id, user: g.userMsgs.get(id.UserID, now)}
 	// last_seq is checked even without resume: a malformed query is a
@@ -217,13 +219,13 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 	if ls := c.Query("last_seq"); ls != "" {
 		n, err := strconv.ParseUint(ls, 10, 64)
 		if err != nil {
-			return g.refuseWS(c, protocol.CodeBadRequest, "last_seq must be an unsigned integer")
+			return g.refuseWS(c, protocol.CodeBadRequest, refuseBadQuery, "last_seq must be an unsigned integer")
 		}
 		cs.lastSeq = n
 	}
 	if r := c.Query("resume"); r != "" {
 		if len(r) > 128 {
-			return g.refuseWS(c, protocol.CodeBadRequest, "resume token too long")
+			return g.refuseWS(c, protocol.CodeBadRequest, refuseBadQuery, "resume token too long")
 		}
 		cs.resume = strings.Clone(r) // fasthttp reuses the request's buffer after the handler
 	}
@@ -234,7 +236,7 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 	// replaced one whose client ignores its 4009) no longer count.
 	if err := g.net.Upgrade(c, cs); err != nil {
 		if errors.Is(err, netcode.ErrFull) {
-			return g.refuseBusy(c)
+			return g.refuseBusy(c, refuseFull)
 		}
 		return err
 	}
@@ -242,16 +244,16 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 }
 
 // refuseBusy answers 503 with Retry-After: draining, or at max_connections.
-func (g *Gateway) refuseBusy(c *fiber.Ctx) error {
+func (g *Gateway) refuseBusy(c *fiber.Ctx, reason string) error {
 	c.Set(fiber.HeaderRetryAfter, "5")
-	return g.refuseWS(c, protocol.CodeUnavailable, "not accepting connections, retry later")
+	return g.refuseWS(c, protocol.CodeUnavailable, reason, "not accepting connections, retry later")
 }
 
 // refuseRate answers a handshake over a handshake limit: 429 rate_limited
 // with Retry-After in whole seconds (at least 1).
-func (g *Gateway) refuseRate(c *fiber.Ctx, retry time.Duration, msg string) error {
+func (g *Gateway) refuseRate(c *fiber.Ctx, retry time.Duration, reason, msg string) error {
 	c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(max(1, int64((retry+time.Second-1)/time.Second)), 10))
-	return g.refuseWS(c, protocol.CodeRateLimited, msg)
+	return g.refuseWS(c, protocol.CodeRateLimited, reason, msg)
 }
 
 func (g *Gateway) handleGuest(c *fiber.Ctx) error {

@@ -42,7 +42,7 @@ func (h *hub) lookup(userID string) *Session {
 
 // fanOut delivers one encoded event to each user's session on this shard.
 // It takes the deliverer's reference of ev and releases it.
-func (h *hub) fanOut(to []string, ev *eventBuf) {
+func (h *hub) fanOut(to []string, ev *eventBuf) (sessions int) {
 	h.pool.publish(ev)
 	if b := h.pool.budget; b != nil && b.Used() > b.High() && h.shed != nil {
 		// Before the event adds to any queue: replay (and, failing that,
@@ -54,10 +54,12 @@ func (h *hub) fanOut(to []string, ev *eventBuf) {
 	for _, uid := range to {
 		if s := h.byUser[uid]; s != nil {
 			s.deliver(h, ev)
+			sessions++
 		}
 	}
 	h.mu.RUnlock()
 	h.pool.release(ev)
+	return sessions
 }
 
 // attachResult says what attach did.
@@ -247,6 +249,25 @@ func (h *hub) expired(now time.Time, out []writer) []writer {
 		s.mu.Unlock()
 	}
 	return out
+}
+
+// countByState counts the sessions with a connection and those waiting
+// for a resume (for metrics: one scrape, not the hot path).
+func (h *hub) countByState() (connected, resumable int) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, s := range h.byUser {
+		s.mu.Lock()
+		switch {
+		case s.closed:
+		case s.conn != nil:
+			connected++
+		default:
+			resumable++
+		}
+		s.mu.Unlock()
+	}
+	return connected, resumable
 }
 
 // count returns the number of sessions (connected or in grace).

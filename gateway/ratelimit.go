@@ -84,11 +84,11 @@ func (s *sharedBucket) take(now int64, r Rate) (ok, abuse bool) {
 // own that is not kept (the limit fails open for it rather than refusing a
 // key only because others are busy). Safe for concurrent use.
 type bucketTable struct {
-	rate    Rate
 	maxKeys int
 
 	mu sync.Mutex
 	// Guarded by mu.
+	rate    Rate // changed by a reload (setRate)
 	m       map[string]*sharedBucket
 	sweepAt int // len(m) at which the next insert sweeps
 }
@@ -133,16 +133,34 @@ func (t *bucketTable) sweepLocked(now int64) {
 // allow takes a token from key's bucket; when there is none it returns how
 // long until there is. A table with no rate allows everything.
 func (t *bucketTable) allow(key string, now int64) (ok bool, retry time.Duration) {
-	if t == nil || t.rate.PerSecond <= 0 {
+	if t == nil {
+		return true, 0
+	}
+	rate := t.currentRate()
+	if rate.PerSecond <= 0 {
 		return true, 0
 	}
 	b := t.get(key, now)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if ok, _ := b.b.take(now, t.rate.PerSecond, t.rate.Burst); ok {
+	if ok, _ := b.b.take(now, rate.PerSecond, rate.Burst); ok {
 		return true, 0
 	}
-	return false, b.b.wait(t.rate.PerSecond)
+	return false, b.b.wait(rate.PerSecond)
+}
+
+// currentRate is the table's rate now.
+func (t *bucketTable) currentRate() Rate {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.rate
+}
+
+// setRate changes the rate of every bucket of the table from its next take.
+func (t *bucketTable) setRate(r Rate) {
+	t.mu.Lock()
+	t.rate = r
+	t.mu.Unlock()
 }
 
 // len is the number of keys held (tests, metrics).

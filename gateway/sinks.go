@@ -19,7 +19,8 @@ func (s lobbySink) Deliver(ev *lobby.Event) {
 	}
 	if buf := g.encodeLobbyEvent(ev); buf != nil {
 		g.metrics.eventsOut.Inc()
-		g.hub.fanOut(ev.To, buf)
+		size := len(buf.b)
+		g.metrics.event(ev.Name).delivered(g.hub.fanOut(ev.To, buf), size)
 	}
 }
 
@@ -116,6 +117,7 @@ func (s matchSink) Deliver(ev *matchmaking.Event) {
 		if g.cl != nil {
 			g.forwardRemote(ev.To, buf.b)
 		}
-		g.hub.fanOut(ev.To, buf)
+		size := len(buf.b)
+		g.metrics.event(ev.Name).delivered(g.hub.fanOut(ev.To, buf), size)
 	}
 }

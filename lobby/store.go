@@ -118,8 +118,29 @@ type JSONLister interface {
 
 // Stats are gauges for metrics.
 type Stats struct {
-	Lobbies int
-	Members int
+	Lobbies      int // Open + InGame
+	Members      int
+	Open         int // lobbies in state open
+	InGame       int // lobbies in state in_game
+	Disconnected int // members shown disconnected (waiting for a resume)
+}
+
+// Count adds d, a lobby with the members counted by member (nil: all), to st.
+// Caller holds whatever guards d.
+func (st *Stats) Count(d *Doc, member func(userID string) bool) {
+	if d.State == protocol.StateInGame {
+		st.InGame++
+	} else {
+		st.Open++
+	}
+	for _, m := range d.Members {
+		if member != nil && !member(m.UserID) {
+			continue
+		}
+		if !m.Connected {
+			st.Disconnected++
+		}
+	}
 }
 
 // ListingFeed is a store whose listing can be followed live (GET

@@ -34,6 +34,16 @@ type Options struct {
 	// Logger receives errors the Service cannot return to a caller (the
 	// store or Lobbies failing inside the loop). Zero: slog.Default().
 	Logger *slog.Logger
+	// Observer learns of every match made, for metrics. Zero: none.
+	Observer Observer
+}
+
+// Observer learns what the matching loop does (the gateway's metrics).
+// Matched runs on the loop's goroutine after a match's lobby exists:
+// queue, its players, its skill spread (highest minus lowest skill of its
+// tickets) and how long each of its tickets waited, in milliseconds.
+type Observer interface {
+	Matched(queue string, players int, skillSpread float64, waitedMs []int64)
 }
 
 func (o *Options) applyDefaults() {

@@ -3,6 +3,7 @@ package matchmaking
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -37,7 +38,10 @@ var (
 // calls the store, Lobbies or the Sink, except passMu around the store's
 // Waiting snapshot and the matcher (see service_run.go).
 type Service struct {
-	queues  []QueueConfig // immutable after NewService
+	// queues is swapped whole by UpdateQueues, never changed in place: a
+	// pass or an Enqueue works on the slice it loaded. Names, order and
+	// team shapes never change after NewService, so an index stays valid.
+	queues  atomic.Pointer[[]QueueConfig]
 	byName  map[string]int
 	store   TicketStore
 	lobbies Lobbies
@@ -68,11 +72,12 @@ func NewService(queues []QueueConfig, store TicketStore, lobbies Lobbies, sink S
 	}
 	opts.applyDefaults()
 	s := &Service{
-		queues: qs, byName: make(map[string]int, len(qs)),
-		store: store, lobbies: lobbies, sink: sink, opts: opts,
+		byName: make(map[string]int, len(qs)),
+		store:  store, lobbies: lobbies, sink: sink, opts: opts,
 		rates: make([]rateWindow, len(qs)),
 		wake:  make(chan struct{}, 1),
 	}
+	s.queues.Store(&qs)
 	for i, q := range qs {
 		s.byName[q.Name] = i
 	}
@@ -80,7 +85,46 @@ func NewService(queues []QueueConfig, store TicketStore, lobbies Lobbies, sink S
 }
 
 // Queues returns the queues as configured, defaults applied.
-func (s *Service) Queues() []QueueConfig { return slices.Clone(s.queues) }
+func (s *Service) Queues() []QueueConfig { return slices.Clone(s.queueList()) }
+
+// queueList is the queues in force.
+func (s *Service) queueList() []QueueConfig { return *s.queues.Load() }
+
+// UpdateQueues puts in force the settings of qs that may change while
+// tickets wait: each queue's skill window, region rule and relax time, and
+// timeout. It returns what changed, one "queues[name].key: old → new" each.
+// qs must name the same queues in the same order with the same team shapes
+// (team_size, teams, max_party): those decide which tickets exist, so a
+// change to them needs a restart and is refused, with nothing applied.
+func (s *Service) UpdateQueues(qs []QueueConfig) ([]string, error) {
+	next := slices.Clone(qs)
+	if err := ValidateQueues(next); err != nil {
+		return nil, err
+	}
+	old := s.queueList()
+	if len(next) != len(old) {
+		return nil, fmt.Errorf("queues: %d queues configured, %d running: adding or removing a queue needs a restart", len(next), len(old))
+	}
+	var changed []string
+	for i := range next {
+		o, n := &old[i], &next[i]
+		if o.Name != n.Name || o.TeamSize != n.TeamSize || o.Teams != n.Teams || o.MaxParty != n.MaxParty {
+			return nil, fmt.Errorf("queues[%d] (%s): name, team_size, teams and max_party need a restart", i, o.Name)
+		}
+		diff := func(key string, a, b any) {
+			if fmt.Sprint(a) != fmt.Sprint(b) {
+				changed = append(changed, fmt.Sprintf("queues[%s].%s: %v → %v", o.Name, key, a, b))
+			}
+		}
+		diff("skill_window", o.SkillWindow, n.SkillWindow)
+		diff("region", o.Region, n.Region)
+		diff("region_relax_after_ms", o.RegionRelaxAfterMs, n.RegionRelaxAfterMs)
+		diff("timeout_ms", o.TimeoutMs, n.TimeoutMs)
+	}
+	s.queues.Store(&next)
+	s.poke() // a wider window may match someone now
+	return changed, nil
+}
 
 // Enqueue queues p (or, with Party, p's whole lobby) on req.Queue and
 // sends mm.queued to every member of the ticket. Errors: queue_unknown,
@@ -91,7 +135,7 @@ func (s *Service) Enqueue(ctx context.Context, p Player, req protocol.Enqueue) (
 	if !ok {
 		return protocol.Ticket{}, errQueueUnknown
 	}
-	q := &s.queues[qi]
+	q := &s.queueList()[qi]
 	if p.UserID == "" {
 		return protocol.Ticket{}, errNoUser
 	}
@@ -138,11 +182,16 @@ func (s *Service) Enqueue(ctx context.Context, p Player, req protocol.Enqueue) (
 	}
 	view := t.View(protocol.TicketQueued)
 	s.sink.Deliver(&Event{Name: protocol.EvQueued, To: t.Members, Ticket: &view})
+	s.poke()
+	return view, nil
+}
+
+// poke wakes the matching loop for an early pass (at most one is pending).
+func (s *Service) poke() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
-	return view, nil
 }
 
 // partyOf lists the lobby's members, the host (p) first.
@@ -215,8 +264,9 @@ func (s *Service) logStoreErr(op string, err error) {
 // shard matches each queue. No store call.
 func (s *Service) Matchers() map[string]int {
 	now := s.opts.Clock()
-	out := make(map[string]int, len(s.queues))
-	for i, q := range s.queues {
+	queues := s.queueList()
+	out := make(map[string]int, len(queues))
+	for i, q := range queues {
 		if s.opts.Runs(q.Name) {
 			out[q.Name] = s.rates[i].perMinute(now)
 		}
@@ -228,8 +278,9 @@ func (s *Service) Matchers() map[string]int {
 func (s *Service) Stats() []QueueStats {
 	ctx := context.Background()
 	now := s.opts.Clock()
-	out := make([]QueueStats, len(s.queues))
-	for i, q := range s.queues {
+	queues := s.queueList()
+	out := make([]QueueStats, len(queues))
+	for i, q := range queues {
 		out[i] = QueueStats{Name: q.Name, MatchesPerMin: s.rates[i].perMinute(now)}
 		st, err := s.store.Stats(ctx, q.Name)
 		if err != nil {

@@ -57,11 +57,12 @@ func (s *Service) Run(ctx context.Context) {
 // claimed, given a lobby and told. It returns the time spent scanning
 // (snapshots and matcher). Run calls it; tests call it with a fake clock.
 func (s *Service) MatchNow(ctx context.Context) (scan time.Duration) {
-	for qi := range s.queues {
+	queues := s.queueList()
+	for qi := range queues {
 		if ctx.Err() != nil {
 			return scan
 		}
-		if !s.opts.Runs(s.queues[qi].Name) {
+		if !s.opts.Runs(queues[qi].Name) {
 			continue // another shard holds this queue's matcher lease
 		}
 		scan += s.pass(ctx, qi)
@@ -80,7 +81,7 @@ type found struct {
 // snapshot and the matcher, which reuse memory between passes. Outside it:
 // every store mutation, Lobbies call and Deliver.
 func (s *Service) pass(ctx context.Context, qi int) time.Duration {
-	q := &s.queues[qi]
+	q := &s.queueList()[qi]
 	now := s.opts.Clock()
 
 	scanStart := time.Now()
@@ -130,7 +131,7 @@ func (s *Service) pass(ctx context.Context, qi int) time.Duration {
 
 // start claims a match's tickets, creates its lobby and sends mm.matched.
 func (s *Service) start(ctx context.Context, qi int, f *found) {
-	q := &s.queues[qi]
+	q := &s.queueList()[qi]
 	ids := make([]string, len(f.tickets))
 	players := 0
 	for i := range f.tickets {
@@ -164,7 +165,15 @@ func (s *Service) start(ctx context.Context, qi int, f *found) {
 		s.restore(ctx, f.tickets, err)
 		return
 	}
-	s.rates[qi].add(s.opts.Clock(), 1)
+	now := s.opts.Clock()
+	s.rates[qi].add(now, 1)
+	if obs := s.opts.Observer; obs != nil {
+		waited := make([]int64, len(f.tickets))
+		for i := range f.tickets {
+			waited[i] = max(now-f.tickets[i].CreatedAt, 0)
+		}
+		obs.Matched(q.Name, players, f.m.SkillSpread, waited)
+	}
 	for i := range f.tickets {
 		t := &f.tickets[i]
 		s.sink.Deliver(&Event{Name: protocol.EvMatched, To: t.Members, TicketID: t.ID,
