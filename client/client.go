@@ -92,6 +92,7 @@ type HandshakeError struct {
 	RetryAfter time.Duration
 }
 
+// Error says the status and the server's error.
 func (e *HandshakeError) Error() string {
 	return fmt.Sprintf("client: handshake refused: HTTP %d: %v", e.Status, e.Err)
 }
