@@ -208,7 +208,9 @@ func Start(ctx context.Context, e *Env, p *Prepared, logf func(string, ...any)) 
 	s := &Server{Target: t, cmd: cmd, done: make(chan struct{}), log: logFile}
 	t.PID = cmd.Process.Pid
 	go func() { _ = cmd.Wait(); close(s.done) }()
-	if err := waitHealthy(ctx, addr, s.done, 30*time.Second); err != nil {
+	// A bound, not a wait: healthy servers answer within a second; Node
+	// loading Colyseus's module graph on a loaded machine takes tens.
+	if err := waitHealthy(ctx, addr, s.done, 90*time.Second); err != nil {
 		s.Stop()
 		tail, _ := os.ReadFile(logFile.Name())
 		return nil, fmt.Errorf("%s: %w\n%s", p.Kind, err, lastBytes(tail, 2000))
