@@ -20,6 +20,7 @@ import (
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/matchmaking"
 	"github.com/lobbyd/lobbyd/version"
+	"github.com/lobbyd/lobbyd/web"
 )
 
 // App is one running shard.
@@ -80,6 +81,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Dev:                  cfg.Dev,
 		OperatorToken:        a.OperatorToken,
 		Logger:               log,
+		UI:                   web.Assets(),
 	}, auth, func(w gateway.Wiring) (gateway.Backends, error) {
 		if a.cluster != nil {
 			return a.cluster.backends(cfg, w, log)

@@ -375,6 +375,7 @@ func TestOpenAPIAnswersAreTheServers(t *testing.T) {
 		return h
 	}
 	scenarios := []scenario{
+		{"GET", "/", "200", "/", nil, "", nil},
 		{"GET", "/healthz", "200", "/healthz", nil, "", nil},
 		{"GET", "/readyz", "200", "/readyz", nil, "", nil},
 		{"GET", "/ws", "101", "/ws?token=" + issue("ws1"), wsHeaders("13"), "", nil},

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -72,6 +73,9 @@ type Options struct {
 	MemoryBudget         int64         // bytes for write queues and replay, shard-wide; default budget.MachineDefault() (shed.go)
 	MaxWatchers          int           // live lobby list streams (max_watchers); default watch.DefaultMaxWatchers
 	Logger               *slog.Logger  // default slog.Default()
+	// UI is the lobby page's files (index.html at its root), served at /
+	// and under /ui/; nil serves no page (the web package's Assets in lobbyd).
+	UI fs.FS
 }
 
 func (o *Options) applyDefaults() {

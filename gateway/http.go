@@ -82,6 +82,7 @@ func (g *Gateway) newApp() *fiber.App {
 	g.adminRoutes(app) // admin.go: the rest of the operator's API and page
 	// Profiles for operators chasing a hot shard: /debug/pprof/*.
 	app.Use("/debug/pprof", g.requireOperator, pprof.New())
+	g.mountUI(app)
 	// No catch-all handler: a path no route matches reaches httpErrorHandler
 	// as Fiber's 404, or as its 405 (with Allow) when the path exists for
 	// other methods. A catch-all would hide the 405.

@@ -1,0 +1,20 @@
+// @lobbyd/client: the TypeScript client of lobbyd (docs/clients.md).
+export { LobbyClient } from "./client.js";
+export type {
+  ClientEvents,
+  ClientOptions,
+  ConnState,
+  ReconnectReason,
+  RequestOptions,
+  TokenSource,
+  WebSocketCtor,
+  WebSocketLike,
+} from "./client.js";
+export { Emitter } from "./emitter.js";
+export { AbortedError, ClientClosedError, ConnectionLostError, ProtocolError, TimeoutError } from "./errors.js";
+export { filterQuery, guestToken, listLobbies, queues } from "./http.js";
+export type { QueueStats } from "./http.js";
+export { LobbyWatch, watchLobbies } from "./watch.js";
+export type { WatchEvents, WatchOptions } from "./watch.js";
+export { Close } from "./types.js";
+export type * from "./types.js";
