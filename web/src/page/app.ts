@@ -585,7 +585,7 @@ function renderList() {
             { class: "meta" },
             h("span", { class: "chip" }, l.mode || "any mode"),
             l.region && h("span", { class: "chip" }, l.region),
-            l.has_password && h("span", { class: "chip lock" }, "🔒 password"),
+            l.has_password && h("span", { class: "chip lock" }, "password"),
             l.state === "in_game" && h("span", { class: "chip ingame" }, "in game"),
             h("span", { class: "chip" }, `host ${l.members?.find((m) => m.is_host)?.name ?? "—"}`),
           ),
@@ -636,7 +636,7 @@ function lobbyScreen(l: LobbyView) {
         { class: "sub" },
         h("span", { class: "chip" }, l.mode || "any mode"),
         h("span", { class: "chip" }, l.visibility),
-        l.has_password && h("span", { class: "chip lock" }, "🔒 password"),
+        l.has_password && h("span", { class: "chip lock" }, "password"),
         l.state === "in_game" && h("span", { class: "chip ingame" }, "in game"),
         `${l.members.length} / ${l.max_players} players`,
       ),
@@ -747,7 +747,11 @@ function memberRow(m: Member, me: string, iAmHost: boolean) {
       h("span", { class: `ready-mark${m.ready ? " on" : ""}`, "data-testid": "ready-mark", "data-ready": String(m.ready) }, m.ready ? "✔ READY" : "NOT READY"),
       iAmHost &&
         !you &&
-        h("button", { class: "btn ghost small", type: "button", title: "Make host", "data-testid": "transfer", onclick: () => act(() => C().transferHost(m.user_id).then(() => setHost(m.user_id))) }, "👑"),
+        h(
+          "button",
+          { class: "btn ghost small", type: "button", title: "Make host", "data-testid": "transfer", onclick: () => act(() => C().transferHost(m.user_id).then(() => setHost(m.user_id))) },
+          "Promote",
+        ),
       iAmHost &&
         !you &&
         h(
@@ -764,7 +768,7 @@ function memberRow(m: Member, me: string, iAmHost: boolean) {
                 sys(`${m.name} was kicked`);
               }),
           },
-          "✕",
+          "Kick",
         ),
     ),
   );

@@ -479,7 +479,7 @@ function renderList() {
     list.replaceChildren(...lobbies.map((l) => {
         const n = l.members?.length ?? 0;
         const full = n >= l.max_players;
-        return h("div", { class: "lobby-row", "data-testid": "lobby-row", "data-lobby-id": l.id }, h("div", {}, h("div", { class: "name" }, l.name), h("div", { class: "meta" }, h("span", { class: "chip" }, l.mode || "any mode"), l.region && h("span", { class: "chip" }, l.region), l.has_password && h("span", { class: "chip lock" }, "🔒 password"), l.state === "in_game" && h("span", { class: "chip ingame" }, "in game"), h("span", { class: "chip" }, `host ${l.members?.find((m) => m.is_host)?.name ?? "—"}`))), h("div", { class: "fill" }, h("div", { class: "num" }, `${n}/${l.max_players}`), h("div", { class: "bar" }, h("i", { style: `width:${Math.min(100, (100 * n) / l.max_players)}%` }))), h("button", {
+        return h("div", { class: "lobby-row", "data-testid": "lobby-row", "data-lobby-id": l.id }, h("div", {}, h("div", { class: "name" }, l.name), h("div", { class: "meta" }, h("span", { class: "chip" }, l.mode || "any mode"), l.region && h("span", { class: "chip" }, l.region), l.has_password && h("span", { class: "chip lock" }, "password"), l.state === "in_game" && h("span", { class: "chip ingame" }, "in game"), h("span", { class: "chip" }, `host ${l.members?.find((m) => m.is_host)?.name ?? "—"}`))), h("div", { class: "fill" }, h("div", { class: "num" }, `${n}/${l.max_players}`), h("div", { class: "bar" }, h("i", { style: `width:${Math.min(100, (100 * n) / l.max_players)}%` }))), h("button", {
             class: "btn small",
             type: "button",
             disabled: full || l.state !== "open" || l.locked,
@@ -499,7 +499,7 @@ function lobbyScreen(l) {
     const iAmHost = l.host === me;
     const mine = l.members.find((m) => m.user_id === me);
     const everyoneReady = l.members.length >= 2 && l.members.every((m) => m.ready || m.user_id === l.host);
-    const head = h("div", { class: "lobby-head" }, h("div", {}, h("h1", { "data-testid": "lobby-title" }, l.name), h("div", { class: "sub" }, h("span", { class: "chip" }, l.mode || "any mode"), h("span", { class: "chip" }, l.visibility), l.has_password && h("span", { class: "chip lock" }, "🔒 password"), l.state === "in_game" && h("span", { class: "chip ingame" }, "in game"), `${l.members.length} / ${l.max_players} players`)), l.code &&
+    const head = h("div", { class: "lobby-head" }, h("div", {}, h("h1", { "data-testid": "lobby-title" }, l.name), h("div", { class: "sub" }, h("span", { class: "chip" }, l.mode || "any mode"), h("span", { class: "chip" }, l.visibility), l.has_password && h("span", { class: "chip lock" }, "password"), l.state === "in_game" && h("span", { class: "chip ingame" }, "in game"), `${l.members.length} / ${l.max_players} players`)), l.code &&
         h("div", { class: "code-box" }, h("small", {}, "INVITE CODE"), h("span", {
             class: "code",
             title: "Copy",
@@ -537,7 +537,7 @@ function memberRow(m, me, iAmHost) {
     const you = m.user_id === me;
     return h("div", { class: `member${you ? " me-row" : ""}${m.connected ? "" : " away"}`, "data-testid": "member", "data-user": m.user_id }, h("div", { class: "avatar", style: `background:${hue(m.user_id)}` }, (m.name || "?").slice(0, 1).toUpperCase()), h("div", {}, h("div", { class: "who" }, m.name, m.is_host && h("span", { class: "badge host", "data-testid": "host-badge" }, "HOST"), you && h("span", { class: "badge you" }, "YOU")), h("div", { class: "status" }, m.connected ? "online" : "reconnecting…")), h("div", { class: "acts" }, h("span", { class: `ready-mark${m.ready ? " on" : ""}`, "data-testid": "ready-mark", "data-ready": String(m.ready) }, m.ready ? "✔ READY" : "NOT READY"), iAmHost &&
         !you &&
-        h("button", { class: "btn ghost small", type: "button", title: "Make host", "data-testid": "transfer", onclick: () => act(() => C().transferHost(m.user_id).then(() => setHost(m.user_id))) }, "👑"), iAmHost &&
+        h("button", { class: "btn ghost small", type: "button", title: "Make host", "data-testid": "transfer", onclick: () => act(() => C().transferHost(m.user_id).then(() => setHost(m.user_id))) }, "Promote"), iAmHost &&
         !you &&
         h("button", {
             class: "btn ghost small",
@@ -550,7 +550,7 @@ function memberRow(m, me, iAmHost) {
                     S.lobby.members = S.lobby.members.filter((x) => x.user_id !== m.user_id);
                 sys(`${m.name} was kicked`);
             }),
-        }, "✕")));
+        }, "Kick")));
 }
 function chatPanel() {
     const input = h("input", { type: "text", id: "say", maxlength: 500, placeholder: "Say something…", autocomplete: "off", "data-testid": "chat-input" });
