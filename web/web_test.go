@@ -54,7 +54,13 @@ func TestNodeSuite(t *testing.T) {
 	// The drain test runs two shards on one Redis: the shared one, under a
 	// prefix of this test's that redistest deletes afterwards.
 	_, prefix := redistest.Client(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	// Bounded by the test binary's own deadline (go test -timeout), less a
+	// margin to report the output, so a hung suite fails with its log.
+	deadline := time.Now().Add(9 * time.Minute)
+	if d, ok := t.Deadline(); ok && d.Add(-30*time.Second).Before(deadline) {
+		deadline = d.Add(-30 * time.Second)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "npm", "test")
 	cmd.Env = append(os.Environ(),

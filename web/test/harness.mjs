@@ -33,6 +33,9 @@ export const results = join(web, "test-results");
 /** Waits of "eventually" must survive a loaded machine (HELPERS.md): 20 s. */
 export const EVENTUALLY_MS = 20000;
 
+/** Each test's own bound (node:test's timeout option): its waits, many times over. */
+export const BOUND = { timeout: 300_000 };
+
 let bin = process.env.LOBBYD_BIN || "";
 export function lobbydBin() {
   if (bin) return bin;
