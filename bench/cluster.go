@@ -276,6 +276,17 @@ func (r *benchRedis) usedMemory() int64 {
 	return 0
 }
 
+// version is INFO server's redis_version ("redis ?" when unknown).
+func (r *benchRedis) version(ctx context.Context) string {
+	info, _ := r.rc.Info(ctx, "server").Result()
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "redis_version:"); ok {
+			return "redis " + v
+		}
+	}
+	return "redis ?"
+}
+
 // deletePrefix removes the run's keys from a Redis it did not start.
 func (r *benchRedis) deletePrefix(prefix string) {
 	if r.cmd != nil {

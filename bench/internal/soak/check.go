@@ -2,6 +2,7 @@ package soak
 
 import (
 	"encoding/binary"
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -10,6 +11,7 @@ import (
 type counters struct {
 	events, lost, duplicated, outOfOrder    atomic.Int64
 	resumes, resumeFailed, errors           atomic.Int64
+	crossResumes                            atomic.Int64
 	sends, chats, churns, listings, matches atomic.Int64
 	slowCloses, slowDropped, slowReconnects atomic.Int64
 	dropsPlanned                            atomic.Int64
@@ -17,6 +19,19 @@ type counters struct {
 	mu        sync.Mutex
 	errKinds  map[string]int64
 	errSample map[string]string
+	anomalies []string // the first maxAnomalies, described
+}
+
+// maxAnomalies bounds the anomalies described in the report.
+const maxAnomalies = 20
+
+// anomaly keeps the description of a lost, duplicated or reordered event.
+func (c *counters) anomaly(format string, args ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.anomalies) < maxAnomalies {
+		c.anomalies = append(c.anomalies, fmt.Sprintf(format, args...))
+	}
 }
 
 // fail counts one error of a kind, keeping the first message of each kind.
@@ -43,6 +58,7 @@ type session struct {
 	fromN   map[uint64]uint64 // sender index → last counter seen
 	chatLog *chatLog          // the lobby's chat order, nil outside relay lobbies
 	user    string
+	shard   string // the shard of the current connection, set before it is read
 }
 
 func newSession(c *counters, user string, log *chatLog) *session {
@@ -61,9 +77,11 @@ func (s *session) event(m msg) bool {
 	case seq == s.lastSeq+1:
 	case seq <= s.lastSeq:
 		s.c.duplicated.Add(1)
+		s.c.anomaly("duplicated: user %s on shard %s got seq %d (%v) after seq %d", s.user, s.shard, seq, m["ev"], s.lastSeq)
 		return true
 	default:
 		s.c.lost.Add(int64(seq - s.lastSeq - 1))
+		s.c.anomaly("lost: user %s on shard %s got seq %d (%v) after seq %d: %d missing", s.user, s.shard, seq, m["ev"], s.lastSeq, seq-s.lastSeq-1)
 	}
 	s.lastSeq = seq
 	switch m["ev"] {
@@ -75,8 +93,10 @@ func (s *session) event(m msg) bool {
 			switch {
 			case seen && n == last:
 				s.c.duplicated.Add(1)
+				s.c.anomaly("duplicated relay message: user %s on shard %s, seq %d: sender %d's message %d again", s.user, s.shard, seq, from, n)
 			case seen && n < last:
 				s.c.outOfOrder.Add(1)
+				s.c.anomaly("out of order: user %s on shard %s, seq %d: sender %d's message %d after %d", s.user, s.shard, seq, from, n, last)
 			}
 			s.fromN[from] = max(n, last)
 		}

@@ -57,10 +57,20 @@ func (r *Result) Markdown(w io.Writer, title, command string) error {
 	c := r.Config
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", title)
-	fmt.Fprintf(&b, "`%s`: %v of relay (%d lobbies × %d players, %g lobby.send/s each, a chat every %v, a drop and resume every %v on average), "+
+	fmt.Fprintf(&b, "`%s`, on %s: %v of relay (%d lobbies × %d players, %g lobby.send/s each, a chat every %v, a drop and resume every %v on average), "+
 		"%d churners, %d matchmakers, %d listing clients and %d slow readers on a firehose lobby (%d B every %v).\n\n",
-		command, c.Duration, c.Lobbies, c.PerLobby, c.SendRate, c.ChatEvery, c.DropEvery,
+		command, c.Setup, c.Duration, c.Lobbies, c.PerLobby, c.SendRate, c.ChatEvery, c.DropEvery,
 		c.Churners, c.Matchers, c.Browsers, c.SlowReaders, c.FirehoseBytes, c.FirehoseEvery)
+	if len(c.Shards) > 1 {
+		names := make([]string, len(c.Shards))
+		for i, sh := range c.Shards {
+			names[i] = sh.Name
+		}
+		fmt.Fprintf(&b, "Cluster: shards %s. Player i of each workload is on shard i mod %d (a churn round's two players on two shards, "+
+			"the firehose sender on %s, its slow readers on every shard), and every drop resumes on the next shard, never the one it dropped from. "+
+			"RSS, heap, goroutines and fds below are the sums over the %d shard processes (each shard's own figures are in soak.json, `per_shard`); "+
+			"Redis is not counted.\n\n", strings.Join(names, ", "), len(c.Shards), names[0], len(c.Shards))
+	}
 	verdict := "**PASS**: nothing lost, duplicated or reordered, no errors."
 	if !r.OK() {
 		verdict = "**FAIL**: see the must-be-zero rows."
@@ -72,6 +82,12 @@ func (r *Result) Markdown(w io.Writer, title, command string) error {
 	}{{"lost events (seq gaps)", r.Lost}, {"duplicated events", r.Duplicated}, {"a sender's messages out of order", r.OutOfOrder},
 		{"chat pairs seen in two orders in one lobby", r.ChatDisagree}, {"errors", r.Errors}} {
 		fmt.Fprintf(&b, "| %s | %d |\n", x.k, x.v)
+	}
+	if len(r.Anomalies) > 0 {
+		b.WriteString("\nFirst anomalies found:\n\n")
+		for _, a := range r.Anomalies {
+			fmt.Fprintf(&b, "- %s\n", a)
+		}
 	}
 	if len(r.ErrorKinds) > 0 {
 		kinds := make([]string, 0, len(r.ErrorKinds))
@@ -89,7 +105,7 @@ func (r *Result) Markdown(w io.Writer, title, command string) error {
 		k string
 		v int64
 	}{{"numbered events received", r.Events}, {"lobby.send", r.Sends}, {"chats", r.Chats},
-		{"drops resumed", r.Resumes}, {"resumes refused (new session)", r.ResumeFailed}, {"churn rounds (2 players each)", r.Churns},
+		{"drops resumed", r.Resumes}, {"of them on another shard", r.CrossResumes}, {"resumes refused (new session)", r.ResumeFailed}, {"churn rounds (2 players each)", r.Churns},
 		{"listing pages", r.Listings}, {"matches (per player)", r.Matches},
 		{"slow readers closed as slow consumers (1008 read)", r.SlowCloses},
 		{"slow readers closed before reading that far (1006)", r.SlowDropped}, {"slow reader reconnects", r.SlowReconnects},

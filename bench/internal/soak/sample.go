@@ -2,6 +2,7 @@ package soak
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/lobbyd/lobbyd/bench/internal/proc"
@@ -16,6 +17,37 @@ type Sample struct {
 	FDs        int           `json:"fds"`
 	EventsPerS float64       `json:"events_per_s"` // numbered events received by the soak's clients since the last sample
 	Errors     int64         `json:"errors"`       // so far
+	// PerShard, in a cluster, is each shard's own figures; the four above
+	// are their sums (what the cluster holds in all).
+	PerShard []ShardSample `json:"per_shard,omitempty"`
+}
+
+// ShardSample is one shard process's figures in a Sample.
+type ShardSample struct {
+	Shard      string `json:"shard"`
+	RSSBytes   int64  `json:"rss_bytes"`
+	HeapBytes  int64  `json:"heap_inuse_bytes"`
+	Goroutines int    `json:"goroutines"`
+	FDs        int    `json:"fds"`
+}
+
+// sampleShard reads one shard's /proc and /metrics.
+func (r *runner) sampleShard(sh Shard) ShardSample {
+	out := ShardSample{Shard: sh.Name}
+	if st, err := proc.ReadStatus(sh.PID); err == nil {
+		out.RSSBytes = st.RSSBytes
+	}
+	out.FDs, _ = proc.FDs(sh.PID)
+	if sh.MetricsURL != "" {
+		mctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if v, err := proc.Gauges(mctx, r.hc, sh.MetricsURL, sh.MetricsToken, "go_goroutines", "go_memstats_heap_inuse_bytes"); err == nil {
+			out.Goroutines, out.HeapBytes = int(v[0]), int64(v[1])
+		} else {
+			r.c.fail("metrics", fmt.Errorf("shard %s: %w", sh.Name, err))
+		}
+	}
+	return out
 }
 
 // sampleLoop samples at start and every cfg.Sample until ctx ends, then
@@ -32,18 +64,15 @@ func (r *runner) sampleLoop(ctx context.Context) []Sample {
 			s.EventsPerS = float64(ev-lastEvents) / dt
 		}
 		lastEvents, lastAt = ev, now
-		if st, err := proc.ReadStatus(r.cfg.PID); err == nil {
-			s.RSSBytes = st.RSSBytes
-		}
-		s.FDs, _ = proc.FDs(r.cfg.PID)
-		if r.cfg.MetricsURL != "" {
-			mctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if v, err := proc.Gauges(mctx, r.hc, r.cfg.MetricsURL, r.cfg.MetricsToken, "go_goroutines", "go_memstats_heap_inuse_bytes"); err == nil {
-				s.Goroutines, s.HeapBytes = int(v[0]), int64(v[1])
-			} else {
-				r.c.fail("metrics", err)
+		for _, sh := range r.cfg.Shards {
+			x := r.sampleShard(sh)
+			s.RSSBytes += x.RSSBytes
+			s.HeapBytes += x.HeapBytes
+			s.Goroutines += x.Goroutines
+			s.FDs += x.FDs
+			if len(r.cfg.Shards) > 1 {
+				s.PerShard = append(s.PerShard, x)
 			}
-			cancel()
 		}
 		out = append(out, s)
 		r.cfg.Logf("soak %5.0fs: rss %.1f MiB, heap %.1f MiB, goroutines %d, fds %d, %.0f events/s, %d errors",

@@ -22,6 +22,13 @@ type Config struct {
 	MetricsURL   string // lobbyd's /metrics
 	MetricsToken string // its operator token
 
+	// Shards, when set, are the shards of one cluster, used instead of the
+	// four fields above: player i of each workload is on shard i mod
+	// len(Shards), and every drop resumes on the next shard, never the one
+	// it dropped from (docs/protocol.md §5a: a resume works on any shard).
+	Shards []Shard
+	Setup  string // what the report calls the setup (default "1 shard" or "N shards")
+
 	Duration time.Duration // how long traffic runs
 	Sample   time.Duration // how often the server is sampled
 
@@ -41,6 +48,15 @@ type Config struct {
 
 	Seed uint64
 	Logf func(format string, args ...any)
+}
+
+// Shard is one lobbyd process of the run.
+type Shard struct {
+	Name         string `json:"name"`
+	Addr         string `json:"addr"`
+	PID          int    `json:"pid"`
+	MetricsURL   string `json:"-"`
+	MetricsToken string `json:"-"`
 }
 
 // DefaultConfig is a one-minute soak of about 60 connections.
@@ -85,6 +101,15 @@ func (c *Config) defaults() {
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
 	}
+	if len(c.Shards) == 0 {
+		c.Shards = []Shard{{Name: "a", Addr: c.Addr, PID: c.PID, MetricsURL: c.MetricsURL, MetricsToken: c.MetricsToken}}
+	}
+	if c.Setup == "" {
+		c.Setup = "1 shard"
+		if len(c.Shards) > 1 {
+			c.Setup = fmt.Sprintf("%d shards", len(c.Shards))
+		}
+	}
 }
 
 // Result is what a soak found.
@@ -99,6 +124,7 @@ type Result struct {
 	ChatDisagree   int64 `json:"chat_disagreements"` // chat pairs two members saw in opposite orders
 	Errors         int64 `json:"errors"`
 	Resumes        int64 `json:"resumes"`
+	CrossResumes   int64 `json:"cross_shard_resumes"` // resumed on another shard than the one dropped from
 	ResumeFailed   int64 `json:"resume_failed"`
 	Sends          int64 `json:"sends"`
 	Chats          int64 `json:"chats"`
@@ -112,6 +138,12 @@ type Result struct {
 
 	ErrorKinds  map[string]int64  `json:"error_kinds,omitempty"`
 	ErrorSample map[string]string `json:"error_samples,omitempty"`
+	// Anomalies describe the first lost, duplicated or reordered events:
+	// which check, whose session, on which shard, which event.
+	Anomalies []string `json:"anomalies,omitempty"`
+
+	Setup  string  `json:"setup"`
+	Shards []Shard `json:"shards"`
 }
 
 // OK reports whether the run found nothing wrong.
@@ -133,6 +165,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg.defaults()
 	if cfg.Matchers%2 != 0 {
 		return nil, errors.New("soak: Matchers must be even (duels)")
+	}
+	for _, sh := range cfg.Shards {
+		if sh.Addr == "" {
+			return nil, errors.New("soak: a shard without an address")
+		}
 	}
 	r := &runner{cfg: cfg, hc: newHTTPClient()}
 	retries0 := connectRetries.Load()
@@ -167,8 +204,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	for i := range cfg.Matchers {
 		r.go1(func() { r.matchLoop(ctx, i) })
 	}
-	for range cfg.Browsers {
-		r.go1(func() { r.browseLoop(ctx) })
+	for i := range cfg.Browsers {
+		r.go1(func() { r.browseLoop(ctx, r.shard(i).Addr) })
 	}
 	<-ctx.Done()
 	r.wg.Wait()
@@ -184,6 +221,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	c := &r.c
 	res.Events, res.Lost, res.Duplicated, res.OutOfOrder = c.events.Load(), c.lost.Load(), c.duplicated.Load(), c.outOfOrder.Load()
 	res.Errors, res.Resumes, res.ResumeFailed = c.errors.Load(), c.resumes.Load(), c.resumeFailed.Load()
+	res.CrossResumes = c.crossResumes.Load()
+	res.Setup, res.Shards = cfg.Setup, cfg.Shards
 	res.Sends, res.Chats, res.Churns, res.Listings, res.Matches = c.sends.Load(), c.chats.Load(), c.churns.Load(), c.listings.Load(), c.matches.Load()
 	res.SlowCloses, res.SlowDropped, res.SlowReconnects = c.slowCloses.Load(), c.slowDropped.Load(), c.slowReconnects.Load()
 	res.ConnectRetries = connectRetries.Load() - retries0
@@ -191,7 +230,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.ChatDisagree += l.disagreements()
 	}
 	c.mu.Lock()
-	res.ErrorKinds, res.ErrorSample = c.errKinds, c.errSample
+	res.ErrorKinds, res.ErrorSample, res.Anomalies = c.errKinds, c.errSample, c.anomalies
 	c.mu.Unlock()
 	return res, nil
 }
@@ -217,6 +256,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // drops and resumes.
 type player struct {
 	token, user, lobbyID string
+	shard                int // index into Config.Shards of the current connection
 
 	mu sync.Mutex
 	c  *wsConn
@@ -225,22 +265,35 @@ type player struct {
 
 func (p *player) conn() *wsConn { p.mu.Lock(); defer p.mu.Unlock(); return p.c }
 
+// shard is the i-th shard, round robin.
+func (r *runner) shard(i int) Shard { return r.cfg.Shards[i%len(r.cfg.Shards)] }
+
 // connect opens (or, with the session's resume token, resumes) p's session.
+// A resume goes to the next shard: in a cluster, never the one p dropped
+// from.
 func (r *runner) connect(ctx context.Context, p *player) error {
 	p.mu.Lock()
-	resume, last := "", uint64(0)
+	resume, last, from := "", uint64(0), p.shard
 	if p.c != nil {
 		resume, _ = p.c.welcome.d()["resume_token"].(string)
 		last = p.s.lastSeq
+		p.shard = (p.shard + 1) % len(r.cfg.Shards)
 	}
+	to := p.shard
 	p.mu.Unlock()
 	s := p.s
-	c, err := dial(ctx, r.cfg.Addr, p.token, resume, last, func(m msg) { s.event(m) })
+	// The previous connection's reader has ended (drop waits for it), so
+	// the session is not being read while it is told where it now is.
+	s.shard = r.shard(to).Name
+	c, err := dial(ctx, r.shard(to).Addr, p.token, resume, last, func(m msg) { s.event(m) })
 	if err != nil {
-		return err
+		return fmt.Errorf("shard %s: %w", r.shard(to).Name, err)
 	}
 	if resume != "" {
 		r.c.resumes.Add(1)
+		if from != to {
+			r.c.crossResumes.Add(1)
+		}
 		if c.welcome.d()["resumed"] != true {
 			r.c.resumeFailed.Add(1)
 			s.lastSeq = 0 // a new session numbers from 1
@@ -252,13 +305,14 @@ func (r *runner) connect(ctx context.Context, p *player) error {
 	return nil
 }
 
-// newPlayer gets a guest token and connects.
-func (r *runner) newPlayer(ctx context.Context, name string, log *chatLog) (*player, error) {
-	tok, uid, err := guest(ctx, r.hc, r.cfg.Addr, name)
+// newPlayer gets a guest token and connects to the i-th shard.
+func (r *runner) newPlayer(ctx context.Context, name string, i int, log *chatLog) (*player, error) {
+	sh := i % len(r.cfg.Shards)
+	tok, uid, err := guest(ctx, r.hc, r.cfg.Shards[sh].Addr, name)
 	if err != nil {
 		return nil, err
 	}
-	p := &player{token: tok, user: uid}
+	p := &player{token: tok, user: uid, shard: sh}
 	p.s = newSession(&r.c, uid, log)
 	return p, r.connect(ctx, p)
 }
@@ -270,7 +324,7 @@ func (r *runner) setupRelay(ctx context.Context) ([]*player, error) {
 		r.logs = append(r.logs, log)
 		var lobbyID string
 		for k := range r.cfg.PerLobby {
-			p, err := r.newPlayer(ctx, fmt.Sprintf("relay-%d-%d", l, k), log)
+			p, err := r.newPlayer(ctx, fmt.Sprintf("relay-%d-%d", l, k), l*r.cfg.PerLobby+k, log)
 			if err != nil {
 				return nil, fmt.Errorf("soak: relay player: %w", err)
 			}
@@ -336,7 +390,7 @@ func (r *runner) relayLoop(ctx context.Context, p *player, idx uint64) {
 // setupFirehose makes the lobby the slow readers join: one sender of
 // large messages.
 func (r *runner) setupFirehose(ctx context.Context) (*player, error) {
-	p, err := r.newPlayer(ctx, "firehose", nil)
+	p, err := r.newPlayer(ctx, "firehose", 0, nil)
 	if err != nil {
 		return nil, fmt.Errorf("soak: firehose: %w", err)
 	}
@@ -365,13 +419,14 @@ func (r *runner) firehoseLoop(ctx context.Context, p *player) {
 // slow consumer when over the bound) while everyone else goes on.
 func (r *runner) slowReaderLoop(ctx context.Context, code string, i int) {
 	rng := rand.New(rand.NewPCG(r.cfg.Seed, 1000+uint64(i)))
-	tok, _, err := guest(ctx, r.hc, r.cfg.Addr, fmt.Sprintf("slow-%d", i))
+	addr := r.shard(i).Addr
+	tok, _, err := guest(ctx, r.hc, addr, fmt.Sprintf("slow-%d", i))
 	if err != nil {
 		r.c.fail("slow reader token", err)
 		return
 	}
 	for ctx.Err() == nil {
-		ws, err := dialRaw(ctx, r.cfg.Addr, tok)
+		ws, err := dialRaw(ctx, addr, tok)
 		if err != nil {
 			r.c.fail("slow reader dial", err)
 			return
@@ -406,7 +461,7 @@ func (r *runner) slowReaderLoop(ctx context.Context, code string, i int) {
 // and disconnects both, over and over, with fresh users.
 func (r *runner) churnLoop(ctx context.Context, i int) {
 	for k := 0; ctx.Err() == nil; k++ {
-		if err := r.churnOnce(ctx, fmt.Sprintf("churn-%d-%d", i, k)); err != nil && !stopping(ctx) {
+		if err := r.churnOnce(ctx, fmt.Sprintf("churn-%d-%d", i, k), i); err != nil && !stopping(ctx) {
 			r.c.fail("churn", err)
 			sleep(ctx, 200*time.Millisecond)
 			continue
@@ -415,7 +470,9 @@ func (r *runner) churnLoop(ctx context.Context, i int) {
 	}
 }
 
-func (r *runner) churnOnce(ctx context.Context, name string) error {
+// churnOnce plays one round; in a cluster its two players are on two
+// shards (i and i+1).
+func (r *runner) churnOnce(ctx context.Context, name string, i int) error {
 	var cs [2]*wsConn
 	defer func() {
 		for _, c := range cs {
@@ -425,11 +482,12 @@ func (r *runner) churnOnce(ctx context.Context, name string) error {
 		}
 	}()
 	for j := range cs {
-		tok, _, err := guest(ctx, r.hc, r.cfg.Addr, name+strconv.Itoa(j))
+		addr := r.shard(i + j).Addr
+		tok, _, err := guest(ctx, r.hc, addr, name+strconv.Itoa(j))
 		if err != nil {
 			return err
 		}
-		if cs[j], err = dial(ctx, r.cfg.Addr, tok, "", 0, nil); err != nil {
+		if cs[j], err = dial(ctx, addr, tok, "", 0, nil); err != nil {
 			return err
 		}
 	}
@@ -461,13 +519,14 @@ func (r *runner) churnOnce(ctx context.Context, name string) error {
 // matchLoop queues for a duel, waits for the match, leaves its lobby, and
 // queues again.
 func (r *runner) matchLoop(ctx context.Context, i int) {
-	tok, _, err := guest(ctx, r.hc, r.cfg.Addr, fmt.Sprintf("mm-%d", i))
+	addr := r.shard(i).Addr
+	tok, _, err := guest(ctx, r.hc, addr, fmt.Sprintf("mm-%d", i))
 	if err != nil {
 		r.c.fail("matcher token", err)
 		return
 	}
 	matched := make(chan struct{}, 4)
-	c, err := dial(ctx, r.cfg.Addr, tok, "", 0, func(m msg) {
+	c, err := dial(ctx, addr, tok, "", 0, func(m msg) {
 		if m["ev"] == "mm.matched" {
 			matched <- struct{}{}
 		}
@@ -501,8 +560,9 @@ func (r *runner) matchLoop(ctx context.Context, i int) {
 	}
 }
 
-// browseLoop pages through GET /v1/lobbies and reads one lobby by id.
-func (r *runner) browseLoop(ctx context.Context) {
+// browseLoop pages through GET /v1/lobbies of the shard at addr (in a
+// cluster, every shard's lobbies) and reads one lobby by id.
+func (r *runner) browseLoop(ctx context.Context, addr string) {
 	for ctx.Err() == nil {
 		cursor, pages := "", 0
 		for pages < 50 && ctx.Err() == nil {
@@ -516,7 +576,7 @@ func (r *runner) browseLoop(ctx context.Context) {
 				} `json:"lobbies"`
 				NextCursor *string `json:"next_cursor"`
 			}
-			if err := r.getJSON(ctx, "/v1/lobbies?"+q.Encode(), &page); err != nil {
+			if err := r.getJSON(ctx, addr, "/v1/lobbies?"+q.Encode(), &page); err != nil {
 				if !stopping(ctx) {
 					r.c.fail("list", err)
 				}
@@ -524,7 +584,7 @@ func (r *runner) browseLoop(ctx context.Context) {
 			}
 			r.c.listings.Add(1)
 			if len(page.Lobbies) > 0 {
-				err := r.getJSON(ctx, "/v1/lobbies/"+page.Lobbies[0].ID, nil)
+				err := r.getJSON(ctx, addr, "/v1/lobbies/"+page.Lobbies[0].ID, nil)
 				var st httpStatus
 				if err != nil && !(errors.As(err, &st) && st == 404) && !stopping(ctx) { // it may just have gone
 					r.c.fail("get lobby", err)
@@ -545,8 +605,8 @@ type httpStatus int
 
 func (s httpStatus) Error() string { return "HTTP " + strconv.Itoa(int(s)) }
 
-func (r *runner) getJSON(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+r.cfg.Addr+path, nil)
+func (r *runner) getJSON(ctx context.Context, addr, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
 	if err != nil {
 		return err
 	}
