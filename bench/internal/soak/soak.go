@@ -287,6 +287,9 @@ func (r *runner) connect(ctx context.Context, p *player) error {
 	s.shard = r.shard(to).Name
 	c, err := dial(ctx, r.shard(to).Addr, p.token, resume, last, func(m msg) { s.event(m) })
 	if err != nil {
+		p.mu.Lock()
+		p.shard = from // a retry goes to the same other shard
+		p.mu.Unlock()
 		return fmt.Errorf("shard %s: %w", r.shard(to).Name, err)
 	}
 	if resume != "" {
@@ -360,9 +363,18 @@ func (r *runner) relayLoop(ctx context.Context, p *player, idx uint64) {
 			r.c.dropsPlanned.Add(1)
 			c.drop()
 			sleep(ctx, time.Duration(rng.Int64N(int64(500*time.Millisecond))))
-			if err := r.connect(context.Background(), p); err != nil {
+			// A failed resume is an error; then the player does what a
+			// client would, tries again with the same resume token, so
+			// that one refusal does not take it out of the rest of the run.
+			for {
+				err := r.connect(context.Background(), p)
+				if err == nil {
+					break
+				}
 				r.c.fail("resume", err)
-				return
+				if !sleep(ctx, time.Second) {
+					return
+				}
 			}
 			nextDrop = time.Now().Add(time.Duration(rng.ExpFloat64() * float64(r.cfg.DropEvery)))
 			continue

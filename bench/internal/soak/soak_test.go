@@ -57,7 +57,9 @@ func checkShort(t *testing.T, res *Result) {
 	if res.Events == 0 || res.Sends == 0 || res.Chats == 0 || res.Resumes == 0 || res.Churns == 0 || res.Listings == 0 || res.Matches == 0 {
 		t.Fatalf("a workload did nothing: %+v", res)
 	}
-	if len(res.Samples) < 4 || res.Samples[0].RSSBytes == 0 || res.Samples[0].Goroutines == 0 || res.Samples[0].FDs == 0 {
+	// At the start and at the end: how many more fit in between depends
+	// on the machine's load.
+	if len(res.Samples) < 2 || res.Samples[0].RSSBytes == 0 || res.Samples[0].Goroutines == 0 || res.Samples[0].FDs == 0 {
 		t.Fatalf("samples %+v", res.Samples)
 	}
 	var md, png strings.Builder
