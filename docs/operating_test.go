@@ -15,20 +15,23 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/vmihailenco/msgpack/v5"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lobbyd/lobbyd/config"
+	"github.com/lobbyd/lobbyd/internal/redistest"
 )
 
 const alertRules = "../deploy/prometheus/lobbyd-alerts.yml"
 
 // sparseSeries are counters with labels that have no series until they
-// first count, and that no single in-memory shard can be made to count:
-// a store loss needs a cluster whose Redis is lost (e2e's Redis fault
-// tests move it).
-var sparseSeries = []string{"lobbyd_store_losses_total"}
+// first count, and that a healthy shard cannot be made to count: a store
+// loss needs a cluster whose Redis is lost, a Redis error a failing Redis
+// (e2e's Redis fault tests move both).
+var sparseSeries = []string{"lobbyd_store_losses_total", "lobbyd_redis_errors_total"}
 
 // TestAlertRulesNameRealSeries: every series the example alert rules query
-// is one a live shard serves at /metrics (after it has refused a handshake
-// and answered an error, so that those counters have series), and
-// promtool accepts the file.
+// is one a live shard of a cluster serves at /metrics (after it has refused
+// a handshake, answered an error and fanned a chat out, so that those
+// series exist), and promtool accepts the file.
 func TestAlertRulesNameRealSeries(t *testing.T) {
 	b, err := os.ReadFile(alertRules)
 	if err != nil {
@@ -46,7 +49,11 @@ func TestAlertRulesNameRealSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a := startShard(t, nil)
+	a := startShard(t, func(c *config.Config) {
+		c.RedisURL = "redis://" + redistest.Addr(t) + "/0"
+		c.RedisPrefix = redistest.Prefix(t)
+		c.ShardID = "alerts"
+	})
 	base := "http://" + a.Addr()
 	if resp, err := http.Get(base + "/ws"); err == nil { // no token: refused, 401
 		resp.Body.Close()
@@ -60,19 +67,30 @@ func TestAlertRulesNameRealSeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ws.Close()
-	req, _ := msgpack.Marshal(map[string]any{"op": "no.such.op", "rid": 7})
-	if err := ws.WriteMessage(websocket.BinaryMessage, req); err != nil {
-		t.Fatal(err)
-	}
-	for { // up to the error reply: the error is counted by then
-		ws.SetReadDeadline(time.Now().Add(15 * time.Second))
-		_, m, err := ws.ReadMessage()
-		if err != nil {
+	// An unknown op (an error reply), a lobby and a chat in it (a fan-out),
+	// each reply awaited: counted by then.
+	for i, req := range []map[string]any{
+		{"op": "no.such.op", "rid": 1},
+		{"op": "lobby.create", "rid": 2, "d": map[string]any{"name": "alerts", "max_players": 2}},
+		{"op": "lobby.chat", "rid": 3, "d": map[string]any{"text": "hi"}},
+	} {
+		b, _ := msgpack.Marshal(req)
+		if err := ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
 			t.Fatal(err)
 		}
-		var reply map[string]any
-		if msgpack.Unmarshal(m, &reply) == nil && reply["ok"] == false {
-			break
+		for {
+			ws.SetReadDeadline(time.Now().Add(15 * time.Second))
+			_, m, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var reply struct {
+				Rid uint32 `msgpack:"rid"`
+				Ev  string `msgpack:"ev"`
+			}
+			if msgpack.Unmarshal(m, &reply) == nil && reply.Ev == "" && reply.Rid == uint32(i+1) {
+				break
+			}
 		}
 	}
 
