@@ -11,7 +11,7 @@ const usage = `usage (in bench/, its own module):
   go run . fanout -addr 127.0.0.1:8080 -n 800 -rate 5 [-ramp 2,5,20,80] [-kind lobbyd|gorilla|socketio|colyseus|centrifuge]
   go run . match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,5000,10000,20000]
   go run . cluster [-redis 127.0.0.1:6379] [-n 10000] [-fanout-n 800] [-rate 5]   # 2 shards + Redis against 1 in-memory shard; CLUSTER.md's figures
-  go run . scaling [-ns 1000,5000,10000,19000] [-hold 3s] [-benchtime 1x]   # memory and CPU per player as N grows; matcher pass time at 10k/100k/1M tickets
+  go run . scaling [-ns 1000,5000,10000,19000] [-hold 3s] [-benchtime 1x] [-chart F.png]   # memory and CPU per player as N grows; matcher pass time at 10k/100k/1M tickets
   go run . soak [-duration 1m] [-addr 127.0.0.1:8080 -operator-token T]   # every workload at once; SOAK.md, soak.png
   go run . slowread -addr 127.0.0.1:8080 -n 100 [-senders 2 -rate 40 -size 16384 -duration 20s]   # issue 10's slow readers
   go run . render [-dir results]   # RESULTS.md and chart.png again from results.json

@@ -32,6 +32,7 @@ func scalingCmd(args []string) error {
 	nsFlag := fs.String("ns", "", "players, comma-separated, rising (default 1000,5000,10000 and the most the fd limit allows, ≤ 19000)")
 	hold := fs.Duration("hold", 3*time.Second, "idle window over which the server's CPU per player is read (1s..1m)")
 	benchtime := fs.String("benchtime", "1x", "go test -benchtime of the matcher benchmark; empty: skip the matcher")
+	chart := fs.String("chart", "", "also draw the figures into this PNG file (per-unit cost against size, log axis)")
 	timeout := fs.Duration("timeout", 15*time.Minute, "bound on the whole run")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -90,6 +91,19 @@ func scalingCmd(args []string) error {
 		}
 		if passes, err = parsePasses(out); err != nil {
 			return err
+		}
+	}
+	if *chart != "" {
+		f, err := os.Create(*chart)
+		if err != nil {
+			return err
+		}
+		err = scalingChart(f, players, passes)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("scaling: chart: %w", err)
 		}
 	}
 	printScaling(os.Stdout, "cd bench && go run . "+strings.Join(append([]string{"scaling"}, args...), " "),

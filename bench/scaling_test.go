@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"image/png"
 	"strings"
 	"testing"
 	"time"
@@ -49,5 +51,22 @@ func TestParseNs(t *testing.T) {
 		if _, err := parseNs(bad, 19000); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// The chart is a PNG with a panel per figure.
+func TestScalingChart(t *testing.T) {
+	players := []playerScale{{N: 1000, BytesPerPlayer: 2500, ConnectCPU: 0.5, IdleCPU: 3}, {N: 10000, BytesPerPlayer: 2400, ConnectCPU: 0.4, IdleCPU: 2}}
+	passes := []passScale{{Tickets: 10000, Pass: 80 * time.Millisecond}, {Tickets: 100000, Pass: time.Second}}
+	var b bytes.Buffer
+	if err := scalingChart(&b, players, passes); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, h := img.Bounds().Dx(), img.Bounds().Dy(); w <= h {
+		t.Errorf("chart %dx%d: want four panels side by side", w, h)
 	}
 }
