@@ -46,10 +46,13 @@ func TestNodeSuite(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		needTool(t, false, "/usr/bin/chromium is missing (Debian package chromium) for the browser tests")
 	}
-	bin := filepath.Join(t.TempDir(), "lobbyd")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/lobbyd")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	// lobbyd, and the Go bot a browser test duels with.
+	dir := t.TempDir()
+	bin, bot := filepath.Join(dir, "lobbyd"), filepath.Join(dir, "chatbot")
+	for _, b := range [][2]string{{bin, "../cmd/lobbyd"}, {bot, "../examples/chatbot"}} {
+		if out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", b[1], err, out)
+		}
 	}
 	// The drain test runs two shards on one Redis: the shared one, under a
 	// prefix of this test's that redistest deletes afterwards.
@@ -65,6 +68,7 @@ func TestNodeSuite(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "npm", "test")
 	cmd.Env = append(os.Environ(),
 		"LOBBYD_BIN="+bin,
+		"LOBBYD_CHATBOT_BIN="+bot,
 		"LOBBYD_TEST_REDIS_URL=redis://"+redistest.Addr(t)+"/0",
 		"LOBBYD_TEST_REDIS_PREFIX="+prefix,
 	)

@@ -510,9 +510,17 @@ export class LobbyClient extends Emitter<ClientEvents> {
       this.#schedule("token_expired", 0);
       return;
     }
-    if (code === Close.Draining || this.#drainAt > 0) {
+    if (this.#drainAt > 0) {
+      // server.draining came first: its reconnect_after_ms is already
+      // spread over the players, so no jitter of our own.
       this.#schedule("draining", Math.max(0, this.#drainAt - Date.now()));
       this.#drainAt = 0;
+      return;
+    }
+    if (code === Close.Draining) {
+      // 4010 without server.draining (a shard that lost its store closes
+      // everyone at once): back off with jitter, or they all come back together.
+      this.#schedule("draining");
       return;
     }
     if (!welcomed) {

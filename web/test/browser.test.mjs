@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { BOUND, EVENTUALLY_MS, connectClient, freePort, results, startLobbyd, startProxy } from "./harness.mjs";
+import { BOUND, EVENTUALLY_MS, connectClient, eventually, freePort, results, startChatbot, startLobbyd, startProxy } from "./harness.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const shots = join(results, "screens");
@@ -114,7 +114,7 @@ test("two pages create and join a lobby, chat, ready up and start", BOUND, async
   await shot(b, "05-match-started");
 });
 
-test("one page is matched in duel with a bot", BOUND, async (t) => {
+test("one page is matched in duel with the Go bot (examples/chatbot -queue duel)", BOUND, async (t) => {
   if (!needBrowser(t)) return;
   const s = await startLobbyd(t);
   const p = await openPage(t, s.url);
@@ -123,16 +123,15 @@ test("one page is matched in duel with a bot", BOUND, async (t) => {
   await p.waitForSelector("[data-testid=searching]");
   await p.waitForSelector("[data-testid=cancel-queue]:not([disabled])");
   await shot(p, "06-duel-searching");
-  // The bot: a player of the TypeScript client queueing for the same duel.
-  const bot = await connectClient(t, s.url, { name: "DuelBot" });
-  const matched = bot.once("mm.matched");
-  await bot.enqueue({ queue: "duel" });
-  const m = await matched;
+  const bot = await startChatbot(t, s, ["-name", "DuelBot", "-queue", "duel"], /queued:/);
   await p.waitForSelector("[data-testid=started]");
   const teams = await p.textContent("[data-testid=teams]");
   assert.match(teams, /Duelist/);
   assert.match(teams, /DuelBot/);
-  assert.equal(await p.textContent("[data-testid=lobby-title]"), m.lobby.name);
+  await eventually(() => /matched: duel/.test(bot.output()), "the bot's side of the match");
+  // The bot answers chat in the match lobby.
+  await say(p, "!ping");
+  await p.waitForSelector("[data-testid=chat-line]:has-text('DuelBot')");
   await shot(p, "07-duel-matched");
 });
 

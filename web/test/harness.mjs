@@ -45,6 +45,32 @@ export function lobbydBin() {
   return bin;
 }
 
+let botBin = process.env.LOBBYD_CHATBOT_BIN || "";
+/** The Go bot of examples/chatbot: $LOBBYD_CHATBOT_BIN (web_test.go builds it), else built here. */
+export function chatbotBin() {
+  if (botBin) return botBin;
+  mkdirSync(results, { recursive: true });
+  botBin = join(results, `chatbot-${process.pid}`);
+  execFileSync("go", ["build", "-o", botBin, "./examples/chatbot"], { cwd: join(web, ".."), stdio: "inherit" });
+  return botBin;
+}
+
+/** Starts the Go chatbot against `srv` with flags; resolves when it printed `until` (a regexp). */
+export async function startChatbot(t, srv, args, until) {
+  const proc = spawn(chatbotBin(), ["-addr", `127.0.0.1:${srv.port}`, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout.on("data", (b) => (out += b));
+  proc.stderr.on("data", (b) => (out += b));
+  t.after(() => {
+    if (proc.exitCode === null && proc.signalCode === null) process.kill(proc.pid, "SIGKILL");
+  });
+  await eventually(() => {
+    if (proc.exitCode !== null) throw new Error(`chatbot exited ${proc.exitCode}: ${out}`);
+    return until.test(out);
+  }, `chatbot output ${until}`);
+  return { pid: proc.pid, output: () => out };
+}
+
 export async function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
