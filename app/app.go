@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 
 	"github.com/lobbyd/lobbyd/cluster"
@@ -70,6 +71,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		MaxConnections:       cfg.MaxConnections,
 		MaxWatchers:          cfg.MaxWatchers,
 		MemoryBudget:         cfg.MemoryBudgetBytes,
+		GoMemoryLimit:        os.Getenv("GOMEMLIMIT") == "",
 		MaxMessageBytes:      cfg.MaxMessageBytes,
 		RatePerSecond:        cfg.RateLimit.PerSecond,
 		RateBurst:            cfg.RateLimit.Burst,

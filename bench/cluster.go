@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -141,6 +142,11 @@ func clusterCmd(args []string) error {
 	if out.spreadFan, err = load.Fanout(ctx, spread, fan); err != nil {
 		return err
 	}
+	chat := fan
+	chat.Chat = true
+	if out.spreadChat, err = load.Fanout(ctx, spread, chat); err != nil {
+		return err
+	}
 	if out.spreadChurn, err = load.Churn(ctx, spread, load.ChurnConfig{Measure: *measure}); err != nil {
 		return err
 	}
@@ -247,10 +253,14 @@ func (r *benchRedis) usage() load.BackendUsage {
 	for _, line := range strings.Split(info, "\r\n") {
 		switch {
 		case strings.HasPrefix(line, "cmdstat_") && !strings.HasPrefix(line, "cmdstat_info:"):
-			if _, rest, ok := strings.Cut(line, "calls="); ok {
+			if name, rest, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":calls="); ok {
 				v, _, _ := strings.Cut(rest, ",")
 				c, _ := strconv.ParseUint(v, 10, 64)
 				u.Commands += c
+				if u.ByCommand == nil {
+					u.ByCommand = make(map[string]uint64)
+				}
+				u.ByCommand[name] = c
 			}
 		case strings.HasPrefix(line, "used_cpu_sys:"), strings.HasPrefix(line, "used_cpu_user:"):
 			_, v, _ := strings.Cut(line, ":")
@@ -311,7 +321,7 @@ type clusterFigures struct {
 	command, load           string
 	machine                 harness.Machine
 	memFan, sameFan         load.FanoutResult
-	spreadFan               load.FanoutResult
+	spreadFan, spreadChat   load.FanoutResult
 	memChurn, spreadChurn   load.ChurnResult
 	memIdle, spreadIdle     load.IdleResult
 	memBrowse, spreadBrowse load.BrowseResult
@@ -342,6 +352,30 @@ func (f *clusterFigures) print(w io.Writer, n int) {
 		}
 		p("| %s | %.0f | %s | %s | %.2f | %.2f | %.2f | %.3f | %s |", r.name, r.st.Delivered, r.st.P50, r.st.P99,
 			r.st.CPU.Server, r.st.CPUPerMillion, r.st.CPU.Backend, r.st.CommandsPerDelivered, flag)
+	}
+	if sp := f.spreadFan.Fixed; sp.Sent > 0 && sp.CPU.BackendCommands > 0 {
+		p("")
+		p("Split lobby: %s.", commandsPerSend(sp))
+	}
+	p("")
+	p("### lobby.chat across shards, players in lobbies of 8 (4 members on each shard) at %g chats/s each", f.spreadChat.Fixed.RatePerPlayer)
+	p("")
+	p("Every chat goes through the lobby's log in Redis and reaches all 8 members, the sender included.")
+	p("")
+	p("| setup | delivered msgs/s | p50 | p99 | shard CPU (cores) | shard CPU s per 1M delivered | Redis CPU (cores) | Redis commands per delivered | flagged |")
+	p("|---|---|---|---|---|---|---|---|---|")
+	{
+		st := f.spreadChat.Fixed
+		flag := ""
+		if st.ClientLimited {
+			flag = "client/machine-limited"
+		}
+		p("| 2 shards + Redis, 4 members on each shard | %.0f | %s | %s | %.2f | %.2f | %.2f | %.3f | %s |", st.Delivered, st.P50, st.P99,
+			st.CPU.Server, st.CPUPerMillion, st.CPU.Backend, st.CommandsPerDelivered, flag)
+		if st.Sent > 0 && st.CPU.BackendCommands > 0 {
+			p("")
+			p("Chat: %s.", commandsPerSend(st))
+		}
 	}
 	if m, s := f.memFan.Fixed.CPUPerMillion, f.sameFan.Fixed.CPUPerMillion; m > 0 {
 		p("")
@@ -374,4 +408,29 @@ func (f *clusterFigures) print(w io.Writer, n int) {
 	p("| 2 shards + Redis | %.0f B (%+.0f B) | %.0f B | %.0f B |", f.spreadIdle.BytesPerConn, f.spreadIdle.BytesPerConn-f.memIdle.BytesPerConn, f.redisPerPlayer, f.redisPerLobby)
 	p("")
 	p("Redis per player: used_memory delta of connecting the idle players in lobbies of 8, ÷ players (a session, a membership, an eighth of a lobby). Redis per lobby: delta of each player then leaving and making a public lobby of its own, ÷ the lobbies added (players − players/8).")
+}
+
+// commandsPerSend breaks a step's Redis commands down per message sent,
+// largest first: what one send costs Redis, inner script calls included.
+func commandsPerSend(st load.FanoutStep) string {
+	sent := st.Sent * st.CPU.Wall
+	if sent <= 0 {
+		return "no message sent"
+	}
+	type row struct {
+		name string
+		n    uint64
+	}
+	var rows []row
+	for name, n := range st.CPU.BackendByCommand {
+		rows = append(rows, row{name, n})
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		return rows[i].n > rows[j].n || rows[i].n == rows[j].n && rows[i].name < rows[j].name
+	})
+	parts := make([]string, 0, len(rows))
+	for _, r := range rows {
+		parts = append(parts, fmt.Sprintf("%s %.2f", r.name, float64(r.n)/sent))
+	}
+	return fmt.Sprintf("%.2f Redis commands per message sent (%s)", float64(st.CPU.BackendCommands)/sent, strings.Join(parts, ", "))
 }

@@ -24,9 +24,14 @@ import (
 //     after it, but not to the acting shard, which delivers from the
 //     script's reply through the same path;
 //   - per lobby, the last offset delivered: an event at or below it is a
-//     duplicate and dropped; one beyond the next makes the follower read
-//     the missing range from the lobby's log first (the read script, which
-//     also returns the document as of the log's end);
+//     duplicate and dropped; a message beyond the next offset waits in a
+//     small reorder buffer for the message before it (commits of two
+//     shards race: this shard's own reply can overtake the other shard's
+//     publication by a moment). Only when the gap outlives gapWait, or the
+//     buffer fills, does the follower read the missing range from the
+//     lobby's log (the read script, which also returns the document as of
+//     the log's end), and that read never runs on the channel's reader:
+//     one slow read must not hold up every other lobby of the shard;
 //   - after the subscription reconnects (messages published meanwhile are
 //     lost), every followed lobby is read from its last offset;
 //   - all deliveries of one lobby, and the same-shard lobby.send fast path,
@@ -75,8 +80,21 @@ type followed struct {
 	idle     time.Time
 	dirty    bool // a read failed: read again on the next tick
 
+	// pending holds messages that arrived beyond a gap, by first offset
+	// (at most maxPending); gapTimer reads the log if the gap outlives
+	// gapWait.
+	pending  []pendingMessage
+	gapTimer *time.Timer
+	drained  chan struct{} // closed when pending empties (applyOwn waits on it)
+
 	to []string    // local recipients scratch
 	ev lobby.Event // event scratch
+}
+
+// pendingMessage is a message held back until the ones before it arrive.
+type pendingMessage struct {
+	m   message
+	doc *lobby.Doc // decoded document, when the committer had it
 }
 
 var errLobbyUnread = errors.New("could not read the lobby")
@@ -88,6 +106,15 @@ const (
 	tombstoneTTL = time.Minute
 	// tick is how often failed reads are retried and tombstones swept.
 	tick = time.Second
+	// gapWait is how long a message beyond a gap waits for the messages
+	// before it before the follower reads them from the log: long enough
+	// for a publication racing this shard's own commit reply (well under a
+	// millisecond on a quiet network), short enough that a message really
+	// lost costs little latency.
+	gapWait = 50 * time.Millisecond
+	// maxPending bounds the reorder buffer of one lobby; past it the
+	// follower reads the log at once.
+	maxPending = 64
 )
 
 func startFollower(ctx context.Context, s *LobbyStore) (*follower, error) {
@@ -239,25 +266,45 @@ func (f *follower) onMessage(payload string) {
 		return
 	}
 	fl := f.get(m.lobbyID)
-	ctx, cancel := context.WithTimeout(f.ctx, followTimeout)
-	defer cancel()
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	f.applyLocked(ctx, fl, &m, nil)
+	f.applyLocked(fl, &m, nil)
 }
 
 // applyOwn delivers the events of a commit this shard made, from the
 // script's reply, through the same ordered path as the channel's.
+//
+// It returns once m's events are delivered, so a reply never overtakes
+// the events it caused: when m waits behind a gap (a commit of another
+// shard just before it, whose publication has not arrived yet), it waits
+// for the gap to fill, at most gapWait, then reads the log.
 func (f *follower) applyOwn(ctx context.Context, m *message, doc *lobby.Doc) {
 	fl := f.get(m.lobbyID)
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	f.applyLocked(ctx, fl, m, doc)
+	f.applyLocked(fl, m, doc)
+	end := m.first + uint64(len(m.events)) - 1
+	if fl.last >= end || fl.drained == nil {
+		return
+	}
+	wait := fl.drained
+	fl.mu.Unlock()
+	t := time.NewTimer(gapWait)
+	select {
+	case <-wait:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	t.Stop()
+	fl.mu.Lock()
+	if fl.last < end && len(fl.pending) > 0 {
+		f.catchUpLocked(ctx, fl)
+	}
 }
 
 // applyLocked delivers m's events in order and takes its document (doc
 // when the caller has it decoded, else m.doc). fl.mu must be held.
-func (f *follower) applyLocked(ctx context.Context, fl *followed, m *message, doc *lobby.Doc) {
+func (f *follower) applyLocked(fl *followed, m *message, doc *lobby.Doc) {
 	if !fl.anchored {
 		// First word of this lobby here: what came before was not ours
 		// (nobody on this shard was a member, or the commit that added one
@@ -265,10 +312,101 @@ func (f *follower) applyLocked(ctx context.Context, fl *followed, m *message, do
 		fl.anchored, fl.last = true, m.first-1
 	}
 	if m.first > fl.last+1 {
-		if !f.catchUpLocked(ctx, fl) {
-			return // dirty: the next tick reads again; m's events are in the log
+		if len(fl.pending) < maxPending {
+			f.holdLocked(fl, m, doc)
+			return
+		}
+		// The buffer is full: m's events are in the log, which the gap
+		// timer reads at once, off this goroutine (or, after a failed
+		// read, the sweep on its next tick).
+		if fl.gapTimer != nil {
+			fl.gapTimer.Reset(0)
+		}
+		return
+	}
+	f.applyInOrderLocked(fl, m, doc)
+	f.drainPendingLocked(fl)
+}
+
+// holdLocked files m in the reorder buffer and arms the gap timer.
+func (f *follower) holdLocked(fl *followed, m *message, doc *lobby.Doc) {
+	i := len(fl.pending)
+	for i > 0 && fl.pending[i-1].m.first > m.first {
+		i--
+	}
+	fl.pending = append(fl.pending, pendingMessage{})
+	copy(fl.pending[i+1:], fl.pending[i:])
+	fl.pending[i] = pendingMessage{m: *m, doc: doc}
+	if fl.gapTimer == nil {
+		fl.gapTimer = time.AfterFunc(gapWait, func() { f.fillGap(fl) })
+	}
+	if fl.drained == nil {
+		fl.drained = make(chan struct{})
+	}
+}
+
+// drainPendingLocked applies the held messages that no longer follow a
+// gap, in order, and disarms the timer once none is left.
+func (f *follower) drainPendingLocked(fl *followed) {
+	n := 0
+	for n < len(fl.pending) && fl.pending[n].m.first <= fl.last+1 {
+		p := &fl.pending[n]
+		f.applyInOrderLocked(fl, &p.m, p.doc)
+		n++
+	}
+	if n > 0 {
+		rest := copy(fl.pending, fl.pending[n:])
+		clear(fl.pending[rest:])
+		fl.pending = fl.pending[:rest]
+	}
+	if len(fl.pending) > 0 && fl.gapTimer == nil && !fl.dirty {
+		// A gap is left after a read: give it its own wait.
+		fl.gapTimer = time.AfterFunc(gapWait, func() { f.fillGap(fl) })
+	}
+	if len(fl.pending) == 0 {
+		if fl.gapTimer != nil {
+			fl.gapTimer.Stop()
+			fl.gapTimer = nil
+		}
+		if fl.drained != nil {
+			close(fl.drained)
+			fl.drained = nil
 		}
 	}
+}
+
+// fillGap reads from the log what a gap is missing, when the messages
+// before the held ones did not arrive in time. The read runs without the
+// lobby's lock, so the lobby's deliveries and sends go on meanwhile; what
+// it returns is applied by offset, so anything delivered in between is
+// not delivered twice.
+func (f *follower) fillGap(fl *followed) {
+	fl.mu.Lock()
+	fl.gapTimer = nil
+	if len(fl.pending) == 0 || fl.pending[0].m.first <= fl.last+1 {
+		f.drainPendingLocked(fl)
+		fl.mu.Unlock()
+		return
+	}
+	after := strconv.FormatUint(fl.last, 10)
+	fl.mu.Unlock()
+	ctx, cancel := context.WithTimeout(f.ctx, followTimeout)
+	l, err := f.s.read(ctx, fl.id, after)
+	cancel()
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if err != nil {
+		fl.dirty = true // the sweep reads again, and drains what is held
+		f.s.opts.Logger.Warn("cluster: reading a lobby's log", "lobby", fl.id, "err", err)
+		return
+	}
+	f.applyReadLocked(fl, &l)
+	f.drainPendingLocked(fl)
+}
+
+// applyInOrderLocked delivers the events of m beyond fl.last (m must not
+// start beyond a gap) and takes its document.
+func (f *follower) applyInOrderLocked(fl *followed, m *message, doc *lobby.Doc) {
 	for i := range m.events {
 		if off := m.first + uint64(i); off > fl.last {
 			if off != fl.last+1 { // cannot happen after a catch-up; never deliver out of order
@@ -308,6 +446,14 @@ func (f *follower) catchUpLocked(ctx context.Context, fl *followed) bool {
 		f.s.opts.Logger.Warn("cluster: reading a lobby's log", "lobby", fl.id, "err", err)
 		return false
 	}
+	f.applyReadLocked(fl, &l)
+	f.drainPendingLocked(fl)
+	return true
+}
+
+// applyReadLocked delivers what a read of the lobby's log returned beyond
+// fl.last and takes its document.
+func (f *follower) applyReadLocked(fl *followed, l *loaded) {
 	fl.dirty = false
 	if !fl.anchored {
 		fl.anchored, fl.last = true, l.offset
@@ -338,7 +484,6 @@ func (f *follower) catchUpLocked(ctx context.Context, fl *followed) bool {
 			f.setDocLocked(fl, l.doc, l.version)
 		}
 	}
-	return true
 }
 
 // versionAt is the event version of log offset off.
@@ -382,6 +527,8 @@ func (f *follower) deliverLocked(fl *followed, w *wireEvent, off uint64) {
 // the lobby's members on this shard.
 func (f *follower) setDocLocked(fl *followed, doc *lobby.Doc, version uint64) {
 	if doc != nil {
+		// The version of the last event delivered here: that of the log,
+		// or of a fast-path send after it, which the old copy counted.
 		doc.Version = versionAt(fl.last)
 		if fl.doc != nil { // as in advanceLocked: never back
 			doc.Version = max(doc.Version, fl.doc.Version)
@@ -518,6 +665,9 @@ func (f *follower) forgetAll() {
 		fl.mu.Lock()
 		f.setDocLocked(fl, nil, 0)
 		fl.anchored, fl.last, fl.dirty = false, 0, false
+		clear(fl.pending)
+		fl.pending = fl.pending[:0]
+		f.drainPendingLocked(fl) // nothing held: stops the timer, wakes waiters
 		fl.mu.Unlock()
 	}
 	f.mu.Lock()

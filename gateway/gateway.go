@@ -72,7 +72,13 @@ type Options struct {
 	ReplayBytes          int           // replay ring per session, bytes; default 1 MiB
 	MemoryBudget         int64         // bytes for write queues and replay, shard-wide; default budget.MachineDefault() (shed.go)
 	MaxWatchers          int           // live lobby list streams (max_watchers); default watch.DefaultMaxWatchers
-	Logger               *slog.Logger  // default slog.Default()
+	// GoMemoryLimit makes the Go runtime's soft memory limit follow the
+	// budget (budget.FollowGoLimit), so garbage left by shed buffers is
+	// collected before the process grows past the budget. One per process:
+	// lobbyd sets it unless GOMEMLIMIT is set; tests with several gateways
+	// in one process leave it off.
+	GoMemoryLimit bool
+	Logger        *slog.Logger // default slog.Default()
 	// UI is the lobby page's files (index.html at its root), served at /
 	// and under /ui/; nil serves no page (the web package's Assets in lobbyd).
 	UI fs.FS
@@ -230,6 +236,9 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 	}
 	go g.expirySweep(g.ctx, 500*time.Millisecond)
 	go g.shedLoop(g.ctx)
+	if opts.GoMemoryLimit {
+		go g.budget.FollowGoLimit(g.ctx)
+	}
 	return g, nil
 }
 

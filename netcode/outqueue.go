@@ -41,12 +41,17 @@ const wqPooledCap = 4 << 10
 // way gives back what its backlog took.
 const wqShrinkFrom = 64 << 10
 
-// Ring buffers of a power-of-two size from wqPooledCap up are pooled by
-// size, so a connection that falls behind and catches up again and again
-// reuses its rings instead of making garbage: the write path allocates
-// nothing in steady state, backlog or not. A bound that is not a power of
-// two gets an unpooled ring of its own size when it needs one.
-var wqPools [16]sync.Pool // wqPooledCap << i
+// Ring buffers of a power-of-two size from wqPooledCap up to 64 KiB are
+// pooled by size, so a connection that falls behind a little and
+// catches up again and again reuses its rings instead of making garbage:
+// the write path allocates nothing in steady state. Bigger rings (a
+// backlog of more than 64 KiB: a slow consumer) are not pooled: a pool
+// keeps what it is given alive, uncharged to the budget, until two
+// collections have passed, and under a slow-reader attack those rings
+// (up to the write bound each) made the heap twice the budget. A bound
+// that is not a power of two gets an unpooled ring of its own size when
+// it needs one.
+var wqPools [5]sync.Pool // wqPooledCap << i: 4 KiB .. 64 KiB
 
 // getRing returns a ring of size bytes and its pool box (nil: unpooled).
 func getRing(size int) ([]byte, *[]byte) {

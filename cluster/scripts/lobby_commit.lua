@@ -17,12 +17,13 @@
 -- Every shard with a member before or after the change gets one message:
 -- "<id> <first> <version> <n> <doclen> " .. doc .. events, doclen -1 when deleted,
 -- 0 when unchanged.
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+local h = redis.call('HMGET', KEYS[1], 'v', 'o', 's')
+local v = tonumber(h[1] or '0')
 if v ~= tonumber(ARGV[1]) then
   return {0, v}
 end
-local o = tonumber(redis.call('HGET', KEYS[1], 'o') or '0')
-local old = redis.call('HGET', KEYS[1], 's') or ''
+local o = tonumber(h[2] or '0')
+local old = h[3] or ''
 local n = tonumber(ARGV[7])
 local first = o + 1
 for i = 1, n do

@@ -26,6 +26,13 @@ type Conn interface {
 	Close() error
 }
 
+// Chatter is a Conn that can also chat: Chat sends one lobby.chat stamped
+// with sentAt (unix ns), asking for no reply; every member receives it, the
+// sender included, and the Handler gets its stamp like a relayed message's.
+type Chatter interface {
+	Chat(sentAt int64) error
+}
+
 // Handler receives relayed messages on the reader goroutine. sentAt is the
 // stamp the sender put in the payload. It must not block.
 type Handler func(sentAt int64)

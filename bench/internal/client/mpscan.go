@@ -241,18 +241,20 @@ const (
 	frameOther frameKind = iota // an event the workloads ignore
 	frameReply                  // a reply; rid set
 	frameData                   // a lobby.data event; data set
+	frameChat                   // a lobby.chat event; data is its text
 	frameBad                    // not a well-formed envelope
 )
 
 // classify reads the envelope of a server frame: for replies the rid, for
-// lobby.data events the "data" bytes of "d" (a sub-slice of b).
+// lobby.data events the "data" bytes of "d", for lobby.chat events its
+// "text" (sub-slices of b).
 func classify(b []byte) (kind frameKind, rid uint64, data []byte) {
 	s := scanner{b: b}
 	n, ok := s.mapLen()
 	if !ok {
 		return frameBad, 0, nil
 	}
-	isData, isReply := false, false
+	isData, isChat, isReply := false, false, false
 	for range n {
 		k, ok := s.raw()
 		if !ok {
@@ -270,6 +272,7 @@ func classify(b []byte) (kind frameKind, rid uint64, data []byte) {
 				return frameBad, 0, nil
 			}
 			isData = string(v) == "lobby.data"
+			isChat = string(v) == "lobby.chat"
 		case "d":
 			start := s.i
 			if data, ok = dataField(&s); !ok {
@@ -289,15 +292,18 @@ func classify(b []byte) (kind frameKind, rid uint64, data []byte) {
 		return frameReply, rid, nil
 	case isData && data != nil:
 		return frameData, 0, data
+	case isChat && data != nil:
+		return frameChat, 0, data
 	}
 	return frameOther, 0, nil
 }
 
-// dataField reads a map and returns its "data" entry when it holds bytes.
+// dataField reads a map and returns its "data" (lobby.data) or "text"
+// (lobby.chat) entry when it holds bytes or a string.
 func dataField(s *scanner) ([]byte, bool) {
 	var data []byte
 	ok := s.fields(func(k []byte) bool {
-		if string(k) != "data" {
+		if string(k) != "data" && string(k) != "text" {
 			return s.skip(1)
 		}
 		var ok bool

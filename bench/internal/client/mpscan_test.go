@@ -32,6 +32,7 @@ func TestClassify(t *testing.T) {
 		{"reply err", mustMarshal(t, map[string]any{"rid": 3, "ok": false, "err": map[string]any{"code": "lobby_full", "msg": "full"}}), frameReply, 3, nil},
 		{"other event", mustMarshal(t, map[string]any{"ev": "lobby.member_joined", "seq": 2, "d": map[string]any{"member": map[string]any{"user_id": "u"}}}), frameOther, 0, nil},
 		{"welcome", mustMarshal(t, map[string]any{"ev": "welcome", "seq": 0, "d": map[string]any{"lobby": nil, "heartbeat_ms": 15000}}), frameOther, 0, nil},
+		{"chat event", mustMarshal(t, map[string]any{"ev": "lobby.chat", "seq": 4, "d": map[string]any{"from": "u1", "text": "00000000000003e8xx", "ts": 5}}), frameChat, 0, []byte("00000000000003e8xx")},
 		{"data event without data", mustMarshal(t, map[string]any{"ev": "lobby.data", "d": map[string]any{"from": "u1"}}), frameOther, 0, nil},
 		{"not a map", mustMarshal(t, []int{1, 2}), frameBad, 0, nil},
 		{"empty", nil, frameBad, 0, nil},
@@ -46,6 +47,28 @@ func TestClassify(t *testing.T) {
 				t.Fatalf("classify = %v, %d, %x; want %v, %d, %x", kind, rid, data, tc.kind, tc.rid, tc.wantData)
 			}
 		})
+	}
+}
+
+// TestChatRoundTrip: a chat frame as Chat writes it is a valid lobby.chat
+// request whose text carries the stamp chatStamp reads back.
+func TestChatRoundTrip(t *testing.T) {
+	const at = int64(1764400000123456789)
+	frame := (&mpConn{}).chatFrame(at)
+	var req struct {
+		Op string `msgpack:"op"`
+		D  struct {
+			Text string `msgpack:"text"`
+		} `msgpack:"d"`
+	}
+	if err := msgpack.Unmarshal(frame, &req); err != nil || req.Op != "lobby.chat" || len(req.D.Text) != PayloadSize {
+		t.Fatalf("chat frame decodes to %+v, %v", req, err)
+	}
+	if got, ok := chatStamp([]byte(req.D.Text)); !ok || got != at {
+		t.Fatalf("chatStamp = %d, %v; want %d", got, ok, at)
+	}
+	if _, ok := chatStamp([]byte("zz")); ok {
+		t.Fatal("chatStamp read a short text")
 	}
 }
 

@@ -143,6 +143,7 @@ type mpConn struct {
 
 	writeMu sync.Mutex // serializes writes
 	sendBuf []byte     // guarded by writeMu
+	chatBuf []byte     // guarded by writeMu
 	reqMu   sync.Mutex // one request in flight
 	rid     atomic.Uint32
 	replies chan reply // readLoop → the waiting request
@@ -167,6 +168,45 @@ var sendPrefix = func() []byte {
 	}
 	return append(buf.Bytes(), 0xc4, PayloadSize) // bin 8 header
 }()
+
+// chatPrefix is {"op":"lobby.chat","rid":0,"d":{"text":str8(64)}} up to
+// the text: 16 hex digits of the send time, then padding, so a chat carries
+// as many bytes as a relayed message.
+var chatPrefix = func() []byte {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	err := errors.Join(
+		enc.EncodeMapLen(3),
+		enc.EncodeString("op"), enc.EncodeString("lobby.chat"),
+		enc.EncodeString("rid"), enc.EncodeUint(0),
+		enc.EncodeString("d"), enc.EncodeMapLen(1),
+		enc.EncodeString("text"),
+	)
+	if err != nil {
+		panic(err)
+	}
+	return append(buf.Bytes(), 0xd9, PayloadSize) // str 8 header
+}()
+
+// chatStamp reads the send time a chat text starts with (16 hex digits).
+func chatStamp(text []byte) (int64, bool) {
+	if len(text) < 16 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range text[:16] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(c)
+	}
+	return int64(v), true
+}
 
 // readAll appends one whole WebSocket message from r to buf, growing buf
 // only when a message is larger than any before (io.ReadAll would allocate
@@ -203,6 +243,10 @@ func (c *mpConn) readLoop() {
 		case frameData:
 			if len(data) >= 8 && c.onData != nil {
 				c.onData(int64(binary.LittleEndian.Uint64(data)))
+			}
+		case frameChat:
+			if at, ok := chatStamp(data); ok && c.onData != nil {
+				c.onData(at)
 			}
 		case frameReply:
 			select {
@@ -306,6 +350,33 @@ func (c *mpConn) Send(sentAt int64) error {
 	}
 	binary.LittleEndian.PutUint64(c.sendBuf[len(sendPrefix):], uint64(sentAt))
 	return c.write(c.sendBuf)
+}
+
+// Chat sends one lobby.chat whose text carries sentAt, asking for no reply.
+// Everyone in the lobby gets it, the sender included.
+func (c *mpConn) Chat(sentAt int64) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	return c.write(c.chatFrame(sentAt))
+}
+
+// chatFrame is the chat request stamped with sentAt, in chatBuf (writeMu
+// held).
+func (c *mpConn) chatFrame(sentAt int64) []byte {
+	if c.chatBuf == nil {
+		c.chatBuf = make([]byte, len(chatPrefix)+PayloadSize)
+		copy(c.chatBuf, chatPrefix)
+		for i := len(chatPrefix) + 16; i < len(c.chatBuf); i++ {
+			c.chatBuf[i] = 'x'
+		}
+	}
+	const hexDigits = "0123456789abcdef"
+	t := c.chatBuf[len(chatPrefix):]
+	for i := 15; i >= 0; i-- {
+		t[i] = hexDigits[sentAt&0xf]
+		sentAt >>= 4
+	}
+	return c.chatBuf
 }
 
 func (c *mpConn) Close() error {

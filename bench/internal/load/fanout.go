@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,11 @@ type FanoutConfig struct {
 	// NoInStep skips the extra fixed-load step with the members of a lobby
 	// sending in step.
 	NoInStep bool
+	// Chat makes the players send lobby.chat instead of lobby.send: every
+	// member receives each chat, the sender included, so a lobby of 8
+	// delivers 8 per message instead of 7. The Dialer's connections must
+	// implement client.Chatter.
+	Chat bool
 }
 
 func (c *FanoutConfig) defaults() {
@@ -111,6 +117,17 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 	if _, err := groupLobbies(setupCtx, conns, cfg.LobbySize, "fanout"); err != nil {
 		return res, fmt.Errorf("fanout: lobbies: %w", err)
 	}
+	send := func(c client.Conn, at int64) error { return c.Send(at) }
+	fan := float64(cfg.LobbySize - 1)
+	if cfg.Chat {
+		for _, c := range conns {
+			if _, ok := c.(client.Chatter); !ok {
+				return res, errors.New("fanout: the dialect cannot chat")
+			}
+		}
+		send = func(c client.Conn, at int64) error { return c.(client.Chatter).Chat(at) }
+		fan = float64(cfg.LobbySize)
+	}
 	spread := sendOrder(conns, cfg.LobbySize, cfg.Senders, false)
 	step := func(rate float64, order [][]client.Conn) (FanoutStep, error) {
 		var sent atomic.Uint64
@@ -121,7 +138,7 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := pace(sctx, part, rate, &sent); err != nil {
+				if err := pace(sctx, part, rate, send, &sent); err != nil {
 					sendErr.CompareAndSwap(nil, err)
 				}
 			}()
@@ -144,7 +161,6 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 			return FanoutStep{}, err
 		}
 		wall := u1.at.Sub(u0.at).Seconds()
-		fan := float64(cfg.LobbySize - 1)
 		st := FanoutStep{
 			RatePerPlayer: rate,
 			Offered:       rate * float64(len(conns)) * fan,
@@ -235,7 +251,7 @@ const paceTick = 5 * time.Millisecond
 // it sends what the schedule owes, round-robin over the connections. When
 // writes cannot keep up the backlog is capped at two ticks' worth, so a slow
 // server shows as a shortfall of Sent, not as an ever-growing burst.
-func pace(ctx context.Context, conns []client.Conn, rate float64, sent *atomic.Uint64) error {
+func pace(ctx context.Context, conns []client.Conn, rate float64, send func(client.Conn, int64) error, sent *atomic.Uint64) error {
 	if len(conns) == 0 {
 		return nil
 	}
@@ -258,7 +274,7 @@ func pace(ctx context.Context, conns []client.Conn, rate float64, sent *atomic.U
 				if ctx.Err() != nil {
 					return nil
 				}
-				if err := conns[next].Send(time.Now().UnixNano()); err != nil {
+				if err := send(conns[next], time.Now().UnixNano()); err != nil {
 					return err
 				}
 				sent.Add(1)

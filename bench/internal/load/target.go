@@ -136,8 +136,9 @@ func groupLobbies(ctx context.Context, conns []client.Conn, size int, name strin
 // BackendUsage is the running totals of a backend store: commands served
 // and CPU time spent.
 type BackendUsage struct {
-	Commands uint64
-	CPU      time.Duration
+	Commands  uint64
+	CPU       time.Duration
+	ByCommand map[string]uint64 // commands served, by name (scripts' inner calls included)
 }
 
 // usage is a snapshot of server and client CPU time.
@@ -185,8 +186,11 @@ func (t *Target) status() (proc.Status, error) {
 type CPU struct {
 	Server, Client, Other float64
 	ServerSeconds         float64
+	Wall                  float64 // seconds the window lasted
 	Backend               float64 // cores, when the target has a Backend
 	BackendCommands       uint64  // commands the backend served in the window
+	// BackendByCommand is BackendCommands by command name.
+	BackendByCommand map[string]uint64
 }
 
 func cpuSince(a, b usage) CPU {
@@ -198,10 +202,19 @@ func cpuSince(a, b usage) CPU {
 		Server:        (b.server - a.server).Seconds() / wall,
 		Client:        (b.client - a.client).Seconds() / wall,
 		ServerSeconds: (b.server - a.server).Seconds(),
+		Wall:          wall,
 	}
 	c.Other = max(0, (b.machine-a.machine).Seconds()/wall-c.Server-c.Client)
 	c.Backend = (b.backend.CPU - a.backend.CPU).Seconds() / wall
 	c.BackendCommands = b.backend.Commands - a.backend.Commands
+	for name, n := range b.backend.ByCommand {
+		if d := n - a.backend.ByCommand[name]; d > 0 {
+			if c.BackendByCommand == nil {
+				c.BackendByCommand = make(map[string]uint64)
+			}
+			c.BackendByCommand[name] = d
+		}
+	}
 	return c
 }
 
