@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,10 @@ func nodeReady(t *testing.T) {
 	t.Helper()
 	_, err := exec.LookPath("node")
 	needTool(t, err == nil, "node is not installed (Node 20 or later)")
+	// The suites use node --test options and fetch streaming of Node 20.
+	v, err := exec.Command("node", "-p", "process.versions.node.split('.')[0]").Output()
+	major, _ := strconv.Atoi(strings.TrimSpace(string(v)))
+	needTool(t, err == nil && major >= 20, "node is older than 20 ("+strings.TrimSpace(string(v))+")")
 	_, err = os.Stat("node_modules/@msgpack/msgpack")
 	needTool(t, err == nil, "web/node_modules is missing: run `npm ci` in web/")
 }
