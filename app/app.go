@@ -32,6 +32,12 @@ type App struct {
 	OperatorToken string // the configured one, or the random dev-mode one
 	log           *slog.Logger
 	cluster       *redisCluster // nil: a single in-memory shard
+	// LogLevel, when set (by cmd/lobbyd, from NewLogger), is the level a
+	// reload changes.
+	LogLevel *slog.LevelVar
+
+	cfg *config.Config       // the settings in force; Reload's (one goroutine: cmd/lobbyd's signal loop)
+	mm  *matchmaking.Service // for live queue changes
 }
 
 // New listens on cfg.Addr and builds the shard. Notices for the operator
@@ -46,7 +52,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Auth: auth, OperatorToken: cfg.OperatorToken, log: log}
+	a := &App{Auth: auth, OperatorToken: cfg.OperatorToken, log: log, cfg: cfg}
 	if cfg.RedisURL != "" {
 		rdb, err := openRedis(cfg)
 		if err != nil {
@@ -86,7 +92,9 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		UI:                   web.Assets(),
 	}, auth, func(w gateway.Wiring) (gateway.Backends, error) {
 		if a.cluster != nil {
-			return a.cluster.backends(cfg, w, log)
+			b, err := a.cluster.backends(cfg, w, log)
+			a.mm = b.Matchmaking
+			return b, err
 		}
 		store := lobby.NewMemoryStore(w.LobbySink, lobby.MemoryOptions{Logger: log})
 		mm, err := matchmaking.NewService(cfg.Queues, matchmaking.NewMemoryStore(), w.MatchLobbies(store), w.MatchSink,
@@ -94,6 +102,7 @@ func New(cfg *config.Config, log *slog.Logger) (*App, error) {
 		if err != nil {
 			return gateway.Backends{}, err
 		}
+		a.mm = mm
 		return gateway.Backends{Lobbies: store, Matchmaking: mm}, nil
 	})
 	if err != nil {

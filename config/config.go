@@ -6,9 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +57,22 @@ type File struct {
 	// RAM, worked out by Load (budget.MachineDefault).
 	MemoryBudgetBytes int64                     `yaml:"memory_budget_bytes"`
 	Queues            []matchmaking.QueueConfig `yaml:"queues"` // none: matchmaking.DefaultQueues
+	// LogFormat is the log's format: text (slog's key=value) or json (one
+	// object a line). --log-format and LOBBY_LOG_FORMAT win over it.
+	LogFormat string `yaml:"log_format"`
+	// LogLevel is the least level logged: debug, info, warn or error.
+	// --log-level and LOBBY_LOG_LEVEL win over it; a reload changes it live.
+	LogLevel string `yaml:"log_level"`
 }
+
+// Log formats and levels (log_format, log_level).
+var (
+	LogFormats = []string{"text", "json"}
+	LogLevels  = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+)
+
+// Level is the slog level of LogLevel (validated by Load).
+func (f *File) Level() slog.Level { return LogLevels[f.LogLevel] }
 
 // Config is everything lobbyd needs to start.
 type Config struct {
@@ -70,6 +88,10 @@ type Config struct {
 	OperatorToken    string // bearer token for /metrics and /admin/*
 	ConfigPath       string // the YAML file, if any
 	ShowVersion      bool   // --version: print the build's version and exit
+
+	// --log-format and --log-level (or their variables), which win over
+	// the file's log_format and log_level; empty when not given.
+	logFormatFlag, logLevelFlag string
 }
 
 // Defaults returns the built-in settings (docs/protocol.md §6). Each is defined
@@ -88,6 +110,8 @@ func Defaults() File {
 		},
 		DrainSpreadMs:  gateway.DefaultDrainSpread.Milliseconds(),
 		DrainTimeoutMs: gateway.DefaultDrainTimeout.Milliseconds(),
+		LogFormat:      "text",
+		LogLevel:       "info",
 	}
 }
 
@@ -127,6 +151,12 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (*Config, 
 		}
 	}
 	c.fillDerived()
+	if c.logFormatFlag != "" {
+		c.LogFormat = c.logFormatFlag
+	}
+	if c.logLevelFlag != "" {
+		c.LogLevel = c.logLevelFlag
+	}
 	if err := c.validate(); err != nil {
 		where := "config"
 		if c.ConfigPath != "" {
@@ -155,6 +185,8 @@ func (c *Config) flagSpecs() []flagSpec {
 		{name: "dev", env: "LOBBY_DEV", usage: "dev mode: guest tokens at POST /v1/auth/guest, a random secret if none is set", boolean: &c.Dev},
 		{name: "operator-token", env: "LOBBY_OPERATOR_TOKEN", usage: "bearer token for /metrics and /admin/*", str: &c.OperatorToken},
 		{name: "config", env: "LOBBY_CONFIG", usage: "YAML configuration file", str: &c.ConfigPath},
+		{name: "log-format", env: "LOBBY_LOG_FORMAT", usage: "log format: text or json (default text; the file's log_format)", str: &c.logFormatFlag},
+		{name: "log-level", env: "LOBBY_LOG_LEVEL", usage: "least level logged: debug, info, warn or error (default info; the file's log_level)", str: &c.logLevelFlag},
 	}
 }
 
@@ -343,6 +375,12 @@ func (c *Config) validate() error {
 	if err := matchmaking.ValidateQueues(c.Queues); err != nil {
 		return err
 	}
+	if !slices.Contains(LogFormats, c.LogFormat) {
+		return fmt.Errorf("log_format: must be text or json, got %q", c.LogFormat)
+	}
+	if _, ok := LogLevels[c.LogLevel]; !ok {
+		return fmt.Errorf("log_level: must be debug, info, warn or error, got %q", c.LogLevel)
+	}
 	if c.JWTSecret != "" && c.JWTPublicKeyFile != "" {
 		return errors.New("jwt-secret and jwt-public-key: give one, not both")
 	}
@@ -353,4 +391,58 @@ func (c *Config) validate() error {
 		return fmt.Errorf("redis-prefix: at most 64 bytes, without braces or white space, got %q", c.RedisPrefix)
 	}
 	return nil
+}
+
+// effective is what `lobbyd check-config` prints: every setting in force,
+// flags, environment and file merged, secrets masked.
+type effective struct {
+	Addr             string `yaml:"addr"`
+	Redis            string `yaml:"redis"`
+	RedisPrefix      string `yaml:"redis_prefix"`
+	ShardID          string `yaml:"shard_id"`
+	JWTSecret        string `yaml:"jwt_secret"`
+	JWTPublicKeyFile string `yaml:"jwt_public_key"`
+	Dev              bool   `yaml:"dev"`
+	OperatorToken    string `yaml:"operator_token"`
+	Config           string `yaml:"config"`
+	File             `yaml:",inline"`
+}
+
+// Masked stands for a secret that is set.
+const Masked = "********"
+
+func mask(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return Masked
+}
+
+// Effective returns the settings in force as YAML, with the JWT secret
+// and the operator token masked and a Redis URL's password hidden.
+func (c *Config) Effective() ([]byte, error) {
+	e := effective{
+		Addr: c.Addr, Redis: RedactURL(c.RedisURL), RedisPrefix: c.RedisPrefix, ShardID: c.ShardID,
+		JWTSecret: mask(c.JWTSecret), JWTPublicKeyFile: c.JWTPublicKeyFile, Dev: c.Dev,
+		OperatorToken: mask(c.OperatorToken), Config: c.ConfigPath, File: c.File,
+	}
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(e); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), enc.Close()
+}
+
+// RedactURL hides the password of a URL (a Redis URL) for logs and output.
+func RedactURL(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
 }

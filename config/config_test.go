@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -31,6 +32,7 @@ func TestDefaultsArePROTOCOLs(t *testing.T) {
 		RateLimit: RateLimit{PerSecond: 50, Burst: 100}, DrainSpreadMs: 5000, DrainTimeoutMs: 30000,
 		// Ours, where the original contract is silent (docs/protocol.md §1, §6).
 		HandshakeLimit: HandshakeLimit{PerUser: RateLimit{PerSecond: 2, Burst: 10}, PerAddress: RateLimit{PerSecond: 50, Burst: 500}},
+		LogFormat:      "text", LogLevel: "info",
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Defaults() = %+v\nwant docs/protocol.md's %+v", got, want)
@@ -135,6 +137,10 @@ func TestFileErrorsNameTheKey(t *testing.T) {
 		"queues: [{name: duel, teams: 2, team_size: 0}]": "team_size",
 		"queues: [{name: a, team_size: 1, teams: 2}, {name: a, team_size: 1, teams: 2}]": "listed twice",
 		"queues: [{name: a, team_size: 1, teams: 2, colour: red}]":                       "colour",
+		"log_format: xml": "log_format",
+		"log_level: loud": "log_level",
+		"log_level: [a]":  "log_level",
+		"log: {level: 1}": "log",
 	}
 	for body, want := range cases {
 		p := writeFile(t, body)
@@ -213,6 +219,62 @@ func TestHandshakeLimitBounds(t *testing.T) {
 		_, err := Load([]string{"--config", f}, env(nil), nil)
 		if (err == nil) != c.ok {
 			t.Errorf("%s: %v", c.yaml, err)
+		}
+	}
+}
+
+// log_format and log_level come from the file, then the environment, then
+// the flags, each winning over the one before; a bad value in any is
+// refused naming the setting.
+func TestLogSettingsPrecedence(t *testing.T) {
+	p := writeFile(t, "log_format: json\nlog_level: warn\n")
+	c, err := Load([]string{"--config", p}, env(nil), nil)
+	if err != nil || c.LogFormat != "json" || c.LogLevel != "warn" || c.Level() != slog.LevelWarn {
+		t.Fatalf("file: %+v %v", c, err)
+	}
+	c, err = Load([]string{"--config", p}, env(map[string]string{"LOBBY_LOG_LEVEL": "debug"}), nil)
+	if err != nil || c.LogFormat != "json" || c.LogLevel != "debug" {
+		t.Fatalf("env over file: %v %v %v", c.LogFormat, c.LogLevel, err)
+	}
+	c, err = Load([]string{"--config", p, "--log-level", "error", "--log-format", "text"},
+		env(map[string]string{"LOBBY_LOG_LEVEL": "debug", "LOBBY_LOG_FORMAT": "json"}), nil)
+	if err != nil || c.LogFormat != "text" || c.LogLevel != "error" {
+		t.Fatalf("flags over env: %v %v %v", c.LogFormat, c.LogLevel, err)
+	}
+	c, err = Load(nil, env(nil), nil)
+	if err != nil || c.LogFormat != "text" || c.LogLevel != "info" {
+		t.Fatalf("defaults: %v %v %v", c.LogFormat, c.LogLevel, err)
+	}
+	if _, err := Load([]string{"--log-format", "xml"}, env(nil), nil); err == nil || !strings.Contains(err.Error(), "log_format") {
+		t.Fatalf("bad flag: %v", err)
+	}
+	if _, err := Load(nil, env(map[string]string{"LOBBY_LOG_LEVEL": "verbose"}), nil); err == nil || !strings.Contains(err.Error(), "log_level") {
+		t.Fatalf("bad variable: %v", err)
+	}
+}
+
+// The effective settings mask the secrets and a Redis password, and show
+// the merged values.
+func TestEffectiveMasksSecrets(t *testing.T) {
+	p := writeFile(t, "rate_limit: {per_second: 7, burst: 9}\n")
+	c, err := Load([]string{"--config", p, "--jwt-secret", "s3cret-jwt", "--redis", "redis://:redispw@127.0.0.1:6379/0"},
+		env(map[string]string{"LOBBY_OPERATOR_TOKEN": "op-s3cret"}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.Effective()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(out)
+	for _, secret := range []string{"s3cret-jwt", "op-s3cret", "redispw"} {
+		if strings.Contains(text, secret) {
+			t.Errorf("effective settings show %q:\n%s", secret, text)
+		}
+	}
+	for _, want := range []string{"jwt_secret: '" + Masked + "'", "operator_token: '" + Masked + "'", "per_second: 7", "burst: 9", "log_level: info", "name: duel"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("effective settings lack %q:\n%s", want, text)
 		}
 	}
 }
