@@ -89,15 +89,17 @@ type Hub struct {
 
 	// Changes noted by the feed, guarded by pendMu (a leaf: the feed calls
 	// note under lobby locks).
-	pendMu  sync.Mutex
-	pending map[string]struct{}
-	resync  bool
-	wake    chan struct{} // capacity 1: a round is due
+	pendMu   sync.Mutex
+	pending  map[string]struct{}
+	inflight map[string]struct{} // ids a round took and has not fanned out yet
+	resync   bool
+	wake     chan struct{} // capacity 1: a round is due
 
 	// Guarded by mu.
 	mu       sync.Mutex
 	groups   map[string]*group // filter key → watchers with those filters
 	nextID   uint64            // the last SSE id given
+	roundNo  uint64            // rounds fanned out
 	closed   bool              // draining or closed: Add refuses
 	watchers map[*Watcher]struct{}
 
@@ -202,6 +204,7 @@ func (h *Hub) round() {
 	h.pendMu.Lock()
 	ids, resync := h.pending, h.resync
 	h.pending, h.resync = make(map[string]struct{}, len(ids)), false
+	h.inflight = ids
 	h.pendMu.Unlock()
 	idx := h.feed.ListingIndex()
 	if resync {
@@ -246,12 +249,16 @@ func (h *Hub) round() {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.roundNo++
 	for i := range changes {
 		c := &changes[i]
 		for _, g := range h.groups {
 			h.fanOutLocked(g, c)
 		}
 	}
+	h.pendMu.Lock()
+	h.inflight = nil
+	h.pendMu.Unlock()
 }
 
 // fanOutLocked gives c to the watchers of g it concerns; h.mu held.
@@ -269,6 +276,12 @@ func (h *Hub) fanOutLocked(g *group, c *change) {
 		_, sent := w.sent[c.id]
 		switch {
 		case isM && (sent || !wasM):
+			if r, ok := w.skip[c.id]; ok && !sent {
+				delete(w.skip, c.id)
+				if h.roundNo <= r+2 {
+					continue // matched already when the watcher's page was read
+				}
+			}
 			if !sent && len(w.sent) >= h.opts.MaxTracked {
 				h.endLocked(w, stateOverflow)
 				continue
@@ -323,7 +336,8 @@ func (h *Hub) Add(q lobby.ListQuery) (*Watcher, error) {
 	// The page is read under h.mu, so that no round's frames can come
 	// before it; a lobby in it that changed meanwhile is sent again by the
 	// round, as it is now.
-	err = h.feed.ListingIndex().Page(checked, func(id string, src lobby.ListedView) {
+	idx := h.feed.ListingIndex()
+	err = idx.Page(checked, func(id string, src lobby.ListedView) {
 		js, ok := src.AppendViewJSON(nil)
 		if !ok {
 			return
@@ -343,6 +357,26 @@ func (h *Hub) Add(q lobby.ListQuery) (*Watcher, error) {
 		}
 		return nil, err
 	}
+	// A lobby whose change is noted but not yet handled by a round may
+	// match now, beyond the page, while the hub's last state of it does
+	// not: the round would take it for a lobby that starts matching. The
+	// page was read after that change, so it is no news to this watcher.
+	// The notes are handled by the round under way (inflight) or the next.
+	h.pendMu.Lock()
+	for _, set := range []map[string]struct{}{h.pending, h.inflight} {
+		for id := range set {
+			if _, in := w.sent[id]; in {
+				continue
+			}
+			if ls, _, _, ok := idx.Entry(id); ok && ls.Matches(&g.q) {
+				if w.skip == nil {
+					w.skip = make(map[string]uint64)
+				}
+				w.skip[id] = h.roundNo
+			}
+		}
+	}
+	h.pendMu.Unlock()
 	h.nextID++
 	w.queue = append(w.queue, appendFrame(nil, h.nextID, "synced", []byte("{}")))
 	g.ws[w] = struct{}{}

@@ -18,8 +18,11 @@ type Watcher struct {
 	h *Hub
 	g *group
 
-	// Guarded by h.mu: the lobbies this watcher was sent and still shows.
+	// Guarded by h.mu: the lobbies this watcher was sent and still shows,
+	// and those that matched, unsent, when its page was read while a
+	// change of theirs waited for a round (value: the round number then).
 	sent map[string]struct{}
+	skip map[string]uint64
 
 	// Guarded by mu (a leaf).
 	mu     sync.Mutex
