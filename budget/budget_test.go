@@ -52,15 +52,15 @@ func TestMachineDefault(t *testing.T) {
 }
 
 // TestGoLimitFollowsTheBudget: the soft memory limit is the budget plus
-// GOGC-like headroom for the live heap outside it, so charged bytes do not
-// count twice and a nil budget sets no limit.
+// the live heap outside it plus GoLimitBase, so charged bytes do not count
+// twice and a nil budget sets no limit.
 func TestGoLimitFollowsTheBudget(t *testing.T) {
 	b := New(32 << 20)
-	if got, want := b.GoLimit(10<<20), int64(32<<20+15<<20+GoLimitBase); got != want {
+	if got, want := b.GoLimit(10<<20), int64(32<<20+10<<20+GoLimitBase); got != want {
 		t.Fatalf("GoLimit(10 MiB live, 0 charged) = %d, want %d", got, want)
 	}
 	b.Charge(8 << 20)
-	if got, want := b.GoLimit(10<<20), int64(32<<20+3<<20+GoLimitBase); got != want {
+	if got, want := b.GoLimit(10<<20), int64(32<<20+2<<20+GoLimitBase); got != want {
 		t.Fatalf("GoLimit(10 MiB live, 8 MiB charged) = %d, want %d", got, want)
 	}
 	if got, want := b.GoLimit(1<<20), int64(32<<20+GoLimitBase); got != want {

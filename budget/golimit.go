@@ -16,14 +16,15 @@ import (
 // the budget. So the Go runtime is given a soft memory limit that follows
 // the budget:
 //
-//	limit = budget + 3/2 × (live heap outside the budget) + GoLimitBase
+//	limit = budget + (live heap outside the budget) + GoLimitBase
 //
 // refreshed every GoLimitEvery. In normal play the budget is far from
-// full and the limit far above the heap, so GOGC alone paces collections;
-// as the budget fills, collections come sooner and return the garbage of
-// shed buffers before the heap grows past it. The part outside the budget
-// (sessions, lobbies, the listing) keeps GOGC's own headroom, so a large
-// shard never collects in a loop because of the limit.
+// full, and its unused part is the heap's headroom: with the default budget
+// (a quarter of memory) that is more than GOGC's own 50% of the rest up to
+// twice the budget, so GOGC alone paces collections. As the budget fills,
+// the headroom shrinks to GoLimitBase and collections come sooner, and the
+// garbage of shed buffers is returned before the heap grows past the
+// budget.
 
 // GoLimitBase is room for the runtime's own memory (stacks, metadata) and
 // the allocations between two refreshes.
@@ -39,7 +40,7 @@ func (b *Budget) GoLimit(liveBytes int64) int64 {
 		return math.MaxInt64
 	}
 	outside := max(liveBytes-b.Used(), 0)
-	return b.limit + outside + outside/2 + GoLimitBase
+	return b.limit + outside + GoLimitBase
 }
 
 // FollowGoLimit sets the Go runtime's soft memory limit from the budget
