@@ -14,8 +14,24 @@ import (
 // flight. go-redis's own default, 10 per CPU, capped a 2-core shard at 20
 // round trips in flight: with a 30 ms round trip on a loaded machine that
 // is 670 split-lobby sends a second, whatever Redis could do. Connections
-// are opened on demand, so an idle shard holds few.
+// are opened on demand, so an idle shard holds few; each has 8 KiB
+// buffers (connBufferSize).
 const DefaultPoolSize = 128
+
+// connBufferSize is each pooled connection's read and write buffer unless
+// the URL sets one: 8 KiB, not go-redis's 32 KiB, so a full pool costs a
+// shard 2 MiB, not 8 (lobby commits and reads are a few KiB; bigger ones
+// take two reads). Pipelines have their own pool and buffers.
+const connBufferSize = 8 << 10
+
+func smallBuffers(read, write *int) {
+	if *read == 0 {
+		*read = connBufferSize
+	}
+	if *write == 0 {
+		*write = connBufferSize
+	}
+}
 
 // Open connects to the Redis named by rawURL, in one of three forms:
 //
@@ -64,6 +80,7 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if !u.Query().Has("pool_size") {
 			o.PoolSize = DefaultPoolSize
 		}
+		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize)
 		return redis.NewClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(plain)
@@ -80,6 +97,7 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if !u.Query().Has("pool_size") {
 			o.PoolSize = DefaultPoolSize
 		}
+		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize)
 		return redis.NewFailoverClient(o), nil
 	case "cluster":
 		o, err := redis.ParseClusterURL(plain)
@@ -93,6 +111,7 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if !u.Query().Has("pool_size") {
 			o.PoolSize = DefaultPoolSize // per node
 		}
+		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize)
 		return redis.NewClusterClient(o), nil
 	}
 	return nil, fmt.Errorf("redis url: scheme %q: want redis, rediss, redis+sentinel or redis+cluster", u.Scheme)
