@@ -653,7 +653,9 @@ func TestRedisRestartedEmpty(t *testing.T) {
 		c.mu.Lock()
 		code, reason := c.closed.Code, c.closed.Text
 		c.mu.Unlock()
-		if code != 4010 || reason != "store lost: start a new session" {
+		// A restart slower than the liveness (a loaded machine) makes the
+		// shard cut off first: the same close, the other reason.
+		if code != 4010 || (reason != "store lost: start a new session" && reason != "store unreachable: reconnect") {
 			t.Errorf("%s: closed %d %q, want 4010 \"store lost: start a new session\"", c.user, code, reason)
 		}
 	}
@@ -691,7 +693,11 @@ func TestRedisRestartedEmpty(t *testing.T) {
 		q := "token=" + url.QueryEscape(s.token(c.user, "", time.Hour)) +
 			"&resume=" + url.QueryEscape(str(c.welcome.d()["resume_token"])) + "&last_seq=1"
 		n := s.dialQuery(c.user, q)
-		if w := n.welcome.d(); w["resumed"] != false || w["lobby"] != nil {
+		// No lobby, or one made in the new store in the moment before
+		// the shards noticed (a match of two players queued then): real.
+		w := n.welcome.d()
+		lv, _ := w["lobby"].(map[string]any)
+		if w["resumed"] != false || (lv != nil && (lv["id"] == tr.splitID || lv["id"] == tr.localID)) {
 			t.Errorf("%s: welcome after the store was lost: %v", c.user, w)
 		}
 		again = append(again, n)
@@ -727,7 +733,7 @@ func TestRedisRestartedEmpty(t *testing.T) {
 		if st := readyStatus(s); st != 200 {
 			t.Errorf("/readyz on %s: %d", s.addr, st)
 		}
-		if n := s.metric(t, `lobbyd_store_losses_total{why="redis lost its data"}`); n != 1 {
+		if n := s.metric(t, `lobbyd_store_losses_total{why="redis lost its data"}`) + s.metric(t, `lobbyd_store_losses_total{why="cut off from redis"}`); n != 1 {
 			t.Errorf("%s: lobbyd_store_losses_total %v, want 1", s.addr, n)
 		}
 	}

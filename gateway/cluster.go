@@ -250,6 +250,11 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 				hctx, cancel := context.WithTimeout(ctx, handOverWithin)
 				ring, ok, err := cl.bus.HandOver(hctx, prev.Shard, uid, prev.ID)
 				cancel()
+				// What follows (a new session when no ring came) gets a
+				// budget of its own, not what the wait left.
+				var cancelRest context.CancelFunc
+				ctx, cancelRest = context.WithTimeout(g.ctx, clusterOpTimeout)
+				defer cancelRest()
 				if err == nil && ok {
 					if res, ok := g.hub.adopt(cs, c, prev.ID, next, ring); ok {
 						return res, true, nil

@@ -91,6 +91,11 @@ func (g *Gateway) open(c writer, cs *connState) {
 			c.Close(netcode.CloseInternalError, "store unavailable")
 			return
 		}
+		// The welcome's reads get a budget of their own: a resume may
+		// have spent up to handOverWithin waiting for another shard.
+		cancel()
+		ctx, cancel = context.WithTimeout(g.ctx, clusterOpTimeout)
+		defer cancel()
 	} else {
 		res = g.hub.attach(cs, c)
 	}

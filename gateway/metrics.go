@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/lobbyd/lobbyd/cluster"
 	"github.com/lobbyd/lobbyd/netcode"
 	"github.com/lobbyd/lobbyd/protocol"
 	"github.com/lobbyd/lobbyd/version"
@@ -228,6 +229,9 @@ func newMetrics(g *Gateway) *metrics {
 		Name: "lobbyd_config_reloads_total", Help: "Configuration reloads (SIGHUP), by result."}, []string{"result"})
 	m.reloads = [2]prometheus.Counter{reloads.WithLabelValues("refused"), reloads.WithLabelValues("applied")}
 
+	for _, why := range []cluster.Loss{cluster.LossCutOff, cluster.LossStore, cluster.LossDeclaredDead} {
+		m.storeLosses.WithLabelValues(string(why)) // each series from 0, before the first loss
+	}
 	m.shed.WithLabelValues("replay_events")
 	m.shed.WithLabelValues("slow_consumers")
 	logDropped := prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -173,7 +173,7 @@ func (p *Process) start() error {
 	if err != nil {
 		return err
 	}
-	if err := waitPing(p.Addr, 5*time.Second); err != nil {
+	if err := waitPing(p.Addr, 20*time.Second); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return err
@@ -275,7 +275,7 @@ func startServer(extra []string) (string, error) {
 		return "", err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	return addr, waitPing(addr, 5*time.Second)
+	return addr, waitPing(addr, 20*time.Second)
 }
 
 func startCluster() ([]string, error) {
