@@ -65,7 +65,7 @@ func chatOneOrder(t *testing.T, sh []*server) {
 			defer wg.Done()
 			for k := range perMember {
 				b, _ := msgpack.Marshal(map[string]any{"op": "lobby.chat", "d": map[string]any{"text": fmt.Sprintf("%d-%d", i, k)}})
-				if err := c.ws.WriteMessage(2, b); err != nil {
+				if err := c.write(b); err != nil {
 					t.Error(err)
 					return
 				}

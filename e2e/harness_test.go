@@ -125,6 +125,10 @@ type client struct {
 	welcome msg
 	rid     uint32
 
+	// wmu serializes writes and rid: a traffic goroutine may share a
+	// client with the test's own goroutine (gorilla allows one writer).
+	wmu sync.Mutex
+
 	mu     sync.Mutex
 	inbox  []msg         // messages not yet taken
 	signal chan struct{} // poked on every new message
@@ -276,16 +280,30 @@ func (c *client) noEvent(name string) {
 // send writes a raw binary message.
 func (c *client) sendRaw(b []byte) {
 	c.t.Helper()
-	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+	if err := c.write(b); err != nil {
 		c.t.Fatalf("%s: write: %v", c.user, err)
 	}
+}
+
+// write writes one binary message; safe from several goroutines.
+func (c *client) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.ws.WriteMessage(websocket.BinaryMessage, b)
+}
+
+// nextRID is a fresh request id; safe from several goroutines.
+func (c *client) nextRID() uint32 {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.rid++
+	return c.rid
 }
 
 // call sends a request with a fresh rid and waits for its reply.
 func (c *client) call(op string, d any) msg {
 	c.t.Helper()
-	c.rid++
-	rid := c.rid
+	rid := c.nextRID()
 	req := map[string]any{"op": op, "rid": rid}
 	if d != nil {
 		req["d"] = d

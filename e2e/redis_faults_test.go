@@ -73,14 +73,13 @@ func startFaultCluster(t *testing.T, redisArgs []string, addrOf func(i int, redi
 // tryCall is call without failing the test: it returns false when no
 // reply came within d (or the connection closed). For traffic goroutines.
 func (c *client) tryCall(op string, d any, within time.Duration) (msg, bool) {
-	c.rid++
-	rid := c.rid
+	rid := c.nextRID()
 	req := map[string]any{"op": op, "rid": rid}
 	if d != nil {
 		req["d"] = d
 	}
 	b, _ := msgpack.Marshal(req)
-	if err := c.ws.WriteMessage(2, b); err != nil {
+	if err := c.write(b); err != nil {
 		return nil, false
 	}
 	deadline := time.After(within)

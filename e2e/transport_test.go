@@ -130,10 +130,10 @@ func TestWelcomeAndPing(t *testing.T) {
 		t.Fatalf("ping t = %v", r["t"])
 	}
 	// A request without d, and one with rid 0 (no reply wanted).
-	c.rid++
-	b, _ := msgpack.Marshal(map[string]any{"op": "ping", "rid": c.rid})
+	rid := c.nextRID()
+	b, _ := msgpack.Marshal(map[string]any{"op": "ping", "rid": rid})
 	c.sendRaw(b)
-	if r := c.reply(c.rid); r["ok"] != true {
+	if r := c.reply(rid); r["ok"] != true {
 		t.Fatalf("ping without d: %v", r)
 	}
 	b, _ = msgpack.Marshal(map[string]any{"op": "ping"})
