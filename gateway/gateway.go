@@ -289,8 +289,32 @@ func (g *Gateway) Drain() bool {
 		case <-tick.C:
 		}
 	}
+	// In a cluster the drained players resume on other shards, which ask
+	// this one for their replay rings: stay up until every waiting session
+	// has been handed over, or handOverWindow after the last connection
+	// closed (a player who does not come back soon is orphaned on exit and
+	// resumes later without replay). Exiting at once made a player who
+	// reconnected a moment late start a new session.
+	if g.cl != nil {
+		window := time.NewTimer(handOverWindow)
+		defer window.Stop()
+		for g.hub.count() > 0 {
+			select {
+			case <-deadline.C:
+				return true // every connection is gone: the drain itself is done
+			case <-window.C:
+				return true
+			case <-tick.C:
+			}
+		}
+	}
 	return true
 }
+
+// handOverWindow is how long a drained cluster shard waits, after its last
+// connection closed, for its players' sessions to be taken over by the
+// shards they reconnect to (clients reconnect at once on 4010).
+const handOverWindow = 5 * time.Second
 
 // StartDrain starts Drain in the background once; Drained is closed when
 // it ends.
