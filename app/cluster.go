@@ -75,7 +75,8 @@ func (rc *redisCluster) backends(cfg *config.Config, w gateway.Wiring, log *slog
 	}
 	store := cluster.ListedStore{LobbyStore: rc.lobby, Listing: rc.listing}
 	names := queueNames(cfg)
-	rc.leases = cluster.NewLeases(rc.rdb, rc.ks, names, cluster.LeaseOptions{Logger: log})
+	rc.leases = cluster.NewLeases(rc.rdb, rc.ks, names, cluster.LeaseOptions{
+		TTL: cfg.Cluster.LeaseTTL(), Renew: cfg.Cluster.LeaseRenew(), Logger: log})
 	tickets := cluster.NewTicketStore(rc.rdb, rc.ks, cluster.TicketOptions{Fence: rc.leases.Fence})
 	mm, err := matchmaking.NewService(cfg.Queues, tickets, w.MatchLobbies(store), w.MatchSink,
 		matchmaking.Options{Logger: log, Runs: rc.leases.Held, Observer: w.MatchObserver(names)})
@@ -88,7 +89,8 @@ func (rc *redisCluster) backends(cfg *config.Config, w gateway.Wiring, log *slog
 	leaseCtx, rc.cancel = context.WithCancel(context.Background())
 	go rc.leases.Run(leaseCtx)
 	return gateway.Backends{Lobbies: store, Matchmaking: mm,
-		Cluster: &gateway.ClusterLink{Client: rc.rdb, Keys: rc.ks, Lobbies: rc.lobby, Ready: rc.listing.Ready}}, nil
+		Cluster: &gateway.ClusterLink{Client: rc.rdb, Keys: rc.ks, Lobbies: rc.lobby, Ready: rc.listing.Ready,
+			Registry: cluster.RegistryOptions{Interval: cfg.Cluster.Heartbeat(), TTL: cfg.Cluster.DeadAfter()}}}, nil
 }
 
 // close stops the cluster pieces (the leases are released at once, so

@@ -132,6 +132,41 @@ func (s *LobbyStore) Leave(ctx context.Context, userID, reason string) error {
 	return err
 }
 
+// LeaveIfOn is Leave for a player of a dead shard whose resume grace ran
+// out (the chores of a dead shard, gateway): it leaves only if its member
+// is still recorded on shard. A player who came back on another shard
+// meanwhile (a resume, or a new login, which moves the member) stays.
+func (s *LobbyStore) LeaveIfOn(ctx context.Context, userID, shard, reason string) error {
+	err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
+		if d.Member(userID).Shard != shard {
+			return false, nil
+		}
+		d.Remove(c, userID, reason, "")
+		return true, nil
+	})
+	if errors.Is(err, lobby.ErrNotInLobby) {
+		return nil
+	}
+	return err
+}
+
+// DisconnectIfOn shows a player of a dead shard disconnected
+// (lobby.member_updated to the others), as a dropped connection would, if
+// its member is still recorded on shard: one who resumed elsewhere in the
+// meantime stays connected.
+func (s *LobbyStore) DisconnectIfOn(ctx context.Context, userID, shard string) error {
+	err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
+		if d.Member(userID).Shard != shard {
+			return false, nil
+		}
+		return d.SetConnected(c, userID, false, shard), nil
+	})
+	if errors.Is(err, lobby.ErrNotInLobby) {
+		return nil
+	}
+	return err
+}
+
 // Update implements lobby.Store.
 func (s *LobbyStore) Update(ctx context.Context, userID string, p protocol.UpdateLobby) (protocol.LobbyView, error) {
 	p, err := lobby.CheckUpdate(p)

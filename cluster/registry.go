@@ -29,6 +29,13 @@ func (k Keyspace) registryInfo() string { return k.tag("reg", "shards", ":info")
 // learns that what it holds from Redis is gone (Registry.Run, OnLost).
 func (k Keyspace) clusterToken() string { return k.tag("reg", "shards", ":cluster") }
 
+// registryChores is the sorted set of dead shards whose chores are not
+// done yet: shard id → when it may be claimed (Redis ms). Dead moves a
+// shard here; Chores claims it for a while; ChoreDone removes it. A live
+// shard that dies in the middle of another's chores leaves them to be
+// claimed again.
+func (k Keyspace) registryChores() string { return k.tag("reg", "shards", ":chores") }
+
 // Registry timings (docs/protocol.md §5a: a dead shard is noticed within 10 s).
 //
 // The interval is a tenth of the TTL so that a shard's liveness (below)
@@ -42,6 +49,9 @@ const (
 	// clockSkew is what the liveness keeps in hand against the TTL, which
 	// Redis counts on its own clock from when the heartbeat ran there.
 	clockSkew = 2 * time.Second
+	// DefaultChoreRetry is how long a claimed dead shard's chores wait
+	// before another shard may claim them again (their claimer died).
+	DefaultChoreRetry = time.Minute
 )
 
 // ShardInfo is one shard as GET /admin/shards lists it (docs/protocol.md §4).
@@ -90,9 +100,9 @@ for i = 1, #seen, 2 do
 end
 return out`)
 
-	// registryReapScript: KEYS seen, info; ARGV ttl ms. Removes and returns
-	// the ids whose last heartbeat is ttl old: each dead shard is returned
-	// to exactly one caller.
+	// registryReapScript: KEYS seen, info, chores; ARGV ttl ms. Removes
+	// and returns the ids whose last heartbeat is ttl old, and queues their
+	// chores: each dead shard is returned to exactly one caller.
 	registryReapScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -100,8 +110,28 @@ local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', 
 for _, id in ipairs(dead) do
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
+  redis.call('ZADD', KEYS[3], 0, id)
 end
 return dead`)
+
+	// registryChoresScript: KEYS chores, seen; ARGV max, retry ms, id.
+	// Claims up to max dead shards whose chores are due (each pushed retry
+	// ms ahead: one caller at a time) and returns them. A shard listed
+	// live again (it came back) is dropped: it does its own chores.
+	registryChoresScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now), 'LIMIT', 0, tonumber(ARGV[1]))
+local out = {}
+for _, id in ipairs(due) do
+  if id == ARGV[3] or redis.call('ZSCORE', KEYS[2], id) then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), id)
+    out[#out + 1] = id
+  end
+end
+return out`)
 
 	// registryLeaveScript: KEYS seen, info; ARGV id.
 	registryLeaveScript = redis.NewScript(`
@@ -147,10 +177,13 @@ const (
 type RegistryOptions struct {
 	Interval time.Duration // heartbeat; 0: DefaultRegistryInterval
 	TTL      time.Duration // an entry this old is dead; 0: DefaultRegistryTTL
-	// OnDead, when set, is called by Run with the shards that Run found
-	// dead (each dead shard is reported to one live shard only): the hook
-	// for taking over a dead shard's chores.
-	OnDead func(ctx context.Context, shardIDs []string)
+	// OnDead, when set, is called by Run for each dead shard whose chores
+	// it claimed (one live shard at a time): the hook for taking them over.
+	// nil: done. An error (or a crash of this shard) leaves them to be
+	// claimed again after ChoreRetry, by this shard or another, so OnDead
+	// must be safe to run twice for one shard.
+	OnDead     func(ctx context.Context, shardID string) error
+	ChoreRetry time.Duration // 0: DefaultChoreRetry
 	// Liveness, when set, is extended by every heartbeat answered (to
 	// TTL - clockSkew after it was sent) and ended by a loss: the bound of
 	// every guarded write of this shard (WithLiveness).
@@ -173,6 +206,9 @@ func NewRegistry(rdb redis.UniversalClient, ks Keyspace, id string, report func(
 	}
 	if opts.TTL <= 0 {
 		opts.TTL = DefaultRegistryTTL
+	}
+	if opts.ChoreRetry <= 0 {
+		opts.ChoreRetry = DefaultChoreRetry
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -314,14 +350,33 @@ func (r *Registry) List(ctx context.Context) ([]ShardInfo, error) {
 	return out, nil
 }
 
-// Dead removes the entries not refreshed for TTL and returns their ids.
-// Each dead shard is returned by one call only, whichever shard makes it.
+// Dead removes the entries not refreshed for TTL, queues their chores
+// (Chores) and returns their ids. Each dead shard is returned by one call
+// only, whichever shard makes it.
 func (r *Registry) Dead(ctx context.Context) ([]string, error) {
-	ids, err := registryReapScript.Run(ctx, r.rdb, []string{r.ks.registrySeen(), r.ks.registryInfo()}, r.opts.TTL.Milliseconds()).StringSlice()
+	ids, err := registryReapScript.Run(ctx, r.rdb, []string{r.ks.registrySeen(), r.ks.registryInfo(), r.ks.registryChores()},
+		r.opts.TTL.Milliseconds()).StringSlice()
 	if err != nil {
 		return nil, redisFailure("registry: dead", err)
 	}
 	return ids, nil
+}
+
+// Chores claims up to max dead shards whose chores are waiting, for
+// ChoreRetry: no other shard gets them meanwhile. The caller does them and
+// calls ChoreDone; if it does not, they are claimable again after that.
+func (r *Registry) Chores(ctx context.Context, max int) ([]string, error) {
+	ids, err := registryChoresScript.Run(ctx, r.rdb, []string{r.ks.registryChores(), r.ks.registrySeen()},
+		max, r.opts.ChoreRetry.Milliseconds(), r.id).StringSlice()
+	if err != nil {
+		return nil, redisFailure("registry: chores", err)
+	}
+	return ids, nil
+}
+
+// ChoreDone records that the chores of dead shard id are done.
+func (r *Registry) ChoreDone(ctx context.Context, id string) error {
+	return redisFailure("registry: chore done", r.rdb.ZRem(ctx, r.ks.registryChores(), id).Err())
 }
 
 // Leave removes this shard's entry: the end of a drain, so it leaves the
@@ -360,22 +415,46 @@ func (r *Registry) Run(ctx context.Context) {
 			r.opts.Logger.Info("cluster: shard registered", "shard", r.id, "incarnation", r.Incarnation())
 		}
 		if r.opts.OnDead != nil {
-			dctx, cancel := context.WithTimeout(ctx, max(2*r.opts.Interval, 2*time.Second))
-			dead, err := r.Dead(dctx)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil {
-					r.opts.Logger.Warn("cluster: registry reap", "err", err)
-				}
-			} else if len(dead) > 0 {
-				r.opts.Logger.Warn("cluster: shards dead (no heartbeat)", "shards", dead, "ttl", r.opts.TTL)
-				r.opts.OnDead(ctx, dead)
-			}
+			r.reap(ctx)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// reap finds dead shards and does the chores this shard claims.
+func (r *Registry) reap(ctx context.Context) {
+	// Each script may wait two intervals for Redis (at least 2 s), as a
+	// heartbeat does.
+	dctx, cancel := context.WithTimeout(ctx, max(2*r.opts.Interval, 2*time.Second))
+	defer cancel()
+	if dead, err := r.Dead(dctx); err != nil {
+		if ctx.Err() == nil {
+			r.opts.Logger.Warn("cluster: registry reap", "err", err)
+		}
+	} else if len(dead) > 0 {
+		r.opts.Logger.Warn("cluster: shards dead (no heartbeat)", "shards", dead, "ttl", r.opts.TTL)
+	}
+	ids, err := r.Chores(dctx, 16)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.opts.Logger.Warn("cluster: registry chores", "err", err)
+		}
+		return
+	}
+	for _, id := range ids {
+		if err := r.opts.OnDead(ctx, id); err != nil {
+			if ctx.Err() == nil {
+				r.opts.Logger.Warn("cluster: a dead shard's chores failed; retried later", "dead_shard", id,
+					"retry_in", r.opts.ChoreRetry, "err", err)
+			}
+			continue
+		}
+		if err := r.ChoreDone(ctx, id); err != nil && ctx.Err() == nil {
+			r.opts.Logger.Warn("cluster: registry chore done", "dead_shard", id, "err", err)
 		}
 	}
 }

@@ -22,10 +22,11 @@ func TestRegistryLiveAndDead(t *testing.T) {
 	var mu sync.Mutex
 	var reaped []string
 	opts := RegistryOptions{Interval: 100 * time.Millisecond, TTL: 2 * time.Second,
-		OnDead: func(_ context.Context, ids []string) {
+		OnDead: func(_ context.Context, id string) error {
 			mu.Lock()
-			reaped = append(reaped, ids...)
+			reaped = append(reaped, id)
 			mu.Unlock()
+			return nil
 		}}
 	a := NewRegistry(rdb, ks, "a", func() ShardInfo {
 		return ShardInfo{Addr: "10.0.0.1:8080", Connections: int(conns.Load()), Lobbies: 3}
@@ -132,4 +133,53 @@ func TestRegistryDeadReportedOnce(t *testing.T) {
 	if !slices.Equal(all, []string{"x", "y", "z"}) {
 		t.Fatalf("reaped %v", all)
 	}
+}
+
+// A dead shard's chores are claimed by one live shard at a time; chores
+// that fail are claimed again after ChoreRetry (by any shard), done ones
+// never again, and those of a shard that came back are dropped.
+func TestRegistryChoresRetried(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ks := NewKeyspace(prefix)
+	ctx := t.Context()
+	opts := RegistryOptions{TTL: 200 * time.Millisecond, ChoreRetry: 300 * time.Millisecond}
+	for _, id := range []string{"x", "y"} {
+		if _, err := NewRegistry(rdb, ks, id, func() ShardInfo { return ShardInfo{} }, opts).Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := NewRegistry(rdb, ks, "live", func() ShardInfo { return ShardInfo{} }, opts)
+	other := NewRegistry(rdb, ks, "other", func() ShardInfo { return ShardInfo{} }, opts)
+	waitFor(t, 10*time.Second, "x and y dead", func() bool {
+		_, _ = live.Dead(ctx)
+		n, _ := rdb.ZCard(ctx, ks.registryChores()).Result()
+		return n == 2
+	})
+	ids, err := live.Chores(ctx, 10)
+	if slices.Sort(ids); err != nil || !slices.Equal(ids, []string{"x", "y"}) {
+		t.Fatalf("chores %v, %v", ids, err)
+	}
+	if again, _ := other.Chores(ctx, 10); len(again) != 0 {
+		t.Fatalf("claimed twice: %v", again)
+	}
+	if err := live.ChoreDone(ctx, "x"); err != nil { // y failed
+		t.Fatal(err)
+	}
+	var retried []string
+	waitFor(t, 10*time.Second, "y's chores claimable again", func() bool {
+		retried, _ = other.Chores(ctx, 10)
+		return len(retried) > 0
+	})
+	if !slices.Equal(retried, []string{"y"}) {
+		t.Fatalf("retried %v", retried)
+	}
+	// y comes back before its chores are redone: they are dropped.
+	if _, err := NewRegistry(rdb, ks, "y", func() ShardInfo { return ShardInfo{} }, opts).Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "y's chores dropped", func() bool {
+		got, _ := other.Chores(ctx, 10)
+		n, _ := rdb.ZCard(ctx, ks.registryChores()).Result()
+		return len(got) == 0 && n == 0
+	})
 }

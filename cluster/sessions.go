@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,6 +32,8 @@ type Session struct {
 	Connected bool
 	LastSeq   uint64 // seq of the session's last event when it was detached
 	Created   int64  // unix ms (Redis's clock)
+	// Orphaned: its shard died (Orphan); nobody holds its replay ring.
+	Orphaned bool
 }
 
 // HashToken is what the directory keeps of a resume token: hex SHA-256. A
@@ -57,11 +60,21 @@ return old`)
 	// sessionResumeScript: KEYS session; ARGV tok, shard, next tok. If the
 	// token is the session's current one: spend it (next tok), move the
 	// session to shard, connected, no TTL; return the fields before.
+	// A session orphaned by a dead shard (field dl, its deadline in Redis
+	// ms, set by sessionOrphanScript) resumes only before that deadline:
+	// its key outlives the deadline so that the shard doing the dead
+	// shard's chores still finds it (Sessions.ExpireOrphan).
 	sessionResumeScript = newGuardedScript(`
 local tok = redis.call('HGET', KEYS[1], 'tok')
 if not tok or tok == '' or tok ~= ARGV[1] then return false end
+local dl = redis.call('HGET', KEYS[1], 'dl')
+if dl then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) >= tonumber(dl) then return false end
+end
 local old = redis.call('HGETALL', KEYS[1])
 redis.call('HSET', KEYS[1], 'tok', ARGV[3], 'shard', ARGV[2], 'conn', '1')
+redis.call('HDEL', KEYS[1], 'dl', 'oc')
 redis.call('PERSIST', KEYS[1])
 return old`)
 
@@ -70,6 +83,7 @@ return old`)
 	sessionDetachScript = newGuardedScript(`
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'shard') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'conn', '0', 'seq', ARGV[3])
+redis.call('HDEL', KEYS[1], 'dl', 'oc')
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`)
 
@@ -77,6 +91,7 @@ return 1`)
 	sessionAttachScript = newGuardedScript(`
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'shard') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'conn', '1')
+redis.call('HDEL', KEYS[1], 'dl', 'oc')
 redis.call('PERSIST', KEYS[1])
 return 1`)
 
@@ -85,13 +100,48 @@ return 1`)
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'shard') ~= ARGV[2] then return 0 end
 return redis.call('DEL', KEYS[1])`)
 
-	// sessionOrphanScript: KEYS session; ARGV dead shard, grace ms. A
-	// session still connected on the dead shard starts its grace now.
+	// sessionOrphanScript: KEYS session; ARGV dead shard, grace ms, slack
+	// ms. A session still on the dead shard gets a deadline (field dl,
+	// Redis ms): a connected one the whole grace from now, a detached one
+	// what was left of its grace. Its key lives slack longer, for the
+	// shard that expires it (ExpireOrphan). Returns {1 connected / 2
+	// detached, deadline, session id}, or {0} for a session that moved
+	// on. Run again on an orphan (the chores retried), it answers the same.
 	sessionOrphanScript = newGuardedScript(`
-if redis.call('HGET', KEYS[1], 'shard') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'conn') ~= '1' then return 0 end
-redis.call('HSET', KEYS[1], 'conn', '0')
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1`)
+if redis.call('HGET', KEYS[1], 'shard') ~= ARGV[1] then return {0} end
+local id = redis.call('HGET', KEYS[1], 'id')
+local dl = redis.call('HGET', KEYS[1], 'dl')
+if dl then return {tonumber(redis.call('HGET', KEYS[1], 'oc')), tonumber(dl), id} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local state, left = 2, redis.call('PTTL', KEYS[1])
+if redis.call('HGET', KEYS[1], 'conn') == '1' or left < 0 then
+  state, left = 1, tonumber(ARGV[2])
+end
+redis.call('HSET', KEYS[1], 'conn', '0', 'dl', string.format('%.0f', now + left), 'oc', state)
+redis.call('PEXPIRE', KEYS[1], left + tonumber(ARGV[3]))
+return {state, now + left, id}`)
+
+	// sessionExpireOrphanScript: KEYS session; ARGV id, dead shard. Ends
+	// an orphaned session whose deadline passed, if it is still that
+	// session, still on the dead shard (nobody resumed it): 1.
+	sessionExpireOrphanScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'shard') ~= ARGV[2]
+  or redis.call('HGET', KEYS[1], 'conn') ~= '0' or not redis.call('HGET', KEYS[1], 'dl') then return 0 end
+return redis.call('DEL', KEYS[1])`)
+
+	// orphansDueScript: KEYS orphans; ARGV max, retry ms. Claims up to max
+	// orphans whose deadline passed: each is pushed retry ms into the
+	// future (so one caller gets it; a caller that dies leaves it to be
+	// claimed again) and returned.
+	orphansDueScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now), 'LIMIT', 0, tonumber(ARGV[1]))
+for _, m in ipairs(due) do
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), m)
+end
+return due`)
 )
 
 // Sessions is the cluster's session directory: a user has at most one
@@ -163,9 +213,9 @@ func (ss *Sessions) Detach(ctx context.Context, userID, sessionID string, lastSe
 	if err != nil {
 		return false, redisFailure("sessions: detach", err)
 	}
-	if n == 1 {
-		_ = ss.rdb.SRem(ctx, ss.ks.shardSessions(ss.shard), userID).Err() // the TTL ends it now
-	}
+	// The user stays in this shard's index while the grace runs: should
+	// this shard die meanwhile, the shard doing its chores ends the
+	// session (Orphan). Expire, or a resume elsewhere, takes it out.
 	return n == 1, nil
 }
 
@@ -206,37 +256,134 @@ func (ss *Sessions) Expire(ctx context.Context, userID, sessionID string) (bool,
 	return n == 1, nil
 }
 
-// Orphan starts the resume grace of every session still connected on
-// deadShard (Registry reported it dead): its players can resume on any
-// shard for the whole grace from now. It returns how many it detached.
-// The work is bounded by the dead shard's sessions, in batches of 500.
-func (ss *Sessions) Orphan(ctx context.Context, deadShard string) (int, error) {
+// Orphaned is a session of a dead shard that Orphan gave a deadline.
+type Orphaned struct {
+	UserID    string
+	SessionID string
+	Shard     string // the dead shard
+	Deadline  int64  // Redis ms: the session resumes only before it
+	// WasConnected: the session was connected when its shard died (its
+	// member still shows connected: the caller shows it disconnected).
+	WasConnected bool
+}
+
+// Orphan timings. orphanSlack is how long an orphaned session's key
+// outlives its deadline, so that the shard doing the chores finds it
+// (ExpireOrphan) even after all shards were away for a while;
+// orphanRetry is how long a claimed orphan waits before another shard may
+// claim it again (its claimer died before finishing).
+const (
+	orphanSlack = 10 * time.Minute
+	orphanRetry = time.Minute
+)
+
+// orphans is the sorted set of orphaned sessions waiting for their
+// deadline: member encodeOrphan, score the deadline (Redis ms). Every
+// shard claims the due ones (DueOrphans), so a dead shard's disconnected
+// players leave their lobbies even if the shard that orphaned them dies
+// too.
+func (k Keyspace) orphans() string { return k.tag("orph", "", "") }
+
+// encodeOrphan is "<session id> <len(shard)>:<shard><user>": ids of any
+// bytes, no separator to escape.
+func encodeOrphan(o Orphaned) string {
+	return o.SessionID + " " + strconv.Itoa(len(o.Shard)) + ":" + o.Shard + o.UserID
+}
+
+func decodeOrphan(m string) (Orphaned, bool) {
+	sid, rest, ok := strings.Cut(m, " ")
+	n, rest, ok2 := strings.Cut(rest, ":")
+	l, err := strconv.Atoi(n)
+	if !ok || !ok2 || err != nil || l < 0 || l > len(rest) {
+		return Orphaned{}, false
+	}
+	return Orphaned{SessionID: sid, Shard: rest[:l], UserID: rest[l:]}, true
+}
+
+// Orphan takes over the sessions of deadShard (Registry reported it
+// dead): each gets a deadline, the whole grace from now for one that was
+// connected there (docs/protocol.md §5a), what was left of its grace for
+// one already waiting; its players can resume on any shard until then.
+// Each is recorded in the orphans set, whose due entries some live shard
+// ends (DueOrphans, ExpireOrphan). It returns the orphans. The work is
+// bounded by the dead shard's sessions, in batches of 500; run again after
+// a failure, it redoes nothing that was done.
+func (ss *Sessions) Orphan(ctx context.Context, deadShard string) ([]Orphaned, error) {
 	set := ss.ks.shardSessions(deadShard)
-	n := 0
+	var out []Orphaned
 	var cursor uint64
 	for {
 		users, next, err := ss.rdb.SScan(ctx, set, cursor, "", 500).Result()
 		if err != nil {
-			return n, redisFailure("sessions: orphan", err)
+			return out, redisFailure("sessions: orphan", err)
 		}
 		calls := make([]scriptCall, len(users))
 		for i, u := range users {
-			calls[i] = scriptCall{keys: []string{ss.ks.sessionKey(u)}, args: []any{deadShard, ss.grace.Milliseconds()}}
+			calls[i] = scriptCall{keys: []string{ss.ks.sessionKey(u)},
+				args: []any{deadShard, ss.grace.Milliseconds(), orphanSlack.Milliseconds()}}
 		}
-		for _, c := range runPipelinedGuarded(ctx, ss.rdb, sessionOrphanScript, calls) {
-			v, err := c.Int()
+		zs := make([]redis.Z, 0, len(users))
+		for i, c := range runPipelinedGuarded(ctx, ss.rdb, sessionOrphanScript, calls) {
+			r, err := c.Slice()
 			if err != nil {
-				return n, redisFailure("sessions: orphan", err)
+				return out, redisFailure("sessions: orphan", err)
 			}
-			if v == 1 {
-				n++
+			if len(r) != 3 {
+				continue // moved on
+			}
+			state, _ := r[0].(int64)
+			deadline, _ := r[1].(int64)
+			sid, _ := r[2].(string)
+			o := Orphaned{UserID: users[i], SessionID: sid, Shard: deadShard, Deadline: deadline, WasConnected: state == 1}
+			out = append(out, o)
+			zs = append(zs, redis.Z{Score: float64(deadline), Member: encodeOrphan(o)})
+		}
+		if len(zs) > 0 {
+			if err := ss.rdb.ZAdd(ctx, ss.ks.orphans(), zs...).Err(); err != nil {
+				return out, redisFailure("sessions: orphan", err)
 			}
 		}
 		if cursor = next; cursor == 0 {
 			break
 		}
 	}
-	return n, redisFailure("sessions: orphan", ss.rdb.Del(ctx, set).Err())
+	return out, redisFailure("sessions: orphan", ss.rdb.Del(ctx, set).Err())
+}
+
+// DueOrphans claims up to max orphaned sessions whose deadline has passed.
+// Each is given to one caller; one its caller does not finish (OrphanDone)
+// is given again after a minute.
+func (ss *Sessions) DueOrphans(ctx context.Context, max int) ([]Orphaned, error) {
+	ms, err := orphansDueScript.Run(ctx, ss.rdb, []string{ss.ks.orphans()}, max, orphanRetry.Milliseconds()).StringSlice()
+	if err != nil {
+		return nil, redisFailure("sessions: due orphans", err)
+	}
+	out := make([]Orphaned, 0, len(ms))
+	for _, m := range ms {
+		if o, ok := decodeOrphan(m); ok {
+			out = append(out, o)
+		} else {
+			_ = ss.rdb.ZRem(ctx, ss.ks.orphans(), m).Err() // not ours: never due again
+		}
+	}
+	return out, nil
+}
+
+// ExpireOrphan ends a due orphan's session if nobody resumed it (it is
+// still that session, on the dead shard): true, and the caller does what
+// the end of a grace does (leave the lobby, cancel the tickets, reason
+// disconnected). false: it was resumed or replaced elsewhere, or is gone.
+func (ss *Sessions) ExpireOrphan(ctx context.Context, o Orphaned) (bool, error) {
+	n, err := sessionExpireOrphanScript.Run(ctx, ss.rdb, []string{ss.ks.sessionKey(o.UserID)}, o.SessionID, o.Shard).Int()
+	if err != nil {
+		return false, redisFailure("sessions: expire orphan", err)
+	}
+	return n == 1, nil
+}
+
+// OrphanDone forgets a due orphan once its chores are done.
+func (ss *Sessions) OrphanDone(ctx context.Context, o Orphaned) error {
+	return redisFailure("sessions: orphan done", ss.rdb.ZRem(ctx, ss.ks.orphans(), encodeOrphan(o)).Err())
 }
 
 // index adds userID to this shard's set before its session is connected
@@ -271,5 +418,5 @@ func sessionFromMap(userID string, m map[string]string) (Session, bool) {
 	seq, _ := strconv.ParseUint(m["seq"], 10, 64)
 	created, _ := strconv.ParseInt(m["created"], 10, 64)
 	return Session{ID: m["id"], UserID: userID, Shard: m["shard"], TokenHash: m["tok"],
-		Connected: m["conn"] == "1", LastSeq: seq, Created: created}, true
+		Connected: m["conn"] == "1", LastSeq: seq, Created: created, Orphaned: m["dl"] != ""}, true
 }

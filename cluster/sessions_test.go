@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -249,41 +251,113 @@ func TestSessionsExpiredCannotResume(t *testing.T) {
 	}
 }
 
-// A dead shard's connected sessions get the resume grace from now; the
-// ones that moved away are left alone.
+// A dead shard's sessions get a deadline: the connected ones the resume
+// grace from now, the ones already waiting what was left of theirs; the
+// ones that moved away are left alone. Before its deadline an orphan
+// resumes anywhere; after it, it cannot, and exactly one caller of
+// DueOrphans gets it to end it (ExpireOrphan), unless it was resumed. Run
+// twice (the chores retried), Orphan changes nothing. On one node and on a
+// Redis Cluster.
 func TestSessionsOrphan(t *testing.T) {
-	rdb, prefix := redistest.Client(t)
-	ks := NewKeyspace(prefix)
-	ctx := context.Background()
-	a := NewSessions(rdb, ks, "a", time.Minute)
-	b := NewSessions(rdb, ks, "b", time.Minute)
-	for _, u := range []string{"u1", "u2", "u3"} {
-		if _, _, err := a.Claim(ctx, u, "s-"+u, "t-"+u); err != nil {
+	onEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ks := NewKeyspace(prefix)
+		ctx := context.Background()
+		const grace = 1500 * time.Millisecond
+		a := NewSessions(rdb, ks, "a", grace)
+		b := NewSessions(rdb, ks, "b", grace)
+		for _, u := range []string{"u1", "u2", "u3", "u4"} {
+			if _, _, err := a.Claim(ctx, u, "s-"+u, "t-"+u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := b.Claim(ctx, "u3", "s-u3b", "t"); err != nil { // u3 moved to b
 			t.Fatal(err)
 		}
-	}
-	if _, _, err := b.Claim(ctx, "u3", "s-u3b", "t"); err != nil { // u3 moved to b
-		t.Fatal(err)
-	}
-	n, err := b.Orphan(ctx, "a")
-	if err != nil || n != 2 {
-		t.Fatalf("Orphan = %d, %v; want 2", n, err)
-	}
-	for _, u := range []string{"u1", "u2"} {
-		s, _, _ := b.Get(ctx, u)
-		ttl, _ := rdb.PTTL(ctx, ks.sessionKey(u)).Result()
-		if s.Connected || ttl <= 0 {
-			t.Fatalf("%s after Orphan: %+v, TTL %v", u, s, ttl)
+		if ok, err := a.Detach(ctx, "u4", "s-u4", 9); !ok || err != nil { // u4 was waiting for a resume
+			t.Fatalf("Detach: %v, %v", ok, err)
 		}
-		if _, ok, _ := b.Resume(ctx, u, "t-"+u, "n"); !ok {
-			t.Fatalf("%s cannot resume after its shard died", u)
+		orphans, err := b.Orphan(ctx, "a")
+		if err != nil || len(orphans) != 3 {
+			t.Fatalf("Orphan = %+v, %v; want u1, u2, u4", orphans, err)
+		}
+		slices.SortFunc(orphans, func(x, y Orphaned) int { return strings.Compare(x.UserID, y.UserID) })
+		for i, want := range []struct {
+			user      string
+			connected bool
+		}{{"u1", true}, {"u2", true}, {"u4", false}} {
+			o := orphans[i]
+			if o.UserID != want.user || o.SessionID != "s-"+want.user || o.Shard != "a" || o.WasConnected != want.connected || o.Deadline == 0 {
+				t.Fatalf("orphan %d: %+v, want %s connected %v", i, o, want.user, want.connected)
+			}
+		}
+		if again, err := b.Orphan(ctx, "a"); err != nil || len(again) != 0 {
+			t.Fatalf("Orphan again: %+v, %v", again, err)
+		}
+		for _, u := range []string{"u1", "u2"} {
+			if s, _, _ := b.Get(ctx, u); s.Connected || !s.Orphaned {
+				t.Fatalf("%s after Orphan: %+v", u, s)
+			}
+		}
+		prev, ok, err := b.Resume(ctx, "u1", "t-u1", "n1")
+		if !ok || err != nil || !prev.Orphaned || prev.Shard != "a" {
+			t.Fatalf("u1 cannot resume after its shard died: %+v %v %v", prev, ok, err)
+		}
+		if s, _, _ := b.Get(ctx, "u1"); !s.Connected || s.Orphaned || s.Shard != "b" {
+			t.Fatalf("u1 resumed: %+v", s)
+		}
+		if s, _, _ := b.Get(ctx, "u3"); !s.Connected || s.Shard != "b" || s.Orphaned {
+			t.Fatalf("u3 touched: %+v", s)
+		}
+		if n, _ := rdb.Exists(ctx, ks.shardSessions("a")).Result(); n != 0 {
+			t.Fatal("dead shard's index left")
+		}
+		// The deadlines pass: every orphan is due, once.
+		var due []Orphaned
+		waitFor(t, 15*time.Second, "orphans due", func() bool {
+			d, err := a.DueOrphans(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			due = append(due, d...)
+			return len(due) >= 3
+		})
+		if d, _ := b.DueOrphans(ctx, 10); len(d) != 0 || len(due) != 3 {
+			t.Fatalf("due twice: %+v then %+v", due, d)
+		}
+		if _, ok, _ := b.Resume(ctx, "u2", "t-u2", "n2"); ok {
+			t.Fatal("u2 resumed after its deadline")
+		}
+		for _, o := range due {
+			ended, err := b.ExpireOrphan(ctx, o)
+			if err != nil || ended != (o.UserID != "u1") {
+				t.Fatalf("ExpireOrphan(%s) = %v, %v", o.UserID, ended, err)
+			}
+			if err := b.OrphanDone(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, ok, _ := b.Get(ctx, "u2"); ok {
+			t.Fatal("u2's session not ended")
+		}
+		if n, _ := rdb.ZCard(ctx, ks.orphans()).Result(); n != 0 {
+			t.Fatalf("%d orphans left", n)
+		}
+	})
+}
+
+// decodeOrphan reads back what encodeOrphan wrote, whatever bytes the ids
+// hold, and refuses what it did not write.
+func TestOrphanEncoding(t *testing.T) {
+	for _, o := range []Orphaned{{SessionID: "s1", Shard: "host:8080", UserID: "u 1:x"}, {SessionID: "s", Shard: "", UserID: ""}} {
+		got, ok := decodeOrphan(encodeOrphan(o))
+		if !ok || got != o {
+			t.Fatalf("%+v came back as %+v, %v", o, got, ok)
 		}
 	}
-	if s, _, _ := b.Get(ctx, "u3"); !s.Connected || s.Shard != "b" {
-		t.Fatalf("u3 touched: %+v", s)
-	}
-	if n, _ := rdb.Exists(ctx, ks.shardSessions("a")).Result(); n != 0 {
-		t.Fatal("dead shard's index left")
+	for _, bad := range []string{"", "s", "s x:", "s 9:ab", "s -1:a"} {
+		if _, ok := decodeOrphan(bad); ok {
+			t.Fatalf("%q decoded", bad)
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/lobbyd/lobbyd/budget"
+	"github.com/lobbyd/lobbyd/cluster"
 	"github.com/lobbyd/lobbyd/gateway"
 	"github.com/lobbyd/lobbyd/matchmaking"
 	"github.com/lobbyd/lobbyd/netcode"
@@ -56,6 +57,7 @@ type File struct {
 	// 0 (the default): a quarter of the cgroup memory limit or of physical
 	// RAM, worked out by Load (budget.MachineDefault).
 	MemoryBudgetBytes int64                     `yaml:"memory_budget_bytes"`
+	Cluster           ClusterTimings            `yaml:"cluster"`
 	Queues            []matchmaking.QueueConfig `yaml:"queues"` // none: matchmaking.DefaultQueues
 	// LogFormat is the log's format: text (slog's key=value) or json (one
 	// object a line). --log-format and LOBBY_LOG_FORMAT win over it.
@@ -73,6 +75,22 @@ var (
 
 // Level is the slog level of LogLevel (validated by Load).
 func (f *File) Level() slog.Level { return LogLevels[f.LogLevel] }
+
+// ClusterTimings set how fast the shards of a cluster notice a dead one
+// and take its chores and matcher leases over (docs/failures.md). Only a
+// shard with a Redis reads them.
+type ClusterTimings struct {
+	HeartbeatMs  int64 `yaml:"heartbeat_ms"`   // registry heartbeat
+	DeadAfterMs  int64 `yaml:"dead_after_ms"`  // no heartbeat this long: dead
+	LeaseTTLMs   int64 `yaml:"lease_ttl_ms"`   // a queue's matcher lease
+	LeaseRenewMs int64 `yaml:"lease_renew_ms"` // its renewal, and the others' tries
+}
+
+// Durations of the cluster timings.
+func (t ClusterTimings) Heartbeat() time.Duration  { return ms(t.HeartbeatMs) }
+func (t ClusterTimings) DeadAfter() time.Duration  { return ms(t.DeadAfterMs) }
+func (t ClusterTimings) LeaseTTL() time.Duration   { return ms(t.LeaseTTLMs) }
+func (t ClusterTimings) LeaseRenew() time.Duration { return ms(t.LeaseRenewMs) }
 
 // Config is everything lobbyd needs to start.
 type Config struct {
@@ -112,6 +130,12 @@ func Defaults() File {
 		DrainTimeoutMs: gateway.DefaultDrainTimeout.Milliseconds(),
 		LogFormat:      "text",
 		LogLevel:       "info",
+		Cluster: ClusterTimings{
+			HeartbeatMs:  cluster.DefaultRegistryInterval.Milliseconds(),
+			DeadAfterMs:  cluster.DefaultRegistryTTL.Milliseconds(),
+			LeaseTTLMs:   cluster.DefaultLeaseTTL.Milliseconds(),
+			LeaseRenewMs: cluster.DefaultLeaseRenew.Milliseconds(),
+		},
 	}
 }
 
@@ -347,6 +371,12 @@ func (c *Config) validate() error {
 		{"drain_spread_ms", c.DrainSpreadMs, 0, 600_000},
 		{"drain_timeout_ms", c.DrainTimeoutMs, 100, 3_600_000},
 		{"memory_budget_bytes", c.MemoryBudgetBytes, budget.MinLimit, 1 << 50},
+		{"cluster.heartbeat_ms", c.Cluster.HeartbeatMs, 100, 60_000},
+		{"cluster.dead_after_ms", c.Cluster.DeadAfterMs, 3 * c.Cluster.HeartbeatMs, 600_000},
+		{"cluster.lease_renew_ms", c.Cluster.LeaseRenewMs, 100, 60_000},
+		// Renewed at least 3 times per TTL; and gone before its shard is
+		// called dead, so a dead shard's queues are taken over by then.
+		{"cluster.lease_ttl_ms", c.Cluster.LeaseTTLMs, 3 * c.Cluster.LeaseRenewMs, c.Cluster.DeadAfterMs},
 	}
 	for _, k := range checks {
 		if k.v < k.min || k.v > k.max {

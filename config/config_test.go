@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lobbyd/lobbyd/budget"
 )
@@ -33,6 +34,8 @@ func TestDefaultsArePROTOCOLs(t *testing.T) {
 		// Ours, where the original contract is silent (docs/protocol.md §1, §6).
 		HandshakeLimit: HandshakeLimit{PerUser: RateLimit{PerSecond: 2, Burst: 10}, PerAddress: RateLimit{PerSecond: 50, Burst: 500}},
 		LogFormat:      "text", LogLevel: "info",
+		// §5a: a dead shard noticed within 10 s, its queues matched again within 10 s.
+		Cluster: ClusterTimings{HeartbeatMs: 2000, DeadAfterMs: 10000, LeaseTTLMs: 6000, LeaseRenewMs: 2000},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Defaults() = %+v\nwant docs/protocol.md's %+v", got, want)
@@ -276,5 +279,34 @@ func TestEffectiveMasksSecrets(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("effective settings lack %q:\n%s", want, text)
 		}
+	}
+}
+
+// The cluster timings are checked against each other: a shard is called
+// dead only after several missed heartbeats, and a lease is renewed several
+// times per TTL and expires before its shard is called dead.
+func TestClusterTimingsChecked(t *testing.T) {
+	for _, tc := range []struct{ yaml, key string }{
+		{"cluster: {heartbeat_ms: 50}", "cluster.heartbeat_ms"},
+		{"cluster: {heartbeat_ms: 1000, dead_after_ms: 2999}", "cluster.dead_after_ms"},
+		{"cluster: {lease_renew_ms: 2000, lease_ttl_ms: 5999}", "cluster.lease_ttl_ms"},
+		{"cluster: {dead_after_ms: 6000, lease_ttl_ms: 6001}", "cluster.lease_ttl_ms"},
+	} {
+		path := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load([]string{"--config", path}, env(nil), nil)
+		if err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%s: %v, want an error naming %s", tc.yaml, err, tc.key)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte("cluster: {heartbeat_ms: 200, dead_after_ms: 1000, lease_ttl_ms: 900, lease_renew_ms: 300}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load([]string{"--config", path}, env(nil), nil)
+	if err != nil || c.Cluster.DeadAfter() != time.Second || c.Cluster.LeaseRenew() != 300*time.Millisecond {
+		t.Fatalf("%+v, %v", c, err)
 	}
 }

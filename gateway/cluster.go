@@ -24,6 +24,9 @@ type ClusterLink struct {
 	// Ready reports whether the shard's caches of the cluster are loaded
 	// (the listing replica); /readyz answers 503 until it does. nil: ready.
 	Ready func() bool
+	// Registry tunes the heartbeat and how soon a silent shard is dead
+	// (zero values: cluster.DefaultRegistryInterval and TTL).
+	Registry cluster.RegistryOptions
 }
 
 // ClusterLobbies is what the gateway needs of a cluster's lobby store
@@ -39,6 +42,12 @@ type ClusterLobbies interface {
 	// Forget drops every copy of a lobby this shard keeps: after a loss
 	// (cluster.Loss) they may be stale or name lobbies Redis no longer has.
 	Forget()
+	// DisconnectIfOn shows the user disconnected, and LeaveIfOn makes it
+	// leave its lobby, only if its member is still recorded on shard: the
+	// chores of a dead shard, which must not touch a player who came back
+	// on another shard meanwhile.
+	DisconnectIfOn(ctx context.Context, userID, shard string) error
+	LeaveIfOn(ctx context.Context, userID, shard, reason string) error
 }
 
 // Cluster timings.
@@ -70,6 +79,9 @@ type clusterGlue struct {
 	registry *cluster.Registry
 	off      *offloader
 	pingedAt atomic.Int64 // unix ms of Redis's last answer to a ping
+	// choresEvery: how often this shard looks for orphaned sessions whose
+	// grace is over (the registry's heartbeat interval).
+	choresEvery time.Duration
 }
 
 // startCluster joins the cluster: the control bus (subscribed before the
@@ -84,12 +96,13 @@ func (g *Gateway) startCluster(link *ClusterLink) error {
 	if err := cl.bus.Start(ctx); err != nil {
 		return err
 	}
-	cl.registry = cluster.NewRegistry(link.Client, link.Keys, g.opts.ShardID, g.shardReport, cluster.RegistryOptions{
-		Logger:   g.log,
-		OnDead:   g.shardsDied,
-		Liveness: g.live,
-		OnLost:   g.storeLost,
-	})
+	ropts := link.Registry
+	ropts.Logger, ropts.OnDead, ropts.Liveness, ropts.OnLost = g.log, g.shardDied, g.live, g.storeLost
+	if ropts.Interval <= 0 {
+		ropts.Interval = cluster.DefaultRegistryInterval
+	}
+	cl.registry = cluster.NewRegistry(link.Client, link.Keys, g.opts.ShardID, g.shardReport, ropts)
+	cl.choresEvery = ropts.Interval
 	// The first heartbeat before serving: a shard is listed as soon as
 	// it accepts players.
 	if _, err := cl.registry.Refresh(ctx); err != nil {
@@ -101,19 +114,28 @@ func (g *Gateway) startCluster(link *ClusterLink) error {
 	cl.off.start(offloadWorkers, g.runJob)
 	g.cl = cl
 	go cl.registry.Run(g.ctx)
+	go g.expireOrphans(g.ctx)
 	go g.pingRedis(g.ctx)
 	return nil
 }
 
-// stopCluster leaves the registry (other shards stop listing this one at
+// stopCluster hands this shard's sessions still waiting for a resume
+// over to the cluster (cluster.Sessions.Orphan on itself: a live shard
+// ends those not resumed when their grace runs out, as it does for a dead
+// shard's), leaves the registry (other shards stop listing this one at
 // once) and stops the bus and the workers.
 func (g *Gateway) stopCluster() {
 	cl := g.cl
 	if cl == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
+	if os, err := cl.sessions.Orphan(ctx, g.opts.ShardID); err != nil {
+		g.log.Warn("cluster: handing the waiting sessions over at shutdown", "err", err)
+	} else if len(os) > 0 {
+		g.log.Info("cluster: sessions waiting for a resume handed over to the other shards", "sessions", len(os))
+	}
 	_ = cl.registry.Leave(ctx)
 	_ = cl.bus.Close()
 	cl.off.close()
@@ -130,18 +152,102 @@ func (g *Gateway) shardReport() cluster.ShardInfo {
 	}
 }
 
-// shardsDied takes over what dead shards leave behind: their connected
-// sessions start their resume grace now (cluster.Sessions.Orphan), so
-// their players can resume on any live shard.
-func (g *Gateway) shardsDied(ctx context.Context, ids []string) {
-	for _, id := range ids {
-		n, err := g.cl.sessions.Orphan(ctx, id)
-		if err != nil {
-			g.log.Warn("cluster: orphaning a dead shard's sessions", "dead_shard", id, "err", err)
+// shardDied does the chores of a dead shard (cluster.Registry gives each
+// dead shard to one live shard at a time; a failure or a crash here has
+// them claimed again later, and every step is safe to redo). Its sessions
+// get their resume grace from now (cluster.Sessions.Orphan), so its
+// players resume on any live shard; the members that were connected there
+// are shown disconnected, as a dropped connection would; the sessions not
+// resumed when their grace is over are ended by expireOrphans, on
+// whichever live shard claims them. Its matcher leases need nothing: they
+// expire (cluster.DefaultLeaseTTL) before the registry calls a shard dead.
+func (g *Gateway) shardDied(ctx context.Context, id string) error {
+	orphans, err := g.cl.sessions.Orphan(ctx, id)
+	if err != nil {
+		return err
+	}
+	shown := 0
+	for _, o := range orphans {
+		if !o.WasConnected {
+			continue // already shown disconnected by its shard
+		}
+		if err := g.cl.link.Lobbies.DisconnectIfOn(ctx, o.UserID, id); err != nil {
+			g.logStoreErr("DisconnectIfOn", o.SessionID, o.UserID, err)
 			continue
 		}
-		g.log.Warn("cluster: shard found dead; its sessions may resume elsewhere", "dead_shard", id, "sessions", n)
+		shown++
 	}
+	g.metrics.deadShards.Inc()
+	g.metrics.orphaned.Add(float64(len(orphans)))
+	g.log.Warn("cluster: shard found dead; its sessions may resume on any shard until their grace ends",
+		"dead_shard", id, "sessions", len(orphans), "were_connected", shown)
+	return nil
+}
+
+// orphanBatch bounds the orphans one pass of expireOrphans claims.
+const orphanBatch = 256
+
+// expireOrphans ends, every choresEvery, the orphaned sessions (of dead
+// or stopped shards) whose grace is over and that nobody resumed: the
+// user leaves its lobby and its tickets are cancelled, reason
+// "disconnected", as at the end of a grace on one shard. Every shard runs
+// it; each orphan is claimed by one (cluster.Sessions.DueOrphans).
+func (g *Gateway) expireOrphans(ctx context.Context) {
+	t := time.NewTicker(g.cl.choresEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for g.expireOrphansOnce(ctx) == orphanBatch && ctx.Err() == nil {
+		}
+	}
+}
+
+// expireOrphansOnce claims one batch of due orphans and ends them; it
+// returns how many it claimed.
+func (g *Gateway) expireOrphansOnce(ctx context.Context) int {
+	cctx, cancel := context.WithTimeout(ctx, clusterOpTimeout)
+	due, err := g.cl.sessions.DueOrphans(cctx, orphanBatch)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			g.log.Warn("cluster: claiming orphaned sessions", "err", err)
+		}
+		return 0
+	}
+	for _, o := range due {
+		if err := g.expireOrphan(ctx, o); err != nil {
+			g.log.Warn("cluster: ending an orphaned session; retried later", "user", o.UserID, "dead_shard", o.Shard, "err", err)
+		}
+	}
+	return len(due)
+}
+
+func (g *Gateway) expireOrphan(ctx context.Context, o cluster.Orphaned) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*clusterOpTimeout)
+	defer cancel()
+	ended, err := g.cl.sessions.ExpireOrphan(ctx, o)
+	if err != nil {
+		return err
+	}
+	if ended {
+		if err := g.cl.link.Lobbies.LeaveIfOn(ctx, o.UserID, o.Shard, protocol.ReasonDisconnected); err != nil {
+			var pe *protocol.Error
+			if !errors.As(err, &pe) || pe.Code == protocol.CodeUnavailable {
+				// The session is gone: a retry would not find it. Logged
+				// for the operator; the member stays until someone acts.
+				g.log.Error("cluster: an orphaned player could not be removed from its lobby", "user", o.UserID, "err", err)
+			}
+		}
+		if g.mm != nil {
+			g.mm.CancelUser(ctx, o.UserID, protocol.ReasonDisconnected)
+		}
+		g.metrics.orphansEnded.Inc()
+	}
+	return g.cl.sessions.OrphanDone(ctx, o)
 }
 
 // storeLost drops what this shard holds from Redis when it can no longer
@@ -243,6 +349,12 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 				if res, ok := g.hub.attachResumed(cs, c, prev.ID, next); ok {
 					return res, false, nil
 				}
+			} else if prev.Orphaned {
+				// Its shard died (or stopped) and nobody holds its ring:
+				// the events numbered there cannot be numbered again, so
+				// the user goes on in a new session whose welcome shows
+				// the lobby as it is (docs/failures.md).
+				g.metrics.ringLost.Inc()
 			} else {
 				// At most half the open's time: a shard cut off from Redis
 				// still looks subscribed and never answers, and the new
@@ -260,6 +372,7 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 						return res, true, nil
 					}
 				} else if err != nil {
+					g.metrics.ringLost.Inc()
 					g.log.Warn("cluster: resume without the session's ring", "user_id", uid, "from_shard", prev.Shard, "err", err)
 				}
 			}

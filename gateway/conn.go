@@ -82,8 +82,10 @@ func (g *Gateway) open(c writer, cs *connState) {
 		adopted bool
 	)
 	if g.cl != nil {
+		// Twice the bound of one call: a handover that times out (its
+		// shard just died) still leaves time for the new session.
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(g.ctx, clusterOpTimeout)
+		ctx, cancel = context.WithTimeout(g.ctx, 2*clusterOpTimeout)
 		defer cancel()
 		var err error
 		if res, adopted, err = g.clusterAttach(ctx, cs, c); err != nil {

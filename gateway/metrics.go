@@ -35,6 +35,13 @@ type metrics struct {
 	resumes     [2]prometheus.Counter         // a resume token was offered: [0] a new session instead, [1] resumed
 	logDropped  map[string]prometheus.Counter // log lines held back by the limiter (oplog.go), by kind
 	reloads     [2]prometheus.Counter         // configuration reloads: [0] refused, [1] applied
+	// Cluster faults (docs/failures.md): a dead shard's sessions taken
+	// over by this shard, those it ended when their grace ran out, and
+	// resumes whose replay ring was lost with its shard.
+	deadShards   prometheus.Counter
+	orphaned     prometheus.Counter
+	orphansEnded prometheus.Counter
+	ringLost     prometheus.Counter
 
 	ops        map[string]*opMetrics // by op name; unknownOp for anything else
 	unknownOp  *opMetrics
@@ -174,6 +181,14 @@ func newMetrics(g *Gateway) *metrics {
 		refused:    make(map[string]prometheus.Counter, len(refuseReasons)),
 		closes:     make(map[uint16]prometheus.Counter, len(closeReasons)),
 		errorCodes: make(map[protocol.Code]prometheus.Counter, len(errorCodes)),
+		deadShards: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lobbyd_cluster_dead_shards_total", Help: "Dead shards whose chores this shard did."}),
+		orphaned: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lobbyd_cluster_orphaned_sessions_total", Help: "Sessions of dead or stopped shards this shard gave a resume deadline."}),
+		orphansEnded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lobbyd_cluster_orphans_ended_total", Help: "Orphaned sessions this shard ended (grace over, not resumed): member_left and mm.cancelled, reason disconnected."}),
+		ringLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lobbyd_cluster_resumes_without_ring_total", Help: "Resumes here of a session whose shard could not hand its replay ring over (dead): a new session (resumed: false) with the lobby snapshot."}),
 		storeLosses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lobbyd_store_losses_total", Help: "Times this shard closed every connection and dropped its copies because Redis could not be trusted (why: cut off from redis, redis lost its data, declared dead by another shard); docs/failures.md."}, []string{"why"}),
 	}
@@ -258,7 +273,7 @@ func newMetrics(g *Gateway) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.connections, m.opened, m.eventsOut, m.rateLimited, m.errors, m.shed, m.slowClosed,
 		logDropped, received, receivedBytes, handled, fanout, evSent, evBytes, replies, replyBytes,
-		refused, closes, resumes, reloads, buildInfo, startTime, m.storeLosses,
+		refused, closes, resumes, reloads, buildInfo, startTime, m.storeLosses, m.deadShards, m.orphaned, m.orphansEnded, m.ringLost,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lobbyd_store_live", Help: "1 while this shard may write to Redis (a heartbeat answered within its liveness); 0 while cut off. Always 1 on a single shard."},
 			func() float64 {
