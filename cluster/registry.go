@@ -37,6 +37,8 @@ func (k Keyspace) clusterToken() string { return k.tag("reg", "shards", ":cluste
 func (k Keyspace) registryChores() string { return k.tag("reg", "shards", ":chores") }
 
 // Registry timings (docs/protocol.md §5a: a dead shard is noticed within 10 s).
+// Its last heartbeat is at most TTL old when it dies, and a live shard
+// reaps every Interval: it is noticed within TTL + Interval.
 //
 // The interval is a tenth of the TTL so that a shard's liveness (below)
 // survives a Redis stall of several seconds (docs/failures.md: a 5 s pause

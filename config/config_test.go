@@ -34,8 +34,9 @@ func TestDefaultsArePROTOCOLs(t *testing.T) {
 		// Ours, where the original contract is silent (docs/protocol.md §1, §6).
 		HandshakeLimit: HandshakeLimit{PerUser: RateLimit{PerSecond: 2, Burst: 10}, PerAddress: RateLimit{PerSecond: 50, Burst: 500}},
 		LogFormat:      "text", LogLevel: "info",
-		// §5a: a dead shard noticed within 10 s, its queues matched again within 10 s.
-		Cluster: ClusterTimings{HeartbeatMs: 2000, DeadAfterMs: 10000, LeaseTTLMs: 6000, LeaseRenewMs: 2000},
+		// §5a: a dead shard found dead 10 s after its last heartbeat, its
+		// queues matched again within 10 s (lease_ttl_ms + lease_renew_ms).
+		Cluster: ClusterTimings{HeartbeatMs: 1000, DeadAfterMs: 10000, LeaseTTLMs: 6000, LeaseRenewMs: 2000},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Defaults() = %+v\nwant docs/protocol.md's %+v", got, want)

@@ -58,18 +58,6 @@ func startFaultShard(t *testing.T, redisAddr, prefix, id string) *faultShard {
 	return &faultShard{server: &server{t: t, addr: p.addr, auth: gateway.NewHMACAuth([]byte(testSecret))}, proc: p}
 }
 
-// eventually polls cond every 50 ms for at most 20 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 20 s: %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // talker sends lobby.chat (and lobby.send) from its own connection in a
 // goroutine until stopped, numbering its texts; it owns the connection's
 // writes, so nobody else may call on it. Write errors (its shard died)

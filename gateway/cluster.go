@@ -131,10 +131,10 @@ func (g *Gateway) stopCluster() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	if os, err := cl.sessions.Orphan(ctx, g.opts.ShardID); err != nil {
+	if orphans, err := cl.sessions.Orphan(ctx, g.opts.ShardID); err != nil {
 		g.log.Warn("cluster: handing the waiting sessions over at shutdown", "err", err)
-	} else if len(os) > 0 {
-		g.log.Info("cluster: sessions waiting for a resume handed over to the other shards", "sessions", len(os))
+	} else if len(orphans) > 0 {
+		g.log.Info("cluster: sessions waiting for a resume handed over to the other shards", "sessions", len(orphans))
 	}
 	_ = cl.registry.Leave(ctx)
 	_ = cl.bus.Close()
