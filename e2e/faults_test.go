@@ -384,7 +384,8 @@ func TestBinaryClusterShardKilled(t *testing.T) {
 	}
 	for _, s := range []*faultShard{b, c} {
 		eventually(t, "sessions and goroutines back to their level", func() bool {
-			return s.metric(t, "lobbyd_sessions") == 0 && s.metric(t, "go_goroutines") <= baseline[s]+2
+			return s.metric(t, `lobbyd_sessions{state="connected"}`) == 0 && s.metric(t, `lobbyd_sessions{state="resumable"}`) == 0 &&
+				s.metric(t, "go_goroutines") <= baseline[s]+2
 		})
 	}
 }
