@@ -61,9 +61,20 @@ func (rc *redisCluster) backends(cfg *config.Config, w gateway.Wiring, log *slog
 	if rc.listing, err = cluster.NewListing(rc.rdb, rc.ks, cluster.ListingOptions{Logger: log}); err != nil {
 		return gateway.Backends{}, err
 	}
+	// A match lobby records each member on the shard its session is on, so
+	// that its events go there (a matcher matches players of every shard).
+	sessions := cluster.NewSessions(rc.rdb, rc.ks, cfg.ShardID, cfg.ResumeGrace())
+	shardOf := func(ctx context.Context, userID string) (string, error) {
+		s, ok, err := sessions.Get(ctx, userID)
+		if err != nil || !ok {
+			return cfg.ShardID, err
+		}
+		return s.Shard, nil
+	}
 	rc.lobby, err = cluster.NewLobbyStore(ctx, rc.rdb, rc.ks, cfg.ShardID, w.LobbySink, cluster.LobbyOptions{
 		PasswordPepper: pepper,
 		OnPublicChange: rc.listing.OnPublicChange,
+		ShardOf:        shardOf,
 		Logger:         log,
 	})
 	if err != nil {

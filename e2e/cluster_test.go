@@ -203,7 +203,15 @@ func matchAcrossShards(t *testing.T, sh []*server) {
 	var lobbies []any
 	for _, c := range []*client{p, q} {
 		m := c.nextEvent("mm.matched").d()
-		lobbies = append(lobbies, lobbyOf(m)["id"])
+		l := lobbyOf(m)
+		lobbies = append(lobbies, l["id"])
+		// Both are online, each on its own shard: a player of another
+		// shard than the matcher's is not taken for absent.
+		for _, mem := range l["members"].([]any) {
+			if mm, _ := mem.(map[string]any); mm["connected"] != true {
+				t.Fatalf("%s: the match lobby shows member %v not connected", c.user, mem)
+			}
+		}
 	}
 	if lobbies[0] != lobbies[1] || lobbies[0] == nil {
 		t.Fatalf("matched into lobbies %v", lobbies)

@@ -299,6 +299,11 @@ func TestBinaryClusterShardKilled(t *testing.T) {
 		pairs = append(pairs, x, y)
 	}
 	var failover time.Duration
+	shardOf := map[string]string{}
+	for i, p := range pairs {
+		shardOf[p.user] = []string{"b", "c"}[i%2]
+	}
+	shardOf[pb.user], shardOf[pc.user] = "b", "c"
 	for _, p := range pairs {
 		p.take("mm.matched (the matcher failed over)", func(m msg) bool {
 			if m["ev"] != "mm.matched" {
@@ -332,6 +337,24 @@ func TestBinaryClusterShardKilled(t *testing.T) {
 		return len(v1["members"].([]any)) == 4 && len(v2["members"].([]any)) == 2
 	})
 	left := time.Since(killed)
+	// Every match lobby keeps both players, connected, each recorded on
+	// the shard its session is on, past the grace after the match (a
+	// player of another shard than the matcher's is not taken for absent).
+	time.Sleep(time.Until(killed.Add(failover + 7*time.Second)))
+	for l, us := range perMatch {
+		var v adminLobby
+		if st, _ := b.httpDo("GET", "/admin/lobbies/"+l, "op-token", nil, &v); st != 200 {
+			t.Fatalf("GET /admin/lobbies/%s: %d", l, st)
+		}
+		if len(v.Members) != 2 {
+			t.Fatalf("match %s of %v has %+v", l, us, v.Members)
+		}
+		for _, m := range v.Members {
+			if !m.Connected || m.Shard != shardOf[m.UserID] {
+				t.Fatalf("match %s: member %+v, connected on %s", l, m, shardOf[m.UserID])
+			}
+		}
+	}
 	eventually(t, "q1's ticket cancelled, q2's kept", func() bool { return duelTickets(t, b.server) == 1 })
 	tk1.halt()
 

@@ -29,11 +29,14 @@ func (m matchLobbies) LobbyOf(ctx context.Context, userID string) (protocol.Lobb
 
 func (m matchLobbies) CreateMatch(ctx context.Context, p matchmaking.MatchLobbyParams) (protocol.LobbyView, error) {
 	members := make([]lobby.Actor, len(p.Members))
-	var absent []string // no session on this shard at all
+	var absent []string // no session at all: this shard runs their grace
 	for i, pl := range p.Members {
-		s := m.g.hub.lookup(pl.UserID)
-		members[i] = lobby.Actor{UserID: pl.UserID, Name: pl.Name, Offline: s == nil || !s.connected()}
-		if s == nil {
+		online, anywhere, err := m.g.sessionOf(ctx, pl.UserID)
+		if err != nil {
+			return protocol.LobbyView{}, err
+		}
+		members[i] = lobby.Actor{UserID: pl.UserID, Name: pl.Name, Offline: !online}
+		if !anywhere {
 			absent = append(absent, pl.UserID)
 		}
 	}
@@ -61,6 +64,17 @@ func (g *Gateway) absentGraceOver(userID, lobbyID string) {
 		}
 		return
 	}
+	if g.cl != nil {
+		// A session on another shard: that shard shows it connected when
+		// it opens, and runs its grace when it drops.
+		ctx, cancel := context.WithTimeout(g.ctx, clusterOpTimeout)
+		_, ok, err := g.cl.sessions.Get(ctx, userID)
+		cancel()
+		if err != nil || ok {
+			g.logStoreErr("sessions.Get", "", userID, err)
+			return
+		}
+	}
 	v, ok, err := g.lobbies.LobbyOf(g.ctx, userID)
 	g.logStoreErr("LobbyOf", "", userID, err)
 	if ok && v.ID == lobbyID {
@@ -75,4 +89,18 @@ func (m matchLobbies) CheckPlayer(p matchmaking.Player) error {
 
 func playerOf(id Identity) matchmaking.Player {
 	return matchmaking.Player{UserID: id.UserID, Name: id.Name}
+}
+
+// sessionOf reports whether the user has a connected session (online) and
+// a session at all (anywhere): on this shard, or, in a cluster, on any
+// shard — a player matched by another shard's matcher is no less online.
+func (g *Gateway) sessionOf(ctx context.Context, userID string) (online, anywhere bool, err error) {
+	if s := g.hub.lookup(userID); s != nil {
+		return s.connected(), true, nil
+	}
+	if g.cl == nil {
+		return false, false, nil
+	}
+	s, ok, err := g.cl.sessions.Get(ctx, userID)
+	return ok && s.Connected, ok, err
 }
