@@ -86,6 +86,11 @@ type followed struct {
 	pending  []pendingMessage
 	gapTimer *time.Timer
 	drained  chan struct{} // closed when pending empties (applyOwn waits on it)
+	// gone: forgotten (forgetAll) while a goroutine may still hold this
+	// entry (a commit waiting for a gap, a gap timer): it delivers nothing
+	// more, or it could deliver behind the entry that replaced it, out of
+	// order for the sessions here.
+	gone bool
 
 	to []string    // local recipients scratch
 	ev lobby.Event // event scratch
@@ -504,6 +509,9 @@ func (f *follower) advanceLocked(fl *followed, off uint64) {
 // deliverLocked hands the event at offset off to the Sink with the
 // recipients on this shard; none: nothing.
 func (f *follower) deliverLocked(fl *followed, w *wireEvent, off uint64) {
+	if fl.gone {
+		return
+	}
 	fl.to = fl.to[:0]
 	for i, u := range w.To {
 		if i < len(w.Shards) && w.Shards[i] == f.s.shard {
@@ -664,7 +672,7 @@ func (f *follower) forgetAll() {
 	for _, fl := range f.snapshot() {
 		fl.mu.Lock()
 		f.setDocLocked(fl, nil, 0)
-		fl.anchored, fl.last, fl.dirty = false, 0, false
+		fl.anchored, fl.last, fl.dirty, fl.gone = false, 0, false, true
 		clear(fl.pending)
 		fl.pending = fl.pending[:0]
 		f.drainPendingLocked(fl) // nothing held: stops the timer, wakes waiters
