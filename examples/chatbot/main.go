@@ -112,6 +112,9 @@ func run(ctx context.Context, addr, name, code, queue string, out io.Writer) err
 				return fmt.Errorf("connection ended: %w", c.Err())
 			}
 			if err := b.react(ctx, ev); err != nil {
+				if ctx.Err() != nil {
+					continue // interrupted while answering: leave on the next turn
+				}
 				return err
 			}
 		}
