@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -14,22 +15,30 @@ import (
 // flight. go-redis's own default, 10 per CPU, capped a 2-core shard at 20
 // round trips in flight: with a 30 ms round trip on a loaded machine that
 // is 670 split-lobby sends a second, whatever Redis could do. Connections
-// are opened on demand, so an idle shard holds few; each has 8 KiB
-// buffers (connBufferSize).
+// are opened on demand and closed after a minute idle, so an idle shard
+// holds few; each has 4 KiB buffers (connBufferSize).
 const DefaultPoolSize = 128
 
 // connBufferSize is each pooled connection's read and write buffer unless
-// the URL sets one: 8 KiB, not go-redis's 32 KiB, so a full pool costs a
-// shard 2 MiB, not 8 (lobby commits and reads are a few KiB; bigger ones
-// take two reads). Pipelines have their own pool and buffers.
-const connBufferSize = 8 << 10
+// the URL sets one: 4 KiB, not go-redis's 32 KiB, so a full pool costs a
+// shard 1 MiB, not 8 (lobby commits are a few hundred bytes; a bigger read
+// takes a few reads). Pipelines have their own pool and buffers.
+const connBufferSize = 4 << 10
 
-func smallBuffers(read, write *int) {
+// connMaxIdle closes a pooled connection idle this long (unless the URL
+// sets conn_max_idle_time): a burst's extra connections go back within a
+// minute instead of go-redis's 30.
+const connMaxIdle = time.Minute
+
+func smallBuffers(read, write *int, idle *time.Duration) {
 	if *read == 0 {
 		*read = connBufferSize
 	}
 	if *write == 0 {
 		*write = connBufferSize
+	}
+	if *idle == 0 {
+		*idle = connMaxIdle
 	}
 }
 
@@ -80,7 +89,7 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if !u.Query().Has("pool_size") {
 			o.PoolSize = DefaultPoolSize
 		}
-		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize)
+		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize, &o.ConnMaxIdleTime)
 		return redis.NewClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(plain)
@@ -97,7 +106,7 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if !u.Query().Has("pool_size") {
 			o.PoolSize = DefaultPoolSize
 		}
-		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize)
+		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize, &o.ConnMaxIdleTime)
 		return redis.NewFailoverClient(o), nil
 	case "cluster":
 		o, err := redis.ParseClusterURL(plain)
@@ -111,7 +120,7 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if !u.Query().Has("pool_size") {
 			o.PoolSize = DefaultPoolSize // per node
 		}
-		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize)
+		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize, &o.ConnMaxIdleTime)
 		return redis.NewClusterClient(o), nil
 	}
 	return nil, fmt.Errorf("redis url: scheme %q: want redis, rediss, redis+sentinel or redis+cluster", u.Scheme)
