@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,13 +57,9 @@ func clusterCmd(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := runContext(*timeout)
 	defer cancel()
-	logf := func(f string, a ...any) {
-		fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...))
-	}
+	logf := stampedLog
 	env := &harness.Env{Root: root, Tmp: tmp, Logf: logf, MaxConns: *n + *fanN + 1000}
 	prep, err := harness.Prepare(ctx, env, harness.Lobbyd)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
@@ -60,14 +59,10 @@ func compareCmd(args []string) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := runContext(*timeout)
 	defer cancel()
 
-	logf := func(f string, a ...any) {
-		fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...))
-	}
+	logf := stampedLog
 	set := settings(*quick, *n)
 	res := &report.Results{
 		Started:  time.Now(),

@@ -55,9 +55,7 @@ func soakCmd(args []string) error {
 	if d.Sample == 0 {
 		d.Sample = min(max(*duration/120, time.Second), 30*time.Second)
 	}
-	logf := func(f string, a ...any) {
-		fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...))
-	}
+	logf := stampedLog
 	d.Logf = logf
 	root, err := harness.RepoRoot()
 	if err != nil {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lobbyd/lobbyd/bench/internal/client"
 	"github.com/lobbyd/lobbyd/bench/internal/harness"
@@ -85,4 +88,17 @@ func parseRates(cmd, s string) ([]float64, error) {
 		return nil, fmt.Errorf("%s: -ramp has more than 32 steps", cmd)
 	}
 	return out, nil
+}
+
+// stampedLog is the subcommands' progress log: one line on stderr, with
+// the time.
+func stampedLog(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(f, a...))
+}
+
+// runContext is a subcommand's context: ended by ^C or after timeout.
+func runContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, func() { cancel(); stop() }
 }
