@@ -112,3 +112,25 @@ func TestRegistryLosses(t *testing.T) {
 		t.Fatalf("losses %v", got)
 	}
 }
+
+// The default timings keep docs/protocol.md §5a with room to spare: a dead
+// shard is found within 10 s less a margin, its liveness (the fence) ends
+// before the others may declare it dead, and a 5 s Redis pause ends
+// before the liveness of a shard whose last heartbeat was answered just
+// before it (docs/failures.md).
+func TestDefaultTimingsFence(t *testing.T) {
+	ttl, every := DefaultRegistryTTL, DefaultRegistryInterval
+	if found := ttl + every; found > 9*time.Second {
+		t.Errorf("a dead shard is found after up to %v, want at most 9 s", found)
+	}
+	live := livenessFor(ttl)
+	if live >= ttl {
+		t.Errorf("liveness %v does not end before the TTL %v", live, ttl)
+	}
+	if live-every < 5*time.Second+500*time.Millisecond {
+		t.Errorf("a 5 s pause can outlast the liveness: %v after the last heartbeat sent, one every %v", live, every)
+	}
+	if DefaultLeaseTTL > ttl {
+		t.Errorf("a dead shard's lease (%v) outlives its registry entry (%v)", DefaultLeaseTTL, ttl)
+	}
+}

@@ -36,18 +36,20 @@ func (k Keyspace) clusterToken() string { return k.tag("reg", "shards", ":cluste
 // claimed again.
 func (k Keyspace) registryChores() string { return k.tag("reg", "shards", ":chores") }
 
-// Registry timings (docs/protocol.md §5a: a dead shard is noticed within 10 s).
-// Its last heartbeat is at most TTL old when it dies, and a live shard
-// reaps every Interval: it is noticed within TTL + Interval.
+// Registry timings (docs/protocol.md §5a: a dead shard is noticed within
+// 10 s). Its last heartbeat is at most TTL old when it dies, and a live
+// shard reaps every Interval: it is noticed within TTL + Interval, 8.5 s
+// with the defaults (1.5 s in hand).
 //
-// The interval is a tenth of the TTL so that a shard's liveness (below)
+// The interval is a sixteenth of the TTL so that a shard's liveness (below)
 // survives a Redis stall of several seconds (docs/failures.md: a 5 s pause
 // costs nothing): the last heartbeat answered before the stall was sent at
-// most an interval before it, and keeps the shard live TTL - clockSkew
-// after it was sent.
+// most an interval before it, and keeps the shard live TTL - min(clockSkew,
+// TTL/5) after it was sent: 6.4 s, so at least 5.9 s into the stall. The
+// liveness always ends before TTL, when the others may declare it dead.
 const (
-	DefaultRegistryInterval = time.Second
-	DefaultRegistryTTL      = 10 * time.Second
+	DefaultRegistryInterval = 500 * time.Millisecond
+	DefaultRegistryTTL      = 8 * time.Second
 	// clockSkew is what the liveness keeps in hand against the TTL, which
 	// Redis counts on its own clock from when the heartbeat ran there.
 	clockSkew = 2 * time.Second
@@ -55,6 +57,12 @@ const (
 	// before another shard may claim them again (their claimer died).
 	DefaultChoreRetry = time.Minute
 )
+
+// livenessFor is how long after it was sent an answered heartbeat keeps
+// the shard entitled to write: the TTL less what the clocks of the shard
+// and Redis may differ by (at most clockSkew, a fifth of a short TTL), so
+// it ends before any other shard may declare this one dead.
+func livenessFor(ttl time.Duration) time.Duration { return ttl - min(clockSkew, ttl/5) }
 
 // ShardInfo is one shard as GET /admin/shards lists it (docs/protocol.md §4).
 type ShardInfo struct {
@@ -283,7 +291,7 @@ func (r *Registry) rejoin(sent time.Time) {
 	}
 	r.mu.Unlock()
 	if l := r.opts.Liveness; l != nil {
-		l.extend(sent.Add(r.opts.TTL - min(clockSkew, r.opts.TTL/5)))
+		l.extend(sent.Add(livenessFor(r.opts.TTL)))
 	}
 }
 

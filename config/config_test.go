@@ -34,12 +34,23 @@ func TestDefaultsArePROTOCOLs(t *testing.T) {
 		// Ours, where the original contract is silent (docs/protocol.md §1, §6).
 		HandshakeLimit: HandshakeLimit{PerUser: RateLimit{PerSecond: 2, Burst: 10}, PerAddress: RateLimit{PerSecond: 50, Burst: 500}},
 		LogFormat:      "text", LogLevel: "info",
-		// §5a: a dead shard found dead 10 s after its last heartbeat, its
-		// queues matched again within 10 s (lease_ttl_ms + lease_renew_ms).
-		Cluster: ClusterTimings{HeartbeatMs: 1000, DeadAfterMs: 10000, LeaseTTLMs: 6000, LeaseRenewMs: 2000},
+		// §5a: a dead shard found dead within 10 s (dead_after_ms +
+		// heartbeat_ms: 8.5 s), its queues matched again within 10 s
+		// (lease_ttl_ms + lease_renew_ms: 8 s).
+		Cluster: ClusterTimings{HeartbeatMs: 500, DeadAfterMs: 8000, LeaseTTLMs: 6000, LeaseRenewMs: 2000},
 	}
 	if got := Defaults(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("Defaults() = %+v\nwant docs/protocol.md's %+v", got, want)
+	}
+	// §5a's bounds with a second in hand: a shard is found dead at most
+	// dead_after_ms + heartbeat_ms after it died, and a queue's matcher
+	// runs again lease_ttl_ms + lease_renew_ms after.
+	c := want.Cluster
+	if d := c.DeadAfterMs + c.HeartbeatMs; d > 9000 {
+		t.Errorf("a dead shard is found dead after up to %d ms, want at most 9000 (10 s less a margin)", d)
+	}
+	if d := c.LeaseTTLMs + c.LeaseRenewMs; d > 9000 {
+		t.Errorf("a matcher runs again after up to %d ms, want at most 9000", d)
 	}
 }
 
