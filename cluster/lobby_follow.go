@@ -92,6 +92,8 @@ type followed struct {
 	// order for the sessions here.
 	gone bool
 
+	sends sendGroup // cross-shard lobby.send's group commit (lobby_sendgroup.go)
+
 	to []string    // local recipients scratch
 	ev lobby.Event // event scratch
 }

@@ -18,7 +18,8 @@ const sendTries = 4
 // other shard has a member to miss it. In a split lobby it is one commit
 // (events only, with the version of this shard's copy: a lobby changed
 // meanwhile makes it read the lobby and recompute the recipients), whatever
-// the number of recipients; each shard delivers to its own.
+// the number of recipients; each shard delivers to its own, and sends of
+// one lobby that meet on this shard share a commit (commitSend).
 func (s *LobbyStore) Send(ctx context.Context, userID string, data []byte, to [][]byte) error {
 	for range sendTries {
 		if s.SendLocal(userID, data, to) {
@@ -45,7 +46,7 @@ func (s *LobbyStore) Send(ctx context.Context, userID string, data []byte, to []
 		if len(c.events) == 0 {
 			return nil
 		}
-		ok, err := s.commit(ctx, d, version, false, c, false)
+		ok, err := s.commitSend(ctx, fl, d, version, c)
 		if err != nil || ok {
 			return err
 		}
