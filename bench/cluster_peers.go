@@ -33,24 +33,24 @@ func clusterPeers(ctx context.Context, env *harness.Env, prepared map[string]*ha
 		}
 		row := report.ClusterRun{System: k, Version: p.Version}
 		logf("cluster: %s, 2 nodes + Redis", k)
-		f, err := clusterOne(ctx, env, p, fan, logf)
+		f, c, err := clusterOne(ctx, env, p, fan, logf)
 		if err != nil {
 			logf("cluster: %s: %v", k, err)
 			row.Error = firstLine(err.Error())
 		} else {
-			row.Fanout = &f
+			row.Fanout, row.Chat = &f, &c
 		}
 		out = append(out, row)
 	}
 	return out
 }
 
-// clusterOne starts a private Redis and two nodes of p, and relays with
-// members split over the nodes.
-func clusterOne(ctx context.Context, env *harness.Env, p *harness.Prepared, fan load.FanoutConfig, logf func(string, ...any)) (load.FanoutResult, error) {
+// clusterOne starts a private Redis and two nodes of p, and relays, then
+// chats, with members split over the nodes.
+func clusterOne(ctx context.Context, env *harness.Env, p *harness.Prepared, fan load.FanoutConfig, logf func(string, ...any)) (relay, chat load.FanoutResult, err error) {
 	rd, err := useRedis(ctx, "", env.Tmp)
 	if err != nil {
-		return load.FanoutResult{}, err
+		return relay, chat, err
 	}
 	defer rd.stop()
 	prefix := "bench:" + randomHex(4) + ":"
@@ -73,16 +73,22 @@ func clusterOne(ctx context.Context, env *harness.Env, p *harness.Prepared, fan 
 		case harness.Centrifuge:
 			q.Argv = append(q.Argv, "-redis", rd.addr, "-redis-prefix", prefix)
 		default:
-			return load.FanoutResult{}, fmt.Errorf("%s has no cluster mode", p.Kind)
+			return relay, chat, fmt.Errorf("%s has no cluster mode", p.Kind)
 		}
 		s, err := harness.Start(ctx, env, &q, logf)
 		if err != nil {
-			return load.FanoutResult{}, err
+			return relay, chat, err
 		}
 		nodes = append(nodes, s)
 	}
 	a, b := nodes[0].Target, nodes[1].Target
 	t := &load.Target{Name: p.Kind + " cluster", Dialer: spreadDialer{a.Dialer, b.Dialer}, Addr: a.Addr, PID: a.PID,
 		ExtraPIDs: []int{b.PID}, Backend: rd.usage, Logf: logf}
-	return load.Fanout(ctx, t, fan)
+	if relay, err = load.Fanout(ctx, t, fan); err != nil {
+		return relay, chat, err
+	}
+	chatFan := fan
+	chatFan.Chat = true
+	chat, err = load.Fanout(ctx, t, chatFan)
+	return relay, chat, err
 }

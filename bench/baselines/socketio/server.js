@@ -8,6 +8,7 @@
 //   "join"   {lobby_id}           ack -> {ok, lobby} | {ok:false, err:{code}}
 //   "leave"  {}                   ack -> {ok}
 //   "send"   data (string)        -> others get "data" (from, data)
+//   "chat"   text (string)        -> every member, the sender too, gets "chat" (from, text)
 //   GET /v1/lobbies?limit=20      public lobbies, newest first
 //   GET /metrics                  process_resident_memory_bytes only
 //
@@ -161,6 +162,12 @@ io.on('connection', (socket) => {
     const id = socket.data.lobby;
     if (!id || (typeof data !== 'string' && !Buffer.isBuffer(data))) return;
     socket.to(id).emit('data', socket.data.user, data);
+  });
+
+  socket.on('chat', (text) => {
+    const id = socket.data.lobby;
+    if (!id || typeof text !== 'string' || text.length > 256) return;
+    io.to(id).emit('chat', socket.data.user, text);
   });
 
   socket.on('disconnect', () => leaveCurrent(socket));

@@ -170,8 +170,10 @@ func (c *cfConn) onReply(m []byte) {
 		if len(data) < 8 || c.onData == nil {
 			return
 		}
-		if from := cfField(cfField(pub, cfPubInfo), cfInfoClient); string(from) == c.clientID {
-			return // its own publication, echoed
+		if len(data) <= 8 || data[8] != cfChatMark {
+			if from := cfField(cfField(pub, cfPubInfo), cfInfoClient); string(from) == c.clientID {
+				return // its own relay publication, echoed
+			}
 		}
 		c.onData(int64(binary.BigEndian.Uint64(data)))
 		return
@@ -318,17 +320,28 @@ func (c *cfConn) Leave(ctx context.Context) error {
 	return err
 }
 
+// cfChatMark, as a payload's ninth byte, makes a publication a chat: the
+// baseline keeps it in the channel's history (centrifuge's way to recover
+// missed messages) and every member counts it, its sender included.
+const cfChatMark = 'c'
+
 // Send publishes the payload into the lobby's channel without waiting for
 // the publish reply (readLoop drops it), as an SDK's fire-and-forget
 // publish does.
-func (c *cfConn) Send(sentAt int64) error {
+func (c *cfConn) Send(sentAt int64) error { return c.publish(sentAt, 'x') }
+
+// Chat publishes a chat (cfChatMark) into the lobby's channel.
+func (c *cfConn) Chat(sentAt int64) error { return c.publish(sentAt, cfChatMark) }
+
+func (c *cfConn) publish(sentAt int64, mark byte) error {
 	ch := c.channel.Load()
 	if ch == nil {
 		return ErrClosed
 	}
 	var payload [PayloadSize]byte
 	binary.BigEndian.PutUint64(payload[:], uint64(sentAt))
-	for i := 8; i < PayloadSize; i++ {
+	payload[8] = mark
+	for i := 9; i < PayloadSize; i++ {
 		payload[i] = 'x'
 	}
 	c.writeMu.Lock()

@@ -105,6 +105,7 @@ type sioConn struct {
 
 	writeMu sync.Mutex
 	sendBuf []byte // guarded by writeMu
+	chatBuf []byte // guarded by writeMu
 	reqMu   sync.Mutex
 	ack     atomic.Uint32
 	replies chan reply
@@ -113,7 +114,9 @@ type sioConn struct {
 
 var (
 	sioDataPrefix = []byte(`42["data",`)
+	sioChatPrefix = []byte(`42["chat",`)
 	sioSendPrefix = []byte(`42["send","`)
+	sioSayPrefix  = []byte(`42["chat","`)
 )
 
 func (c *sioConn) readLoop() {
@@ -124,8 +127,8 @@ func (c *sioConn) readLoop() {
 			return
 		}
 		switch {
-		case bytes.HasPrefix(m, sioDataPrefix):
-			// 42["data","<from>","<64 chars>"]
+		case bytes.HasPrefix(m, sioDataPrefix), bytes.HasPrefix(m, sioChatPrefix):
+			// 42["data","<from>","<64 chars>"], 42["chat","<from>","<64 chars>"]
 			n := len(m)
 			if n < len(sioDataPrefix)+PayloadSize+3 || m[n-1] != ']' || m[n-2] != '"' || m[n-3-PayloadSize] != '"' {
 				continue
@@ -241,19 +244,27 @@ func (c *sioConn) Leave(ctx context.Context) error {
 }
 
 // Send emits 42["send","<16 hex digits of sentAt><48 x>"].
-func (c *sioConn) Send(sentAt int64) error {
+func (c *sioConn) Send(sentAt int64) error { return c.emit(&c.sendBuf, sioSendPrefix, sentAt) }
+
+// Chat emits 42["chat","<16 hex digits of sentAt><48 x>"]: the server
+// sends it to the whole room, the sender included (io.to(room).emit).
+func (c *sioConn) Chat(sentAt int64) error { return c.emit(&c.chatBuf, sioSayPrefix, sentAt) }
+
+// emit writes prefix, the stamped payload and `"]` from a buffer kept in
+// *buf for the next message.
+func (c *sioConn) emit(buf *[]byte, prefix []byte, sentAt int64) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	if c.sendBuf == nil {
-		c.sendBuf = make([]byte, 0, len(sioSendPrefix)+PayloadSize+2)
-		c.sendBuf = append(c.sendBuf, sioSendPrefix...)
-		c.sendBuf = append(c.sendBuf, bytes.Repeat([]byte{'x'}, PayloadSize)...)
-		c.sendBuf = append(c.sendBuf, '"', ']')
+	if *buf == nil {
+		b := make([]byte, 0, len(prefix)+PayloadSize+2)
+		b = append(b, prefix...)
+		b = append(b, bytes.Repeat([]byte{'x'}, PayloadSize)...)
+		*buf = append(b, '"', ']')
 	}
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], uint64(sentAt))
-	hex.Encode(c.sendBuf[len(sioSendPrefix):], ts[:])
-	return c.write(c.sendBuf)
+	hex.Encode((*buf)[len(prefix):], ts[:])
+	return c.write(*buf)
 }
 
 func (c *sioConn) Close() error {

@@ -42,12 +42,17 @@ type Results struct {
 }
 
 // ClusterRun is one system's cluster workload: two nodes sharing a private
-// Redis, every lobby of 8 with 4 members on each node, relaying.
+// Redis, every lobby of 8 with 4 members on each node, relaying, then
+// chatting.
 type ClusterRun struct {
 	System  string
 	Version string
 	Fanout  *load.FanoutResult
-	Error   string // why it has no figures
+	// Chat is the same ramp with chats: every member gets each chat, its
+	// sender included, and the system keeps it for a client that missed it
+	// where it can (lobbyd's log, centrifuge's history).
+	Chat  *load.FanoutResult
+	Error string // why it has no figures
 }
 
 // Settings are the workload sizes, shown in RESULTS.md.

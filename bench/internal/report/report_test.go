@@ -186,18 +186,23 @@ func TestMarkdownCluster(t *testing.T) {
 	r := fake()
 	fo := func(max, cpu float64) *load.FanoutResult {
 		return &load.FanoutResult{MaxDelivered: max, Saturated: true,
-			Fixed: load.FanoutStep{Delivered: 14000, P50: time.Millisecond, P99: 3 * time.Millisecond, CPUPerMillion: cpu}}
+			Fixed: load.FanoutStep{Delivered: 14000, P50: time.Millisecond, P99: 3 * time.Millisecond, CPUPerMillion: cpu,
+				CPU: load.CPU{Client: 0.14}}}
 	}
+	r.Machine.Cores = 2
 	r.Cluster = []ClusterRun{
-		{System: "lobbyd", Version: "lobbyd abc", Fanout: fo(60000, 10)},
-		{System: "socketio", Version: "socket.io 4.8.1", Fanout: fo(10000, 80)},
+		{System: "lobbyd", Version: "lobbyd abc", Fanout: fo(60000, 10), Chat: fo(40000, 12)},
+		{System: "socketio", Version: "socket.io 4.8.1", Fanout: fo(10000, 80), Chat: fo(20000, 60)},
 		{System: "centrifuge", Error: "not built: no go"},
 	}
 	var b bytes.Buffer
 	markdown(&b, r)
 	for _, want := range []string{"## Cluster: two nodes and one Redis", "| lobbyd, 2 shards | lobbyd abc | 60,000 |",
 		"failed: not built: no go", "≥ 5× Socket.IO + @socket.io/redis-adapter, 2 Node processes | 6.00× | yes |",
-		"below that of Socket.IO + @socket.io/redis-adapter, 2 Node processes | 8.00× | yes |"} {
+		"relay message below that of Socket.IO + @socket.io/redis-adapter, 2 Node processes | 8.00× | yes |",
+		"### Chat", "cross-shard chat capacity ≥ 1× Socket.IO + @socket.io/redis-adapter, 2 Node processes | 2.00× | yes |",
+		// 5 × 10,000 msgs/s × 10 µs of load generator + 10 µs of shards = 1 core: fits 2.
+		"**The 5× target and this machine.** Five times Socket.IO's cross-node relay capacity is 50,000", "1.00 in all", "It fits on this machine."} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("markdown lacks %q", want)
 		}
