@@ -148,6 +148,9 @@ type mpConn struct {
 	rid     atomic.Uint32
 	replies chan reply // readLoop → the waiting request
 	closed  atomic.Bool
+
+	reqBuf bytes.Buffer     // guarded by reqMu
+	enc    *msgpack.Encoder // writes reqBuf; guarded by reqMu
 }
 
 // sendPrefix is {"op":"lobby.send","rid":0,"d":{"data":bin8(64)}} up to the
@@ -268,23 +271,28 @@ func (c *mpConn) write(b []byte) error {
 	return c.ws.WriteMessage(websocket.BinaryMessage, b)
 }
 
-// call sends one request and waits for its reply.
-func (c *mpConn) call(ctx context.Context, op string, d any, out any) error {
+// call sends one request, {"op": op, "rid": rid, "d": {kv...}} (kv: keys
+// and string or int values, alternating), and waits for its reply; it
+// returns the reply's d.lobby.id when there is one. Requests are encoded
+// into a buffer of the connection's and replies read with the scanner, so
+// that churn measures the server rather than the load generator's
+// MessagePack.
+func (c *mpConn) call(ctx context.Context, op string, kv ...any) (lobbyID string, err error) {
 	c.reqMu.Lock()
 	defer c.reqMu.Unlock()
 	rid := uint64(c.rid.Add(1))
 	if rid == 0 {
 		rid = uint64(c.rid.Add(1))
 	}
-	b, err := msgpack.Marshal(map[string]any{"op": op, "rid": rid, "d": d})
+	b, err := c.request(op, rid, kv)
 	if err != nil {
-		return err
+		return "", err
 	}
 	c.writeMu.Lock()
 	err = c.write(b)
 	c.writeMu.Unlock()
 	if err != nil {
-		return err
+		return "", err
 	}
 	for {
 		select {
@@ -292,50 +300,108 @@ func (c *mpConn) call(ctx context.Context, op string, d any, out any) error {
 			if r.rid != rid {
 				continue // a late reply to an earlier, abandoned request
 			}
-			var env struct {
-				OK  bool `msgpack:"ok"`
-				Err struct {
-					Code string `msgpack:"code"`
-				} `msgpack:"err"`
-				D msgpack.RawMessage `msgpack:"d"`
+			ok, code, id, good := replyOutcome(r.body)
+			if !good {
+				return "", fmt.Errorf("%s: bad reply", op)
 			}
-			if err := msgpack.Unmarshal(r.body, &env); err != nil {
-				return fmt.Errorf("%s: bad reply: %w", op, err)
+			if !ok {
+				return "", &ReplyError{Op: op, Code: string(code)}
 			}
-			if !env.OK {
-				return &ReplyError{Op: op, Code: env.Err.Code}
-			}
-			if out != nil {
-				return msgpack.Unmarshal(env.D, out)
-			}
-			return nil
+			return string(id), nil
 		case <-c.done:
-			return ErrClosed
+			return "", ErrClosed
 		case <-ctx.Done():
-			return ctx.Err()
+			return "", ctx.Err()
 		}
 	}
 }
 
-func (c *mpConn) Create(ctx context.Context, name string, max int) (string, error) {
-	var out struct {
-		Lobby struct {
-			ID string `msgpack:"id"`
-		} `msgpack:"lobby"`
+// request encodes a request into the connection's buffer (reqMu held).
+func (c *mpConn) request(op string, rid uint64, kv []any) ([]byte, error) {
+	c.reqBuf.Reset()
+	if c.enc == nil {
+		c.enc = msgpack.NewEncoder(&c.reqBuf)
 	}
-	err := c.call(ctx, "lobby.create", map[string]any{"name": name, "max_players": max, "visibility": "public"}, &out)
-	if err == nil && out.Lobby.ID == "" {
+	e := c.enc
+	err := errors.Join(e.EncodeMapLen(3), e.EncodeString("op"), e.EncodeString(op),
+		e.EncodeString("rid"), e.EncodeUint(rid), e.EncodeString("d"), e.EncodeMapLen(len(kv)/2))
+	for i := 0; i+1 < len(kv) && err == nil; i += 2 {
+		k, _ := kv[i].(string)
+		err = e.EncodeString(k)
+		switch v := kv[i+1].(type) {
+		case string:
+			err = errors.Join(err, e.EncodeString(v))
+		case int:
+			err = errors.Join(err, e.EncodeInt(int64(v)))
+		default:
+			err = fmt.Errorf("request %s: value of %s is a %T", op, k, v)
+		}
+	}
+	return c.reqBuf.Bytes(), err
+}
+
+// replyOutcome reads a reply envelope: its "ok", err.code when not ok, and
+// d.lobby.id when present (sub-slices of b); good is false when b is not a
+// well-formed reply.
+func replyOutcome(b []byte) (ok bool, code, lobbyID []byte, good bool) {
+	s := scanner{b: b}
+	sawOK := false
+	good = s.fields(func(k []byte) bool {
+		switch string(k) {
+		case "ok":
+			c, more := s.byte1()
+			ok, sawOK = c == 0xc3, more && (c == 0xc3 || c == 0xc2)
+			return sawOK
+		case "err":
+			return s.fields(func(k []byte) bool {
+				if string(k) != "code" {
+					return s.skip(1)
+				}
+				var more bool
+				code, more = s.raw()
+				return more
+			})
+		case "d":
+			if s.i < len(s.b) && s.b[s.i] == 0xc0 { // nil
+				s.i++
+				return true
+			}
+			return s.fields(func(k []byte) bool {
+				if string(k) != "lobby" {
+					return s.skip(1)
+				}
+				return s.fields(func(k []byte) bool {
+					if string(k) != "id" {
+						return s.skip(2)
+					}
+					var more bool
+					lobbyID, more = s.raw()
+					return more
+				})
+			})
+		default:
+			return s.skip(0)
+		}
+	})
+	return ok, code, lobbyID, good && sawOK
+}
+
+func (c *mpConn) Create(ctx context.Context, name string, max int) (string, error) {
+	id, err := c.call(ctx, "lobby.create", "name", name, "max_players", max, "visibility", "public")
+	if err == nil && id == "" {
 		err = fmt.Errorf("lobby.create: reply without lobby id")
 	}
-	return out.Lobby.ID, err
+	return id, err
 }
 
 func (c *mpConn) Join(ctx context.Context, id string) error {
-	return c.call(ctx, "lobby.join", map[string]any{"lobby_id": id}, nil)
+	_, err := c.call(ctx, "lobby.join", "lobby_id", id)
+	return err
 }
 
 func (c *mpConn) Leave(ctx context.Context) error {
-	return c.call(ctx, "lobby.leave", map[string]any{}, nil)
+	_, err := c.call(ctx, "lobby.leave")
+	return err
 }
 
 func (c *mpConn) Send(sentAt int64) error {

@@ -138,3 +138,31 @@ func TestMsgpackDialerRefused(t *testing.T) {
 		t.Fatalf("Dial without token = %v, want HTTP 401", err)
 	}
 }
+
+// TestReplyOutcome reads replies as lobbyd writes them, without a decoder.
+func TestReplyOutcome(t *testing.T) {
+	enc := func(v any) []byte {
+		b, err := msgpack.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	created := enc(map[string]any{"rid": 7, "ok": true, "d": map[string]any{"lobby": map[string]any{
+		"name": "x", "members": []any{map[string]any{"user_id": "u", "data": map[string]any{"k": 1}}}, "id": "L1", "max_players": 8}}})
+	if ok, code, id, good := replyOutcome(created); !good || !ok || code != nil || string(id) != "L1" {
+		t.Errorf("create reply: ok %v code %q id %q good %v", ok, code, id, good)
+	}
+	refused := enc(map[string]any{"rid": 8, "ok": false, "err": map[string]any{"code": "lobby_full", "msg": "full"}})
+	if ok, code, _, good := replyOutcome(refused); !good || ok || string(code) != "lobby_full" {
+		t.Errorf("refusal: ok %v code %q good %v", ok, code, good)
+	}
+	if _, _, _, good := replyOutcome(enc(map[string]any{"rid": 9, "ok": true, "d": map[string]any{}})); !good {
+		t.Error("empty d: not good")
+	}
+	for _, bad := range [][]byte{nil, {0x81}, enc([]any{1}), enc(map[string]any{"rid": 1}), created[:len(created)-3]} {
+		if _, _, _, good := replyOutcome(bad); good {
+			t.Errorf("%x read as a good reply", bad)
+		}
+	}
+}
