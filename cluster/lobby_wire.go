@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -52,13 +53,31 @@ func (c *collector) Deliver(ev *lobby.Event) {
 			w.Shards[i] = m.Shard
 		}
 	}
-	b, err := msgpack.Marshal(&w)
-	if err != nil && c.err == nil {
+	wc := wireCoders.Get().(*wireCoder)
+	wc.buf.Reset()
+	if err := w.EncodeMsgpack(wc.enc); err != nil && c.err == nil {
 		c.err = err
 	}
 	c.events = append(c.events, w)
-	c.encoded = append(c.encoded, string(b))
+	c.encoded = append(c.encoded, wc.buf.String())
+	wireCoders.Put(wc)
 }
+
+// wireCoder is a reusable encoder and decoder of wire events (the hot path
+// of a split lobby: one of each per event and shard).
+type wireCoder struct {
+	buf bytes.Buffer
+	enc *msgpack.Encoder
+	src strings.Reader
+	dec *msgpack.Decoder
+}
+
+var wireCoders = sync.Pool{New: func() any {
+	wc := &wireCoder{}
+	wc.enc = msgpack.NewEncoder(&wc.buf)
+	wc.dec = msgpack.NewDecoder(&wc.src)
+	return wc
+}}
 
 // message is one publication of the commit script (scripts/lobby_commit.lua).
 type message struct {
@@ -102,10 +121,13 @@ func parseMessage(p string) (message, error) {
 		m.doc = []byte(p[:nums[3]])
 		p = p[nums[3]:]
 	}
-	dec := msgpack.NewDecoder(bytes.NewReader([]byte(p)))
+	wc := wireCoders.Get().(*wireCoder)
+	defer wireCoders.Put(wc)
+	wc.src.Reset(p)
+	wc.dec.Reset(&wc.src)
 	m.events = make([]wireEvent, nums[2])
 	for i := range m.events {
-		if err := dec.Decode(&m.events[i]); err != nil {
+		if err := m.events[i].DecodeMsgpack(wc.dec); err != nil {
 			return m, errBadMessage
 		}
 	}
