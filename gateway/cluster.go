@@ -474,19 +474,19 @@ func (cc clusterControl) HandOver(userID, sessionID string) ([]byte, bool) {
 // queues for a worker, behind the connection's earlier jobs, so that its
 // requests still run in order and its welcome comes first.
 func (g *Gateway) handleClusterMessage(c writer, cs *connState, msg []byte) {
-	req := g.admit(c, cs, msg)
-	if req == nil {
+	var req protocol.Request
+	if !g.admit(c, cs, msg, &req) {
 		return
 	}
 	off := g.cl.off
 	if !off.pending(cs) && cs.session != nil {
 		switch string(req.Op) {
 		case protocol.OpPing:
-			g.dispatch(g.ctx, c, cs, cs.session, req, cs.readAt)
+			g.dispatch(g.ctx, c, cs, cs.session, &req, cs.readAt)
 			return
 		case protocol.OpLobbySend:
-			if protocol.DecodeSend(req.D, &cs.send) == nil &&
-				g.cl.link.Lobbies.SendLocal(cs.id.UserID, cs.send.Data, cs.send.To) {
+			if send := cs.sendScratch(); protocol.DecodeSend(req.D, send) == nil &&
+				g.cl.link.Lobbies.SendLocal(cs.id.UserID, send.Data, send.To) {
 				om := g.metrics.op(req.Op)
 				om.handled.Inc()
 				if req.Rid != 0 {

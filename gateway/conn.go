@@ -20,12 +20,24 @@ type connState struct {
 
 	session *Session // set by OnOpen
 	conn    *netcode.Conn
-	bucket  tokenBucket      // this connection's messages
-	user    *sharedBucket    // the user's messages, over all their connections and reconnects
-	send    protocol.SendReq // scratch for decoding lobby.send without allocating
-	req     protocol.Request // scratch for the envelope
-	jobs    connJobs         // work run off the loop (a shard of a cluster)
-	readAt  int64            // unix ns the message being handled was read (fan-out latency)
+	bucket  tokenBucket   // this connection's messages
+	user    *sharedBucket // the user's messages, over all their connections and reconnects
+	readAt  int64         // unix ns the message being handled was read (fan-out latency)
+
+	// Made on first use, so that an idle player pays for neither
+	// (docs/architecture.md, "Memory per idle player").
+	send *protocol.SendReq // scratch for decoding lobby.send without allocating, from its first
+	jobs *connJobs         // work run off the loop (a shard of a cluster); made by the loop's first add
+}
+
+// sendScratch returns the connection's lobby.send scratch, made on the
+// first lobby.send. Called where lobby.send is decoded: on the loop, or on
+// the worker running the connection's jobs while the loop leaves them be.
+func (cs *connState) sendScratch() *protocol.SendReq {
+	if cs.send == nil {
+		cs.send = new(protocol.SendReq)
+	}
+	return cs.send
 }
 
 // handler adapts a Gateway to netcode.Handler.

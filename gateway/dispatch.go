@@ -34,16 +34,16 @@ func (g *Gateway) handleMessage(c writer, cs *connState, msg []byte) {
 	if s == nil {
 		return
 	}
-	if req := g.admit(c, cs, msg); req != nil {
-		g.dispatch(g.ctx, c, cs, s, req, cs.readAt)
+	var req protocol.Request // its slices point into msg: nothing to keep
+	if g.admit(c, cs, msg, &req) {
+		g.dispatch(g.ctx, c, cs, s, &req, cs.readAt)
 	}
 }
 
 // admit counts msg against the rate limits and decodes its envelope into
-// cs.req. It answers what it refuses (rate_limited, bad_request; 4008 for
-// abuse) and then returns nil.
-func (g *Gateway) admit(c writer, cs *connState, msg []byte) *protocol.Request {
-	req := &cs.req
+// req. It answers what it refuses (rate_limited, bad_request; 4008 for
+// abuse) and then returns false.
+func (g *Gateway) admit(c writer, cs *connState, msg []byte, req *protocol.Request) bool {
 	decodeErr := protocol.DecodeRequest(msg, req)
 	now := time.Now().UnixNano()
 	cs.readAt = now
@@ -62,20 +62,20 @@ func (g *Gateway) admit(c writer, cs *connState, msg []byte) *protocol.Request {
 		g.metrics.rateLimited.Inc()
 		if abuse {
 			c.Close(protocol.CloseRateLimited, "rate limited")
-			return nil
+			return false
 		}
 		if decodeErr == nil && req.Rid != 0 {
 			g.replyErr(c, req.Rid, protocol.CodeRateLimited, "too many messages")
 		}
-		return nil
+		return false
 	}
 	if decodeErr != nil {
 		// Not a request we can act on; the reply carries the rid if one
 		// could be read, else 0 (docs/protocol.md §2).
 		g.replyError(c, req.Rid, decodeErr)
-		return nil
+		return false
 	}
-	return req
+	return true
 }
 
 // dispatch runs one admitted request of session s, read at readAt (unix
@@ -93,8 +93,9 @@ func (g *Gateway) dispatch(ctx context.Context, c writer, cs *connState, s *Sess
 		g.pong(c, req.Rid)
 		return
 	case protocol.OpLobbySend: // the hot path: decoded by hand into the connection's scratch
-		if err = protocol.DecodeSend(req.D, &cs.send); err == nil {
-			err = g.lobbies.Send(ctx, s.userID, cs.send.Data, cs.send.To)
+		send := cs.sendScratch()
+		if err = protocol.DecodeSend(req.D, send); err == nil {
+			err = g.lobbies.Send(ctx, s.userID, send.Data, send.To)
 		}
 	default:
 		op := coldOps[string(req.Op)]

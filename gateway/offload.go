@@ -90,9 +90,13 @@ func (o *offloader) close() {
 // pending reports whether cs has jobs queued or running: then a request
 // that could run on the loop must queue behind them to keep its order.
 func (o *offloader) pending(cs *connState) bool {
-	cs.jobs.mu.Lock()
-	p := cs.jobs.running
-	cs.jobs.mu.Unlock()
+	q := cs.jobs
+	if q == nil {
+		return false // never had a job
+	}
+	q.mu.Lock()
+	p := q.running
+	q.mu.Unlock()
 	return p
 }
 
@@ -105,7 +109,12 @@ func (o *offloader) add(cs *connState, kind jobKind, msg []byte) bool {
 	j.kind, j.at = kind, time.Now()
 	j.msg = append(j.msg[:0], msg...)
 
-	q := &cs.jobs
+	if cs.jobs == nil {
+		// Only the loop adds jobs, and a worker sees cs only through
+		// o.work, after this.
+		cs.jobs = new(connJobs)
+	}
+	q := cs.jobs
 	q.mu.Lock()
 	if kind == jobRequest && len(q.queue) >= o.maxJobs {
 		q.mu.Unlock()
@@ -146,7 +155,7 @@ func (o *offloader) add(cs *connState, kind jobKind, msg []byte) bool {
 
 // drain runs cs's jobs in order until none is left.
 func (o *offloader) drain(cs *connState, run func(cs *connState, j *job)) {
-	q := &cs.jobs
+	q := cs.jobs
 	for {
 		q.mu.Lock()
 		if len(q.queue) == 0 {

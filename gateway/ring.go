@@ -11,8 +11,8 @@ import "unsafe"
 // Not safe for concurrent use: guarded by Session.mu.
 type replayRing struct {
 	entries []ringEntry // circular once full
-	start   int         // index of the oldest entry
-	n       int         // entries in use
+	start   int32       // index of the oldest entry
+	n       int32       // entries in use (at most the ring's bound, 1024 by default)
 	bytes   int         // sum of len(ev.b) over entries in use
 }
 
@@ -25,13 +25,13 @@ type ringEntry struct {
 // the ring is over maxEntries or maxBytes.
 func (r *replayRing) push(pool *eventPool, seq uint64, ev *eventBuf, maxEntries, maxBytes int) {
 	ev.retain()
-	for r.n > 0 && (r.n >= maxEntries || r.bytes+len(ev.b) > maxBytes) {
+	for r.n > 0 && (int(r.n) >= maxEntries || r.bytes+len(ev.b) > maxBytes) {
 		r.dropOldest(pool)
 	}
-	if r.n == len(r.entries) {
+	if int(r.n) == len(r.entries) {
 		r.grow(pool, maxEntries)
 	}
-	i := (r.start + r.n) % len(r.entries)
+	i := (int(r.start) + int(r.n)) % len(r.entries)
 	r.entries[i] = ringEntry{seq: seq, ev: ev}
 	r.n++
 	r.bytes += len(ev.b)
@@ -50,8 +50,8 @@ func (r *replayRing) grow(pool *eventPool, maxEntries int) {
 	}
 	pool.budget.Charge((size - len(r.entries)) * ringEntrySize)
 	e := make([]ringEntry, size)
-	for i := 0; i < r.n; i++ {
-		e[i] = r.entries[(r.start+i)%len(r.entries)]
+	for i := range int(r.n) {
+		e[i] = r.entries[(int(r.start)+i)%len(r.entries)]
 	}
 	r.entries, r.start = e, 0
 }
@@ -61,7 +61,7 @@ func (r *replayRing) dropOldest(pool *eventPool) {
 	r.bytes -= len(e.ev.b)
 	pool.release(e.ev)
 	*e = ringEntry{}
-	r.start = (r.start + 1) % len(r.entries)
+	r.start = int32((int(r.start) + 1) % len(r.entries))
 	r.n--
 }
 
@@ -84,8 +84,8 @@ func (r *replayRing) oldest() uint64 {
 
 // each calls f for every retained event with seq > after, oldest first.
 func (r *replayRing) each(after uint64, f func(seq uint64, ev *eventBuf)) {
-	for i := 0; i < r.n; i++ {
-		e := r.entries[(r.start+i)%len(r.entries)]
+	for i := range int(r.n) {
+		e := r.entries[(int(r.start)+i)%len(r.entries)]
 		if e.seq > after {
 			f(e.seq, e.ev)
 		}

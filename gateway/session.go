@@ -30,22 +30,30 @@ type Session struct {
 	name   string // immutable (the display name of the token that opened it)
 
 	mu sync.Mutex
-	// Guarded by mu.
-	conn        writer     // nil while disconnected
-	cs          *connState // the connection's state; nil while disconnected
-	live        bool       // conn has its welcome and every event numbered so far
-	holding     bool       // the welcome's snapshot is being read: events go to held
-	held        []*eventBuf
-	heldBytes   int
-	overrun     bool   // more events came while holding than the ring bounds allow
-	seq         uint64 // seq of the last event numbered for this session
-	lobbyID     string // lobby of the last lobby event numbered (numberLocked)
-	lobbyVer    uint64 // and its version
+	// Guarded by mu. Ordered to keep the struct in Go's 208-byte size
+	// class: a shard holds one per player (docs/architecture.md, "Memory
+	// per idle player").
+	conn        writer      // nil while disconnected
+	cs          *connState  // the connection's state; nil while disconnected
+	held        *heldEvents // events that came while holding; nil: none
+	seq         uint64      // seq of the last event numbered for this session
+	lobbyID     string      // lobby of the last lobby event numbered (numberLocked)
+	lobbyVer    uint64      // and its version
 	ring        replayRing
 	resumeToken string
-	grace       *time.Timer // runs while disconnected
-	closed      bool        // gone for good: no more events
-	head        [protocol.EventHeadLen]byte
+	grace       *time.Timer                 // runs while disconnected
+	live        bool                        // conn has its welcome and every event numbered so far
+	holding     bool                        // the welcome's snapshot is being read: events go to held
+	overrun     bool                        // more events came while holding than the ring bounds allow
+	closed      bool                        // gone for good: no more events
+	head        [protocol.EventHeadLen]byte // scratch for writeEvent
+}
+
+// heldEvents are the events a new session holds, unnumbered, while its
+// welcome's snapshot is read: only for that moment, so not in Session.
+type heldEvents struct {
+	evs   []*eventBuf
+	bytes int
 }
 
 // deliver numbers one event for this session, keeps it for replay and
@@ -98,13 +106,16 @@ func writeEvent(conn writer, head []byte, seq uint64, ev *eventBuf) {
 // Held events are bounded like the ring; past the bound the connection
 // cannot be given a gap-free stream and is closed when it would go live.
 func (s *Session) holdLocked(h *hub, ev *eventBuf) {
-	if s.overrun || len(s.held) >= h.ringEntries || s.heldBytes+len(ev.b) > h.ringBytes {
+	if s.held == nil {
+		s.held = new(heldEvents)
+	}
+	if s.overrun || len(s.held.evs) >= h.ringEntries || s.held.bytes+len(ev.b) > h.ringBytes {
 		s.overrun = true
 		return
 	}
 	ev.retain()
-	s.held = append(s.held, ev)
-	s.heldBytes += len(ev.b)
+	s.held.evs = append(s.held.evs, ev)
+	s.held.bytes += len(ev.b)
 }
 
 // snapshot is what a welcome shows of the user's lobby.
@@ -123,14 +134,15 @@ func (sn snapshot) shows(ev *eventBuf) bool {
 // stopHoldingLocked numbers the held events that sn does not show, into
 // the ring, drops the others, and ends holding. Caller holds s.mu.
 func (s *Session) stopHoldingLocked(h *hub, sn snapshot) {
-	for i, ev := range s.held {
-		if !s.overrun && !sn.shows(ev) {
-			s.numberLocked(h, ev)
+	if s.held != nil {
+		for _, ev := range s.held.evs {
+			if !s.overrun && !sn.shows(ev) {
+				s.numberLocked(h, ev)
+			}
+			h.pool.release(ev)
 		}
-		h.pool.release(ev)
-		s.held[i] = nil
 	}
-	s.held, s.heldBytes, s.holding = nil, 0, false
+	s.held, s.holding = nil, false
 }
 
 // canReplayFrom reports whether every event after lastSeq is still held.
