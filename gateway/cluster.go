@@ -538,8 +538,7 @@ func (cc clusterControl) DeliverEvent(userIDs []string, event []byte) {
 		g.log.Warn("cluster: dropping a forwarded event too short to be one", "bytes", len(event))
 		return
 	}
-	buf := g.hub.pool.get(len(event))
-	buf.b = append(buf.b, event...)
+	buf := g.hub.pool.copyOf(event) // cold (matchmaking), and kept for replay
 	g.metrics.otherEvent.delivered(g.hub.fanOut(userIDs, buf), len(event))
 }
 

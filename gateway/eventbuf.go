@@ -71,6 +71,15 @@ func (p *eventPool) get(size int) *eventBuf {
 	return e
 }
 
+// copyOf returns a buffer with one reference holding a copy of b, sized to
+// it, not to a size class: for events that may be held long (cold events,
+// replay of idle sessions), not for the hot path.
+func (p *eventPool) copyOf(b []byte) *eventBuf {
+	e := &eventBuf{b: append(make([]byte, 0, len(b)), b...)}
+	e.refs.Store(1)
+	return e
+}
+
 func (e *eventBuf) retain() { e.refs.Add(1) }
 
 func (p *eventPool) release(e *eventBuf) {

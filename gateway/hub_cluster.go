@@ -59,8 +59,7 @@ func (h *hub) adopt(cs *connState, conn writer, sessionID, token string, ring []
 	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name, resumeToken: token,
 		conn: conn, cs: cs, holding: true, seq: hr.Seq, lobbyID: hr.Lobby, lobbyVer: hr.Version}
 	for _, e := range hr.Entries {
-		ev := h.pool.get(len(e.B))
-		ev.b = append(ev.b, e.B...)
+		ev := h.pool.copyOf(e.B) // replay: held, maybe long
 		ev.lobbyID, ev.version, ev.inView = e.Lobby, e.Version, e.InView
 		h.pool.publish(ev) // replay held here counts toward the budget like any other
 		s.ring.push(&h.pool, e.Seq, ev, h.ringEntries, h.ringBytes)

@@ -78,18 +78,22 @@ func lobbyPayload(ev *lobby.Event) any {
 	return struct{}{}
 }
 
-// encodeEvent encodes a cold event into a pooled buffer (nil if it cannot
-// be encoded, which is our bug and is logged).
+// encodeEvent encodes a cold event (nil if it cannot be encoded, which is
+// our bug and is logged) into a buffer of its own size: member and lobby
+// changes stay in the replay rings of idle sessions, where a pooled
+// 256-byte buffer held a ~150-byte lobby.member_joined (84 B more per idle
+// player in lobbies of 8; docs/architecture.md, "Memory per idle player").
+// Such events are rare next to lobby.data, which keeps its pooled buffers.
 func (g *Gateway) encodeEvent(name string, payload any) *eventBuf {
-	buf := g.hub.pool.get(256)
-	b, err := protocol.AppendEvent(buf.b, name, payload)
+	bp := replyBufs.Get().(*[]byte)
+	defer replyBufs.Put(bp)
+	b, err := protocol.AppendEvent((*bp)[:0], name, payload)
+	*bp = b
 	if err != nil {
 		g.log.Error("event encoding failed", "event", name, "err", err)
-		g.hub.pool.release(buf)
 		return nil
 	}
-	buf.b = b
-	return buf
+	return g.hub.pool.copyOf(b)
 }
 
 // matchSink delivers matchmaking events (mm.*) to this shard's sessions.
