@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/subtle"
 	"sync"
 	"time"
 
@@ -8,10 +9,14 @@ import (
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
-// hub is the shard's registry of sessions: by user (a user has at most one)
-// and by resume token (single-use). Its lock guards the two maps and nothing
-// else: it is never held while anything is written to a connection, so a
-// resume replaying a full ring cannot hold up the fan-out of other lobbies.
+// hub is the shard's registry of sessions, by user (a user has at most one).
+// A resume token is single-use and names the user's session: the
+// connection's user id finds the session and the token is compared with
+// it, so no map by token is kept (a second map cost about 40 bytes per
+// player; docs/architecture.md, "Memory per idle player"). Its lock guards
+// the map and nothing else: it is never held while anything is written to
+// a connection, so a resume replaying a full ring cannot hold up the
+// fan-out of other lobbies.
 type hub struct {
 	pool        eventPool
 	ringEntries int    // replay ring bound: events
@@ -20,8 +25,7 @@ type hub struct {
 
 	mu sync.RWMutex
 	// Guarded by mu.
-	byUser  map[string]*Session
-	byToken map[string]*Session
+	byUser map[string]*Session
 }
 
 func newHub(ringEntries, ringBytes int) *hub {
@@ -29,7 +33,6 @@ func newHub(ringEntries, ringBytes int) *hub {
 		ringEntries: ringEntries,
 		ringBytes:   ringBytes,
 		byUser:      make(map[string]*Session),
-		byToken:     make(map[string]*Session),
 	}
 }
 
@@ -80,13 +83,11 @@ func (h *hub) attach(cs *connState, conn writer) attachResult {
 	defer h.mu.Unlock()
 
 	old := h.byUser[uid]
-	if old != nil && cs.resume != "" && h.byToken[cs.resume] == old {
+	if old != nil && cs.resume != "" {
 		old.mu.Lock()
-		if !old.closed && !old.holding && old.canReplayFrom(cs.lastSeq) {
+		if tokenIs(old.resumeToken, cs.resume) && !old.closed && !old.holding && old.canReplayFrom(cs.lastSeq) {
 			res := attachResult{session: old, resumed: true, replaced: old.conn}
-			delete(h.byToken, old.resumeToken)
 			old.resumeToken = randomID(24)
-			h.byToken[old.resumeToken] = old
 			res.token = old.resumeToken
 			if old.grace != nil {
 				old.grace.Stop()
@@ -109,8 +110,13 @@ func (h *hub) attach(cs *connState, conn writer) attachResult {
 		old.mu.Unlock()
 	}
 	h.byUser[uid] = s
-	h.byToken[s.resumeToken] = s
 	return res
+}
+
+// tokenIs reports whether the client's resume token is the session's, in
+// time that does not depend on where they differ.
+func tokenIs(session, client string) bool {
+	return subtle.ConstantTimeCompare([]byte(session), []byte(client)) == 1
 }
 
 // maxCatchUpRounds bounds the rounds of welcome's lock-free catch-up; the
@@ -185,7 +191,6 @@ func (h *hub) endLocked(s *Session) {
 	if s.holding {
 		s.stopHoldingLocked(h, snapshot{})
 	}
-	delete(h.byToken, s.resumeToken)
 	if h.byUser[s.userID] == s {
 		delete(h.byUser, s.userID)
 	}

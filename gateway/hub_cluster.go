@@ -35,9 +35,7 @@ func (h *hub) attachResumed(cs *connState, conn writer, sessionID, token string)
 		return attachResult{}, false
 	}
 	res := attachResult{session: s, resumed: true, replaced: s.conn, token: token}
-	delete(h.byToken, s.resumeToken)
 	s.resumeToken = token
-	h.byToken[token] = s
 	if s.grace != nil {
 		s.grace.Stop()
 		s.grace = nil
@@ -87,7 +85,6 @@ func (h *hub) install(s *Session) attachResult {
 		old.mu.Unlock()
 	}
 	h.byUser[s.userID] = s
-	h.byToken[s.resumeToken] = s
 	return res
 }
 
