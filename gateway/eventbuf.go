@@ -17,19 +17,22 @@ import (
 // Once published (fanOut) an event is charged to the shard's memory budget
 // for its capacity until the last release, and stamped with the shard's
 // publication order, by which shedding finds the oldest replay.
+//
+// 64 bytes, one of Go's size classes: idle sessions' rings keep about one
+// event per player alive (docs/architecture.md, "Memory per idle player").
 type eventBuf struct {
-	refs atomic.Int32
-	b    []byte
+	refs    atomic.Int32
+	charged bool // cap(b) is charged to the budget: published, not yet released
+	inView  bool // a view of the lobby from version on shows all the event says
+	b       []byte
 
-	stamp   uint64 // publication order on this shard; set by publish
-	charged int    // bytes charged to the budget; 0 before publish
+	stamp uint64 // publication order on this shard; set by publish
 
 	// Where a lobby event comes from, for a session that holds events
 	// while its welcome's snapshot is read (snapshot.shows). lobbyID is ""
 	// for events of no lobby (matchmaking).
 	lobbyID string
 	version uint64 // lobby.Event.Version
-	inView  bool   // a view of the lobby from version on shows all the event says
 }
 
 // Size classes for pooled event buffers. An event bigger than the largest
@@ -47,8 +50,8 @@ type eventPool struct {
 // room afterwards.
 func (p *eventPool) publish(e *eventBuf) {
 	e.stamp = p.clock.Add(1)
-	e.charged = cap(e.b)
-	p.budget.Charge(e.charged)
+	e.charged = true
+	p.budget.Charge(cap(e.b))
 }
 
 // get returns a buffer with one reference and room for size bytes.
@@ -90,8 +93,10 @@ func (p *eventPool) release(e *eventBuf) {
 	if n < 0 {
 		panic("gateway: eventBuf released too often")
 	}
-	p.budget.Release(e.charged)
-	e.charged = 0
+	if e.charged {
+		p.budget.Release(cap(e.b))
+		e.charged = false
+	}
 	c := cap(e.b)
 	for i, cl := range eventClasses {
 		if c == cl {

@@ -68,8 +68,8 @@ type Options struct {
 	DrainTimeout         time.Duration // default DefaultDrainTimeout
 	Dev                  bool          // POST /v1/auth/guest
 	OperatorToken        string        // empty: operator endpoints always answer 401
-	ReplayEvents         int           // replay ring per session, events; default 1024
-	ReplayBytes          int           // replay ring per session, bytes; default 1 MiB
+	ReplayEvents         int           // replay ring per session, events; default 1024, at most MaxReplayEvents
+	ReplayBytes          int           // replay ring per session, bytes; default 1 MiB, at most MaxReplayBytes
 	MemoryBudget         int64         // bytes for write queues and replay, shard-wide; default budget.MachineDefault() (shed.go)
 	MaxWatchers          int           // live lobby list streams (max_watchers); default watch.DefaultMaxWatchers
 	// GoMemoryLimit makes the Go runtime's soft memory limit follow the
@@ -113,9 +113,11 @@ func (o *Options) applyDefaults() {
 	if o.ReplayEvents == 0 {
 		o.ReplayEvents = 1024
 	}
+	o.ReplayEvents = min(o.ReplayEvents, MaxReplayEvents)
 	if o.ReplayBytes == 0 {
 		o.ReplayBytes = 1 << 20
 	}
+	o.ReplayBytes = min(o.ReplayBytes, MaxReplayBytes)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}

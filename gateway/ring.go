@@ -7,62 +7,81 @@ import "unsafe"
 // and by bytes; what falls out of it can no longer be replayed, and a resume
 // that would need it starts a new session instead (docs/protocol.md).
 //
+// Its events have consecutive seqs (a session numbers every event into
+// it), so a slot is only the event and the seq of each follows from the
+// oldest one's: 8 bytes a slot instead of 16, for the few join events
+// every idle session keeps.
+//
 // It starts empty and grows on demand, so an idle session pays nothing.
 // Not safe for concurrent use: guarded by Session.mu.
 type replayRing struct {
-	entries []ringEntry // circular once full
-	start   int32       // index of the oldest entry
-	n       int32       // entries in use (at most the ring's bound, 1024 by default)
-	bytes   int         // sum of len(ev.b) over entries in use
+	evs   []*eventBuf // circular once full
+	first uint64      // seq of the oldest entry (evs[start]) when n > 0
+	start int16       // index of the oldest entry
+	n     int16       // entries in use (at most MaxReplayEvents)
+	bytes int32       // sum of len(ev.b) over entries in use (at most MaxReplayBytes)
 }
 
+// The bounds of a replay ring, which its counters are sized for: small
+// counters keep a Session in a smaller size class.
+const (
+	MaxReplayEvents = 1 << 14
+	MaxReplayBytes  = 1 << 30
+)
+
+// ringEntry is an event with its seq, as a catch-up batch carries it.
 type ringEntry struct {
 	seq uint64
 	ev  *eventBuf
 }
 
-// push adds an event (taking a reference) and evicts the oldest entries while
-// the ring is over maxEntries or maxBytes.
+// push adds the event numbered seq (taking a reference) and evicts the
+// oldest entries while the ring is over maxEntries or maxBytes. seq is the
+// next after the newest entry's; if it is not (which nothing does), the
+// older entries go, so that a replay can never skip one.
 func (r *replayRing) push(pool *eventPool, seq uint64, ev *eventBuf, maxEntries, maxBytes int) {
 	ev.retain()
-	for r.n > 0 && (int(r.n) >= maxEntries || r.bytes+len(ev.b) > maxBytes) {
+	for r.n > 0 && (int(r.n) >= maxEntries || int(r.bytes)+len(ev.b) > maxBytes || seq != r.first+uint64(r.n)) {
 		r.dropOldest(pool)
 	}
-	if int(r.n) == len(r.entries) {
+	if int(r.n) == len(r.evs) {
 		r.grow(pool, maxEntries)
 	}
-	i := (int(r.start) + int(r.n)) % len(r.entries)
-	r.entries[i] = ringEntry{seq: seq, ev: ev}
+	if r.n == 0 {
+		r.first = seq
+	}
+	r.evs[(int(r.start)+int(r.n))%len(r.evs)] = ev
 	r.n++
-	r.bytes += len(ev.b)
+	r.bytes += int32(len(ev.b))
 }
 
-// ringEntrySize is what one ring slot costs the budget.
-const ringEntrySize = int(unsafe.Sizeof(ringEntry{}))
+// ringSlotSize is what one ring slot costs the budget.
+const ringSlotSize = int(unsafe.Sizeof((*eventBuf)(nil)))
 
 func (r *replayRing) grow(pool *eventPool, maxEntries int) {
-	size := 2 * len(r.entries)
+	size := 2 * len(r.evs)
 	if size < 4 {
 		size = 4 // a lobby's join events fit; most idle sessions never grow past it
 	}
 	if size > maxEntries {
 		size = maxEntries
 	}
-	pool.budget.Charge((size - len(r.entries)) * ringEntrySize)
-	e := make([]ringEntry, size)
+	pool.budget.Charge((size - len(r.evs)) * ringSlotSize)
+	e := make([]*eventBuf, size)
 	for i := range int(r.n) {
-		e[i] = r.entries[(int(r.start)+i)%len(r.entries)]
+		e[i] = r.evs[(int(r.start)+i)%len(r.evs)]
 	}
-	r.entries, r.start = e, 0
+	r.evs, r.start = e, 0
 }
 
 func (r *replayRing) dropOldest(pool *eventPool) {
-	e := &r.entries[r.start]
-	r.bytes -= len(e.ev.b)
-	pool.release(e.ev)
-	*e = ringEntry{}
-	r.start = int32((int(r.start) + 1) % len(r.entries))
+	ev := r.evs[r.start]
+	r.bytes -= int32(len(ev.b))
+	pool.release(ev)
+	r.evs[r.start] = nil
+	r.start = int16((int(r.start) + 1) % len(r.evs))
 	r.n--
+	r.first++
 }
 
 // oldestStamp returns the publication stamp of the oldest retained event
@@ -71,7 +90,7 @@ func (r *replayRing) oldestStamp() uint64 {
 	if r.n == 0 {
 		return 0
 	}
-	return r.entries[r.start].ev.stamp
+	return r.evs[r.start].stamp
 }
 
 // oldest returns the seq of the oldest retained event (0 when empty).
@@ -79,15 +98,14 @@ func (r *replayRing) oldest() uint64 {
 	if r.n == 0 {
 		return 0
 	}
-	return r.entries[r.start].seq
+	return r.first
 }
 
 // each calls f for every retained event with seq > after, oldest first.
 func (r *replayRing) each(after uint64, f func(seq uint64, ev *eventBuf)) {
 	for i := range int(r.n) {
-		e := r.entries[(int(r.start)+i)%len(r.entries)]
-		if e.seq > after {
-			f(e.seq, e.ev)
+		if seq := r.first + uint64(i); seq > after {
+			f(seq, r.evs[(int(r.start)+i)%len(r.evs)])
 		}
 	}
 }
@@ -107,6 +125,6 @@ func (r *replayRing) reset(pool *eventPool) {
 	for r.n > 0 {
 		r.dropOldest(pool)
 	}
-	pool.budget.Release(len(r.entries) * ringEntrySize)
+	pool.budget.Release(len(r.evs) * ringSlotSize)
 	*r = replayRing{}
 }
