@@ -76,6 +76,7 @@ func idleHeapPerPlayer(b *testing.B, n, shards int, redisURL string) float64 {
 		cfg.JWTSecret = "idle-bench-secret"
 		cfg.MaxConnections = n + 16
 		cfg.HandshakeLimit.PerAddress.PerSecond = 0 // every player dials from 127.0.0.1
+		cfg.HeartbeatMs = 600_000                   // the players answer no ping: a slow run must not lose them
 		cfg.RedisURL, cfg.RedisPrefix, cfg.ShardID = redisURL, prefix, fmt.Sprintf("idle-%c", 'a'+i)
 		a, err := app.New(cfg, nil)
 		if err != nil {
@@ -150,9 +151,11 @@ func dialPlayer(b *testing.B, port int, token string) *rawPlayer {
 		b.Fatal(err)
 	}
 	p := &rawPlayer{fd: fd}
-	tv := unix.Timeval{Sec: 10}
+	tv := unix.Timeval{Sec: 60}
 	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+	// A blocking connect interrupted by a signal goes on in the kernel:
+	// EINTR then leaves a socket that turns connected.
+	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil && err != unix.EINTR {
 		unix.Close(fd)
 		b.Fatal(err)
 	}
@@ -173,6 +176,9 @@ func dialPlayer(b *testing.B, port int, token string) *rawPlayer {
 func (p *rawPlayer) write(b *testing.B, msg []byte) {
 	for len(msg) > 0 {
 		n, err := unix.Write(p.fd, msg)
+		if err == unix.EINTR { // the runtime's preemption signal
+			continue
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -183,6 +189,9 @@ func (p *rawPlayer) write(b *testing.B, msg []byte) {
 func (p *rawPlayer) read(b *testing.B) {
 	var buf [4096]byte
 	n, err := unix.Read(p.fd, buf[:])
+	for err == unix.EINTR { // the runtime's preemption signal
+		n, err = unix.Read(p.fd, buf[:])
+	}
 	if err != nil || n == 0 {
 		b.Fatalf("read: %d, %v", n, err)
 	}
