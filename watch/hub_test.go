@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -286,5 +287,53 @@ func TestResyncEndsStreams(t *testing.T) {
 		if e != [2]string{"lobby", `{"id":"a"}`} {
 			t.Fatalf("event %v after a resync", e)
 		}
+	}
+}
+
+// countingView counts the JSON views read of it.
+type countingView struct {
+	staticView
+	reads *atomic.Int32
+}
+
+func (v countingView) AppendViewJSON(dst []byte) ([]byte, bool) {
+	v.reads.Add(1)
+	return v.staticView.AppendViewJSON(dst)
+}
+
+// With nobody watching, a round reads no view (a view read as JSON stays
+// cached in its lobby); once someone watches, changes come with theirs.
+func TestRoundReadsNoViewUnwatched(t *testing.T) {
+	f := &resyncFeed{idx: lobby.NewIndex()}
+	h := New(f, Options{Coalesce: time.Millisecond})
+	defer h.Close()
+	var reads atomic.Int32
+	put := func(id string) {
+		f.idx.Put(id, 1, lobby.Listed{State: protocol.StateOpen, MaxPlayers: 2},
+			countingView{staticView{[]byte(`{"id":"` + id + `"}`)}, &reads})
+	}
+	put("a")
+	rounds := func() uint64 {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return h.roundNo
+	}
+	for deadline := time.Now().Add(wait); rounds() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no round")
+		}
+	}
+	if n := reads.Load(); n != 0 {
+		t.Fatalf("%d views read with nobody watching", n)
+	}
+	w, err := h.Add(lobby.ListQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := runStream(t, w)
+	s.sync()
+	put("b")
+	if e := s.next(); e != [2]string{"lobby", `{"id":"b"}`} {
+		t.Fatalf("event %v, want lobby b", e)
 	}
 }
