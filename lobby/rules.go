@@ -43,9 +43,13 @@ type Doc struct {
 	// it so that a session can tell which events a view shows.
 	Version uint64 `msgpack:"ver"`
 
+	// byID indexes Members once the lobby has more than memberIndexFrom
+	// of them; nil below, where a search is as fast and a map would cost
+	// an idle player about 25 bytes more (docs/architecture.md, "Memory
+	// per idle player").
 	byID    map[string]*DocMember
 	to      []string // recipients scratch, reused for every event
-	ev      Event    // event scratch, reused for every event
+	sendEv  *Event   // Send's event scratch, made by the first Send
 	sendGen uint64   // bumped per targeted Send, to drop duplicate ids in O(1)
 	// viewJSON is the public view as JSON, built by a listing and dropped
 	// by emit: every change to what the view shows emits an event.
@@ -112,9 +116,11 @@ func newDoc(id string, now int64, name, mode, region, visibility, state string, 
 		ID: id, CreatedAt: now, Name: name, Mode: mode, Region: region,
 		Visibility: visibility, State: state, MaxPlayers: maxPlayers,
 		Members: make([]*DocMember, 0, members),
-		byID:    make(map[string]*DocMember, members),
 	}
 }
+
+// memberIndexFrom is the member count above which a Doc keeps byID.
+const memberIndexFrom = 16
 
 func (d *Doc) add(a Actor, now int64, shard string) *DocMember {
 	if len(d.Members) == 0 {
@@ -122,12 +128,21 @@ func (d *Doc) add(a Actor, now int64, shard string) *DocMember {
 	}
 	m := &DocMember{UserID: a.UserID, Name: a.Name, Connected: !a.Offline, JoinedAt: now, Shard: shard}
 	d.Members = append(d.Members, m)
-	d.byID[m.UserID] = m
+	if d.byID != nil {
+		d.byID[m.UserID] = m
+	} else if len(d.Members) > memberIndexFrom {
+		d.reindex()
+	}
 	return m
 }
 
-// reindex rebuilds the member index of a decoded Doc.
+// reindex rebuilds the member index (of a decoded Doc, of one that grew
+// past memberIndexFrom).
 func (d *Doc) reindex() {
+	if len(d.Members) <= memberIndexFrom {
+		d.byID = nil
+		return
+	}
 	d.byID = make(map[string]*DocMember, len(d.Members))
 	for _, m := range d.Members {
 		d.byID[m.UserID] = m
@@ -135,7 +150,30 @@ func (d *Doc) reindex() {
 }
 
 // Member is the member entry of userID; nil when not a member.
-func (d *Doc) Member(userID string) *DocMember { return d.byID[userID] }
+func (d *Doc) Member(userID string) *DocMember {
+	if d.byID != nil {
+		return d.byID[userID]
+	}
+	for _, m := range d.Members {
+		if m.UserID == userID {
+			return m
+		}
+	}
+	return nil
+}
+
+// memberB is Member for an id in bytes, without converting it.
+func (d *Doc) memberB(id []byte) *DocMember {
+	if d.byID != nil {
+		return d.byID[string(id)]
+	}
+	for _, m := range d.Members {
+		if m.UserID == string(id) {
+			return m
+		}
+	}
+	return nil
+}
 
 // Public reports whether the lobby is listed and can be joined by id.
 func (d *Doc) Public() bool { return d.Visibility == protocol.VisibilityPublic }
@@ -173,9 +211,9 @@ func (d *Doc) emit(out Sink, ev Event) {
 	}
 	d.Version++
 	ev.LobbyID, ev.Version = d.ID, d.Version
-	d.ev = ev
-	out.Deliver(&d.ev)
-	d.ev = Event{} // keep no reference to the caller's buffers
+	// A cold event: its own copy (Send keeps a scratch for the hot one),
+	// so that an idle lobby holds no 192-byte scratch.
+	out.Deliver(&ev)
 }
 
 // MemberView is m as clients see it.
@@ -288,7 +326,7 @@ func (d *Doc) checkTarget(hostID, targetID, self string) error {
 	if targetID == hostID {
 		return badRequest(self)
 	}
-	if d.byID[targetID] == nil {
+	if d.Member(targetID) == nil {
 		return ErrUserNotFound
 	}
 	return nil
@@ -367,7 +405,7 @@ func (d *Doc) Update(out Sink, userID string, p protocol.UpdateLobby, pepper []b
 // SetMember changes userID's ready flag and/or data (p passed
 // CheckSetMember). A body with no field changes nothing and emits nothing.
 func (d *Doc) SetMember(out Sink, userID string, p protocol.SetMember) (mv protocol.Member, changed bool, err error) {
-	m := d.byID[userID]
+	m := d.Member(userID)
 	if m == nil {
 		return mv, false, ErrNotInLobby
 	}
@@ -390,7 +428,7 @@ func (d *Doc) SetMember(out Sink, userID string, p protocol.SetMember) (mv proto
 // emits nothing. A connect records shard as the member's shard (a player
 // may resume on another shard). changed reports whether the Doc changed.
 func (d *Doc) SetConnected(out Sink, userID string, connected bool, shard string) (changed bool) {
-	m := d.byID[userID]
+	m := d.Member(userID)
 	if m == nil {
 		return false
 	}
@@ -452,7 +490,7 @@ func (d *Doc) Send(out Sink, userID string, data []byte, to [][]byte) {
 		d.to = d.to[:0]
 		d.sendGen++ // a mark per member instead of a search: to may name 256 ids
 		for _, id := range to {
-			m := d.byID[string(id)]
+			m := d.memberB(id)
 			if m == nil || m.UserID == userID || m.sendMark == d.sendGen {
 				continue
 			}
@@ -464,7 +502,10 @@ func (d *Doc) Send(out Sink, userID string, data []byte, to [][]byte) {
 		return
 	}
 	d.Version++
-	ev := &d.ev
+	if d.sendEv == nil {
+		d.sendEv = new(Event)
+	}
+	ev := d.sendEv
 	ev.LobbyID, ev.Version, ev.Name, ev.To, ev.From, ev.Data = d.ID, d.Version, protocol.EvData, d.to, userID, data
 	out.Deliver(ev)
 	*ev = Event{}
