@@ -235,11 +235,35 @@ func (s *LobbyStore) Chat(ctx context.Context, userID, text string) error {
 	if err := lobby.CheckChat(text); err != nil {
 		return err
 	}
-	err := s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
+	// A member of a lobby this shard follows: the chat is computed on the
+	// follower's document under its lock (a chat changes no document, so
+	// there is nothing to copy) and committed as a split lobby's send is,
+	// sharing a commit with the lobby's other sends and chats in flight.
+	for range sendTries {
+		fl := s.f.localLobby(userID)
+		if fl == nil {
+			break
+		}
+		fl.mu.Lock()
+		d := fl.doc
+		if d == nil || d.Member(userID) == nil {
+			fl.mu.Unlock()
+			break
+		}
+		c := &collector{doc: d}
+		d.Chat(c, userID, text, s.nowMS())
+		version := fl.version
+		fl.mu.Unlock()
+		ok, err := s.commitSend(ctx, fl, d, version, c)
+		if err != nil || ok {
+			return err
+		}
+		s.f.resync(ctx, fl)
+	}
+	return s.mutateMember(ctx, userID, func(d *lobby.Doc, c *collector) (bool, error) {
 		d.Chat(c, userID, text, s.nowMS())
 		return false, nil
 	})
-	return err
 }
 
 // Start implements lobby.Store.
