@@ -9,22 +9,10 @@ import (
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
-// reflectiveWireEvent is wireEvent without its codec: what msgpack's
-// reflection writes and reads for the same struct tags.
-type reflectiveWireEvent struct {
-	Name    string              `msgpack:"n"`
-	To      []string            `msgpack:"to"`
-	Shards  []string            `msgpack:"sh"`
-	Member  *protocol.Member    `msgpack:"m,omitempty"`
-	Lobby   *protocol.LobbyView `msgpack:"l,omitempty"`
-	UserID  string              `msgpack:"u,omitempty"`
-	Reason  string              `msgpack:"r,omitempty"`
-	From    string              `msgpack:"f,omitempty"`
-	Text    string              `msgpack:"t,omitempty"`
-	TS      int64               `msgpack:"ts,omitempty"`
-	Data    []byte              `msgpack:"d,omitempty"`
-	MatchID string              `msgpack:"mi,omitempty"`
-}
+// reflectiveWireEvent is wireEvent without its codec (a defined type has
+// the struct and its tags, not its methods): what msgpack's reflection
+// writes and reads.
+type reflectiveWireEvent wireEvent
 
 func wireSamples() []wireEvent {
 	return []wireEvent{
