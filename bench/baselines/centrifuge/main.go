@@ -17,6 +17,9 @@
 //	                                publication with the publisher's info
 //	GET /v1/lobbies?limit=20        lobbies of this node, newest first
 //
+// A member's subscription emits join and leave messages and receives the
+// others' (lobbyd's member_joined and member_left).
+//
 // centrifuge has no "everyone but the publisher": a publication reaches
 // every subscriber of the channel, the publisher included, and the publish
 // command has a reply. Both are centrifuge's cost of a relay; the bench
@@ -58,6 +61,15 @@ const (
 	chatHistorySize = 4096
 	chatHistoryTTL  = 5 * time.Minute
 )
+
+// memberOptions are a lobby member's subscription options: its joins and
+// leaves reach the other members, and it hears theirs (centrifuge's
+// join/leave messages: lobbyd's member_joined and member_left, which every
+// lobby member needs to know who it plays with); in a cluster its presence
+// in Redis is what counts the lobby's members.
+func memberOptions(clustered bool) centrifuge.SubscribeOptions {
+	return centrifuge.SubscribeOptions{EmitPresence: clustered, EmitJoinLeave: true, PushJoinLeave: true}
+}
 
 // lobby is a lobby this node made.
 type lobby struct {
@@ -168,14 +180,14 @@ func main() {
 					return
 				}
 				reg.join(id, client.ID(), true)
-				cb(centrifuge.SubscribeReply{Options: centrifuge.SubscribeOptions{EmitPresence: true}}, nil)
+				cb(centrifuge.SubscribeReply{Options: memberOptions(true)}, nil)
 				return
 			}
 			if err := reg.join(id, client.ID(), false); err != nil {
 				cb(centrifuge.SubscribeReply{}, err)
 				return
 			}
-			cb(centrifuge.SubscribeReply{}, nil)
+			cb(centrifuge.SubscribeReply{Options: memberOptions(false)}, nil)
 		})
 
 		client.OnUnsubscribe(func(e centrifuge.UnsubscribeEvent) {
