@@ -30,7 +30,19 @@ const connBufferSize = 4 << 10
 // minute instead of go-redis's 30.
 const connMaxIdle = time.Minute
 
-func smallBuffers(read, write *int, idle *time.Duration) {
+// shardDefaults sets what Open promises on each kind of client (the three
+// go-redis option structs have the same fields, not a common type): the
+// callers' deadlines on the socket, no retries and DefaultPoolSize unless
+// the URL's query sets them, small buffers and a short idle time unless
+// set.
+func shardDefaults(q url.Values, ctxTimeout *bool, maxRetries, poolSize, read, write *int, idle *time.Duration) {
+	*ctxTimeout = true
+	if !q.Has("max_retries") {
+		*maxRetries = -1
+	}
+	if !q.Has("pool_size") {
+		*poolSize = DefaultPoolSize
+	}
 	if *read == 0 {
 		*read = connBufferSize
 	}
@@ -82,14 +94,7 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis url: %w", err)
 		}
-		o.ContextTimeoutEnabled = true
-		if !u.Query().Has("max_retries") {
-			o.MaxRetries = -1
-		}
-		if !u.Query().Has("pool_size") {
-			o.PoolSize = DefaultPoolSize
-		}
-		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize, &o.ConnMaxIdleTime)
+		shardDefaults(u.Query(), &o.ContextTimeoutEnabled, &o.MaxRetries, &o.PoolSize, &o.ReadBufferSize, &o.WriteBufferSize, &o.ConnMaxIdleTime)
 		return redis.NewClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(plain)
@@ -99,28 +104,15 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if o.MasterName == "" {
 			return nil, fmt.Errorf("redis url: redis+sentinel needs ?master_name=NAME")
 		}
-		o.ContextTimeoutEnabled = true
-		if !u.Query().Has("max_retries") {
-			o.MaxRetries = -1
-		}
-		if !u.Query().Has("pool_size") {
-			o.PoolSize = DefaultPoolSize
-		}
-		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize, &o.ConnMaxIdleTime)
+		shardDefaults(u.Query(), &o.ContextTimeoutEnabled, &o.MaxRetries, &o.PoolSize, &o.ReadBufferSize, &o.WriteBufferSize, &o.ConnMaxIdleTime)
 		return redis.NewFailoverClient(o), nil
 	case "cluster":
 		o, err := redis.ParseClusterURL(plain)
 		if err != nil {
 			return nil, fmt.Errorf("redis url: %w", err)
 		}
-		o.ContextTimeoutEnabled = true
-		if !u.Query().Has("max_retries") {
-			o.MaxRetries = -1
-		}
-		if !u.Query().Has("pool_size") {
-			o.PoolSize = DefaultPoolSize // per node
-		}
-		smallBuffers(&o.ReadBufferSize, &o.WriteBufferSize, &o.ConnMaxIdleTime)
+		// PoolSize is per node of a Redis Cluster.
+		shardDefaults(u.Query(), &o.ContextTimeoutEnabled, &o.MaxRetries, &o.PoolSize, &o.ReadBufferSize, &o.WriteBufferSize, &o.ConnMaxIdleTime)
 		return redis.NewClusterClient(o), nil
 	}
 	return nil, fmt.Errorf("redis url: scheme %q: want redis, rediss, redis+sentinel or redis+cluster", u.Scheme)
