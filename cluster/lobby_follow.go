@@ -96,6 +96,14 @@ type followed struct {
 
 	to []string    // local recipients scratch
 	ev lobby.Event // event scratch
+
+	// Delivery records (deliveries.go), when the sink keeps them: rec
+	// collects what the message being applied numbered, joined says a
+	// member came to this shard with it (its position must be recorded),
+	// lastRec is the last delivery queued for its record.
+	rec     *Delivery
+	joined  bool
+	lastRec *Delivery
 }
 
 // pendingMessage is a message held back until the ones before it arrive.
@@ -137,6 +145,13 @@ func startFollower(ctx context.Context, s *LobbyStore) (*follower, error) {
 	f.wg.Add(2)
 	go f.receive()
 	go f.sweep()
+	if s.rec != nil {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			s.rec.run(f.ctx)
+		}()
+	}
 	return f, nil
 }
 
@@ -291,22 +306,44 @@ func (f *follower) applyOwn(ctx context.Context, m *message, doc *lobby.Doc) {
 	defer fl.mu.Unlock()
 	f.applyLocked(fl, m, doc)
 	end := m.first + uint64(len(m.events)) - 1
-	if fl.last >= end || fl.drained == nil {
+	if fl.last < end && fl.drained != nil {
+		wait := fl.drained
+		fl.mu.Unlock()
+		t := time.NewTimer(gapWait)
+		select {
+		case <-wait:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+		fl.mu.Lock()
+		if fl.last < end && len(fl.pending) > 0 {
+			f.catchUpLocked(ctx, fl)
+		}
+	}
+	f.awaitRecordLocked(ctx, fl)
+}
+
+// awaitRecordLocked waits (fl.mu released meanwhile) until the record of
+// the last delivery of fl queued so far is in Redis and its frames are
+// out: a reply then still follows the events it caused on the wire. A
+// context that ends first leaves the frames to go when the record is in.
+func (f *follower) awaitRecordLocked(ctx context.Context, fl *followed) {
+	d := fl.lastRec
+	if d == nil {
 		return
 	}
-	wait := fl.drained
-	fl.mu.Unlock()
-	t := time.NewTimer(gapWait)
 	select {
-	case <-wait:
-	case <-t.C:
+	case <-d.done:
+		return
+	default:
+	}
+	fl.mu.Unlock()
+	select {
+	case <-d.done:
 	case <-ctx.Done():
 	}
-	t.Stop()
 	fl.mu.Lock()
-	if fl.last < end && len(fl.pending) > 0 {
-		f.catchUpLocked(ctx, fl)
-	}
 }
 
 // applyLocked delivers m's events in order and takes its document (doc
@@ -412,8 +449,14 @@ func (f *follower) fillGap(fl *followed) {
 }
 
 // applyInOrderLocked delivers the events of m beyond fl.last (m must not
-// start beyond a gap) and takes its document.
+// start beyond a gap), takes its document and queues the record of what
+// it numbered here.
 func (f *follower) applyInOrderLocked(fl *followed, m *message, doc *lobby.Doc) {
+	f.applyMessageLocked(fl, m, doc)
+	f.recordLocked(fl)
+}
+
+func (f *follower) applyMessageLocked(fl *followed, m *message, doc *lobby.Doc) {
 	for i := range m.events {
 		if off := m.first + uint64(i); off > fl.last {
 			if off != fl.last+1 { // cannot happen after a catch-up; never deliver out of order
@@ -459,8 +502,36 @@ func (f *follower) catchUpLocked(ctx context.Context, fl *followed) bool {
 }
 
 // applyReadLocked delivers what a read of the lobby's log returned beyond
-// fl.last and takes its document.
+// fl.last, takes its document and queues the record of what it numbered.
 func (f *follower) applyReadLocked(fl *followed, l *loaded) {
+	f.applyLogLocked(fl, l)
+	f.recordLocked(fl)
+}
+
+// recordLocked queues the record of what the message (or read) just
+// applied numbered for the sessions here, with the position of every
+// member here, when something was numbered or a member came here; the
+// frames wait for it (RecordingSink).
+func (f *follower) recordLocked(fl *followed) {
+	r := f.s.rec
+	if r == nil || (fl.rec == nil && !fl.joined) {
+		return
+	}
+	d := fl.rec
+	if d == nil {
+		d = &Delivery{Lobby: fl.id}
+	}
+	fl.rec, fl.joined = nil, false
+	d.Last = fl.last
+	r.sink.Positions(d, fl.users)
+	if len(d.Sessions) == 0 {
+		return
+	}
+	r.add(d)
+	fl.lastRec = d
+}
+
+func (f *follower) applyLogLocked(fl *followed, l *loaded) {
 	fl.dirty = false
 	if !fl.anchored {
 		fl.anchored, fl.last = true, l.offset
@@ -529,7 +600,14 @@ func (f *follower) deliverLocked(fl *followed, w *wireEvent, off uint64) {
 		UserID: w.UserID, Reason: w.Reason, From: w.From, Text: w.Text, TS: w.TS,
 		Data: w.Data, MatchID: w.MatchID,
 	}
-	f.s.sink.Deliver(ev)
+	if r := f.s.rec; r != nil {
+		if fl.rec == nil {
+			fl.rec = &Delivery{Lobby: fl.id}
+		}
+		r.sink.DeliverRecorded(ev, fl.rec)
+	} else {
+		f.s.sink.Deliver(ev)
+	}
 	*ev = lobby.Event{}
 }
 
@@ -569,6 +647,9 @@ func (f *follower) setDocLocked(fl *followed, doc *lobby.Doc, version uint64) {
 	}
 	for _, u := range users {
 		f.local[u] = fl
+		if !slices.Contains(fl.users, u) {
+			fl.joined = true
+		}
 	}
 	if fl.active != wasActive {
 		if fl.active {
@@ -675,6 +756,7 @@ func (f *follower) forgetAll() {
 		fl.mu.Lock()
 		f.setDocLocked(fl, nil, 0)
 		fl.anchored, fl.last, fl.dirty, fl.gone = false, 0, false, true
+		fl.rec, fl.joined, fl.lastRec = nil, false, nil
 		clear(fl.pending)
 		fl.pending = fl.pending[:0]
 		f.drainPendingLocked(fl) // nothing held: stops the timer, wakes waiters
@@ -683,4 +765,7 @@ func (f *follower) forgetAll() {
 	f.mu.Lock()
 	clear(f.lobbies)
 	f.mu.Unlock()
+	if f.s.rec != nil {
+		f.s.rec.drop()
+	}
 }

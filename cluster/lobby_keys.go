@@ -10,6 +10,11 @@ func (k Keyspace) lobbyDoc(id string) string { return k.tag("l", id, ":doc") }
 // lobbyLog is the lobby's event log: a stream, entry id <offset>-1.
 func (k Keyspace) lobbyLog(id string) string { return k.tag("l", id, ":log") }
 
+// lobbyDeliveries is the delivery record shard keeps of the lobby: a
+// stream of what each of its sessions numbered from each message
+// (deliveries.go).
+func (k Keyspace) lobbyDeliveries(id, shard string) string { return k.tag("l", id, ":dl:"+shard) }
+
 // lobbyCode maps a code to its lobby id, unique cluster-wide (SET NX).
 func (k Keyspace) lobbyCode(code string) string { return k.tag("c", code, "") }
 

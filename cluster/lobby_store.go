@@ -77,6 +77,7 @@ type LobbyStore struct {
 	sink  lobby.Sink
 	opts  LobbyOptions // defaults filled in
 	f     *follower
+	rec   *recorder // nil: the sink keeps no delivery records
 }
 
 var _ lobby.Store = (*LobbyStore)(nil)
@@ -112,6 +113,9 @@ func NewLobbyStore(ctx context.Context, client redis.UniversalClient, ks Keyspac
 		opts.MaxRetries = 32
 	}
 	s := &LobbyStore{rdb: client, ks: ks, shard: shardID, sink: sink, opts: opts}
+	if rs, ok := sink.(RecordingSink); ok {
+		s.rec = newRecorder(s, rs)
+	}
 	f, err := startFollower(ctx, s)
 	if err != nil {
 		return nil, err

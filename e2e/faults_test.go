@@ -207,9 +207,11 @@ func duelTickets(t *testing.T, s *server) int {
 // TestBinaryClusterShardKilled: shard a, which holds the matchmaking
 // leases, is killed with SIGKILL while chat and relay flow in a lobby split
 // over a, b and c and in a lobby all on a, and tickets are queued.
-//   - Its players reconnect to b and c at once: a new session
-//     (resumed: false; a's replay ring died with it) whose welcome shows
-//     the lobby, numbered from 1, gap-free.
+//   - Its players reconnect to b and c at once with their last seq and
+//     resume (resumed: true; a's delivery records place their last seq in
+//     the lobbies' logs): each stream, old connection then new, is
+//     gap-free with nothing repeated, and the split lobby's player has
+//     every chat a member on b has, in the same order.
 //   - b or c notices a is dead (one of them: docs/failures.md) and does its
 //     chores: a's players who do not come back are shown disconnected,
 //     and after the grace leave with reason disconnected, the host
@@ -258,7 +260,6 @@ func TestBinaryClusterShardKilled(t *testing.T) {
 
 	tk1, tk2 := startTalker(t1b, true), startTalker(t2a, true)
 	time.Sleep(500 * time.Millisecond) // traffic flows
-	r1Last, r2Last, q2Last := lastSeq(r1), lastSeq(r2), lastSeq(q2)
 	killed := time.Now()
 	if err := a.proc.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -266,24 +267,28 @@ func TestBinaryClusterShardKilled(t *testing.T) {
 	tk2.halt() // its writes fail once a is gone
 
 	// a's players who come back, through the "load balancer": r1 and q2 to
-	// b, r2 to c. (h2 comes back too, without a resume token: a new login.)
+	// b, r2 to c, 300 ms after the kill (the chats of t1b meanwhile are
+	// replayed to r1 from L1's log). (h2 comes back too, without a resume
+	// token: a new login.)
+	time.Sleep(300 * time.Millisecond)
 	back := map[string]*client{}
+	lastOf := map[string]uint64{}
 	for _, x := range []struct {
-		s    *faultShard
-		c    *client
-		last uint64
-	}{{b, r1, r1Last}, {c, r2, r2Last}, {b, q2, q2Last}} {
+		s *faultShard
+		c *client
+	}{{b, r1}, {c, r2}, {b, q2}} {
 		x.c.waitClose()
-		n := x.s.dialQuery(x.c.user, resumeQuery(x.s.server, x.c, x.last))
-		if w := n.welcome.d(); w["shard"] == "a" {
-			t.Fatalf("%s welcomed by %v", x.c.user, w["shard"])
+		last := lastSeq(x.c) // all it got before a died
+		n := x.s.dialQuery(x.c.user, resumeQuery(x.s.server, x.c, last))
+		w := n.welcome.d()
+		if w["shard"] == "a" || w["resumed"] != true {
+			t.Fatalf("%s after a died: welcome %v", x.c.user, w)
 		}
-		back[x.c.user] = n
+		back[x.c.user], lastOf[x.c.user] = n, last
 	}
 	reconnected := time.Since(killed)
 	for user, lobby := range map[string]string{"r1": l1, "r2": l2} {
-		w := back[user].welcome.d()
-		if w["resumed"] != false || lobbyOf(w)["id"] != lobby {
+		if w := back[user].welcome.d(); lobbyOf(w)["id"] != lobby {
 			t.Fatalf("%s after a died: welcome %v", user, w)
 		}
 	}
@@ -383,11 +388,28 @@ func TestBinaryClusterShardKilled(t *testing.T) {
 	if i := slices.Index(vb, want[0]); i < 0 || i+1 >= len(vb) || vb[i+1] != want[1] {
 		t.Fatalf("no member_left h1 disconnected then host_changed r1 in %v", vb)
 	}
-	for _, n := range back {
-		checkStream(t, n, 1)
+	// a's players who resumed: one stream each across the kill, seq and
+	// each talker's chats going on from the old connection's last; r1 has
+	// every chat m1b has (all of them: both joined before the first), in
+	// the same order, none twice.
+	replayed := map[string]int{}
+	for _, old := range []*client{r1, r2, q2} {
+		n := back[old.user]
+		lastChat := map[string]int{}
+		before := checkEvents(t, old.user, old.drainEvents(), 1, lastChat)
+		n.call("ping", nil)
+		after := checkEvents(t, n.user, n.drainEvents(), lastOf[old.user]+1, lastChat)
+		replayed[old.user] = len(chatsOf(after))
+		if old == r1 {
+			got, ref := chatsOf(append(before, after...)), chatsOf(vb)
+			if !slices.Equal(got, ref) {
+				t.Fatalf("r1: %d chats across the kill, m1b has %d; first difference at %d", len(got), len(ref), firstDiff(got, ref))
+			}
+		}
 	}
-	t.Logf("a killed: its players reconnected within %v; matcher failed over within %v; h1 and t2a left %v after the kill",
-		reconnected.Round(time.Millisecond), failover.Round(time.Millisecond), left.Round(time.Millisecond))
+	checkStream(t, back["h2"], 1)
+	t.Logf("a killed: its players reconnected and resumed within %v (chats on the new connection: %v); matcher failed over within %v; h1 and t2a left %v after the kill",
+		reconnected.Round(time.Millisecond), replayed, failover.Round(time.Millisecond), left.Round(time.Millisecond))
 	chores := regexp.MustCompile(`shard found dead`)
 	if nb, nc := len(chores.FindAllString(b.proc.stderr.String(), -1)), len(chores.FindAllString(c.proc.stderr.String(), -1)); nb+nc != 1 {
 		t.Fatalf("a's chores done %d times on b and %d on c, want once in all", nb, nc)

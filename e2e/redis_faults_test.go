@@ -857,8 +857,10 @@ func TestShardCutOffFromRedis(t *testing.T) {
 	onA := func(c *client) bool { return str(c.welcome.d()["shard"]) == "a" }
 	proxy.hold()
 	cut := time.Now()
-	// a's players are closed with 4010 and resume on b.
+	// a's players are closed with 4010 and resume on b: resumed: true, a's
+	// delivery records placing their last seq in the lobbies' logs.
 	var moved, fromA []*client
+	oldOf := map[*client]*client{}
 	var closedAfter time.Duration
 	for _, c := range slices.Concat(tr.split, tr.local, tr.queued) {
 		if !onA(c) {
@@ -897,8 +899,16 @@ func TestShardCutOffFromRedis(t *testing.T) {
 				t.Errorf("%s: resumed on b without its lobby: %v", c.user, w)
 			}
 		}
+		// The one exception: a player matched by b after a was cut off
+		// (its mm.matched never reached it) is in a match lobby of which
+		// a recorded nothing: a new session, the lobby in its welcome.
+		matchedLate := !slices.ContainsFunc(evs, func(m msg) bool { return m["ev"] == "mm.matched" }) && w["lobby"] != nil
+		if w["resumed"] != true && !matchedLate {
+			t.Errorf("%s: not resumed on b after a was cut off: %v", c.user, w)
+		}
 		t.Logf("%s: resumed on b %v after the cut (resumed: %v)", c.user, time.Since(cut).Round(time.Millisecond), w["resumed"])
 		moved = append(moved, n)
+		oldOf[n] = c
 	}
 	if st := readyStatus(a); st != 503 {
 		t.Errorf("/readyz on a cut off: %d", st)
@@ -940,12 +950,18 @@ func TestShardCutOffFromRedis(t *testing.T) {
 		}
 	}
 	// Chats: every member on b all along saw each chat answered ok once,
-	// in one order; none answered unavailable ever appears anywhere.
+	// in one order; none answered unavailable ever appears anywhere. A
+	// moved player's stream is its old connection's then its new one's:
+	// gap-free, nothing twice, and for a member of the split lobby the
+	// chats of a member on b throughout, in the same order.
 	var order []string
 	for _, c := range slices.Concat(tr.split, moved) {
 		seen := map[string]bool{}
 		var chats []string
 		evs := c.streamEvents()
+		if old := oldOf[c]; old != nil {
+			evs = append(old.streamEvents(), evs...)
+		}
 		checkSeqs(t, c.user, evs)
 		for _, ev := range evs {
 			if ev["ev"] != "lobby.chat" {
@@ -972,6 +988,9 @@ func TestShardCutOffFromRedis(t *testing.T) {
 					t.Errorf("%s (on b throughout): chat %q answered ok, never delivered", c.user, text)
 				}
 			}
+		}
+		if old := oldOf[c]; old != nil && slices.Contains(tr.split, old) && !slices.Equal(order, chats) {
+			t.Errorf("%s: %d chats across the move, a member on b has %d; first difference at %d", c.user, len(chats), len(order), firstDiff(chats, order))
 		}
 	}
 	// Tickets: nobody in two matches.

@@ -39,6 +39,14 @@ type ClusterLobbies interface {
 	// in order: what a session moving here from another shard may have
 	// missed while it moved.
 	EventsAfter(ctx context.Context, lobbyID string, version uint64, fn func(*lobby.Event)) error
+	// ResumePoint is where, in the lobby's log, a session of shard whose
+	// client's last event is lastSeq stands, from that shard's delivery
+	// record: the offset after which the client has seen nothing
+	// (cluster.ErrNoResumePoint when the record cannot tell).
+	ResumePoint(ctx context.Context, lobbyID, shard, sessionID string, lastSeq uint64) (uint64, error)
+	// LastLobbyOf is the lobby the user was last added to, member or not
+	// ("" if none ever).
+	LastLobbyOf(ctx context.Context, userID string) (string, error)
 	// Forget drops every copy of a lobby this shard keeps: after a loss
 	// (cluster.Loss) they may be stale or name lobbies Redis no longer has.
 	Forget()
@@ -89,6 +97,7 @@ type clusterGlue struct {
 // behind /readyz and the workers that run requests off the loops.
 func (g *Gateway) startCluster(link *ClusterLink) error {
 	cl := &clusterGlue{link: link}
+	g.hub.records = true
 	cl.sessions = cluster.NewSessions(link.Client, link.Keys, g.opts.ShardID, g.opts.ResumeGrace)
 	cl.bus = cluster.NewBus(link.Client, link.Keys, g.opts.ShardID, clusterControl{g}, cluster.BusOptions{Logger: g.log})
 	ctx, cancel := context.WithTimeout(g.ctx, 10*time.Second)
@@ -351,9 +360,13 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 				}
 			} else if prev.Orphaned {
 				// Its shard died (or stopped) and nobody holds its ring:
-				// the events numbered there cannot be numbered again, so
-				// the user goes on in a new session whose welcome shows
-				// the lobby as it is (docs/failures.md).
+				// the session goes on from the lobby's log where the dead
+				// shard's delivery record places the client's last seq;
+				// failing that, the user goes on in a new session whose
+				// welcome shows the lobby as it is (docs/failures.md).
+				if res, ok := g.resumeFromRecord(ctx, cs, c, prev, next); ok {
+					return res, true, nil
+				}
 				g.metrics.ringLost.Inc()
 			} else {
 				// At most half the open's time: a shard cut off from Redis
@@ -372,6 +385,11 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 						return res, true, nil
 					}
 				} else if err != nil {
+					// The shard is dead or cut off (not yet found dead):
+					// what it sent the client is in its delivery record.
+					if res, ok := g.resumeFromRecord(ctx, cs, c, prev, next); ok {
+						return res, true, nil
+					}
 					g.metrics.ringLost.Inc()
 					g.log.Warn("cluster: resume without the session's ring", "user_id", uid, "from_shard", prev.Shard, "err", err)
 				}
@@ -391,6 +409,35 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 	return g.hub.attachNew(cs, c, sid, tok), false, nil
 }
 
+// resumeFromRecord continues on this shard a session whose shard is dead
+// or unreachable, from the lobby's log: the dead shard's delivery record
+// of the user's last lobby places the client's last seq at an offset
+// (cluster.LobbyStore.ResumePoint), and the session goes on numbering
+// from last_seq + 1 with every event of that lobby for the user after the
+// offset (catchUpAdopted, as for a handed-over ring). A user never in a
+// lobby had only matchmaking events, which no log holds: it goes on from
+// last_seq + 1. false when the record cannot place the client, or the log
+// no longer reaches back there: the caller starts a new session.
+func (g *Gateway) resumeFromRecord(ctx context.Context, cs *connState, c writer, prev cluster.Session, next string) (attachResult, bool) {
+	uid := cs.id.UserID
+	lobbies := g.cl.link.Lobbies
+	lobbyID, err := lobbies.LastLobbyOf(ctx, uid)
+	var off uint64
+	if err == nil && lobbyID != "" {
+		off, err = lobbies.ResumePoint(ctx, lobbyID, prev.Shard, prev.ID, cs.lastSeq)
+		if err == nil {
+			err = lobbies.EventsAfter(ctx, lobbyID, off<<32, func(*lobby.Event) {})
+		}
+	}
+	if err != nil {
+		g.log.Info("cluster: resume after a shard's death without a record of the client's place", "user_id", uid, "from_shard", prev.Shard, "last_seq", cs.lastSeq, "why", err)
+		return attachResult{}, false
+	}
+	res := g.hub.adoptAt(cs, c, prev.ID, next, lobbyID, off<<32)
+	g.metrics.resumedFromRecord.Inc()
+	return res, true
+}
+
 // catchUpAdopted numbers for a session adopted from another shard the
 // events of its lobby that shard could not hand over: everything after the
 // last one it numbered, read from the lobby's log.
@@ -404,7 +451,7 @@ func (g *Gateway) catchUpAdopted(ctx context.Context, s *Session) error {
 			g.hub.pool.release(ev)
 		}
 	}()
-	if lobbyID != "" && after != 0 {
+	if lobbyID != "" {
 		err := g.cl.link.Lobbies.EventsAfter(ctx, lobbyID, after, func(ev *lobby.Event) {
 			if !slices.Contains(ev.To, s.userID) {
 				return

@@ -22,6 +22,9 @@ type hub struct {
 	ringEntries int    // replay ring bound: events
 	ringBytes   int    // replay ring bound: bytes
 	shed        func() // runs the shedding rule (shed.go); nil: none
+	// records: the shard keeps delivery records (a cluster): sessions
+	// note where they arrived (Session.arriveLocked). Set before serving.
+	records bool
 
 	mu sync.RWMutex
 	// Guarded by mu.
@@ -141,6 +144,7 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 	conn := s.conn
 	if s.holding {
 		s.stopHoldingLocked(h, sn)
+		s.arriveLocked(h, sn)
 	}
 	if s.overrun {
 		s.overrun = false
@@ -163,13 +167,21 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 			s.mu.Unlock()
 			conn.Close(netcode.CloseInternalError, "event backlog")
 			return
-		case s.seq == after || round == maxCatchUpRounds:
-			s.ring.each(after, func(seq uint64, ev *eventBuf) { writeEvent(conn, head, seq, ev) })
-			s.live = true
+		}
+		// Events waiting for their delivery record are written when it
+		// is in (Session.releaseLocked), not here.
+		limit := s.writable()
+		if limit <= after || round == maxCatchUpRounds {
+			s.ring.each(after, func(seq uint64, ev *eventBuf) {
+				if seq <= limit {
+					writeEvent(conn, head, seq, ev)
+				}
+			})
+			s.wentLive(max(after, limit))
 			s.mu.Unlock()
 			return
 		}
-		batch = s.ring.appendAfter(after, batch[:0])
+		batch = s.ring.appendAfter(after, limit, batch[:0])
 		s.mu.Unlock()
 		for i, e := range batch {
 			writeEvent(conn, head, e.seq, e.ev)

@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"slices"
+
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/lobbyd/lobbyd/cluster"
+	"github.com/lobbyd/lobbyd/netcode"
 )
 
 // The hub's part in a cluster: sessions whose ids and resume tokens the
@@ -70,6 +75,19 @@ func (h *hub) adopt(cs *connState, conn writer, sessionID, token string, ring []
 	res := h.install(s)
 	res.resumed = true
 	return res, true
+}
+
+// adoptAt continues on this shard a session whose ring is lost (its shard
+// died) from the client's last seq: it numbers from there, and catchUp
+// numbers the events of lobbyID after version, the point the dead shard's
+// delivery record gave for that seq. The session holds new events until
+// then.
+func (h *hub) adoptAt(cs *connState, conn writer, sessionID, token, lobbyID string, version uint64) attachResult {
+	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name, resumeToken: token,
+		conn: conn, cs: cs, holding: true, seq: cs.lastSeq, lobbyID: lobbyID, lobbyVer: version}
+	res := h.install(s)
+	res.resumed = true
+	return res
 }
 
 // install makes s the user's session on this shard, retiring the one it
@@ -148,6 +166,7 @@ func (h *hub) catchUp(s *Session, missed []*eventBuf) {
 	if s.holding {
 		s.stopHoldingLocked(h, snapshot{}) // numberLocked drops what missed had
 	}
+	s.arriveLocked(h, snapshot{})
 }
 
 // absent returns the users of to with no session on this shard.
@@ -161,4 +180,100 @@ func (h *hub) absent(to []string) []string {
 		}
 	}
 	return out
+}
+
+// fanOutRecorded is fanOut for a lobby event of a cluster whose frames
+// wait for the shard's delivery record (lobbySink.DeliverRecorded): each
+// session that numbers it is added to d with its seq, and its frame waits
+// for release.
+func (h *hub) fanOutRecorded(to []string, ev *eventBuf, d *cluster.Delivery) (sessions int) {
+	h.pool.publish(ev)
+	if b := h.pool.budget; b != nil && b.Used() > b.High() && h.shed != nil {
+		h.shed()
+	}
+	off := ev.version >> 32
+	h.mu.RLock()
+	for _, uid := range to {
+		s := h.byUser[uid]
+		if s == nil {
+			continue
+		}
+		sessions++
+		s.mu.Lock()
+		switch {
+		case s.closed:
+		case s.holding:
+			s.holdLocked(h, ev) // numbered at the arrival, which no record covers
+		default:
+			if seq := s.numberGatedLocked(h, ev, true); seq != 0 {
+				p := d.Session(uid, s.id)
+				p.Events = append(p.Events, off, seq)
+				s.positionLocked(p, d.Lobby)
+			}
+		}
+		s.mu.Unlock()
+	}
+	h.mu.RUnlock()
+	h.pool.release(ev)
+	return sessions
+}
+
+// positions completes d (lobbySink.Positions): the seq after the message
+// of each session in it, and an entry for each user of users whose
+// session here numbers events now (one still holding its events for its
+// welcome is left out: what it numbers at its arrival no record covers).
+func (h *hub) positions(d *cluster.Delivery, users []string) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for i := range d.Sessions {
+		p := &d.Sessions[i]
+		if s := h.byUser[p.User]; s != nil && s.id == p.ID {
+			s.mu.Lock()
+			s.positionLocked(p, d.Lobby)
+			s.mu.Unlock()
+		}
+	}
+	for _, uid := range users {
+		s := h.byUser[uid]
+		if s == nil || slices.ContainsFunc(d.Sessions, func(p cluster.SessionDelivery) bool { return p.User == uid }) {
+			continue
+		}
+		s.mu.Lock()
+		if !s.closed && !s.holding {
+			s.positionLocked(d.Session(uid, s.id), d.Lobby)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// positionLocked fills in p the session's seq now and its arrival.
+// Caller holds s.mu.
+func (s *Session) positionLocked(p *cluster.SessionDelivery, lobbyID string) {
+	p.After, p.Arrived, p.ArrivedIn, p.ArrivedAt = s.seq, 0, false, 0
+	if r := s.side; r != nil {
+		p.Arrived = r.arrived
+		if r.arrivedLobby == lobbyID {
+			p.ArrivedIn, p.ArrivedAt = true, r.arrivedAt
+		}
+	}
+}
+
+// release lets the frames held for d go (lobbySink.Release).
+func (h *hub) release(d *cluster.Delivery) {
+	for i := range d.Sessions {
+		p := &d.Sessions[i]
+		if len(p.Events) == 0 {
+			continue
+		}
+		s := h.lookup(p.User)
+		if s == nil || s.id != p.ID {
+			continue // ended, replaced or handed over (with its ring)
+		}
+		s.mu.Lock()
+		conn := s.releaseLocked(h, p.Events)
+		s.mu.Unlock()
+		if conn != nil {
+			conn.Close(netcode.CloseInternalError, "event backlog")
+		}
+	}
 }

@@ -42,6 +42,9 @@ type metrics struct {
 	orphaned     prometheus.Counter
 	orphansEnded prometheus.Counter
 	ringLost     prometheus.Counter
+	// resumedFromRecord: resumes of a dead shard's session from the
+	// lobby's log, placed by that shard's delivery record.
+	resumedFromRecord prometheus.Counter
 
 	ops        map[string]*opMetrics // by op name; unknownOp for anything else
 	unknownOp  *opMetrics
@@ -189,6 +192,8 @@ func newMetrics(g *Gateway) *metrics {
 			Name: "lobbyd_cluster_orphans_ended_total", Help: "Orphaned sessions this shard ended (grace over, not resumed): member_left and mm.cancelled, reason disconnected."}),
 		ringLost: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "lobbyd_cluster_resumes_without_ring_total", Help: "Resumes here of a session whose shard could not hand its replay ring over (dead): a new session (resumed: false) with the lobby snapshot."}),
+		resumedFromRecord: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "lobbyd_cluster_resumes_from_record_total", Help: "Resumes here of a session whose shard died or was unreachable, honoured (resumed: true) from the lobby's log where that shard's delivery record placed the client's last seq."}),
 		storeLosses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "lobbyd_store_losses_total", Help: "Times this shard closed every connection and dropped its copies because Redis could not be trusted (why: cut off from redis, redis lost its data, declared dead by another shard); docs/failures.md."}, []string{"why"}),
 	}
@@ -273,7 +278,7 @@ func newMetrics(g *Gateway) *metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.connections, m.opened, m.eventsOut, m.rateLimited, m.errors, m.shed, m.slowClosed,
 		logDropped, received, receivedBytes, handled, fanout, evSent, evBytes, replies, replyBytes,
-		refused, closes, resumes, reloads, buildInfo, startTime, m.storeLosses, m.deadShards, m.orphaned, m.orphansEnded, m.ringLost,
+		refused, closes, resumes, reloads, buildInfo, startTime, m.storeLosses, m.deadShards, m.orphaned, m.orphansEnded, m.ringLost, m.resumedFromRecord,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lobbyd_store_live", Help: "1 while this shard may write to Redis (a heartbeat answered within its liveness); 0 while cut off. Always 1 on a single shard."},
 			func() float64 {

@@ -110,12 +110,14 @@ func (r *replayRing) each(after uint64, f func(seq uint64, ev *eventBuf)) {
 	}
 }
 
-// appendAfter appends every retained entry with seq > after, oldest first,
-// each with a reference of its own for the caller to release.
-func (r *replayRing) appendAfter(after uint64, dst []ringEntry) []ringEntry {
+// appendAfter appends every retained entry with after < seq <= upTo,
+// oldest first, each with a reference of its own for the caller to release.
+func (r *replayRing) appendAfter(after, upTo uint64, dst []ringEntry) []ringEntry {
 	r.each(after, func(seq uint64, ev *eventBuf) {
-		ev.retain()
-		dst = append(dst, ringEntry{seq: seq, ev: ev})
+		if seq <= upTo {
+			ev.retain()
+			dst = append(dst, ringEntry{seq: seq, ev: ev})
+		}
 	})
 	return dst
 }

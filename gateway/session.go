@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/binary"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,12 +34,12 @@ type Session struct {
 	// Guarded by mu. Ordered to keep the struct in Go's 208-byte size
 	// class: a shard holds one per player (docs/architecture.md, "Memory
 	// per idle player").
-	conn        writer      // nil while disconnected
-	cs          *connState  // the connection's state; nil while disconnected
-	held        *heldEvents // events that came while holding; nil: none
-	seq         uint64      // seq of the last event numbered for this session
-	lobbyID     string      // lobby of the last lobby event numbered (numberLocked)
-	lobbyVer    uint64      // and its version
+	conn        writer       // nil while disconnected
+	cs          *connState   // the connection's state; nil while disconnected
+	side        *sessionSide // held events, delivery-record state; nil: none
+	seq         uint64       // seq of the last event numbered for this session
+	lobbyID     string       // lobby of the last lobby event numbered (numberLocked)
+	lobbyVer    uint64       // and its version
 	ring        replayRing
 	resumeToken string
 	grace       *time.Timer                 // runs while disconnected
@@ -49,11 +50,27 @@ type Session struct {
 	head        [protocol.EventHeadLen]byte // scratch for writeEvent
 }
 
-// heldEvents are the events a new session holds, unnumbered, while its
-// welcome's snapshot is read: only for that moment, so not in Session.
-type heldEvents struct {
-	evs   []*eventBuf
-	bytes int
+// sessionSide is what a Session needs only at times, out of it so that
+// an idle session does not pay for it: the events a new session holds,
+// unnumbered, while its welcome's snapshot is read, and, on a cluster
+// shard, the state of its delivery records (cluster.RecordingSink).
+type sessionSide struct {
+	held      []*eventBuf
+	heldBytes int
+
+	// A lobby event's frame waits until the shard's delivery record of it
+	// is in Redis: gated lists those seqs, in order; sent is the last seq
+	// written to the connection. Events after a gated one wait in the ring
+	// behind it.
+	gated []uint64
+	sent  uint64
+	// Where the session went live on this shard (a new session's welcome,
+	// an adopted one's catch-up): its seq then, and the lobby and offset of
+	// that lobby's log that this covered. What it numbered before is in no
+	// record of this shard (cluster.SessionDelivery).
+	arrived      uint64
+	arrivedAt    uint64
+	arrivedLobby string
 }
 
 // deliver numbers one event for this session, keeps it for replay and
@@ -79,17 +96,106 @@ func (s *Session) deliver(h *hub, ev *eventBuf) {
 // event twice (handed over, and read again from the lobby's log), and the
 // stream must not repeat it. A store's versions only grow per lobby, so on
 // one shard nothing is ever dropped. Caller holds s.mu.
-func (s *Session) numberLocked(h *hub, ev *eventBuf) {
+func (s *Session) numberLocked(h *hub, ev *eventBuf) { s.numberGatedLocked(h, ev, false) }
+
+// numberGatedLocked is numberLocked for an event whose frame waits, when
+// gate is set, until releaseLocked (its delivery record is in Redis). It
+// returns the seq given, 0 when the event was dropped as numbered before.
+// An event is written only when nothing numbered before it waits.
+func (s *Session) numberGatedLocked(h *hub, ev *eventBuf, gate bool) uint64 {
 	if ev.version != 0 && ev.lobbyID != "" {
 		if ev.lobbyID == s.lobbyID && ev.version <= s.lobbyVer {
-			return
+			return 0
 		}
 		s.lobbyID, s.lobbyVer = ev.lobbyID, ev.version
 	}
 	s.seq++
 	s.ring.push(&h.pool, s.seq, ev, h.ringEntries, h.ringBytes)
-	if s.live {
+	r := s.side
+	if gate {
+		if r == nil { // not arrived through a welcome here: all before is out
+			r = &sessionSide{sent: s.seq - 1}
+			s.side = r
+		}
+		r.gated = append(r.gated, s.seq)
+	}
+	if s.live && (r == nil || len(r.gated) == 0) {
 		writeEvent(s.conn, s.head[:], s.seq, ev)
+		if r != nil {
+			r.sent = s.seq
+		}
+	}
+	return s.seq
+}
+
+// writable is the last seq the connection may have now: every event up
+// to it is numbered and none waits for its record. Caller holds s.mu.
+func (s *Session) writable() uint64 {
+	if r := s.side; r != nil && len(r.gated) > 0 {
+		return r.gated[0] - 1
+	}
+	return s.seq
+}
+
+// wentLive records that the connection has every event up to sent.
+// Caller holds s.mu.
+func (s *Session) wentLive(sent uint64) {
+	s.live = true
+	if s.side != nil {
+		s.side.sent = sent
+	}
+}
+
+// releaseLocked ends the wait of the gated seqs given (pairs offset, seq:
+// cluster.SessionDelivery.Events) and writes what no longer waits. It
+// returns the connection to close when the ring lost an event not yet
+// written while it waited (the stream would have a gap). Caller holds s.mu.
+func (s *Session) releaseLocked(h *hub, pairs []uint64) writer {
+	r := s.side
+	if r == nil {
+		return nil
+	}
+	for i := 1; i < len(pairs); i += 2 {
+		if j := slices.Index(r.gated, pairs[i]); j >= 0 {
+			r.gated = slices.Delete(r.gated, j, j+1)
+		}
+	}
+	limit := s.writable()
+	if !s.live || limit <= r.sent {
+		return nil
+	}
+	if s.ring.n == 0 || s.ring.oldest() > r.sent+1 {
+		s.live = false
+		return s.conn
+	}
+	s.ring.each(r.sent, func(seq uint64, ev *eventBuf) {
+		if seq <= limit {
+			writeEvent(s.conn, s.head[:], seq, ev)
+		}
+	})
+	r.sent = limit
+	return nil
+}
+
+// arriveLocked records, on a shard that keeps delivery records, that the
+// session goes live here (sn: the welcome's snapshot, empty for an adopted
+// session). Caller holds s.mu.
+func (s *Session) arriveLocked(h *hub, sn snapshot) {
+	if !h.records {
+		return
+	}
+	r := s.side
+	if r == nil {
+		r = &sessionSide{}
+		s.side = r
+	}
+	r.arrived, r.arrivedLobby, r.arrivedAt = s.seq, s.lobbyID, s.lobbyVer>>32
+	switch {
+	case sn.lobbyID == "":
+	case sn.lobbyID != s.lobbyID:
+		r.arrivedLobby, r.arrivedAt = sn.lobbyID, sn.version>>32
+	default:
+		r.arrivedAt = max(r.arrivedAt, sn.version>>32)
 	}
 }
 
@@ -106,16 +212,17 @@ func writeEvent(conn writer, head []byte, seq uint64, ev *eventBuf) {
 // Held events are bounded like the ring; past the bound the connection
 // cannot be given a gap-free stream and is closed when it would go live.
 func (s *Session) holdLocked(h *hub, ev *eventBuf) {
-	if s.held == nil {
-		s.held = new(heldEvents)
+	if s.side == nil {
+		s.side = new(sessionSide)
 	}
-	if s.overrun || len(s.held.evs) >= h.ringEntries || s.held.bytes+len(ev.b) > h.ringBytes {
+	sd := s.side
+	if s.overrun || len(sd.held) >= h.ringEntries || sd.heldBytes+len(ev.b) > h.ringBytes {
 		s.overrun = true
 		return
 	}
 	ev.retain()
-	s.held.evs = append(s.held.evs, ev)
-	s.held.bytes += len(ev.b)
+	sd.held = append(sd.held, ev)
+	sd.heldBytes += len(ev.b)
 }
 
 // snapshot is what a welcome shows of the user's lobby.
@@ -134,15 +241,22 @@ func (sn snapshot) shows(ev *eventBuf) bool {
 // stopHoldingLocked numbers the held events that sn does not show, into
 // the ring, drops the others, and ends holding. Caller holds s.mu.
 func (s *Session) stopHoldingLocked(h *hub, sn snapshot) {
-	if s.held != nil {
-		for _, ev := range s.held.evs {
-			if !s.overrun && !sn.shows(ev) {
-				s.numberLocked(h, ev)
-			}
-			h.pool.release(ev)
-		}
+	s.holding = false
+	sd := s.side
+	if sd == nil {
+		return
 	}
-	s.held, s.holding = nil, false
+	held := sd.held
+	sd.held, sd.heldBytes = nil, 0
+	for _, ev := range held {
+		if !s.overrun && !sn.shows(ev) {
+			s.numberLocked(h, ev)
+		}
+		h.pool.release(ev)
+	}
+	if !h.records {
+		s.side = nil // nothing else in it on one shard
+	}
 }
 
 // canReplayFrom reports whether every event after lastSeq is still held.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"github.com/lobbyd/lobbyd/cluster"
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/matchmaking"
 	"github.com/lobbyd/lobbyd/protocol"
@@ -23,6 +24,27 @@ func (s lobbySink) Deliver(ev *lobby.Event) {
 		g.metrics.event(ev.Name).delivered(g.hub.fanOut(ev.To, buf), size)
 	}
 }
+
+// DeliverRecorded implements cluster.RecordingSink: Deliver whose frames
+// wait for the shard's delivery record of the message (docs/cluster.md,
+// "Delivery records").
+func (s lobbySink) DeliverRecorded(ev *lobby.Event, d *cluster.Delivery) {
+	g := s.g
+	if len(ev.To) == 0 {
+		return
+	}
+	if buf := g.encodeLobbyEvent(ev); buf != nil {
+		g.metrics.eventsOut.Inc()
+		size := len(buf.b)
+		g.metrics.event(ev.Name).delivered(g.hub.fanOutRecorded(ev.To, buf, d), size)
+	}
+}
+
+// Positions implements cluster.RecordingSink.
+func (s lobbySink) Positions(d *cluster.Delivery, users []string) { s.g.hub.positions(d, users) }
+
+// Release implements cluster.RecordingSink.
+func (s lobbySink) Release(d *cluster.Delivery) { s.g.hub.release(d) }
 
 // encodeLobbyEvent encodes ev once into a pooled buffer marked with its
 // lobby and version (nil if it cannot be encoded: our bug, logged).

@@ -1,0 +1,358 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/lobbyd/lobbyd/lobby"
+)
+
+// Delivery records (docs/cluster.md, "Delivery records"): what a shard
+// numbered, for each of its sessions, from each lobby message it
+// delivered, so that when the shard dies its players resume on another
+// shard with every event they missed, none twice.
+//
+// A session's seq numbers its events on one shard; the lobby's log numbers
+// the lobby's events by offset. The record ties the two: one stream per
+// (lobby, shard), {l:ID}:dl:<shard>, in the lobby's slot, whose entries
+// hold, per message delivered, the seq each local session got for each of
+// its events (and its seq after the message, for the members it had nothing
+// for). A shard writes the record of a message before the message's frames
+// go to the sockets (RecordingSink holds them until Release), so whatever a
+// client can have seen is in the record. The shard a player resumes on
+// reads the record of the dead shard back from its end to the newest
+// position whose seq is at most the client's last_seq (ResumePoint), and
+// replays the lobby's log after it.
+//
+// Cost: one XADD per lobby per burst of messages written together (the
+// recorder batches everything queued while the previous write was in
+// flight), on every shard with members; nothing on the same-shard relay
+// path, whose data is not in the log and cannot be replayed anyway.
+
+// RecordingSink is a lobby.Sink whose deliveries can wait for their
+// record: the follower uses it when the store's sink has it.
+type RecordingSink interface {
+	lobby.Sink
+	// DeliverRecorded numbers ev for its recipients on this shard as
+	// Deliver does, but holds its frames back until Release(d), and adds
+	// to d, for each recipient session that numbered it, its seq.
+	DeliverRecorded(ev *lobby.Event, d *Delivery)
+	// Positions completes d: for every session already in d and every
+	// user of users with a session here that numbers events now, its seq
+	// after the message and where it arrived on this shard.
+	Positions(d *Delivery, users []string)
+	// Release lets the frames held for d go: its record is in Redis.
+	Release(d *Delivery)
+}
+
+// Delivery is one message (or one read of the log) as this shard
+// delivered it: its record, and the frames that wait for it.
+type Delivery struct {
+	Lobby    string
+	Last     uint64 // offset of the last event the message covers
+	Sessions []SessionDelivery
+	done     chan struct{} // closed once released (applyOwn waits on it)
+}
+
+// SessionDelivery is what one session here numbered from a message.
+type SessionDelivery struct {
+	User string `msgpack:"-"`
+	ID   string `msgpack:"i"` // the session id
+	// After is the session's seq once the message was numbered.
+	After uint64 `msgpack:"a"`
+	// Arrived is the session's seq when it went live on this shard (a new
+	// session's welcome, or an adopted one's catch-up): what it numbered
+	// before is not in this shard's record. When ArrivedIn, the arrival
+	// covered this lobby up to offset ArrivedAt.
+	Arrived   uint64 `msgpack:"r"`
+	ArrivedIn bool   `msgpack:"ri,omitempty"`
+	ArrivedAt uint64 `msgpack:"ro,omitempty"`
+	// Events are pairs (offset, seq), in offset order.
+	Events []uint64 `msgpack:"e,omitempty"`
+}
+
+// Session returns the entry of user in d, made if absent.
+func (d *Delivery) Session(user, id string) *SessionDelivery {
+	for i := range d.Sessions {
+		if d.Sessions[i].User == user {
+			return &d.Sessions[i]
+		}
+	}
+	d.Sessions = append(d.Sessions, SessionDelivery{User: user, ID: id})
+	return &d.Sessions[len(d.Sessions)-1]
+}
+
+// recordEntry is one message in a record entry (field "r": a list of them,
+// the messages of one lobby written together).
+type recordEntry struct {
+	Last     uint64            `msgpack:"l"`
+	Sessions []SessionDelivery `msgpack:"s"`
+}
+
+const (
+	// recordMaxLen caps each record (MAXLEN ~): about the reach of a
+	// session's replay ring (gateway: 1024 events) in messages.
+	recordMaxLen = 1024
+	// recordTTL is how long a record outlives its last refresh; the
+	// recorder refreshes it at most every recordTTLEvery per lobby, so a
+	// lobby quiet for longer than recordTTL - recordTTLEvery resumes
+	// without it (resumed: false), and a deleted lobby's goes away.
+	recordTTL      = time.Hour
+	recordTTLEvery = 10 * time.Minute
+	// recordBackoffMax bounds the wait between tries of a failed write.
+	recordBackoffMax = time.Second
+)
+
+// recorder writes the records of one shard, in the order they were
+// queued, and releases each delivery's frames once its record is in. One
+// goroutine: a write takes everything queued meanwhile (group commit).
+type recorder struct {
+	s    *LobbyStore
+	sink RecordingSink
+	wake chan struct{}
+
+	mu      sync.Mutex
+	queue   []*Delivery
+	dropped bool                 // drop was called: the batch in hand goes too
+	ttlAt   map[string]time.Time // lobby → when its record's TTL is refreshed next
+	written uint64               // XADDs sent (for tests)
+}
+
+func newRecorder(s *LobbyStore, sink RecordingSink) *recorder {
+	return &recorder{s: s, sink: sink, wake: make(chan struct{}, 1), ttlAt: make(map[string]time.Time)}
+}
+
+// add queues d; its frames wait until run has written its record.
+func (r *recorder) add(d *Delivery) {
+	d.done = make(chan struct{})
+	r.mu.Lock()
+	r.queue = append(r.queue, d)
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// drop forgets what is queued (the shard lost Redis: its sessions are
+// retired and nothing it numbered is sent any more), waking waiters.
+func (r *recorder) drop() {
+	r.mu.Lock()
+	q := r.queue
+	r.queue, r.dropped = nil, true
+	clear(r.ttlAt)
+	r.mu.Unlock()
+	for _, d := range q {
+		close(d.done)
+	}
+}
+
+func (r *recorder) run(ctx context.Context) {
+	backoff := 10 * time.Millisecond
+	var batch []*Delivery
+	for {
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.wake:
+			}
+		}
+		r.mu.Lock()
+		batch = append(batch, r.queue...)
+		clear(r.queue)
+		r.queue, r.dropped = r.queue[:0], false
+		r.mu.Unlock()
+		if len(batch) == 0 {
+			continue
+		}
+		if err := r.write(ctx, batch); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// Retried until it is in (or the shard drops everything on a
+			// loss): the frames must not go out without their record.
+			r.s.opts.Logger.Warn("cluster: writing delivery records; frames held until it succeeds", "deliveries", len(batch), "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, recordBackoffMax)
+			r.mu.Lock()
+			if r.dropped {
+				r.dropped = false
+				for i, d := range batch {
+					close(d.done)
+					batch[i] = nil
+				}
+				batch = batch[:0]
+			}
+			r.mu.Unlock()
+			continue
+		}
+		backoff = 10 * time.Millisecond
+		for i, d := range batch {
+			r.sink.Release(d)
+			close(d.done)
+			batch[i] = nil
+		}
+		batch = batch[:0]
+	}
+}
+
+// write sends one XADD per lobby with every message of batch for it.
+func (r *recorder) write(ctx context.Context, batch []*Delivery) error {
+	byLobby := map[string][]recordEntry{}
+	var order []string
+	for _, d := range batch {
+		if _, ok := byLobby[d.Lobby]; !ok {
+			order = append(order, d.Lobby)
+		}
+		byLobby[d.Lobby] = append(byLobby[d.Lobby], recordEntry{Last: d.Last, Sessions: d.Sessions})
+	}
+	now := time.Now()
+	pipe := r.s.rdb.Pipeline()
+	r.mu.Lock()
+	for _, id := range order {
+		b, err := msgpack.Marshal(byLobby[id])
+		if err != nil {
+			r.mu.Unlock()
+			return err
+		}
+		key := r.s.ks.lobbyDeliveries(id, r.s.shard)
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: recordMaxLen, Approx: true, Values: []any{"r", b}})
+		if now.After(r.ttlAt[id]) {
+			pipe.PExpire(ctx, key, recordTTL)
+			r.ttlAt[id] = now.Add(recordTTLEvery)
+		}
+		r.written++
+	}
+	r.mu.Unlock()
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := pipe.Exec(wctx)
+	if err != nil {
+		r.mu.Lock()
+		for _, id := range order {
+			delete(r.ttlAt, id) // refresh with the next write
+		}
+		r.mu.Unlock()
+	}
+	return err
+}
+
+// LastLobbyOf is the lobby the user was last added to, whether it is still
+// a member or not ("" if none ever): the lobby whose log holds the last
+// lobby events its session can have been sent (the user's hint, which
+// removals leave in place).
+func (s *LobbyStore) LastLobbyOf(ctx context.Context, userID string) (string, error) {
+	id, err := s.rdb.Get(ctx, s.ks.userLobby(userID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return id, redisFailure("user", err)
+}
+
+// ErrNoResumePoint: the record of the session's shard does not place the
+// client's last_seq in the lobby's log (no record, trimmed past it, an
+// older stay, or the session numbered what no record shows since).
+var ErrNoResumePoint = errors.New("cluster: no delivery record places the session's last seq")
+
+// recordPage is how many record entries ResumePoint reads per round trip.
+const recordPage = 64
+
+// ResumePoint finds, in the record shard kept of lobbyID, where the
+// session sessionID stands in the lobby's log for a client whose last
+// event is lastSeq: the offset after which every event of the lobby for
+// that session is one the client has not seen. Events after it are to be
+// replayed, numbered lastSeq+1, ... (EventsAfter from versionAt(offset)).
+// ErrNoResumePoint when the record cannot tell.
+func (s *LobbyStore) ResumePoint(ctx context.Context, lobbyID, shard, sessionID string, lastSeq uint64) (uint64, error) {
+	key := s.ks.lobbyDeliveries(lobbyID, shard)
+	var sc resumeScan
+	end := "+"
+	for page := 0; page*recordPage <= 2*recordMaxLen; page++ {
+		msgs, err := s.rdb.XRevRangeN(ctx, key, end, "-", recordPage).Result()
+		if err != nil {
+			return 0, redisFailure("read delivery record", err)
+		}
+		for _, m := range msgs {
+			raw, _ := m.Values["r"].(string)
+			var entries []recordEntry
+			if err := msgpack.Unmarshal([]byte(raw), &entries); err != nil {
+				return 0, err
+			}
+			for i := len(entries) - 1; i >= 0; i-- {
+				if off, ok, done := sc.step(&entries[i], sessionID, lastSeq); done {
+					if !ok {
+						return 0, ErrNoResumePoint
+					}
+					return off, nil
+				}
+			}
+		}
+		if len(msgs) < recordPage {
+			break
+		}
+		end = "(" + msgs[len(msgs)-1].ID
+	}
+	if off, ok, _ := sc.finish(lastSeq); ok {
+		return off, nil
+	}
+	return 0, ErrNoResumePoint
+}
+
+// resumeScan walks a record newest first for one session (ResumePoint).
+type resumeScan struct {
+	found  bool   // the session is in some entry: stay is its last stay
+	stay   uint64 // Arrived of the newest entry
+	stayIn bool   // its ArrivedIn
+	stayAt uint64 // its ArrivedAt
+}
+
+// step looks at one message. When it decides (done), ok says whether a
+// place was found and off is the offset to replay after.
+func (sc *resumeScan) step(e *recordEntry, sessionID string, lastSeq uint64) (off uint64, ok, done bool) {
+	i := slices.IndexFunc(e.Sessions, func(p SessionDelivery) bool { return p.ID == sessionID })
+	if i < 0 {
+		return 0, false, false
+	}
+	p := &e.Sessions[i]
+	if !sc.found {
+		sc.found, sc.stay, sc.stayIn, sc.stayAt = true, p.Arrived, p.ArrivedIn, p.ArrivedAt
+		if lastSeq < p.Arrived {
+			return 0, false, true // the client lacks what the arrival numbered
+		}
+	} else if p.Arrived != sc.stay {
+		return sc.finish(lastSeq) // an earlier stay: its seqs are not this one's
+	}
+	if p.After <= lastSeq {
+		return e.Last, true, true // the client has all of this message
+	}
+	for j := len(p.Events) - 2; j >= 0; j -= 2 {
+		if p.Events[j+1] <= lastSeq {
+			return p.Events[j], true, true
+		}
+	}
+	return 0, false, false
+}
+
+// finish decides once the stay's entries are all read and every position
+// in them is beyond lastSeq. A client whose last seq is the session's
+// arrival here has every event up to the offset the arrival covered and
+// nothing after it (what follows was all numbered here, after the
+// arrival, whether its record is still there or trimmed). A client
+// further on has events the record does not place: no answer.
+func (sc *resumeScan) finish(lastSeq uint64) (off uint64, ok, done bool) {
+	if sc.found && lastSeq == sc.stay && sc.stayIn {
+		return sc.stayAt, true, true
+	}
+	return 0, false, true
+}
