@@ -20,8 +20,8 @@ import (
 //
 // A session's seq numbers its events on one shard; the lobby's log numbers
 // the lobby's events by offset. The record ties the two: one stream per
-// (lobby, shard), {l:ID}:dl:<shard>, in the lobby's slot, whose entries
-// hold, per message delivered, the seq each local session got for each of
+// lobby, {l:ID}:dl, in the lobby's slot, whose entries hold, for one shard
+// (field s) and per message it delivered, the seq each local session got for each of
 // its events (and its seq after the message, for the members it had nothing
 // for). A shard writes the record of a message before the message's frames
 // go to the sockets (RecordingSink holds them until Release), so whatever a
@@ -96,9 +96,10 @@ type recordEntry struct {
 }
 
 const (
-	// recordMaxLen caps each record (MAXLEN ~): about the reach of a
-	// session's replay ring (gateway: 1024 events) in messages.
-	recordMaxLen = 1024
+	// recordMaxLen caps each lobby's records (MAXLEN ~, every shard's
+	// together): about the reach of a session's replay ring (gateway: 1024
+	// events) in messages, for a lobby over two shards.
+	recordMaxLen = 2048
 	// recordTTL is how long a record outlives its last refresh; the
 	// recorder refreshes it at most every recordTTLEvery per lobby, so a
 	// lobby quiet for longer than recordTTL - recordTTLEvery resumes
@@ -121,6 +122,7 @@ type recorder struct {
 	queue   []*Delivery
 	dropped bool                 // drop was called: the batch in hand goes too
 	ttlAt   map[string]time.Time // lobby → when its record's TTL is refreshed next
+	swept   time.Time            // when ttlAt last lost its past entries
 	written uint64               // XADDs sent (for tests)
 }
 
@@ -220,14 +222,25 @@ func (r *recorder) write(ctx context.Context, batch []*Delivery) error {
 	now := time.Now()
 	pipe := r.s.rdb.Pipeline()
 	r.mu.Lock()
+	if now.Sub(r.swept) > recordTTLEvery {
+		// A past entry means "refresh at the next write", as a missing
+		// one does: dropping them keeps the map to the lobbies of the
+		// last few minutes.
+		r.swept = now
+		for id, at := range r.ttlAt {
+			if now.After(at) {
+				delete(r.ttlAt, id)
+			}
+		}
+	}
 	for _, id := range order {
 		b, err := msgpack.Marshal(byLobby[id])
 		if err != nil {
 			r.mu.Unlock()
 			return err
 		}
-		key := r.s.ks.lobbyDeliveries(id, r.s.shard)
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: recordMaxLen, Approx: true, Values: []any{"r", b}})
+		key := r.s.ks.lobbyDeliveries(id)
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: recordMaxLen, Approx: true, Values: []any{"s", r.s.shard, "r", b}})
 		if now.After(r.ttlAt[id]) {
 			pipe.PExpire(ctx, key, recordTTL)
 			r.ttlAt[id] = now.Add(recordTTLEvery)
@@ -275,15 +288,18 @@ const recordPage = 64
 // replayed, numbered lastSeq+1, ... (EventsAfter from versionAt(offset)).
 // ErrNoResumePoint when the record cannot tell.
 func (s *LobbyStore) ResumePoint(ctx context.Context, lobbyID, shard, sessionID string, lastSeq uint64) (uint64, error) {
-	key := s.ks.lobbyDeliveries(lobbyID, shard)
+	key := s.ks.lobbyDeliveries(lobbyID)
 	var sc resumeScan
 	end := "+"
-	for page := 0; page*recordPage <= 2*recordMaxLen; page++ {
+	for page := 0; page*recordPage <= recordMaxLen+recordPage; page++ {
 		msgs, err := s.rdb.XRevRangeN(ctx, key, end, "-", recordPage).Result()
 		if err != nil {
 			return 0, redisFailure("read delivery record", err)
 		}
 		for _, m := range msgs {
+			if m.Values["s"] != shard {
+				continue
+			}
 			raw, _ := m.Values["r"].(string)
 			var entries []recordEntry
 			if err := msgpack.Unmarshal([]byte(raw), &entries); err != nil {

@@ -10,10 +10,11 @@ func (k Keyspace) lobbyDoc(id string) string { return k.tag("l", id, ":doc") }
 // lobbyLog is the lobby's event log: a stream, entry id <offset>-1.
 func (k Keyspace) lobbyLog(id string) string { return k.tag("l", id, ":log") }
 
-// lobbyDeliveries is the delivery record shard keeps of the lobby: a
-// stream of what each of its sessions numbered from each message
-// (deliveries.go).
-func (k Keyspace) lobbyDeliveries(id, shard string) string { return k.tag("l", id, ":dl:"+shard) }
+// lobbyDeliveries is the lobby's delivery records: a stream of what each
+// shard's sessions numbered from each message, field s the shard
+// (deliveries.go). One key for every shard: a stream costs a few KiB
+// before its first entries.
+func (k Keyspace) lobbyDeliveries(id string) string { return k.tag("l", id, ":dl") }
 
 // lobbyCode maps a code to its lobby id, unique cluster-wide (SET NX).
 func (k Keyspace) lobbyCode(code string) string { return k.tag("c", code, "") }

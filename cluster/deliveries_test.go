@@ -1,0 +1,248 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lobbyd/lobbyd/internal/redistest"
+	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/protocol"
+)
+
+// recSink is a RecordingSink that numbers each user's events as a
+// gateway's sessions do (session "S-<user>", seq from 1) and remembers
+// them, so a test can check that a resume placed by the delivery record
+// replays exactly what a session numbered after the client's last seq.
+type recSink struct {
+	mu       sync.Mutex
+	seq      map[string]uint64
+	got      map[string][]string // user → "offset name text" per seq (index seq-1)
+	held     map[string]int      // user → frames waiting for their record
+	released int
+}
+
+func newRecSink() *recSink {
+	return &recSink{seq: map[string]uint64{}, got: map[string][]string{}, held: map[string]int{}}
+}
+
+func (r *recSink) number(ev *lobby.Event, u string) uint64 {
+	r.seq[u]++
+	r.got[u] = append(r.got[u], fmt.Sprint(ev.Version>>32, " ", ev.Name, " ", ev.Text))
+	return r.seq[u]
+}
+
+func (r *recSink) Deliver(ev *lobby.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range ev.To {
+		r.number(ev, u)
+	}
+}
+
+func (r *recSink) DeliverRecorded(ev *lobby.Event, d *Delivery) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range ev.To {
+		seq := r.number(ev, u)
+		p := d.Session(u, "S-"+u)
+		p.Events = append(p.Events, ev.Version>>32, seq)
+		r.held[u]++
+	}
+}
+
+func (r *recSink) Positions(d *Delivery, users []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range users {
+		d.Session(u, "S-"+u)
+	}
+	for i := range d.Sessions {
+		d.Sessions[i].After = r.seq[d.Sessions[i].User]
+	}
+}
+
+func (r *recSink) Release(d *Delivery) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range d.Sessions {
+		r.held[p.User] -= len(p.Events) / 2
+	}
+	r.released++
+}
+
+func (r *recSink) events(u string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got[u])
+}
+
+func (r *recSink) waiting(u string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held[u]
+}
+
+// replayFrom is what a shard that resumes u's session after last would
+// number: the lobby's events for u after the offset ResumePoint gives.
+func replayFrom(t *testing.T, s *LobbyStore, lobbyID, shard, user string, last uint64) ([]string, error) {
+	t.Helper()
+	off, err := s.ResumePoint(t.Context(), lobbyID, shard, "S-"+user, last)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	err = s.EventsAfter(t.Context(), lobbyID, versionAt(off), func(ev *lobby.Event) {
+		if slices.Contains(ev.To, user) {
+			out = append(out, fmt.Sprint(ev.Version>>32, " ", ev.Name, " ", ev.Text))
+		}
+	})
+	return out, err
+}
+
+// A lobby split over a and b: for every last seq a client of a's member
+// can have, the record of a places it so that the replay from the log is
+// exactly what a numbered for the member after that seq: nothing missing,
+// nothing twice. The frames wait for their record (the sink's Release).
+func TestDeliveryRecordPlacesEveryLastSeq(t *testing.T) {
+	c, prefix := redistest.Client(t)
+	sa, sb := newRecSink(), newRecSink()
+	a := newTestStore(t, c, prefix, "a", sa, LobbyOptions{})
+	b := newTestStore(t, c, prefix, "b", sb, LobbyOptions{})
+	ctx := t.Context()
+	v := mustCreate(t, a, "host", 8)
+	mustJoin(t, a, "pa", v.ID)
+	mustJoin(t, b, "pb", v.ID)
+	for i := range 20 {
+		s, who := b, "pb"
+		if i%3 == 0 {
+			s, who = a, "host"
+		}
+		if err := s.Chat(ctx, who, fmt.Sprint("c", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.SetMember(ctx, "pb", protocol.SetMember{Ready: ptr(true)}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "every event numbered on a and its record in", func() bool {
+		return len(sa.events("pa")) == 22 && sa.waiting("pa") == 0 && sa.waiting("host") == 0
+	})
+	got := sa.events("pa") // member_joined pb, 20 chats, member_updated
+	for last := range uint64(len(got) + 1) {
+		replay, err := replayFrom(t, b, v.ID, "a", "pa", last)
+		if err != nil {
+			t.Fatalf("last seq %d: %v", last, err)
+		}
+		if !slices.Equal(replay, got[last:]) {
+			t.Fatalf("last seq %d: replay %v\nwant %v", last, replay, got[last:])
+		}
+	}
+	// The host's position covers its own join's message (nothing for it
+	// there): a client that has seen nothing is owed everything after.
+	replay, err := replayFrom(t, b, v.ID, "a", "host", 0)
+	if err != nil || !slices.Equal(replay, sa.events("host")) {
+		t.Fatalf("host from 0: %v %v, want %v", replay, err, sa.events("host"))
+	}
+	// A session the record does not know, and a shard that kept none.
+	if _, err := b.ResumePoint(ctx, v.ID, "a", "S-nobody", 3); !errors.Is(err, ErrNoResumePoint) {
+		t.Fatalf("unknown session: %v", err)
+	}
+	if _, err := a.ResumePoint(ctx, v.ID, "c", "S-pa", 3); !errors.Is(err, ErrNoResumePoint) {
+		t.Fatalf("no record: %v", err)
+	}
+}
+
+// When the log or the record no longer reaches back to the client's place
+// the resume is refused (the gateway then starts a new session, resumed:
+// false, as documented in docs/failures.md).
+func TestDeliveryRecordTrimmed(t *testing.T) {
+	c, prefix := redistest.Client(t)
+	sa := newRecSink()
+	a := newTestStore(t, c, prefix, "a", sa, LobbyOptions{})
+	b := newTestStore(t, c, prefix, "b", newRecSink(), LobbyOptions{})
+	ctx := t.Context()
+	v := mustCreate(t, a, "host", 8)
+	mustJoin(t, a, "pa", v.ID)
+	mustJoin(t, b, "pb", v.ID)
+	for i := range 10 {
+		if err := b.Chat(ctx, "pb", fmt.Sprint("c", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "the chats numbered on a and recorded", func() bool {
+		return len(sa.events("pa")) == 11 && sa.waiting("pa") == 0
+	})
+	// The log trimmed past the client's place: EventsAfter says so.
+	ks := NewKeyspace(prefix)
+	if err := c.XTrimMaxLen(ctx, ks.lobbyLog(v.ID), 3).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := replayFrom(t, b, v.ID, "a", "pa", 2); !errors.Is(err, ErrLogTrimmed) {
+		t.Fatalf("log trimmed: %v, want ErrLogTrimmed", err)
+	}
+	if replay, err := replayFrom(t, b, v.ID, "a", "pa", 10); err != nil || len(replay) != 1 {
+		t.Fatalf("last seq 10 of 11, within the log: %v %v", replay, err)
+	}
+	// The record trimmed past it: ResumePoint says so.
+	if err := c.XTrimMaxLen(ctx, ks.lobbyDeliveries(v.ID), 2).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ResumePoint(ctx, v.ID, "a", "S-pa", 2); !errors.Is(err, ErrNoResumePoint) {
+		t.Fatalf("record trimmed: %v, want ErrNoResumePoint", err)
+	}
+	if n, err := c.TTL(ctx, ks.lobbyDeliveries(v.ID)).Result(); err != nil || n <= 0 || n > recordTTL {
+		t.Fatalf("the record's TTL: %v %v", n, err)
+	}
+}
+
+// The scan over a record, on records made by hand: an earlier stay of the
+// session on the shard is not mixed with the current one, a client behind
+// its arrival is refused, and a client exactly at its arrival goes on from
+// the offset the arrival covered.
+func TestResumeScanStays(t *testing.T) {
+	rec := []recordEntry{ // oldest first
+		{Last: 3, Sessions: []SessionDelivery{{ID: "s", After: 5, Arrived: 0, Events: []uint64{3, 5}}}},
+		{Last: 9, Sessions: []SessionDelivery{{ID: "s", After: 12, Arrived: 10, ArrivedIn: true, ArrivedAt: 7, Events: []uint64{8, 11, 9, 12}}}},
+		{Last: 11, Sessions: []SessionDelivery{{ID: "x", After: 1}, {ID: "s", After: 14, Arrived: 10, ArrivedIn: true, ArrivedAt: 7, Events: []uint64{11, 14}}}},
+	}
+	scan := func(last uint64) (uint64, bool) {
+		var sc resumeScan
+		for i := len(rec) - 1; i >= 0; i-- {
+			if off, ok, done := sc.step(&rec[i], "s", last); done {
+				return off, ok
+			}
+		}
+		off, ok, _ := sc.finish(last)
+		return off, ok
+	}
+	for _, c := range []struct {
+		last uint64
+		off  uint64
+		ok   bool
+	}{
+		{14, 11, true}, {13, 9, true}, {12, 9, true}, {11, 8, true},
+		{10, 7, true},  // at the arrival: from what it covered
+		{9, 0, false},  // behind the arrival: what it numbered is in no record
+		{5, 0, false},  // the earlier stay's seqs are not this stay's
+		{20, 11, true}, // further than the record: matchmaking events it had
+	} {
+		if off, ok := scan(c.last); off != c.off || ok != c.ok {
+			t.Errorf("last seq %d: %d %v, want %d %v", c.last, off, ok, c.off, c.ok)
+		}
+	}
+}
+
+func waitUntil(t *testing.T, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
