@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/lobbyd/lobbyd/internal/redistest"
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/protocol"
@@ -244,5 +246,83 @@ func waitUntil(t *testing.T, what string, f func() bool) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestDeliveryRecordCost measures what the delivery records add to a
+// lobby.send in a lobby of 8 split 4/4 over two shards (docs/cluster.md,
+// the cost table): the commands each shard sends and Redis runs, the
+// records included, once both shards' records are in. It fails if a
+// shard pays more than one command for its record of one message, or if a
+// same-shard send pays any.
+func TestDeliveryRecordCost(t *testing.T) {
+	srv := redistest.Server(t)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { admin.Close() })
+	var st [2]*LobbyStore
+	var cnt [2]*cmdCounter
+	var sinks [2]*recSink
+	for i := range st {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+		t.Cleanup(func() { c.Close() })
+		cnt[i], sinks[i] = &cmdCounter{}, newRecSink()
+		c.AddHook(cnt[i])
+		st[i] = newTestStore(t, c, "t:", string(rune('a'+i)), sinks[i], LobbyOptions{})
+	}
+	ctx := t.Context()
+	v := mustCreate(t, st[0], "a0", 8)
+	for i := 1; i < 8; i++ {
+		mustJoin(t, st[i%2], fmt.Sprint("u", i), v.ID)
+	}
+	settled := func() bool {
+		for _, s := range sinks {
+			s.mu.Lock()
+			for _, n := range s.held {
+				if n != 0 {
+					s.mu.Unlock()
+					return false
+				}
+			}
+			s.mu.Unlock()
+		}
+		return true
+	}
+	waitFor(t, 5e9, "both shards to follow the 8 members", func() bool {
+		d, _, ok := st[0].f.copyOf(v.ID)
+		return ok && len(d.Members) == 8 && settled()
+	})
+	if err := st[0].Send(ctx, "a0", []byte{0}, nil); err != nil { // warm: the scripts loaded
+		t.Fatal(err)
+	}
+	waitUntil(t, "the warm-up recorded", settled)
+	a0, _ := cnt[0].read()
+	b0, _ := cnt[1].read()
+	s0 := serverCalls(t, admin)
+	const sends = 20
+	for i := range sends {
+		if err := st[0].Send(ctx, "a0", []byte{byte(i)}, nil); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the send recorded on both shards", settled) // one message a write: no batching
+	}
+	a1, _ := cnt[0].read()
+	b1, _ := cnt[1].read()
+	s1 := serverCalls(t, admin)
+	perSend := func(n int64) float64 { return float64(n) / sends }
+	t.Logf("split lobby.send with records, per send: acting shard sends %.2f commands, the other shard %.2f, Redis runs %.2f (7 delivered)",
+		perSend(a1-a0), perSend(b1-b0), perSend(s1-s0))
+	if perSend(a1-a0) > 2 || perSend(b1-b0) > 1 {
+		t.Errorf("records cost more than one command per message per shard: a %.2f (commit included), b %.2f", perSend(a1-a0), perSend(b1-b0))
+	}
+	// Same-shard sends: none, records or not.
+	w := mustCreate(t, st[1], "solo", 2)
+	mustJoin(t, st[1], "solo2", w.ID)
+	waitUntil(t, "solo's lobby recorded", settled)
+	c0, _ := cnt[1].read()
+	if err := st[1].Send(ctx, "solo", []byte{1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c1, _ := cnt[1].read(); c1 != c0 {
+		t.Errorf("a same-shard send cost %d commands", c1-c0)
 	}
 }

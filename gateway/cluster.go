@@ -358,6 +358,14 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 				if res, ok := g.hub.attachResumed(cs, c, prev.ID, next); ok {
 					return res, false, nil
 				}
+				if s := g.hub.lookup(uid); s == nil || s.id != prev.ID {
+					// Ours, but not in this process: the shard was killed
+					// and restarted under the same id. Its delivery record
+					// of the user's lobby is in Redis, as for a dead shard.
+					if res, ok := g.resumeFromRecord(ctx, cs, c, prev, next); ok {
+						return res, true, nil
+					}
+				}
 			} else if prev.Orphaned {
 				// Its shard died (or stopped) and nobody holds its ring:
 				// the session goes on from the lobby's log where the dead
