@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"regexp"
 	"sort"
@@ -15,12 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-	"github.com/vmihailenco/msgpack/v5"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/lobbyd/lobbyd/app"
 	"github.com/lobbyd/lobbyd/config"
+	"github.com/lobbyd/lobbyd/internal/wstest"
 )
 
 // spec is the part of an OpenAPI 3.1 document the test reads.
@@ -255,52 +253,13 @@ func startShard(t *testing.T, mutate func(*config.Config)) *app.App {
 	return a
 }
 
-// player is a WebSocket client that makes lobbies for the scenarios.
-type player struct {
-	t  *testing.T
-	ws *websocket.Conn
-}
-
-func dialPlayer(t *testing.T, a *app.App, user string) *player {
+func dialPlayer(t *testing.T, a *app.App, user string) *wstest.Player {
 	t.Helper()
 	tok, err := a.Auth.Issue(user, "", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+a.Addr()+"/ws?token="+url.QueryEscape(tok), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	return &player{t: t, ws: ws}
-}
-
-// call sends a request and returns its reply's d, skipping events.
-func (p *player) call(op string, d map[string]any) map[string]any {
-	p.t.Helper()
-	req, _ := msgpack.Marshal(map[string]any{"op": op, "rid": 1, "d": d})
-	if err := p.ws.WriteMessage(websocket.BinaryMessage, req); err != nil {
-		p.t.Fatal(err)
-	}
-	for {
-		p.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, b, err := p.ws.ReadMessage()
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		var m map[string]any
-		if err := msgpack.Unmarshal(b, &m); err != nil {
-			p.t.Fatal(err)
-		}
-		if _, isEvent := m["ev"]; isEvent {
-			continue
-		}
-		if m["ok"] != true {
-			p.t.Fatalf("%s refused: %v", op, m["err"])
-		}
-		d, _ := m["d"].(map[string]any)
-		return d
-	}
+	return wstest.Dial(t, a.Addr(), tok)
 }
 
 func lobbyID(d map[string]any) string {
@@ -353,9 +312,9 @@ func TestOpenAPIAnswersAreTheServers(t *testing.T) {
 		return tok
 	}
 	host, member := dialPlayer(t, a, "host"), dialPlayer(t, a, "member")
-	public := lobbyID(host.call("lobby.create", map[string]any{"name": "public", "max_players": 4, "visibility": "public"}))
-	member.call("lobby.join", map[string]any{"lobby_id": public})
-	private := lobbyID(dialPlayer(t, a, "loner").call("lobby.create", map[string]any{"name": "private", "max_players": 2, "visibility": "private"}))
+	public := lobbyID(host.Call("lobby.create", map[string]any{"name": "public", "max_players": 4, "visibility": "public"}))
+	member.Call("lobby.join", map[string]any{"lobby_id": public})
+	private := lobbyID(dialPlayer(t, a, "loner").Call("lobby.create", map[string]any{"name": "private", "max_players": 2, "visibility": "private"}))
 	queuer := issue("queuer")
 	var ticket struct {
 		Ticket struct{ ID string } `json:"ticket"`

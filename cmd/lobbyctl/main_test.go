@@ -5,19 +5,16 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/lobbyd/lobbyd/app"
 	"github.com/lobbyd/lobbyd/config"
 	"github.com/lobbyd/lobbyd/internal/redistest"
+	"github.com/lobbyd/lobbyd/internal/wstest"
 )
 
 // lobbyctl's tests run it (run, as main does) against live in-process
@@ -66,52 +63,13 @@ func ok(t *testing.T, a *app.App, args ...string) string {
 	return out
 }
 
-// player is a WebSocket client of a shard.
-type player struct {
-	t  *testing.T
-	ws *websocket.Conn
-}
-
-func dial(t *testing.T, a *app.App, user string) *player {
+func dial(t *testing.T, a *app.App, user string) *wstest.Player {
 	t.Helper()
 	tok, err := a.Auth.Issue(user, "Name "+user, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+a.Addr()+"/ws?token="+url.QueryEscape(tok), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ws.Close() })
-	return &player{t: t, ws: ws}
-}
-
-// call sends a request and returns its reply's d, skipping events.
-func (p *player) call(op string, d map[string]any) map[string]any {
-	p.t.Helper()
-	req, _ := msgpack.Marshal(map[string]any{"op": op, "rid": 1, "d": d})
-	if err := p.ws.WriteMessage(websocket.BinaryMessage, req); err != nil {
-		p.t.Fatal(err)
-	}
-	for {
-		p.ws.SetReadDeadline(time.Now().Add(15 * time.Second))
-		_, b, err := p.ws.ReadMessage()
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		var m map[string]any
-		if err := msgpack.Unmarshal(b, &m); err != nil {
-			p.t.Fatal(err)
-		}
-		if _, isEvent := m["ev"]; isEvent {
-			continue
-		}
-		if m["ok"] != true {
-			p.t.Fatalf("%s refused: %v", op, m["err"])
-		}
-		d, _ := m["d"].(map[string]any)
-		return d
-	}
+	return wstest.Dial(t, a.Addr(), tok)
 }
 
 func lobbyField(d map[string]any, k string) string {
@@ -154,10 +112,10 @@ func readyz(addr string) int {
 func TestLobbyctlAgainstAShard(t *testing.T) {
 	a := startShard(t, nil)
 	host, guest := dial(t, a, "u1"), dial(t, a, "u2")
-	d := host.call("lobby.create", map[string]any{"name": "Night raid", "max_players": 4, "visibility": "private", "mode": "ctf", "region": "eu"})
+	d := host.Call("lobby.create", map[string]any{"name": "Night raid", "max_players": 4, "visibility": "private", "mode": "ctf", "region": "eu"})
 	id, code := lobbyField(d, "id"), lobbyField(d, "code")
-	guest.call("lobby.join", map[string]any{"code": code})
-	other := lobbyField(dial(t, a, "u3").call("lobby.create", map[string]any{"name": "Open room", "max_players": 2, "visibility": "public"}), "id")
+	guest.Call("lobby.join", map[string]any{"code": code})
+	other := lobbyField(dial(t, a, "u3").Call("lobby.create", map[string]any{"name": "Open room", "max_players": 2, "visibility": "public"}), "id")
 	tok, _ := a.Auth.Issue("q1", "", time.Hour)
 	req, _ := http.NewRequest("POST", "http://"+a.Addr()+"/v1/queues/duel/tickets", strings.NewReader(`{"skill": 1000}`))
 	req.Header.Set("Authorization", "Bearer "+tok)
@@ -283,7 +241,7 @@ func TestLobbyctlDrainsAnotherShard(t *testing.T) {
 	}
 	a, b := sh[0], sh[1]
 	host := dial(t, b, "cu1")
-	id := lobbyField(host.call("lobby.create", map[string]any{"name": "on b", "max_players": 2, "visibility": "private"}), "id")
+	id := lobbyField(host.Call("lobby.create", map[string]any{"name": "on b", "max_players": 2, "visibility": "private"}), "id")
 	wantLines(t, "lobbies --shard b on a", ok(t, a, "lobbies", "--shard", "b"), id, "on b")
 	wantLines(t, "lobby on a", ok(t, a, "lobby", id), "cu1", " b ")
 	out := ok(t, a, "shards")
