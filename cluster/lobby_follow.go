@@ -62,6 +62,11 @@ type follower struct {
 	active  int                  // lobbies with a member here
 
 	resyncs atomic.Int64 // subscriptions (re)confirmed after the first: for tests and metrics
+
+	// events are the Sink's event scratch, shared by the lobbies: one in
+	// every followed lobby cost an idle cluster 48 bytes a player
+	// (docs/architecture.md, "Memory per idle player").
+	events sync.Pool
 }
 
 // followed is one lobby as this shard follows it. Every field is guarded
@@ -94,8 +99,7 @@ type followed struct {
 
 	sends sendGroup // cross-shard lobby.send's group commit (lobby_sendgroup.go)
 
-	to []string    // local recipients scratch
-	ev lobby.Event // event scratch
+	to []string // local recipients scratch
 
 	// Delivery records (deliveries.go), when the sink keeps them: rec
 	// collects what the message being applied numbered, joined says a
@@ -594,7 +598,10 @@ func (f *follower) deliverLocked(fl *followed, w *wireEvent, off uint64) {
 	if len(fl.to) == 0 {
 		return
 	}
-	ev := &fl.ev
+	ev, _ := f.events.Get().(*lobby.Event)
+	if ev == nil {
+		ev = new(lobby.Event)
+	}
 	*ev = lobby.Event{
 		LobbyID: fl.id, Version: versionAt(off), Name: w.Name, To: fl.to, Member: w.Member, Lobby: w.Lobby,
 		UserID: w.UserID, Reason: w.Reason, From: w.From, Text: w.Text, TS: w.TS,
@@ -609,6 +616,7 @@ func (f *follower) deliverLocked(fl *followed, w *wireEvent, off uint64) {
 		f.s.sink.Deliver(ev)
 	}
 	*ev = lobby.Event{}
+	f.events.Put(ev)
 }
 
 // setDocLocked takes a new document (nil: the lobby is gone) and files

@@ -2,6 +2,7 @@ package lobby
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -32,6 +33,31 @@ func DecodeDoc(b []byte) (*Doc, error) {
 			d.Attrs[k] = n
 		}
 	}
+	d.shareStrings()
 	d.reindex()
 	return d, nil
+}
+
+// shareStrings makes the equal strings of a decoded Doc one: a name that
+// is the user id (a token without one), the host's id, the few shard
+// names. A cluster shard keeps a decoded copy of every lobby it has a
+// member in (docs/architecture.md, "Memory per idle player").
+func (d *Doc) shareStrings() {
+	var shards []string
+	for _, m := range d.Members {
+		if m.Name == m.UserID {
+			m.Name = m.UserID
+		}
+		if m.UserID == d.Host {
+			d.Host = m.UserID
+		}
+		if m.Shard == "" {
+			continue
+		}
+		if i := slices.Index(shards, m.Shard); i >= 0 {
+			m.Shard = shards[i]
+		} else if len(shards) < 8 {
+			shards = append(shards, m.Shard)
+		}
+	}
 }
