@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"slices"
 	"sync"
 	"time"
@@ -110,10 +111,58 @@ const (
 	recordBackoffMax = time.Second
 )
 
-// recorder writes the records of one shard, in the order they were
-// queued, and releases each delivery's frames once its record is in. One
-// goroutine: a write takes everything queued meanwhile (group commit).
+// recorder writes the records of one shard and releases each delivery's
+// frames once its record is in. Its lanes run apart, a lobby always in the
+// same one, so each lobby's records are written in the order they were
+// queued (ResumePoint reads them newest first); a lane's write takes
+// everything queued in it meanwhile (group commit). Several lanes: a write
+// waits for a round trip, which on a loaded machine is also a wait for the
+// scheduler, and the frames of every lobby behind it wait too.
 type recorder struct {
+	sink  RecordingSink
+	lanes []*recordLane
+}
+
+// recordLanes is the number of lanes of a recorder.
+const recordLanes = 8
+
+func newRecorder(s *LobbyStore, sink RecordingSink) *recorder {
+	r := &recorder{sink: sink}
+	for range recordLanes {
+		r.lanes = append(r.lanes, &recordLane{s: s, sink: sink, wake: make(chan struct{}, 1), ttlAt: make(map[string]time.Time)})
+	}
+	return r
+}
+
+// add queues d in its lobby's lane; its frames wait until its record is in.
+func (r *recorder) add(d *Delivery) {
+	h := fnv.New32a()
+	h.Write([]byte(d.Lobby))
+	r.lanes[h.Sum32()%uint32(len(r.lanes))].add(d)
+}
+
+// drop forgets what every lane has queued (drop of recordLane).
+func (r *recorder) drop() {
+	for _, l := range r.lanes {
+		l.drop()
+	}
+}
+
+// run runs every lane until ctx ends.
+func (r *recorder) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, l := range r.lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.run(ctx)
+		}()
+	}
+	wg.Wait()
+}
+
+// recordLane is one lane of a recorder: one goroutine writing in order.
+type recordLane struct {
 	s    *LobbyStore
 	sink RecordingSink
 	wake chan struct{}
@@ -123,15 +172,10 @@ type recorder struct {
 	dropped bool                 // drop was called: the batch in hand goes too
 	ttlAt   map[string]time.Time // lobby → when its record's TTL is refreshed next
 	swept   time.Time            // when ttlAt last lost its past entries
-	written uint64               // XADDs sent (for tests)
-}
-
-func newRecorder(s *LobbyStore, sink RecordingSink) *recorder {
-	return &recorder{s: s, sink: sink, wake: make(chan struct{}, 1), ttlAt: make(map[string]time.Time)}
 }
 
 // add queues d; its frames wait until run has written its record.
-func (r *recorder) add(d *Delivery) {
+func (r *recordLane) add(d *Delivery) {
 	d.done = make(chan struct{})
 	r.mu.Lock()
 	r.queue = append(r.queue, d)
@@ -144,7 +188,7 @@ func (r *recorder) add(d *Delivery) {
 
 // drop forgets what is queued (the shard lost Redis: its sessions are
 // retired and nothing it numbered is sent any more), waking waiters.
-func (r *recorder) drop() {
+func (r *recordLane) drop() {
 	r.mu.Lock()
 	q := r.queue
 	r.queue, r.dropped = nil, true
@@ -155,7 +199,7 @@ func (r *recorder) drop() {
 	}
 }
 
-func (r *recorder) run(ctx context.Context) {
+func (r *recordLane) run(ctx context.Context) {
 	backoff := 10 * time.Millisecond
 	var batch []*Delivery
 	for {
@@ -210,7 +254,7 @@ func (r *recorder) run(ctx context.Context) {
 }
 
 // write sends one XADD per lobby with every message of batch for it.
-func (r *recorder) write(ctx context.Context, batch []*Delivery) error {
+func (r *recordLane) write(ctx context.Context, batch []*Delivery) error {
 	byLobby := map[string][]recordEntry{}
 	var order []string
 	for _, d := range batch {
@@ -245,7 +289,6 @@ func (r *recorder) write(ctx context.Context, batch []*Delivery) error {
 			pipe.PExpire(ctx, key, recordTTL)
 			r.ttlAt[id] = now.Add(recordTTLEvery)
 		}
-		r.written++
 	}
 	r.mu.Unlock()
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -325,6 +325,20 @@ func (f *follower) applyOwn(ctx context.Context, m *message, doc *lobby.Doc) {
 			f.catchUpLocked(ctx, fl)
 		}
 	}
+	if later, _ := ctx.Value(recordWaitLater{}).(bool); !later {
+		f.awaitRecordLocked(ctx, fl)
+	}
+}
+
+// recordWaitLater, set in a commit's context, says its caller waits for
+// the commit's delivery record itself (awaitRecord), after letting others
+// go on (a group commit).
+type recordWaitLater struct{}
+
+// awaitRecord is awaitRecordLocked for a caller without fl.mu.
+func (f *follower) awaitRecord(ctx context.Context, fl *followed) {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
 	f.awaitRecordLocked(ctx, fl)
 }
 

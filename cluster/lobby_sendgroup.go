@@ -56,6 +56,12 @@ type sendBatch struct {
 // when the lobby's version moved (the caller reads it and computes the
 // send again).
 func (s *LobbyStore) commitSend(ctx context.Context, fl *followed, d *lobby.Doc, version uint64, c *collector) (bool, error) {
+	// The delivery record of the commit (deliveries.go) is waited for
+	// after the group is passed on, not in the commit: the next batch need
+	// not wait for this one's record.
+	wait := ctx
+	ctx = context.WithValue(ctx, recordWaitLater{}, true)
+	defer s.f.awaitRecord(wait, fl)
 	g := &fl.sends
 	g.mu.Lock()
 	if !g.busy {
