@@ -39,7 +39,7 @@ func TestRecordedFramesWaitForTheirRecord(t *testing.T) {
 	}
 	for i, text := range []string{"one", "two"} {
 		m := got[i+1]
-		if toU64(m["seq"]) != uint64(i+1) || m["d"].(map[string]any)["text"] != text {
+		if seq, _ := asUint(m["seq"]); seq != uint64(i+1) || m["d"].(map[string]any)["text"] != text {
 			t.Fatalf("#%d: %v, want seq %d %q", i+1, m, i+1, text)
 		}
 	}
@@ -47,18 +47,4 @@ func TestRecordedFramesWaitForTheirRecord(t *testing.T) {
 	if got := w.decoded(t); len(got) != 4 {
 		t.Fatalf("after three: %d messages", len(got))
 	}
-}
-
-func toU64(v any) uint64 {
-	switch n := v.(type) {
-	case int8:
-		return uint64(n)
-	case uint8:
-		return uint64(n)
-	case int64:
-		return uint64(n)
-	case uint64:
-		return n
-	}
-	return 0
 }

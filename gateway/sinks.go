@@ -13,31 +13,33 @@ import (
 // every recipient gets the same bytes with its own seq.
 type lobbySink struct{ g *Gateway }
 
-func (s lobbySink) Deliver(ev *lobby.Event) {
-	g := s.g
-	if len(ev.To) == 0 {
-		return
-	}
-	if buf := g.encodeLobbyEvent(ev); buf != nil {
-		g.metrics.eventsOut.Inc()
-		size := len(buf.b)
-		g.metrics.event(ev.Name).delivered(g.hub.fanOut(ev.To, buf), size)
-	}
-}
+func (s lobbySink) Deliver(ev *lobby.Event) { s.deliver(ev, nil) }
 
 // DeliverRecorded implements cluster.RecordingSink: Deliver whose frames
 // wait for the shard's delivery record of the message (docs/cluster.md,
 // "Delivery records").
-func (s lobbySink) DeliverRecorded(ev *lobby.Event, d *cluster.Delivery) {
+func (s lobbySink) DeliverRecorded(ev *lobby.Event, d *cluster.Delivery) { s.deliver(ev, d) }
+
+// deliver encodes ev once and fans it out to its recipients here, their
+// frames waiting for d's record when d is not nil.
+func (s lobbySink) deliver(ev *lobby.Event, d *cluster.Delivery) {
 	g := s.g
 	if len(ev.To) == 0 {
 		return
 	}
-	if buf := g.encodeLobbyEvent(ev); buf != nil {
-		g.metrics.eventsOut.Inc()
-		size := len(buf.b)
-		g.metrics.event(ev.Name).delivered(g.hub.fanOutRecorded(ev.To, buf, d), size)
+	buf := g.encodeLobbyEvent(ev)
+	if buf == nil {
+		return
 	}
+	g.metrics.eventsOut.Inc()
+	size := len(buf.b)
+	var n int
+	if d == nil {
+		n = g.hub.fanOut(ev.To, buf)
+	} else {
+		n = g.hub.fanOutRecorded(ev.To, buf, d)
+	}
+	g.metrics.event(ev.Name).delivered(n, size)
 }
 
 // Positions implements cluster.RecordingSink.
