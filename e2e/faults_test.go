@@ -562,3 +562,59 @@ func firstDiff(a, b []string) int {
 	}
 	return min(len(a), len(b))
 }
+
+// TestBinaryClusterShardRestartedSameID: shard a is killed and started
+// again at once under the same id (a container restarted in place), while
+// a member on b chats. a's player resumes on the new a: the directory
+// still names a, whose new process has no such session, so a's delivery
+// record of the lobby places the client's last seq (or, if b found a
+// dead first, the orphan's resume does the same): resumed: true, and the
+// stream, old connection then new, holds every chat the member on b has,
+// in the same order, none twice.
+func TestBinaryClusterShardRestartedSameID(t *testing.T) {
+	rs := redistest.Server(t)
+	prefix := redistest.Prefix(t)
+	a := startFaultShard(t, rs.Addr, prefix, "a")
+	b := startFaultShard(t, rs.Addr, prefix, "b")
+	m, p, talker := b.dial("m"), a.dial("p"), b.dial("tk")
+	id := str(lobbyOf(m.ok("lobby.create", map[string]any{"name": "restart", "max_players": 8, "visibility": "public"}))["id"])
+	p.ok("lobby.join", map[string]any{"lobby_id": id})
+	talker.ok("lobby.join", map[string]any{"lobby_id": id})
+	tk := startTalker(talker, false)
+	time.Sleep(300 * time.Millisecond)
+	if err := a.proc.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.waitClose()
+	last := lastSeq(p)
+	a2 := startFaultShard(t, rs.Addr, prefix, "a")
+	n := a2.dialQuery(p.user, resumeQuery(a2.server, p, last))
+	if w := n.welcome.d(); w["resumed"] != true || w["shard"] != "a" || lobbyOf(w)["id"] != id {
+		t.Fatalf("p on the restarted a: %v", w)
+	}
+	if v := a2.metric(t, "lobbyd_cluster_resumes_from_record_total"); v != 1 {
+		t.Fatalf("lobbyd_cluster_resumes_from_record_total on the restarted a: %v, want 1", v)
+	}
+	time.Sleep(300 * time.Millisecond) // chats after the move
+	tk.halt()
+	final := fmt.Sprintf("tk %d", tk.sent-1)
+	eventually(t, "the last chat on both", func() bool {
+		for _, c := range []*client{m, n} {
+			c.mu.Lock()
+			found := slices.ContainsFunc(c.inbox, func(e msg) bool { return e["ev"] == "lobby.chat" && str(e.d()["text"]) == final })
+			c.mu.Unlock()
+			if !found {
+				return false
+			}
+		}
+		return true
+	})
+	ref := chatsOf(checkStream(t, m, 1))
+	lastChat := map[string]int{}
+	before := checkEvents(t, p.user, p.drainEvents(), 1, lastChat)
+	after := checkEvents(t, n.user, n.drainEvents(), last+1, lastChat)
+	if got := chatsOf(append(before, after...)); !slices.Equal(got, ref) {
+		t.Fatalf("p: %d chats across the restart, m has %d; first difference at %d", len(got), len(ref), firstDiff(got, ref))
+	}
+	t.Logf("p resumed on the restarted a after %d chats on its old connection, %d on the new", len(chatsOf(before)), len(chatsOf(after)))
+}
