@@ -122,10 +122,16 @@ type opFunc func(g *Gateway, ctx context.Context, s *Session, d []byte) (any, er
 var coldOps = map[string]opFunc{
 	protocol.OpLobbyCreate: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.CreateLobby) (any, error) {
 		v, err := g.lobbies.Create(ctx, s.actor(), p)
+		if err == nil {
+			g.hub.placeIn(s, v.ID)
+		}
 		return protocol.LobbyReply{Lobby: v}, err
 	}),
 	protocol.OpLobbyJoin: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.JoinLobby) (any, error) {
 		v, err := g.lobbies.Join(ctx, s.actor(), p)
+		if err == nil {
+			g.hub.placeIn(s, v.ID)
+		}
 		return protocol.LobbyReply{Lobby: v}, err
 	}),
 	protocol.OpLobbyLeave: func(g *Gateway, ctx context.Context, s *Session, _ []byte) (any, error) {

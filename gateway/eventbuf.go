@@ -22,8 +22,9 @@ import (
 // event per player alive (docs/architecture.md, "Memory per idle player").
 type eventBuf struct {
 	refs    atomic.Int32
-	charged bool // cap(b) is charged to the budget: published, not yet released
-	inView  bool // a view of the lobby from version on shows all the event says
+	charged bool  // cap(b) is charged to the budget: published, not yet released
+	inView  bool  // a view of the lobby from version on shows all the event says
+	home    int16 // the lobby's loop + 1 (place.go); 0: none. In what was padding
 	b       []byte
 
 	stamp uint64 // publication order on this shard; set by publish
@@ -60,7 +61,7 @@ func (p *eventPool) get(size int) *eventBuf {
 		if size <= c {
 			if e, ok := p.pools[i].Get().(*eventBuf); ok {
 				e.b = e.b[:0]
-				e.lobbyID, e.version, e.inView = "", 0, false
+				e.lobbyID, e.version, e.inView, e.home = "", 0, false, 0
 				e.refs.Store(1)
 				return e
 			}

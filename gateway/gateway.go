@@ -224,6 +224,7 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 		g.cancel()
 		return nil, err
 	}
+	g.hub.place = newPlacer(g.net.Loops())
 	g.metrics = newMetrics(g)
 	if b.Cluster != nil {
 		g.metrics.registry.MustRegister(g.redisMetrics.collectors()...)

@@ -25,6 +25,7 @@ type hub struct {
 	// records: the shard keeps delivery records (a cluster): sessions
 	// note where they arrived (Session.arriveLocked). Set before serving.
 	records bool
+	place   *placer // lobbies' loops (place.go); nil: one loop, nothing to place
 
 	mu sync.RWMutex
 	// Guarded by mu.
@@ -97,6 +98,7 @@ func (h *hub) attach(cs *connState, conn writer) attachResult {
 				old.grace = nil
 			}
 			old.conn, old.cs, old.live = conn, cs, false
+			h.moveToLobbyLocked(old, old.lobbyID) // the lobby of its last event
 			old.mu.Unlock()
 			return res
 		}

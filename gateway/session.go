@@ -109,6 +109,9 @@ func (s *Session) numberGatedLocked(h *hub, ev *eventBuf, gate bool) uint64 {
 		}
 		s.lobbyID, s.lobbyVer = ev.lobbyID, ev.version
 	}
+	if ev.home != 0 {
+		moveTo(s.conn, int(ev.home)-1)
+	}
 	s.seq++
 	s.ring.push(&h.pool, s.seq, ev, h.ringEntries, h.ringBytes)
 	r := s.side

@@ -63,6 +63,9 @@ func (g *Gateway) encodeLobbyEvent(ev *lobby.Event) *eventBuf {
 		}
 	}
 	buf.lobbyID, buf.version, buf.inView = ev.LobbyID, ev.Version, inView(ev.Name)
+	if p := g.hub.place; p != nil {
+		buf.home = int16(p.homeOf(ev.LobbyID) + 1)
+	}
 	return buf
 }
 

@@ -86,9 +86,7 @@ func (l *loop) finalize(c *Conn) {
 		l.nClosing--
 	}
 	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
-	if i := c.fd / len(l.srv.loops); i < len(l.conns) && l.conns[i] == c {
-		l.conns[i] = nil
-	}
+	l.unslot(c)
 	c.mu.Lock()
 	if c.state.Load() == stateOpen {
 		c.code = CloseAbnormal
@@ -101,7 +99,6 @@ func (l *loop) finalize(c *Conn) {
 	c.mu.Unlock()
 	c.p.release()
 	c.initial = nil
-	l.count--
 	l.srv.n.Add(-1)
 	if !c.onClosed {
 		c.onClosed = true
@@ -115,7 +112,7 @@ func (c *Conn) dropUnopened() {
 	c.mu.Lock()
 	c.state.Store(stateClosed)
 	c.giveSlotLocked()
-	c.out.release(c.loop.srv.cfg.Budget)
+	c.out.release(c.srv.cfg.Budget)
 	_ = unix.Close(c.fd)
 	c.mu.Unlock()
 }

@@ -22,11 +22,17 @@ const (
 type Conn struct {
 	// Set before the loop sees the Conn, read-only after.
 	fd    int
-	gen   uint32 // tells this Conn from a later one on the same fd number
-	loop  *loop
+	srv   *Server
 	value any
 
+	// The loop that owns the connection. It changes only when the owner
+	// hands the connection to another loop (MoveTo), under mu: other
+	// goroutines read it under mu, the owning loop reads it freely.
+	loop *loop
+
 	// Owned by the loop goroutine.
+	idx        int32  // slot in the loop's table, and the epoll event's data
+	gen        uint32 // tells this Conn from a later one in the same slot
 	p          parser
 	initial    []byte // bytes that came with the handshake; nil once fed
 	lastActive int64  // loop clock (ns) of the last complete frame
@@ -35,6 +41,7 @@ type Conn struct {
 	finalized  bool   // fd closed and out of the table
 	peerGone   bool   // read EOF: the peer closed its side
 	inClosing  bool   // counted in loop.nClosing
+	moreInput  bool   // left its loop's again list to move: the next loop reads on
 
 	state atomic.Uint32 // stateOpen, stateClosing, stateClosed; written under mu
 
@@ -46,6 +53,9 @@ type Conn struct {
 	shutWr bool     // FIN sent (shutdown SHUT_WR) after the close frame
 	dirty  bool     // on the loop's dirty list: out holds output not yet tried
 	slot   bool     // holds one of Server.slots (until it leaves stateOpen)
+	moving bool     // a move request is on loop's inbox
+
+	want atomic.Int32 // index of the loop MoveTo asked for; written under mu
 }
 
 // Value returns what Upgrade was given.
@@ -84,12 +94,13 @@ func (c *Conn) CloseDiscard(code uint16, reason string) { c.close(code, reason, 
 func (c *Conn) close(code uint16, reason string, discard bool) {
 	c.mu.Lock()
 	if discard && c.state.Load() == stateOpen {
-		c.out.dropUnstarted(c.loop.srv.cfg.Budget)
+		c.out.dropUnstarted(c.srv.cfg.Budget)
 	}
 	started := c.startCloseLocked(code, reason)
+	l := c.loop
 	c.mu.Unlock()
 	if started {
-		c.loop.notifyClose(c)
+		l.notifyClose(c)
 	}
 }
 
@@ -116,16 +127,17 @@ func (c *Conn) writeFrame(op ws.OpCode, head, body []byte) error {
 		if err == ErrSlowConsumer {
 			// What it is owed it would not read before CloseTimeout:
 			// the close frame goes first (after the frame in flight).
-			c.out.dropUnstarted(c.loop.srv.cfg.Budget)
+			c.out.dropUnstarted(c.srv.cfg.Budget)
 			c.startCloseLocked(ClosePolicyViolation, "slow consumer")
 		} else {
 			c.failLocked()
 		}
 		notify = true
 	}
+	l := c.loop
 	c.mu.Unlock()
 	if notify {
-		c.loop.notifyClose(c)
+		l.notifyClose(c)
 	}
 	return err
 }
@@ -135,7 +147,7 @@ func (c *Conn) writeFrame(op ws.OpCode, head, body []byte) error {
 // one syscall (flushDirty). It does not check the state. ErrSlowConsumer:
 // over Config.WriteQueueBytes, or over the shard's budget.
 func (c *Conn) sendLocked(a, b, d []byte) error {
-	cfg := &c.loop.srv.cfg
+	cfg := &c.srv.cfg
 	if err := c.out.push(a, b, d, cfg.WriteQueueBytes, cfg.Budget, false); err != nil {
 		return err
 	}
@@ -161,7 +173,7 @@ func (c *Conn) flushLocked() error {
 		if n == 0 {
 			return nil // EAGAIN
 		}
-		c.out.advance(n, c.loop.srv.cfg.Budget)
+		c.out.advance(n, c.srv.cfg.Budget)
 	}
 	return nil
 }
@@ -180,7 +192,7 @@ func (c *Conn) startCloseLocked(code uint16, reason string) bool {
 	pn := putClosePayload(&payload, code, reason)
 	var hdr [maxServerHeader]byte
 	hn := putHeader(&hdr, ws.OpClose, pn)
-	bud := c.loop.srv.cfg.Budget
+	bud := c.srv.cfg.Budget
 	if c.out.pending() == 0 {
 		n, err := writev(c.fd, hdr[:hn], payload[:pn], nil)
 		if err != nil {
@@ -205,7 +217,7 @@ func (c *Conn) startCloseLocked(code uint16, reason string) bool {
 func (c *Conn) giveSlotLocked() {
 	if c.slot {
 		c.slot = false
-		c.loop.srv.giveSlot()
+		c.srv.giveSlot()
 	}
 }
 
@@ -217,7 +229,7 @@ func (c *Conn) failLocked() {
 	}
 	c.giveSlotLocked()
 	c.broken = true
-	c.out.release(c.loop.srv.cfg.Budget)
+	c.out.release(c.srv.cfg.Budget)
 }
 
 // writev writes a||b||d with one writev(2); EAGAIN is 0 bytes and no

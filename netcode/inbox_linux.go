@@ -18,11 +18,20 @@ func (l *loop) inbox() {
 	_, _ = sysRead(l.evfd, b[:])
 	l.woken.Store(false)
 	l.mu.Lock()
-	opens, closes, tasks, stopping := l.opens, l.closes, l.tasks, l.stopping
-	l.opens, l.closes, l.tasks = nil, nil, nil
+	opens, adopts, moves := l.opens, l.adopts, l.moves
+	closes, tasks, stopping := l.closes, l.tasks, l.stopping
+	l.opens, l.adopts, l.moves, l.closes, l.tasks = nil, nil, nil, nil, nil
 	l.mu.Unlock()
 	for _, c := range opens {
 		l.open(c)
+	}
+	// Adopted before the closes: a close started after a connection was
+	// handed over is on this inbox, behind its adoption (moveOut).
+	for _, c := range adopts {
+		l.adopt(c)
+	}
+	for _, c := range moves {
+		l.moveOut(c)
 	}
 	for _, c := range closes {
 		l.progressClose(c)
@@ -42,17 +51,20 @@ func (l *loop) inbox() {
 
 // exit closes what is left and the loop's own fds.
 func (l *loop) exit() {
+	l.mu.Lock()
+	l.stopped = true // from here on no other loop hands a connection over
+	opens, adopts, tasks := l.opens, l.adopts, l.tasks
+	l.opens, l.adopts, l.moves, l.closes, l.tasks = nil, nil, nil, nil, nil
+	_ = unix.Close(l.evfd)
+	l.mu.Unlock()
+	for _, c := range adopts { // handed over already: ours to close
+		l.slot(c)
+	}
 	for _, c := range l.conns {
 		if c != nil {
 			l.finalize(c)
 		}
 	}
-	l.mu.Lock()
-	l.stopped = true
-	opens, tasks := l.opens, l.tasks
-	l.opens, l.closes, l.tasks = nil, nil, nil
-	_ = unix.Close(l.evfd)
-	l.mu.Unlock()
 	for _, c := range opens { // never opened: no OnOpen, so no OnClose
 		c.dropUnopened()
 	}

@@ -24,6 +24,7 @@ const (
 // loop is one epoll goroutine and the connections it owns.
 type loop struct {
 	srv    *Server
+	index  int     // in srv.loops
 	epfd   int     // the epoll set; owned by poller
 	poller *poller // parks the loop in the runtime's netpoller
 	evfd   int     // eventfd: wakes the loop when its inbox has work
@@ -33,7 +34,8 @@ type loop struct {
 	polled       int                // pollFn's result
 	pollErr      error
 	buf          []byte  // read buffer; OnMessage's msg points into it
-	conns        []*Conn // indexed by fd / len(srv.loops)
+	conns        []*Conn // indexed by Conn.idx
+	free         []int32 // unused indexes of conns
 	count        int     // live connections in conns
 	gen          uint32  // last generation handed out
 	now          int64   // loop clock (ns since srv.start), set on each wake
@@ -51,6 +53,8 @@ type loop struct {
 	// so no wake ever writes to a closed (or reused) fd number.
 	mu       sync.Mutex
 	opens    []*Conn
+	adopts   []*Conn // handed over by another loop (Conn.MoveTo)
+	moves    []*Conn // to hand over to the loop they asked for
 	closes   []*Conn
 	tasks    []func()
 	stopping bool
@@ -67,7 +71,7 @@ type loop struct {
 	done chan struct{} // closed when run returns
 }
 
-func newLoop(s *Server) (*loop, error) {
+func newLoop(s *Server, index int) (*loop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -77,7 +81,8 @@ func newLoop(s *Server) (*loop, error) {
 		unix.Close(epfd)
 		return nil, err
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(evfd)}
+	// A connection's event carries its table index, never negative.
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: evfdData}
 	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &ev); err != nil {
 		unix.Close(epfd)
 		unix.Close(evfd)
@@ -91,6 +96,7 @@ func newLoop(s *Server) (*loop, error) {
 	}
 	l := &loop{
 		srv:    s,
+		index:  index,
 		epfd:   epfd,
 		poller: p,
 		evfd:   evfd,
@@ -129,7 +135,7 @@ func (l *loop) run() {
 		l.now = l.srv.clock()
 		for i := 0; i < n; i++ {
 			ev := l.events[i]
-			if int(ev.Fd) == l.evfd {
+			if ev.Fd == evfdData {
 				l.inbox()
 				continue
 			}
@@ -149,19 +155,46 @@ func (l *loop) run() {
 	}
 }
 
-// lookup finds the connection of an event. The generation stored with the
-// event guards against a stale event for an fd number that was closed and
-// reused by a newer connection.
-func (l *loop) lookup(fd int, gen uint32) *Conn {
-	i := fd / len(l.srv.loops)
-	if i < 0 || i >= len(l.conns) {
+// evfdData is the epoll event data of the loop's eventfd.
+const evfdData = -1
+
+// lookup finds the connection of an event by its table index. The
+// generation stored with the event guards against a stale event for a
+// slot that was freed and given to a newer connection.
+func (l *loop) lookup(idx int, gen uint32) *Conn {
+	if idx < 0 || idx >= len(l.conns) {
 		return nil
 	}
-	c := l.conns[i]
-	if c == nil || c.fd != fd || c.gen != gen {
+	c := l.conns[idx]
+	if c == nil || c.gen != gen {
 		return nil
 	}
 	return c
+}
+
+// slot gives c a free index of the table and a new generation.
+func (l *loop) slot(c *Conn) {
+	var i int32
+	if n := len(l.free); n > 0 {
+		i = l.free[n-1]
+		l.free = l.free[:n-1]
+	} else {
+		i = int32(len(l.conns))
+		l.conns = append(l.conns, nil)
+	}
+	l.gen++
+	c.idx, c.gen = i, l.gen
+	l.conns[i] = c
+	l.count++
+}
+
+// unslot takes c out of the table (if it is in it).
+func (l *loop) unslot(c *Conn) {
+	if i := c.idx; int(i) < len(l.conns) && l.conns[i] == c {
+		l.conns[i] = nil
+		l.free = append(l.free, i)
+		l.count--
+	}
 }
 
 // handle serves one readiness event.
@@ -278,6 +311,10 @@ func (l *loop) flushDirty() {
 	for i, c := range l.flushing {
 		l.flushing[i] = nil
 		c.mu.Lock()
+		if c.loop != l { // moved: its new loop's dirty list has it
+			c.mu.Unlock()
+			continue
+		}
 		c.dirty = false
 		failed := false
 		if c.state.Load() != stateClosed && c.out.pending() > 0 && !c.broken {
@@ -315,14 +352,7 @@ func (l *loop) flush(c *Conn) {
 // open registers a handed-over connection: table, OnOpen, the bytes that
 // came with the handshake, then epoll.
 func (l *loop) open(c *Conn) {
-	i := c.fd / len(l.srv.loops)
-	if i >= len(l.conns) {
-		l.conns = append(l.conns, make([]*Conn, i+1-len(l.conns)+len(l.conns)/2)...)
-	}
-	l.gen++
-	c.gen = l.gen
-	l.conns[i] = c
-	l.count++
+	l.slot(c)
 	l.srv.n.Add(1)
 	c.lastActive = l.now
 	l.srv.h.OnOpen(c)
@@ -334,7 +364,12 @@ func (l *loop) open(c *Conn) {
 	if c.finalized {
 		return
 	}
-	ev := unix.EpollEvent{Events: epollConnEvents, Fd: int32(c.fd), Pad: int32(c.gen)}
+	l.watch(c)
+}
+
+// watch adds c to the loop's epoll set.
+func (l *loop) watch(c *Conn) {
+	ev := unix.EpollEvent{Events: epollConnEvents, Fd: c.idx, Pad: int32(c.gen)}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
 		l.srv.log.Error("netcode: epoll_ctl add failed", "err", err)
 		l.abort(c)

@@ -31,6 +31,12 @@ type Server struct {
 	slots    atomic.Int64 // open connections and upgrades under way (Config.MaxConnections)
 	shutdown atomic.Bool
 	once     sync.Once
+
+	// moves is held for reading while a loop hands a connection over
+	// (tried, never waited for: a loop must not block) and for writing by
+	// Each, so that no connection is in flight between two loops, seen
+	// by neither or by both, while Each walks the tables.
+	moves sync.RWMutex
 }
 
 // NewServer starts cfg.Loops epoll loops that deliver to h.
@@ -44,8 +50,8 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 	// 1ms and 250ms (a tick costs one scan of the loop's table).
 	t := min(cfg.HeartbeatInterval, cfg.CloseTimeout) / 4
 	s.tick = int64(min(max(t, time.Millisecond), 250*time.Millisecond))
-	for range cfg.Loops {
-		l, err := newLoop(s)
+	for i := range cfg.Loops {
+		l, err := newLoop(s, i)
 		if err != nil {
 			for _, l := range s.loops {
 				l.poller.close()
@@ -157,7 +163,8 @@ func (s *Server) adopt(nc net.Conn, resp []byte, value any) {
 		return
 	}
 	l := s.loops[fd%len(s.loops)]
-	c := &Conn{fd: fd, loop: l, value: value, initial: initial, slot: true}
+	c := &Conn{fd: fd, srv: s, loop: l, value: value, initial: initial, slot: true}
+	c.want.Store(int32(l.index))
 	c.p.max = s.cfg.MaxMessageBytes
 	c.mu.Lock()
 	c.out.pushUnit(resp, nil, s.cfg.Budget) // not a frame: one unit for the frame walk
@@ -230,12 +237,18 @@ func (s *Server) Len() int { return int(s.n.Load()) }
 // upgrades under way, the count Config.MaxConnections bounds.
 func (s *Server) Slots() int { return int(s.slots.Load()) }
 
+// Loops is the number of epoll loops, the bound of MoveTo's k.
+func (s *Server) Loops() int { return len(s.loops) }
+
 // Each calls fn for every open connection (closing ones are skipped), on
 // the connection's loop goroutine, and returns when all loops are done.
 // fn must not block; it may call Write and Close. The gateway drains with
 // it: a message to each connection now, Close(4010) later. Each must not
-// be called from a Handler callback (it waits for the loops).
+// be called from a Handler callback (it waits for the loops). No
+// connection moves between loops while it runs, so each is seen once.
 func (s *Server) Each(fn func(*Conn)) {
+	s.moves.Lock() // moves started before are on their target's inbox, ahead of fn
+	defer s.moves.Unlock()
 	var wg sync.WaitGroup
 	for _, l := range s.loops {
 		wg.Add(1)
