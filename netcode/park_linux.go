@@ -52,10 +52,12 @@ func newPoller(epfd int, start time.Time) (*poller, error) {
 // wait fills l.events: at once when events are pending, else after parking
 // until there are some or the loop clock reaches until (0: no bound).
 func (l *loop) wait(park bool, until int64) (int, error) {
-	n, err := l.pollNow()
-	if n != 0 || err != nil || !park {
-		return n, err
+	if !park {
+		return l.pollNow()
 	}
+	// No zero-timeout poll of our own first: RawConn.Read calls pollFn
+	// (that very poll) before it parks, and one epoll_wait per wake-up
+	// is saved.
 	p := l.poller
 	if until != p.deadline {
 		// Set only when the tick moves on: a deadline is a runtime
