@@ -35,6 +35,11 @@
 //     goroutines: the goroutine count is Config.Loops, whatever the number
 //     of connections.
 //   - Server.Each and Server.Shutdown post work to the loops and wait for it.
+//   - A connection may move to another loop (Conn.MoveTo, move_linux.go):
+//     its owner hands it over through the target's inbox, and from then on
+//     only the target touches its owned fields. The caller decides where
+//     (the gateway keeps a lobby's members on one loop); netcode only
+//     moves.
 //
 // A loop never blocks in a syscall. It polls its epoll set with a zero
 // timeout, and when that is empty it parks on the epoll fd itself, which
