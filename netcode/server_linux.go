@@ -175,6 +175,9 @@ func (s *Server) adopt(nc net.Conn, resp []byte, value any) {
 	}
 }
 
+// tailBufs are handshakeTail's read buffers.
+var tailBufs = sync.Pool{New: func() any { return new([4096]byte) }}
+
 // handshakeTail returns the bytes the client sent after its upgrade request
 // that fasthttp's buffered reader already holds (a client may pipeline its
 // first frames with the handshake). An expired read deadline makes the
@@ -188,9 +191,11 @@ func handshakeTail(nc, raw net.Conn) ([]byte, error) {
 		return nil, err
 	}
 	var out []byte
-	var buf [4096]byte
+	bp := tailBufs.Get().(*[4096]byte) // through the interface a stack buffer escapes: 4 KiB of garbage a handshake
+	defer tailBufs.Put(bp)
+	buf := bp[:]
 	for {
-		n, err := nc.Read(buf[:])
+		n, err := nc.Read(buf)
 		out = append(out, buf[:n]...)
 		if len(out) > maxHandshakeTail {
 			return nil, errors.New("too many bytes after the handshake")
