@@ -71,6 +71,8 @@ const (
 	// Offload bounds: workers, connections waiting for one, requests
 	// queued per connection.
 	offloadWorkers  = 128
+	offloadResident = 4           // workers that never end; the others end after offloadIdle without work
+	offloadIdle     = time.Second // long next to a goroutine's start (µs), short next to a burst's end
 	offloadQueue    = 16384
 	offloadPerConn  = 128
 	offloadMaxQueue = clusterOpTimeout
@@ -120,7 +122,7 @@ func (g *Gateway) startCluster(link *ClusterLink) error {
 	}
 	cl.pingedAt.Store(time.Now().UnixMilli())
 	cl.off = newOffloader(offloadQueue, offloadPerConn, offloadMaxQueue)
-	cl.off.start(offloadWorkers, g.runJob)
+	cl.off.start(offloadResident, offloadWorkers, offloadIdle, g.runJob)
 	g.cl = cl
 	go cl.registry.Run(g.ctx)
 	go g.expireOrphans(g.ctx)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -10,8 +11,12 @@ import (
 // the pings, heartbeats and relays of other sockets on the same loop.
 //
 // Each connection's jobs run one at a time and in arrival order (a join
-// must finish before the chat sent after it), on a fixed pool of workers: no
-// goroutine per connection. A connection with jobs is queued on work once;
+// must finish before the chat sent after it), on a bounded pool of workers:
+// no goroutine per connection. A few workers are resident; the others are
+// started when work waits for a worker and end after a second without any,
+// so the stacks a burst grew (the Redis client's calls are deep: 16 KiB a
+// worker after 10,000 connects, 4 MiB a shard) do not stay with an idle
+// shard (docs/architecture.md, "Memory per idle player"). A connection with jobs is queued on work once;
 // the worker that takes it runs its jobs until none are left. Everything is
 // bounded: jobs per connection (over it: unavailable), connections waiting
 // for a worker (over it: unavailable), and the time a job may wait before it
@@ -27,6 +32,16 @@ type offloader struct {
 	stop       chan struct{}
 	wg         sync.WaitGroup
 	jobBufPool sync.Pool // *job
+
+	// Set by start, read-only after.
+	run  func(cs *connState, j *job)
+	max  int32         // workers at most
+	idle time.Duration // a worker beyond the resident ones ends after this without work
+
+	workers atomic.Int32 // running
+
+	spawnMu sync.Mutex
+	closed  bool // guarded by spawnMu: no worker starts after close
 }
 
 // job is one unit of a connection's serial work: a request (msg), or the
@@ -63,26 +78,75 @@ func newOffloader(queued, maxJobs int, maxWait time.Duration) *offloader {
 	return o
 }
 
-// start runs the workers; run handles one job of one connection.
-func (o *offloader) start(workers int, run func(cs *connState, j *job)) {
-	for range workers {
-		o.wg.Add(1)
-		go func() {
-			defer o.wg.Done()
-			for {
-				select {
-				case <-o.stop:
-					return
-				case cs := <-o.work:
-					o.drain(cs, run)
-				}
+// start runs the resident workers and lets up to max run when work
+// waits; run handles one job of one connection.
+func (o *offloader) start(resident, max int, idle time.Duration, run func(cs *connState, j *job)) {
+	o.run, o.max, o.idle = run, int32(max), idle
+	for range min(resident, max) {
+		o.workers.Add(1)
+		o.spawn(true)
+	}
+}
+
+// spawn starts a worker counted in o.workers already (and uncounts it if
+// the offloader is closed).
+func (o *offloader) spawn(resident bool) {
+	o.spawnMu.Lock()
+	if o.closed {
+		o.spawnMu.Unlock()
+		o.workers.Add(-1)
+		return
+	}
+	o.wg.Add(1)
+	o.spawnMu.Unlock()
+	go o.worker(resident)
+}
+
+func (o *offloader) worker(resident bool) {
+	defer o.wg.Done()
+	var t *time.Timer
+	var idle <-chan time.Time // a resident worker's never fires
+	if !resident {
+		t = time.NewTimer(o.idle)
+		defer t.Stop()
+		idle = t.C
+	}
+	for {
+		select {
+		case <-o.stop:
+			return
+		case cs := <-o.work:
+			o.drain(cs, o.run)
+			if t != nil {
+				t.Reset(o.idle)
 			}
-		}()
+		case <-idle:
+			o.workers.Add(-1)
+			o.more() // what came in meanwhile must not wait for nobody
+			return
+		}
+	}
+}
+
+// more starts a worker if work waits for one and fewer than max run.
+func (o *offloader) more() {
+	for len(o.work) > 0 {
+		n := o.workers.Load()
+		if n >= o.max {
+			return
+		}
+		if o.workers.CompareAndSwap(n, n+1) {
+			o.spawn(false)
+			return
+		}
 	}
 }
 
 // close stops the workers after the jobs they are running.
 func (o *offloader) close() {
+	o.spawnMu.Lock()
+	o.closed = true
+	o.spawnMu.Unlock()
 	close(o.stop)
 	o.wg.Wait()
 }
@@ -131,6 +195,7 @@ func (o *offloader) add(cs *connState, kind jobKind, msg []byte) bool {
 
 	select {
 	case o.work <- cs:
+		o.more()
 		return true
 	default:
 	}
@@ -139,6 +204,7 @@ func (o *offloader) add(cs *connState, kind jobKind, msg []byte) bool {
 		// The bound on connections keeps this wait short in practice.
 		select {
 		case o.work <- cs:
+			o.more()
 			return true
 		case <-o.stop:
 		}
