@@ -57,6 +57,7 @@ type RecordingSink interface {
 type Delivery struct {
 	Lobby    string
 	Last     uint64 // offset of the last event the message covers
+	Gone     bool   // the message deleted the lobby
 	Sessions []SessionDelivery
 	done     chan struct{} // closed once released (applyOwn waits on it)
 }
@@ -101,12 +102,12 @@ const (
 	// together): about the reach of a session's replay ring (gateway: 1024
 	// events) in messages, for a lobby over two shards.
 	recordMaxLen = 2048
-	// recordTTL is how long a record outlives its last refresh; the
-	// recorder refreshes it at most every recordTTLEvery per lobby, so a
-	// lobby quiet for longer than recordTTL - recordTTLEvery resumes
-	// without it (resumed: false), and a deleted lobby's goes away.
-	recordTTL      = time.Hour
-	recordTTLEvery = 10 * time.Minute
+	// recordGoneTTL is how long a deleted lobby's records stay (the commit
+	// that deletes it sets it, and so does a write of its last records):
+	// long enough for the players of a shard that died with the lobby's
+	// last events to resume (found dead, then their grace). A live
+	// lobby's records have no TTL, as its log; MAXLEN bounds them.
+	recordGoneTTL = 5 * time.Minute
 	// recordBackoffMax bounds the wait between tries of a failed write.
 	recordBackoffMax = time.Second
 )
@@ -129,7 +130,7 @@ const recordLanes = 8
 func newRecorder(s *LobbyStore, sink RecordingSink) *recorder {
 	r := &recorder{sink: sink}
 	for range recordLanes {
-		r.lanes = append(r.lanes, &recordLane{s: s, sink: sink, wake: make(chan struct{}, 1), ttlAt: make(map[string]time.Time)})
+		r.lanes = append(r.lanes, &recordLane{s: s, sink: sink, wake: make(chan struct{}, 1)})
 	}
 	return r
 }
@@ -169,9 +170,7 @@ type recordLane struct {
 
 	mu      sync.Mutex
 	queue   []*Delivery
-	dropped bool                 // drop was called: the batch in hand goes too
-	ttlAt   map[string]time.Time // lobby → when its record's TTL is refreshed next
-	swept   time.Time            // when ttlAt last lost its past entries
+	dropped bool // drop was called: the batch in hand goes too
 }
 
 // add queues d; its frames wait until run has written its record.
@@ -192,7 +191,6 @@ func (r *recordLane) drop() {
 	r.mu.Lock()
 	q := r.queue
 	r.queue, r.dropped = nil, true
-	clear(r.ttlAt)
 	r.mu.Unlock()
 	for _, d := range q {
 		close(d.done)
@@ -256,51 +254,32 @@ func (r *recordLane) run(ctx context.Context) {
 // write sends one XADD per lobby with every message of batch for it.
 func (r *recordLane) write(ctx context.Context, batch []*Delivery) error {
 	byLobby := map[string][]recordEntry{}
+	gone := map[string]bool{}
 	var order []string
 	for _, d := range batch {
 		if _, ok := byLobby[d.Lobby]; !ok {
 			order = append(order, d.Lobby)
 		}
 		byLobby[d.Lobby] = append(byLobby[d.Lobby], recordEntry{Last: d.Last, Sessions: d.Sessions})
+		gone[d.Lobby] = gone[d.Lobby] || d.Gone
 	}
-	now := time.Now()
 	pipe := r.s.rdb.Pipeline()
-	r.mu.Lock()
-	if now.Sub(r.swept) > recordTTLEvery {
-		// A past entry means "refresh at the next write", as a missing
-		// one does: dropping them keeps the map to the lobbies of the
-		// last few minutes.
-		r.swept = now
-		for id, at := range r.ttlAt {
-			if now.After(at) {
-				delete(r.ttlAt, id)
-			}
-		}
-	}
 	for _, id := range order {
 		b, err := msgpack.Marshal(byLobby[id])
 		if err != nil {
-			r.mu.Unlock()
 			return err
 		}
 		key := r.s.ks.lobbyDeliveries(id)
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: recordMaxLen, Approx: true, Values: []any{"s", r.s.shard, "r", b}})
-		if now.After(r.ttlAt[id]) {
-			pipe.PExpire(ctx, key, recordTTL)
-			r.ttlAt[id] = now.Add(recordTTLEvery)
+		if gone[id] {
+			// Written after the commit that deleted the lobby (and set
+			// the TTL), perhaps making the key anew.
+			pipe.Expire(ctx, key, recordGoneTTL)
 		}
 	}
-	r.mu.Unlock()
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, err := pipe.Exec(wctx)
-	if err != nil {
-		r.mu.Lock()
-		for _, id := range order {
-			delete(r.ttlAt, id) // refresh with the next write
-		}
-		r.mu.Unlock()
-	}
 	return err
 }
 

@@ -196,9 +196,19 @@ func TestDeliveryRecordTrimmed(t *testing.T) {
 	if _, err := b.ResumePoint(ctx, v.ID, "a", "S-pa", 2); !errors.Is(err, ErrNoResumePoint) {
 		t.Fatalf("record trimmed: %v, want ErrNoResumePoint", err)
 	}
-	if n, err := c.TTL(ctx, ks.lobbyDeliveries(v.ID)).Result(); err != nil || n <= 0 || n > recordTTL {
-		t.Fatalf("the record's TTL: %v %v", n, err)
+	// No TTL while the lobby lives (MAXLEN bounds it), recordGoneTTL once
+	// it is deleted.
+	key := ks.lobbyDeliveries(v.ID)
+	if n, err := c.TTL(ctx, key).Result(); err != nil || n != -1 {
+		t.Fatalf("the record's TTL while the lobby lives: %v %v", n, err)
 	}
+	if err := b.Close(ctx, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the lobby's records to expire with it", func() bool {
+		n, err := c.TTL(ctx, key).Result()
+		return err == nil && n > 0 && n <= recordGoneTTL && sa.waiting("pa") == 0
+	})
 }
 
 // The scan over a record, on records made by hand: an earlier stay of the

@@ -114,7 +114,7 @@ func (s *LobbyStore) commit(ctx context.Context, d *lobby.Doc, version uint64, c
 	for _, e := range c.encoded {
 		args = append(args, e)
 	}
-	res, err := runGuarded(ctx, s.rdb, commitScript, []string{s.ks.lobbyDoc(d.ID), s.ks.lobbyLog(d.ID)}, args...).Int64Slice()
+	res, err := runGuarded(ctx, s.rdb, commitScript, []string{s.ks.lobbyDoc(d.ID), s.ks.lobbyLog(d.ID), s.ks.lobbyDeliveries(d.ID)}, args...).Int64Slice()
 	if err != nil {
 		return false, redisFailure("commit", err)
 	}

@@ -540,7 +540,7 @@ func (f *follower) recordLocked(fl *followed) {
 		d = &Delivery{Lobby: fl.id}
 	}
 	fl.rec, fl.joined = nil, false
-	d.Last = fl.last
+	d.Last, d.Gone = fl.last, fl.doc == nil
 	r.sink.Positions(d, fl.users)
 	if len(d.Sessions) == 0 {
 		return

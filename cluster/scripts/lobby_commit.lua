@@ -2,6 +2,7 @@
 --
 -- KEYS[1] {l:ID}:doc  hash: v version, o last event offset, d document, s shards
 -- KEYS[2] {l:ID}:log  stream: one entry per event, id <offset>-1, field e
+-- KEYS[3] {l:ID}:dl   stream: the shards' delivery records (deliveries.go)
 --
 -- ARGV[1] expected version (0: the lobby must not exist)
 -- ARGV[2] new document; "" deletes the lobby; "=" leaves it as it is
@@ -36,6 +37,9 @@ local doclen
 if doc == '' then
   redis.call('DEL', KEYS[1])
   redis.call('EXPIRE', KEYS[2], 60)
+  -- Long enough for the players of a shard that died with the lobby's
+  -- last events to resume (found dead, then their grace): not an hour.
+  redis.call('EXPIRE', KEYS[3], 300) -- deliveries.go: recordGoneTTL
   v = v + 1
   doclen = -1
 elseif doc == '=' then
