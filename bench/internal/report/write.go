@@ -29,8 +29,16 @@ func Write(dir string, r *Results) error {
 	}
 	var md bytes.Buffer
 	markdown(&md, r)
+	if _, err := os.Stat(filepath.Join(dir, AnalysisFile)); err == nil {
+		fmt.Fprintf(&md, "\n## Analysis\n\nWhere lobbyd is behind, or a target is not met: the profile and the reason, written by hand after this run, are in [%s](%s).\n", AnalysisFile, AnalysisFile)
+	}
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), md.Bytes(), 0o644)
 }
+
+// AnalysisFile, beside RESULTS.md, holds what a run cannot write itself:
+// why lobbyd is behind where it is, with the profiles. RESULTS.md links it
+// when it is there.
+const AnalysisFile = "ANALYSIS.md"
 
 // Read loads a results.json written by Write, so that RESULTS.md and the
 // chart can be drawn again after the report itself changed.
