@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"crypto/subtle"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,6 +69,50 @@ func (h *hub) fanOut(to []string, ev *eventBuf) (sessions int) {
 	h.mu.RUnlock()
 	h.pool.release(ev)
 	return sessions
+}
+
+// fanOutTogether delivers several events, evs[i] to the users of to[i],
+// so that no recipient can be given anything else between them: it holds
+// every recipient's session lock (in user id order, so two such calls
+// cannot deadlock) until all are numbered. A match's mm.matched, one per
+// ticket, goes this way: the first player told must not be able to chat in
+// the match lobby before its partners are told they are in it
+// (matchmaking.MatchSink). It returns each event's recipient count.
+func (h *hub) fanOutTogether(to [][]string, evs []*eventBuf) []int {
+	for _, ev := range evs {
+		h.pool.publish(ev)
+	}
+	counts := make([]int, len(evs))
+	h.mu.RLock()
+	var ss []*Session
+	for _, users := range to {
+		for _, uid := range users {
+			if s := h.byUser[uid]; s != nil {
+				ss = append(ss, s)
+			}
+		}
+	}
+	slices.SortFunc(ss, func(a, b *Session) int { return strings.Compare(a.userID, b.userID) })
+	ss = slices.Compact(ss)
+	for _, s := range ss {
+		s.mu.Lock()
+	}
+	for i, users := range to {
+		for _, uid := range users {
+			if s := h.byUser[uid]; s != nil {
+				s.deliverLocked(h, evs[i])
+				counts[i]++
+			}
+		}
+	}
+	for _, s := range ss {
+		s.mu.Unlock()
+	}
+	h.mu.RUnlock()
+	for _, ev := range evs {
+		h.pool.release(ev)
+	}
+	return counts
 }
 
 // attachResult says what attach did.

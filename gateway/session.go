@@ -79,6 +79,12 @@ type sessionSide struct {
 // reference.
 func (s *Session) deliver(h *hub, ev *eventBuf) {
 	s.mu.Lock()
+	s.deliverLocked(h, ev)
+	s.mu.Unlock()
+}
+
+// deliverLocked is deliver with s.mu held.
+func (s *Session) deliverLocked(h *hub, ev *eventBuf) {
 	switch {
 	case s.closed:
 	case s.holding:
@@ -86,7 +92,6 @@ func (s *Session) deliver(h *hub, ev *eventBuf) {
 	default:
 		s.numberLocked(h, ev)
 	}
-	s.mu.Unlock()
 }
 
 // numberLocked gives ev the session's next seq, keeps it for replay and

@@ -584,3 +584,44 @@ func TestSnapshotShows(t *testing.T) {
 		t.Error("a welcome with no lobby shows an event")
 	}
 }
+
+// A match's mm.matched events are numbered for every recipient before any
+// of them can be given anything else: here the first player's connection
+// (a) is stuck writing its mm.matched — as if a fast client had already
+// read it and chatted — while a chat for the second (b) comes in. b gets
+// its mm.matched first, then the chat.
+func TestMatchedReachesEveryoneBeforeTheirChat(t *testing.T) {
+	g, _ := testGateway(t, 16, 1<<20)
+	wa, wb := newBlockingWriter(), &recordingWriter{}
+	attachFake(g, "a", wa)
+	attachFake(g, "b", wb)
+	matched := func(ticket string) *eventBuf {
+		return g.encodeEvent(protocol.EvMatched, protocol.MatchedEv{TicketID: ticket, MatchID: "m", Queue: "duel"})
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.hub.fanOutTogether([][]string{{"a"}, {"b"}}, []*eventBuf{matched("ta"), matched("tb")})
+	}()
+	<-wa.entered // a's mm.matched is being written
+	chatted := make(chan struct{})
+	go func() {
+		defer close(chatted)
+		chatTo(g, "gl hf", "b") // a "answers" with a chat that reaches b
+	}()
+	select {
+	case <-chatted:
+		t.Fatal("b's chat was numbered while a match's mm.matched was still being given out")
+	case <-time.After(50 * time.Millisecond):
+	}
+	wa.unblock()
+	<-done
+	<-chatted
+	var names []string
+	for _, m := range wb.decoded(t) {
+		names = append(names, fmt.Sprintf("%v %v", m["ev"], m["seq"]))
+	}
+	if want := []string{"welcome 0", "mm.matched 1", "lobby.chat 2"}; !slices.Equal(names, want) {
+		t.Errorf("b got %v, want %v", names, want)
+	}
+}

@@ -131,6 +131,48 @@ func (s matchSink) Deliver(ev *matchmaking.Event) {
 	if len(ev.To) == 0 {
 		return
 	}
+	if buf := s.encode(ev); buf != nil {
+		if g.cl != nil {
+			g.forwardRemote(ev.To, buf.b)
+		}
+		size := len(buf.b)
+		g.metrics.event(ev.Name).delivered(g.hub.fanOut(ev.To, buf), size)
+	}
+}
+
+// DeliverMatch implements matchmaking.MatchSink: a match's mm.matched
+// events are numbered for every recipient on this shard before any of
+// them can be given anything else (hub.fanOutTogether). Recipients on
+// other shards get theirs through the control bus, which orders nothing
+// with the match lobby's events there (docs/cluster.md).
+func (s matchSink) DeliverMatch(evs []*matchmaking.Event) {
+	g := s.g
+	to := make([][]string, 0, len(evs))
+	bufs := make([]*eventBuf, 0, len(evs))
+	for _, ev := range evs {
+		if len(ev.To) == 0 {
+			continue
+		}
+		if buf := s.encode(ev); buf != nil {
+			if g.cl != nil {
+				g.forwardRemote(ev.To, buf.b)
+			}
+			to, bufs = append(to, ev.To), append(bufs, buf)
+		}
+	}
+	sizes := make([]int, len(bufs))
+	for i, b := range bufs {
+		sizes[i] = len(b.b)
+	}
+	for i, n := range g.hub.fanOutTogether(to, bufs) {
+		g.metrics.event(protocol.EvMatched).delivered(n, sizes[i])
+	}
+}
+
+// encode makes an mm.* event's frame (nil, logged, for a name it does
+// not know).
+func (s matchSink) encode(ev *matchmaking.Event) *eventBuf {
+	g := s.g
 	var payload any
 	switch ev.Name {
 	case protocol.EvQueued:
@@ -141,14 +183,11 @@ func (s matchSink) Deliver(ev *matchmaking.Event) {
 		payload = protocol.TicketCancelledEv{TicketID: ev.TicketID, Reason: ev.Reason}
 	default:
 		g.log.Error("unknown matchmaking event", "event", ev.Name)
-		return
+		return nil
 	}
-	if buf := g.encodeEvent(ev.Name, payload); buf != nil {
+	buf := g.encodeEvent(ev.Name, payload)
+	if buf != nil {
 		g.metrics.eventsOut.Inc()
-		if g.cl != nil {
-			g.forwardRemote(ev.To, buf.b)
-		}
-		size := len(buf.b)
-		g.metrics.event(ev.Name).delivered(g.hub.fanOut(ev.To, buf), size)
 	}
+	return buf
 }

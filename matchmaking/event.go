@@ -16,6 +16,17 @@ type Sink interface {
 	Deliver(ev *Event)
 }
 
+// MatchSink is a Sink that can deliver a match's mm.matched events (one
+// per ticket) as one: the Service calls DeliverMatch instead of Deliver
+// for each when its Sink has it. A Sink that numbers events per user
+// should give every recipient its mm.matched before any of them can see
+// anything after it: a player told first could otherwise act in the match
+// lobby (chat) before its partners are told they are in it.
+type MatchSink interface {
+	Sink
+	DeliverMatch(evs []*Event)
+}
+
 // Event is one mm.* event (docs/protocol.md §3 "Matchmaking") for the users in
 // To. Which fields are set depends on Name:
 //

@@ -174,10 +174,18 @@ func (s *Service) start(ctx context.Context, qi int, f *found) {
 		}
 		obs.Matched(q.Name, players, f.m.SkillSpread, waited)
 	}
+	evs := make([]*Event, len(f.tickets))
 	for i := range f.tickets {
 		t := &f.tickets[i]
-		s.sink.Deliver(&Event{Name: protocol.EvMatched, To: t.Members, TicketID: t.ID,
-			MatchID: p.MatchID, Queue: q.Name, Lobby: &lv, Teams: f.m.Teams})
+		evs[i] = &Event{Name: protocol.EvMatched, To: t.Members, TicketID: t.ID,
+			MatchID: p.MatchID, Queue: q.Name, Lobby: &lv, Teams: f.m.Teams}
+	}
+	if ms, ok := s.sink.(MatchSink); ok {
+		ms.DeliverMatch(evs)
+		return
+	}
+	for _, ev := range evs {
+		s.sink.Deliver(ev)
 	}
 }
 
