@@ -114,9 +114,6 @@ func (s *Session) numberGatedLocked(h *hub, ev *eventBuf, gate bool) uint64 {
 		}
 		s.lobbyID, s.lobbyVer = ev.lobbyID, ev.version
 	}
-	if ev.home != 0 {
-		moveTo(s.conn, int(ev.home)-1)
-	}
 	s.seq++
 	s.ring.push(&h.pool, s.seq, ev, h.ringEntries, h.ringBytes)
 	r := s.side
@@ -132,6 +129,9 @@ func (s *Session) numberGatedLocked(h *hub, ev *eventBuf, gate bool) uint64 {
 		if r != nil {
 			r.sent = s.seq
 		}
+	}
+	if ev.home != 0 { // after the write: the connection is in the cache
+		moveTo(s.conn, int(ev.home)-1)
 	}
 	return s.seq
 }

@@ -44,6 +44,10 @@ type Conn struct {
 	moreInput  bool   // left its loop's again list to move: the next loop reads on
 
 	state atomic.Uint32 // stateOpen, stateClosing, stateClosed; written under mu
+	// want is the index of the loop MoveTo asked for; written under mu.
+	// Next to state and mu: a caller that asks on every delivery finds
+	// it in the cache line the write itself uses.
+	want atomic.Int32
 
 	// Guarded by mu.
 	mu     sync.Mutex
@@ -54,8 +58,6 @@ type Conn struct {
 	dirty  bool     // on the loop's dirty list: out holds output not yet tried
 	slot   bool     // holds one of Server.slots (until it leaves stateOpen)
 	moving bool     // a move request is on loop's inbox
-
-	want atomic.Int32 // index of the loop MoveTo asked for; written under mu
 }
 
 // Value returns what Upgrade was given.
