@@ -19,6 +19,9 @@ const (
 
 // Conn is one upgraded WebSocket connection. Write, WriteParts and Close may
 // be called from any goroutine; Value is read-only.
+//
+// There is one per player: its fields are ordered to fit Go's 240-byte size
+// class (docs/architecture.md, "Memory per idle player").
 type Conn struct {
 	// Set before the loop sees the Conn, read-only after.
 	fd    int
