@@ -18,8 +18,10 @@ import (
 // Connections of players in no lobby stay where netcode put them.
 //
 // It keeps nothing per player (a Session and an eventBuf stay in their size
-// classes): a home is forgotten when its lobby has had no event for a
-// sweep interval, and given again, perhaps elsewhere, on its next one.
+// classes): a home is forgotten when its lobby has had no event since the
+// last sweep (sweeps are homeSweep apart, so after one to two of them),
+// and given again, perhaps elsewhere, on its next one. A home's members
+// stay where they are meanwhile: their next event moves them if need be.
 type placer struct {
 	mu sync.Mutex
 	// Guarded by mu.
