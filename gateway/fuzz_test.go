@@ -46,7 +46,12 @@ func FuzzHandleMessage(f *testing.F) {
 	f.Add([]byte{0xdd, 0xff, 0xff, 0xff, 0xff})
 
 	g, store := testGateway(f, 16, 1<<16)
+	// No rate limit: the fuzzer sends thousands a second on one connection,
+	// and past 10 × burst refusals the gateway closes it (4008) without a
+	// reply. The limit a message meets is the live settings', so they are
+	// stored again (testGateway stored the defaults).
 	g.opts.RatePerSecond, g.opts.RateBurst = 1e9, 1<<30
+	g.settings.Store(g.opts.live())
 	mm, err := matchmaking.NewService(nil, matchmaking.NewMemoryStore(), Wiring{g: g}.MatchLobbies(store), matchSink{g}, matchmaking.Options{})
 	if err != nil {
 		f.Fatal(err)
