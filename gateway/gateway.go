@@ -203,15 +203,12 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 	g.hub.shed = g.shed
 	g.live = &cluster.Liveness{}
 	g.ctx, g.cancel = context.WithCancel(cluster.WithLiveness(context.Background(), g.live))
-	b, err := build(Wiring{LobbySink: lobbySink{g}, MatchSink: matchSink{g}, g: g})
-	if err != nil {
-		g.cancel()
-		return nil, err
-	}
-	g.lobbies, g.mm = b.Lobbies, b.Matchmaking
-	if feed, ok := b.Lobbies.(lobby.ListingFeed); ok {
-		g.watch = watch.New(feed, watch.Options{MaxWatchers: opts.MaxWatchers, Logger: opts.Logger})
-	}
+	// The loops, their placer and the metrics exist before the services
+	// are built: a cluster's store starts following Redis inside build,
+	// and a shard restarted under its id is sent its lobbies' events at
+	// once, into the sinks, which count them and place their recipients.
+	// No connection reaches the loops before the HTTP app below listens.
+	var err error
 	g.net, err = netcode.NewServer(netcode.Config{
 		MaxMessageBytes:   opts.MaxMessageBytes,
 		HeartbeatInterval: opts.Heartbeat,
@@ -226,6 +223,16 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 	}
 	g.hub.place = newPlacer(g.net.Loops())
 	g.metrics = newMetrics(g)
+	b, err := build(Wiring{LobbySink: lobbySink{g}, MatchSink: matchSink{g}, g: g})
+	if err != nil {
+		g.net.Shutdown()
+		g.cancel()
+		return nil, err
+	}
+	g.lobbies, g.mm = b.Lobbies, b.Matchmaking
+	if feed, ok := b.Lobbies.(lobby.ListingFeed); ok {
+		g.watch = watch.New(feed, watch.Options{MaxWatchers: opts.MaxWatchers, Logger: opts.Logger})
+	}
 	if b.Cluster != nil {
 		g.metrics.registry.MustRegister(g.redisMetrics.collectors()...)
 		if err := g.startCluster(b.Cluster); err != nil {
