@@ -108,11 +108,20 @@ func compareCmd(args []string) error {
 		}
 		prepared[k] = p
 	}
+	// The runs stop early enough to leave the cluster workload, which
+	// comes last, its time: a slow server (Colyseus needs minutes to seat
+	// and list 10,000 players) must not crowd it out of the bound.
+	runsCtx := ctx
+	if d, ok := ctx.Deadline(); ok && len(clusterKinds) > 0 && !*quick {
+		var cancelRuns context.CancelFunc
+		runsCtx, cancelRuns = context.WithDeadline(ctx, d.Add(-clusterReserve))
+		defer cancelRuns()
+	}
 	// Runs interleave the servers, so a drift of the machine over time
 	// spreads over all of them instead of favouring one.
-	for i := 1; i <= *runs && ctx.Err() == nil; i++ {
+	for i := 1; i <= *runs && runsCtx.Err() == nil; i++ {
 		fo := set.Fanout
-		fl, err := load.WriteFloor(ctx, load.FloorConfig{Conns: fo.Conns, LobbySize: fo.LobbySize, RatePerPlayer: fo.FixedRate, Measure: fo.Measure})
+		fl, err := load.WriteFloor(runsCtx, load.FloorConfig{Conns: fo.Conns, LobbySize: fo.LobbySize, RatePerPlayer: fo.FixedRate, Measure: fo.Measure})
 		if err != nil {
 			logf("run %d: write floor: %v", i, err)
 		} else {
@@ -120,12 +129,15 @@ func compareCmd(args []string) error {
 			res.Floor = append(res.Floor, fl)
 		}
 		for _, k := range res.Servers {
-			if ctx.Err() != nil {
+			if runsCtx.Err() != nil {
 				break
 			}
 			logf("run %d/%d: %s", i, *runs, k)
-			res.Data = append(res.Data, runOne(ctx, env, prepared[k], i, set, logf))
+			res.Data = append(res.Data, runOne(runsCtx, env, prepared[k], i, set, logf))
 		}
+	}
+	if runsCtx.Err() != nil && ctx.Err() == nil {
+		logf("runs stopped %v before the bound, to leave the cluster workload its time", clusterReserve)
 	}
 	if len(clusterKinds) > 0 && ctx.Err() == nil {
 		res.Cluster = append(res.Cluster, clusterPeers(ctx, env, prepared, clusterKinds, set.Cluster, logf)...)
@@ -197,6 +209,11 @@ func runOne(ctx context.Context, env *harness.Env, p *harness.Prepared, idx int,
 	}
 	return r
 }
+
+// clusterReserve is the part of compare's bound kept for the cluster
+// workload (three systems, relay and chat ramps: about a minute on the
+// 2-core machine, at most 3 with slow steps).
+const clusterReserve = 3 * time.Minute
 
 // settings are the workload sizes of a full or a quick run.
 func settings(quick bool, n int) report.Settings {
