@@ -271,10 +271,16 @@ type Orphaned struct {
 // outlives its deadline, so that the shard doing the chores finds it
 // (ExpireOrphan) even after all shards were away for a while;
 // orphanRetry is how long a claimed orphan waits before another shard may
-// claim it again (its claimer died before finishing).
+// claim it again (its claimer died, or its attempt failed, before
+// finishing): longer than an attempt may take (ExpireOrphan and the
+// leave, bounded by 3 × the 2 s request bound), so two shards do not work
+// on one orphan at once, and short, so that a player whose first removal
+// failed on a loaded Redis still leaves within seconds of its grace (it
+// was a minute). Ending an orphan twice is harmless (ExpireOrphan answers
+// the same, the conditional leave finds nothing to do).
 const (
 	orphanSlack = 10 * time.Minute
-	orphanRetry = time.Minute
+	orphanRetry = 10 * time.Second
 )
 
 // orphans is the sorted set of orphaned sessions waiting for their
