@@ -1,11 +1,7 @@
 package examples
 
 import (
-	"bufio"
 	"context"
-	osexec "os/exec"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,39 +18,8 @@ func TestChatbotQueueDuel(t *testing.T) {
 	addr := devServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := osexec.CommandContext(ctx, binary(t, "chatbot"), "-addr", addr, "-queue", "duel")
-	stdout, _ := cmd.StdoutPipe()
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	expectLine := func(prefix string) string {
-		t.Helper()
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("chatbot ended before %q; stderr: %s", prefix, stderr.String())
-				}
-				if strings.HasPrefix(l, prefix) {
-					return l
-				}
-			case <-ctx.Done():
-				t.Fatalf("no line %q from the chatbot", prefix)
-			}
-		}
-	}
-	expectLine("queued: Botty in duel")
+	bot := startChatbot(ctx, t, "-addr", addr, "-queue", "duel")
+	bot.expectLine("queued: Botty in duel")
 
 	token, err := miniclient.Guest(ctx, addr, "Ada")
 	if err != nil {
@@ -107,16 +72,11 @@ func TestChatbotQueueDuel(t *testing.T) {
 	if got := botSays(); got != "pong" {
 		t.Fatalf("!ping: %q", got)
 	}
-	expectLine("matched: duel in lobby " + m.Lobby.ID)
+	bot.expectLine("matched: duel in lobby " + m.Lobby.ID)
 	if err := ada.LeaveLobby(ctx); err != nil {
 		t.Fatal(err)
 	}
-	expectLine("queued: Botty in duel") // the next match
-	cmd.Process.Signal(syscall.SIGINT)
-	expectLine("bye")
-	for range lines {
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("chatbot exit: %v; stderr: %s", err, stderr.String())
-	}
+	bot.expectLine("queued: Botty in duel") // the next match
+	bot.interrupt()
+	bot.wait()
 }

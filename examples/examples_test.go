@@ -135,39 +135,8 @@ func TestChatbot(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.CommandContext(ctx, binary(t, "chatbot"), "-addr", addr, "-code", created.Lobby.Code)
-	stdout, _ := cmd.StdoutPipe()
-	var stderr lockedBuffer // written by exec's copying goroutine, read here
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	lines := make(chan string, 64)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	expectLine := func(prefix string) {
-		t.Helper()
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("chatbot ended before %q; stderr: %s", prefix, stderr.String())
-				}
-				if strings.HasPrefix(l, prefix) {
-					return
-				}
-			case <-ctx.Done():
-				t.Fatalf("no line %q from the chatbot", prefix)
-			}
-		}
-	}
-	expectLine("ready: Botty in lobby ")
+	bot := startChatbot(ctx, t, "-addr", addr, "-code", created.Lobby.Code)
+	bot.expectLine("ready: Botty in lobby ")
 
 	// Ada sees the bot join; every chat line, hers included, comes back as
 	// lobby.chat.
@@ -222,8 +191,7 @@ func TestChatbot(t *testing.T) {
 		}
 	}
 
-	cmd.Process.Signal(syscall.SIGINT)
-	expectLine("bye")
+	bot.interrupt()
 	var left struct {
 		UserID string `msgpack:"user_id"`
 		Reason string `msgpack:"reason"`
@@ -231,10 +199,74 @@ func TestChatbot(t *testing.T) {
 	if err := nextEvent("lobby.member_left").Decode(&left); err != nil || left.UserID != botID || left.Reason != "left" {
 		t.Fatalf("member_left %+v %v", left, err)
 	}
-	for range lines { // read to the end before Wait closes the pipe
+	bot.wait()
+}
+
+// chatbotRun is examples/chatbot running under a test: the lines of its
+// output, and its stderr for the failure message.
+type chatbotRun struct {
+	t      *testing.T
+	ctx    context.Context
+	cmd    *exec.Cmd
+	lines  chan string
+	stderr *lockedBuffer // written by exec's copying goroutine, read here
+}
+
+// startChatbot runs the chatbot with args until ctx ends or the test does.
+func startChatbot(ctx context.Context, t *testing.T, args ...string) *chatbotRun {
+	t.Helper()
+	b := &chatbotRun{t: t, ctx: ctx, cmd: exec.CommandContext(ctx, binary(t, "chatbot"), args...),
+		lines: make(chan string, 64), stderr: &lockedBuffer{}}
+	stdout, _ := b.cmd.StdoutPipe()
+	b.cmd.Stderr = b.stderr
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("chatbot exit: %v; stderr: %s", err, stderr.String())
+	t.Cleanup(func() { b.cmd.Process.Kill() })
+	go func() {
+		defer close(b.lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			b.lines <- sc.Text()
+		}
+	}()
+	return b
+}
+
+// expectLine waits for the bot's next line starting with prefix (skipping
+// others) and returns it.
+func (b *chatbotRun) expectLine(prefix string) string {
+	b.t.Helper()
+	for {
+		select {
+		case l, ok := <-b.lines:
+			if !ok {
+				b.t.Fatalf("chatbot ended before %q; stderr: %s", prefix, b.stderr.String())
+			}
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+		case <-b.ctx.Done():
+			b.t.Fatalf("no line %q from the chatbot", prefix)
+		}
+	}
+}
+
+// interrupt sends the bot SIGINT and waits for its goodbye.
+func (b *chatbotRun) interrupt() {
+	b.t.Helper()
+	b.cmd.Process.Signal(syscall.SIGINT)
+	b.expectLine("bye")
+}
+
+// wait reads the bot's output to its end (before Wait closes the pipe) and
+// checks that it exited cleanly.
+func (b *chatbotRun) wait() {
+	b.t.Helper()
+	for range b.lines {
+	}
+	if err := b.cmd.Wait(); err != nil {
+		b.t.Fatalf("chatbot exit: %v; stderr: %s", err, b.stderr.String())
 	}
 }
 

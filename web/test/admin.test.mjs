@@ -5,34 +5,13 @@
 // the token out of every store a browser keeps, and closes the lobby through
 // its button after a confirmation (a cancel first changes nothing). Each
 // screen is saved under test-results/screens/ (ignored by git).
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
-import { BOUND, EVENTUALLY_MS, OPERATOR, connectClient, eventually, results, startLobbyd } from "./harness.mjs";
+import { BOUND, EVENTUALLY_MS, OPERATOR, connectClient, eventually, shots, startLobbyd, useChromium } from "./harness.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
-const shots = join(results, "screens");
-let browser = null;
-
-before(async () => {
-  if (!existsSync(CHROMIUM)) return;
-  mkdirSync(shots, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
-});
-after(() => browser?.close());
-
-/** Skips (fails under CI) when Chromium is not installed. */
-function needBrowser(t) {
-  if (browser) return true;
-  if (process.env.CI) assert.fail(`${CHROMIUM} is missing (Debian package chromium)`);
-  t.skip(`${CHROMIUM} is missing: install the Debian package chromium`);
-  return false;
-}
+const chrome = useChromium();
+const needBrowser = (t) => chrome.need(t);
 
 /** GET an operator endpoint with the token; returns the status. */
 async function adminStatus(s, path) {
@@ -49,7 +28,7 @@ test("the operator page shows a client's lobby and closes it after confirmation"
   host.on("lobby.member_left", (d) => left.push(d));
   const { lobby } = await host.createLobby({ name: "Admin test lobby", max_players: 4, visibility: "private", mode: "ctf", region: "eu" });
 
-  const ctx = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const ctx = await chrome.browser.newContext({ viewport: { width: 1366, height: 900 } });
   t.after(() => ctx.close());
   const page = await ctx.newPage();
   page.setDefaultTimeout(EVENTUALLY_MS);

@@ -4,39 +4,19 @@
 // lobby list follows without a reload; a cut socket shows "reconnecting…"
 // and the page recovers with its chat intact. Each screen is saved under
 // test-results/ (ignored by git) for people to look at.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
-import { BOUND, EVENTUALLY_MS, connectClient, eventually, freePort, results, startChatbot, startLobbyd, startProxy } from "./harness.mjs";
+import { BOUND, EVENTUALLY_MS, connectClient, eventually, freePort, results, shots, startChatbot, startLobbyd, startProxy, useChromium } from "./harness.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
-const shots = join(results, "screens");
-let browser = null;
-
-before(async () => {
-  if (!existsSync(CHROMIUM)) return;
-  mkdirSync(shots, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-  });
-});
-after(() => browser?.close());
-
-/** Skips (fails under CI) when Chromium is not installed. */
-function needBrowser(t) {
-  if (browser) return true;
-  if (process.env.CI) assert.fail(`${CHROMIUM} is missing (Debian package chromium)`);
-  t.skip(`${CHROMIUM} is missing: install the Debian package chromium`);
-  return false;
-}
+const chrome = useChromium();
+const needBrowser = (t) => chrome.need(t);
 
 /** A page in its own browser context (its own storage: its own player). */
 async function openPage(t, url) {
-  const ctx = await browser.newContext({ viewport: { width: 1366, height: 860 } });
+  const ctx = await chrome.browser.newContext({ viewport: { width: 1366, height: 860 } });
   t.after(() => ctx.close());
   const page = await ctx.newPage();
   page.setDefaultTimeout(EVENTUALLY_MS);
@@ -208,7 +188,7 @@ test("the browser example (examples/browser) chats through the built client", BO
   // The example names the dev server's default address; here it is served
   // from another origin with the test server's address put in.
   const html = readFileSync(join(results, "..", "..", "examples", "browser", "index.html"), "utf8").replaceAll("http://127.0.0.1:8080", s.url);
-  const ctx = await browser.newContext();
+  const ctx = await chrome.browser.newContext();
   t.after(() => ctx.close());
   // A static server of its own on loopback: a page from a public (or
   // made-up) origin may not load loopback scripts (Chromium's local

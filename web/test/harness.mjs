@@ -5,13 +5,15 @@
 //
 // The lobbyd binary: $LOBBYD_BIN (the Go test web/web_test.go builds it and
 // sets it), else built here with `go build -o` into test-results/.
-import { after } from "node:test";
+import assert from "node:assert/strict";
+import { after, before } from "node:test";
 import { spawn, execFileSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
 import { WebSocket } from "ws";
 import { LobbyClient, guestToken } from "../dist/js/index.js";
 
@@ -265,4 +267,37 @@ export async function testRedis() {
   if (!(await redisUp(u.hostname, Number(u.port || 6379)))) return null;
   const prefix = (process.env.LOBBYD_TEST_REDIS_PREFIX || "lobbyd-webtest:") + randomBytes(4).toString("hex") + ":";
   return { url, prefix };
+}
+
+/** Debian's Chromium, which the page tests drive. */
+export const CHROMIUM = "/usr/bin/chromium";
+
+/** Where the page tests write their screenshots. */
+export const shots = join(results, "screens");
+
+/**
+ * Headless Chromium for the page tests of one file: launched before its
+ * tests, closed after them. `need(t)` skips a test (fails it under CI)
+ * when Chromium is not installed.
+ */
+export function useChromium() {
+  const c = {
+    browser: null,
+    need(t) {
+      if (c.browser) return true;
+      if (process.env.CI) assert.fail(`${CHROMIUM} is missing (Debian package chromium)`);
+      t.skip(`${CHROMIUM} is missing: install the Debian package chromium`);
+      return false;
+    },
+  };
+  before(async () => {
+    if (!existsSync(CHROMIUM)) return;
+    mkdirSync(shots, { recursive: true });
+    c.browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    });
+  });
+  after(() => c.browser?.close());
+  return c;
 }
