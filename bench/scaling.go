@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -102,7 +103,7 @@ func scalingCmd(args []string) error {
 		}
 	}
 	printScaling(os.Stdout, "cd bench && go run . "+strings.Join(append([]string{"scaling"}, args...), " "),
-		harness.DescribeMachine(), prep.Version, *hold, players, passes)
+		harness.DescribeMachine(), prep.Version, *hold, players, passes, *chart)
 	return nil
 }
 
@@ -230,8 +231,12 @@ func linearity(sizes []int, perUnit []float64) string {
 		kind, last/first, sizes[0], sizes[len(sizes)-1], sizes[bend-1], sizes[bend], worst)
 }
 
-func printScaling(w io.Writer, command string, m harness.Machine, version string, hold time.Duration, players []playerScale, passes []passScale) {
+// chart, when not empty, is the PNG drawn beside the table: the table links
+// it by its base name, as the two are kept in one folder (bench/results).
+func printScaling(w io.Writer, command string, m harness.Machine, version string, hold time.Duration, players []playerScale, passes []passScale, chart string) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("# lobbyd as it grows")
+	p("")
 	p("Command: `%s`", command)
 	p("")
 	p("Machine: %s, %d cores; load average at start %s; %s; open-files limit %d. Server: %s.", m.CPU, m.Cores, m.LoadAvg, m.Go, m.FDLimit, version)
@@ -268,5 +273,11 @@ func printScaling(w io.Writer, command string, m harness.Machine, version string
 		}
 		p("")
 		p("- Pass time: %s.", linearity(sizes, per))
+		p("")
+	}
+	if chart != "" {
+		p("Each cost per unit against the size (log axis): a flat line is linear growth.")
+		p("")
+		p("![scaling](%s)", filepath.Base(chart))
 	}
 }

@@ -32,6 +32,9 @@ func Write(dir string, r *Results) error {
 	if _, err := os.Stat(filepath.Join(dir, AnalysisFile)); err == nil {
 		fmt.Fprintf(&md, "\n## Analysis\n\nWhere lobbyd is behind, or a target is not met: the profile and the reason, written by hand after this run, are in [%s](%s).\n", AnalysisFile, AnalysisFile)
 	}
+	if _, err := os.Stat(filepath.Join(dir, ScalingFile)); err == nil {
+		fmt.Fprintf(&md, "\n## Scaling\n\nlobbyd's memory and CPU per player as the number of players grows, and the matcher's pass time as its queue grows, each said linear or where it bends: [%s](%s) (`go run . scaling`, its own run).\n", ScalingFile, ScalingFile)
+	}
 	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), md.Bytes(), 0o644)
 }
 
@@ -39,6 +42,11 @@ func Write(dir string, r *Results) error {
 // why lobbyd is behind where it is, with the profiles. RESULTS.md links it
 // when it is there.
 const AnalysisFile = "ANALYSIS.md"
+
+// ScalingFile, beside RESULTS.md, is the table `go run . scaling` writes
+// (lobbyd alone, so not part of a compare run); RESULTS.md links it when it
+// is there.
+const ScalingFile = "SCALING.md"
 
 // Read loads a results.json written by Write, so that RESULTS.md and the
 // chart can be drawn again after the report itself changed.
