@@ -134,8 +134,8 @@ func markdown(w io.Writer, r *Results) {
 	}{
 		{fmt.Sprintf("Idle: %d connections in lobbies of %d", r.Settings.Idle.N, r.Settings.Idle.LobbySize), []metric{mIdleBytes, mThreads, mGoroutines, mConnect}},
 		{fmt.Sprintf("Fanout: %d players in lobbies of %d relaying 64-byte messages", r.Settings.Fanout.Conns, r.Settings.Fanout.LobbySize), []metric{mMaxRate, mP50, mP99, mCPUPerM, mP50InStep, mP99InStep, mCPUPerMInStep}},
-		{fmt.Sprintf("Churn: %d groups of %d, create → join → leave in a closed loop", r.Settings.Churn.Groups, r.Settings.Churn.GroupSize), []metric{mChurn, mChurnP99}},
-		{fmt.Sprintf("Browse: %d public lobbies, %d HTTP clients on GET /v1/lobbies?limit=%d", r.Settings.Idle.N, r.Settings.Browse.Clients, r.Settings.Browse.Limit), []metric{mBrowse, mBrowseP99}},
+		{fmt.Sprintf("Churn: %d groups of %d, create → join → leave in a closed loop", r.Settings.Churn.Groups, r.Settings.Churn.GroupSize), []metric{mChurn, mChurnP99, mChurnCPU}},
+		{fmt.Sprintf("Browse: %d public lobbies, %d HTTP clients on GET /v1/lobbies?limit=%d", r.Settings.Idle.N, r.Settings.Browse.Clients, r.Settings.Browse.Limit), []metric{mBrowse, mBrowseP99, mBrowseCPU}},
 	}
 	for _, sec := range sections {
 		p("### %s\n\n| figure |", sec.head)
