@@ -60,6 +60,7 @@ type Delivery struct {
 	Gone     bool   // the message deleted the lobby
 	Sessions []SessionDelivery
 	done     chan struct{} // closed once released (applyOwn waits on it)
+	key      string        // the lobby's record stream, when the follower knows it
 }
 
 // SessionDelivery is what one session here numbered from a message.
@@ -171,6 +172,14 @@ type recordLane struct {
 	mu      sync.Mutex
 	queue   []*Delivery
 	dropped bool // drop was called: the batch in hand goes too
+
+	// write's scratch, reused (run's goroutine only).
+	group   map[string]int // lobby → its index in lobbies
+	lobbies []recordGroup
+	slot    []int       // batch[i]'s group
+	sorted  []*Delivery // batch grouped by lobby
+	buf     []byte      // the encoded entries
+	pipe    redis.Pipeliner
 }
 
 // add queues d; its frames wait until run has written its record.
@@ -251,36 +260,86 @@ func (r *recordLane) run(ctx context.Context) {
 	}
 }
 
-// write sends one XADD per lobby with every message of batch for it.
+// write sends one XADD per lobby with every message of batch for it, in
+// one pipeline. Only run's goroutine calls it: the lane's scratch (the
+// grouping, the encoded records, the pipeline) is reused from write to
+// write, so a steady relay allocates little more than go-redis's commands.
 func (r *recordLane) write(ctx context.Context, batch []*Delivery) error {
-	byLobby := map[string][]recordEntry{}
-	gone := map[string]bool{}
-	var order []string
-	for _, d := range batch {
-		if _, ok := byLobby[d.Lobby]; !ok {
-			order = append(order, d.Lobby)
-		}
-		byLobby[d.Lobby] = append(byLobby[d.Lobby], recordEntry{Last: d.Last, Sessions: d.Sessions})
-		gone[d.Lobby] = gone[d.Lobby] || d.Gone
+	// Group by lobby, keeping each lobby's messages in queue order
+	// (ResumePoint reads them newest first): a counting sort on the
+	// order in which lobbies first appear.
+	if r.group == nil {
+		r.group = make(map[string]int)
 	}
-	pipe := r.s.rdb.Pipeline()
-	for _, id := range order {
-		b, err := msgpack.Marshal(byLobby[id])
-		if err != nil {
-			return err
+	clear(r.group)
+	r.lobbies = r.lobbies[:0]
+	r.slot = slices.Grow(r.slot[:0], len(batch))[:len(batch)]
+	for i, d := range batch {
+		g, ok := r.group[d.Lobby]
+		if !ok {
+			g = len(r.lobbies)
+			r.group[d.Lobby] = g
+			key := d.key
+			if key == "" {
+				key = r.s.ks.lobbyDeliveries(d.Lobby)
+			}
+			r.lobbies = append(r.lobbies, recordGroup{key: key})
 		}
-		key := r.s.ks.lobbyDeliveries(id)
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: recordMaxLen, Approx: true, Values: []any{"s", r.s.shard, "r", b}})
-		if gone[id] {
+		lg := &r.lobbies[g]
+		lg.n++
+		lg.gone = lg.gone || d.Gone
+		r.slot[i] = g
+	}
+	start := 0
+	for g := range r.lobbies {
+		r.lobbies[g].start, start = start, start+r.lobbies[g].n
+	}
+	r.sorted = slices.Grow(r.sorted[:0], len(batch))[:len(batch)]
+	for i, d := range batch {
+		lg := &r.lobbies[r.slot[i]]
+		r.sorted[lg.start+lg.fill] = d
+		lg.fill++
+	}
+	// Encode every lobby's entry into one buffer, then slice it: the
+	// slices must not move while the pipeline holds them.
+	b := r.buf[:0]
+	for g := range r.lobbies {
+		lg := &r.lobbies[g]
+		lg.from = len(b)
+		b = mpArrayLen(b, lg.n)
+		for _, d := range r.sorted[lg.start : lg.start+lg.n] {
+			b = appendRecordEntry(b, d.Last, d.Sessions)
+		}
+		lg.to = len(b)
+	}
+	r.buf = b
+	if r.pipe == nil {
+		r.pipe = r.s.rdb.Pipeline()
+	}
+	pipe := r.pipe
+	for g := range r.lobbies {
+		lg := &r.lobbies[g]
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: lg.key, MaxLen: recordMaxLen, Approx: true,
+			Values: []any{"s", r.s.shard, "r", b[lg.from:lg.to:lg.to]}})
+		if lg.gone {
 			// Written after the commit that deleted the lobby (and set
 			// the TTL), perhaps making the key anew.
-			pipe.Expire(ctx, key, recordGoneTTL)
+			pipe.Expire(ctx, lg.key, recordGoneTTL)
 		}
 	}
+	clear(r.sorted)
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, err := pipe.Exec(wctx)
 	return err
+}
+
+// recordGroup is one lobby's part of a lane's write.
+type recordGroup struct {
+	key            string // its record stream
+	n, start, fill int    // its deliveries: sorted[start:start+n]
+	from, to       int    // its encoded entry: buf[from:to]
+	gone           bool   // some message deleted the lobby
 }
 
 // LastLobbyOf is the lobby the user was last added to, whether it is still

@@ -2,7 +2,13 @@ package cluster
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/lobbyd/lobbyd/internal/redistest"
 	"github.com/lobbyd/lobbyd/lobby"
@@ -65,4 +71,118 @@ func BenchmarkSendSplit(b *testing.B) {
 	b.ReportMetric(float64(c1-c0)/n, "cmds/op")
 	b.ReportMetric(float64(r1-r0)/n, "trips/op")
 	b.ReportMetric(float64(serverCalls(b, admin)-s0)/n, "redis-calls/op")
+}
+
+// benchRecSink is a RecordingSink that numbers like a gateway (one seq per
+// user, session "S-<user>") and counts the deliveries released, without
+// keeping what it numbered: the benchmarks' sink of a recording shard.
+type benchRecSink struct {
+	mu       sync.Mutex
+	seq      map[string]uint64
+	ids      map[string]string
+	released atomic.Int64
+}
+
+func newBenchRecSink() *benchRecSink {
+	return &benchRecSink{seq: map[string]uint64{}, ids: map[string]string{}}
+}
+
+func (r *benchRecSink) id(u string) string {
+	id, ok := r.ids[u]
+	if !ok {
+		id = "S-" + u
+		r.ids[u] = id
+	}
+	return id
+}
+
+func (r *benchRecSink) Deliver(ev *lobby.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range ev.To {
+		r.seq[u]++
+	}
+}
+
+func (r *benchRecSink) DeliverRecorded(ev *lobby.Event, d *Delivery) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range ev.To {
+		r.seq[u]++
+		p := d.Session(u, r.id(u))
+		p.Events = append(p.Events, ev.Version>>32, r.seq[u])
+	}
+}
+
+func (r *benchRecSink) Positions(d *Delivery, users []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, u := range users {
+		d.Session(u, r.id(u))
+	}
+	for i := range d.Sessions {
+		d.Sessions[i].After = r.seq[d.Sessions[i].User]
+		d.Sessions[i].Arrived = 1
+	}
+}
+
+func (r *benchRecSink) Release(*Delivery) { r.released.Add(1) }
+
+// processCPU is the CPU time this process has used (user and system), in
+// ns: both shards' work in the split benchmarks, whatever else runs on the
+// machine (wall time per op is mostly waiting for Redis).
+func processCPU() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkSendSplitRecorded is BenchmarkSendSplit on shards that keep
+// delivery records (a lobbyd shard's sink does): per op, a's commit, a's
+// delivery to its 3 other members and their record, b's receipt of the
+// publication, its delivery to its 4 and their record. The loop waits for
+// b's record of the last send, so allocs/op counts both shards' work
+// (allocations are the process's).
+func BenchmarkSendSplitRecorded(b *testing.B) {
+	srv := redistest.Server(b)
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	b.Cleanup(func() { admin.Close() })
+	var st [2]*LobbyStore
+	var sinks [2]*benchRecSink
+	for i := range st {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+		b.Cleanup(func() { c.Close() })
+		sinks[i] = newBenchRecSink()
+		st[i] = newTestStore(b, c, "t:", string(rune('a'+i)), sinks[i], LobbyOptions{})
+	}
+	v := mustCreate(b, st[0], "a0", 8)
+	for i := 1; i < 4; i++ {
+		mustJoin(b, st[0], fmt.Sprint("a", i), v.ID)
+	}
+	for i := range 4 {
+		mustJoin(b, st[1], fmt.Sprint("b", i), v.ID)
+	}
+	ctx := b.Context()
+	if err := st[0].Send(ctx, "a0", []byte{0}, nil); err != nil {
+		b.Fatal(err)
+	}
+	waitReleased := func(n int64) {
+		for sinks[1].released.Load() < n {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	time.Sleep(20 * time.Millisecond)
+	data := make([]byte, 64)
+	s0 := serverCalls(b, admin)
+	r0 := sinks[1].released.Load()
+	cpu0 := processCPU()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := st[0].Send(ctx, "a0", data, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waitReleased(r0 + int64(b.N))
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(serverCalls(b, admin)-s0)/float64(b.N), "redis-calls/op")
 }

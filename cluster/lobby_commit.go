@@ -109,12 +109,18 @@ func (s *LobbyStore) commit(ctx context.Context, d *lobby.Doc, version uint64, c
 		}
 		doc = string(raw)
 	}
-	args := make([]any, 0, 7+len(c.encoded))
-	args = append(args, version, doc, s.shard, s.ks.shardChannel(""), d.ID, shardsOf(d), len(c.encoded))
+	lk := s.f.keysOf(d.ID)
+	args := make([]any, 0, 8+len(c.encoded)) // runGuarded appends the deadline
+	if changed {
+		args = append(args, version, doc, s.shardArg, s.channelArg, lk.id, shardsOf(d), len(c.encoded))
+	} else {
+		// Events only: the script ignores the shards (ARGV[6]).
+		args = append(args, version, eventsOnlyArg, s.shardArg, s.channelArg, lk.id, noShardsArg, len(c.encoded))
+	}
 	for _, e := range c.encoded {
 		args = append(args, e)
 	}
-	res, err := runGuarded(ctx, s.rdb, commitScript, []string{s.ks.lobbyDoc(d.ID), s.ks.lobbyLog(d.ID), s.ks.lobbyDeliveries(d.ID)}, args...).Int64Slice()
+	res, err := runGuarded(ctx, s.rdb, commitScript, lk.keys, args...).Int64Slice()
 	if err != nil {
 		return false, redisFailure("commit", err)
 	}
@@ -148,6 +154,12 @@ func (s *LobbyStore) commit(ctx context.Context, d *lobby.Doc, version uint64, c
 	}
 	return true, nil
 }
+
+// The commit script's arguments of an events-only commit, boxed once.
+var (
+	eventsOnlyArg any = "="
+	noShardsArg   any = ""
+)
 
 // shardsOf lists the shards with a member in d, space-separated.
 func shardsOf(d *lobby.Doc) string {

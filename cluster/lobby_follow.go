@@ -72,8 +72,9 @@ type follower struct {
 // followed is one lobby as this shard follows it. Every field is guarded
 // by mu, and every Sink call for the lobby happens with mu held.
 type followed struct {
-	id string
-	mu sync.Mutex
+	id   string
+	keys lobbyKeys // made with the entry, never changed: read without mu
+	mu   sync.Mutex
 
 	anchored bool   // last is known
 	last     uint64 // offset of the last event delivered (or skipped as not ours)
@@ -108,6 +109,31 @@ type followed struct {
 	rec     *Delivery
 	joined  bool
 	lastRec *Delivery
+}
+
+// lobbyKeys is what every commit of a lobby passes to the commit script
+// besides its events, made once per followed lobby rather than per commit:
+// the script's keys (document, log, delivery records) and the lobby id,
+// boxed.
+type lobbyKeys struct {
+	keys []string
+	id   any
+}
+
+func (s *LobbyStore) lobbyKeysOf(id string) lobbyKeys {
+	return lobbyKeys{keys: []string{s.ks.lobbyDoc(id), s.ks.lobbyLog(id), s.ks.lobbyDeliveries(id)}, id: id}
+}
+
+// keysOf is the commit keys of lobby id: the followed entry's when the
+// shard follows it, else made.
+func (f *follower) keysOf(id string) lobbyKeys {
+	f.mu.RLock()
+	fl := f.lobbies[id]
+	f.mu.RUnlock()
+	if fl != nil {
+		return fl.keys
+	}
+	return f.s.lobbyKeysOf(id)
 }
 
 // pendingMessage is a message held back until the ones before it arrive.
@@ -270,7 +296,7 @@ func (f *follower) get(id string) *followed {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fl = f.lobbies[id]; fl == nil {
-		fl = &followed{id: id, idle: time.Now()}
+		fl = &followed{id: id, keys: f.s.lobbyKeysOf(id), idle: time.Now()}
 		f.lobbies[id] = fl
 	}
 	return fl
@@ -537,7 +563,7 @@ func (f *follower) recordLocked(fl *followed) {
 	}
 	d := fl.rec
 	if d == nil {
-		d = &Delivery{Lobby: fl.id}
+		d = f.newDelivery(fl)
 	}
 	fl.rec, fl.joined = nil, false
 	d.Last, d.Gone = fl.last, fl.doc == nil
@@ -547,6 +573,12 @@ func (f *follower) recordLocked(fl *followed) {
 	}
 	r.add(d)
 	fl.lastRec = d
+}
+
+// newDelivery starts the record of a message of fl, with room for an
+// entry per member here (Positions adds one for each).
+func (f *follower) newDelivery(fl *followed) *Delivery {
+	return &Delivery{Lobby: fl.id, key: fl.keys.keys[2], Sessions: make([]SessionDelivery, 0, len(fl.users))}
 }
 
 func (f *follower) applyLogLocked(fl *followed, l *loaded) {
@@ -623,7 +655,7 @@ func (f *follower) deliverLocked(fl *followed, w *wireEvent, off uint64) {
 	}
 	if r := f.s.rec; r != nil {
 		if fl.rec == nil {
-			fl.rec = &Delivery{Lobby: fl.id}
+			fl.rec = f.newDelivery(fl)
 		}
 		r.sink.DeliverRecorded(ev, fl.rec)
 	} else {

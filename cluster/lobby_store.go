@@ -78,6 +78,11 @@ type LobbyStore struct {
 	opts  LobbyOptions // defaults filled in
 	f     *follower
 	rec   *recorder // nil: the sink keeps no delivery records
+
+	// The commit script's arguments that never change, boxed once (each
+	// boxing of a string allocates, and a split lobby's relay commits per
+	// send).
+	shardArg, channelArg any
 }
 
 var _ lobby.Store = (*LobbyStore)(nil)
@@ -112,7 +117,8 @@ func NewLobbyStore(ctx context.Context, client redis.UniversalClient, ks Keyspac
 	if opts.MaxRetries == 0 {
 		opts.MaxRetries = 32
 	}
-	s := &LobbyStore{rdb: client, ks: ks, shard: shardID, sink: sink, opts: opts}
+	s := &LobbyStore{rdb: client, ks: ks, shard: shardID, sink: sink, opts: opts,
+		shardArg: shardID, channelArg: ks.shardChannel("")}
 	if rs, ok := sink.(RecordingSink); ok {
 		s.rec = newRecorder(s, rs)
 	}
