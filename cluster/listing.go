@@ -20,7 +20,8 @@ import (
 
 // The listing (docs/cluster.md, "Listing"): every shard answers
 // GET /v1/lobbies from a replica of every shard's public lobbies, a
-// lobby.Index in memory, so a listing costs no Redis command. Writers (the
+// lobby.Index in memory, and the page's views from a bounded cache or, for
+// those it lacks, one HMGET of the hash (listing_views.go). Writers (the
 // lobby store's OnPublicChange, on whatever shard ran the change) put each
 // public view into the hash {idx}:views and append it to the stream
 // {idx}:log with one script; every replica bootstraps from the hash and
@@ -42,6 +43,9 @@ const (
 	DefaultListingBlock        = time.Second
 	DefaultListingBatch        = 1000
 	DefaultListingTombstoneTTL = 10 * time.Minute
+	// DefaultListingViewCacheBytes holds about 700 views of lobbies of 8
+	// (~1.4 KB each): the first pages of many filters.
+	DefaultListingViewCacheBytes = 1 << 20
 )
 
 // ListingOptions configure a Listing. The zero value is the defaults.
@@ -61,14 +65,20 @@ type ListingOptions struct {
 	// a write of an older version that arrives late (another shard's,
 	// delayed) cannot list it again. 0: DefaultListingTombstoneTTL.
 	TombstoneTTL time.Duration
+	// ViewCacheBytes bounds the views that pages showed lately and that
+	// the replica keeps for the next pages (views, ids and bookkeeping); a
+	// view not cached is read from Redis. 0: DefaultListingViewCacheBytes;
+	// negative: no cache, every view is read.
+	ViewCacheBytes int
 	// Logger reports rebuilds and Redis errors. nil: slog.Default().
 	Logger *slog.Logger
 }
 
 // Listing is one shard's view of every shard's public lobbies: the writer
-// of its own changes and a replica of everyone's, kept in a lobby.Index.
-// Its List, Get and AppendListJSON (lobby.JSONLister) read only memory.
-// Safe for concurrent use.
+// of its own changes and a replica of everyone's, kept in a lobby.Index
+// without views. Its List, Get and AppendListJSON (lobby.JSONLister) walk
+// the index in memory and read the views their page lacks in the cache
+// with one Redis command. Safe for concurrent use.
 type Listing struct {
 	rdb  redis.UniversalClient
 	ks   Keyspace
@@ -80,6 +90,9 @@ type Listing struct {
 	pos     atomic.Uint64               // log position (entry n) applied
 	applied atomic.Uint64               // log entries applied, for metrics and benchmarks
 	health  atomic.Pointer[error]       // last Redis failure, nil once reads succeed again
+	fetches atomic.Uint64               // pages and views that read Redis, for tests and benchmarks
+
+	views *viewCache // the views pages showed lately
 
 	// Owned by the run goroutine (and rebuild, which it calls).
 	gen string // the {idx}:gen the replica follows
@@ -110,10 +123,14 @@ func NewListing(rdb redis.UniversalClient, ks Keyspace, opts ListingOptions) (*L
 	if opts.TombstoneTTL == 0 {
 		opts.TombstoneTTL = DefaultListingTombstoneTTL
 	}
+	if opts.ViewCacheBytes == 0 {
+		opts.ViewCacheBytes = DefaultListingViewCacheBytes
+	}
 	if opts.MaxLog < 1 || opts.Block < time.Millisecond || opts.Batch < 1 || opts.TombstoneTTL < time.Second {
 		return nil, fmt.Errorf("cluster: listing options out of range: %+v", opts)
 	}
-	l := &Listing{rdb: rdb, ks: ks, opts: opts, log: opts.Logger, moved: make(chan struct{})}
+	l := &Listing{rdb: rdb, ks: ks, opts: opts, log: opts.Logger, moved: make(chan struct{}),
+		views: newViewCache(opts.ViewCacheBytes)}
 	if l.log == nil {
 		l.log = slog.Default()
 	}
@@ -128,31 +145,65 @@ var _ lobby.JSONLister = (*Listing)(nil)
 var errListingNotReady = protocol.NewError(protocol.CodeUnavailable, "the lobby listing is loading")
 
 // List is one page of every shard's public lobbies (lobby.Store.List):
-// same filters, order and cursors as the MemoryStore. Views are decoded
-// from the JSON the replica keeps; AppendListJSON is the fast path.
-func (l *Listing) List(_ context.Context, q lobby.ListQuery) (lobby.ListPage, error) {
-	if !l.ready.Load() {
-		return lobby.ListPage{}, errListingNotReady
+// same filters, order and cursors as the MemoryStore. The views are the
+// cached ones and, for the others, one HMGET (unavailable when Redis
+// fails), decoded; AppendListJSON is the fast path.
+func (l *Listing) List(ctx context.Context, q lobby.ListQuery) (lobby.ListPage, error) {
+	ps, next, err := l.page(ctx, q)
+	if err != nil {
+		return lobby.ListPage{}, err
 	}
-	return l.index.Load().List(q)
+	defer ps.release()
+	page := lobby.ListPage{Lobbies: make([]protocol.LobbyView, 0, len(ps.lobbies)), NextCursor: next}
+	for i := range ps.lobbies {
+		if ps.lobbies[i].view == "" {
+			continue
+		}
+		if v, ok := decodeView(ps.lobbies[i].view); ok {
+			page.Lobbies = append(page.Lobbies, v)
+		}
+	}
+	return page, nil
 }
 
-// AppendListJSON implements lobby.JSONLister from the replica's JSON views.
-func (l *Listing) AppendListJSON(_ context.Context, dst []byte, q lobby.ListQuery) ([]byte, error) {
-	if !l.ready.Load() {
-		return dst, errListingNotReady
+// AppendListJSON implements lobby.JSONLister: the page's views written as
+// they are cached or read.
+func (l *Listing) AppendListJSON(ctx context.Context, dst []byte, q lobby.ListQuery) ([]byte, error) {
+	ps, next, err := l.page(ctx, q)
+	if err != nil {
+		return dst, err
 	}
-	return l.index.Load().AppendListJSON(dst, q)
+	defer ps.release()
+	return appendPageJSON(dst, ps.lobbies, next), nil
 }
 
-// Get is a public lobby's view as the replica holds it; not listed:
+// Get is a listed lobby's view, from the cache or one HGET; not listed:
 // lobby.ErrNotFound.
-func (l *Listing) Get(_ context.Context, lobbyID string) (protocol.LobbyView, error) {
+func (l *Listing) Get(ctx context.Context, lobbyID string) (protocol.LobbyView, error) {
 	if !l.ready.Load() {
 		return protocol.LobbyView{}, errListingNotReady
 	}
-	return l.index.Load().Get(lobbyID)
+	src, _, ok := l.index.Load().Source(lobbyID)
+	if !ok {
+		return protocol.LobbyView{}, lobby.ErrNotFound
+	}
+	view, err := l.viewOf(ctx, lobbyID, src.(*replicaEntry).version)
+	if err != nil {
+		return protocol.LobbyView{}, err
+	}
+	if v, ok := decodeView(view); ok {
+		return v, nil
+	}
+	return protocol.LobbyView{}, lobby.ErrNotFound
 }
+
+// Cached is the number of views the replica caches and their cost in
+// bytes (a gauge; at most ListingOptions.ViewCacheBytes).
+func (l *Listing) Cached() (views, bytes int) { return l.views.stats() }
+
+// Fetches counts the Redis reads of views (one per page or Get that
+// lacked a view in the cache) since the Listing was made.
+func (l *Listing) Fetches() uint64 { return l.fetches.Load() }
 
 // Ready reports whether the replica has loaded the listing and is
 // following the log (a readiness probe). It stays true during a rebuild:
@@ -299,12 +350,24 @@ type listingRecord struct {
 	version, seq uint64
 	removed      bool
 	listed       lobby.Listed
-	view         []byte // JSON
+	payload      string // the listing record and view, as written
+	view         []byte // JSON; only from parseListingRecord
 }
 
 var errBadRecord = errors.New("listing: malformed record")
 
-func parseListingRecord(s string) (listingRecord, error) {
+// parseListingRecord decodes a whole record, view included.
+func parseListingRecord(s string) (listingRecord, error) { return parseRecord(s, true) }
+
+// listedPayload is a payload decoded without its view, which the replica
+// does not keep (listing_views.go).
+type listedPayload struct {
+	L listedWire `json:"l"`
+}
+
+// parseRecord decodes a record; without the view (withView false) the
+// view is only checked to be an object (viewOfPayload finds it later).
+func parseRecord(s string, withView bool) (listingRecord, error) {
 	var r listingRecord
 	vs, rest, ok1 := strings.Cut(s, " ")
 	ss, payload, ok2 := strings.Cut(rest, " ")
@@ -321,13 +384,29 @@ func parseListingRecord(s string) (listingRecord, error) {
 		r.removed = true
 		return r, nil
 	}
-	var p listingPayload
-	if err := gojson.Unmarshal([]byte(payload), &p); err != nil || len(p.V) == 0 || p.V[0] != '{' || r.seq == 0 {
+	if r.seq == 0 {
 		return r, errBadRecord
 	}
-	r.listed = lobby.Listed{Mode: p.L.Mode, Region: p.L.Region, State: p.L.State,
-		Members: p.L.Members, MaxPlayers: p.L.MaxPlayers, Attrs: p.L.Attrs}
-	r.view = p.V
+	r.payload = payload
+	var lw *listedWire
+	if withView {
+		var p listingPayload
+		if err := gojson.Unmarshal([]byte(payload), &p); err != nil || len(p.V) == 0 || p.V[0] != '{' {
+			return r, errBadRecord
+		}
+		r.view, lw = p.V, &p.L
+	} else {
+		var p listedPayload
+		if _, ok := viewOfPayload(payload); !ok {
+			return r, errBadRecord
+		}
+		if err := gojson.Unmarshal([]byte(payload), &p); err != nil {
+			return r, errBadRecord
+		}
+		lw = &p.L
+	}
+	r.listed = lobby.Listed{Mode: lw.Mode, Region: lw.Region, State: lw.State,
+		Members: lw.Members, MaxPlayers: lw.MaxPlayers, Attrs: lw.Attrs}
 	return r, nil
 }
 
@@ -343,8 +422,9 @@ type ListedStore struct {
 }
 
 var (
-	_ lobby.JSONLister  = ListedStore{}
-	_ lobby.ListingFeed = ListedStore{}
+	_ lobby.JSONLister     = ListedStore{}
+	_ lobby.ListingFeed    = ListedStore{}
+	_ lobby.ViewPrefetcher = ListedStore{}
 )
 
 // ListingIndex implements lobby.ListingFeed: the replica's index.
@@ -352,6 +432,11 @@ func (s ListedStore) ListingIndex() *lobby.Index { return s.Listing.ListingIndex
 
 // WatchListing implements lobby.ListingFeed.
 func (s ListedStore) WatchListing(fn func(id string)) { s.Listing.WatchListing(fn) }
+
+// PrefetchViews implements lobby.ViewPrefetcher.
+func (s ListedStore) PrefetchViews(ctx context.Context, ids []string) {
+	s.Listing.PrefetchViews(ctx, ids)
+}
 
 // ListingIndex is the index the replica serves now; a rebuild replaces it.
 func (l *Listing) ListingIndex() *lobby.Index { return l.index.Load() }

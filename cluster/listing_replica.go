@@ -1,20 +1,16 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	gojson "github.com/goccy/go-json"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lobbyd/lobbyd/lobby"
-	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // The replica: one goroutine per shard loads the hash into a fresh
@@ -29,61 +25,24 @@ import (
 // when an idle check finds {idx}:n behind its position (Redis went back in
 // time: failover to a stale replica, restore from an old snapshot).
 
-// replicaView is a listed lobby as a replica holds it: the public view as
-// JSON, exactly as the writer encoded it, and its version.
-type replicaView struct {
-	version uint64
-	json    []byte
-}
-
-// AppendViewJSON implements lobby.ListedView.
-func (v *replicaView) AppendViewJSON(dst []byte) ([]byte, bool) {
-	return append(dst, v.json...), true
-}
-
-// ListView implements lobby.ListedView by decoding the JSON view; attrs
-// numbers come back as int64 (or uint64) when integral, else float64, so
-// the view encodes to the same JSON again.
-func (v *replicaView) ListView() (protocol.LobbyView, bool) {
-	var out protocol.LobbyView
-	dec := gojson.NewDecoder(bytes.NewReader(v.json))
-	dec.UseNumber()
-	if err := dec.Decode(&out); err != nil {
-		return protocol.LobbyView{}, false // the writer encoded it: cannot happen
-	}
-	for k, a := range out.Attrs {
-		if n, ok := a.(json.Number); ok {
-			out.Attrs[k] = attrNumber(n)
-		}
-	}
-	return out, true
-}
-
-func attrNumber(n json.Number) any {
-	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-		return i
-	}
-	if u, err := strconv.ParseUint(string(n), 10, 64); err == nil {
-		return u
-	}
-	f, _ := strconv.ParseFloat(string(n), 64)
-	return f
-}
-
-// applyRecord puts one record into idx unless idx holds the lobby at the
-// same or a newer version. It reports whether idx changed.
-func applyRecord(idx *lobby.Index, id string, r *listingRecord) bool {
+// apply puts one record into idx unless idx holds the lobby at the same
+// or a newer version, and keeps the cached view of a lobby that pages
+// show up to date (the record carries it: no read later). It reports
+// whether idx changed.
+func (l *Listing) apply(idx *lobby.Index, id string, r *listingRecord) bool {
 	src, _, held := idx.Source(id)
-	if held && src.(*replicaView).version >= r.version {
+	if held && src.(*replicaEntry).version >= r.version {
 		return false
 	}
 	if r.removed {
 		if held {
 			idx.Remove(id)
 		}
+		l.views.remove(id)
 		return held
 	}
-	idx.Put(id, r.seq, r.listed, &replicaView{version: r.version, json: r.view})
+	idx.Put(id, r.seq, r.listed, &replicaEntry{l: l, id: id, version: r.version})
+	l.views.refresh(id, r.version, func() (string, bool) { return viewOfPayload(r.payload) })
 	return true
 }
 
@@ -207,12 +166,12 @@ func (l *Listing) rebuild(ctx context.Context) error {
 			return fmt.Errorf("listing: scan: %w", err)
 		}
 		for i := 0; i+1 < len(kv); i += 2 {
-			r, err := parseListingRecord(kv[i+1])
+			r, err := parseRecord(kv[i+1], false)
 			if err != nil || r.removed {
 				l.log.Error("listing: bad hash entry skipped", "lobby", kv[i], "err", err)
 				continue
 			}
-			applyRecord(idx, kv[i], &r)
+			l.apply(idx, kv[i], &r)
 		}
 		if next == 0 {
 			break
@@ -233,6 +192,9 @@ func (l *Listing) rebuild(ctx context.Context) error {
 		}
 	}
 	l.gen = gen
+	// Cached views are kept by version, but a rebuild may follow a Redis
+	// that lost the listing: start afresh.
+	l.views.clear()
 	l.mu.Lock() // WatchListing sets the callback of the index it finds
 	fn := l.onChange
 	if fn != nil {
@@ -335,10 +297,10 @@ func (l *Listing) read(ctx context.Context, idx *lobby.Index, gen *string, pos *
 			}
 			id, _ := m.Values["i"].(string)
 			rs, _ := m.Values["r"].(string)
-			if r, err := parseListingRecord(rs); err != nil || id == "" {
+			if r, err := parseRecord(rs, false); err != nil || id == "" {
 				l.log.Error("listing: bad log entry skipped", "entry", m.ID, "err", err)
 			} else {
-				applyRecord(idx, id, &r)
+				l.apply(idx, id, &r)
 			}
 			*pos = n
 			got++

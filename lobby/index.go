@@ -349,17 +349,18 @@ func (x *Index) List(q ListQuery) (ListPage, error) {
 
 // Page calls fn with the id and view source of each lobby of q's page,
 // newest first, after the index's lock is released (so fn may build
-// views). q is checked as List checks it.
-func (x *Index) Page(q ListQuery, fn func(id string, src ListedView)) error {
-	buf, _, err := x.walk(q)
+// views), and returns the cursor of the next page ("" on the last), as
+// List's. q is checked as List checks it.
+func (x *Index) Page(q ListQuery, fn func(id string, src ListedView)) (string, error) {
+	buf, next, err := x.walk(q)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer releaseCandidates(buf)
 	for _, c := range *buf {
 		fn(c.id, c.src)
 	}
-	return nil
+	return next, nil
 }
 
 // AppendListJSON is List written as JSON (JSONLister): the views come from

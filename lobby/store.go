@@ -157,3 +157,13 @@ type ListingFeed interface {
 	// Index.SetOnChange: note the id and return.
 	WatchListing(fn func(id string))
 }
+
+// ViewPrefetcher is a ListingFeed whose views are not all in memory (a
+// cluster's listing replica keeps a bounded cache and reads the others
+// from Redis): before reading the views of several lobbies one by one
+// (ListedView.AppendViewJSON), the live lobby list hands their ids to
+// PrefetchViews, which reads the missing ones at once. It reports nothing:
+// a view it could not read is read again, alone, when asked for.
+type ViewPrefetcher interface {
+	PrefetchViews(ctx context.Context, ids []string)
+}

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -243,26 +244,25 @@ func (h *Hub) round() {
 	for id := range ids {
 		c := change{id: id}
 		c.now, c.src, _, c.nowOK = idx.Entry(id)
-		if c.nowOK && watched {
-			c.json, c.nowOK = c.src.AppendViewJSON(nil)
-		}
-		c.was, c.wasOK = h.prev[id]
-		if c.nowOK {
-			h.prev[id] = c.now
-		} else {
-			delete(h.prev, id)
-		}
 		changes = append(changes, c)
+	}
+	if watched {
+		h.readViews(changes)
+	}
+	for i := range changes {
+		c := &changes[i]
+		c.was, c.wasOK = h.prev[c.id]
+		if c.nowOK {
+			h.prev[c.id] = c.now
+		} else {
+			delete(h.prev, c.id)
+		}
 	}
 	h.mu.Lock()
 	if !watched && len(h.groups) > 0 {
 		// Someone started watching while the views were skipped.
 		h.mu.Unlock()
-		for i := range changes {
-			if c := &changes[i]; c.nowOK {
-				c.json, c.nowOK = c.src.AppendViewJSON(nil)
-			}
-		}
+		h.readViews(changes)
 		h.mu.Lock()
 	}
 	defer h.mu.Unlock()
@@ -276,6 +276,36 @@ func (h *Hub) round() {
 	h.pendMu.Lock()
 	h.inflight = nil
 	h.pendMu.Unlock()
+}
+
+// prefetchChunk is how many views a round asks a lobby.ViewPrefetcher for
+// at once: far fewer than its cache holds, so that they are still there
+// when read.
+const prefetchChunk = 100
+
+// readViews reads the view of each change listed now (holding no lock of
+// the hub); one that cannot be read counts as not listed. A feed that
+// reads views from elsewhere is asked for them a chunk at a time.
+func (h *Hub) readViews(changes []change) {
+	pf, _ := h.feed.(lobby.ViewPrefetcher)
+	var ids []string
+	for start := 0; start < len(changes); start += prefetchChunk {
+		chunk := changes[start:min(start+prefetchChunk, len(changes))]
+		if pf != nil {
+			ids = ids[:0]
+			for i := range chunk {
+				if chunk[i].nowOK {
+					ids = append(ids, chunk[i].id)
+				}
+			}
+			pf.PrefetchViews(context.Background(), ids)
+		}
+		for i := range chunk {
+			if c := &chunk[i]; c.nowOK {
+				c.json, c.nowOK = c.src.AppendViewJSON(nil)
+			}
+		}
+	}
 }
 
 // fanOutLocked gives c to the watchers of g it concerns; h.mu held.
@@ -334,6 +364,14 @@ func (h *Hub) Add(q lobby.ListQuery) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
+	if pf, ok := h.feed.(lobby.ViewPrefetcher); ok {
+		// The page's views, read at once before h.mu is taken: under it
+		// they come from the feed's cache, not from Redis one by one.
+		var ids []string
+		if _, err := h.feed.ListingIndex().Page(checked, func(id string, _ lobby.ListedView) { ids = append(ids, id) }); err == nil {
+			pf.PrefetchViews(context.Background(), ids)
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -354,7 +392,7 @@ func (h *Hub) Add(q lobby.ListQuery) (*Watcher, error) {
 	// before it; a lobby in it that changed meanwhile is sent again by the
 	// round, as it is now.
 	idx := h.feed.ListingIndex()
-	err = idx.Page(checked, func(id string, src lobby.ListedView) {
+	_, err = idx.Page(checked, func(id string, src lobby.ListedView) {
 		js, ok := src.AppendViewJSON(nil)
 		if !ok {
 			return
