@@ -186,3 +186,66 @@ func BenchmarkSendSplitRecorded(b *testing.B) {
 	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(serverCalls(b, admin)-s0)/float64(b.N), "redis-calls/op")
 }
+
+// BenchmarkSendSplitRecordedParallel is BenchmarkSendSplitRecorded with
+// 32 lobbies sending at once (a sender per lobby), as a loaded shard
+// sees them: commits, publications and records of different lobbies meet
+// in the recorder's lanes. cpu-ns/op is both shards' CPU per send.
+func BenchmarkSendSplitRecordedParallel(b *testing.B) {
+	srv := redistest.Server(b)
+	var st [2]*LobbyStore
+	var sinks [2]*benchRecSink
+	var cnt [2]cmdCounter
+	for i := range st {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+		b.Cleanup(func() { c.Close() })
+		c.AddHook(&cnt[i])
+		sinks[i] = newBenchRecSink()
+		st[i] = newTestStore(b, c, "t:", string(rune('a'+i)), sinks[i], LobbyOptions{})
+	}
+	const lobbies = 32
+	ctx := b.Context()
+	for l := range lobbies {
+		v := mustCreate(b, st[0], fmt.Sprint("l", l, "a0"), 8)
+		for i := 1; i < 4; i++ {
+			mustJoin(b, st[0], fmt.Sprint("l", l, "a", i), v.ID)
+		}
+		for i := range 4 {
+			mustJoin(b, st[1], fmt.Sprint("l", l, "b", i), v.ID)
+		}
+		if err := st[0].Send(ctx, fmt.Sprint("l", l, "a0"), []byte{0}, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	data := make([]byte, 64)
+	var next atomic.Int64
+	_, ta0 := cnt[0].read()
+	_, tb0 := cnt[1].read()
+	cpu0 := processCPU()
+	b.ReportAllocs()
+	b.SetParallelism(lobbies / 2) // GOMAXPROCS 2: a goroutine per lobby
+	b.RunParallel(func(pb *testing.PB) {
+		user := fmt.Sprint("l", next.Add(1)-1, "a0")
+		for pb.Next() {
+			if err := st[0].Send(ctx, user, data, nil); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	// b's records of the last sends: it releases at most one delivery per
+	// send (fewer when sends of a lobby shared a commit).
+	deadline := time.Now().Add(10 * time.Second)
+	for last := int64(-1); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		n := sinks[1].released.Load()
+		if n == last {
+			break
+		}
+		last = n
+	}
+	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
+	_, ta1 := cnt[0].read()
+	_, tb1 := cnt[1].read()
+	b.ReportMetric(float64(ta1-ta0+tb1-tb0)/float64(b.N), "trips/op")
+}

@@ -578,7 +578,13 @@ func (f *follower) recordLocked(fl *followed) {
 // newDelivery starts the record of a message of fl, with room for an
 // entry per member here (Positions adds one for each).
 func (f *follower) newDelivery(fl *followed) *Delivery {
-	return &Delivery{Lobby: fl.id, key: fl.keys.keys[2], Sessions: make([]SessionDelivery, 0, len(fl.users))}
+	d := &Delivery{Lobby: fl.id, key: fl.keys.keys[2]}
+	if len(fl.users) <= len(d.inline) {
+		d.Sessions = d.inline[:0]
+	} else {
+		d.Sessions = make([]SessionDelivery, 0, len(fl.users))
+	}
+	return d
 }
 
 func (f *follower) applyLogLocked(fl *followed, l *loaded) {
