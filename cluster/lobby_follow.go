@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/protocol"
@@ -601,9 +600,8 @@ func (f *follower) applyLogLocked(fl *followed, l *loaded) {
 			f.s.opts.Logger.Error("cluster: lobby events lost (trimmed from the log before this shard read them)",
 				"lobby", fl.id, "from", fl.last+1, "to", off-1)
 		}
-		var w wireEvent
 		raw, _ := e.Values["e"].(string)
-		if err := msgpack.Unmarshal([]byte(raw), &w); err != nil {
+		if w, _, err := decodeWireEventString(raw); err != nil {
 			f.s.opts.Logger.Error("cluster: undecodable lobby event", "lobby", fl.id, "offset", off, "err", err)
 		} else {
 			f.deliverLocked(fl, &w, off)

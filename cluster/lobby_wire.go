@@ -121,13 +121,10 @@ func parseMessage(p string) (message, error) {
 		m.doc = []byte(p[:nums[3]])
 		p = p[nums[3]:]
 	}
-	wc := wireCoders.Get().(*wireCoder)
-	defer wireCoders.Put(wc)
-	wc.src.Reset(p)
-	wc.dec.Reset(&wc.src)
 	m.events = make([]wireEvent, nums[2])
 	for i := range m.events {
-		if err := m.events[i].DecodeMsgpack(wc.dec); err != nil {
+		var err error
+		if m.events[i], p, err = decodeWireEventString(p); err != nil {
 			return m, errBadMessage
 		}
 	}
