@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/redis/go-redis/v9"
 
@@ -155,6 +156,19 @@ func TestDeliveryRecordPlacesEveryLastSeq(t *testing.T) {
 	}
 	if _, err := a.ResumePoint(ctx, v.ID, "c", "S-pa", 3); !errors.Is(err, ErrNoResumePoint) {
 		t.Fatalf("no record: %v", err)
+	}
+	// Once its record is in, a lobby keeps no delivery: its idle players
+	// pay nothing for its last message (docs/architecture.md, "Memory per
+	// idle player"). The follower's sweep lets go within a tick.
+	for _, s := range []*LobbyStore{a, b} {
+		waitFor(t, 10*time.Second, "the lobby's last delivery let go on "+s.shard, func() bool {
+			s.f.mu.RLock()
+			fl := s.f.lobbies[v.ID]
+			s.f.mu.RUnlock()
+			fl.mu.Lock()
+			defer fl.mu.Unlock()
+			return fl.lastDone == nil
+		})
 	}
 }
 
@@ -324,5 +338,13 @@ func TestDeliveryRecordCost(t *testing.T) {
 	}
 	if c1, _ := cnt[1].read(); c1 != c0 {
 		t.Errorf("a same-shard send cost %d commands", c1-c0)
+	}
+}
+
+// A shard keeps a followed per lobby with a member here: it stays in its
+// size class (docs/architecture.md, "Memory per idle player").
+func TestFollowedSize(t *testing.T) {
+	if size := unsafe.Sizeof(followed{}); size > 208 {
+		t.Fatalf("sizeof(followed) = %d, over 208", size)
 	}
 }

@@ -69,21 +69,21 @@ type follower struct {
 }
 
 // followed is one lobby as this shard follows it. Every field is guarded
-// by mu, and every Sink call for the lobby happens with mu held.
+// by mu, and every Sink call for the lobby happens with mu held. A shard
+// has one per lobby with a member here: the flags share a word at the end
+// and the recipients scratch is the pooled event's, which keeps it in the
+// 208-byte size class, not 288 (docs/architecture.md, "Memory per idle
+// player").
 type followed struct {
 	id   string
 	keys lobbyKeys // made with the entry, never changed: read without mu
 	mu   sync.Mutex
 
-	anchored bool   // last is known
-	last     uint64 // offset of the last event delivered (or skipped as not ours)
-	version  uint64 // version of doc
-	doc      *lobby.Doc
-	users    []string // members on this shard, per doc
-	allLocal bool     // every member is on this shard: lobby.send needs no Redis
-	active   bool     // some member is on this shard
-	idle     time.Time
-	dirty    bool // a read failed: read again on the next tick
+	last    uint64 // offset of the last event delivered (or skipped as not ours); known once anchored
+	version uint64 // version of doc
+	doc     *lobby.Doc
+	users   []string // members on this shard, per doc
+	idle    int64    // unix ns the lobby went inactive (no member here)
 
 	// pending holds messages that arrived beyond a gap, by first offset
 	// (at most maxPending); gapTimer reads the log if the gap outlives
@@ -91,23 +91,29 @@ type followed struct {
 	pending  []pendingMessage
 	gapTimer *time.Timer
 	drained  chan struct{} // closed when pending empties (applyOwn waits on it)
+
+	sends sendGroup // cross-shard lobby.send's group commit (lobby_sendgroup.go)
+
+	// Delivery records (deliveries.go), when the sink keeps them: rec
+	// collects what the message being applied numbered, joined (below)
+	// says a member came to this shard with it (its position must be
+	// recorded), lastDone is the done channel of the last delivery queued
+	// for its record, until it is found closed. Only the channel: a
+	// Delivery (with its inline entries, ~500 bytes) is let go as soon as
+	// the lane has released it.
+	rec      *Delivery
+	lastDone chan struct{}
+
+	anchored bool // last is known
+	allLocal bool // every member is on this shard: lobby.send needs no Redis
+	active   bool // some member is on this shard
+	dirty    bool // a read failed: read again on the next tick
 	// gone: forgotten (forgetAll) while a goroutine may still hold this
 	// entry (a commit waiting for a gap, a gap timer): it delivers nothing
 	// more, or it could deliver behind the entry that replaced it, out of
 	// order for the sessions here.
-	gone bool
-
-	sends sendGroup // cross-shard lobby.send's group commit (lobby_sendgroup.go)
-
-	to []string // local recipients scratch
-
-	// Delivery records (deliveries.go), when the sink keeps them: rec
-	// collects what the message being applied numbered, joined says a
-	// member came to this shard with it (its position must be recorded),
-	// lastRec is the last delivery queued for its record.
-	rec     *Delivery
-	joined  bool
-	lastRec *Delivery
+	gone   bool
+	joined bool
 }
 
 // lobbyKeys is what every commit of a lobby passes to the commit script
@@ -223,7 +229,8 @@ func (f *follower) receive() {
 	}
 }
 
-// sweep retries failed reads and forgets old tombstones.
+// sweep retries failed reads, forgets old tombstones and the last
+// delivery of each lobby once it is released.
 func (f *follower) sweep() {
 	defer f.wg.Done()
 	t := time.NewTicker(tick)
@@ -238,7 +245,10 @@ func (f *follower) sweep() {
 				if fl.dirty {
 					f.catchUpBounded(fl)
 				}
-				forget := !fl.active && now.Sub(fl.idle) > tombstoneTTL
+				if closed(fl.lastDone) {
+					fl.lastDone = nil // nothing to wait for: let it go
+				}
+				forget := !fl.active && now.UnixNano()-fl.idle > int64(tombstoneTTL)
 				fl.mu.Unlock()
 				if forget {
 					f.mu.Lock()
@@ -295,7 +305,7 @@ func (f *follower) get(id string) *followed {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fl = f.lobbies[id]; fl == nil {
-		fl = &followed{id: id, keys: f.s.lobbyKeysOf(id), idle: time.Now()}
+		fl = &followed{id: id, keys: f.s.lobbyKeysOf(id), idle: time.Now().UnixNano()}
 		f.lobbies[id] = fl
 	}
 	return fl
@@ -372,21 +382,34 @@ func (f *follower) awaitRecord(ctx context.Context, fl *followed) {
 // out: a reply then still follows the events it caused on the wire. A
 // context that ends first leaves the frames to go when the record is in.
 func (f *follower) awaitRecordLocked(ctx context.Context, fl *followed) {
-	d := fl.lastRec
-	if d == nil {
+	done := fl.lastDone
+	if done == nil {
 		return
 	}
+	if !closed(done) {
+		fl.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+		fl.mu.Lock()
+	}
+	if fl.lastDone == done && closed(done) {
+		fl.lastDone = nil // nothing to wait for any more: let it go
+	}
+}
+
+// closed reports whether done (nil: none) is closed.
+func closed(done chan struct{}) bool {
+	if done == nil {
+		return false
+	}
 	select {
-	case <-d.done:
-		return
+	case <-done:
+		return true
 	default:
+		return false
 	}
-	fl.mu.Unlock()
-	select {
-	case <-d.done:
-	case <-ctx.Done():
-	}
-	fl.mu.Lock()
 }
 
 // applyLocked delivers m's events in order and takes its document (doc
@@ -571,7 +594,7 @@ func (f *follower) recordLocked(fl *followed) {
 		return
 	}
 	r.add(d)
-	fl.lastRec = d
+	fl.lastDone = d.done
 }
 
 // newDelivery starts the record of a message of fl, with room for an
@@ -639,21 +662,25 @@ func (f *follower) deliverLocked(fl *followed, w *wireEvent, off uint64) {
 	if fl.gone {
 		return
 	}
-	fl.to = fl.to[:0]
-	for i, u := range w.To {
-		if i < len(w.Shards) && w.Shards[i] == f.s.shard {
-			fl.to = append(fl.to, u)
-		}
-	}
-	if len(fl.to) == 0 {
-		return
-	}
 	ev, _ := f.events.Get().(*lobby.Event)
 	if ev == nil {
 		ev = new(lobby.Event)
 	}
+	// The local recipients go in the pooled event's own To (the Sink does
+	// not keep it past the call).
+	to := ev.To[:0]
+	for i, u := range w.To {
+		if i < len(w.Shards) && w.Shards[i] == f.s.shard {
+			to = append(to, u)
+		}
+	}
+	if len(to) == 0 {
+		ev.To = to
+		f.events.Put(ev)
+		return
+	}
 	*ev = lobby.Event{
-		LobbyID: fl.id, Version: versionAt(off), Name: w.Name, To: fl.to, Member: w.Member, Lobby: w.Lobby,
+		LobbyID: fl.id, Version: versionAt(off), Name: w.Name, To: to, Member: w.Member, Lobby: w.Lobby,
 		UserID: w.UserID, Reason: w.Reason, From: w.From, Text: w.Text, TS: w.TS,
 		Data: w.Data, MatchID: w.MatchID,
 	}
@@ -665,7 +692,8 @@ func (f *follower) deliverLocked(fl *followed, w *wireEvent, off uint64) {
 	} else {
 		f.s.sink.Deliver(ev)
 	}
-	*ev = lobby.Event{}
+	clear(to) // the pool must not keep user ids alive
+	*ev = lobby.Event{To: to[:0]}
 	f.events.Put(ev)
 }
 
@@ -695,7 +723,7 @@ func (f *follower) setDocLocked(fl *followed, doc *lobby.Doc, version uint64) {
 	wasActive := fl.active
 	fl.allLocal, fl.active = all, len(users) > 0
 	if !fl.active && wasActive {
-		fl.idle = time.Now()
+		fl.idle = time.Now().UnixNano()
 	}
 	f.mu.Lock()
 	for _, u := range fl.users {
@@ -814,7 +842,7 @@ func (f *follower) forgetAll() {
 		fl.mu.Lock()
 		f.setDocLocked(fl, nil, 0)
 		fl.anchored, fl.last, fl.dirty, fl.gone = false, 0, false, true
-		fl.rec, fl.joined, fl.lastRec = nil, false, nil
+		fl.rec, fl.joined, fl.lastDone = nil, false, nil
 		clear(fl.pending)
 		fl.pending = fl.pending[:0]
 		f.drainPendingLocked(fl) // nothing held: stops the timer, wakes waiters

@@ -349,9 +349,9 @@ func (g *Gateway) liveShards(ctx context.Context) ([]ShardInfo, error) {
 // shard is closed there with 4009.
 func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (res attachResult, adopted bool, err error) {
 	cl, uid := g.cl, cs.id.UserID
-	if cs.resume != "" {
+	if cs.resumeToken() != "" {
 		next := randomID(24)
-		prev, ok, err := cl.sessions.Resume(ctx, uid, cs.resume, next)
+		prev, ok, err := cl.sessions.Resume(ctx, uid, cs.resumeToken(), next)
 		if err != nil {
 			return res, false, err
 		}
@@ -434,13 +434,13 @@ func (g *Gateway) resumeFromRecord(ctx context.Context, cs *connState, c writer,
 	lobbyID, err := lobbies.LastLobbyOf(ctx, uid)
 	var off uint64
 	if err == nil && lobbyID != "" {
-		off, err = lobbies.ResumePoint(ctx, lobbyID, prev.Shard, prev.ID, cs.lastSeq)
+		off, err = lobbies.ResumePoint(ctx, lobbyID, prev.Shard, prev.ID, cs.lastSeq())
 		if err == nil {
 			err = lobbies.EventsAfter(ctx, lobbyID, off<<32, func(*lobby.Event) {})
 		}
 	}
 	if err != nil {
-		g.log.Info("cluster: resume after a shard's death without a record of the client's place", "user_id", uid, "from_shard", prev.Shard, "last_seq", cs.lastSeq, "why", err)
+		g.log.Info("cluster: resume after a shard's death without a record of the client's place", "user_id", uid, "from_shard", prev.Shard, "last_seq", cs.lastSeq(), "why", err)
 		return attachResult{}, false
 	}
 	res := g.hub.adoptAt(cs, c, prev.ID, next, lobbyID, off<<32)

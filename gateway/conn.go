@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/lobbyd/lobbyd/netcode"
@@ -14,9 +15,8 @@ import (
 // back with Conn.Value. Owned by the connection's loop goroutine, except
 // where noted.
 type connState struct {
-	id      Identity // from the verified token
-	resume  string   // resume token from the query, if any
-	lastSeq uint64   // last_seq from the query
+	id     connIdentity // from the verified token
+	resume *resumeQuery // resume and last_seq from the query; nil: neither
 
 	session *Session // set by OnOpen
 	conn    *netcode.Conn
@@ -28,6 +28,53 @@ type connState struct {
 	// (docs/architecture.md, "Memory per idle player").
 	send *protocol.SendReq // scratch for decoding lobby.send without allocating, from its first
 	jobs *connJobs         // work run off the loop (a shard of a cluster); made by the loop's first add
+}
+
+// connIdentity is a connection's Identity as it keeps it: the expiry in
+// unix ns, not a time.Time. With the query's resume out of line, this
+// keeps connState in the 128-byte size class, not 160: one per player
+// (docs/architecture.md, "Memory per idle player").
+type connIdentity struct {
+	UserID string
+	Name   string
+	expiry int64 // unix ns
+}
+
+func newConnIdentity(id Identity) connIdentity {
+	// UnixNano is undefined outside 1678-2262: a token may say 9999.
+	exp := id.Expiry.Unix()
+	switch {
+	case exp >= math.MaxInt64/int64(time.Second):
+		return connIdentity{UserID: id.UserID, Name: id.Name, expiry: math.MaxInt64}
+	case exp <= math.MinInt64/int64(time.Second):
+		return connIdentity{UserID: id.UserID, Name: id.Name, expiry: math.MinInt64}
+	}
+	return connIdentity{UserID: id.UserID, Name: id.Name, expiry: id.Expiry.UnixNano()}
+}
+
+// expiredAt reports whether the token has expired at now.
+func (id *connIdentity) expiredAt(now time.Time) bool { return now.UnixNano() >= id.expiry }
+
+// resumeQuery is what a reconnecting client's query asks for.
+type resumeQuery struct {
+	token   string // resume token, if any
+	lastSeq uint64 // last_seq
+}
+
+// resumeToken is the query's resume token ("" if none).
+func (cs *connState) resumeToken() string {
+	if cs.resume == nil {
+		return ""
+	}
+	return cs.resume.token
+}
+
+// lastSeq is the query's last_seq (0 if none).
+func (cs *connState) lastSeq() uint64 {
+	if cs.resume == nil {
+		return 0
+	}
+	return cs.resume.lastSeq
 }
 
 // sendScratch returns the connection's lobby.send scratch, made on the
@@ -84,7 +131,7 @@ func (h handler) OnClose(c *netcode.Conn, code uint16) {
 // event of the lobby falls between the welcome's view and the session's
 // stream (docs/architecture.md, "Opening a session").
 func (g *Gateway) open(c writer, cs *connState) {
-	if !time.Now().Before(cs.id.Expiry) { // expired during the handshake
+	if cs.id.expiredAt(time.Now()) { // expired during the handshake
 		c.Close(protocol.CloseTokenExpired, "token expired")
 		return
 	}
@@ -114,7 +161,7 @@ func (g *Gateway) open(c writer, cs *connState) {
 		res = g.hub.attach(cs, c)
 	}
 	cs.session = res.session
-	if cs.resume != "" {
+	if cs.resumeToken() != "" {
 		g.metrics.resumes[boolIndex(res.resumed)].Inc()
 	}
 	if res.replaced != nil {
@@ -157,7 +204,7 @@ func (g *Gateway) open(c writer, cs *connState) {
 	}
 	after := uint64(0) // a new session numbers from 1
 	if res.resumed {
-		after = cs.lastSeq
+		after = cs.lastSeq()
 	}
 	welcome := connEvent(protocol.EvWelcome, w)
 	g.hub.welcome(res.session, cs, welcome, sn, after)

@@ -89,7 +89,10 @@ func testGateway(t testing.TB, ringEntries, ringBytes int) (*Gateway, *lobby.Mem
 // openFake opens a connection of uid on w, resuming with token and lastSeq
 // when token is not empty, as OnOpen does.
 func openFake(g *Gateway, uid string, w writer, token string, lastSeq uint64) *connState {
-	cs := &connState{id: Identity{UserID: uid, Name: uid, Expiry: time.Now().Add(time.Hour)}, resume: token, lastSeq: lastSeq}
+	cs := &connState{id: newConnIdentity(Identity{UserID: uid, Name: uid, Expiry: time.Now().Add(time.Hour)})}
+	if token != "" || lastSeq != 0 {
+		cs.resume = &resumeQuery{token: token, lastSeq: lastSeq}
+	}
 	g.open(w, cs)
 	return cs
 }

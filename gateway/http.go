@@ -214,21 +214,25 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 	if g.draining.Load() {
 		return g.refuseBusy(c, refuseDraining)
 	}
-	cs := &connState{id: id, user: g.userMsgs.get(id.UserID, now)}
+	cs := &connState{id: newConnIdentity(id), user: g.userMsgs.get(id.UserID, now)}
 	// last_seq is checked even without resume: a malformed query is a
 	// client bug worth reporting (docs/protocol.md), not a no-op.
+	var rq resumeQuery
 	if ls := c.Query("last_seq"); ls != "" {
 		n, err := strconv.ParseUint(ls, 10, 64)
 		if err != nil {
 			return g.refuseWS(c, protocol.CodeBadRequest, refuseBadQuery, "last_seq must be an unsigned integer")
 		}
-		cs.lastSeq = n
+		rq.lastSeq = n
 	}
 	if r := c.Query("resume"); r != "" {
 		if len(r) > 128 {
 			return g.refuseWS(c, protocol.CodeBadRequest, refuseBadQuery, "resume token too long")
 		}
-		cs.resume = strings.Clone(r) // fasthttp reuses the request's buffer after the handler
+		rq.token = strings.Clone(r) // fasthttp reuses the request's buffer after the handler
+	}
+	if rq != (resumeQuery{}) {
+		cs.resume = &rq
 	}
 	// The connection limit is taken here, atomically, by netcode: a check
 	// of the count followed by the upgrade let 200 simultaneous handshakes

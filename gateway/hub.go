@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"sync"
@@ -133,12 +135,11 @@ func (h *hub) attach(cs *connState, conn writer) attachResult {
 	defer h.mu.Unlock()
 
 	old := h.byUser[uid]
-	if old != nil && cs.resume != "" {
+	if old != nil && cs.resumeToken() != "" {
 		old.mu.Lock()
-		if tokenIs(old.resumeToken, cs.resume) && !old.closed && !old.holding && old.canReplayFrom(cs.lastSeq) {
+		if tokenIs(old.resumeKey, cs.resumeToken()) && !old.closed && !old.holding && old.canReplayFrom(cs.lastSeq()) {
 			res := attachResult{session: old, resumed: true, replaced: old.conn}
-			old.resumeToken = randomID(24)
-			res.token = old.resumeToken
+			old.resumeKey, res.token = newResumeKey()
 			if old.grace != nil {
 				old.grace.Stop()
 				old.grace = nil
@@ -151,9 +152,9 @@ func (h *hub) attach(cs *connState, conn writer) attachResult {
 		old.mu.Unlock()
 	}
 
-	s := &Session{id: randomID(16), userID: uid, name: cs.id.Name, resumeToken: randomID(24),
-		conn: conn, cs: cs, holding: true}
-	res := attachResult{session: s, token: s.resumeToken}
+	s := &Session{id: randomID(16), userID: uid, name: cs.id.Name, conn: conn, cs: cs, holding: true}
+	res := attachResult{session: s}
+	s.resumeKey, res.token = newResumeKey()
 	if old != nil {
 		old.mu.Lock()
 		res.replaced = old.conn
@@ -166,8 +167,30 @@ func (h *hub) attach(cs *connState, conn writer) attachResult {
 
 // tokenIs reports whether the client's resume token is the session's, in
 // time that does not depend on where they differ.
-func tokenIs(session, client string) bool {
-	return subtle.ConstantTimeCompare([]byte(session), []byte(client)) == 1
+func tokenIs(key, client string) bool {
+	var b [resumeKeyLen]byte
+	if key == "" || len(client) != hex.EncodedLen(len(b)) {
+		return false
+	}
+	if _, err := hex.Decode(b[:], []byte(client)); err != nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(key), b[:]) == 1
+}
+
+// resumeKeyLen is the random bytes of a resume token (48 hex characters).
+const resumeKeyLen = 24
+
+// newResumeKey makes a session's resume token: the bytes the session keeps
+// (key) and the token the welcome gives, their hex. The session keeps them
+// raw: 24 bytes a player, not 48 (docs/architecture.md, "Memory per idle
+// player").
+func newResumeKey() (key, token string) {
+	var b [resumeKeyLen]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return string(b[:]), hex.EncodeToString(b[:])
 }
 
 // maxCatchUpRounds bounds the rounds of welcome's lock-free catch-up; the
@@ -225,7 +248,7 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 					writeEvent(conn, head, seq, ev)
 				}
 			})
-			s.wentLive(max(after, limit))
+			s.wentLive(h, max(after, limit))
 			s.mu.Unlock()
 			return
 		}
@@ -308,7 +331,7 @@ func (h *hub) expired(now time.Time, out []writer) []writer {
 	defer h.mu.RUnlock()
 	for _, s := range h.byUser {
 		s.mu.Lock()
-		if s.conn != nil && !now.Before(s.cs.id.Expiry) {
+		if s.conn != nil && s.cs.id.expiredAt(now) {
 			out = append(out, s.conn)
 		}
 		s.mu.Unlock()

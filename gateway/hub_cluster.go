@@ -18,9 +18,9 @@ import (
 // the directory has recorded, replacing the user's session on this shard if
 // any. The new session holds its events until welcome, as attach's does.
 func (h *hub) attachNew(cs *connState, conn writer, sessionID, token string) attachResult {
-	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name, resumeToken: token,
+	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name,
 		conn: conn, cs: cs, holding: true}
-	return h.install(s)
+	return h.install(s, token)
 }
 
 // attachResumed continues the user's session sessionID on this shard with
@@ -36,11 +36,10 @@ func (h *hub) attachResumed(cs *connState, conn writer, sessionID, token string)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.holding || !s.canReplayFrom(cs.lastSeq) {
+	if s.closed || s.holding || !s.canReplayFrom(cs.lastSeq()) {
 		return attachResult{}, false
 	}
 	res := attachResult{session: s, resumed: true, replaced: s.conn, token: token}
-	s.resumeToken = token
 	if s.grace != nil {
 		s.grace.Stop()
 		s.grace = nil
@@ -59,7 +58,7 @@ func (h *hub) adopt(cs *connState, conn writer, sessionID, token string, ring []
 	if err := msgpack.Unmarshal(ring, &hr); err != nil {
 		return attachResult{}, false
 	}
-	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name, resumeToken: token,
+	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name,
 		conn: conn, cs: cs, holding: true, seq: hr.Seq, lobbyID: hr.Lobby, lobbyVer: hr.Version}
 	for _, e := range hr.Entries {
 		ev := h.pool.copyOf(e.B) // replay: held, maybe long
@@ -68,11 +67,11 @@ func (h *hub) adopt(cs *connState, conn writer, sessionID, token string, ring []
 		s.ring.push(&h.pool, e.Seq, ev, h.ringEntries, h.ringBytes)
 		h.pool.release(ev)
 	}
-	if !s.canReplayFrom(cs.lastSeq) {
+	if !s.canReplayFrom(cs.lastSeq()) {
 		s.ring.reset(&h.pool)
 		return attachResult{}, false
 	}
-	res := h.install(s)
+	res := h.install(s, token)
 	res.resumed = true
 	return res, true
 }
@@ -83,17 +82,19 @@ func (h *hub) adopt(cs *connState, conn writer, sessionID, token string, ring []
 // delivery record gave for that seq. The session holds new events until
 // then.
 func (h *hub) adoptAt(cs *connState, conn writer, sessionID, token, lobbyID string, version uint64) attachResult {
-	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name, resumeToken: token,
-		conn: conn, cs: cs, holding: true, seq: cs.lastSeq, lobbyID: lobbyID, lobbyVer: version}
-	res := h.install(s)
+	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name,
+		conn: conn, cs: cs, holding: true, seq: cs.lastSeq(), lobbyID: lobbyID, lobbyVer: version}
+	res := h.install(s, token)
 	res.resumed = true
 	return res
 }
 
 // install makes s the user's session on this shard, retiring the one it
-// replaces (its connection is returned to be closed with 4009).
-func (h *hub) install(s *Session) attachResult {
-	res := attachResult{session: s, token: s.resumeToken}
+// replaces (its connection is returned to be closed with 4009). token is
+// its resume token, for the welcome: a cluster's session does not keep it
+// (the directory has its hash and checks it).
+func (h *hub) install(s *Session, token string) attachResult {
+	res := attachResult{session: s, token: token}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if old := h.byUser[s.userID]; old != nil {

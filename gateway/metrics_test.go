@@ -146,7 +146,7 @@ func TestResumesAndSessionStatesAreCounted(t *testing.T) {
 	g, _ := testGateway(t, 16, 1<<20)
 	w := &recordingWriter{}
 	cs := openFake(g, "u", w, "", 0)
-	token := cs.session.resumeToken
+	token := tokenOf(cs.session)
 	g.closed(cs)
 	if c, r := g.hub.countByState(); c != 0 || r != 1 {
 		t.Fatalf("sessions by state: connected %d resumable %d, want 0 1", c, r)
@@ -208,7 +208,7 @@ func TestHotPathMetricsAllocateNothing(t *testing.T) {
 	g, store := testGateway(t, 1024, 1<<20)
 	benchLobby(t, g, store)
 	w := &copyWriter{}
-	cs := &connState{id: Identity{UserID: "u0"}, session: g.hub.lookup("u0")}
+	cs := &connState{id: connIdentity{UserID: "u0"}, session: g.hub.lookup("u0")}
 	ping := request(t, protocol.OpPing, 7, nil)
 	send := request(t, protocol.OpLobbySend, 0, map[string]any{"data": make([]byte, 64)})
 	g.settings.Store(&Live{Messages: Rate{PerSecond: 1e9, Burst: 1 << 30}}) // the limit is not what is measured

@@ -225,7 +225,9 @@ func (o *offloader) drain(cs *connState, run func(cs *connState, j *job)) {
 	for {
 		q.mu.Lock()
 		if len(q.queue) == 0 {
-			q.running = false
+			// The emptied slice still holds its array: an idle
+			// connection keeps none.
+			q.queue, q.running = nil, false
 			q.mu.Unlock()
 			return
 		}

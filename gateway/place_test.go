@@ -92,7 +92,7 @@ func TestLobbyMembersShareALoop(t *testing.T) {
 	// A resumed connection is moved to its lobby's loop.
 	g.closed(sessions["u1"].cs)
 	w := &loopWriter{loop: -1}
-	cs := openFake(g, "u1", w, sessions["u1"].resumeToken, 0)
+	cs := openFake(g, "u1", w, tokenOf(sessions["u1"]), 0)
 	if cs.session != sessions["u1"] || w.at() != ka {
 		t.Fatalf("resumed: same session %v, loop %d, want %d", cs.session == sessions["u1"], w.at(), ka)
 	}

@@ -43,8 +43,31 @@ func TestRecordedFramesWaitForTheirRecord(t *testing.T) {
 			t.Fatalf("#%d: %v, want seq %d %q", i+1, m, i+1, text)
 		}
 	}
+	// Nothing waits now: the session lets go of what held the frames
+	// (docs/architecture.md, "Memory per idle player").
+	s.mu.Lock()
+	kept := s.side != nil && s.side.wait != nil
+	s.mu.Unlock()
+	if kept {
+		t.Fatal("the session keeps its waiting state with nothing waiting")
+	}
 	chatTo(g, "three", "u") // nothing waits: written at once
 	if got := w.decoded(t); len(got) != 4 {
 		t.Fatalf("after three: %d messages", len(got))
+	}
+	// The next recorded event waits again, and goes at its release.
+	d = &cluster.Delivery{Lobby: "L"}
+	sink.DeliverRecorded(&lobby.Event{LobbyID: "L", Version: 8 << 32, Name: protocol.EvChat, To: []string{"u"}, Text: "four"}, d)
+	if got := w.decoded(t); len(got) != 4 {
+		t.Fatalf("four written before its record: %d messages", len(got))
+	}
+	sink.Positions(d, nil)
+	sink.Release(d)
+	got = w.decoded(t)
+	if len(got) != 5 {
+		t.Fatalf("after four's record: %d messages", len(got))
+	}
+	if seq, _ := asUint(got[4]["seq"]); seq != 4 || got[4]["d"].(map[string]any)["text"] != "four" {
+		t.Fatalf("four: %v", got[4])
 	}
 }

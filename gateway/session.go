@@ -34,36 +34,31 @@ type Session struct {
 	// Guarded by mu. Ordered to keep the struct in Go's 208-byte size
 	// class: a shard holds one per player (docs/architecture.md, "Memory
 	// per idle player").
-	conn        writer       // nil while disconnected
-	cs          *connState   // the connection's state; nil while disconnected
-	side        *sessionSide // held events, delivery-record state; nil: none
-	seq         uint64       // seq of the last event numbered for this session
-	lobbyID     string       // lobby of the last lobby event numbered (numberLocked)
-	lobbyVer    uint64       // and its version
-	ring        replayRing
-	resumeToken string
-	grace       *time.Timer                 // runs while disconnected
-	live        bool                        // conn has its welcome and every event numbered so far
-	holding     bool                        // the welcome's snapshot is being read: events go to held
-	overrun     bool                        // more events came while holding than the ring bounds allow
-	closed      bool                        // gone for good: no more events
-	head        [protocol.EventHeadLen]byte // scratch for writeEvent
+	conn     writer       // nil while disconnected
+	cs       *connState   // the connection's state; nil while disconnected
+	side     *sessionSide // held events, delivery-record state; nil: none
+	seq      uint64       // seq of the last event numbered for this session
+	lobbyID  string       // lobby of the last lobby event numbered (numberLocked)
+	lobbyVer uint64       // and its version
+	ring     replayRing
+	// resumeKey is the resume token's random bytes, raw (newResumeKey);
+	// "" on a cluster shard, whose directory checks tokens.
+	resumeKey string
+	grace     *time.Timer                 // runs while disconnected
+	live      bool                        // conn has its welcome and every event numbered so far
+	holding   bool                        // the welcome's snapshot is being read: events go to held
+	overrun   bool                        // more events came while holding than the ring bounds allow
+	closed    bool                        // gone for good: no more events
+	head      [protocol.EventHeadLen]byte // scratch for writeEvent
 }
 
 // sessionSide is what a Session needs only at times, out of it so that
-// an idle session does not pay for it: the events a new session holds,
-// unnumbered, while its welcome's snapshot is read, and, on a cluster
-// shard, the state of its delivery records (cluster.RecordingSink).
+// an idle session does not pay for it. On a cluster shard (delivery
+// records) every session has one, for where it arrived; the rest, the
+// events it holds or whose frames wait, is in a sessionWait made only
+// while something waits: 48 bytes a player, not the 96 of one struct for
+// all (docs/architecture.md, "Memory per idle player").
 type sessionSide struct {
-	held      []*eventBuf
-	heldBytes int
-
-	// A lobby event's frame waits until the shard's delivery record of it
-	// is in Redis: gated lists those seqs, in order; sent is the last seq
-	// written to the connection. Events after a gated one wait in the ring
-	// behind it.
-	gated []uint64
-	sent  uint64
 	// Where the session went live on this shard (a new session's welcome,
 	// an adopted one's catch-up): its seq then, and the lobby and offset of
 	// that lobby's log that this covered. What it numbered before is in no
@@ -71,6 +66,57 @@ type sessionSide struct {
 	arrived      uint64
 	arrivedAt    uint64
 	arrivedLobby string
+
+	wait *sessionWait // nil while nothing is held and no frame waits
+}
+
+// sessionWait is what a session holds back: the events a new session
+// holds, unnumbered, while its welcome's snapshot is read, and, on a
+// cluster shard, the frames that wait for their delivery record
+// (cluster.RecordingSink).
+type sessionWait struct {
+	held      []*eventBuf
+	heldBytes int
+
+	// A lobby event's frame waits until the shard's delivery record of it
+	// is in Redis: gated lists those seqs, in order; sent is the last seq
+	// written to the connection. Events after a gated one wait in the ring
+	// behind it. Without a sessionWait, a live connection has every event
+	// numbered so far.
+	gated []uint64
+	sent  uint64
+}
+
+// waitLocked returns the session's sessionWait, made if absent (sent: the
+// last seq written, when it is made). Caller holds s.mu.
+func (s *Session) waitLocked(sent uint64) *sessionWait {
+	if s.side == nil {
+		s.side = new(sessionSide)
+	}
+	if s.side.wait == nil {
+		s.side.wait = &sessionWait{sent: sent}
+	}
+	return s.side.wait
+}
+
+// tidyLocked lets go of what waits once nothing does: nothing held, no
+// frame gated, and a live connection has every event numbered (what a
+// sessionWait's absence says). On a shard without delivery records the
+// side goes too. Caller holds s.mu.
+func (s *Session) tidyLocked(h *hub) {
+	sd := s.side
+	if sd == nil {
+		return
+	}
+	if w := sd.wait; w != nil {
+		if len(w.held) > 0 || s.holding || len(w.gated) > 0 || (s.live && w.sent != s.seq) {
+			return
+		}
+		sd.wait = nil
+	}
+	if !h.records {
+		s.side = nil // nothing else in it on one shard
+	}
 }
 
 // deliver numbers one event for this session, keeps it for replay and
@@ -116,18 +162,20 @@ func (s *Session) numberGatedLocked(h *hub, ev *eventBuf, gate bool) uint64 {
 	}
 	s.seq++
 	s.ring.push(&h.pool, s.seq, ev, h.ringEntries, h.ringBytes)
-	r := s.side
-	if gate {
-		if r == nil { // not arrived through a welcome here: all before is out
-			r = &sessionSide{sent: s.seq - 1}
-			s.side = r
-		}
-		r.gated = append(r.gated, s.seq)
+	var w *sessionWait
+	if s.side != nil {
+		w = s.side.wait
 	}
-	if s.live && (r == nil || len(r.gated) == 0) {
+	if gate {
+		if w == nil { // nothing waits: a live connection has all before
+			w = s.waitLocked(s.seq - 1)
+		}
+		w.gated = append(w.gated, s.seq)
+	}
+	if s.live && (w == nil || len(w.gated) == 0) {
 		writeEvent(s.conn, s.head[:], s.seq, ev)
-		if r != nil {
-			r.sent = s.seq
+		if w != nil {
+			w.sent = s.seq
 		}
 	}
 	if ev.home != 0 { // after the write: the connection is in the cache
@@ -139,18 +187,19 @@ func (s *Session) numberGatedLocked(h *hub, ev *eventBuf, gate bool) uint64 {
 // writable is the last seq the connection may have now: every event up
 // to it is numbered and none waits for its record. Caller holds s.mu.
 func (s *Session) writable() uint64 {
-	if r := s.side; r != nil && len(r.gated) > 0 {
-		return r.gated[0] - 1
+	if r := s.side; r != nil && r.wait != nil && len(r.wait.gated) > 0 {
+		return r.wait.gated[0] - 1
 	}
 	return s.seq
 }
 
 // wentLive records that the connection has every event up to sent.
 // Caller holds s.mu.
-func (s *Session) wentLive(sent uint64) {
+func (s *Session) wentLive(h *hub, sent uint64) {
 	s.live = true
-	if s.side != nil {
-		s.side.sent = sent
+	if s.side != nil && s.side.wait != nil {
+		s.side.wait.sent = sent
+		s.tidyLocked(h)
 	}
 }
 
@@ -159,10 +208,10 @@ func (s *Session) wentLive(sent uint64) {
 // returns the connection to close when the ring lost an event not yet
 // written while it waited (the stream would have a gap). Caller holds s.mu.
 func (s *Session) releaseLocked(h *hub, pairs []uint64) writer {
-	r := s.side
-	if r == nil {
+	if s.side == nil || s.side.wait == nil {
 		return nil
 	}
+	r := s.side.wait
 	for i := 1; i < len(pairs); i += 2 {
 		if j := slices.Index(r.gated, pairs[i]); j >= 0 {
 			r.gated = slices.Delete(r.gated, j, j+1)
@@ -170,6 +219,7 @@ func (s *Session) releaseLocked(h *hub, pairs []uint64) writer {
 	}
 	limit := s.writable()
 	if !s.live || limit <= r.sent {
+		s.tidyLocked(h)
 		return nil
 	}
 	if s.ring.n == 0 || s.ring.oldest() > r.sent+1 {
@@ -182,6 +232,7 @@ func (s *Session) releaseLocked(h *hub, pairs []uint64) writer {
 		}
 	})
 	r.sent = limit
+	s.tidyLocked(h)
 	return nil
 }
 
@@ -220,10 +271,7 @@ func writeEvent(conn writer, head []byte, seq uint64, ev *eventBuf) {
 // Held events are bounded like the ring; past the bound the connection
 // cannot be given a gap-free stream and is closed when it would go live.
 func (s *Session) holdLocked(h *hub, ev *eventBuf) {
-	if s.side == nil {
-		s.side = new(sessionSide)
-	}
-	sd := s.side
+	sd := s.waitLocked(s.seq)
 	if s.overrun || len(sd.held) >= h.ringEntries || sd.heldBytes+len(ev.b) > h.ringBytes {
 		s.overrun = true
 		return
@@ -250,10 +298,10 @@ func (sn snapshot) shows(ev *eventBuf) bool {
 // the ring, drops the others, and ends holding. Caller holds s.mu.
 func (s *Session) stopHoldingLocked(h *hub, sn snapshot) {
 	s.holding = false
-	sd := s.side
-	if sd == nil {
+	if s.side == nil || s.side.wait == nil {
 		return
 	}
+	sd := s.side.wait
 	held := sd.held
 	sd.held, sd.heldBytes = nil, 0
 	for _, ev := range held {
@@ -262,9 +310,7 @@ func (s *Session) stopHoldingLocked(h *hub, sn snapshot) {
 		}
 		h.pool.release(ev)
 	}
-	if !h.records {
-		s.side = nil // nothing else in it on one shard
-	}
+	s.tidyLocked(h)
 }
 
 // canReplayFrom reports whether every event after lastSeq is still held.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/netcode"
@@ -403,7 +405,7 @@ func BenchmarkFanOutWhileResuming(b *testing.B) {
 	resumeAll := func(s *Session) (string, uint64) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.resumeToken, s.seq - uint64(s.ring.n)
+		return tokenOf(s), s.seq - uint64(s.ring.n)
 	}
 	resumers := make([]*connState, 8)
 	body := make([]byte, 960) // 1024 of them fill the ring's 1 MiB
@@ -514,7 +516,7 @@ func TestSessionPathStoreFailures(t *testing.T) {
 	g.lobbies = store
 	open := func(uid string) (*recordingWriter, *connState) {
 		w := &recordingWriter{}
-		cs := &connState{id: Identity{UserID: uid, Name: uid, Expiry: time.Now().Add(time.Hour)}}
+		cs := &connState{id: newConnIdentity(Identity{UserID: uid, Name: uid, Expiry: time.Now().Add(time.Hour)})}
 		g.open(w, cs)
 		return w, cs
 	}
@@ -623,5 +625,27 @@ func TestMatchedReachesEveryoneBeforeTheirChat(t *testing.T) {
 	}
 	if want := []string{"welcome 0", "mm.matched 1", "lobby.chat 2"}; !slices.Equal(names, want) {
 		t.Errorf("b got %v, want %v", names, want)
+	}
+}
+
+// tokenOf is the resume token of a session of a shard without Redis, as
+// its welcome gave it.
+func tokenOf(s *Session) string { return hex.EncodeToString([]byte(s.resumeKey)) }
+
+// What a shard keeps per idle player stays in its size classes
+// (docs/architecture.md, "Memory per idle player"): a field more moves a
+// struct to the next class, 16 to 32 bytes a player.
+func TestPerPlayerStructSizes(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		size, max uintptr
+	}{
+		{"Session", unsafe.Sizeof(Session{}), 208},
+		{"connState", unsafe.Sizeof(connState{}), 128},
+		{"sessionSide", unsafe.Sizeof(sessionSide{}), 48},
+	} {
+		if c.size > c.max {
+			t.Errorf("sizeof(%s) = %d, over %d", c.name, c.size, c.max)
+		}
 	}
 }

@@ -24,7 +24,7 @@ func (l *loop) progressClose(c *Conn) {
 	}
 	if !c.onClosed {
 		c.onClosed = true
-		c.deadline = l.now + int64(l.srv.cfg.CloseTimeout)
+		c.clock = l.now + int64(l.srv.cfg.CloseTimeout) // the deadline from now on
 		l.closing = append(l.closing, c)
 		c.inClosing = true
 		l.nClosing++
@@ -98,7 +98,6 @@ func (l *loop) finalize(c *Conn) {
 	code := c.code
 	c.mu.Unlock()
 	c.p.release()
-	c.initial = nil
 	l.srv.n.Add(-1)
 	if !c.onClosed {
 		c.onClosed = true

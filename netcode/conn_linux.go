@@ -34,17 +34,22 @@ type Conn struct {
 	loop *loop
 
 	// Owned by the loop goroutine.
-	idx        int32  // slot in the loop's table, and the epoll event's data
-	gen        uint32 // tells this Conn from a later one in the same slot
-	p          parser
-	initial    []byte // bytes that came with the handshake; nil once fed
-	lastActive int64  // loop clock (ns) of the last complete frame
-	deadline   int64  // loop clock (ns) when a closing conn is closed anyway
-	onClosed   bool   // OnClose has run (or never will: no OnOpen)
-	finalized  bool   // fd closed and out of the table
-	peerGone   bool   // read EOF: the peer closed its side
-	inClosing  bool   // counted in loop.nClosing
-	moreInput  bool   // left its loop's again list to move: the next loop reads on
+	idx int32  // slot in the loop's table, and the epoll event's data
+	gen uint32 // tells this Conn from a later one in the same slot
+	// p also keeps the bytes that came with the handshake until the loop
+	// feeds them (parser.setPending).
+	p parser
+	// clock is, until OnClose (onClosed), the loop clock (ns) of the last
+	// complete frame (the idle rule); from then on, when the closing
+	// connection is closed anyway. One field for both, and the parser's
+	// buffers out of line: a Conn per player, in the 160-byte size class
+	// (docs/architecture.md, "Memory per idle player").
+	clock     int64
+	onClosed  bool // OnClose has run (or never will: no OnOpen)
+	finalized bool // fd closed and out of the table
+	peerGone  bool // read EOF: the peer closed its side
+	inClosing bool // counted in loop.nClosing
+	moreInput bool // left its loop's again list to move: the next loop reads on
 
 	state atomic.Uint32 // stateOpen, stateClosing, stateClosed; written under mu
 	// want is the index of the loop MoveTo asked for; written under mu.

@@ -34,11 +34,11 @@ func FuzzParseFrames(f *testing.F) {
 		s := &limitSink{t: t, limit: limit}
 		for off := 0; off < len(data); off += chunk {
 			cr := p.feed(data[off:min(off+chunk, len(data))], s)
-			if cap(p.partial) > maxClientHeader+limit {
-				t.Fatalf("partial buffer %d over the bound", cap(p.partial))
+			if cap(p.partialBuf()) > maxClientHeader+limit {
+				t.Fatalf("partial buffer %d over the bound", cap(p.partialBuf()))
 			}
-			if cap(p.frag) > limit {
-				t.Fatalf("fragment buffer %d over the limit", cap(p.frag))
+			if cap(p.fragBuf()) > limit {
+				t.Fatalf("fragment buffer %d over the limit", cap(p.fragBuf()))
 			}
 			if cr.code != 0 {
 				if !sendableCloseCode(cr.code) || (!cr.peer && cr.code >= 3000) {

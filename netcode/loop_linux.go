@@ -354,13 +354,11 @@ func (l *loop) flush(c *Conn) {
 func (l *loop) open(c *Conn) {
 	l.slot(c)
 	l.srv.n.Add(1)
-	c.lastActive = l.now
+	c.clock = l.now
 	l.srv.h.OnOpen(c)
-	if b := c.initial; len(b) > 0 && c.state.Load() == stateOpen {
-		c.initial = nil
+	if b := c.p.takePending(); len(b) > 0 && c.state.Load() == stateOpen {
 		l.input(c, b)
 	}
-	c.initial = nil
 	if c.finalized {
 		return
 	}

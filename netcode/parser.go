@@ -39,11 +39,68 @@ type closeReq struct {
 // bytes, not max (at most twice what it sent, and never more than
 // maxClientHeader+max). Both are set to nil when done, so an idle
 // connection holds no buffer.
+//
+// Both live, with the bytes a connection has not fed yet, in a parserState
+// made only while one of them is in use and dropped as soon as none is: a
+// shard holds one Conn (and its parser) per player, and an idle player's
+// connection has neither a frame nor a message in progress
+// (docs/architecture.md, "Memory per idle player").
 type parser struct {
-	max     int    // largest message payload after reassembly
+	max int          // largest message payload after reassembly
+	st  *parserState // nil while no frame or message is in progress
+}
+
+// parserState is what a parser keeps between two chunks of input.
+type parserState struct {
 	partial []byte // an incomplete frame's bytes, header included
 	frag    []byte // payload of the fragmented message in progress
 	fragOn  bool   // a fragmented message is in progress (frag may be empty)
+	// pending: bytes received but not fed yet (the first frames that came
+	// with a connection's handshake, until its loop feeds them).
+	pending []byte
+}
+
+// state returns p's state, made if absent.
+func (p *parser) state() *parserState {
+	if p.st == nil {
+		p.st = new(parserState)
+	}
+	return p.st
+}
+
+// tidy drops p's state once nothing is in it.
+func (p *parser) tidy() {
+	if st := p.st; st != nil && st.partial == nil && !st.fragOn && st.frag == nil && st.pending == nil {
+		p.st = nil
+	}
+}
+
+// fragOn reports whether a fragmented message is in progress, fragLen how
+// many payload bytes of it have arrived.
+func (p *parser) fragOn() bool { return p.st != nil && p.st.fragOn }
+func (p *parser) fragLen() int {
+	if p.st == nil {
+		return 0
+	}
+	return len(p.st.frag)
+}
+
+// setPending keeps b to be fed later (takePending).
+func (p *parser) setPending(b []byte) {
+	if len(b) > 0 {
+		p.state().pending = b
+	}
+}
+
+// takePending returns the bytes kept by setPending, forgetting them.
+func (p *parser) takePending() []byte {
+	if p.st == nil {
+		return nil
+	}
+	b := p.st.pending
+	p.st.pending = nil
+	p.tidy()
+	return b
 }
 
 // frameHeader is a parsed client frame header.
@@ -87,11 +144,11 @@ func (p *parser) header(b []byte) (h frameHeader, n int, cr closeReq) {
 			return h, 0, crProtocol("control frame too long")
 		}
 	case ws.OpContinuation:
-		if !p.fragOn {
+		if !p.fragOn() {
 			return h, 0, crProtocol("continuation without a message")
 		}
 	case ws.OpBinary, ws.OpText:
-		if p.fragOn {
+		if p.fragOn() {
 			return h, 0, crProtocol("new message inside a fragmented one")
 		}
 		if h.op == ws.OpText {
@@ -130,7 +187,7 @@ func (p *parser) header(b []byte) (h frameHeader, n int, cr closeReq) {
 	}
 	// Data frames: the declared length, and the running total of the
 	// fragments, are checked before any byte of the payload is kept.
-	if !h.op.IsControl() && length > uint64(p.max-len(p.frag)) {
+	if !h.op.IsControl() && length > uint64(p.max-p.fragLen()) {
 		return h, 0, closeReq{code: CloseTooLarge, reason: "message too large"}
 	}
 	size := 2 + ext + 4
@@ -156,10 +213,17 @@ func headerSize(b []byte) int {
 }
 
 // feed parses b, a chunk of the stream, delivering every complete frame to
-// s and keeping an incomplete tail in p.partial. It unmasks b in place. It
+// s and keeping an incomplete tail (partial). It unmasks b in place. It
 // stops at the first violation or close frame (returned) or when s says so.
 func (p *parser) feed(b []byte, s frameSink) closeReq {
-	if len(p.partial) > 0 {
+	cr := p.parse(b, s)
+	p.tidy()
+	return cr
+}
+
+// parse is feed but for dropping the state once it is empty.
+func (p *parser) parse(b []byte, s frameSink) closeReq {
+	if p.st != nil && len(p.st.partial) > 0 {
 		var cr closeReq
 		var more bool
 		b, cr, more = p.completePartial(b, s)
@@ -195,31 +259,33 @@ func (p *parser) feed(b []byte, s frameSink) closeReq {
 // in one allocation.
 const minPartial = 512
 
-// keep starts p.partial with b, for a frame of size bytes in all. The
+// keep starts the partial frame with b, for a frame of size bytes in all. The
 // buffer is sized by what arrived (see growPartial), not by size.
 func (p *parser) keep(b []byte, size int) {
-	p.partial = append(make([]byte, 0, min(size, max(len(b), minPartial))), b...)
+	p.state().partial = append(make([]byte, 0, min(size, max(len(b), minPartial))), b...)
 }
 
-// growPartial makes room in p.partial for n more bytes of a frame of total
+// growPartial makes room in the partial frame for n more bytes of a frame of total
 // bytes: doubling, so a frame that trickles in is copied O(1) times per
 // byte, and never past total.
 func (p *parser) growPartial(n, total int) {
-	need := len(p.partial) + n
-	if need <= cap(p.partial) {
+	st := p.st
+	need := len(st.partial) + n
+	if need <= cap(st.partial) {
 		return
 	}
-	grown := make([]byte, len(p.partial), min(total, max(need, 2*cap(p.partial))))
-	copy(grown, p.partial)
-	p.partial = grown
+	grown := make([]byte, len(st.partial), min(total, max(need, 2*cap(st.partial))))
+	copy(grown, st.partial)
+	st.partial = grown
 }
 
-// completePartial moves bytes from b into p.partial until the frame there is
+// completePartial moves bytes from b into the partial frame until the frame there is
 // complete, then handles it. It returns what is left of b; more is false
 // when parsing must stop (a close, or b ran out before the frame did).
 func (p *parser) completePartial(b []byte, s frameSink) (rest []byte, cr closeReq, more bool) {
+	st := p.st
 	for {
-		h, n, cr := p.header(p.partial)
+		h, n, cr := p.header(st.partial)
 		if cr.code != 0 {
 			return nil, cr, false
 		}
@@ -230,24 +296,24 @@ func (p *parser) completePartial(b []byte, s frameSink) (rest []byte, cr closeRe
 				return nil, cr, false
 			}
 			need := 2
-			if len(p.partial) >= 2 {
-				need = headerSize(p.partial)
+			if len(st.partial) >= 2 {
+				need = headerSize(st.partial)
 			}
-			take := min(need-len(p.partial), len(b))
-			p.partial = append(p.partial, b[:take]...)
+			take := min(need-len(st.partial), len(b))
+			st.partial = append(st.partial, b[:take]...)
 			b = b[take:]
 			continue
 		}
 		total := n + h.length
-		take := min(total-len(p.partial), len(b))
+		take := min(total-len(st.partial), len(b))
 		p.growPartial(take, total)
-		p.partial = append(p.partial, b[:take]...)
+		st.partial = append(st.partial, b[:take]...)
 		b = b[take:]
-		if len(p.partial) < total {
+		if len(st.partial) < total {
 			return nil, cr, false
 		}
-		f := p.partial
-		p.partial = nil
+		f := st.partial
+		st.partial = nil
 		cr, more = p.frame(h, f[n:total], s)
 		return b, cr, more
 	}
@@ -267,7 +333,7 @@ func (p *parser) frame(h frameHeader, payload []byte, s frameSink) (closeReq, bo
 		if h.fin {
 			return closeReq{}, s.onMessage(payload)
 		}
-		p.fragOn = true
+		p.state().fragOn = true
 		p.appendFrag(payload)
 		return closeReq{}, true
 	default: // ws.OpContinuation; header admits no other opcode here
@@ -275,25 +341,26 @@ func (p *parser) frame(h frameHeader, payload []byte, s frameSink) (closeReq, bo
 		if !h.fin {
 			return closeReq{}, true
 		}
-		msg := p.frag
-		p.frag, p.fragOn = nil, false
+		msg := p.st.frag
+		p.st.frag, p.st.fragOn = nil, false
 		return closeReq{}, s.onMessage(msg)
 	}
 }
 
 // appendFrag adds a fragment's payload to the message in progress. header
-// has already checked len(p.frag)+len(payload) <= p.max; growth is capped
+// has already checked len(frag)+len(payload) <= p.max; growth is capped
 // at p.max so the buffer never exceeds the limit.
 func (p *parser) appendFrag(payload []byte) {
-	need := len(p.frag) + len(payload)
-	if need > cap(p.frag) {
-		c := max(2*cap(p.frag), need, 512)
+	st := p.st
+	need := len(st.frag) + len(payload)
+	if need > cap(st.frag) {
+		c := max(2*cap(st.frag), need, 512)
 		c = min(c, p.max)
-		grown := make([]byte, len(p.frag), c)
-		copy(grown, p.frag)
-		p.frag = grown
+		grown := make([]byte, len(st.frag), c)
+		copy(grown, st.frag)
+		st.frag = grown
 	}
-	p.frag = append(p.frag, payload...)
+	st.frag = append(st.frag, payload...)
 }
 
 // closeFrame validates a peer's close payload (RFC 6455 §5.5.1, §7.4) and
@@ -317,5 +384,5 @@ func closeFrame(payload []byte) closeReq {
 
 // release drops the parser's buffers (the connection is gone).
 func (p *parser) release() {
-	p.partial, p.frag, p.fragOn = nil, nil, false
+	p.st = nil
 }

@@ -127,8 +127,8 @@ func TestParserFrames(t *testing.T) {
 			if len(s.pings) != tt.pings || s.pongs != tt.pongs {
 				t.Errorf("%s/chunk %d: pings %d pongs %d, want %d %d", tt.name, chunk, len(s.pings), s.pongs, tt.pings, tt.pongs)
 			}
-			if tt.code == 0 && (p.partial != nil || p.frag != nil || p.fragOn) {
-				t.Errorf("%s/chunk %d: buffers kept after complete input", tt.name, chunk)
+			if tt.code == 0 && p.st != nil {
+				t.Errorf("%s/chunk %d: state kept after complete input", tt.name, chunk)
 			}
 		}
 	}
@@ -143,8 +143,8 @@ func TestParserRefusesBeforeBuffering(t *testing.T) {
 	if cr.code != CloseTooLarge {
 		t.Fatalf("close %d, want 1009", cr.code)
 	}
-	if p.partial != nil {
-		t.Fatalf("kept %d bytes", cap(p.partial))
+	if p.partialBuf() != nil {
+		t.Fatalf("kept %d bytes", cap(p.partialBuf()))
 	}
 }
 
@@ -159,20 +159,20 @@ func TestParserPartialGrowsWithArrivals(t *testing.T) {
 		p := parser{max: 1 << 16}
 		var s recSink
 		p.feed(f[:first], &s)
-		if cap(p.partial) > minPartial {
-			t.Fatalf("after %d bytes of a %d-byte frame, partial cap %d", first, len(f), cap(p.partial))
+		if cap(p.partialBuf()) > minPartial {
+			t.Fatalf("after %d bytes of a %d-byte frame, partial cap %d", first, len(f), cap(p.partialBuf()))
 		}
 		fed := first
 		for fed < len(f) {
 			n := min(1000, len(f)-fed)
 			p.feed(f[fed:fed+n], &s)
 			fed += n
-			if fed < len(f) && (cap(p.partial) > max(2*fed, minPartial) || cap(p.partial) > len(f)) {
-				t.Fatalf("after %d bytes, partial cap %d", fed, cap(p.partial))
+			if fed < len(f) && (cap(p.partialBuf()) > max(2*fed, minPartial) || cap(p.partialBuf()) > len(f)) {
+				t.Fatalf("after %d bytes, partial cap %d", fed, cap(p.partialBuf()))
 			}
 		}
-		if len(s.msgs) != 1 || len(s.msgs[0]) != size || p.partial != nil {
-			t.Fatalf("got %d messages, partial %v", len(s.msgs), p.partial != nil)
+		if len(s.msgs) != 1 || len(s.msgs[0]) != size || p.partialBuf() != nil {
+			t.Fatalf("got %d messages, partial %v", len(s.msgs), p.partialBuf() != nil)
 		}
 	}
 }
@@ -199,4 +199,19 @@ func TestPutClosePayload(t *testing.T) {
 		}
 		_ = reason
 	}
+}
+
+// partialBuf and fragBuf are the parser's buffers (nil without a state).
+func (p *parser) partialBuf() []byte {
+	if p.st == nil {
+		return nil
+	}
+	return p.st.partial
+}
+
+func (p *parser) fragBuf() []byte {
+	if p.st == nil {
+		return nil
+	}
+	return p.st.frag
 }

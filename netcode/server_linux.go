@@ -163,9 +163,10 @@ func (s *Server) adopt(nc net.Conn, resp []byte, value any) {
 		return
 	}
 	l := s.loops[fd%len(s.loops)]
-	c := &Conn{fd: fd, srv: s, loop: l, value: value, initial: initial, slot: true}
+	c := &Conn{fd: fd, srv: s, loop: l, value: value, slot: true}
 	c.want.Store(int32(l.index))
 	c.p.max = s.cfg.MaxMessageBytes
+	c.p.setPending(initial)
 	c.mu.Lock()
 	c.out.pushUnit(resp, nil, s.cfg.Budget) // not a frame: one unit for the frame walk
 	c.markDirtyLocked()

@@ -15,7 +15,7 @@ func (l *loop) onTick() {
 	for _, c := range l.closing {
 		switch {
 		case c.finalized:
-		case l.now >= c.deadline:
+		case l.now >= c.clock: // the close deadline (onClosed)
 			l.finalize(c)
 		default:
 			kept = append(kept, c)
@@ -36,7 +36,7 @@ func (l *loop) onTick() {
 		if c == nil || c.state.Load() != stateOpen {
 			continue
 		}
-		if l.now-c.lastActive > idle {
+		if l.now-c.clock > idle { // the last frame: OnClose has not run
 			l.closeConn(c, CloseGoingAway, "idle timeout")
 			continue
 		}
