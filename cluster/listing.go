@@ -404,6 +404,12 @@ func parseRecord(s string, withView bool) (listingRecord, error) {
 			return r, errBadRecord
 		}
 		lw = &p.L
+		switch lw.State { // the replica keeps it: one copy for every lobby
+		case protocol.StateOpen:
+			lw.State = protocol.StateOpen
+		case protocol.StateInGame:
+			lw.State = protocol.StateInGame
+		}
 	}
 	r.listed = lobby.Listed{Mode: lw.Mode, Region: lw.Region, State: lw.State,
 		Members: lw.Members, MaxPlayers: lw.MaxPlayers, Attrs: lw.Attrs}

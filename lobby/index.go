@@ -83,7 +83,13 @@ type indexItem struct {
 	src  ListedView
 }
 
-type seqIndex struct{ items []*indexItem } // ascending seq
+// seqIndex is the entries filed under one index key, in ascending seq.
+// key is that key, which every entry filed there shares (Put), so that a
+// lobby's keys cost it no strings of its own.
+type seqIndex struct {
+	key   string
+	items []*indexItem
+}
 
 func (x *seqIndex) search(seq uint64) int {
 	return sort.Search(len(x.items), func(i int) bool { return x.items[i].seq >= seq })
@@ -119,7 +125,14 @@ const (
 func attrKey(k, v string) string { return keyAttr + k + "\x00" + v }
 
 func indexKeys(ls *Listed) []string {
-	keys := make([]string, 0, 4+len(ls.Attrs))
+	n := 2 + len(ls.Attrs) // kept with the entry: exactly as long as needed
+	if ls.Mode != "" {
+		n++
+	}
+	if ls.Region != "" {
+		n++
+	}
+	keys := make([]string, 0, n)
 	keys = append(keys, keyAll, keyState+ls.State)
 	if ls.Mode != "" {
 		keys = append(keys, keyMode+ls.Mode)
@@ -156,13 +169,14 @@ func (x *Index) Put(id string, seq uint64, ls Listed, src ListedView) {
 		x.items[id] = it
 	}
 	x.unfileLocked(it, keys)
-	for _, k := range keys {
+	for i, k := range keys {
+		sx := x.byKey[k]
+		if sx == nil {
+			sx = &seqIndex{key: k}
+			x.byKey[k] = sx
+		}
+		keys[i] = sx.key // the index's copy: this one is garbage
 		if !slices.Contains(it.keys, k) {
-			sx := x.byKey[k]
-			if sx == nil {
-				sx = &seqIndex{}
-				x.byKey[k] = sx
-			}
 			sx.insert(it)
 		}
 	}
