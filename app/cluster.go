@@ -25,7 +25,7 @@ type redisCluster struct {
 	rdb     redis.UniversalClient
 	ks      cluster.Keyspace
 	lobby   *cluster.LobbyStore
-	listing *cluster.Listing // every shard's public lobbies, in memory
+	listing *cluster.Listing // every shard's public lobbies: an index in memory, views cached or read
 	leases  *cluster.Leases
 	cancel  context.CancelFunc // stops the leases' renewal
 }

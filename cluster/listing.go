@@ -419,8 +419,8 @@ func parseRecord(s string, withView bool) (listingRecord, error) {
 // ListedStore is what a shard of a cluster serves as its lobby.Store: the
 // LobbyStore for every rule and event, with listings (List and
 // AppendListJSON, the lobby.JSONLister the gateway's GET /v1/lobbies
-// prefers) answered by the Listing from memory. The store's own List reads
-// Redis per request. Wire the Listing's OnPublicChange into the store's
+// prefers) answered by the Listing: its index in memory, the page's views
+// from its cache or one HMGET. The store's own List reads Redis per lobby. Wire the Listing's OnPublicChange into the store's
 // LobbyOptions and Start it.
 type ListedStore struct {
 	*LobbyStore

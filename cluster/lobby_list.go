@@ -14,8 +14,8 @@ import (
 // the creation index ({idx}:created) and reads each document. It is
 // correct (the same filters, order and cursors as the memory store, via
 // lobby.Doc.Matches) but costs Redis reads per request; the listing
-// replica (docs/cluster.md, "Listing") answers GET /v1/lobbies from memory
-// on every shard instead.
+// replica (docs/cluster.md, "Listing") answers GET /v1/lobbies on every
+// shard instead, from an index in memory and at most one read of views.
 
 // listBatch is how many lobbies one round trip reads; listScan bounds the
 // lobbies one request walks (a page cut short there still has a cursor).

@@ -56,9 +56,9 @@
 //
 // Index (index.go) is the lobby browser's in-memory index and its cached
 // JSON page writer. The MemoryStore files its public lobbies in one; the
-// cluster package's listing replica fills one from Redis, so every shard
-// answers GET /v1/lobbies from memory with the same filters, order and
-// cursors.
+// cluster package's listing replica fills one from Redis (without views,
+// which it reads when a page shows them), so every shard answers
+// GET /v1/lobbies with the same filters, order and cursors.
 //
 // MemoryStore never waits on I/O, so it ignores the contexts it is given;
 // the Redis store honours them.

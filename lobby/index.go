@@ -12,7 +12,8 @@ import (
 // Index is the lobby browser's index of public lobbies: the one listing
 // fast path of both stores. The MemoryStore keeps its lobbies in one, and
 // the cluster's listing replica keeps every shard's public lobbies in one,
-// filled from Redis; either way GET /v1/lobbies is answered from memory.
+// filled from Redis; either way GET /v1/lobbies walks it in memory (the
+// replica's entries give their views from a cache or Redis).
 //
 // Every lobby is filed, by creation sequence, under the global index and
 // one index per mode, region, state and attr key=value. A listing walks
