@@ -35,6 +35,11 @@ func TestReplayRingSeqs(t *testing.T) {
 	if got := seqs(8); !slices.Equal(got, []uint64{9, 10}) {
 		t.Fatalf("after 8: %v", got)
 	}
+	for after, want := range map[uint64][]uint64{4: {5, 6, 7, 8, 9, 10}, 5: {6, 7, 8, 9, 10}, 9: {10}, 10: nil, 11: nil, 1 << 63: nil, ^uint64(0): nil} {
+		if got := seqs(after); !slices.Equal(got, want) {
+			t.Fatalf("after %d: %v, want %v", after, got, want)
+		}
+	}
 	push(20)
 	if got := seqs(0); !slices.Equal(got, []uint64{20}) || r.oldest() != 20 {
 		t.Fatalf("after a gap: %v, oldest %d", got, r.oldest())
@@ -42,5 +47,26 @@ func TestReplayRingSeqs(t *testing.T) {
 	r.reset(&pool)
 	if r.n != 0 || r.oldest() != 0 {
 		t.Fatalf("reset left %d entries", r.n)
+	}
+}
+
+// BenchmarkReplayRingEachNewest is what the release of a frame held for
+// its delivery record costs the ring (Session.releaseLocked): the walk to
+// the newest entry of a full ring of 1024.
+func BenchmarkReplayRingEachNewest(b *testing.B) {
+	var pool eventPool
+	var r replayRing
+	for seq := uint64(1); seq <= 1024; seq++ {
+		ev := pool.copyOf(make([]byte, 20))
+		r.push(&pool, seq, ev, 1024, 1<<20)
+		pool.release(ev)
+	}
+	n := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		r.each(1023, func(uint64, *eventBuf) { n++ })
+	}
+	if n != b.N {
+		b.Fatalf("%d entries for %d walks", n, b.N)
 	}
 }
