@@ -209,6 +209,7 @@ type recordLane struct {
 	slot    []int       // batch[i]'s group
 	sorted  []*Delivery // batch grouped by lobby
 	buf     []byte      // the encoded entries
+	args    []any       // the XADDs' arguments
 	pipe    redis.Pipeliner
 }
 
@@ -347,10 +348,15 @@ func (r *recordLane) write(ctx context.Context, batch []*Delivery) error {
 		r.pipe = r.s.rdb.Pipeline()
 	}
 	pipe := r.pipe
+	args := r.args[:0]
 	for g := range r.lobbies {
 		lg := &r.lobbies[g]
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: lg.key, MaxLen: recordMaxLen, Approx: true,
-			Values: []any{"s", r.s.shard, "r", b[lg.from:lg.to:lg.to]}})
+		// XADD key MAXLEN ~ 2048 * s <shard> r <entry>, as go-redis's XAdd
+		// writes it, its arguments in the lane's scratch (XAdd makes an
+		// argument list, an XAddArgs and the boxed values per command).
+		start := len(args)
+		args = append(args, "xadd", lg.key, "maxlen", "~", recordMaxLenArg, "*", "s", r.s.shardArg, "r", b[lg.from:lg.to:lg.to])
+		pipe.Process(ctx, redis.NewCmd(ctx, args[start:len(args):len(args)]...))
 		if lg.gone {
 			// Written after the commit that deleted the lobby (and set
 			// the TTL), perhaps making the key anew.
@@ -361,8 +367,13 @@ func (r *recordLane) write(ctx context.Context, batch []*Delivery) error {
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	_, err := pipe.Exec(wctx)
+	clear(args)
+	r.args = args[:0]
 	return err
 }
+
+// recordMaxLenArg is recordMaxLen boxed once (an XADD argument per write).
+var recordMaxLenArg any = recordMaxLen
 
 // recordGroup is one lobby's part of a lane's write.
 type recordGroup struct {
