@@ -14,6 +14,7 @@ import (
 	"github.com/lobbyd/lobbyd/budget"
 	"github.com/lobbyd/lobbyd/cluster"
 	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/netcode"
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
@@ -30,6 +31,9 @@ func (w *recordingWriter) WriteParts(head, body []byte) error {
 	defer w.mu.Unlock()
 	w.msgs = append(w.msgs, append(append([]byte(nil), head...), body...))
 	return nil
+}
+func (w *recordingWriter) WriteHead(head [netcode.MaxHead]byte, n int, body []byte) error {
+	return w.WriteParts(head[:n], body)
 }
 func (w *recordingWriter) Close(code uint16, _ string) {
 	w.mu.Lock()
@@ -63,6 +67,9 @@ func (w *copyWriter) WriteParts(head, body []byte) error {
 	n := copy(w.buf[:], head)
 	copy(w.buf[n:], body)
 	return nil
+}
+func (w *copyWriter) WriteHead(head [netcode.MaxHead]byte, n int, body []byte) error {
+	return w.WriteParts(head[:n], body)
 }
 func (w *copyWriter) Close(uint16, string) {}
 

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/lobbyd/lobbyd/netcode"
-	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // hub is the shard's registry of sessions, by user (a user has at most one).
@@ -226,7 +225,6 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 	s.mu.Unlock()
 
 	_ = conn.Write(msg)
-	head := make([]byte, protocol.EventHeadLen)
 	var batch []ringEntry
 	for round := 1; ; round++ {
 		s.mu.Lock()
@@ -245,7 +243,7 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 		if limit <= after || round == maxCatchUpRounds {
 			s.ring.each(after, func(seq uint64, ev *eventBuf) {
 				if seq <= limit {
-					writeEvent(conn, head, seq, ev)
+					writeEvent(conn, seq, ev)
 				}
 			})
 			s.wentLive(h, max(after, limit))
@@ -255,7 +253,7 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 		batch = s.ring.appendAfter(after, limit, batch[:0])
 		s.mu.Unlock()
 		for i, e := range batch {
-			writeEvent(conn, head, e.seq, e.ev)
+			writeEvent(conn, e.seq, e.ev)
 			h.pool.release(e.ev)
 			batch[i] = ringEntry{}
 			after = e.seq

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lobbyd/lobbyd/netcode"
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
@@ -13,6 +14,7 @@ import (
 type writer interface {
 	Write(msg []byte) error
 	WriteParts(head, body []byte) error
+	WriteHead(head [netcode.MaxHead]byte, n int, body []byte) error
 	Close(code uint16, reason string)
 }
 
@@ -31,7 +33,7 @@ type Session struct {
 	name   string // immutable (the display name of the token that opened it)
 
 	mu sync.Mutex
-	// Guarded by mu. Ordered to keep the struct in Go's 208-byte size
+	// Guarded by mu. Ordered to keep the struct in Go's 192-byte size
 	// class: a shard holds one per player (docs/architecture.md, "Memory
 	// per idle player").
 	conn     writer       // nil while disconnected
@@ -44,12 +46,11 @@ type Session struct {
 	// resumeKey is the resume token's random bytes, raw (newResumeKey);
 	// "" on a cluster shard, whose directory checks tokens.
 	resumeKey string
-	grace     *time.Timer                 // runs while disconnected
-	live      bool                        // conn has its welcome and every event numbered so far
-	holding   bool                        // the welcome's snapshot is being read: events go to held
-	overrun   bool                        // more events came while holding than the ring bounds allow
-	closed    bool                        // gone for good: no more events
-	head      [protocol.EventHeadLen]byte // scratch for writeEvent
+	grace     *time.Timer // runs while disconnected
+	live      bool        // conn has its welcome and every event numbered so far
+	holding   bool        // the welcome's snapshot is being read: events go to held
+	overrun   bool        // more events came while holding than the ring bounds allow
+	closed    bool        // gone for good: no more events
 }
 
 // sessionSide is what a Session needs only at times, out of it so that
@@ -173,7 +174,7 @@ func (s *Session) numberGatedLocked(h *hub, ev *eventBuf, gate bool) uint64 {
 		w.gated = append(w.gated, s.seq)
 	}
 	if s.live && (w == nil || len(w.gated) == 0) {
-		writeEvent(s.conn, s.head[:], s.seq, ev)
+		writeEvent(s.conn, s.seq, ev)
 		if w != nil {
 			w.sent = s.seq
 		}
@@ -228,7 +229,7 @@ func (s *Session) releaseLocked(h *hub, pairs []uint64) writer {
 	}
 	s.ring.each(r.sent, func(seq uint64, ev *eventBuf) {
 		if seq <= limit {
-			writeEvent(s.conn, s.head[:], seq, ev)
+			writeEvent(s.conn, seq, ev)
 		}
 	})
 	r.sent = limit
@@ -258,14 +259,21 @@ func (s *Session) arriveLocked(h *hub, sn snapshot) {
 	}
 }
 
-// writeEvent writes ev stamped with seq, using head as scratch for the
-// stamped copy of its first bytes (the connection copies both parts). A
-// write to a closed connection is not an error here: the ring has the event.
-func writeEvent(conn writer, head []byte, seq uint64, ev *eventBuf) {
-	copy(head, ev.b[:protocol.EventHeadLen])
+// writeEvent writes ev stamped with seq: a copy of its first bytes with
+// the seq in, then the rest of ev (the connection copies both parts). The
+// stamped head goes by value (WriteHead), so it stays on the stack and a
+// session needs no scratch for it: Session is in the 192-byte size class,
+// not 208 (docs/architecture.md, "Memory per idle player"). A write to a
+// closed connection is not an error here: the ring has the event.
+func writeEvent(conn writer, seq uint64, ev *eventBuf) {
+	var head [netcode.MaxHead]byte
+	copy(head[:protocol.EventHeadLen], ev.b[:protocol.EventHeadLen])
 	binary.BigEndian.PutUint64(head[protocol.EventSeqOffset:], seq)
-	_ = conn.WriteParts(head, ev.b[protocol.EventHeadLen:])
+	_ = conn.WriteHead(head, protocol.EventHeadLen, ev.b[protocol.EventHeadLen:])
 }
+
+// An event's head fits a WriteHead head (a negative length fails to build).
+var _ [netcode.MaxHead - protocol.EventHeadLen]byte
 
 // holdLocked keeps ev, unnumbered, until the welcome's snapshot is known.
 // Held events are bounded like the ring; past the bound the connection

@@ -42,6 +42,11 @@ func (w *blockingWriter) WriteParts(head, body []byte) error {
 	return w.recordingWriter.WriteParts(head, body)
 }
 
+// WriteHead blocks as WriteParts does (the embedded one would not).
+func (w *blockingWriter) WriteHead(head [netcode.MaxHead]byte, n int, body []byte) error {
+	return w.WriteParts(head[:n], body)
+}
+
 func (w *blockingWriter) unblock() {
 	if w.released.CompareAndSwap(false, true) {
 		close(w.release)
@@ -640,7 +645,7 @@ func TestPerPlayerStructSizes(t *testing.T) {
 		name      string
 		size, max uintptr
 	}{
-		{"Session", unsafe.Sizeof(Session{}), 208},
+		{"Session", unsafe.Sizeof(Session{}), 192},
 		{"connState", unsafe.Sizeof(connState{}), 128},
 		{"sessionSide", unsafe.Sizeof(sessionSide{}), 48},
 	} {

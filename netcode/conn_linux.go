@@ -89,6 +89,14 @@ func (c *Conn) WriteParts(head, body []byte) error {
 	return c.writeFrame(ws.OpBinary, head, body)
 }
 
+// WriteHead is WriteParts for a head of n ≤ MaxHead bytes given by value:
+// a caller that stamps a head per message (the gateway's seq) keeps it on
+// its stack, even behind an interface, where a slice would escape and
+// need a scratch buffer kept per connection or session.
+func (c *Conn) WriteHead(head [MaxHead]byte, n int, body []byte) error {
+	return c.writeFrame(ws.OpBinary, head[:n], body)
+}
+
 // Close starts the close handshake: data already queued goes first, then
 // the close frame with code and reason (cut to 123 bytes), then FIN. The
 // socket is closed when the peer closes its side or after

@@ -80,3 +80,6 @@ func sendableCloseCode(code uint16) bool {
 	}
 	return false
 }
+
+// MaxHead is the most a head given to Conn.WriteHead holds.
+const MaxHead = 32

@@ -29,3 +29,5 @@ func (c *Conn) WriteParts(head, body []byte) error      { return ErrClosed }
 func (c *Conn) Close(code uint16, reason string)        {}
 func (c *Conn) CloseDiscard(code uint16, reason string) {}
 func (c *Conn) Queued() int                             { return 0 }
+
+func (c *Conn) WriteHead(head [MaxHead]byte, n int, body []byte) error { return ErrClosed }

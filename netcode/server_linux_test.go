@@ -564,3 +564,19 @@ func TestHandshakeRefusalDefault(t *testing.T) {
 		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
 }
+
+// WriteHead sends head[:n]||body as one message, as WriteParts does with
+// head[:n].
+func TestWriteHead(t *testing.T) {
+	ts := startServer(t, Config{}, newEchoHandler())
+	ws := dial(t, ts)
+	c := ts.waitOpen(t)
+	var head [MaxHead]byte
+	copy(head[:], "stamped-")
+	if err := c.WriteHead(head, 8, []byte("body")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != "stamped-body" {
+		t.Fatalf("got %q, %v", msg, err)
+	}
+}
