@@ -54,6 +54,25 @@ func cell(s stats.Summary, digits int) string {
 	return fmt.Sprintf("%s (%s–%s)", fmtNum(s.Median, digits), fmtNum(s.Min, digits), fmtNum(s.Max, digits))
 }
 
+// shortRuns names the servers that started fewer runs than r.Runs (the
+// compare stopped at its bound), with their counts; "" when none did.
+func shortRuns(r *Results) string {
+	started := map[string]int{}
+	for _, d := range r.Data {
+		started[d.Server]++
+	}
+	var out []string
+	for _, k := range r.Servers {
+		if _, skipped := r.Skipped[k]; skipped {
+			continue
+		}
+		if n := started[k]; n < r.Runs {
+			out = append(out, fmt.Sprintf("%s %d of %d", title(k), n, r.Runs))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
 // markdown writes RESULTS.md.
 func markdown(w io.Writer, r *Results) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
@@ -65,6 +84,9 @@ func markdown(w io.Writer, r *Results) {
 	}
 	for _, k := range sortedKeys(r.Skipped) {
 		p("> **%s was not run**: %s\n\n", title(k), r.Skipped[k])
+	}
+	if short := shortRuns(r); short != "" {
+		p("> **Fewer runs than asked**, the run having reached its time bound (`-timeout`, less the time kept for the cluster workload): %s. Their figures are medians of the runs they have; a workload cut inside a run is listed under *Errors during the runs*.\n\n", short)
 	}
 
 	p("## Machine\n\n")

@@ -5,6 +5,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -177,6 +178,23 @@ func TestMarkdownMarksSkippedAndQuick(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("markdown lacks %q", want)
 		}
+	}
+}
+
+// A server that started fewer runs than asked (the bound was reached) is
+// named with its count; complete runs say nothing.
+func TestMarkdownNamesShortRuns(t *testing.T) {
+	r := fake()
+	var b bytes.Buffer
+	markdown(&b, r)
+	if strings.Contains(b.String(), "Fewer runs") {
+		t.Error("complete runs reported as short")
+	}
+	r.Data = slices.DeleteFunc(r.Data, func(d Run) bool { return d.Server == "socketio" && d.Index == 3 })
+	b.Reset()
+	markdown(&b, r)
+	if !strings.Contains(b.String(), "Express + Socket.IO 2 of 3") {
+		t.Errorf("markdown does not name the short server:\n%s", b.String()[:400])
 	}
 }
 
