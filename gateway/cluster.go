@@ -602,9 +602,10 @@ func (cc clusterControl) DeliverEvent(userIDs []string, event []byte) {
 // forwardRemote sends an encoded event (matchmaking's: no lobby log
 // carries it) to the shards of the recipients that have no session here,
 // as the directory names them. A recipient with no session anywhere gets
-// nothing, as on one shard. Delivery to another shard is at most once (the
-// control bus is pub/sub; forwardTo tries again, within clusterOpTimeout,
-// only while the publish reaches no subscriber): a player moving between
+// nothing, as on one shard. The directory lookup is tried again within
+// clusterOpTimeout when Redis fails it. Delivery to another shard is at
+// most once (the control bus is pub/sub; forwardTo tries again, within
+// clusterOpTimeout, only while the publish reaches no subscriber): a player moving between
 // shards at that moment may miss it, and sees the outcome in its lobby
 // (docs/cluster.md).
 func (g *Gateway) forwardRemote(to []string, event []byte) {
@@ -616,7 +617,16 @@ func (g *Gateway) forwardRemote(to []string, event []byte) {
 	defer cancel()
 	byShard := map[string][]string{}
 	for _, uid := range remote {
-		s, ok, err := g.cl.sessions.Get(ctx, uid)
+		var s cluster.Session
+		var ok bool
+		// A read: trying it again cannot do anything twice. A connection
+		// dropped under it (Redis restarting) must not cost the player
+		// its mm.matched.
+		err := retryUntil(ctx, func() (bool, error) {
+			var err error
+			s, ok, err = g.cl.sessions.Get(ctx, uid)
+			return err != nil, err
+		})
 		if err != nil {
 			g.log.Warn("cluster: looking up a recipient's shard", "user_id", uid, "err", err)
 			continue
@@ -640,10 +650,20 @@ func (g *Gateway) forwardRemote(to []string, event []byte) {
 // tens of ms) would otherwise never see a player's mm.matched. Other errors
 // are not retried (the publish may have reached Redis).
 func (g *Gateway) forwardTo(ctx context.Context, shard string, users []string, event []byte) error {
+	return retryUntil(ctx, func() (bool, error) {
+		err := g.cl.bus.DeliverEvent(ctx, shard, users, event)
+		return errors.Is(err, cluster.ErrShardUnreachable), err
+	})
+}
+
+// retryUntil runs try until it says not to try again, 20 ms after the
+// first attempt then twice as long each time, and returns its last error;
+// ctx ending stops it with that error.
+func retryUntil(ctx context.Context, try func() (again bool, err error)) error {
 	wait := 20 * time.Millisecond
 	for {
-		err := g.cl.bus.DeliverEvent(ctx, shard, users, event)
-		if !errors.Is(err, cluster.ErrShardUnreachable) {
+		again, err := try()
+		if !again {
 			return err
 		}
 		t := time.NewTimer(wait)
