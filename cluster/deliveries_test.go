@@ -348,7 +348,7 @@ func TestDeliveryRecordCost(t *testing.T) {
 // A shard keeps a followed per lobby with a member here: it stays in its
 // size class (docs/architecture.md, "Memory per idle player").
 func TestFollowedSize(t *testing.T) {
-	if size := unsafe.Sizeof(followed{}); size > 208 {
-		t.Fatalf("sizeof(followed) = %d, over 208", size)
+	if size := unsafe.Sizeof(followed{}); size > 176 {
+		t.Fatalf("sizeof(followed) = %d, over 176", size)
 	}
 }

@@ -109,7 +109,7 @@ func (s *LobbyStore) commit(ctx context.Context, d *lobby.Doc, version uint64, c
 		}
 		doc = string(raw)
 	}
-	lk := s.f.keysOf(d.ID)
+	lk := s.f.keysOf(d.ID, !changed)
 	args := make([]any, 0, 8+len(c.encoded)) // runGuarded appends the deadline
 	if changed {
 		args = append(args, version, doc, s.shardArg, s.channelArg, lk.id, shardsOf(d), len(c.encoded))

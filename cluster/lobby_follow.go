@@ -71,12 +71,17 @@ type follower struct {
 // followed is one lobby as this shard follows it. Every field is guarded
 // by mu, and every Sink call for the lobby happens with mu held. A shard
 // has one per lobby with a member here: the flags share a word at the end
-// and the recipients scratch is the pooled event's, which keeps it in the
-// 208-byte size class, not 288 (docs/architecture.md, "Memory per idle
-// player").
+// and the recipients scratch is the pooled event's, and the commit keys
+// are made on the first send, which keeps it in the 176-byte size class,
+// not 288 (docs/architecture.md, "Memory per idle player").
 type followed struct {
-	id   string
-	keys lobbyKeys // made with the entry, never changed: read without mu
+	id string
+	// keys are the lobby's commit keys, made on its first sent message
+	// (keysOf, newDelivery) and never changed after: read without mu. Not
+	// made with the entry: an idle lobby's commits (joins, leaves) make
+	// them each time, and keeping them cost ~200 bytes a followed lobby
+	// (docs/architecture.md, "Memory per idle player").
+	keys atomic.Pointer[lobbyKeys]
 	mu   sync.Mutex
 
 	last    uint64 // offset of the last event delivered (or skipped as not ours); known once anchored
@@ -117,9 +122,9 @@ type followed struct {
 }
 
 // lobbyKeys is what every commit of a lobby passes to the commit script
-// besides its events, made once per followed lobby rather than per commit:
-// the script's keys (document, log, delivery records) and the lobby id,
-// boxed.
+// besides its events, kept by a followed lobby that sends (so a send
+// allocates none of it): the script's keys (document, log, delivery
+// records) and the lobby id, boxed.
 type lobbyKeys struct {
 	keys []string
 	id   any
@@ -130,15 +135,34 @@ func (s *LobbyStore) lobbyKeysOf(id string) lobbyKeys {
 }
 
 // keysOf is the commit keys of lobby id: the followed entry's when the
-// shard follows it, else made.
-func (f *follower) keysOf(id string) lobbyKeys {
+// shard follows it and has made them, else made; keep (a commit of events
+// only: lobby.send) makes the followed entry keep them.
+func (f *follower) keysOf(id string, keep bool) lobbyKeys {
 	f.mu.RLock()
 	fl := f.lobbies[id]
 	f.mu.RUnlock()
-	if fl != nil {
-		return fl.keys
+	if fl == nil {
+		return f.s.lobbyKeysOf(id)
+	}
+	if keep {
+		return *f.keptKeys(fl)
+	}
+	if k := fl.keys.Load(); k != nil {
+		return *k
 	}
 	return f.s.lobbyKeysOf(id)
+}
+
+// keptKeys returns fl's commit keys, made and kept on the first call.
+func (f *follower) keptKeys(fl *followed) *lobbyKeys {
+	if k := fl.keys.Load(); k != nil {
+		return k
+	}
+	k := f.s.lobbyKeysOf(fl.id)
+	if fl.keys.CompareAndSwap(nil, &k) {
+		return &k
+	}
+	return fl.keys.Load()
 }
 
 // pendingMessage is a message held back until the ones before it arrive.
@@ -305,7 +329,7 @@ func (f *follower) get(id string) *followed {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fl = f.lobbies[id]; fl == nil {
-		fl = &followed{id: id, keys: f.s.lobbyKeysOf(id), idle: time.Now().UnixNano()}
+		fl = &followed{id: id, idle: time.Now().UnixNano()}
 		f.lobbies[id] = fl
 	}
 	return fl
@@ -585,7 +609,7 @@ func (f *follower) recordLocked(fl *followed) {
 	}
 	d := fl.rec
 	if d == nil {
-		d = f.newDelivery(fl)
+		d = f.newDelivery(fl, false)
 	}
 	fl.rec, fl.joined = nil, false
 	d.Last, d.Gone = fl.last, fl.doc == nil
@@ -598,9 +622,18 @@ func (f *follower) recordLocked(fl *followed) {
 }
 
 // newDelivery starts the record of a message of fl, with room for an
-// entry per member here (Positions adds one for each).
-func (f *follower) newDelivery(fl *followed) *Delivery {
-	d := &Delivery{Lobby: fl.id, key: fl.keys.keys[2]}
+// entry per member here (Positions adds one for each). sent (a message a
+// member sent, not a change of the lobby) makes fl keep its keys, so a
+// shard that only receives a lobby's sends has its record key at hand too;
+// otherwise the record key is the kept one or, none kept, made when the
+// record is written.
+func (f *follower) newDelivery(fl *followed, sent bool) *Delivery {
+	d := &Delivery{Lobby: fl.id}
+	if sent {
+		d.key = f.keptKeys(fl).keys[2]
+	} else if k := fl.keys.Load(); k != nil {
+		d.key = k.keys[2]
+	}
 	if len(fl.users) <= len(d.inline) {
 		d.Sessions = d.inline[:0]
 	} else {
@@ -686,7 +719,8 @@ func (f *follower) deliverLocked(fl *followed, w *wireEvent, off uint64) {
 	}
 	if r := f.s.rec; r != nil {
 		if fl.rec == nil {
-			fl.rec = f.newDelivery(fl)
+			// From: a member's lobby.send or chat, not a change of the lobby.
+			fl.rec = f.newDelivery(fl, w.From != "")
 		}
 		r.sink.DeliverRecorded(ev, fl.rec)
 	} else {
