@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/lobbyd/lobbyd/netcode"
@@ -27,7 +28,9 @@ type connState struct {
 	// Made on first use, so that an idle player pays for neither
 	// (docs/architecture.md, "Memory per idle player").
 	send *protocol.SendReq // scratch for decoding lobby.send without allocating, from its first
-	jobs *connJobs         // work run off the loop (a shard of a cluster); made by the loop's first add
+	// jobs is the work run off the loop (a shard of a cluster): made by
+	// the loop's add, let go by the worker that empties it (offload.go).
+	jobs atomic.Pointer[connJobs]
 }
 
 // connIdentity is a connection's Identity as it keeps it: the expiry in

@@ -60,11 +60,17 @@ const (
 	jobClose
 )
 
-// connJobs is the offload state of one connection (in connState).
+// connJobs is the offload state of one connection (in connState), there
+// only while the connection has jobs: the worker that runs the last of
+// them lets it go (done), and the loop's next add makes a new one. Every
+// connection of a cluster has a job at its open, and an idle player kept
+// its emptied connJobs, 48 bytes (docs/architecture.md, "Memory per idle
+// player").
 type connJobs struct {
 	mu      sync.Mutex
 	queue   []*job // guarded by mu
 	running bool   // guarded by mu: on work or being run by a worker
+	done    bool   // guarded by mu: let go (no longer cs.jobs); add makes another
 }
 
 func newOffloader(queued, maxJobs int, maxWait time.Duration) *offloader {
@@ -154,9 +160,9 @@ func (o *offloader) close() {
 // pending reports whether cs has jobs queued or running: then a request
 // that could run on the loop must queue behind them to keep its order.
 func (o *offloader) pending(cs *connState) bool {
-	q := cs.jobs
+	q := cs.jobs.Load()
 	if q == nil {
-		return false // never had a job
+		return false // no job since the last ones ran
 	}
 	q.mu.Lock()
 	p := q.running
@@ -173,13 +179,22 @@ func (o *offloader) add(cs *connState, kind jobKind, msg []byte) bool {
 	j.kind, j.at = kind, time.Now()
 	j.msg = append(j.msg[:0], msg...)
 
-	if cs.jobs == nil {
-		// Only the loop adds jobs, and a worker sees cs only through
-		// o.work, after this.
-		cs.jobs = new(connJobs)
+	// Only the loop adds jobs and makes a connJobs; a worker only lets
+	// one go, under its lock, once it has run its last job. A connJobs
+	// found done is no longer cs.jobs (nil since): make another.
+	q := cs.jobs.Load()
+	for {
+		if q == nil {
+			q = new(connJobs)
+			cs.jobs.Store(q)
+		}
+		q.mu.Lock()
+		if !q.done {
+			break
+		}
+		q.mu.Unlock()
+		q = nil
 	}
-	q := cs.jobs
-	q.mu.Lock()
 	if kind == jobRequest && len(q.queue) >= o.maxJobs {
 		q.mu.Unlock()
 		o.jobBufPool.Put(j)
@@ -221,13 +236,14 @@ func (o *offloader) add(cs *connState, kind jobKind, msg []byte) bool {
 
 // drain runs cs's jobs in order until none is left.
 func (o *offloader) drain(cs *connState, run func(cs *connState, j *job)) {
-	q := cs.jobs
+	q := cs.jobs.Load() // running: cs.jobs until this lets it go
 	for {
 		q.mu.Lock()
 		if len(q.queue) == 0 {
-			// The emptied slice still holds its array: an idle
-			// connection keeps none.
-			q.queue, q.running = nil, false
+			// An idle connection keeps neither the emptied queue's
+			// array nor the connJobs: the loop's next add makes one.
+			q.queue, q.running, q.done = nil, false, true
+			cs.jobs.CompareAndSwap(q, nil)
 			q.mu.Unlock()
 			return
 		}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -51,4 +52,46 @@ func TestOffloaderWorkersFollowTheWork(t *testing.T) {
 		t.Fatal("job refused")
 	}
 	eventually("a job after the burst", func() bool { return done.Load() == 7 })
+}
+
+// A connection keeps no offload state once its jobs have run, takes jobs
+// again after, and they run in the order added.
+func TestOffloaderLetsGoOfAnEmptiedQueue(t *testing.T) {
+	o := newOffloader(64, 64, time.Minute)
+	var mu sync.Mutex
+	var ran []byte
+	o.start(1, 2, time.Second, func(cs *connState, j *job) {
+		mu.Lock()
+		ran = append(ran, j.msg...)
+		mu.Unlock()
+	})
+	defer o.close()
+	cs := &connState{}
+	eventually := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+		}
+	}
+	var want []byte
+	for round := range 50 {
+		for i := range 3 {
+			b := byte(round*3 + i)
+			want = append(want, b)
+			if !o.add(cs, jobRequest, []byte{b}) {
+				t.Fatalf("job %d refused", b)
+			}
+		}
+		eventually("the queue let go", func() bool { return cs.jobs.Load() == nil })
+		if o.pending(cs) {
+			t.Fatal("pending with no job")
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if string(ran) != string(want) {
+		t.Fatalf("ran %v, want %v", ran, want)
+	}
 }
