@@ -11,6 +11,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // Delivery records (docs/cluster.md, "Delivery records"): what a shard
@@ -337,7 +338,7 @@ func (r *recordLane) write(ctx context.Context, batch []*Delivery) error {
 	for g := range r.lobbies {
 		lg := &r.lobbies[g]
 		lg.from = len(b)
-		b = mpArrayLen(b, lg.n)
+		b = protocol.AppendArrayHeader(b, lg.n)
 		for _, d := range r.sorted[lg.start : lg.start+lg.n] {
 			b = appendRecordEntry(b, d.Last, d.Sessions)
 		}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // TestRecordCodecMatchesReflection: records written by the hand encoder
@@ -23,7 +25,7 @@ func TestRecordCodecMatchesReflection(t *testing.T) {
 		{Last: 1 << 63, Sessions: []SessionDelivery{}},
 	}
 	var b []byte
-	b = mpArrayLen(b, len(entries))
+	b = protocol.AppendArrayHeader(b, len(entries))
 	for _, e := range entries {
 		b = appendRecordEntry(b, e.Last, e.Sessions)
 	}
@@ -76,7 +78,7 @@ func BenchmarkRecordEncode(b *testing.B) {
 		var buf []byte
 		b.ReportAllocs()
 		for b.Loop() {
-			buf = appendRecordEntry(mpArrayLen(buf[:0], 1), 5000, sessions)
+			buf = appendRecordEntry(protocol.AppendArrayHeader(buf[:0], 1), 5000, sessions)
 		}
 	})
 	b.Run("reflect", func(b *testing.B) {

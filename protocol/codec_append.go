@@ -9,6 +9,26 @@ import (
 // Each appends the smallest encoding, as the msgpack library does with
 // compact ints, and never allocates when b has room.
 
+// AppendArrayHeader, AppendString and AppendUint are these writers for
+// MessagePack written by hand elsewhere (the cluster's delivery records),
+// so that there is one copy of each encoding.
+func AppendArrayHeader(b []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(b, 0x90|byte(n))
+	case n <= math.MaxUint16:
+		return binary.BigEndian.AppendUint16(append(b, 0xdc), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint32(append(b, 0xdd), uint32(n))
+	}
+}
+
+// AppendString appends s as a MessagePack str.
+func AppendString(b []byte, s string) []byte { return appendStr(b, s) }
+
+// AppendUint appends u in its smallest MessagePack encoding.
+func AppendUint(b []byte, u uint64) []byte { return appendUint(b, u) }
+
 func appendMapHeader(b []byte, n int) []byte {
 	switch {
 	case n < 16:

@@ -255,3 +255,35 @@ func TestEncodersAllocs(t *testing.T) {
 		}
 	}
 }
+
+// The exported writers encode as the msgpack library does (smallest
+// form), at every size boundary.
+func TestExportedWritersMatchTheLibrary(t *testing.T) {
+	for _, n := range []int{0, 15, 16, 65535, 65536} {
+		want, err := msgpack.Marshal(make([]struct{}, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendArrayHeader(nil, n); !bytes.Equal(got, want[:len(got)]) {
+			t.Errorf("array header of %d: % x, want % x", n, got, want[:len(got)])
+		}
+	}
+	for _, n := range []int{0, 31, 32, 255, 256, 65535, 65536} {
+		s := strings.Repeat("x", n)
+		want, _ := msgpack.Marshal(s)
+		if got := AppendString(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("string of %d bytes differs", n)
+		}
+	}
+	for _, u := range []uint64{0, 127, 128, 255, 256, 65535, 65536, 1<<32 - 1, 1 << 32, 1<<64 - 1} {
+		var buf bytes.Buffer
+		enc := msgpack.NewEncoder(&buf)
+		enc.UseCompactInts(true)
+		if err := enc.EncodeUint(u); err != nil {
+			t.Fatal(err)
+		}
+		if got := AppendUint(nil, u); !bytes.Equal(got, buf.Bytes()) {
+			t.Errorf("uint %d: % x, want % x", u, got, buf.Bytes())
+		}
+	}
+}
