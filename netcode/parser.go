@@ -2,6 +2,7 @@ package netcode
 
 import (
 	"encoding/binary"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
@@ -41,7 +42,8 @@ type closeReq struct {
 // connection holds no buffer.
 //
 // Both live, with the bytes a connection has not fed yet, in a parserState
-// made only while one of them is in use and dropped as soon as none is: a
+// held only while one of them is in use (taken from parserStates, given
+// back as soon as none is): a
 // shard holds one Conn (and its parser) per player, and an idle player's
 // connection has neither a frame nor a message in progress
 // (docs/architecture.md, "Memory per idle player").
@@ -60,18 +62,26 @@ type parserState struct {
 	pending []byte
 }
 
+// parserStates recycles the states of frames cut by a read: a state
+// lives from the read that cuts a frame to the one that completes it, on
+// any of thousands of connections, and a new one each time was an
+// allocation per split frame on the read path.
+var parserStates = sync.Pool{New: func() any { return new(parserState) }}
+
 // state returns p's state, made if absent.
 func (p *parser) state() *parserState {
 	if p.st == nil {
-		p.st = new(parserState)
+		p.st = parserStates.Get().(*parserState)
 	}
 	return p.st
 }
 
-// tidy drops p's state once nothing is in it.
+// tidy drops p's state once nothing is in it. It is empty then, and no
+// slice of the parser's points into it: it goes back to parserStates.
 func (p *parser) tidy() {
 	if st := p.st; st != nil && st.partial == nil && !st.fragOn && st.frag == nil && st.pending == nil {
 		p.st = nil
+		parserStates.Put(st)
 	}
 }
 
