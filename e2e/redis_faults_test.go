@@ -983,7 +983,7 @@ func TestShardCutOffFromRedis(t *testing.T) {
 			// Refused and in effect is stale only when sent after the cut:
 			// then it reached Redis after its deadline and must have been
 			// refused there. One sent before may have run in time, its
-			// answer caught in the held link (PROTOCOL.md §5a cannot
+			// answer caught in the held link (docs/protocol.md §5a cannot
 			// promise more: the shard answers within 2 s, not knowing).
 			sentBefore := tr.refused[text] > 0 && tr.refusedSent[text].Before(cut)
 			if _, ok := tr.acked[text]; !ok && text != "while a is away" && !sentBefore {
