@@ -52,6 +52,7 @@ func openRedis(cfg *config.Config) (redis.UniversalClient, error) {
 func (rc *redisCluster) backends(cfg *config.Config, w gateway.Wiring, log *slog.Logger) (gateway.Backends, error) {
 	// Before anything else uses the client: every command is timed.
 	rc.rdb.AddHook(w.RedisHook())
+	w.RedisPool(rc.rdb.PoolStats)
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	pepper, err := cluster.SharedSecret(ctx, rc.rdb, rc.ks, "password-pepper")

@@ -299,6 +299,13 @@ func TestClusterMetricsTimeRedis(t *testing.T) {
 	if _, ok := got[`lobbyd_redis_errors_total{command="ping"}`]; !ok {
 		t.Fatal("no lobbyd_redis_errors_total series")
 	}
+	// The pool served those commands from at least one connection.
+	if got[`lobbyd_redis_pool_connections{state="idle"}`]+got[`lobbyd_redis_pool_connections{state="in_use"}`] < 1 ||
+		got["lobbyd_redis_pool_hits_total{}"]+got["lobbyd_redis_pool_misses_total{}"] < 1 {
+		t.Fatalf("Redis pool series missing or empty: connections %v/%v, hits %v, misses %v",
+			got[`lobbyd_redis_pool_connections{state="idle"}`], got[`lobbyd_redis_pool_connections{state="in_use"}`],
+			got["lobbyd_redis_pool_hits_total{}"], got["lobbyd_redis_pool_misses_total{}"])
+	}
 	if got[`lobbyd_ops_total{op="lobby.chat"}`] != 1 {
 		t.Fatalf("lobby.chat run off the loop not counted once: %v", got[`lobbyd_ops_total{op="lobby.chat"}`])
 	}

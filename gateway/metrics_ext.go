@@ -139,3 +139,47 @@ func (m *redisMetrics) observe(command string, start time.Time, err error) {
 		m.errors.WithLabelValues(command).Inc()
 	}
 }
+
+// RedisPool exports the shard's Redis connection pool (stats is the
+// client's PoolStats): connections open, idle and in use, and how often a
+// command found one idle, had to open one or waited past the pool timeout.
+// A burst of requests that need Redis opens connections up to the pool's
+// size (cluster.DefaultPoolSize); this is where an operator sees it.
+func (w Wiring) RedisPool(stats func() *redis.PoolStats) {
+	w.g.metrics.registry.MustRegister(redisPoolCollector(stats))
+}
+
+var (
+	redisPoolConnsDesc = prometheus.NewDesc("lobbyd_redis_pool_connections",
+		"Redis connections this shard holds, by state (idle, in_use).", []string{"state"}, nil)
+	redisPoolHitsDesc = prometheus.NewDesc("lobbyd_redis_pool_hits_total",
+		"Commands that found an idle Redis connection in the pool.", nil, nil)
+	redisPoolMissesDesc = prometheus.NewDesc("lobbyd_redis_pool_misses_total",
+		"Commands that had to open a Redis connection.", nil, nil)
+	redisPoolTimeoutsDesc = prometheus.NewDesc("lobbyd_redis_pool_timeouts_total",
+		"Commands that waited for a Redis connection past the pool timeout.", nil, nil)
+)
+
+// redisPoolCollector reads the pool's stats once per scrape.
+type redisPoolCollector func() *redis.PoolStats
+
+// Describe implements prometheus.Collector.
+func (c redisPoolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- redisPoolConnsDesc
+	ch <- redisPoolHitsDesc
+	ch <- redisPoolMissesDesc
+	ch <- redisPoolTimeoutsDesc
+}
+
+// Collect implements prometheus.Collector.
+func (c redisPoolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c()
+	if s == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(redisPoolConnsDesc, prometheus.GaugeValue, float64(s.IdleConns), "idle")
+	ch <- prometheus.MustNewConstMetric(redisPoolConnsDesc, prometheus.GaugeValue, float64(s.TotalConns-min(s.IdleConns, s.TotalConns)), "in_use")
+	ch <- prometheus.MustNewConstMetric(redisPoolHitsDesc, prometheus.CounterValue, float64(s.Hits))
+	ch <- prometheus.MustNewConstMetric(redisPoolMissesDesc, prometheus.CounterValue, float64(s.Misses))
+	ch <- prometheus.MustNewConstMetric(redisPoolTimeoutsDesc, prometheus.CounterValue, float64(s.Timeouts))
+}
