@@ -66,12 +66,16 @@ type Doc struct {
 
 // DocMember is one member of a Doc.
 type DocMember struct {
-	UserID    string          `msgpack:"u"`
-	Name      string          `msgpack:"n"`
-	Ready     bool            `msgpack:"r"`
-	Connected bool            `msgpack:"c"`
-	Data      protocol.RawMap `msgpack:"d,omitempty"` // never mutated in place: views share it
-	JoinedAt  int64           `msgpack:"j"`
+	UserID    string `msgpack:"u"`
+	Name      string `msgpack:"n"`
+	Ready     bool   `msgpack:"r"`
+	Connected bool   `msgpack:"c"`
+	// Data is the member's data, nil until set. A pointer, not the
+	// slice: a member is then 80 bytes, not 96, and every lobby copy
+	// keeps one per member (docs/architecture.md, "Memory per idle
+	// player"). Never mutated in place: views share it.
+	Data     *protocol.RawMap `msgpack:"d,omitempty"`
+	JoinedAt int64            `msgpack:"j"`
 	// Shard is the shard the member's session is on (cluster only; "" in
 	// a single process). Events to the member are delivered there.
 	Shard string `msgpack:"s,omitempty"`
@@ -216,6 +220,14 @@ func (d *Doc) emit(out Sink, ev Event) {
 	out.Deliver(&ev)
 }
 
+// data is m's data, nil when it has none.
+func (m *DocMember) data() protocol.RawMap {
+	if m.Data == nil {
+		return nil
+	}
+	return *m.Data
+}
+
 // MemberView is m as clients see it.
 func (d *Doc) MemberView(m *DocMember) protocol.Member {
 	return protocol.Member{
@@ -224,7 +236,7 @@ func (d *Doc) MemberView(m *DocMember) protocol.Member {
 		Ready:     m.Ready,
 		Connected: m.Connected,
 		IsHost:    m.UserID == d.Host,
-		Data:      m.Data,
+		Data:      m.data(),
 		JoinedAt:  m.JoinedAt,
 	}
 }
@@ -416,7 +428,8 @@ func (d *Doc) SetMember(out Sink, userID string, p protocol.SetMember) (mv proto
 		m.Ready = *p.Ready
 	}
 	if p.Data != nil {
-		m.Data = p.Data
+		data := p.Data
+		m.Data = &data
 	}
 	mv = d.MemberView(m)
 	ev := mv
