@@ -2,7 +2,6 @@ package lobby
 
 import (
 	"slices"
-	"sync"
 
 	"github.com/lobbyd/lobbyd/protocol"
 )
@@ -49,9 +48,8 @@ type Doc struct {
 	// an idle player about 25 bytes more (docs/architecture.md, "Memory
 	// per idle player").
 	byID    map[string]*DocMember
-	to      *[]string // recipients scratch, from recipientsPool while an event is built
-	sendEv  *Event    // Send's event scratch, made by the first Send
-	sendGen uint64    // bumped per targeted Send, to drop duplicate ids in O(1)
+	send    *sendScratch // Send's scratch, made by the first Send
+	sendGen uint64       // bumped per targeted Send, to drop duplicate ids in O(1)
 	// viewJSON is the public view as JSON, built by a listing and dropped
 	// by emit: every change to what the view shows emits an event.
 	viewJSON []byte
@@ -183,63 +181,38 @@ func (d *Doc) memberB(id []byte) *DocMember {
 // Public reports whether the lobby is listed and can be joined by id.
 func (d *Doc) Public() bool { return d.Visibility == protocol.VisibilityPublic }
 
-// recipientsPool holds the scratches events' recipients are listed in. A
-// lobby takes one for an event and gives it back once its sink has had the
-// event (a Sink keeps no ev.To): an idle lobby holds none, where a scratch
-// of its own cost it about 150 bytes, in every copy a cluster shard keeps
-// (docs/architecture.md, "Memory per idle player").
-var recipientsPool = sync.Pool{New: func() any { s := make([]string, 0, 16); return &s }}
-
-// takeTo returns the recipients scratch, empty; setTo stores it back
-// after appends.
-func (d *Doc) takeTo() []string {
-	if d.to == nil {
-		d.to = recipientsPool.Get().(*[]string)
-	}
-	return (*d.to)[:0]
+// sendScratch is what Send reuses for every message of a lobby that sends:
+// its event and its recipients. Made by the first Send, so that an idle
+// lobby holds neither (about 350 bytes, in every copy a cluster shard
+// keeps: docs/architecture.md, "Memory per idle player"); the cold events
+// (joins, leaves, updates) list their recipients in a slice of their own.
+type sendScratch struct {
+	ev Event
+	to []string
 }
 
-func (d *Doc) setTo(to []string) []string {
-	*d.to = to
-	return to
-}
-
-// releaseTo gives the recipients scratch back to the pool, emptied so
-// that the pool keeps no user ids alive.
-func (d *Doc) releaseTo() {
-	if d.to == nil {
-		return
-	}
-	clear(*d.to)
-	*d.to = (*d.to)[:0]
-	recipientsPool.Put(d.to)
-	d.to = nil
-}
-
-// others fills the recipients scratch with every member but except.
+// others lists every member but except, for a cold event.
 func (d *Doc) others(except string) []string {
-	to := d.takeTo()
+	to := make([]string, 0, len(d.Members))
 	for _, m := range d.Members {
 		if m.UserID != except {
 			to = append(to, m.UserID)
 		}
 	}
-	return d.setTo(to)
+	return to
 }
 
-// everyone fills the recipients scratch with every member.
+// everyone lists every member, for a cold event.
 func (d *Doc) everyone() []string {
-	to := d.takeTo()
+	to := make([]string, 0, len(d.Members))
 	for _, m := range d.Members {
 		to = append(to, m.UserID)
 	}
-	return d.setTo(to)
+	return to
 }
 
 // emit hands one event to out. Events without recipients are dropped.
-// The recipients scratch goes back to its pool either way.
 func (d *Doc) emit(out Sink, ev Event) {
-	defer d.releaseTo()
 	if ev.Name != protocol.EvChat {
 		d.viewJSON, d.viewUnlistable = nil, false // before the early return: a change nobody hears of is still a change
 		if d.listing != nil {
@@ -386,7 +359,7 @@ func (d *Doc) Kick(out Sink, hostID, targetID string) error {
 	if err := d.checkTarget(hostID, targetID, "the host cannot kick themselves"); err != nil {
 		return err
 	}
-	d.emit(out, Event{Name: protocol.EvKicked, To: d.setTo(append(d.takeTo(), targetID))})
+	d.emit(out, Event{Name: protocol.EvKicked, To: []string{targetID}})
 	d.Remove(out, targetID, protocol.ReasonKicked, hostID)
 	return nil
 }
@@ -532,11 +505,17 @@ func (d *Doc) Close(out Sink) {
 // members named in to, each once; the sender and ids that are not members
 // (they may have left a moment ago) are skipped. Nobody left: no event.
 func (d *Doc) Send(out Sink, userID string, data []byte, to [][]byte) {
-	var rcpt []string
+	if d.send == nil {
+		d.send = new(sendScratch)
+	}
+	rcpt := d.send.to[:0]
 	if len(to) == 0 {
-		rcpt = d.others(userID)
+		for _, m := range d.Members {
+			if m.UserID != userID {
+				rcpt = append(rcpt, m.UserID)
+			}
+		}
 	} else {
-		rcpt = d.takeTo()
 		d.sendGen++ // a mark per member instead of a search: to may name 256 ids
 		for _, id := range to {
 			m := d.memberB(id)
@@ -546,17 +525,13 @@ func (d *Doc) Send(out Sink, userID string, data []byte, to [][]byte) {
 			m.sendMark = d.sendGen
 			rcpt = append(rcpt, m.UserID)
 		}
-		d.setTo(rcpt)
 	}
-	defer d.releaseTo()
+	d.send.to = rcpt
 	if len(rcpt) == 0 {
 		return
 	}
 	d.Version++
-	if d.sendEv == nil {
-		d.sendEv = new(Event)
-	}
-	ev := d.sendEv
+	ev := &d.send.ev
 	ev.LobbyID, ev.Version, ev.Name, ev.To, ev.From, ev.Data = d.ID, d.Version, protocol.EvData, rcpt, userID, data
 	out.Deliver(ev)
 	*ev = Event{}
