@@ -163,6 +163,14 @@ func clusterCmd(args []string) error {
 	lobbiesOf8 := (*n + 7) / 8
 	out.redisPerLobby = float64(m2-m1) / float64(*n-lobbiesOf8)
 	out.redisPerPlayer = float64(m1-m0) / float64(*n)
+	held.Close()
+	for _, s := range shards {
+		s.Stop()
+	}
+	shards = nil
+	if out.freshMem, out.freshSpread, err = freshIdle(ctx, env, prep, rd, *n, logf); err != nil {
+		return err
+	}
 	out.redisPrivate = *redisAddr == ""
 	out.command = "cd bench && go run . " + strings.Join(append([]string{"cluster"}, args...), " ")
 	out.print(os.Stdout, *n)
@@ -313,12 +321,15 @@ func randomHex(n int) string {
 
 // clusterFigures is what clusterCmd measured.
 type clusterFigures struct {
-	command, load           string
-	machine                 harness.Machine
-	memFan, sameFan         load.FanoutResult
-	spreadFan, spreadChat   load.FanoutResult
-	memChurn, spreadChurn   load.ChurnResult
-	memIdle, spreadIdle     load.IdleResult
+	command, load         string
+	machine               harness.Machine
+	memFan, sameFan       load.FanoutResult
+	spreadFan, spreadChat load.FanoutResult
+	memChurn, spreadChurn load.ChurnResult
+	memIdle, spreadIdle   load.IdleResult
+	// freshMem, freshSpread: the idle players on processes that ran
+	// nothing before (freshIdle).
+	freshMem, freshSpread   load.IdleResult
 	memBrowse, spreadBrowse load.BrowseResult
 	redisPerLobby           float64
 	redisPerPlayer          float64
@@ -401,7 +412,12 @@ func (f *clusterFigures) print(w io.Writer, n int) {
 	p("|---|---|---|---|")
 	p("| one in-memory shard | %.0f B | - | - |", f.memIdle.BytesPerConn)
 	p("| 2 shards + Redis | %.0f B (%+.0f B) | %.0f B | %.0f B |", f.spreadIdle.BytesPerConn, f.spreadIdle.BytesPerConn-f.memIdle.BytesPerConn, f.redisPerPlayer, f.redisPerLobby)
+	if f.freshMem.N > 0 {
+		p("| one in-memory shard, fresh process | %.0f B | - | - |", f.freshMem.BytesPerConn)
+		p("| 2 shards + Redis, fresh processes | %.0f B (%+.0f B) | - | - |", f.freshSpread.BytesPerConn, f.freshSpread.BytesPerConn-f.freshMem.BytesPerConn)
+	}
 	p("")
+	p("The first two rows measure shards that ran the relay, chat and churn steps first (their heap is warm: the idle players reuse what those steps freed). The fresh rows connect the same players to processes that ran nothing before: each shard's heap grows from its start, and its GC goal is set during the burst of connects, when a connecting player holds more than an idle one (its requests and their Redis replies in flight), so they read higher. An operator sees the first after a shard has served a while, the second just after a deploy.")
 	p("Redis per player: used_memory delta of connecting the idle players in lobbies of 8, ÷ players (a session, a membership, an eighth of a lobby). Redis per lobby: delta of each player then leaving and making a public lobby of its own, ÷ the lobbies added (players − players/8).")
 }
 
@@ -428,4 +444,52 @@ func commandsPerSend(st load.FanoutStep) string {
 		parts = append(parts, fmt.Sprintf("%s %.2f", r.name, float64(r.n)/sent))
 	}
 	return fmt.Sprintf("%.2f Redis commands per message sent (%s)", float64(st.CPU.BackendCommands)/sent, strings.Join(parts, ", "))
+}
+
+// freshIdle measures the idle players again on processes that ran nothing
+// before: a new in-memory shard, then two new shards of a cluster on rd
+// (a key prefix of their own).
+func freshIdle(ctx context.Context, env *harness.Env, prep *harness.Prepared, rd *benchRedis, n int, logf func(string, ...any)) (mem, spread load.IdleResult, err error) {
+	logf("fresh processes: idle players on a new in-memory shard")
+	srv, err := harness.Start(ctx, env, prep, logf)
+	if err != nil {
+		return mem, spread, err
+	}
+	idle, held, err := load.Idle(ctx, srv.Target, load.IdleConfig{N: n})
+	if held != nil {
+		held.Close()
+	}
+	srv.Stop()
+	if err != nil {
+		return mem, spread, err
+	}
+	mem = idle
+	logf("fresh processes: idle players on two new shards")
+	prefix := "bench:" + randomHex(4) + ":"
+	secret := randomHex(16)
+	var shards []*harness.Server
+	defer func() {
+		for _, s := range shards {
+			s.Stop()
+		}
+		rd.deletePrefix(prefix)
+	}()
+	for _, id := range []string{"a", "b"} {
+		p := *prep
+		p.Argv = append(append([]string(nil), prep.Argv...), "--redis", "redis://"+rd.addr+"/0",
+			"--redis-prefix", prefix, "--shard-id", id, "--jwt-secret", secret)
+		s, err := harness.Start(ctx, env, &p, logf)
+		if err != nil {
+			return mem, spread, err
+		}
+		shards = append(shards, s)
+	}
+	a, b := shards[0].Target, shards[1].Target
+	t := &load.Target{Name: "cluster, spread, fresh", Dialer: spreadDialer{a.Dialer, b.Dialer}, Addr: a.Addr, PID: a.PID,
+		ExtraPIDs: []int{b.PID}, Backend: rd.usage, Logf: logf}
+	spread, held, err = load.Idle(ctx, t, load.IdleConfig{N: n})
+	if held != nil {
+		held.Close()
+	}
+	return mem, spread, err
 }
