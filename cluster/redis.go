@@ -25,6 +25,16 @@ const DefaultPoolSize = 128
 // takes a few reads). Pipelines have their own pool and buffers.
 const connBufferSize = 4 << 10
 
+// pipelineBufferSize is the read and write buffer of each connection of
+// go-redis's pipeline pool (up to 10 connections, made for pipelines such
+// as the delivery records' batches) unless the URL sets one: go-redis's
+// default there is 128 KiB each way, 2.5 MiB a shard once a burst had 10
+// pipelines in flight — 250 bytes a player on a shard of 10,000, found in
+// the heap of fresh shards after a burst of connects (bench/results/CLUSTER.md).
+// A batch of delivery records is a few KiB; a bigger one takes a few
+// writes.
+const pipelineBufferSize = 16 << 10
+
 // connMaxIdle closes a pooled connection idle this long (unless the URL
 // sets conn_max_idle_time): a burst's extra connections go back within a
 // minute instead of go-redis's 30.
@@ -34,8 +44,9 @@ const connMaxIdle = time.Minute
 // go-redis option structs have the same fields, not a common type): the
 // callers' deadlines on the socket, no retries and DefaultPoolSize unless
 // the URL's query sets them, small buffers and a short idle time unless
-// set.
-func shardDefaults(q url.Values, ctxTimeout *bool, maxRetries, poolSize, read, write *int, idle *time.Duration) {
+// set. pipeRead and pipeWrite (the pipeline pool's buffers) are nil for a
+// Redis Cluster client, which makes no pipeline pool unless they are set.
+func shardDefaults(q url.Values, ctxTimeout *bool, maxRetries, poolSize, read, write, pipeRead, pipeWrite *int, idle *time.Duration) {
 	*ctxTimeout = true
 	if !q.Has("max_retries") {
 		*maxRetries = -1
@@ -51,6 +62,11 @@ func shardDefaults(q url.Values, ctxTimeout *bool, maxRetries, poolSize, read, w
 	}
 	if *idle == 0 {
 		*idle = connMaxIdle
+	}
+	for _, b := range []*int{pipeRead, pipeWrite} {
+		if b != nil && *b == 0 {
+			*b = pipelineBufferSize
+		}
 	}
 }
 
@@ -94,7 +110,8 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis url: %w", err)
 		}
-		shardDefaults(u.Query(), &o.ContextTimeoutEnabled, &o.MaxRetries, &o.PoolSize, &o.ReadBufferSize, &o.WriteBufferSize, &o.ConnMaxIdleTime)
+		shardDefaults(u.Query(), &o.ContextTimeoutEnabled, &o.MaxRetries, &o.PoolSize, &o.ReadBufferSize, &o.WriteBufferSize,
+			&o.PipelineReadBufferSize, &o.PipelineWriteBufferSize, &o.ConnMaxIdleTime)
 		return redis.NewClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(plain)
@@ -104,7 +121,8 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		if o.MasterName == "" {
 			return nil, fmt.Errorf("redis url: redis+sentinel needs ?master_name=NAME")
 		}
-		shardDefaults(u.Query(), &o.ContextTimeoutEnabled, &o.MaxRetries, &o.PoolSize, &o.ReadBufferSize, &o.WriteBufferSize, &o.ConnMaxIdleTime)
+		shardDefaults(u.Query(), &o.ContextTimeoutEnabled, &o.MaxRetries, &o.PoolSize, &o.ReadBufferSize, &o.WriteBufferSize,
+			&o.PipelineReadBufferSize, &o.PipelineWriteBufferSize, &o.ConnMaxIdleTime)
 		return redis.NewFailoverClient(o), nil
 	case "cluster":
 		o, err := redis.ParseClusterURL(plain)
@@ -112,7 +130,8 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("redis url: %w", err)
 		}
 		// PoolSize is per node of a Redis Cluster.
-		shardDefaults(u.Query(), &o.ContextTimeoutEnabled, &o.MaxRetries, &o.PoolSize, &o.ReadBufferSize, &o.WriteBufferSize, &o.ConnMaxIdleTime)
+		shardDefaults(u.Query(), &o.ContextTimeoutEnabled, &o.MaxRetries, &o.PoolSize, &o.ReadBufferSize, &o.WriteBufferSize,
+			nil, nil, &o.ConnMaxIdleTime)
 		return redis.NewClusterClient(o), nil
 	}
 	return nil, fmt.Errorf("redis url: scheme %q: want redis, rediss, redis+sentinel or redis+cluster", u.Scheme)

@@ -40,3 +40,31 @@ func TestOpenForms(t *testing.T) {
 		}
 	}
 }
+
+// Open's defaults: small buffers on every pooled connection, the pipeline
+// pool's included (go-redis gives those 128 KiB each way), unless the URL
+// says otherwise.
+func TestOpenBufferDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		url                  string
+		conn, pipeRead, pipe int
+	}{
+		{"redis://127.0.0.1:6379/0", connBufferSize, pipelineBufferSize, pipelineBufferSize},
+		{"redis://127.0.0.1:6379/0?pipeline_read_buffer_size=65536", connBufferSize, 65536, pipelineBufferSize},
+	} {
+		c, err := Open(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := c.(*redis.Client).Options()
+		if o.ReadBufferSize != tc.conn || o.WriteBufferSize != connBufferSize ||
+			o.PipelineReadBufferSize != tc.pipeRead || o.PipelineWriteBufferSize != tc.pipe {
+			t.Errorf("%s: buffers read %d write %d, pipeline read %d write %d", tc.url,
+				o.ReadBufferSize, o.WriteBufferSize, o.PipelineReadBufferSize, o.PipelineWriteBufferSize)
+		}
+		if o.PoolSize != DefaultPoolSize {
+			t.Errorf("%s: pool size %d, want %d", tc.url, o.PoolSize, DefaultPoolSize)
+		}
+		c.Close()
+	}
+}
