@@ -63,7 +63,7 @@ func benchIdleHeap(b *testing.B, shards int, redisURL string) {
 func idleHeapPerPlayer(b *testing.B, n, shards int, redisURL string) float64 {
 	var prefix string
 	if redisURL != "" {
-		prefix = redistest.Prefix(b)
+		_, prefix = redistest.SharedPrefix(b)
 	}
 	ports := make([]int, shards)
 	var auth *app.App

@@ -373,7 +373,7 @@ func TestTokenExpiredIsRefreshed(t *testing.T) {
 // (4010); behind the load balancer another shard of the cluster resumes
 // the session: every chat once, in order.
 func TestDrainResumesOnAnotherShard(t *testing.T) {
-	addr, prefix := redistest.Addr(t), redistest.Prefix(t)
+	addr, prefix := redistest.SharedPrefix(t)
 	cluster := func(id string) func(*config.Config) {
 		return func(c *config.Config) {
 			c.RedisURL = "redis://" + addr + "/0"

@@ -50,8 +50,9 @@ func TestAlertRulesNameRealSeries(t *testing.T) {
 	}
 
 	a := startShard(t, func(c *config.Config) {
-		c.RedisURL = "redis://" + redistest.Addr(t) + "/0"
-		c.RedisPrefix = redistest.Prefix(t)
+		addr, prefix := redistest.SharedPrefix(t)
+		c.RedisURL = "redis://" + addr + "/0"
+		c.RedisPrefix = prefix
 		c.ShardID = "alerts"
 	})
 	base := "http://" + a.Addr()

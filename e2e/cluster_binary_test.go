@@ -19,7 +19,7 @@ import (
 // of chats is not throttled.
 func startBinaryShards(t *testing.T, n int) []*server {
 	t.Helper()
-	redisAddr, prefix := redistest.Addr(t), redistest.Prefix(t)
+	redisAddr, prefix := redistest.SharedPrefix(t)
 	cfg := filepath.Join(t.TempDir(), "lobbyd.yaml")
 	if err := os.WriteFile(cfg, []byte("rate_limit: {per_second: 10000, burst: 10000}\n"), 0o600); err != nil {
 		t.Fatal(err)

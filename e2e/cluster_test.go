@@ -17,8 +17,7 @@ import (
 // the test Redis, under a key prefix of the test's own.
 func startShards(t *testing.T, n int, mutate func(*config.Config)) []*server {
 	t.Helper()
-	addr := redistest.Addr(t)
-	prefix := redistest.Prefix(t)
+	addr, prefix := redistest.SharedPrefix(t)
 	var out []*server
 	for i := range n {
 		out = append(out, startServer(t, func(c *config.Config) {

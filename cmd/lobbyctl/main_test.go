@@ -230,7 +230,7 @@ func TestLobbyctlErrors(t *testing.T) {
 // In a cluster, one shard's address explains every shard, and drains
 // another.
 func TestLobbyctlDrainsAnotherShard(t *testing.T) {
-	addr, prefix := redistest.Addr(t), redistest.Prefix(t)
+	addr, prefix := redistest.SharedPrefix(t)
 	var sh []*app.App
 	for _, id := range []string{"a", "b"} {
 		sh = append(sh, startShard(t, func(c *config.Config) {

@@ -184,7 +184,25 @@ func (p *Process) start() error {
 	return nil
 }
 
-// Prefix is a key prefix unique to the test: "t:<name>:<random>:".
+// SharedPrefix returns the shared Redis's address (Addr) and a key prefix
+// of the test's own whose keys are deleted there when the test ends: for a
+// test that hands both to lobbyd processes (or a store) of its own making.
+// The deletion is registered first, so it runs after the cleanups the
+// test registers later (its servers stop before their keys go).
+func SharedPrefix(t testing.TB) (addr, prefix string) {
+	t.Helper()
+	addr, prefix = Addr(t), Prefix(t)
+	t.Cleanup(func() {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		deletePrefix(c, prefix)
+	})
+	return addr, prefix
+}
+
+// Prefix is a key prefix unique to the test: "t:<name>:<random>:". Its
+// keys are the test's to delete (Client and SharedPrefix do; a private
+// Server dies with them).
 func Prefix(t testing.TB) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])

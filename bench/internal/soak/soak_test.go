@@ -94,7 +94,7 @@ func TestShortSoak(t *testing.T) {
 // cluster on the test Redis: players spread over both, every drop resumed
 // on the other shard, and still nothing lost, duplicated or reordered.
 func TestShortClusterSoak(t *testing.T) {
-	addr, prefix := redistest.Addr(t), redistest.Prefix(t)
+	addr, prefix := redistest.SharedPrefix(t)
 	cfg := shortConfig(t)
 	for _, id := range []string{"a", "b"} {
 		a := startShard(t, func(c *config.Config) {
