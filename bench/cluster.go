@@ -105,32 +105,17 @@ func clusterCmd(args []string) error {
 
 	// Two shards on one Redis, under a prefix of this run's own.
 	logf("two shards on Redis %s", rd.addr)
-	prefix := "bench:" + randomHex(4) + ":"
-	secret := randomHex(16)
-	var shards []*harness.Server
-	defer func() {
-		for _, s := range shards {
-			s.Stop()
-		}
-		rd.deletePrefix(prefix)
-	}()
-	for _, id := range []string{"a", "b"} {
-		p := *prep
-		p.Argv = append(append([]string(nil), prep.Argv...), "--redis", "redis://"+rd.addr+"/0",
-			"--redis-prefix", prefix, "--shard-id", id, "--jwt-secret", secret)
-		s, err := harness.Start(ctx, env, &p, logf)
-		if err != nil {
-			return err
-		}
-		shards = append(shards, s)
+	cl, err := startTwoShards(ctx, env, prep, rd, logf)
+	if err != nil {
+		return err
 	}
-	a, b := shards[0].Target, shards[1].Target
+	defer cl.stop()
+	a, b := cl.shards[0].Target, cl.shards[1].Target
 	// sameShard: every player on a; b runs idle beside it. spread: player i
 	// on shard i mod 2, so each lobby of 8 has 4 members on each.
 	sameShard := &load.Target{Name: "cluster, one shard", Dialer: a.Dialer, Addr: a.Addr, PID: a.PID,
 		ExtraPIDs: []int{b.PID}, Backend: rd.usage, Logf: logf}
-	spread := &load.Target{Name: "cluster, spread", Dialer: spreadDialer{a.Dialer, b.Dialer}, Addr: a.Addr, PID: a.PID,
-		ExtraPIDs: []int{b.PID}, Backend: rd.usage, Logf: logf}
+	spread := cl.spread("cluster, spread")
 	if out.sameFan, err = load.Fanout(ctx, sameShard, fan); err != nil {
 		return err
 	}
@@ -164,10 +149,7 @@ func clusterCmd(args []string) error {
 	out.redisPerLobby = float64(m2-m1) / float64(*n-lobbiesOf8)
 	out.redisPerPlayer = float64(m1-m0) / float64(*n)
 	held.Close()
-	for _, s := range shards {
-		s.Stop()
-	}
-	shards = nil
+	cl.stop()
 	if out.freshMem, out.freshSpread, err = freshIdle(ctx, env, prep, rd, *n, logf); err != nil {
 		return err
 	}
@@ -465,31 +447,60 @@ func freshIdle(ctx context.Context, env *harness.Env, prep *harness.Prepared, rd
 	}
 	mem = idle
 	logf("fresh processes: idle players on two new shards")
-	prefix := "bench:" + randomHex(4) + ":"
-	secret := randomHex(16)
-	var shards []*harness.Server
-	defer func() {
-		for _, s := range shards {
-			s.Stop()
-		}
-		rd.deletePrefix(prefix)
-	}()
-	for _, id := range []string{"a", "b"} {
-		p := *prep
-		p.Argv = append(append([]string(nil), prep.Argv...), "--redis", "redis://"+rd.addr+"/0",
-			"--redis-prefix", prefix, "--shard-id", id, "--jwt-secret", secret)
-		s, err := harness.Start(ctx, env, &p, logf)
-		if err != nil {
-			return mem, spread, err
-		}
-		shards = append(shards, s)
+	cl, err := startTwoShards(ctx, env, prep, rd, logf)
+	if err != nil {
+		return mem, spread, err
 	}
-	a, b := shards[0].Target, shards[1].Target
-	t := &load.Target{Name: "cluster, spread, fresh", Dialer: spreadDialer{a.Dialer, b.Dialer}, Addr: a.Addr, PID: a.PID,
-		ExtraPIDs: []int{b.PID}, Backend: rd.usage, Logf: logf}
-	spread, held, err = load.Idle(ctx, t, load.IdleConfig{N: n})
+	defer cl.stop()
+	spread, held, err = load.Idle(ctx, cl.spread("cluster, spread, fresh"), load.IdleConfig{N: n})
 	if held != nil {
 		held.Close()
 	}
 	return mem, spread, err
+}
+
+// twoShards is two lobbyd shards, a and b, on the run's Redis under a key
+// prefix of their own.
+type twoShards struct {
+	rd     *benchRedis
+	prefix string
+	shards []*harness.Server
+	logf   func(string, ...any)
+}
+
+func startTwoShards(ctx context.Context, env *harness.Env, prep *harness.Prepared, rd *benchRedis, logf func(string, ...any)) (*twoShards, error) {
+	c := &twoShards{rd: rd, prefix: "bench:" + randomHex(4) + ":", logf: logf}
+	secret := randomHex(16)
+	for _, id := range []string{"a", "b"} {
+		p := *prep
+		p.Argv = append(append([]string(nil), prep.Argv...), "--redis", "redis://"+rd.addr+"/0",
+			"--redis-prefix", c.prefix, "--shard-id", id, "--jwt-secret", secret)
+		s, err := harness.Start(ctx, env, &p, logf)
+		if err != nil {
+			c.stop()
+			return nil, err
+		}
+		c.shards = append(c.shards, s)
+	}
+	return c, nil
+}
+
+// spread is a target whose player i is on shard i mod 2, so that each
+// lobby of 8 has 4 members on each; its RSS and CPU are both shards'.
+func (c *twoShards) spread(name string) *load.Target {
+	a, b := c.shards[0].Target, c.shards[1].Target
+	return &load.Target{Name: name, Dialer: spreadDialer{a.Dialer, b.Dialer}, Addr: a.Addr, PID: a.PID,
+		ExtraPIDs: []int{b.PID}, Backend: c.rd.usage, Logf: c.logf}
+}
+
+// stop stops the shards (once) and deletes their keys.
+func (c *twoShards) stop() {
+	if c.shards == nil {
+		return
+	}
+	for _, s := range c.shards {
+		s.Stop()
+	}
+	c.shards = nil
+	c.rd.deletePrefix(c.prefix)
 }
