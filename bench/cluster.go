@@ -400,6 +400,7 @@ func (f *clusterFigures) print(w io.Writer, n int) {
 	}
 	p("")
 	p("The first two rows measure shards that ran the relay, chat and churn steps first (their heap is warm: the idle players reuse what those steps freed). The fresh rows connect the same players to processes that ran nothing before: each shard's heap grows from its start, and its GC goal is set during the burst of connects, when a connecting player holds more than an idle one (its requests and their Redis replies in flight), so they read higher. An operator sees the first after a shard has served a while, the second just after a deploy.")
+	p("")
 	p("Redis per player: used_memory delta of connecting the idle players in lobbies of 8, ÷ players (a session, a membership, an eighth of a lobby). Redis per lobby: delta of each player then leaving and making a public lobby of its own, ÷ the lobbies added (players − players/8).")
 }
 
