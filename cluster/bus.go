@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -36,6 +37,15 @@ const (
 	handoverTTL = 10 * time.Second
 	// maxRingBytes bounds a ring put into Redis.
 	maxRingBytes = 16 << 20
+	// deliverRetryFor bounds how long DeliverEvent publishes an event
+	// again (its context may end it sooner): the 2 s of the request that
+	// made the event (docs/protocol.md §5a).
+	deliverRetryFor = 2 * time.Second
+	// deliverDedupFor is how long a shard remembers the id of an event
+	// delivered to it, to drop a second copy: far longer than the
+	// sender's retries, and every copy reaches a subscriber as it is
+	// published.
+	deliverDedupFor = 10 * time.Second
 )
 
 // Control message kinds.
@@ -56,6 +66,7 @@ type ctlMsg struct {
 	OK      bool     `msgpack:"ok,omitempty"`
 	Users   []string `msgpack:"us,omitempty"` // deliver: recipients
 	Event   []byte   `msgpack:"ev,omitempty"` // deliver: the encoded event
+	ID      uint64   `msgpack:"id,omitempty"` // deliver: random, the same in every copy (0: none)
 }
 
 // ControlHandler is what a shard does on its peers' control messages; the
@@ -88,7 +99,11 @@ var ErrShardUnreachable = errors.New("cluster: shard not listening")
 // drops what is published while a subscriber reconnects), which is enough
 // because nothing depends on it for correctness: a replaced connection
 // whose close is lost finds its session gone at its next Detach or Attach,
-// and a lost handover times out into a fresh session.
+// and a lost handover times out into a fresh session. Events
+// (DeliverEvent) are the exception: nothing else tells a player it was
+// matched, so they are published again while they may not have arrived,
+// and each copy carries the same id, which the receiving shard remembers
+// (deliverDedupFor), so that a player gets the event once.
 type Bus struct {
 	rdb     redis.UniversalClient
 	ks      Keyspace
@@ -102,6 +117,17 @@ type Bus struct {
 
 	mu      sync.Mutex             // guards pending
 	pending map[string]chan ctlMsg // handover request id → its reply
+
+	// The ids of the events delivered here in the last deliverDedupFor,
+	// and the same in arrival order (to forget them). Only the handler
+	// goroutine touches them.
+	seen     map[uint64]struct{}
+	seenList []seenID
+}
+
+type seenID struct {
+	id uint64
+	at time.Time
 }
 
 // BusOptions tune a Bus.
@@ -119,7 +145,7 @@ func NewBus(rdb redis.UniversalClient, ks Keyspace, shardID string, h ControlHan
 		opts.Logger = slog.Default()
 	}
 	return &Bus{rdb: rdb, ks: ks, shard: shardID, h: h, timeout: opts.HandoverTimeout, log: opts.Logger,
-		pending: make(map[string]chan ctlMsg)}
+		pending: make(map[string]chan ctlMsg), seen: make(map[uint64]struct{})}
 }
 
 // Start subscribes to this shard's channel and returns once Redis has
@@ -168,7 +194,9 @@ func (b *Bus) handle(payload string) {
 	case ctlHandover:
 		b.answerHandover(m)
 	case ctlDeliver:
-		b.h.DeliverEvent(m.Users, m.Event)
+		if b.firstCopy(m.ID, time.Now()) {
+			b.h.DeliverEvent(m.Users, m.Event)
+		}
 	case ctlDrain:
 		b.h.Drain()
 	case ctlRing:
@@ -180,6 +208,29 @@ func (b *Bus) handle(payload string) {
 			ch <- m // capacity 1, one reply per request
 		}
 	}
+}
+
+// firstCopy reports whether an event with this id was not delivered here
+// in the last deliverDedupFor, and remembers it. Id 0 (a sender that does
+// not publish again) is always new.
+func (b *Bus) firstCopy(id uint64, now time.Time) bool {
+	for len(b.seenList) > 0 && now.Sub(b.seenList[0].at) > deliverDedupFor {
+		delete(b.seen, b.seenList[0].id)
+		b.seenList[0] = seenID{}
+		b.seenList = b.seenList[1:]
+	}
+	if len(b.seenList) == 0 && cap(b.seenList) > 64 {
+		b.seenList = nil // a burst's backing array goes with it
+	}
+	if id == 0 {
+		return true
+	}
+	if _, dup := b.seen[id]; dup {
+		return false
+	}
+	b.seen[id] = struct{}{}
+	b.seenList = append(b.seenList, seenID{id, now})
+	return true
 }
 
 // answerHandover gives the ring (if any) to the requester: SET the ring
@@ -228,19 +279,48 @@ func (b *Bus) publish(ctx context.Context, shard string, m *ctlMsg) (int64, erro
 }
 
 // DeliverEvent hands an encoded event to users whose sessions are on shard
-// (events no lobby log carries: matchmaking's). Like every control
-// message it is delivered at most once; ErrShardUnreachable: nobody
-// listens there.
+// (events no lobby log carries: matchmaking's). No other message tells a
+// player it was matched, so the event is published again, 20 ms later and
+// then twice as long each time, until it has surely reached a subscriber
+// there or ctx ends (at most deliverRetryFor):
+//
+//   - when the publish reached nobody (ErrShardUnreachable: the shard is
+//     re-subscribing after Redis restarted, which takes some tens of ms);
+//   - when the publish failed (EOF, connection reset, timeout): Redis may
+//     have published it before it died, or not. Publishing again may
+//     deliver a second copy; every copy carries the same random id, and
+//     the receiving shard delivers only the first (firstCopy).
+//
+// The last error is returned when it never got through;
+// ErrShardUnreachable: nobody listens there.
 func (b *Bus) DeliverEvent(ctx context.Context, shard string, userIDs []string, event []byte) error {
 	if shard == b.shard {
 		b.h.DeliverEvent(userIDs, event)
 		return nil
 	}
-	n, err := b.publish(ctx, shard, &ctlMsg{Kind: ctlDeliver, Users: userIDs, Event: event})
-	if err == nil && n == 0 {
-		err = ErrShardUnreachable
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	m := &ctlMsg{Kind: ctlDeliver, Users: userIDs, Event: event, ID: binary.LittleEndian.Uint64(id[:]) | 1}
+	ctx, cancel := context.WithTimeout(ctx, deliverRetryFor)
+	defer cancel()
+	wait := 20 * time.Millisecond
+	for {
+		n, err := b.publish(ctx, shard, m)
+		if err == nil && n > 0 {
+			return nil
+		}
+		if err == nil {
+			err = ErrShardUnreachable
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait *= 2
 	}
-	return err
 }
 
 // Drain tells shard to start draining. On this shard it calls the handler

@@ -3,11 +3,13 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/matchmaking"
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
@@ -324,8 +326,32 @@ func (s *LobbyStore) CreateMatch(ctx context.Context, p lobby.MatchParams) (prot
 		return protocol.LobbyView{}, err
 	}
 	v := d.View(true)
-	if err := s.publish(ctx, d); err != nil {
+	// Not publish: an error must mean "no match lobby" (the matcher puts
+	// the tickets back), or wrap matchmaking.ErrMatchUnknown. A commit
+	// whose reply was lost is settled (settleCreate); a lobby committed is
+	// a match made, whatever its filing in the index does.
+	ok, err := s.commit(ctx, d, 0, true, &collector{doc: d}, false)
+	if mayHaveRun(err) {
+		switch made, serr := s.settleCreate(ctx, d, err); {
+		case serr != nil:
+			err = serr // wraps matchmaking.ErrMatchUnknown
+		case made:
+			ok, err = true, nil
+		} // else not made, and never will be: err stands
+	}
+	if err == nil && !ok {
+		err = fmt.Errorf("cluster: lobby id %s taken", d.ID)
+	}
+	if err != nil {
+		if !errors.Is(err, matchmaking.ErrMatchUnknown) {
+			s.rdb.Del(context.WithoutCancel(ctx), s.ks.lobbyCode(d.Code))
+		}
 		return protocol.LobbyView{}, err
+	}
+	if err := s.rdb.ZAdd(ctx, s.ks.lobbiesCreated(), redis.Z{Score: float64(d.Seq), Member: d.ID}).Err(); err != nil {
+		// The lobby is private (never listed); the index is for the
+		// admin's listing of lobbies, which misses it.
+		s.opts.Logger.Warn("cluster: filing a match lobby in the creation index", "lobby", d.ID, "err", err)
 	}
 	return v, nil
 }

@@ -377,7 +377,10 @@ func TestBusDeliverEvent(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("no delivery on b")
 		}
-		if err := sh[0].bus.DeliverEvent(context.Background(), "nobody", []string{"u"}, []byte("ev")); !errors.Is(err, ErrShardUnreachable) {
+		// Published again until ctx ends (at most deliverRetryFor).
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		if err := sh[0].bus.DeliverEvent(ctx, "nobody", []string{"u"}, []byte("ev")); !errors.Is(err, ErrShardUnreachable) {
 			t.Fatalf("to a shard nobody runs: %v", err)
 		}
 	})
@@ -414,4 +417,65 @@ func TestBusDrain(t *testing.T) {
 			t.Fatalf("to a shard nobody runs: %v", err)
 		}
 	})
+}
+
+// TestBusDeliverEventPublishReplyLost: an event whose publish failed is
+// published again, and reaches the other shard's gateway once, whether
+// the failed publish had reached Redis (its reply lost: Redis published
+// it, then died) or not (the connection broke first). Before, a failed
+// publish was not tried again and the player never got its mm.matched
+// (TestRedisRestartedWithData: 'forwarding an event ... err="cluster:
+// bus: publish: EOF"', then 'match lobby … has players [q6]').
+func TestBusDeliverEventPublishReplyLost(t *testing.T) {
+	onEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		hook := &lostReply{}
+		rdb.AddHook(hook)
+		sh := startShards(t, rdb, prefix, time.Minute, "a", "b")
+		publish := isCommand("publish", "spublish")
+		for _, c := range []struct {
+			name string
+			arm  func(int, func(redis.Cmder) bool)
+		}{{"reply lost", hook.arm}, {"not sent", hook.armDrop}} {
+			c.arm(1, publish)
+			if err := sh[0].bus.DeliverEvent(context.Background(), "b", []string{"u1"}, []byte(c.name)); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if hook.lostCount() == 0 {
+				t.Fatalf("%s: the hook failed no publish", c.name)
+			}
+			hook.reset()
+			select {
+			case d := <-sh[1].gw.events:
+				if string(d.event) != c.name {
+					t.Fatalf("%s: delivered %q", c.name, d.event)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("%s: no delivery on b", c.name)
+			}
+			select {
+			case d := <-sh[1].gw.events:
+				t.Fatalf("%s: delivered twice (then %q)", c.name, d.event)
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// The receiving shard drops a copy of an event it delivered, by id, for
+// deliverDedupFor, and forgets the ids after that.
+func TestBusFirstCopy(t *testing.T) {
+	b := NewBus(nil, NewKeyspace("x:"), "a", newFakeShard(), BusOptions{})
+	t0 := time.Now()
+	if !b.firstCopy(7, t0) || b.firstCopy(7, t0.Add(time.Second)) {
+		t.Fatal("a second copy within the window was not dropped")
+	}
+	if !b.firstCopy(0, t0) || !b.firstCopy(0, t0) {
+		t.Fatal("id 0 (no id) must always be delivered")
+	}
+	if !b.firstCopy(8, t0.Add(deliverDedupFor+2*time.Second)) || !b.firstCopy(7, t0.Add(deliverDedupFor+2*time.Second)) {
+		t.Fatal("ids older than the window are kept")
+	}
+	if len(b.seen) != 2 || len(b.seenList) != 2 {
+		t.Fatalf("remembered %d ids (%d listed), want 2", len(b.seen), len(b.seenList))
+	}
 }

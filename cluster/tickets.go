@@ -307,7 +307,20 @@ func (s *TicketStore) Add(ctx context.Context, t matchmaking.Ticket) error {
 	r, err := runGuarded(ctx, s.rdb, queueAddScript, s.queueKeys(q),
 		t.ID, fmt.Sprintf("%04x", len(t.Members))+string(blob), t.CreatedAt, deadline, len(t.Members), queueLogLen).Int()
 	switch {
-	case err != nil:
+	case mayHaveRun(err):
+		// The script may have run: an EOF or a timeout after it was
+		// written says nothing of what Redis did (Redis killed after
+		// running it, its reply lost). The request is answered
+		// unavailable and may be in effect (docs/protocol.md §5a). The
+		// hints stay: released, they would leave a queued ticket that no
+		// hint names, and the player's next mm.enqueue would queue a
+		// second ticket — one player on two tickets, matched twice. Kept,
+		// they name this ticket whether or not it is queued; if it is not,
+		// they are stale, and taken over after hintWindow, when this Add
+		// can no longer queue it (the script's deadline). Until then the
+		// player is told already_queued.
+		return redisFailure("tickets: add", err)
+	case err != nil: // refused as late by Redis or before sending: no effect
 		release()
 		return redisFailure("tickets: add", err)
 	case r == -1:

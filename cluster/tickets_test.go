@@ -170,3 +170,42 @@ func TestTicketStoreClaimAcrossQueues(t *testing.T) {
 		t.Fatalf("squad stats %+v", st)
 	}
 }
+
+// An Add whose queue script ran but whose reply was lost (Redis died after
+// running it: EOF) is answered unavailable and yet queued the ticket
+// (docs/protocol.md §5a). The player then queues again, as a client told
+// unavailable does: that must be already_queued, not a second ticket for
+// the same player (TestRedisRestartedWithData: "q9 matched 2 times").
+func TestTicketAddReplyLostKeepsUserOnOneTicket(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	hook := &lostReply{}
+	rdb.AddHook(hook)
+	s := NewTicketStore(rdb, NewKeyspace(prefix), TicketOptions{})
+	ctx := context.Background()
+	hook.arm(1, isScript(queueAddScript))
+	err := s.Add(ctx, ticket("t1", "duel", 1, "u1"))
+	if hook.lostCount() != 1 || !isCode(err, protocol.CodeUnavailable) {
+		t.Fatalf("Add with its reply lost: %v (replies lost: %d), want unavailable", err, hook.lostCount())
+	}
+	if err := s.Add(ctx, ticket("t2", "duel", 2, "u1")); !isCode(err, protocol.CodeAlreadyQueued) {
+		t.Errorf("second Add for the same player: %v, want already_queued", err)
+	}
+	snap, err := s.Waiting(ctx, "duel", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap) != 1 || snap[0].ID != "t1" {
+		t.Errorf("queued: %v, want t1 alone", snap)
+	}
+	// The ticket in effect is the player's: found by user and by id, so it
+	// can be cancelled.
+	if got, err := s.ByUser(ctx, "u1"); err != nil || got.ID != "t1" {
+		t.Errorf("ByUser(u1) = %v, %v; want t1", got.ID, err)
+	}
+	if _, err := s.Remove(ctx, "t1"); err != nil {
+		t.Errorf("Remove(t1): %v", err)
+	}
+	if err := s.Add(ctx, ticket("t3", "duel", 3, "u1")); err != nil {
+		t.Errorf("Add after the cancel: %v", err)
+	}
+}

@@ -603,11 +603,11 @@ func (cc clusterControl) DeliverEvent(userIDs []string, event []byte) {
 // carries it) to the shards of the recipients that have no session here,
 // as the directory names them. A recipient with no session anywhere gets
 // nothing, as on one shard. The directory lookup is tried again within
-// clusterOpTimeout when Redis fails it. Delivery to another shard is at
-// most once (the control bus is pub/sub; forwardTo tries again, within
-// clusterOpTimeout, only while the publish reaches no subscriber): a player moving between
-// shards at that moment may miss it, and sees the outcome in its lobby
-// (docs/cluster.md).
+// clusterOpTimeout when Redis fails it, and so is the publish, while it
+// reached no subscriber or failed (cluster.Bus.DeliverEvent: the copies
+// of one event share an id, and the receiving shard delivers one). A
+// player moving between shards at that moment may still miss it, and sees
+// the outcome in its lobby (docs/cluster.md).
 func (g *Gateway) forwardRemote(to []string, event []byte) {
 	remote := g.hub.absent(to)
 	if len(remote) == 0 {
@@ -636,24 +636,10 @@ func (g *Gateway) forwardRemote(to []string, event []byte) {
 		}
 	}
 	for shard, users := range byShard {
-		if err := g.forwardTo(ctx, shard, users, event); err != nil {
+		if err := g.cl.bus.DeliverEvent(ctx, shard, users, event); err != nil {
 			g.log.Warn("cluster: forwarding an event", "shard", shard, "users", len(users), "err", err)
 		}
 	}
-}
-
-// forwardTo publishes an event to one shard's control channel. When
-// nobody listens there (cluster.ErrShardUnreachable: the publish reached
-// no subscriber, so nothing was delivered and trying again cannot deliver
-// twice) it tries again, 20 ms later then twice as long each time, until
-// ctx ends: a shard re-subscribing after Redis restarted (it takes some
-// tens of ms) would otherwise never see a player's mm.matched. Other errors
-// are not retried (the publish may have reached Redis).
-func (g *Gateway) forwardTo(ctx context.Context, shard string, users []string, event []byte) error {
-	return retryUntil(ctx, func() (bool, error) {
-		err := g.cl.bus.DeliverEvent(ctx, shard, users, event)
-		return errors.Is(err, cluster.ErrShardUnreachable), err
-	})
 }
 
 // retryUntil runs try until it says not to try again, 20 ms after the

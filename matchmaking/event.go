@@ -46,6 +46,12 @@ type Event struct {
 	Teams    [][]string
 }
 
+// ErrMatchUnknown is wrapped by a Lobbies.CreateMatch error when the match
+// lobby may have been made: the store lost the reply of its write and
+// could not read back whether it took effect (Redis down for longer than it
+// tries). It reads as unavailable.
+var ErrMatchUnknown = protocol.NewError(protocol.CodeUnavailable, "match lobby: outcome unknown")
+
 // Player is the user who asks.
 type Player struct {
 	UserID string
@@ -70,7 +76,10 @@ type Lobbies interface {
 	// LobbyOf returns the member view of the user's lobby; false when the
 	// user is in none, an error when that cannot be known.
 	LobbyOf(ctx context.Context, userID string) (protocol.LobbyView, bool, error)
-	// CreateMatch creates the match's lobby and moves the players in.
+	// CreateMatch creates the match's lobby and moves the players in. An
+	// error means no match lobby was made (the tickets go back in the
+	// queue), unless it wraps ErrMatchUnknown: the store could not tell
+	// whether it was made (see Service.start).
 	CreateMatch(ctx context.Context, p MatchLobbyParams) (protocol.LobbyView, error)
 	// CheckPlayer reports, with a *protocol.Error, why p could never be a
 	// member of a lobby (a user id or display name out of the lobby's

@@ -161,6 +161,22 @@ func (s *Service) start(ctx context.Context, qi int, f *found) {
 		}
 	}
 	lv, err := s.lobbies.CreateMatch(ctx, p)
+	if errors.Is(err, ErrMatchUnknown) {
+		// The lobby may exist with these players in it. Put back in the
+		// queue, the tickets would be matched again: a ticket in two
+		// matches (docs/protocol.md §5a does not allow that). Told
+		// matched, the players would look for a lobby that may not
+		// exist. They are told their tickets are cancelled, and queue
+		// again; a player put in the lobby after all sees it in its next
+		// welcome. Rare: the store settles a lost reply itself while
+		// Redis answers within seconds (cluster.LobbyStore.CreateMatch).
+		s.opts.Logger.Error("matchmaking: creating a match lobby: outcome unknown; tickets cancelled, not requeued",
+			"err", err, "tickets", len(f.tickets), "match", p.MatchID)
+		for i := range f.tickets {
+			s.cancelled(&f.tickets[i], protocol.ReasonCancelled)
+		}
+		return
+	}
 	if err != nil {
 		s.restore(ctx, f.tickets, err)
 		return

@@ -439,6 +439,40 @@ func TestServiceCreateMatchFailureRequeues(t *testing.T) {
 	}
 }
 
+// A match lobby whose creation the store cannot settle (its write's reply
+// lost, Redis down for longer than it reads back: ErrMatchUnknown) may
+// exist with the players in it. Its tickets must not go back in the queue,
+// where they would be matched a second time (TestRedisRestartedWithData:
+// "q7 matched 2 times"); they are cancelled.
+func TestServiceCreateMatchUnknownCancels(t *testing.T) {
+	var logs strings.Builder
+	h := newHarnessOpts(t, mm.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	h.lobbies.fail = fmt.Errorf("%w: EOF", mm.ErrMatchUnknown)
+	a := h.enqueue(t, "a", "duel", 0, "")
+	b := h.enqueue(t, "b", "duel", 0, "")
+	h.svc.MatchNow(bg)
+	if n := len(h.sink.named(protocol.EvMatched)); n != 0 {
+		t.Fatalf("%d mm.matched for a match whose lobby may not exist", n)
+	}
+	c := h.sink.named(protocol.EvTicketCancelled)
+	if len(c) != 2 || c[0].Reason != protocol.ReasonCancelled {
+		t.Fatalf("mm.cancelled events %+v, want one per ticket", c)
+	}
+	for _, id := range []string{a.ID, b.ID} {
+		if _, err := h.store.Get(bg, id); err == nil {
+			t.Fatalf("ticket %s back in the queue", id)
+		}
+	}
+	h.lobbies.fail = nil
+	h.svc.MatchNow(bg)
+	if n := len(h.lobbies.created); n != 0 {
+		t.Fatalf("%d match lobbies made from cancelled tickets", n)
+	}
+	if !strings.Contains(logs.String(), "outcome unknown") {
+		t.Errorf("not logged: %s", logs.String())
+	}
+}
+
 // A ticket whose lobby can never be built (a player the lobby refuses) used
 // to be requeued by every pass, so its partner was never matched and the
 // log got an ERROR line per pass. Enqueue refuses such a player now; and a
