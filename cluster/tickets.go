@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -47,6 +49,16 @@ func (s *TicketStore) queueKeys(queue string) []string {
 	return []string{s.ks.queueTickets(queue), s.ks.queueWaiting(queue), s.ks.queueCounts(queue),
 		s.ks.queueLog(queue), s.ks.queueEpoch(queue), s.ks.queueLease(queue)}
 }
+
+// queueClaim is where a take keeps the tickets it took, for claimTTL: the
+// proof that it ran, should its reply be lost (settleTake).
+func (k Keyspace) queueClaim(queue, token string) string { return k.tag("q", queue, ":claim:"+token) }
+
+// claimTTL is how long a take's claim key (or a settle's tombstone) is
+// kept: longer than a settle tries (settleFor) and than a take can still
+// run after it was sent (its guarded deadline: the request's bound or the
+// shard's liveness, seconds).
+const claimTTL = 30 * time.Second
 
 // ticketHint names the queue of ticket id ("<claim ms>:<queue>:<id>").
 func (k Keyspace) ticketHint(id string) string { return k.tag("t", id, "") }
@@ -213,8 +225,9 @@ if ARGV[1] ~= '' then
   local e = redis.call('GET', KEYS[5])
   if not e or string.sub(ARGV[1], 1, #e + 1) ~= e .. ':' then return -1 end
 end
+if redis.call('EXISTS', KEYS[7]) == 1 then return 0 end
 local ms, seen = {}, {}
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   if seen[ARGV[i]] then return 0 end
   seen[ARGV[i]] = true
   local m = redis.call('HGET', KEYS[1], ARGV[i])
@@ -222,8 +235,8 @@ for i = 3, #ARGV do
   ms[#ms + 1] = m
 end
 local p = 0
-for i = 3, #ARGV do
-  local m = ms[i - 2]
+for i = 4, #ARGV do
+  local m = ms[i - 3]
   redis.call('HDEL', KEYS[1], ARGV[i])
   redis.call('ZREM', KEYS[2], m)
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*', 'r', ARGV[i])
@@ -234,7 +247,19 @@ if redis.call('ZCARD', KEYS[2]) == 0 then
 else
   redis.call('HINCRBY', KEYS[3], 'players', -p)
 end
+redis.call('RPUSH', KEYS[7], unpack(ms))
+redis.call('PEXPIRE', KEYS[7], ARGV[3])
 return ms`)
+
+	// settleTakeScript settles a take whose reply was lost (KEYS[1]: its
+	// claim key): the members it took when it ran; 0 when it did not,
+	// and then a tombstone in the claim key's place, so that the take,
+	// should it still reach Redis, takes nothing (for ARGV[1] ms).
+	settleTakeScript = redis.NewScript(`
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'list' then return redis.call('LRANGE', KEYS[1], 0, -1) end
+if t == 'none' then redis.call('SET', KEYS[1], 'x', 'PX', ARGV[1]) end
+return 0`)
 
 	// queueStatsScript: {tickets, players, oldest score as a string}.
 	// KEYS: waiting, counts.
@@ -492,12 +517,18 @@ func (s *TicketStore) queueOf(ctx context.Context, id string) (string, error) {
 // take runs queueTakeScript: the members removed, nil when a ticket was
 // gone, ErrLeaseLost when the fence refused.
 func (s *TicketStore) take(ctx context.Context, queue, fence string, ids []string) ([]string, error) {
-	args := make([]any, 0, 2+len(ids))
-	args = append(args, fence, queueLogLen)
+	var tok [8]byte
+	_, _ = rand.Read(tok[:])
+	claimKey := s.ks.queueClaim(queue, hex.EncodeToString(tok[:]))
+	args := make([]any, 0, 3+len(ids))
+	args = append(args, fence, queueLogLen, claimTTL.Milliseconds())
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	r, err := runGuarded(ctx, s.rdb, queueTakeScript, s.queueKeys(queue), args...).Result()
+	r, err := runGuarded(ctx, s.rdb, queueTakeScript, append(s.queueKeys(queue), claimKey), args...).Result()
+	if mayHaveRun(err) {
+		r, err = s.settleTake(ctx, claimKey, err)
+	}
 	if err != nil {
 		return nil, redisFailure("tickets: take", err)
 	}
@@ -515,6 +546,36 @@ func (s *TicketStore) take(ctx context.Context, queue, fence string, ids []strin
 		return ms, nil
 	}
 	return nil, fmt.Errorf("cluster: take script answered %T", r)
+}
+
+// settleTake settles a take whose reply was lost (cause): it may have run
+// before Redis died, and then its tickets are out of the queue. Guessing
+// "not taken" would leave them nowhere, their players neither matched nor
+// told (they would wait for an event that never comes); guessing "taken"
+// would match tickets that may still be queued. The take keeps what it
+// took under its claim key for claimTTL, so one script tells: the members
+// if it ran; otherwise it leaves a tombstone there that makes the take,
+// should it still reach Redis, take nothing. Tried every 20 ms, then twice
+// as long each time, within settleFor; cause, wrapped, when Redis could
+// not tell.
+func (s *TicketStore) settleTake(ctx context.Context, claimKey string, cause error) (any, error) {
+	ctx, cancel := context.WithTimeout(ctx, settleFor)
+	defer cancel()
+	wait := 20 * time.Millisecond
+	for {
+		r, err := settleTakeScript.Run(ctx, s.rdb, []string{claimKey}, claimTTL.Milliseconds()).Result()
+		if err == nil {
+			return r, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (settling it: %w)", cause, err)
+		case <-t.C:
+		}
+		wait *= 2
+	}
 }
 
 // Claim implements matchmaking.TicketStore. All ids must be of one queue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -207,5 +208,58 @@ func TestTicketAddReplyLostKeepsUserOnOneTicket(t *testing.T) {
 	}
 	if err := s.Add(ctx, ticket("t3", "duel", 3, "u1")); err != nil {
 		t.Errorf("Add after the cancel: %v", err)
+	}
+}
+
+// A matcher's take whose reply is lost (Redis died after running it, or
+// before it was written) is settled, not guessed: tickets it took are
+// claimed (their match goes on), tickets it did not take stay queued, and
+// a take that reaches Redis after its settle takes nothing.
+func TestTicketClaimReplyLost(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	hook := &lostReply{}
+	rdb.AddHook(hook)
+	s := NewTicketStore(rdb, NewKeyspace(prefix), TicketOptions{})
+	ctx := context.Background()
+	for i, id := range []string{"a", "b", "c", "d"} {
+		if err := s.Add(ctx, ticket(id, "duel", int64(i+1), "u"+id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// It ran, its reply was lost: claimed, and out of the queue.
+	hook.arm(1, isScript(queueTakeScript))
+	if ok, err := s.Claim(ctx, []string{"a", "b"}); !ok || err != nil || hook.lostCount() != 1 {
+		t.Fatalf("Claim(a, b) with its reply lost = %v, %v (replies lost %d); want claimed", ok, err, hook.lostCount())
+	}
+	// It never reached Redis: not claimed, still queued.
+	hook.reset()
+	hook.armDrop(1, isScript(queueTakeScript))
+	if ok, err := s.Claim(ctx, []string{"c", "d"}); ok || err != nil || hook.lostCount() != 1 {
+		t.Fatalf("Claim(c, d) dropped = %v, %v (dropped %d); want not claimed, no error", ok, err, hook.lostCount())
+	}
+	snap, err := s.Waiting(ctx, "duel", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, tk := range snap {
+		ids = append(ids, tk.ID)
+	}
+	if !slices.Equal(ids, []string{"c", "d"}) {
+		t.Fatalf("queued after the two claims: %v, want [c d]", ids)
+	}
+	// The dropped take arriving late: its claim key holds the settle's
+	// tombstone, so it takes nothing.
+	ks := NewKeyspace(prefix)
+	late := ks.queueClaim("duel", "late")
+	if err := settleTakeScript.Run(ctx, rdb, []string{late}, claimTTL.Milliseconds()).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		t.Fatal(err)
+	}
+	r, err := runGuarded(ctx, rdb, queueTakeScript, append(s.queueKeys("duel"), late), "", queueLogLen, claimTTL.Milliseconds(), "c", "d").Result()
+	if err != nil || r != int64(0) {
+		t.Fatalf("a take after its settle = %v, %v; want 0 (nothing taken)", r, err)
+	}
+	if ok, err := s.Claim(ctx, []string{"c", "d"}); !ok || err != nil {
+		t.Fatalf("Claim(c, d) = %v, %v; want claimed", ok, err)
 	}
 }
