@@ -255,13 +255,31 @@ const maxCodeTries = 64
 
 // publish commits a new lobby d (version 0: it must not exist yet) whose
 // members' hints already name it, and files it in the creation index.
+//
+// A commit whose reply was lost (Redis died after running it, or before)
+// is settled as CreateMatch's is (settleCreate): a lobby that was made is
+// the player's, answered ok with its join code kept; one that was not is
+// fenced, its code let go. When Redis cannot tell within settleFor, the
+// answer is unavailable and the code stays (the lobby may exist: the
+// player's next welcome shows it).
 func (s *LobbyStore) publish(ctx context.Context, d *lobby.Doc) error {
 	ok, err := s.commit(ctx, d, 0, true, &collector{doc: d}, false)
+	keepCode := false
+	if mayHaveRun(err) {
+		switch made, serr := s.settleCreate(ctx, d, err); {
+		case serr != nil:
+			err, keepCode = redisFailure("create", serr), true
+		case made:
+			ok, err = true, nil
+		} // else not made, and never will be: err stands
+	}
 	if err == nil && !ok {
 		err = fmt.Errorf("cluster: lobby id %s taken", d.ID)
 	}
 	if err != nil {
-		s.rdb.Del(context.WithoutCancel(ctx), s.ks.lobbyCode(d.Code))
+		if !keepCode {
+			s.rdb.Del(context.WithoutCancel(ctx), s.ks.lobbyCode(d.Code))
+		}
 		return err
 	}
 	return redisFailure("index", s.rdb.ZAdd(ctx, s.ks.lobbiesCreated(), redis.Z{Score: float64(d.Seq), Member: d.ID}).Err())

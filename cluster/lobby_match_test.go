@@ -11,6 +11,7 @@ import (
 	"github.com/lobbyd/lobbyd/internal/redistest"
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/matchmaking"
+	"github.com/lobbyd/lobbyd/protocol"
 )
 
 func matchOf(id string, users ...string) lobby.MatchParams {
@@ -111,5 +112,42 @@ func TestCreateMatchUnknown(t *testing.T) {
 	}
 	if hook.lostCount() < 2 {
 		t.Fatalf("the settle was never tried (%d commands dropped)", hook.lostCount())
+	}
+}
+
+// A player's own lobby.create whose commit reply was lost is settled as a
+// match lobby's is: made, it is answered ok and joinable by its code; not
+// made (the commit never reached Redis), it is answered unavailable, the
+// player is in no lobby and the code is let go.
+func TestCreateCommitReplyLost(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	hook := &lostReply{}
+	rdb.AddHook(hook)
+	s := newTestStore(t, rdb, prefix, "a", newNotifySink(), LobbyOptions{})
+	ctx := t.Context()
+	create := protocol.CreateLobby{Name: "l", MaxPlayers: 4, Visibility: protocol.VisibilityPrivate}
+	hook.arm(1, isScript(commitScript))
+	v, err := s.Create(ctx, lobby.Actor{UserID: "h1", Name: "h1"}, create)
+	if err != nil || hook.lostCount() != 1 {
+		t.Fatalf("Create, its commit run and the reply lost: %v (replies lost %d); the lobby was made", err, hook.lostCount())
+	}
+	if lv, ok, err := s.LobbyOf(ctx, "h1"); err != nil || !ok || lv.ID != v.ID {
+		t.Fatalf("h1 in %v (ok %v, err %v), want %s", lv.ID, ok, err, v.ID)
+	}
+	if _, err := s.Join(ctx, lobby.Actor{UserID: "g1", Name: "g1"}, protocol.JoinLobby{Code: v.Code}); err != nil {
+		t.Fatalf("join by the code %q of a lobby made with its reply lost: %v", v.Code, err)
+	}
+
+	hook.reset()
+	hook.armDrop(1, isScript(commitScript))
+	_, err = s.Create(ctx, lobby.Actor{UserID: "h2", Name: "h2"}, create)
+	if !isCode(err, protocol.CodeUnavailable) || hook.lostCount() != 1 {
+		t.Fatalf("Create, its commit not sent: %v (dropped %d); want unavailable", err, hook.lostCount())
+	}
+	if lv, ok, err := s.LobbyOf(ctx, "h2"); err != nil || ok {
+		t.Fatalf("h2 in lobby %s (err %v), want none", lv.ID, err)
+	}
+	if n, err := rdb.Keys(ctx, prefix+"{c:*").Result(); err != nil || len(n) != 1 || n[0] != s.ks.lobbyCode(v.Code) {
+		t.Fatalf("code keys %v (%v): want only the first lobby's, %s", n, err, s.ks.lobbyCode(v.Code))
 	}
 }
