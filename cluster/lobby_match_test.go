@@ -151,3 +151,23 @@ func TestCreateCommitReplyLost(t *testing.T) {
 		t.Fatalf("code keys %v (%v): want only the first lobby's, %s", n, err, s.ks.lobbyCode(v.Code))
 	}
 }
+
+// A user lock whose SET lost its reply (it ran: the lock is held under a
+// token nobody knows) is let go as soon as Redis answers, so the user's
+// next request does not wait for its 5 s TTL and fail contended.
+func TestUserLockReplyLost(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	hook := &lostReply{}
+	rdb.AddHook(hook)
+	s := newTestStore(t, rdb, prefix, "a", newNotifySink(), LobbyOptions{})
+	ctx := t.Context()
+	create := protocol.CreateLobby{Name: "l", MaxPlayers: 4, Visibility: protocol.VisibilityPrivate}
+	hook.arm(1, isCommand("set"))
+	if _, err := s.Create(ctx, lobby.Actor{UserID: "h1", Name: "h1"}, create); !isCode(err, protocol.CodeUnavailable) || hook.lostCount() != 1 {
+		t.Fatalf("Create with its lock's reply lost: %v (replies lost %d); want unavailable", err, hook.lostCount())
+	}
+	start := time.Now()
+	if _, err := s.Create(ctx, lobby.Actor{UserID: "h1", Name: "h1"}, create); err != nil {
+		t.Fatalf("Create again %v after: %v; want the lost lock let go", time.Since(start), err)
+	}
+}

@@ -167,6 +167,14 @@ func (s *LobbyStore) lockUser(ctx context.Context, userID string) (func(), error
 	for {
 		ok, err := s.rdb.SetNX(ctx, key, token, lockTTL).Result()
 		if err != nil {
+			if mayHaveRun(err) {
+				// The SET may have run (its reply lost as Redis died):
+				// the lock would then be held, under a token nobody else
+				// knows, for lockTTL, and the user's next requests would
+				// wait for it and fail contended. Let it go as soon as
+				// Redis answers (only this token's: compare and delete).
+				go s.releaseLost(key, token)
+			}
 			return nil, redisFailure("lock", err)
 		}
 		if ok {
@@ -189,6 +197,25 @@ func (s *LobbyStore) lockUser(ctx context.Context, userID string) (func(), error
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 50*time.Millisecond)
+	}
+}
+
+// releaseLost deletes the user lock key if it holds token (a lock whose
+// SET lost its reply), tried every 20 ms, then twice as long each time,
+// for as long as the lock could live (lockTTL).
+func (s *LobbyStore) releaseLost(key, token string) {
+	ctx, cancel := context.WithTimeout(context.Background(), lockTTL)
+	defer cancel()
+	wait := 20 * time.Millisecond
+	for unlockScript.Run(ctx, s.rdb, []string{key}, token).Err() != nil {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait *= 2
 	}
 }
 
