@@ -303,24 +303,13 @@ func (b *Bus) DeliverEvent(ctx context.Context, shard string, userIDs []string, 
 	m := &ctlMsg{Kind: ctlDeliver, Users: userIDs, Event: event, ID: binary.LittleEndian.Uint64(id[:]) | 1}
 	ctx, cancel := context.WithTimeout(ctx, deliverRetryFor)
 	defer cancel()
-	wait := 20 * time.Millisecond
-	for {
+	return RetryUntil(ctx, func() (bool, error) {
 		n, err := b.publish(ctx, shard, m)
-		if err == nil && n > 0 {
-			return nil
-		}
-		if err == nil {
+		if err == nil && n == 0 {
 			err = ErrShardUnreachable
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		wait *= 2
-	}
+		return err != nil, err
+	})
 }
 
 // Drain tells shard to start draining. On this shard it calls the handler

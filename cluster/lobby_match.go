@@ -53,32 +53,26 @@ func (s *LobbyStore) settleCreate(ctx context.Context, d *lobby.Doc, cause error
 	ctx, cancel := context.WithTimeout(ctx, settleFor)
 	defer cancel()
 	key := s.ks.lobbyDoc(d.ID)
-	wait := 20 * time.Millisecond
-	for {
-		res, err := runGuarded(ctx, s.rdb, settleCreateScript, []string{key}, settleTombstoneTTL.Milliseconds()).Int64Slice()
-		if err == nil && len(res) > 0 {
-			if res[0] == 0 {
-				return false, nil
-			}
-			if len(res) == 3 && res[1] == 1 && res[2] == 0 {
-				// Nothing happened to it since: what the commit's
-				// reply would have said (version 1, no event).
-				s.f.applyOwn(ctx, &message{lobbyID: d.ID, first: 1, version: 1}, d)
-			}
-			return true, nil
-		}
-		if err == nil {
+	var res []int64
+	err := RetryUntil(ctx, func() (bool, error) {
+		var err error
+		res, err = runGuarded(ctx, s.rdb, settleCreateScript, []string{key}, settleTombstoneTTL.Milliseconds()).Int64Slice()
+		if err == nil && len(res) == 0 {
 			err = fmt.Errorf("cluster: settle script answered %v", res)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false, fmt.Errorf("%w: %w (settling it: %w)", matchmaking.ErrMatchUnknown, cause, err)
-		case <-t.C:
-		}
-		wait *= 2
+		return err != nil, err
+	})
+	switch {
+	case err != nil:
+		return false, fmt.Errorf("%w: %w (settling it: %w)", matchmaking.ErrMatchUnknown, cause, err)
+	case res[0] == 0:
+		return false, nil
+	case len(res) == 3 && res[1] == 1 && res[2] == 0:
+		// Nothing happened to it since: what the commit's reply would
+		// have said (version 1, no event).
+		s.f.applyOwn(ctx, &message{lobbyID: d.ID, first: 1, version: 1}, d)
 	}
+	return true, nil
 }
 
 // mayHaveRun reports whether a failed command may still have taken effect:

@@ -206,17 +206,10 @@ func (s *LobbyStore) lockUser(ctx context.Context, userID string) (func(), error
 func (s *LobbyStore) releaseLost(key, token string) {
 	ctx, cancel := context.WithTimeout(context.Background(), lockTTL)
 	defer cancel()
-	wait := 20 * time.Millisecond
-	for unlockScript.Run(ctx, s.rdb, []string{key}, token).Err() != nil {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		wait *= 2
-	}
+	_ = RetryUntil(ctx, func() (bool, error) {
+		err := unlockScript.Run(ctx, s.rdb, []string{key}, token).Err()
+		return err != nil, err
+	})
 }
 
 // loaded is a lobby read from Redis.

@@ -561,21 +561,16 @@ func (s *TicketStore) take(ctx context.Context, queue, fence string, ids []strin
 func (s *TicketStore) settleTake(ctx context.Context, claimKey string, cause error) (any, error) {
 	ctx, cancel := context.WithTimeout(ctx, settleFor)
 	defer cancel()
-	wait := 20 * time.Millisecond
-	for {
-		r, err := settleTakeScript.Run(ctx, s.rdb, []string{claimKey}, claimTTL.Milliseconds()).Result()
-		if err == nil {
-			return r, nil
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("%w (settling it: %w)", cause, err)
-		case <-t.C:
-		}
-		wait *= 2
+	var r any
+	err := RetryUntil(ctx, func() (bool, error) {
+		var err error
+		r, err = settleTakeScript.Run(ctx, s.rdb, []string{claimKey}, claimTTL.Milliseconds()).Result()
+		return err != nil, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w (settling it: %w)", cause, err)
 	}
+	return r, nil
 }
 
 // Claim implements matchmaking.TicketStore. All ids must be of one queue

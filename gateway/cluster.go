@@ -622,7 +622,7 @@ func (g *Gateway) forwardRemote(to []string, event []byte) {
 		// A read: trying it again cannot do anything twice. A connection
 		// dropped under it (Redis restarting) must not cost the player
 		// its mm.matched.
-		err := retryUntil(ctx, func() (bool, error) {
+		err := cluster.RetryUntil(ctx, func() (bool, error) {
 			var err error
 			s, ok, err = g.cl.sessions.Get(ctx, uid)
 			return err != nil, err
@@ -639,26 +639,5 @@ func (g *Gateway) forwardRemote(to []string, event []byte) {
 		if err := g.cl.bus.DeliverEvent(ctx, shard, users, event); err != nil {
 			g.log.Warn("cluster: forwarding an event", "shard", shard, "users", len(users), "err", err)
 		}
-	}
-}
-
-// retryUntil runs try until it says not to try again, 20 ms after the
-// first attempt then twice as long each time, and returns its last error;
-// ctx ending stops it with that error.
-func retryUntil(ctx context.Context, try func() (again bool, err error)) error {
-	wait := 20 * time.Millisecond
-	for {
-		again, err := try()
-		if !again {
-			return err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		wait *= 2
 	}
 }
