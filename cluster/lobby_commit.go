@@ -263,12 +263,23 @@ const maxCodeTries = 64
 // answer is unavailable and the code stays (the lobby may exist: the
 // player's next welcome shows it).
 func (s *LobbyStore) publish(ctx context.Context, d *lobby.Doc) error {
+	if err := s.commitNew(ctx, d); err != nil {
+		return redisFailure("create", err)
+	}
+	return redisFailure("index", s.rdb.ZAdd(ctx, s.ks.lobbiesCreated(), redis.Z{Score: float64(d.Seq), Member: d.ID}).Err())
+}
+
+// commitNew commits the new lobby d, settling a commit whose reply was
+// lost (settleCreate). nil: the lobby exists. An error wrapping
+// matchmaking.ErrMatchUnknown: Redis could not tell, and the lobby's code
+// stays (the lobby may exist). Any other error: no lobby, now or later,
+// and its code is let go.
+func (s *LobbyStore) commitNew(ctx context.Context, d *lobby.Doc) error {
 	ok, err := s.commit(ctx, d, 0, true, &collector{doc: d}, false)
-	keepCode := false
 	if mayHaveRun(err) {
 		switch made, serr := s.settleCreate(ctx, d, err); {
 		case serr != nil:
-			err, keepCode = redisFailure("create", serr), true
+			return serr
 		case made:
 			ok, err = true, nil
 		} // else not made, and never will be: err stands
@@ -277,10 +288,7 @@ func (s *LobbyStore) publish(ctx context.Context, d *lobby.Doc) error {
 		err = fmt.Errorf("cluster: lobby id %s taken", d.ID)
 	}
 	if err != nil {
-		if !keepCode {
-			s.rdb.Del(context.WithoutCancel(ctx), s.ks.lobbyCode(d.Code))
-		}
-		return err
+		s.rdb.Del(context.WithoutCancel(ctx), s.ks.lobbyCode(d.Code))
 	}
-	return redisFailure("index", s.rdb.ZAdd(ctx, s.ks.lobbiesCreated(), redis.Z{Score: float64(d.Seq), Member: d.ID}).Err())
+	return err
 }

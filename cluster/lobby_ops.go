@@ -3,13 +3,11 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/lobbyd/lobbyd/lobby"
-	"github.com/lobbyd/lobbyd/matchmaking"
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
@@ -330,22 +328,7 @@ func (s *LobbyStore) CreateMatch(ctx context.Context, p lobby.MatchParams) (prot
 	// the tickets back), or wrap matchmaking.ErrMatchUnknown. A commit
 	// whose reply was lost is settled (settleCreate); a lobby committed is
 	// a match made, whatever its filing in the index does.
-	ok, err := s.commit(ctx, d, 0, true, &collector{doc: d}, false)
-	if mayHaveRun(err) {
-		switch made, serr := s.settleCreate(ctx, d, err); {
-		case serr != nil:
-			err = serr // wraps matchmaking.ErrMatchUnknown
-		case made:
-			ok, err = true, nil
-		} // else not made, and never will be: err stands
-	}
-	if err == nil && !ok {
-		err = fmt.Errorf("cluster: lobby id %s taken", d.ID)
-	}
-	if err != nil {
-		if !errors.Is(err, matchmaking.ErrMatchUnknown) {
-			s.rdb.Del(context.WithoutCancel(ctx), s.ks.lobbyCode(d.Code))
-		}
+	if err := s.commitNew(ctx, d); err != nil {
 		return protocol.LobbyView{}, err
 	}
 	if err := s.rdb.ZAdd(ctx, s.ks.lobbiesCreated(), redis.Z{Score: float64(d.Seq), Member: d.ID}).Err(); err != nil {
