@@ -1,8 +1,11 @@
 package cluster
 
 import (
+	"context"
 	"testing"
+	"time"
 
+	"github.com/lobbyd/lobbyd/internal/redistest"
 	"github.com/lobbyd/lobbyd/lobby/lobbytest"
 	"github.com/lobbyd/lobbyd/protocol"
 )
@@ -58,5 +61,60 @@ func TestShardsLeaveIfOnDeadShard(t *testing.T) {
 			}
 			return false
 		})
+	}
+}
+
+// An orphan whose leave fails (Redis refuses the lobby's commit: a loaded
+// or restarting store) after its session was ended stays claimed, and the
+// next claim removes the member. It used to be forgotten, the member
+// left in its lobby for good (TestBinaryClusterDrainAcrossShards: "gone
+// leaves after the grace").
+func TestEndOrphanRetriesAFailedLeave(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	hook := &lostReply{}
+	rdb.AddHook(hook)
+	ctx := t.Context()
+	ks := NewKeyspace(prefix)
+	a := newTestStore(t, rdb, prefix, "a", newNotifySink(), LobbyOptions{})
+	b := newTestStore(t, rdb, prefix, "b", newNotifySink(), LobbyOptions{})
+	sa := NewSessions(rdb, ks, "a", 100*time.Millisecond)
+	sb := NewSessions(rdb, ks, "b", 100*time.Millisecond)
+	v := mustCreate(t, b, "stays", 4)
+	if _, _, err := sa.Claim(ctx, "gone", "s-gone", "t-gone"); err != nil {
+		t.Fatal(err)
+	}
+	mustJoin(t, a, "gone", v.ID)
+	if os, err := sb.Orphan(ctx, "a"); err != nil || len(os) != 1 { // a stopped
+		t.Fatalf("Orphan = %+v, %v", os, err)
+	}
+	var due []Orphaned
+	waitFor(t, 5*time.Second, "the orphan due", func() bool {
+		d, err := sb.DueOrphans(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		due = append(due, d...)
+		return len(due) == 1
+	})
+	leave := func(ctx context.Context) error { return b.LeaveIfOn(ctx, "gone", "a", protocol.ReasonDisconnected) }
+	hook.armDrop(1000, isScript(commitScript))
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	ended, err := sb.EndOrphan(cctx, due[0], leave)
+	cancel()
+	if err == nil || ended {
+		t.Fatalf("EndOrphan with the lobby's commits refused: %v, %v; want an error", ended, err)
+	}
+	if _, err := rdb.ZScore(ctx, ks.orphans(), encodeOrphan(due[0])).Result(); err != nil {
+		t.Fatalf("the orphan was forgotten after its leave failed: %v", err)
+	}
+	hook.armDrop(0, nil)
+	if ended, err := sb.EndOrphan(ctx, due[0], leave); !ended || err != nil {
+		t.Fatalf("EndOrphan claimed again: %v, %v", ended, err)
+	}
+	if got, err := b.Get(ctx, v.ID); err != nil || len(got.Members) != 1 {
+		t.Fatalf("after the second claim: %+v, %v; want stays alone", got.Members, err)
+	}
+	if n, _ := rdb.ZCard(ctx, ks.orphans()).Result(); n != 0 {
+		t.Fatalf("%d orphans left", n)
 	}
 }

@@ -124,8 +124,12 @@ return {state, now + left, id}`)
 
 	// sessionExpireOrphanScript: KEYS session; ARGV id, dead shard. Ends
 	// an orphaned session whose deadline passed, if it is still that
-	// session, still on the dead shard (nobody resumed it): 1.
+	// session, still on the dead shard (nobody resumed it): 1. No session
+	// at all: 2, ended by an earlier claim whose chores failed after it
+	// (or its key outlived the slack), so they are done again. Another
+	// session, or this one resumed: 0.
 	sessionExpireOrphanScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 2 end
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'shard') ~= ARGV[2]
   or redis.call('HGET', KEYS[1], 'conn') ~= '0' or not redis.call('HGET', KEYS[1], 'dl') then return 0 end
 return redis.call('DEL', KEYS[1])`)
@@ -378,13 +382,36 @@ func (ss *Sessions) DueOrphans(ctx context.Context, max int) ([]Orphaned, error)
 // ExpireOrphan ends a due orphan's session if nobody resumed it (it is
 // still that session, on the dead shard): true, and the caller does what
 // the end of a grace does (leave the lobby, cancel the tickets, reason
-// disconnected). false: it was resumed or replaced elsewhere, or is gone.
+// disconnected). Also true when the user has no session at all: an
+// earlier claim ended it and failed before its chores were done, which
+// are conditional (LobbyStore.LeaveIfOn removes only a member still on the
+// dead shard) and so safe to redo. false: it was resumed or replaced
+// elsewhere.
 func (ss *Sessions) ExpireOrphan(ctx context.Context, o Orphaned) (bool, error) {
 	n, err := sessionExpireOrphanScript.Run(ctx, ss.rdb, []string{ss.ks.sessionKey(o.UserID)}, o.SessionID, o.Shard).Int()
 	if err != nil {
 		return false, redisFailure("sessions: expire orphan", err)
 	}
-	return n == 1, nil
+	return n != 0, nil
+}
+
+// EndOrphan ends a due orphan (DueOrphans): when ExpireOrphan ends its
+// session, chores does what the end of a grace does, and only once they
+// succeed is the orphan forgotten (OrphanDone). A failure leaves it
+// claimed: another claim orphanRetry later finds the session already
+// ended and runs chores again, so a leave refused by a loaded Redis does
+// not leave the player in its lobby for good. ended: chores ran and
+// succeeded.
+func (ss *Sessions) EndOrphan(ctx context.Context, o Orphaned, chores func(context.Context) error) (ended bool, err error) {
+	if ended, err = ss.ExpireOrphan(ctx, o); err != nil {
+		return false, err
+	}
+	if ended {
+		if err := chores(ctx); err != nil {
+			return false, err
+		}
+	}
+	return ended, ss.OrphanDone(ctx, o)
 }
 
 // OrphanDone forgets a due orphan once its chores are done.

@@ -339,6 +339,14 @@ func TestSessionsOrphan(t *testing.T) {
 		if _, ok, _ := b.Get(ctx, "u2"); ok {
 			t.Fatal("u2's session not ended")
 		}
+		// A claim whose chores failed after its session ended is claimed
+		// again: the session is gone, so the chores are redone; the
+		// resumed one is still left alone.
+		for _, o := range due {
+			if ended, err := a.ExpireOrphan(ctx, o); err != nil || ended != (o.UserID != "u1") {
+				t.Fatalf("ExpireOrphan(%s) again = %v, %v", o.UserID, ended, err)
+			}
+		}
 		if n, _ := rdb.ZCard(ctx, ks.orphans()).Result(); n != 0 {
 			t.Fatalf("%d orphans left", n)
 		}

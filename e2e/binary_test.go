@@ -71,6 +71,9 @@ func startLobbyd(t *testing.T, env []string, args ...string) *lobbydProc {
 		p.cmd.Process.Kill()
 		<-p.logsDone
 		p.cmd.Wait()
+		if t.Failed() {
+			p.logTrouble(t)
+		}
 	})
 	addrCh := make(chan string, 1)
 	go func() {
@@ -149,6 +152,22 @@ func TestBinaryDevServerDrainsOnSIGTERM(t *testing.T) {
 type lockedLines struct {
 	mu sync.Mutex
 	b  strings.Builder
+}
+
+// logTrouble puts the process's last warnings and errors into a failed
+// test's output: what CI shows of a shard that misbehaved.
+func (p *lobbydProc) logTrouble(t *testing.T) {
+	const most = 40
+	var trouble []string
+	for line := range strings.Lines(p.stderr.String()) {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			trouble = append(trouble, strings.TrimSuffix(line, "\n"))
+		}
+	}
+	if len(trouble) == 0 {
+		return
+	}
+	t.Logf("lobbyd at %s, its last warnings and errors:\n%s", p.addr, strings.Join(trouble[max(0, len(trouble)-most):], "\n"))
 }
 
 func (l *lockedLines) add(line string) {

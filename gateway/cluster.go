@@ -130,24 +130,41 @@ func (g *Gateway) startCluster(link *ClusterLink) error {
 	return nil
 }
 
+// handOverTimeout bounds stopCluster's hand-over of the waiting sessions,
+// tried again through a loaded or restarting Redis.
+const handOverTimeout = 5 * time.Second
+
 // stopCluster hands this shard's sessions still waiting for a resume
 // over to the cluster (cluster.Sessions.Orphan on itself: a live shard
 // ends those not resumed when their grace runs out, as it does for a dead
-// shard's), leaves the registry (other shards stop listing this one at
-// once) and stops the bus and the workers.
+// shard's), leaves the registry once they are handed over (other shards
+// stop listing this one at once) and stops the bus and the workers.
 func (g *Gateway) stopCluster() {
 	cl := g.cl
 	if cl == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
 	defer cancel()
-	if orphans, err := cl.sessions.Orphan(ctx, g.opts.ShardID); err != nil {
-		g.log.Warn("cluster: handing the waiting sessions over at shutdown", "err", err)
-	} else if len(orphans) > 0 {
-		g.log.Info("cluster: sessions waiting for a resume handed over to the other shards", "sessions", len(orphans))
+	var orphans []cluster.Orphaned
+	err := cluster.RetryUntil(ctx, func() (bool, error) {
+		var err error
+		orphans, err = cl.sessions.Orphan(ctx, g.opts.ShardID)
+		return err != nil, err
+	})
+	switch {
+	case err != nil:
+		// Still listed, this shard is found dead by the others once its
+		// heartbeat stops, and the one that does its chores orphans these
+		// sessions (shardDied): late, but none stays in its lobby for
+		// good, as it would if this shard left the registry now.
+		g.log.Warn("cluster: could not hand the waiting sessions over at shutdown; the other shards take them over when they find this shard dead", "err", err)
+	default:
+		if len(orphans) > 0 {
+			g.log.Info("cluster: sessions waiting for a resume handed over to the other shards", "sessions", len(orphans))
+		}
+		_ = cl.registry.Leave(ctx)
 	}
-	_ = cl.registry.Leave(ctx)
 	_ = cl.bus.Close()
 	cl.off.close()
 }
@@ -240,25 +257,23 @@ func (g *Gateway) expireOrphansOnce(ctx context.Context) int {
 func (g *Gateway) expireOrphan(ctx context.Context, o cluster.Orphaned) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*clusterOpTimeout)
 	defer cancel()
-	ended, err := g.cl.sessions.ExpireOrphan(ctx, o)
-	if err != nil {
-		return err
-	}
-	if ended {
+	ended, err := g.cl.sessions.EndOrphan(ctx, o, func(ctx context.Context) error {
 		if err := g.cl.link.Lobbies.LeaveIfOn(ctx, o.UserID, o.Shard, protocol.ReasonDisconnected); err != nil {
 			var pe *protocol.Error
 			if !errors.As(err, &pe) || pe.Code == protocol.CodeUnavailable {
-				// The session is gone: a retry would not find it. Logged
-				// for the operator; the member stays until someone acts.
-				g.log.Error("cluster: an orphaned player could not be removed from its lobby", "user", o.UserID, "err", err)
+				return err // Redis did not answer in time: tried again later
 			}
+			g.log.Error("cluster: an orphaned player could not be removed from its lobby", "user", o.UserID, "err", err)
 		}
 		if g.mm != nil {
 			g.mm.CancelUser(ctx, o.UserID, protocol.ReasonDisconnected)
 		}
+		return nil
+	})
+	if ended {
 		g.metrics.orphansEnded.Inc()
 	}
-	return g.cl.sessions.OrphanDone(ctx, o)
+	return err
 }
 
 // storeLost drops what this shard holds from Redis when it can no longer
