@@ -35,6 +35,7 @@ func clusterCmd(args []string) error {
 	fanN := fs.Int("fanout-n", 800, "relaying players, in lobbies of 8")
 	rate := fs.Float64("rate", 5, "lobby.send messages/s per relaying player")
 	measure := fs.Duration("measure", 3*time.Second, "measured time of each step (max 1m)")
+	idleWait := fs.Duration("idle-wait", 0, "on the fresh processes, read RSS again this long after the last player connected (0: not)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "bound on the whole run")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -150,9 +151,10 @@ func clusterCmd(args []string) error {
 	out.redisPerPlayer = float64(m1-m0) / float64(*n)
 	held.Close()
 	cl.stop()
-	if out.freshMem, out.freshSpread, err = freshIdle(ctx, env, prep, rd, *n, logf); err != nil {
+	if out.freshMem, out.freshSpread, err = freshIdle(ctx, env, prep, rd, *n, *idleWait, logf); err != nil {
 		return err
 	}
+	out.idleWait = *idleWait
 	out.redisPrivate = *redisAddr == ""
 	out.command = "cd bench && go run . " + strings.Join(append([]string{"cluster"}, args...), " ")
 	out.print(os.Stdout, *n)
@@ -311,7 +313,8 @@ type clusterFigures struct {
 	memIdle, spreadIdle   load.IdleResult
 	// freshMem, freshSpread: the idle players on processes that ran
 	// nothing before (freshIdle).
-	freshMem, freshSpread   load.IdleResult
+	freshMem, freshSpread   freshHalves
+	idleWait                time.Duration // -idle-wait
 	memBrowse, spreadBrowse load.BrowseResult
 	redisPerLobby           float64
 	redisPerPlayer          float64
@@ -394,12 +397,22 @@ func (f *clusterFigures) print(w io.Writer, n int) {
 	p("|---|---|---|---|")
 	p("| one in-memory shard | %.0f B | - | - |", f.memIdle.BytesPerConn)
 	p("| 2 shards + Redis | %.0f B (%+.0f B) | %.0f B | %.0f B |", f.spreadIdle.BytesPerConn, f.spreadIdle.BytesPerConn-f.memIdle.BytesPerConn, f.redisPerPlayer, f.redisPerLobby)
-	if f.freshMem.N > 0 {
-		p("| one in-memory shard, fresh process | %.0f B | - | - |", f.freshMem.BytesPerConn)
-		p("| 2 shards + Redis, fresh processes | %.0f B (%+.0f B) | - | - |", f.freshSpread.BytesPerConn, f.freshSpread.BytesPerConn-f.freshMem.BytesPerConn)
+	if f.freshMem.first.N > 0 {
+		fm, fs := f.freshMem, f.freshSpread
+		p("| one in-memory shard, fresh process | %.0f B | - | - |", fm.perPlayer())
+		p("| 2 shards + Redis, fresh processes | %.0f B (%+.0f B) | - | - |", fs.perPlayer(), fs.perPlayer()-fm.perPlayer())
+		p("| one in-memory shard, fresh process, second %d players | %.0f B | - | - |", fm.second.N, fm.second.BytesPerConn)
+		p("| 2 shards + Redis, fresh processes, second %d players | %.0f B (%+.0f B) | - | - |", fs.second.N, fs.second.BytesPerConn, fs.second.BytesPerConn-fm.second.BytesPerConn)
+		if fm.rssLater > 0 && fs.rssLater > 0 {
+			later := func(h freshHalves) float64 {
+				return float64(h.rssLater-h.first.RSSBefore) / float64(h.first.N+h.second.N)
+			}
+			p("| one in-memory shard, fresh process, %s later | %.0f B | - | - |", f.idleWait, later(fm))
+			p("| 2 shards + Redis, fresh processes, %s later | %.0f B (%+.0f B) | - | - |", f.idleWait, later(fs), later(fs)-later(fm))
+		}
 	}
 	p("")
-	p("The first two rows measure shards that ran the relay, chat and churn steps first (their heap is warm: the idle players reuse what those steps freed). The fresh rows connect the same players to processes that ran nothing before: each shard's heap grows from its start, and its GC goal is set during the burst of connects, when a connecting player holds more than an idle one (its requests and their Redis replies in flight), so they read higher. An operator sees the first after a shard has served a while, the second just after a deploy.")
+	p("The first two rows measure shards that ran the relay, chat and churn steps first (their heap is warm: the idle players reuse what those steps freed). The fresh rows connect the same players to processes that ran nothing before: each shard's heap grows from its start, and its GC goal is set during the burst of connects, when a connecting player holds more than an idle one (its requests and their Redis replies in flight), so they read higher. An operator sees the first after a shard has served a while, the second just after a deploy. The fresh processes take their players in two halves, the first still connected while the second connects: the \"second\" rows are what those players added, the cost of one more player on a shard that has grown what it makes once (connection pools, workers, the runtime's tables) and whose GC goal already counts players.")
 	p("")
 	p("Redis per player: used_memory delta of connecting the idle players in lobbies of 8, ÷ players (a session, a membership, an eighth of a lobby). Redis per lobby: delta of each player then leaving and making a public lobby of its own, ÷ the lobbies added (players − players/8).")
 }
@@ -431,33 +444,70 @@ func commandsPerSend(st load.FanoutStep) string {
 
 // freshIdle measures the idle players again on processes that ran nothing
 // before: a new in-memory shard, then two new shards of a cluster on rd
-// (a key prefix of their own).
-func freshIdle(ctx context.Context, env *harness.Env, prep *harness.Prepared, rd *benchRedis, n int, logf func(string, ...any)) (mem, spread load.IdleResult, err error) {
+// (a key prefix of their own). Each connects its players in two halves:
+// the first half grows what a shard makes once (pools, workers, the
+// runtime's own tables) with its players, the second shows what one more
+// player costs a shard that has served a while (freshHalves).
+func freshIdle(ctx context.Context, env *harness.Env, prep *harness.Prepared, rd *benchRedis, n int, wait time.Duration, logf func(string, ...any)) (mem, spread freshHalves, err error) {
 	logf("fresh processes: idle players on a new in-memory shard")
 	srv, err := harness.Start(ctx, env, prep, logf)
 	if err != nil {
 		return mem, spread, err
 	}
-	idle, held, err := load.Idle(ctx, srv.Target, load.IdleConfig{N: n})
-	if held != nil {
-		held.Close()
-	}
+	mem, err = idleInHalves(ctx, srv.Target, n, wait)
 	srv.Stop()
 	if err != nil {
 		return mem, spread, err
 	}
-	mem = idle
 	logf("fresh processes: idle players on two new shards")
 	cl, err := startTwoShards(ctx, env, prep, rd, logf)
 	if err != nil {
 		return mem, spread, err
 	}
 	defer cl.stop()
-	spread, held, err = load.Idle(ctx, cl.spread("cluster, spread, fresh"), load.IdleConfig{N: n})
-	if held != nil {
-		held.Close()
-	}
+	spread, err = idleInHalves(ctx, cl.spread("cluster, spread, fresh"), n, wait)
 	return mem, spread, err
+}
+
+// freshHalves is n idle players connected to fresh processes in two
+// halves, the first still held while the second connects.
+type freshHalves struct {
+	first, second load.IdleResult
+	// rssLater: RSS with all n players held, after freshHalvesWait more
+	// (0 when not measured).
+	rssLater int64
+}
+
+// perPlayer is the RSS growth of both halves per player.
+func (h freshHalves) perPlayer() float64 {
+	return float64(h.second.RSSAfter-h.first.RSSBefore) / float64(h.first.N+h.second.N)
+}
+
+func idleInHalves(ctx context.Context, t *load.Target, n int, wait time.Duration) (freshHalves, error) {
+	var h freshHalves
+	first, held, err := load.Idle(ctx, t, load.IdleConfig{N: n / 2})
+	if err != nil {
+		return h, err
+	}
+	defer held.Close()
+	second, more, err := load.Idle(ctx, t, load.IdleConfig{N: n - n/2, Prefix: "more"})
+	if err != nil {
+		return h, err
+	}
+	defer more.Close()
+	h = freshHalves{first: first, second: second}
+	if wait > 0 {
+		if t.Logf != nil {
+			t.Logf("[%s] idle: %d players held; RSS again in %s", t.Name, n, wait)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return h, ctx.Err()
+		}
+		h.rssLater, err = t.RSS()
+	}
+	return h, err
 }
 
 // twoShards is two lobbyd shards, a and b, on the run's Redis under a key

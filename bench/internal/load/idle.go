@@ -14,6 +14,7 @@ type IdleConfig struct {
 	LobbySize int           // players per lobby (default 8)
 	Settle    time.Duration // wait before reading RSS (default 3s)
 	Timeout   time.Duration // bound on connecting and grouping (default 3m)
+	Prefix    string        // players' names: PREFIX-i (default "idle")
 }
 
 func (c *IdleConfig) defaults() {
@@ -28,6 +29,9 @@ func (c *IdleConfig) defaults() {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 3 * time.Minute
+	}
+	if c.Prefix == "" {
+		c.Prefix = "idle"
 	}
 }
 
@@ -67,12 +71,12 @@ func Idle(ctx context.Context, t *Target, cfg IdleConfig) (IdleResult, *Held, er
 	res := IdleResult{N: cfg.N, RSSBefore: before.RSSBytes, ThreadsBefore: before.Threads}
 	u0 := t.usageNow()
 	t.logf("idle: connecting %d players", cfg.N)
-	conns, err := dialAll(ctx, t, cfg.N, "idle", nil)
+	conns, err := dialAll(ctx, t, cfg.N, cfg.Prefix, nil)
 	if err != nil {
 		return res, nil, fmt.Errorf("idle: %w", err)
 	}
 	held := &Held{Conns: conns}
-	if _, err := groupLobbies(ctx, conns, cfg.LobbySize, "idle"); err != nil {
+	if _, err := groupLobbies(ctx, conns, cfg.LobbySize, cfg.Prefix); err != nil {
 		held.Close()
 		return res, nil, fmt.Errorf("idle: lobbies: %w", err)
 	}

@@ -167,6 +167,12 @@ func (t *Target) usageNow() usage {
 }
 
 // status is the server's RSS and threads, summed over its processes.
+// RSS is the target's resident memory now, summed over its processes.
+func (t *Target) RSS() (int64, error) {
+	st, err := t.status()
+	return st.RSSBytes, err
+}
+
 func (t *Target) status() (proc.Status, error) {
 	var sum proc.Status
 	for _, pid := range t.pids() {
