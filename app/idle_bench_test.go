@@ -112,7 +112,10 @@ func idleHeapPerPlayer(b *testing.B, n, shards int, redisURL string) float64 {
 		}
 	}
 	toks = nil
-	time.Sleep(time.Second) // the live lobby list's round; the other shard's copies
+	// As long as the bench's idle workload waits before reading RSS: the
+	// live lobby list's round, the other shard's copies, and two ticks of
+	// the follower's sweep, which compacts documents unused for one.
+	time.Sleep(3 * time.Second)
 	after := liveHeap()
 	if *idleProfile != "" {
 		f, err := os.Create(*idleProfile)

@@ -346,9 +346,11 @@ func TestDeliveryRecordCost(t *testing.T) {
 }
 
 // A shard keeps a followed per lobby with a member here: it stays in its
-// size class (docs/architecture.md, "Memory per idle player").
+// size class (docs/architecture.md, "Memory per idle player"). 192 since
+// the compact document's pointer (16 bytes a lobby, against ~700 that
+// compacting saves).
 func TestFollowedSize(t *testing.T) {
-	if size := unsafe.Sizeof(followed{}); size > 176 {
-		t.Fatalf("sizeof(followed) = %d, over 176", size)
+	if size := unsafe.Sizeof(followed{}); size > 192 {
+		t.Fatalf("sizeof(followed) = %d, over 192", size)
 	}
 }

@@ -22,12 +22,7 @@ func (nopSink) Deliver(*lobby.Event) {}
 // members all sit on this shard: no Redis command, no allocation (compare
 // lobby's BenchmarkSend, the memory store).
 func BenchmarkSendLocal(b *testing.B) {
-	c, prefix := redistest.Client(b)
-	s := newTestStore(b, c, prefix, "a", nopSink{}, LobbyOptions{})
-	v := mustCreate(b, s, "u0", 8)
-	for i := 1; i < 8; i++ {
-		mustJoin(b, s, fmt.Sprint("u", i), v.ID)
-	}
+	s := localLobbyOf8(b)
 	data := make([]byte, 64)
 	ctx := b.Context()
 	b.ReportAllocs()
@@ -36,6 +31,40 @@ func BenchmarkSendLocal(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkSendLocalWaking is BenchmarkSendLocal on a lobby whose
+// document the sweep compacted before every send (compactDoc): the cost of
+// the first send after an idle tick, which decodes it again. The
+// compaction itself is not timed.
+func BenchmarkSendLocalWaking(b *testing.B) {
+	s := localLobbyOf8(b)
+	fl := s.f.localLobby("u0")
+	data := make([]byte, 64)
+	ctx := b.Context()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		fl.mu.Lock()
+		fl.cold = true
+		s.f.compactLocked(fl)
+		fl.mu.Unlock()
+		b.StartTimer()
+		if err := s.Send(ctx, "u0", data, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// localLobbyOf8 is a store on shard a with one lobby, u0 to u7, all here.
+func localLobbyOf8(b *testing.B) *LobbyStore {
+	c, prefix := redistest.Client(b)
+	s := newTestStore(b, c, prefix, "a", nopSink{}, LobbyOptions{})
+	v := mustCreate(b, s, "u0", 8)
+	for i := 1; i < 8; i++ {
+		mustJoin(b, s, fmt.Sprint("u", i), v.ID)
+	}
+	return s
 }
 
 // BenchmarkSendSplit is lobby.send from shard a to the 7 others of a lobby

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -72,7 +73,7 @@ type follower struct {
 // by mu, and every Sink call for the lobby happens with mu held. A shard
 // has one per lobby with a member here: the flags share a word at the end
 // and the recipients scratch is the pooled event's, and the commit keys
-// are made on the first send, which keeps it in the 176-byte size class,
+// are made on the first send, which keeps it in the 192-byte size class,
 // not 288 (docs/architecture.md, "Memory per idle player").
 type followed struct {
 	id string
@@ -86,7 +87,10 @@ type followed struct {
 
 	last    uint64 // offset of the last event delivered (or skipped as not ours); known once anchored
 	version uint64 // version of doc
+	// doc is the lobby's document; nil when it is gone or not read yet, or
+	// while compact holds it encoded (docLocked decodes it again).
 	doc     *lobby.Doc
+	compact *compactDoc
 	users   []string // members on this shard, per doc
 	idle    int64    // unix ns the lobby went inactive (no member here)
 
@@ -119,6 +123,23 @@ type followed struct {
 	// order for the sessions here.
 	gone   bool
 	joined bool
+	cold   bool // the document was not used since the sweep's last tick
+}
+
+// compactDoc is a followed lobby's document while nobody uses it, encoded
+// (lobby.AppendDoc): ~470 bytes for a lobby of 8 against ~1,260 decoded.
+// Every shard with a member of a lobby holds its copy, and most lobbies
+// sit idle between changes, so this is what a split lobby costs each
+// shard at rest (docs/architecture.md, "Memory per idle player"). The
+// sweep compacts a document unused for a whole tick; the next use decodes
+// it (a few µs, next to the Redis round trip of whatever woke it). What
+// the shard reads of every lobby at each heartbeat (Stats) is kept
+// beside it, so that reading it decodes nothing.
+type compactDoc struct {
+	raw          []byte
+	version      uint64 // the document's Version, advanced while compact
+	inGame       bool
+	disconnected int // members on this shard shown disconnected
 }
 
 // lobbyKeys is what every commit of a lobby passes to the commit script
@@ -272,6 +293,7 @@ func (f *follower) sweep() {
 				if closed(fl.lastDone) {
 					fl.lastDone = nil // nothing to wait for: let it go
 				}
+				f.compactLocked(fl)
 				forget := !fl.active && now.UnixNano()-fl.idle > int64(tombstoneTTL)
 				fl.mu.Unlock()
 				if forget {
@@ -294,6 +316,55 @@ func (f *follower) snapshot() []*followed {
 		out = append(out, fl)
 	}
 	return out
+}
+
+// hasDoc reports whether fl holds a document, decoded or compact: false
+// when the lobby is gone or was not read yet. fl.mu must be held.
+func hasDoc(fl *followed) bool { return fl.doc != nil || fl.compact != nil }
+
+// docLocked is fl's document, decoded again if the sweep compacted it;
+// nil when the lobby is gone or not read yet. Every use of the document
+// goes through it, which keeps it decoded for another tick. fl.mu must be
+// held.
+func (f *follower) docLocked(fl *followed) *lobby.Doc {
+	fl.cold = false
+	if c := fl.compact; c != nil {
+		d, err := lobby.DecodeDoc(c.raw)
+		if err != nil { // AppendDoc wrote it: our bug
+			f.s.opts.Logger.Error("cluster: a compact lobby document does not decode; reading the lobby again", "lobby", fl.id, "err", err)
+			fl.compact, fl.dirty = nil, true
+			return nil
+		}
+		d.Version = c.version
+		fl.doc, fl.compact = d, nil
+	}
+	return fl.doc
+}
+
+// compactLocked, run by the sweep on every tick, encodes fl's document
+// when it was not used since the last tick (compactDoc). fl.mu must be
+// held.
+func (f *follower) compactLocked(fl *followed) {
+	d := fl.doc
+	if d == nil || fl.gone || fl.dirty {
+		return
+	}
+	if !fl.cold {
+		fl.cold = true
+		return
+	}
+	raw, err := lobby.AppendDoc(nil, d)
+	if err != nil {
+		return // stays decoded
+	}
+	// A copy of its own size: the encoder's buffer has grown by doubling.
+	c := &compactDoc{raw: bytes.Clone(raw), version: d.Version, inGame: d.State == protocol.StateInGame}
+	for _, m := range d.Members {
+		if !m.Connected && slices.Contains(fl.users, m.UserID) {
+			c.disconnected++
+		}
+	}
+	fl.doc, fl.compact = nil, c
 }
 
 // resyncAll reads every followed lobby from its last offset: what was
@@ -612,7 +683,7 @@ func (f *follower) recordLocked(fl *followed) {
 		d = f.newDelivery(fl, false)
 	}
 	fl.rec, fl.joined = nil, false
-	d.Last, d.Gone = fl.last, fl.doc == nil
+	d.Last, d.Gone = fl.last, !hasDoc(fl)
 	r.sink.Positions(d, fl.users)
 	if len(d.Sessions) == 0 {
 		return
@@ -686,6 +757,8 @@ func (f *follower) advanceLocked(fl *followed, off uint64) {
 	fl.last = off
 	if fl.doc != nil {
 		fl.doc.Version = max(fl.doc.Version, versionAt(off))
+	} else if fl.compact != nil {
+		fl.compact.version = max(fl.compact.version, versionAt(off))
 	}
 }
 
@@ -740,9 +813,11 @@ func (f *follower) setDocLocked(fl *followed, doc *lobby.Doc, version uint64) {
 		doc.Version = versionAt(fl.last)
 		if fl.doc != nil { // as in advanceLocked: never back
 			doc.Version = max(doc.Version, fl.doc.Version)
+		} else if fl.compact != nil {
+			doc.Version = max(doc.Version, fl.compact.version)
 		}
 	}
-	fl.doc, fl.version = doc, version
+	fl.doc, fl.compact, fl.version = doc, nil, version
 	var users []string
 	all := doc != nil
 	if doc != nil {
@@ -780,6 +855,10 @@ func (f *follower) setDocLocked(fl *followed, doc *lobby.Doc, version uint64) {
 	}
 	f.mu.Unlock()
 	fl.users = users
+	if f.s.opts.compactAtOnce {
+		fl.cold = true
+		f.compactLocked(fl)
+	}
 }
 
 // follow starts following a lobby a user of this shard is in that the
@@ -809,10 +888,14 @@ func (f *follower) localView(userID string) (protocol.LobbyView, bool) {
 	}
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	if fl.dirty || fl.doc == nil || fl.doc.Member(userID) == nil {
+	if fl.dirty {
 		return protocol.LobbyView{}, false
 	}
-	return fl.doc.View(true), true
+	d := f.docLocked(fl)
+	if d == nil || d.Member(userID) == nil {
+		return protocol.LobbyView{}, false
+	}
+	return d.View(true), true
 }
 
 // copyOf is a private copy of this shard's document of lobby id, with its
@@ -827,18 +910,26 @@ func (f *follower) copyOf(id string) (*lobby.Doc, uint64, bool) {
 	}
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	if !fl.active || !fl.anchored || fl.dirty || fl.doc == nil {
+	if !fl.active || !fl.anchored || fl.dirty || !hasDoc(fl) {
 		return nil, 0, false
 	}
-	raw, err := lobby.AppendDoc(nil, fl.doc)
-	if err != nil {
-		return nil, 0, false
+	// A compact document is decoded into the copy and stays compact: the
+	// change the copy is for brings a new document anyway.
+	raw, version := []byte(nil), uint64(0)
+	if c := fl.compact; c != nil {
+		raw, version = c.raw, c.version
+	} else {
+		var err error
+		if raw, err = lobby.AppendDoc(nil, fl.doc); err != nil {
+			return nil, 0, false
+		}
+		version = fl.doc.Version
 	}
 	d, err := lobby.DecodeDoc(raw)
 	if err != nil {
 		return nil, 0, false
 	}
-	d.Version = fl.doc.Version
+	d.Version = version
 	return d, fl.version, true
 }
 
@@ -862,8 +953,17 @@ func (f *follower) stats() lobby.Stats {
 	// if it is on this shard.
 	for _, fl := range list {
 		fl.mu.Lock()
-		if fl.active && fl.doc != nil {
+		switch c := fl.compact; {
+		case !fl.active:
+		case fl.doc != nil:
 			st.Count(fl.doc, func(uid string) bool { return slices.Contains(fl.users, uid) })
+		case c != nil:
+			if c.inGame {
+				st.InGame++
+			} else {
+				st.Open++
+			}
+			st.Disconnected += c.disconnected
 		}
 		fl.mu.Unlock()
 	}

@@ -245,7 +245,7 @@ func (s *LobbyStore) Chat(ctx context.Context, userID, text string) error {
 			break
 		}
 		fl.mu.Lock()
-		d := fl.doc
+		d := s.f.docLocked(fl)
 		if d == nil || d.Member(userID) == nil {
 			fl.mu.Unlock()
 			break

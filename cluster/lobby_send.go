@@ -30,7 +30,7 @@ func (s *LobbyStore) Send(ctx context.Context, userID string, data []byte, to []
 			return s.sendSlow(ctx, userID, data, to)
 		}
 		fl.mu.Lock()
-		d := fl.doc
+		d := s.f.docLocked(fl)
 		if d == nil || d.Member(userID) == nil {
 			fl.mu.Unlock()
 			return s.sendSlow(ctx, userID, data, to)
@@ -67,8 +67,11 @@ func (s *LobbyStore) SendLocal(userID string, data []byte, to [][]byte) bool {
 	}
 	fl.mu.Lock()
 	defer fl.mu.Unlock()
-	d := fl.doc
-	if !fl.allLocal || d == nil || d.Member(userID) == nil {
+	if !fl.allLocal {
+		return false
+	}
+	d := s.f.docLocked(fl)
+	if d == nil || d.Member(userID) == nil {
 		return false
 	}
 	d.Send(s.sink, userID, data, to)

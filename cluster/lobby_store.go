@@ -54,6 +54,10 @@ type LobbyOptions struct {
 	// changed the lobby in between (optimistic concurrency), with a
 	// random backoff that grows to 8 ms. 0: 32.
 	MaxRetries int
+
+	// compactAtOnce (tests): every document a follower takes is compacted
+	// at once, so that every use decodes it again (compactDoc).
+	compactAtOnce bool
 }
 
 // PublicChange is one change of a public lobby: its new public view, or nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -40,6 +41,16 @@ func TestLobbyStoreConformance(t *testing.T) {
 	lobbytest.Run(t, func(t *testing.T, sink lobby.Sink) lobby.Store {
 		c, prefix := redistest.Client(t)
 		return newTestStore(t, c, prefix, "a", sink, LobbyOptions{})
+	})
+}
+
+// TestLobbyStoreConformanceCompact runs the suite with every document
+// the follower takes compacted at once (compactDoc), so that every read
+// of it decodes it again.
+func TestLobbyStoreConformanceCompact(t *testing.T) {
+	lobbytest.Run(t, func(t *testing.T, sink lobby.Sink) lobby.Store {
+		c, prefix := redistest.Client(t)
+		return newTestStore(t, c, prefix, "a", sink, LobbyOptions{compactAtOnce: true})
 	})
 }
 
@@ -114,8 +125,20 @@ func shards(t *testing.T, client redis.UniversalClient, prefix string, n int, op
 
 // sharedShards is shards on the shared test Redis.
 func sharedShards(t *testing.T, n int) ([]*LobbyStore, []*notifySink) {
+	return sharedShardsWith(t, n, LobbyOptions{})
+}
+
+func sharedShardsWith(t *testing.T, n int, opts LobbyOptions) ([]*LobbyStore, []*notifySink) {
 	c, prefix := redistest.Client(t)
-	return shards(t, c, prefix, n, LobbyOptions{})
+	return shards(t, c, prefix, n, opts)
+}
+
+// eachCompaction runs test with documents kept decoded, as a busy lobby's
+// are, and compacted at every change, so that each use decodes them
+// (compactDoc), as an idle lobby's are.
+func eachCompaction(t *testing.T, test func(t *testing.T, opts LobbyOptions)) {
+	t.Run("decoded", func(t *testing.T) { test(t, LobbyOptions{}) })
+	t.Run("compact", func(t *testing.T) { test(t, LobbyOptions{compactAtOnce: true}) })
 }
 
 func act(u string) lobby.Actor { return lobby.Actor{UserID: u, Name: u} }
@@ -249,8 +272,10 @@ func chatsOf(recs []lobbytest.Rec) []string {
 // TestShardsOneOrder: a lobby with members on shards a and b; 200 chats
 // sent concurrently from members on both arrive at both shards in one
 // order, each chat to the shard's own members only.
-func TestShardsOneOrder(t *testing.T) {
-	st, sinks := sharedShards(t, 2)
+func TestShardsOneOrder(t *testing.T) { eachCompaction(t, shardsOneOrder) }
+
+func shardsOneOrder(t *testing.T, opts LobbyOptions) {
+	st, sinks := sharedShardsWith(t, 2, opts)
 	ctx := t.Context()
 	v := mustCreate(t, st[0], "a1", 8)
 	for _, j := range []struct {
@@ -398,8 +423,10 @@ func TestShardsResubscribeLosesNothing(t *testing.T) {
 // TestShardsSplitSend: lobby.send in a lobby split over shards reaches the
 // recipients on both, each shard delivering to its own; in an all-local
 // lobby it costs no Redis command.
-func TestShardsSplitSend(t *testing.T) {
-	st, sinks := sharedShards(t, 2)
+func TestShardsSplitSend(t *testing.T) { eachCompaction(t, shardsSplitSend) }
+
+func shardsSplitSend(t *testing.T, opts LobbyOptions) {
+	st, sinks := sharedShardsWith(t, 2, opts)
 	ctx := t.Context()
 	v := mustCreate(t, st[0], "a1", 4)
 	mustJoin(t, st[0], "a2", v.ID)
@@ -439,5 +466,88 @@ func TestShardsSplitSend(t *testing.T) {
 	}
 	if got, want := dataOf(b), []string{"a1>[b1]:2"}; !slices.Equal(got, want) {
 		t.Errorf("b: %v, want %v", got, want)
+	}
+}
+
+// sweepCompaction runs the sweep's compaction over every lobby s follows,
+// as one tick does.
+func sweepCompaction(s *LobbyStore) {
+	for _, fl := range s.f.snapshot() {
+		fl.mu.Lock()
+		s.f.compactLocked(fl)
+		fl.mu.Unlock()
+	}
+}
+
+// A followed lobby's document unused for a whole tick is compacted (the
+// first tick marks it cold, the next encodes it); what a shard tells of it
+// (Stats, a member's view) is the same compact or not, and its next use
+// decodes it again.
+func TestFollowerCompactsIdleDocuments(t *testing.T) {
+	st, sinks := sharedShards(t, 2)
+	ctx := t.Context()
+	a, b := st[0], st[1]
+	v := mustCreate(t, a, "a1", 8)
+	mustJoin(t, a, "a2", v.ID)
+	mustJoin(t, b, "b1", v.ID)
+	mustJoin(t, b, "b2", v.ID)
+	if err := b.SetConnected(ctx, "b2", false); err != nil {
+		t.Fatal(err)
+	}
+	sinks[0].waitFor(t, "b2 shown disconnected on a", func(r []lobbytest.Rec) bool {
+		for _, e := range r {
+			if e.Name == protocol.EvMemberUpdated && e.Member != nil && e.Member.UserID == "b2" && !e.Member.Connected {
+				return true
+			}
+		}
+		return false
+	})
+	before := []lobby.Stats{a.Stats(), b.Stats()}
+	viewBefore, ok := b.f.localView("b1")
+	if !ok {
+		t.Fatal("no view of b1's lobby on b")
+	}
+	for range 2 {
+		sweepCompaction(a)
+		sweepCompaction(b)
+	}
+	for _, s := range st {
+		fl := s.f.localLobby(s.ShardID() + "1")
+		fl.mu.Lock()
+		compact := fl.compact != nil && fl.doc == nil
+		fl.mu.Unlock()
+		if !compact {
+			t.Fatalf("%s: the lobby's document is not compact after two ticks unused (dirty %v, gone %v, doc %v)", s.ShardID(), fl.dirty, fl.gone, fl.doc != nil)
+		}
+	}
+	if after := []lobby.Stats{a.Stats(), b.Stats()}; !slices.Equal(after, before) {
+		t.Fatalf("Stats compact: %+v, decoded: %+v", after, before)
+	}
+	if view, ok := b.f.localView("b1"); !ok || !reflect.DeepEqual(view, viewBefore) {
+		t.Fatalf("b1's view from the compact document: %+v, %v; before: %+v", view, ok, viewBefore)
+	}
+	// The view decoded b's copy again; a's is still compact until a1 chats.
+	sweepCompaction(b)
+	sweepCompaction(b)
+	if err := a.Chat(ctx, "a1", "awake"); err != nil {
+		t.Fatal(err)
+	}
+	mustJoin(t, b, "b3", v.ID) // a mutation from b's compact copy
+	for i, sk := range sinks {
+		sk.waitFor(t, "the chat and b3's join", func(r []lobbytest.Rec) bool {
+			chat, joined := false, false
+			for _, e := range r {
+				chat = chat || e.Name == protocol.EvChat && e.Text == "awake"
+				joined = joined || e.Name == protocol.EvMemberJoined && e.Member != nil && e.Member.UserID == "b3"
+			}
+			return chat && joined
+		})
+		if s := st[i].Stats(); s.Disconnected != before[i].Disconnected || s.Open != 1 {
+			t.Fatalf("%s after waking: %+v", st[i].ShardID(), s)
+		}
+	}
+	got, err := a.Get(ctx, v.ID)
+	if err != nil || len(got.Members) != 5 {
+		t.Fatalf("after waking: %+v, %v", got.Members, err)
 	}
 }
