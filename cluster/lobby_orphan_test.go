@@ -118,3 +118,43 @@ func TestEndOrphanRetriesAFailedLeave(t *testing.T) {
 		t.Fatalf("%d orphans left", n)
 	}
 }
+
+// A session whose grace ran out on its shard was ended there (Expire), and
+// its leave did not get through: OrphanEnded hands the leave to the
+// orphans' chores, which remove the member though no session is left. A
+// member who came back on another shard meanwhile is left alone.
+func TestOrphanEndedLeavesTheLobby(t *testing.T) {
+	st, _ := sharedShards(t, 2)
+	a, b := st[0], st[1]
+	ctx := t.Context()
+	rdb, ks := a.rdb, a.ks
+	sa := NewSessions(rdb, ks, "a", time.Second)
+	sb := NewSessions(rdb, ks, "b", time.Second)
+	v := mustCreate(t, b, "stays", 4)
+	mustJoin(t, a, "expired", v.ID)
+	mustJoin(t, a, "back", v.ID)
+	if err := b.SetConnected(ctx, "back", true); err != nil { // back logged in on b
+		t.Fatal(err)
+	}
+	for _, u := range []string{"expired", "back"} {
+		if err := sa.OrphanEnded(ctx, u, "s-"+u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due, err := sb.DueOrphans(ctx, 10)
+	if err != nil || len(due) != 2 {
+		t.Fatalf("DueOrphans = %+v, %v; want both, at once", due, err)
+	}
+	for _, o := range due {
+		ended, err := sb.EndOrphan(ctx, o, func(ctx context.Context) error {
+			return b.LeaveIfOn(ctx, o.UserID, o.Shard, protocol.ReasonDisconnected)
+		})
+		if !ended || err != nil {
+			t.Fatalf("EndOrphan(%s) = %v, %v", o.UserID, ended, err)
+		}
+	}
+	got, err := b.Get(ctx, v.ID)
+	if err != nil || len(got.Members) != 2 || got.Members[0].UserID != "stays" || got.Members[1].UserID != "back" {
+		t.Fatalf("after the chores: %+v, %v; want stays and back", got.Members, err)
+	}
+}

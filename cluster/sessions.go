@@ -395,6 +395,20 @@ func (ss *Sessions) ExpireOrphan(ctx context.Context, o Orphaned) (bool, error) 
 	return n != 0, nil
 }
 
+// OrphanEnded hands the chores of a session this shard ended (its grace
+// ran out: Expire) to the orphans' machinery when this shard could not do
+// them itself: its lobby's leave was refused by a loaded Redis, or the
+// shard is stopping. The session is recorded as an orphan due at once;
+// whichever shard claims it (this one included) finds no session
+// (ExpireOrphan answers ended) and removes the member if it is still
+// recorded on this shard. Without it, the member stayed in its lobby for
+// good: its session was gone, so no shard would ever orphan it.
+func (ss *Sessions) OrphanEnded(ctx context.Context, userID, sessionID string) error {
+	o := Orphaned{UserID: userID, SessionID: sessionID, Shard: ss.shard}
+	// Score 0: a deadline long past, due at the next claim.
+	return redisFailure("sessions: orphan ended", ss.rdb.ZAdd(ctx, ss.ks.orphans(), redis.Z{Score: 0, Member: encodeOrphan(o)}).Err())
+}
+
 // EndOrphan ends a due orphan (DueOrphans): when ExpireOrphan ends its
 // session, chores does what the end of a grace does, and only once they
 // succeed is the orphan forgotten (OrphanDone). A failure leaves it

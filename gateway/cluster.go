@@ -258,11 +258,9 @@ func (g *Gateway) expireOrphan(ctx context.Context, o cluster.Orphaned) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*clusterOpTimeout)
 	defer cancel()
 	ended, err := g.cl.sessions.EndOrphan(ctx, o, func(ctx context.Context) error {
-		if err := g.cl.link.Lobbies.LeaveIfOn(ctx, o.UserID, o.Shard, protocol.ReasonDisconnected); err != nil {
-			var pe *protocol.Error
-			if !errors.As(err, &pe) || pe.Code == protocol.CodeUnavailable {
-				return err // Redis did not answer in time: tried again later
-			}
+		if err := g.cl.link.Lobbies.LeaveIfOn(ctx, o.UserID, o.Shard, protocol.ReasonDisconnected); retryable(err) {
+			return err // Redis did not answer in time: tried again later
+		} else if err != nil {
 			g.log.Error("cluster: an orphaned player could not be removed from its lobby", "user", o.UserID, "err", err)
 		}
 		if g.mm != nil {

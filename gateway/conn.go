@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lobbyd/lobbyd/cluster"
 	"github.com/lobbyd/lobbyd/netcode"
 	"github.com/lobbyd/lobbyd/protocol"
 )
@@ -293,10 +294,42 @@ func (g *Gateway) expire(s *Session) {
 		}
 		g.logStoreErr("Expire", s.id, s.userID, err)
 	}
-	g.logStoreErr("Leave", s.id, s.userID, g.lobbies.Leave(g.ctx, s.userID, protocol.ReasonDisconnected))
+	err := g.lobbies.Leave(g.ctx, s.userID, protocol.ReasonDisconnected)
+	g.logStoreErr("Leave", s.id, s.userID, err)
+	if g.cl != nil && retryable(err) {
+		g.handOverExpiry(s)
+		return // the chores cancel the tickets too
+	}
 	if g.mm != nil {
 		g.mm.CancelUser(g.ctx, s.userID, protocol.ReasonDisconnected)
 	}
+}
+
+// retryable reports whether a store call failed for want of Redis (an
+// error that is not an answer, or unavailable), so that trying it again
+// later may succeed.
+func retryable(err error) bool {
+	var pe *protocol.Error
+	return err != nil && (!errors.As(err, &pe) || pe.Code == protocol.CodeUnavailable)
+}
+
+// handOverExpiry gives the leave of an expired session, which did not get
+// through (a loaded Redis, or this shard stopping under it), to the
+// cluster's orphan chores (cluster.Sessions.OrphanEnded): its session is
+// already ended in Redis, so nothing else would ever remove the member.
+func (g *Gateway) handOverExpiry(s *Session) {
+	// Not g.ctx: a shard that is stopping still hands it over.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(g.ctx), handOverTimeout)
+	defer cancel()
+	err := cluster.RetryUntil(ctx, func() (bool, error) {
+		err := g.cl.sessions.OrphanEnded(ctx, s.userID, s.id)
+		return err != nil, err
+	})
+	if err != nil {
+		g.log.Error("cluster: an expired player could not be removed from its lobby", "session_id", s.id, "user_id", s.userID, "err", err)
+		return
+	}
+	g.log.Warn("cluster: an expired player's leave did not get through; the shards' chores remove it", "session_id", s.id, "user_id", s.userID)
 }
 
 // logStoreErr logs a failed store call on the session path, where no
