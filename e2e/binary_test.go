@@ -154,13 +154,14 @@ type lockedLines struct {
 	b  strings.Builder
 }
 
-// logTrouble puts the process's last warnings and errors into a failed
-// test's output: what CI shows of a shard that misbehaved.
+// logTrouble puts the process's last warnings and errors, and what it said
+// of resumes, into a failed test's output: what CI shows of a shard that
+// misbehaved.
 func (p *lobbydProc) logTrouble(t *testing.T) {
 	const most = 40
 	var trouble []string
 	for line := range strings.Lines(p.stderr.String()) {
-		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") || strings.Contains(line, "resume") {
 			trouble = append(trouble, strings.TrimSuffix(line, "\n"))
 		}
 	}

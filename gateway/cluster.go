@@ -407,7 +407,12 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 					if res, ok := g.hub.adopt(cs, c, prev.ID, next, ring); ok {
 						return res, true, nil
 					}
-				} else if err != nil {
+					g.log.Info("cluster: a handed-over session could not be adopted; a new session", "user_id", uid, "from_shard", prev.Shard)
+				} else if err == nil {
+					// The shard answered that it does not hold the session
+					// (ended there, or handed to another resume meanwhile).
+					g.log.Info("cluster: resume of a session its shard no longer holds; a new session", "user_id", uid, "from_shard", prev.Shard)
+				} else {
 					// The shard is dead or cut off (not yet found dead):
 					// what it sent the client is in its delivery record.
 					if res, ok := g.resumeFromRecord(ctx, cs, c, prev, next); ok {
