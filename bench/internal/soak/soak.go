@@ -285,7 +285,14 @@ func (r *runner) connect(ctx context.Context, p *player) error {
 	// The previous connection's reader has ended (drop waits for it), so
 	// the session is not being read while it is told where it now is.
 	s.shard = r.shard(to).Name
-	c, err := dial(ctx, r.shard(to).Addr, p.token, resume, last, func(m msg) { s.event(m) })
+	// A failed resume starts a new session, numbered from 1: set before
+	// the reader starts, which reads it.
+	restart := func(w msg) {
+		if resume != "" && w.d()["resumed"] != true {
+			s.lastSeq = 0
+		}
+	}
+	c, err := dial(ctx, r.shard(to).Addr, p.token, resume, last, restart, func(m msg) { s.event(m) })
 	if err != nil {
 		p.mu.Lock()
 		p.shard = from // a retry goes to the same other shard
@@ -298,8 +305,7 @@ func (r *runner) connect(ctx context.Context, p *player) error {
 			r.c.crossResumes.Add(1)
 		}
 		if c.welcome.d()["resumed"] != true {
-			r.c.resumeFailed.Add(1)
-			s.lastSeq = 0 // a new session numbers from 1
+			r.c.resumeFailed.Add(1) // lastSeq was reset by restart
 		}
 	}
 	p.mu.Lock()
@@ -499,7 +505,7 @@ func (r *runner) churnOnce(ctx context.Context, name string, i int) error {
 		if err != nil {
 			return err
 		}
-		if cs[j], err = dial(ctx, addr, tok, "", 0, nil); err != nil {
+		if cs[j], err = dial(ctx, addr, tok, "", 0, nil, nil); err != nil {
 			return err
 		}
 	}
@@ -538,7 +544,7 @@ func (r *runner) matchLoop(ctx context.Context, i int) {
 		return
 	}
 	matched := make(chan struct{}, 4)
-	c, err := dial(ctx, addr, tok, "", 0, func(m msg) {
+	c, err := dial(ctx, addr, tok, "", 0, nil, func(m msg) {
 		if m["ev"] == "mm.matched" {
 			matched <- struct{}{}
 		}

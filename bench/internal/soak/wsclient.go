@@ -121,8 +121,10 @@ type wsConn struct {
 }
 
 // dial opens a connection and waits for its welcome (the reader starts
-// after it, so onEvent sees every numbered event).
-func dial(ctx context.Context, addr, token, resume string, lastSeq uint64, onEvent func(msg)) (*wsConn, error) {
+// after it, so onEvent sees every numbered event). onWelcome, if set, runs
+// with the welcome before the reader starts: what it writes, onEvent
+// reads without a race.
+func dial(ctx context.Context, addr, token, resume string, lastSeq uint64, onWelcome, onEvent func(msg)) (*wsConn, error) {
 	q := url.Values{"token": {token}}
 	if resume != "" {
 		q.Set("resume", resume)
@@ -146,6 +148,9 @@ func dial(ctx context.Context, addr, token, resume string, lastSeq uint64, onEve
 	}
 	_ = ws.SetReadDeadline(time.Time{})
 	c.welcome = w
+	if onWelcome != nil {
+		onWelcome(w)
+	}
 	go c.readLoop()
 	return c, nil
 }
