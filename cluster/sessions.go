@@ -95,8 +95,12 @@ redis.call('HDEL', KEYS[1], 'dl', 'oc')
 redis.call('PERSIST', KEYS[1])
 return 1`)
 
-	// sessionExpireScript: KEYS session; ARGV id, shard.
+	// sessionExpireScript: KEYS session; ARGV id, shard. 1: ended, or
+	// already gone (its key's TTL, the same grace, ran out a moment before
+	// the shard's timer); 0: another session, or this one moved to another
+	// shard.
 	sessionExpireScript = newGuardedScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 1 end
 if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] or redis.call('HGET', KEYS[1], 'shard') ~= ARGV[2] then return 0 end
 return redis.call('DEL', KEYS[1])`)
 
@@ -250,7 +254,11 @@ func (ss *Sessions) Get(ctx context.Context, userID string) (Session, bool, erro
 }
 
 // Expire ends the session for good if it is still this shard's: its grace
-// ran out here, or the user left. false: it moved on or is gone.
+// ran out here, or the user left. Also true when its key is gone: the
+// key's TTL is the same grace, and under load it can run out a moment
+// before the shard's timer, whose caller must still do the end of the
+// grace (the lobby's leave; it was skipped, and the member stayed for
+// good). false: it moved on (resumed or replaced elsewhere).
 func (ss *Sessions) Expire(ctx context.Context, userID, sessionID string) (bool, error) {
 	n, err := runGuarded(ctx, ss.rdb, sessionExpireScript, []string{ss.ks.sessionKey(userID)}, sessionID, ss.shard).Int()
 	if err != nil {

@@ -249,6 +249,11 @@ func TestSessionsExpiredCannotResume(t *testing.T) {
 	if _, ok, err := b.Resume(ctx, "u1", "tok1", "tok2"); ok || err != nil {
 		t.Fatalf("expired session resumed: %v, %v", ok, err)
 	}
+	// a's timer, a moment after the key's TTL ran out, still ends it: its
+	// caller leaves the lobby (false made it skip the leave for good).
+	if ok, err := a.Expire(ctx, "u1", "s1"); !ok || err != nil {
+		t.Fatalf("Expire after the key ran out = %v, %v; want true", ok, err)
+	}
 }
 
 // A dead shard's sessions get a deadline: the connected ones the resume
