@@ -8,7 +8,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/lobbyd/lobbyd/internal/redistest"
 	"github.com/lobbyd/lobbyd/lobby"
 	"github.com/lobbyd/lobbyd/matchmaking"
 	"github.com/lobbyd/lobbyd/protocol"
@@ -28,9 +27,7 @@ func matchOf(id string, users ...string) lobby.MatchParams {
 // matched a second time (TestRedisRestartedWithData). Now the store
 // settles it: the lobby exists, so the match is made.
 func TestCreateMatchCommitReplyLost(t *testing.T) {
-	rdb, prefix := redistest.Client(t)
-	hook := &lostReply{}
-	rdb.AddHook(hook)
+	rdb, prefix, hook := lostReplyClient(t)
 	s := newTestStore(t, rdb, prefix, "a", newNotifySink(), LobbyOptions{})
 	ctx := t.Context()
 	hook.arm(1, isScript(commitScript))
@@ -54,9 +51,7 @@ func TestCreateMatchCommitReplyLost(t *testing.T) {
 // and its tombstone keeps the commit from making one should it still
 // arrive. The players are in no lobby and can be matched again.
 func TestCreateMatchCommitNotSent(t *testing.T) {
-	rdb, prefix := redistest.Client(t)
-	hook := &lostReply{}
-	rdb.AddHook(hook)
+	rdb, prefix, hook := lostReplyClient(t)
 	s := newTestStore(t, rdb, prefix, "a", newNotifySink(), LobbyOptions{})
 	ctx := t.Context()
 	hook.armDrop(1, isScript(commitScript))
@@ -98,9 +93,7 @@ func TestCreateMatchCommitNotSent(t *testing.T) {
 // than the store tries), the error says so: matchmaking.ErrMatchUnknown,
 // on which the matcher does not requeue the tickets.
 func TestCreateMatchUnknown(t *testing.T) {
-	rdb, prefix := redistest.Client(t)
-	hook := &lostReply{}
-	rdb.AddHook(hook)
+	rdb, prefix, hook := lostReplyClient(t)
 	s := newTestStore(t, rdb, prefix, "a", newNotifySink(), LobbyOptions{})
 	commit, settle := isScript(commitScript), isScript(settleCreateScript)
 	hook.armDrop(1000, func(cmd redis.Cmder) bool { return commit(cmd) || settle(cmd) })
@@ -120,9 +113,7 @@ func TestCreateMatchUnknown(t *testing.T) {
 // made (the commit never reached Redis), it is answered unavailable, the
 // player is in no lobby and the code is let go.
 func TestCreateCommitReplyLost(t *testing.T) {
-	rdb, prefix := redistest.Client(t)
-	hook := &lostReply{}
-	rdb.AddHook(hook)
+	rdb, prefix, hook := lostReplyClient(t)
 	s := newTestStore(t, rdb, prefix, "a", newNotifySink(), LobbyOptions{})
 	ctx := t.Context()
 	create := protocol.CreateLobby{Name: "l", MaxPlayers: 4, Visibility: protocol.VisibilityPrivate}
@@ -156,9 +147,7 @@ func TestCreateCommitReplyLost(t *testing.T) {
 // token nobody knows) is let go as soon as Redis answers, so the user's
 // next request does not wait for its 5 s TTL and fail contended.
 func TestUserLockReplyLost(t *testing.T) {
-	rdb, prefix := redistest.Client(t)
-	hook := &lostReply{}
-	rdb.AddHook(hook)
+	rdb, prefix, hook := lostReplyClient(t)
 	s := newTestStore(t, rdb, prefix, "a", newNotifySink(), LobbyOptions{})
 	ctx := t.Context()
 	create := protocol.CreateLobby{Name: "l", MaxPlayers: 4, Visibility: protocol.VisibilityPrivate}

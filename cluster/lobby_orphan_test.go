@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lobbyd/lobbyd/internal/redistest"
 	"github.com/lobbyd/lobbyd/lobby/lobbytest"
 	"github.com/lobbyd/lobbyd/protocol"
 )
@@ -70,9 +69,7 @@ func TestShardsLeaveIfOnDeadShard(t *testing.T) {
 // left in its lobby for good (TestBinaryClusterDrainAcrossShards: "gone
 // leaves after the grace").
 func TestEndOrphanRetriesAFailedLeave(t *testing.T) {
-	rdb, prefix := redistest.Client(t)
-	hook := &lostReply{}
-	rdb.AddHook(hook)
+	rdb, prefix, hook := lostReplyClient(t)
 	ctx := t.Context()
 	ks := NewKeyspace(prefix)
 	a := newTestStore(t, rdb, prefix, "a", newNotifySink(), LobbyOptions{})

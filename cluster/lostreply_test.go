@@ -7,8 +7,11 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/lobbyd/lobbyd/internal/redistest"
 )
 
 // lostReply is a go-redis hook that lets a command run in Redis and then
@@ -24,6 +27,15 @@ type lostReply struct {
 	n     int
 	drop  bool
 	lost  int // replies lost (or commands dropped) so far
+}
+
+// lostReplyClient is a client of the test Redis, under a key prefix of the
+// test's own, with a lostReply hook (unarmed) on it.
+func lostReplyClient(t testing.TB) (*redis.Client, string, *lostReply) {
+	rdb, prefix := redistest.Client(t)
+	hook := &lostReply{}
+	rdb.AddHook(hook)
+	return rdb, prefix, hook
 }
 
 // arm makes the next n commands that match lose their replies.

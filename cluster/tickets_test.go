@@ -178,9 +178,7 @@ func TestTicketStoreClaimAcrossQueues(t *testing.T) {
 // unavailable does: that must be already_queued, not a second ticket for
 // the same player (TestRedisRestartedWithData: "q9 matched 2 times").
 func TestTicketAddReplyLostKeepsUserOnOneTicket(t *testing.T) {
-	rdb, prefix := redistest.Client(t)
-	hook := &lostReply{}
-	rdb.AddHook(hook)
+	rdb, prefix, hook := lostReplyClient(t)
 	s := NewTicketStore(rdb, NewKeyspace(prefix), TicketOptions{})
 	ctx := context.Background()
 	hook.arm(1, isScript(queueAddScript))
@@ -216,9 +214,7 @@ func TestTicketAddReplyLostKeepsUserOnOneTicket(t *testing.T) {
 // claimed (their match goes on), tickets it did not take stay queued, and
 // a take that reaches Redis after its settle takes nothing.
 func TestTicketClaimReplyLost(t *testing.T) {
-	rdb, prefix := redistest.Client(t)
-	hook := &lostReply{}
-	rdb.AddHook(hook)
+	rdb, prefix, hook := lostReplyClient(t)
 	s := NewTicketStore(rdb, NewKeyspace(prefix), TicketOptions{})
 	ctx := context.Background()
 	for i, id := range []string{"a", "b", "c", "d"} {
