@@ -152,14 +152,13 @@ func (g *Gateway) stopCluster() {
 		orphans, err = cl.sessions.Orphan(ctx, g.opts.ShardID)
 		return err != nil, err
 	})
-	switch {
-	case err != nil:
+	if err != nil {
 		// Still listed, this shard is found dead by the others once its
 		// heartbeat stops, and the one that does its chores orphans these
 		// sessions (shardDied): late, but none stays in its lobby for
 		// good, as it would if this shard left the registry now.
 		g.log.Warn("cluster: could not hand the waiting sessions over at shutdown; the other shards take them over when they find this shard dead", "err", err)
-	default:
+	} else {
 		if len(orphans) > 0 {
 			g.log.Info("cluster: sessions waiting for a resume handed over to the other shards", "sessions", len(orphans))
 		}
