@@ -93,17 +93,17 @@ func idleHeapPerPlayer(b *testing.B, n, shards int, redisURL string) float64 {
 			b.Fatal(err)
 		}
 	}
-	fds := make([]int, 0, n)
+	players := make([]*rawPlayer, 0, n)
 	defer func() {
-		for _, fd := range fds {
-			unix.Close(fd)
+		for _, p := range players {
+			unix.Close(p.fd)
 		}
 	}()
 	before := liveHeap()
 	var lobbyID string
 	for i := range n {
 		p := dialPlayer(b, ports[i%shards], toks[i])
-		fds = append(fds, p.fd)
+		players = append(players, p)
 		if i%8 == 0 {
 			d := p.call(b, "lobby.create", map[string]any{"name": "idle", "max_players": 8, "visibility": "public"})
 			lobbyID = d.D.Lobby.ID
@@ -112,9 +112,16 @@ func idleHeapPerPlayer(b *testing.B, n, shards int, redisURL string) float64 {
 		}
 	}
 	toks = nil
-	// As long as the bench's idle workload waits before reading RSS: the
-	// live lobby list's round, the other shard's copies, and two ticks of
-	// the follower's sweep, which compacts documents unused for one.
+	// The players answer the ping that follows their last events (the
+	// shard drops what a pong acknowledges from the replay rings, as a
+	// real client's pong has it do), then wait as long as the bench's idle
+	// workload waits before reading RSS: the live lobby list's round, the
+	// other shard's copies, and two ticks of the follower's sweep, which
+	// compacts documents unused for one.
+	time.Sleep(ackPingAfter)
+	for _, p := range players {
+		p.answerPings(b)
+	}
 	time.Sleep(3 * time.Second)
 	after := liveHeap()
 	if *idleProfile != "" {
@@ -201,6 +208,38 @@ func (p *rawPlayer) read(b *testing.B) {
 	p.in = append(p.in, buf[:n]...)
 }
 
+// ackPingAfter is how long after its last event a player has surely been
+// pinged for an acknowledgement: netcode's default AckDelay (1 s) and a
+// loop tick or two (250 ms each).
+const ackPingAfter = 1500 * time.Millisecond
+
+// answerPings reads what the server has sent, without waiting for more,
+// and answers each ping with a pong echoing its payload, as RFC 6455 asks
+// of every client.
+func (p *rawPlayer) answerPings(b *testing.B) {
+	var buf [4096]byte
+	for {
+		n, _, err := unix.Recvfrom(p.fd, buf[:], unix.MSG_DONTWAIT)
+		if err == unix.EINTR {
+			continue
+		}
+		if n <= 0 || err != nil {
+			break
+		}
+		p.in = append(p.in, buf[:n]...)
+	}
+	for {
+		op, payload, ok := p.nextFrame()
+		if !ok {
+			break
+		}
+		if op == 0x9 { // ping → FIN + pong, masked with a zero key
+			p.write(b, append([]byte{0x8a, 0x80 | byte(len(payload)), 0, 0, 0, 0}, payload...))
+		}
+	}
+	p.in = nil
+}
+
 // reply is what the benchmark reads of a reply.
 type reply struct {
 	Rid uint32 `msgpack:"rid"`
@@ -242,26 +281,33 @@ func (p *rawPlayer) call(b *testing.B, op string, d map[string]any) reply {
 
 // frame takes one complete server frame (unmasked, unfragmented) off in.
 func (p *rawPlayer) frame() ([]byte, bool) {
+	_, payload, ok := p.nextFrame()
+	return payload, ok
+}
+
+// nextFrame is frame with the frame's opcode.
+func (p *rawPlayer) nextFrame() (op byte, payload []byte, ok bool) {
 	if len(p.in) < 2 {
-		return nil, false
+		return 0, nil, false
 	}
+	op = p.in[0] & 0x0f
 	n, h := int(p.in[1]&0x7f), 2
 	switch n {
 	case 126:
 		if len(p.in) < 4 {
-			return nil, false
+			return 0, nil, false
 		}
 		n, h = int(binary.BigEndian.Uint16(p.in[2:])), 4
 	case 127:
 		if len(p.in) < 10 {
-			return nil, false
+			return 0, nil, false
 		}
 		n, h = int(binary.BigEndian.Uint64(p.in[2:])), 10
 	}
 	if len(p.in) < h+n {
-		return nil, false
+		return 0, nil, false
 	}
-	payload := p.in[h : h+n]
+	payload = p.in[h : h+n]
 	p.in = p.in[h+n:]
-	return payload, true
+	return op, payload, true
 }

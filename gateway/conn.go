@@ -130,6 +130,47 @@ func (h handler) OnClose(c *netcode.Conn, code uint16) {
 	h.g.closed(cs)
 }
 
+// PingMark gives the pings to c the seq of the last event written to its
+// session's connection (netcode.Acker). Looked up by user, not through
+// connState.session, which a cluster shard sets off the loop.
+func (h handler) PingMark(c *netcode.Conn) (uint64, bool) {
+	s := h.g.sessionOfConn(c)
+	if s == nil {
+		return 0, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conn != writer(c) {
+		return 0, false
+	}
+	return s.writtenLocked()
+}
+
+// OnAck drops from c's session's ring what its client has read
+// (netcode.Acker): nothing once the session has another connection, whose
+// client may not have read what this one did.
+func (h handler) OnAck(c *netcode.Conn, mark uint64) {
+	s := h.g.sessionOfConn(c)
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.conn == writer(c) {
+		s.ackedLocked(h.g.hub, mark)
+	}
+	s.mu.Unlock()
+}
+
+// sessionOfConn is the session of c's user on this shard, which may be on
+// another connection (the caller checks), or nil.
+func (g *Gateway) sessionOfConn(c *netcode.Conn) *Session {
+	cs, ok := c.Value().(*connState)
+	if !ok {
+		return nil
+	}
+	return g.hub.lookup(cs.id.UserID)
+}
+
 // open starts or resumes the session of a new connection and writes its
 // welcome. The session is registered before the lobby is read, so that no
 // event of the lobby falls between the welcome's view and the session's

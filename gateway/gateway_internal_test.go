@@ -317,3 +317,71 @@ func BenchmarkLobbySendFanout8(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(7*b.N), "ns/delivered")
 }
+
+// What the client acknowledged by answering a ping (OnAck) leaves the
+// ring: a resume from after it still replays what follows, one from
+// before it starts a new session, and a ring acknowledged to its end
+// lets its storage go. A mark beyond what was written drops no more.
+func TestAckedEventsLeaveTheRing(t *testing.T) {
+	g, _ := testGateway(t, 16, 1<<20)
+	w := &recordingWriter{}
+	cs := openFake(g, "u", w, "", 0)
+	s := cs.session
+	for i := range 6 {
+		chatTo(g, fmt.Sprint(i), "u")
+	}
+	s.mu.Lock()
+	s.ackedLocked(g.hub, 3)
+	first, n := s.ring.oldest(), s.ring.n
+	s.mu.Unlock()
+	if first != 4 || n != 3 {
+		t.Fatalf("after an ack of 3 the ring holds %d from %d, want 3 from 4", n, first)
+	}
+	tok := welcomeOf(t, w)["resume_token"].(string)
+	g.closed(cs)
+
+	w2 := &recordingWriter{}
+	cs2 := openFake(g, "u", w2, tok, 3)
+	got := w2.decoded(t)
+	if cs2.session != s || len(got) != 4 || got[1]["seq"].(uint64) != 4 || got[3]["seq"].(uint64) != 6 {
+		t.Fatalf("resume from 3 after an ack of 3: %v", got)
+	}
+
+	s.mu.Lock()
+	s.ackedLocked(g.hub, 1000) // more than was written: bounded by it
+	n, evs := s.ring.n, s.ring.evs
+	s.mu.Unlock()
+	if n != 0 || evs != nil {
+		t.Fatalf("ring of %d (storage %d) after acking all", n, len(evs))
+	}
+	chatTo(g, "after", "u") // numbered on from the last seq
+	if got := w2.decoded(t); got[len(got)-1]["seq"].(uint64) != 7 {
+		t.Fatalf("after the ring emptied: %v", got[len(got)-1])
+	}
+	tok = welcomeOf(t, w2)["resume_token"].(string)
+	g.closed(cs2)
+	cs3 := openFake(g, "u", &recordingWriter{}, tok, 5) // before the ack
+	if cs3.session == s {
+		t.Fatal("resumed from before what the client acknowledged")
+	}
+}
+
+// An event whose frame waits (a cluster shard's delivery record) is not
+// acknowledged by a mark that reaches it: it was never written.
+func TestAckStopsAtWhatWasWritten(t *testing.T) {
+	g, _ := testGateway(t, 16, 1<<20)
+	w := &recordingWriter{}
+	s := openFake(g, "u", w, "", 0).session
+	chatTo(g, "0", "u")
+	chatTo(g, "1", "u")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.numberGatedLocked(g.hub, g.encodeEvent(protocol.EvChat, protocol.ChatEv{Text: "gated"}), true)
+	if written, ok := s.writtenLocked(); !ok || written != 2 {
+		t.Fatalf("written %d %v, want 2 (seq 3 waits)", written, ok)
+	}
+	s.ackedLocked(g.hub, 3)
+	if s.ring.n != 1 || s.ring.oldest() != 3 {
+		t.Fatalf("ring holds %d from %d, want the waiting 3 alone", s.ring.n, s.ring.oldest())
+	}
+}

@@ -135,6 +135,18 @@ func (r *replayRing) appendAfter(after, upTo uint64, dst []ringEntry) []ringEntr
 	return dst
 }
 
+// dropThrough releases the entries up to seq, oldest first, and frees the
+// storage once none is left: an idle session whose client acknowledged its
+// events holds no ring at all.
+func (r *replayRing) dropThrough(pool *eventPool, seq uint64) {
+	for r.n > 0 && r.first <= seq {
+		r.dropOldest(pool)
+	}
+	if r.n == 0 && r.evs != nil {
+		r.reset(pool)
+	}
+}
+
 // reset releases every entry and frees the storage.
 func (r *replayRing) reset(pool *eventPool) {
 	for r.n > 0 {

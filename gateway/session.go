@@ -194,6 +194,34 @@ func (s *Session) writable() uint64 {
 	return s.seq
 }
 
+// writtenLocked is the seq of the last event written to the live
+// connection (false: it is not live, so nothing it answers acknowledges
+// anything). Caller holds s.mu.
+func (s *Session) writtenLocked() (uint64, bool) {
+	if !s.live {
+		return 0, false
+	}
+	if r := s.side; r != nil && r.wait != nil {
+		return r.wait.sent, true
+	}
+	return s.seq, true // without a sessionWait, a live connection has them all
+}
+
+// ackedLocked drops from the ring the events up to mark, which the client
+// has read: it answered a ping queued after them (netcode.Acker). They
+// could only be replayed to a client resuming from before them, which a
+// client that read them never does (docs/protocol.md, "Resume"). The mark
+// is the client's word, so it is bounded by what was written: an event
+// still waiting for its delivery record is never dropped. Caller holds
+// s.mu.
+func (s *Session) ackedLocked(h *hub, mark uint64) {
+	written, ok := s.writtenLocked()
+	if !ok {
+		return
+	}
+	s.ring.dropThrough(&h.pool, min(mark, written))
+}
+
 // wentLive records that the connection has every event up to sent.
 // Caller holds s.mu.
 func (s *Session) wentLive(h *hub, sent uint64) {

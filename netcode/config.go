@@ -49,6 +49,10 @@ type Config struct {
 	// charges it for the capacity it holds, and a queue whose growth it
 	// refuses is a slow consumer (close 1008). nil: no shard-wide bound.
 	Budget *budget.Budget
+	// AckDelay is how long a connection's WriteHead frames must have been
+	// quiet before the server pings it to learn that its peer has read
+	// them (Acker). 0 → 1s.
+	AckDelay time.Duration
 	// Logger receives transport errors that have nobody else to go to.
 	// nil → slog.Default().
 	Logger *slog.Logger
@@ -70,6 +74,7 @@ const (
 const (
 	defaultWriteQueueBytes = 4 << 20
 	defaultCloseTimeout    = 5 * time.Second
+	defaultAckDelay        = time.Second
 )
 
 // withDefaults returns cfg with every zero field set to its default.
@@ -88,6 +93,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.CloseTimeout <= 0 {
 		cfg.CloseTimeout = defaultCloseTimeout
+	}
+	if cfg.AckDelay <= 0 {
+		cfg.AckDelay = defaultAckDelay
 	}
 	if cfg.MaxClosing <= 0 {
 		cfg.MaxClosing = cfg.MaxConnections

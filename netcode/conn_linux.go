@@ -50,6 +50,9 @@ type Conn struct {
 	peerGone  bool // read EOF: the peer closed its side
 	inClosing bool // counted in loop.nClosing
 	moreInput bool // left its loop's again list to move: the next loop reads on
+	// quiet counts the ticks since WriteHead frames were last flushed,
+	// from 1; the loop pings at Server.ackTicks (Acker). 0: no ping owed.
+	quiet uint8
 
 	state atomic.Uint32 // stateOpen, stateClosing, stateClosed; written under mu
 	// want is the index of the loop MoveTo asked for; written under mu.
@@ -66,6 +69,7 @@ type Conn struct {
 	dirty  bool     // on the loop's dirty list: out holds output not yet tried
 	slot   bool     // holds one of Server.slots (until it leaves stateOpen)
 	moving bool     // a move request is on loop's inbox
+	acks   bool     // a WriteHead frame was queued since the loop last flushed (Acker)
 }
 
 // Value returns what Upgrade was given.
@@ -93,8 +97,11 @@ func (c *Conn) WriteParts(head, body []byte) error {
 // a caller that stamps a head per message (the gateway's seq) keeps it on
 // its stack, even behind an interface, where a slice would escape and
 // need a scratch buffer kept per connection or session.
+//
+// Its frames are the ones an Acker learns the peer has read: once they go
+// quiet for Config.AckDelay, the loop pings the connection with a mark.
 func (c *Conn) WriteHead(head [MaxHead]byte, n int, body []byte) error {
-	return c.writeFrame(ws.OpBinary, head[:n], body)
+	return c.writeFrameAck(ws.OpBinary, head[:n], body, true)
 }
 
 // Close starts the close handshake: data already queued goes first, then
@@ -132,6 +139,12 @@ func (c *Conn) Queued() int {
 
 // writeFrame sends one final frame. The header is built on the stack.
 func (c *Conn) writeFrame(op ws.OpCode, head, body []byte) error {
+	return c.writeFrameAck(op, head, body, false)
+}
+
+// writeFrameAck is writeFrame that, when ack is set, has the loop ping the
+// connection once its acknowledged frames go quiet (Acker).
+func (c *Conn) writeFrameAck(op ws.OpCode, head, body []byte, ack bool) error {
 	var hdr [maxServerHeader]byte
 	hn := putHeader(&hdr, op, len(head)+len(body))
 	c.mu.Lock()
@@ -140,6 +153,9 @@ func (c *Conn) writeFrame(op ws.OpCode, head, body []byte) error {
 		return ErrClosed
 	}
 	err := c.sendLocked(hdr[:hn], head, body)
+	if ack && err == nil {
+		c.acks = true
+	}
 	notify := false
 	if err != nil && c.state.Load() == stateOpen {
 		if err == ErrSlowConsumer {

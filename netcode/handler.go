@@ -15,3 +15,26 @@ type Handler interface {
 	// failed without a close handshake.
 	OnClose(c *Conn, code uint16)
 }
+
+// Acker is an optional interface of a Handler that numbers what it writes
+// with WriteHead (the gateway's events) and keeps it until the peer has it
+// (the gateway's replay rings): it learns how far the peer has read.
+//
+// Every ping the server sends carries the mark PingMark gives, and RFC
+// 6455 has the peer echo a ping's payload in its pong; a peer that
+// answers a ping has read every frame queued before it. Besides the
+// heartbeat's pings, a connection whose WriteHead frames went quiet for
+// Config.AckDelay is pinged once, so that what a burst of events left
+// behind is acknowledged within about that long, not a heartbeat later.
+//
+// A pong can be forged, so OnAck may only ever concern the peer itself
+// (what it can be sent again), and must bound the mark by what PingMark
+// could have said. Both run on the connection's loop goroutine.
+type Acker interface {
+	// PingMark is the mark a ping to c carries: the position of what has
+	// been queued to c so far. false: none (the ping carries nothing).
+	PingMark(c *Conn) (mark uint64, ok bool)
+	// OnAck runs for a pong that echoes a mark: c's peer has read what
+	// was queued before the ping that carried it.
+	OnAck(c *Conn, mark uint64)
+}

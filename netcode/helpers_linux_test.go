@@ -28,6 +28,11 @@ type echoHandler struct {
 	closes map[*Conn]int // OnClose calls per conn
 	onMsg  func(c *Conn, msg []byte)
 	noEcho bool
+
+	// As an Acker: mark gives PingMark's answer (nil: none), acked gets
+	// every OnAck's mark.
+	mark  func(c *Conn) (uint64, bool)
+	acked chan uint64
 }
 
 func newEchoHandler() *echoHandler {
@@ -35,6 +40,21 @@ func newEchoHandler() *echoHandler {
 		opened: make(chan *Conn, 1024),
 		closed: make(chan uint16, 1024),
 		closes: make(map[*Conn]int),
+		acked:  make(chan uint64, 1024),
+	}
+}
+
+func (h *echoHandler) PingMark(c *Conn) (uint64, bool) {
+	if h.mark == nil {
+		return 0, false
+	}
+	return h.mark(c)
+}
+
+func (h *echoHandler) OnAck(c *Conn, mark uint64) {
+	select {
+	case h.acked <- mark:
+	default:
 	}
 }
 

@@ -316,6 +316,9 @@ func (l *loop) flushDirty() {
 			continue
 		}
 		c.dirty = false
+		if c.acks { // the quiet period before an ack's ping starts again
+			c.acks, c.quiet = false, 1
+		}
 		failed := false
 		if c.state.Load() != stateClosed && c.out.pending() > 0 && !c.broken {
 			if err := c.flushLocked(); err != nil {

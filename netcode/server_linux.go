@@ -26,6 +26,9 @@ type Server struct {
 	loops []*loop
 	start time.Time // base of the loops' monotonic clock
 	tick  int64     // loop timer period, ns
+	acker Acker     // h, if it is one; nil: pings carry no mark
+	// ackTicks is Config.AckDelay in ticks (1..255: Conn.quiet counts them)
+	ackTicks uint8
 
 	n        atomic.Int64 // connections opened by a loop and not yet closed
 	slots    atomic.Int64 // open connections and upgrades under way (Config.MaxConnections)
@@ -50,6 +53,8 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 	// 1ms and 250ms (a tick costs one scan of the loop's table).
 	t := min(cfg.HeartbeatInterval, cfg.CloseTimeout) / 4
 	s.tick = int64(min(max(t, time.Millisecond), 250*time.Millisecond))
+	s.acker, _ = h.(Acker)
+	s.ackTicks = uint8(min(max((int64(cfg.AckDelay)+s.tick-1)/s.tick, 1), 255))
 	for i := range cfg.Loops {
 		l, err := newLoop(s, i)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -103,6 +104,83 @@ func TestServerHeartbeatKeepsPongingClientAlive(t *testing.T) {
 	}
 	if len(pings) < 3 {
 		t.Fatalf("%d pings in 6 heartbeats", len(pings))
+	}
+}
+
+// Frames written with WriteHead that go quiet for AckDelay get a ping
+// carrying the Acker's mark, and the pong that echoes it reaches OnAck;
+// other writes ask for none.
+func TestAckPingAfterQuietWrites(t *testing.T) {
+	h := newEchoHandler()
+	var mark atomic.Uint64
+	// No mark before the first event: a heartbeat's ping (index 0 is
+	// pinged on the first tick) then carries none.
+	h.mark = func(*Conn) (uint64, bool) { return mark.Load(), mark.Load() > 0 }
+	ts := startServer(t, Config{HeartbeatInterval: time.Hour, AckDelay: 50 * time.Millisecond}, h)
+	c := dial(t, ts) // gorilla's default ping handler echoes the payload
+	sc := ts.waitOpen(t)
+	go func() {
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+
+	_ = sc.Write([]byte("a reply"))
+	select {
+	case m := <-h.acked:
+		t.Fatalf("ack %d after a plain Write", m)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	var head [MaxHead]byte
+	for i := range 3 {
+		mark.Store(uint64(i + 1))
+		if err := sc.WriteHead(head, 4, []byte("event")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case m := <-h.acked:
+		if m != 3 {
+			t.Fatalf("acked %d, want 3", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ack after the events went quiet")
+	}
+	select {
+	case m := <-h.acked:
+		t.Fatalf("a second ack (%d) with nothing new written", m)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// A heartbeat ping carries the mark too; a pong with any other payload
+// acknowledges nothing.
+func TestHeartbeatPingCarriesMark(t *testing.T) {
+	h := newEchoHandler()
+	h.mark = func(*Conn) (uint64, bool) { return 42, true }
+	ts := startServer(t, Config{HeartbeatInterval: 40 * time.Millisecond}, h)
+	c := dial(t, ts)
+	ts.waitOpen(t)
+	if err := c.WriteControl(websocket.PongMessage, []byte("1234567"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case m := <-h.acked:
+		if m != 42 {
+			t.Fatalf("acked %d, want 42", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no ack from the heartbeat's ping")
 	}
 }
 

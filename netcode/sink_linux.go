@@ -1,6 +1,10 @@
 package netcode
 
-import "github.com/gobwas/ws"
+import (
+	"encoding/binary"
+
+	"github.com/gobwas/ws"
+)
 
 // Conn is its own parser sink; these run on the loop goroutine. Every
 // complete frame counts as traffic for the idle rule.
@@ -25,7 +29,13 @@ func (c *Conn) onPing(payload []byte) bool {
 	return c.state.Load() == stateOpen
 }
 
-func (c *Conn) onPong([]byte) bool {
+// onPong hands a pong's echoed mark to the Acker (ping). Any other
+// payload is traffic, nothing more: a pong the peer sent unasked may echo
+// nothing.
+func (c *Conn) onPong(payload []byte) bool {
 	c.active()
-	return true
+	if a := c.loop.srv.acker; a != nil && len(payload) == 8 {
+		a.OnAck(c, binary.BigEndian.Uint64(payload))
+	}
+	return c.state.Load() == stateOpen
 }

@@ -1,6 +1,8 @@
 package netcode
 
 import (
+	"encoding/binary"
+
 	"github.com/gobwas/ws"
 )
 
@@ -40,8 +42,29 @@ func (l *loop) onTick() {
 			l.closeConn(c, CloseGoingAway, "idle timeout")
 			continue
 		}
-		if int64(i)%slots == slot {
-			_ = c.writeFrame(ws.OpPing, nil, nil) // queued; flushDirty writes it this turn
+		switch {
+		case int64(i)%slots == slot: // the heartbeat's ping acknowledges too
+			l.ping(c)
+		case c.quiet == 0:
+		case c.quiet >= l.srv.ackTicks:
+			l.ping(c)
+		default:
+			c.quiet++
 		}
 	}
+}
+
+// ping queues a ping carrying the Acker's mark for c (flushDirty writes it
+// this turn). The mark goes as 8 bytes, big-endian, which the pong echoes.
+func (l *loop) ping(c *Conn) {
+	c.quiet = 0
+	var mark [8]byte
+	n := 0
+	if a := l.srv.acker; a != nil {
+		if m, ok := a.PingMark(c); ok {
+			binary.BigEndian.PutUint64(mark[:], m)
+			n = len(mark)
+		}
+	}
+	_ = c.writeFrame(ws.OpPing, nil, mark[:n])
 }
