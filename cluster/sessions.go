@@ -111,13 +111,17 @@ return redis.call('DEL', KEYS[1])`)
 	// shard that expires it (ExpireOrphan). Returns {1 connected / 2
 	// detached, deadline, session id}, or {0} for a session that moved
 	// on. Run again on an orphan (the chores retried), it answers the same.
+	// No session at all: {3, now, ''}: the key's TTL (the grace) ran out
+	// and the shard did not end the session before it stopped or died
+	// (its timer had not fired yet), so its chores are due now.
 	sessionOrphanScript = newGuardedScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', KEYS[1]) == 0 then return {3, now, ''} end
 if redis.call('HGET', KEYS[1], 'shard') ~= ARGV[1] then return {0} end
 local id = redis.call('HGET', KEYS[1], 'id')
 local dl = redis.call('HGET', KEYS[1], 'dl')
 if dl then return {tonumber(redis.call('HGET', KEYS[1], 'oc')), tonumber(dl), id} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local state, left = 2, redis.call('PTTL', KEYS[1])
 if redis.call('HGET', KEYS[1], 'conn') == '1' or left < 0 then
   state, left = 1, tonumber(ARGV[2])
@@ -277,6 +281,10 @@ type Orphaned struct {
 	// WasConnected: the session was connected when its shard died (its
 	// member still shows connected: the caller shows it disconnected).
 	WasConnected bool
+	// Ended: the user had no session left (its key's TTL, the grace, ran
+	// out before the shard ended it); SessionID is "" and the deadline is
+	// now, so its chores run at the next claim.
+	Ended bool
 }
 
 // Orphan timings. orphanSlack is how long an orphaned session's key
@@ -322,6 +330,13 @@ func decodeOrphan(m string) (Orphaned, bool) {
 // dead): each gets a deadline, the whole grace from now for one that was
 // connected there (docs/protocol.md §5a), what was left of its grace for
 // one already waiting; its players can resume on any shard until then.
+// A user of the shard's set whose session key is gone is an orphan due at
+// once (Ended): its grace ran out in Redis a moment before the shard's
+// timer would have ended it, and the shard stopped or died in between;
+// without this its member stayed in its lobby for good. Its chores are
+// conditional (the leave removes only a member still on deadShard), so a
+// user of the set whose session had ended cleanly costs a leave that
+// finds nothing.
 // Each is recorded in the orphans set, whose due entries some live shard
 // ends (DueOrphans, ExpireOrphan). It returns the orphans. The work is
 // bounded by the dead shard's sessions, in batches of 500; run again after
@@ -352,7 +367,8 @@ func (ss *Sessions) Orphan(ctx context.Context, deadShard string) ([]Orphaned, e
 			state, _ := r[0].(int64)
 			deadline, _ := r[1].(int64)
 			sid, _ := r[2].(string)
-			o := Orphaned{UserID: users[i], SessionID: sid, Shard: deadShard, Deadline: deadline, WasConnected: state == 1}
+			o := Orphaned{UserID: users[i], SessionID: sid, Shard: deadShard, Deadline: deadline,
+				WasConnected: state == 1, Ended: state == 3}
 			out = append(out, o)
 			zs = append(zs, redis.Z{Score: float64(deadline), Member: encodeOrphan(o)})
 		}

@@ -492,3 +492,66 @@ func TestBusFirstCopy(t *testing.T) {
 		t.Fatalf("remembered %d ids (%d listed), want 2", len(b.seen), len(b.seenList))
 	}
 }
+
+// A session whose key's TTL (the grace) ran out before its shard's timer
+// ended it, on a shard that then stops or dies, is an orphan due at once
+// (Ended): its chores run at the next claim. A user who has a session
+// again by then is left alone, at Orphan or at ExpireOrphan.
+func TestOrphanOfASessionWhoseKeyRanOut(t *testing.T) {
+	onEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		ks := NewKeyspace(prefix)
+		ctx := context.Background()
+		a := NewSessions(rdb, ks, "a", 50*time.Millisecond)
+		b := NewSessions(rdb, ks, "b", time.Minute)
+		for _, u := range []string{"u1", "u2", "u3"} {
+			if _, _, err := a.Claim(ctx, u, "s-"+u, "t-"+u); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := a.Detach(ctx, u, "s-"+u, 4); !ok || err != nil {
+				t.Fatalf("Detach %s: %v, %v", u, ok, err)
+			}
+		}
+		waitFor(t, 5*time.Second, "the detached sessions' keys to expire", func() bool {
+			for _, u := range []string{"u1", "u2", "u3"} { // one key a call: a Redis Cluster has them in three slots
+				if n, err := rdb.Exists(ctx, ks.sessionKey(u)).Result(); err != nil || n != 0 {
+					return false
+				}
+			}
+			return true
+		})
+		if _, _, err := b.Claim(ctx, "u2", "s-u2b", "t"); err != nil { // u2 came back on b first
+			t.Fatal(err)
+		}
+		orphans, err := b.Orphan(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(orphans, func(x, y Orphaned) int { return strings.Compare(x.UserID, y.UserID) })
+		if len(orphans) != 2 || orphans[0].UserID != "u1" || orphans[1].UserID != "u3" {
+			t.Fatalf("Orphan = %+v, want u1 and u3", orphans)
+		}
+		for _, o := range orphans {
+			if !o.Ended || o.SessionID != "" || o.WasConnected || o.Shard != "a" {
+				t.Fatalf("orphan %+v: want ended, no session id", o)
+			}
+		}
+		due, err := b.DueOrphans(ctx, 10)
+		if err != nil || len(due) != 2 {
+			t.Fatalf("due at once: %+v, %v", due, err)
+		}
+		if _, _, err := b.Claim(ctx, "u3", "s-u3b", "t"); err != nil { // u3 came back before the chores
+			t.Fatal(err)
+		}
+		for _, o := range due {
+			ended, err := b.ExpireOrphan(ctx, o)
+			if err != nil || ended != (o.UserID == "u1") {
+				t.Fatalf("ExpireOrphan(%s) = %v, %v", o.UserID, ended, err)
+			}
+		}
+		for _, u := range []string{"u2", "u3"} {
+			if s, ok, _ := b.Get(ctx, u); !ok || s.Shard != "b" {
+				t.Fatalf("%s's new session touched: %+v %v", u, s, ok)
+			}
+		}
+	})
+}
