@@ -20,6 +20,14 @@ type Options struct {
 	// duration, so a burst of Enqueues over a huge queue cannot keep the
 	// matcher busy more than a third of the time. Zero: 5 ms.
 	MinGap time.Duration
+	// IdlePoll is how often a queue that was empty at its last pass is
+	// read again by the timer's passes; a wake (an Enqueue on this
+	// Service) reads every queue at once. With shards sharing a ticket
+	// store, reading a queue is a Redis round trip, and empty queues read
+	// every Tick were most of an idle shard's CPU; a first ticket enqueued
+	// on another shard waits up to IdlePoll more to be seen, and a ticket
+	// alone does not match. Zero: 500 ms (never less than Tick).
+	IdlePoll time.Duration
 	// Clock returns the time in unix milliseconds. Zero: the system clock.
 	Clock func() int64
 	// NewID returns a new unique id for a ticket or a match. Zero: 16
@@ -53,6 +61,10 @@ func (o *Options) applyDefaults() {
 	if o.MinGap <= 0 {
 		o.MinGap = 5 * time.Millisecond
 	}
+	if o.IdlePoll <= 0 {
+		o.IdlePoll = 500 * time.Millisecond
+	}
+	o.IdlePoll = max(o.IdlePoll, o.Tick)
 	if o.Clock == nil {
 		o.Clock = func() int64 { return time.Now().UnixMilli() }
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/lobbyd/lobbyd/protocol"
@@ -52,9 +53,12 @@ type Service struct {
 	wake    chan struct{} // capacity 1: "a pass may find something"
 	running atomic.Bool   // a Run is active
 
-	passMu   sync.Mutex // guards matcher and snapshot: one matching pass at a time
+	passMu   sync.Mutex // guards matcher, snapshot and idleUntil: one matching pass at a time
 	matcher  Matcher
 	snapshot []Ticket
+	// idleUntil, per queue, is when a queue found empty may be read again
+	// by a pass that no wake asked for (Options.IdlePoll); zero: now.
+	idleUntil []time.Time
 }
 
 // NewService checks the queues (none: DefaultQueues), applies their
@@ -76,6 +80,8 @@ func NewService(queues []QueueConfig, store TicketStore, lobbies Lobbies, sink S
 		store:  store, lobbies: lobbies, sink: sink, opts: opts,
 		rates: make([]rateWindow, len(qs)),
 		wake:  make(chan struct{}, 1),
+
+		idleUntil: make([]time.Time, len(qs)),
 	}
 	s.queues.Store(&qs)
 	for i, q := range qs {

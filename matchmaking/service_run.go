@@ -8,8 +8,9 @@ import (
 	"github.com/lobbyd/lobbyd/protocol"
 )
 
-// Run is the matching loop: a pass over every queue each Options.Tick, and
-// sooner after an Enqueue, until ctx is done. A pass never starts before
+// Run is the matching loop: a pass over every queue each Options.Tick
+// (a queue found empty only every Options.IdlePoll), and sooner, over
+// every queue, after an Enqueue, until ctx is done. A pass never starts before
 // the previous pass's scan time (snapshot + matcher) has passed again (after
 // an early wake: twice it, and at least MinGap), so scanning takes at most
 // about half a core even over a huge queue that rarely matches. The work
@@ -28,11 +29,13 @@ func (s *Service) Run(ctx context.Context) {
 	defer timer.Stop()
 	var lastEnd time.Time
 	var lastScan time.Duration
+	woken := false // a wake came since the last pass: read every queue
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.wake:
+			woken = true
 			due := lastEnd.Add(max(s.opts.MinGap, 2*lastScan))
 			if due.After(time.Now()) {
 				if due.Before(next) {
@@ -44,7 +47,8 @@ func (s *Service) Run(ctx context.Context) {
 		case <-timer.C:
 		}
 		start := time.Now()
-		lastScan = s.MatchNow(ctx)
+		lastScan = s.matchNow(ctx, woken)
+		woken = false
 		lastEnd = time.Now()
 		wait := max(s.opts.Tick-lastEnd.Sub(start), lastScan)
 		next = lastEnd.Add(wait)
@@ -56,8 +60,13 @@ func (s *Service) Run(ctx context.Context) {
 // timeout_ms are cancelled (reason "timeout"), then the rest are matched,
 // claimed, given a lobby and told. It returns the time spent scanning
 // (snapshots and matcher). Run calls it; tests call it with a fake clock.
-func (s *Service) MatchNow(ctx context.Context) (scan time.Duration) {
+func (s *Service) MatchNow(ctx context.Context) (scan time.Duration) { return s.matchNow(ctx, true) }
+
+// matchNow is MatchNow; unless all is set, it skips the queues found
+// empty less than Options.IdlePoll ago (Service.idleUntil).
+func (s *Service) matchNow(ctx context.Context, all bool) (scan time.Duration) {
 	queues := s.queueList()
+	now := time.Now()
 	for qi := range queues {
 		if ctx.Err() != nil {
 			return scan
@@ -65,9 +74,20 @@ func (s *Service) MatchNow(ctx context.Context) (scan time.Duration) {
 		if !s.opts.Runs(queues[qi].Name) {
 			continue // another shard holds this queue's matcher lease
 		}
+		if !all && s.idle(qi, now) {
+			continue
+		}
 		scan += s.pass(ctx, qi)
 	}
 	return scan
+}
+
+// idle reports whether queue qi was empty at a pass less than
+// Options.IdlePoll before now.
+func (s *Service) idle(qi int, now time.Time) bool {
+	s.passMu.Lock()
+	defer s.passMu.Unlock()
+	return now.Before(s.idleUntil[qi])
 }
 
 // found is a match with copies of its tickets, so that the matcher's
@@ -93,6 +113,10 @@ func (s *Service) pass(ctx context.Context, qi int) time.Duration {
 		return time.Since(scanStart)
 	}
 	s.snapshot = snap
+	s.idleUntil[qi] = time.Time{}
+	if len(snap) == 0 {
+		s.idleUntil[qi] = time.Now().Add(s.opts.IdlePoll)
+	}
 	var expired []Ticket
 	live := snap[:0] // filtered in place: the snapshot is ours
 	for i := range snap {

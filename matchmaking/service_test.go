@@ -576,6 +576,66 @@ func TestServiceRunMatches(t *testing.T) {
 	}
 }
 
+// countingStore counts Waiting calls per queue.
+type countingStore struct {
+	*mm.MemoryStore
+	mu    sync.Mutex
+	reads map[string]int
+}
+
+func (c *countingStore) Waiting(ctx context.Context, q string, dst []mm.Ticket) ([]mm.Ticket, error) {
+	c.mu.Lock()
+	c.reads[q]++
+	c.mu.Unlock()
+	return c.MemoryStore.Waiting(ctx, q, dst)
+}
+
+func (c *countingStore) count(q string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads[q]
+}
+
+// An empty queue is read by the timer's passes only every IdlePoll, not
+// every Tick (on a shard of a cluster each read is a Redis round trip);
+// an Enqueue's wake still reads it at once.
+func TestServiceRunReadsEmptyQueuesSeldom(t *testing.T) {
+	store := &countingStore{MemoryStore: mm.NewMemoryStore(), reads: map[string]int{}}
+	sink := &recSink{ch: make(chan struct{}, 1)}
+	svc, err := mm.NewService(nil, store, &fakeLobbies{of: map[string]protocol.LobbyView{}}, sink,
+		mm.Options{Tick: 5 * time.Millisecond, IdlePoll: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan struct{})
+	go func() { svc.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for i := 0; store.count("duel") == 0; i++ { // the first pass reads it
+		if i == 500 {
+			t.Fatal("no pass within 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // some 40 ticks more
+	if n := store.count("duel"); n != 1 {
+		t.Fatalf("an empty queue read %d times within its idle poll, want once", n)
+	}
+	for _, u := range []string{"a", "b"} {
+		if _, err := svc.Enqueue(ctx, mm.Player{UserID: u}, protocol.Enqueue{Queue: "duel"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.After(5 * time.Second)
+	for len(sink.named(protocol.EvMatched)) < 2 {
+		select {
+		case <-sink.ch:
+		case <-deadline:
+			t.Fatal("an Enqueue's wake did not read the idle queue")
+		}
+	}
+}
+
 func TestNewServiceRejectsBadQueues(t *testing.T) {
 	bad := mm.DefaultQueues()
 	bad[1].Name = bad[0].Name
