@@ -113,6 +113,7 @@ func (h handler) OnClose(c *netcode.Conn, code uint16) {
 	}
 	h.g.metrics.closed(code)
 	cs := c.Value().(*connState)
+	h.g.userMsgs.keep(cs.id.UserID, cs.user, time.Now().UnixNano()) // tidy may have let it go while it drained
 	switch code {
 	case protocol.CloseRateLimited, netcode.CloseProtocolError, netcode.CloseUnsupportedData, netcode.CloseTooLarge:
 		// What a client did: worth a line, but a flood of bad clients must
@@ -294,7 +295,8 @@ func (g *Gateway) closed(cs *connState) {
 	}
 }
 
-// expirySweep closes, with 4001, every connection whose token has expired.
+// expirySweep closes, with 4001, every connection whose token has expired,
+// and tidies the rate limits' tables (bucketTable.tidy).
 // One sweep a tick over the shard's sessions instead of a timer per
 // connection: a runtime timer costs about 200 bytes, which is most of what
 // an idle player would otherwise cost the gateway.
@@ -307,6 +309,11 @@ func (g *Gateway) expirySweep(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			for _, tb := range []*bucketTable{g.userMsgs, g.hsUser, g.hsAddr} {
+				if tb != nil {
+					tb.tidy(now.UnixNano())
+				}
+			}
 			due = g.hub.expired(now, due[:0])
 			for i, c := range due {
 				c.Close(protocol.CloseTokenExpired, "token expired")

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"maps"
 	"net"
 	"sync"
 	"time"
@@ -91,6 +92,7 @@ type bucketTable struct {
 	rate    Rate // changed by a reload (setRate)
 	m       map[string]*sharedBucket
 	sweepAt int // len(m) at which the next insert sweeps
+	peak    int // the most keys m has held (tidy)
 }
 
 const minSweep = 1024
@@ -128,6 +130,50 @@ func (t *bucketTable) sweepLocked(now int64) {
 		}
 	}
 	t.sweepAt = max(2*len(t.m), minSweep)
+}
+
+// tidy drops the buckets that have refilled, and moves what is left to a
+// new map once it is under a quarter of the most the old one held: Go's
+// maps never shrink, and a burst of connects left a bucket and a table
+// slot per player for good, ~60 bytes of an idle player on the three
+// tables (docs/architecture.md, "Memory per idle player"). What is left
+// after a sweep is only the buckets still draining, so a table in its
+// steady state costs a tidy next to nothing. The gateway tidies its tables
+// every 500 ms (expirySweep).
+func (t *bucketTable) tidy(now int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) == 0 {
+		return
+	}
+	t.peak = max(t.peak, len(t.m))
+	t.sweepLocked(now)
+	if t.peak >= minSweep && len(t.m) < t.peak/4 {
+		m := make(map[string]*sharedBucket, len(t.m))
+		maps.Copy(m, t.m)
+		t.m, t.peak = m, len(m)
+	}
+}
+
+// keep puts back b as key's bucket if it is still draining and key has
+// none: a connection holds its user's bucket (connState.user) while tidy
+// may drop it from the table once full, and a client that drained it and
+// reconnects must find it as it left it, not a full one.
+func (t *bucketTable) keep(key string, b *sharedBucket, now int64) {
+	if t == nil || b == nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.m[key]; ok || len(t.m) >= t.maxKeys {
+		return
+	}
+	b.mu.Lock()
+	full := b.b.full(now, t.rate.PerSecond, t.rate.Burst)
+	b.mu.Unlock()
+	if !full {
+		t.m[key] = b
+	}
 }
 
 // allow takes a token from key's bucket; when there is none it returns how

@@ -69,3 +69,46 @@ func TestAddressKey(t *testing.T) {
 		}
 	}
 }
+
+// tidy drops refilled buckets and, once few are left of many, moves them to
+// a map of their own size; keep puts back a draining bucket a connection
+// held after tidy dropped it, so that its user reconnects to it as it was.
+func TestBucketTableTidyAndKeep(t *testing.T) {
+	tb := newBucketTable(Rate{PerSecond: 1, Burst: 2}, 1<<20)
+	now := int64(1e12)
+	held := tb.get("spammer", now) // a connection's bucket, not yet drained
+	for i := range 4000 {
+		tb.allow("k"+strconv.Itoa(i), now)
+	}
+	tb.allow("busy", now)
+	tb.allow("busy", now) // drained
+	tb.tidy(now)          // nothing has refilled yet; the spammer's untouched bucket is full
+	if n := tb.len(); n != 4001 {
+		t.Fatalf("tidy before any refill: %d keys, want 4001", n)
+	}
+	later := now + int64(1500*time.Millisecond) // one token back: "k…" full, "busy" not
+	tb.tidy(later)
+	tb.mu.Lock()
+	_, busy := tb.m["busy"]
+	n, peak := len(tb.m), tb.peak
+	tb.mu.Unlock()
+	if n != 1 || !busy || peak != 1 {
+		t.Fatalf("after tidy: %d keys (busy kept %v), peak %d; want busy alone in a new map", n, busy, peak)
+	}
+	// The spammer's connection drains its bucket after tidy let it go,
+	// then drops: keep puts it back, and the reconnect finds it drained.
+	held.take(later, Rate{PerSecond: 1, Burst: 2})
+	held.take(later, Rate{PerSecond: 1, Burst: 2})
+	tb.keep("spammer", held, later)
+	if tb.get("spammer", later) != held {
+		t.Fatal("a draining bucket was not kept for its user's reconnect")
+	}
+	if ok, _ := tb.allow("spammer", later); ok {
+		t.Fatal("the reconnect found a full bucket")
+	}
+	full := &sharedBucket{}
+	tb.keep("idle", full, later)
+	if tb.len() != 2 {
+		t.Fatalf("a full bucket was kept: %d keys", tb.len())
+	}
+}
