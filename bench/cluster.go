@@ -35,6 +35,7 @@ func clusterCmd(args []string) error {
 	fanN := fs.Int("fanout-n", 800, "relaying players, in lobbies of 8")
 	rate := fs.Float64("rate", 5, "lobby.send messages/s per relaying player")
 	measure := fs.Duration("measure", 3*time.Second, "measured time of each step (max 1m)")
+	pairs := fs.Int("pairs", 3, "same-shard relay measured again this many times on both setups, alternating (the CPU comparison's median); 0: only the first measurement of each")
 	idleWait := fs.Duration("idle-wait", 0, "on the fresh processes, read RSS again this long after the last player connected (0: not)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "bound on the whole run")
 	if err := fs.Parse(args); err != nil {
@@ -83,8 +84,8 @@ func clusterCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	defer mem.Stop() // after the paired same-shard steps
 	err = func() error {
-		defer mem.Stop()
 		if out.memFan, err = load.Fanout(ctx, mem.Target, fan); err != nil {
 			return err
 		}
@@ -120,6 +121,10 @@ func clusterCmd(args []string) error {
 	if out.sameFan, err = load.Fanout(ctx, sameShard, fan); err != nil {
 		return err
 	}
+	if out.samePairs, err = samePairs(ctx, mem.Target, sameShard, fan, *pairs, logf); err != nil {
+		return err
+	}
+	mem.Stop()
 	if out.spreadFan, err = load.Fanout(ctx, spread, fan); err != nil {
 		return err
 	}
@@ -308,6 +313,7 @@ type clusterFigures struct {
 	command, load         string
 	machine               harness.Machine
 	memFan, sameFan       load.FanoutResult
+	samePairs             []cpuPair // the same-shard relay again, alternating
 	spreadFan, spreadChat load.FanoutResult
 	memChurn, spreadChurn load.ChurnResult
 	memIdle, spreadIdle   load.IdleResult
@@ -370,7 +376,14 @@ func (f *clusterFigures) print(w io.Writer, n int) {
 	}
 	if m, s := f.memFan.Fixed.CPUPerMillion, f.sameFan.Fixed.CPUPerMillion; m > 0 {
 		p("")
-		p("Same-shard CPU per delivered message with Redis on: %+.0f%% against the in-memory shard (target: within 10%%).", (s/m-1)*100)
+		if len(f.samePairs) == 0 {
+			p("Same-shard CPU per delivered message with Redis on: %+.0f%% against the in-memory shard (target: within 10%%).", (s/m-1)*100)
+		} else {
+			pairs := append([]cpuPair{{mem: m, cluster: s}}, f.samePairs...)
+			p("Same-shard CPU per delivered message with Redis on: **%+.0f%%** against the in-memory shard, the median of %d pairs (target: within 10%%). "+
+				"The first pair is the two rows above, minutes apart; the others were measured back to back, alternating which setup went first, while all three processes ran: %s.",
+				medianRatio(pairs), len(pairs), describePairs(pairs))
+		}
 	}
 	p("")
 	p("### lobby.create / join / leave (64 groups of 4, closed loop)")
@@ -554,4 +567,67 @@ func (c *twoShards) stop() {
 	}
 	c.shards = nil
 	c.rd.deletePrefix(c.prefix)
+}
+
+// cpuPair is one same-shard relay measurement of each setup: shard CPU s
+// per 1M delivered, the in-memory shard's and the cluster's (both shards).
+type cpuPair struct{ mem, cluster float64 }
+
+// samePairs measures the same-shard relay's step (fan: one rate, which is
+// also the fixed one) n more times on the
+// in-memory shard and on the cluster, alternating which goes first, so
+// that the machine's drift over a run (other processes, the host) weighs
+// on both alike: one step of each, minutes apart, moved by ±15% between
+// runs.
+func samePairs(ctx context.Context, mem, cluster *load.Target, fan load.FanoutConfig, n int, logf func(string, ...any)) ([]cpuPair, error) {
+	out := make([]cpuPair, 0, n)
+	for i := range n {
+		order := []*load.Target{mem, cluster}
+		if i%2 == 0 { // the first pair above ran the in-memory shard first
+			order[0], order[1] = cluster, mem
+		}
+		var pr cpuPair
+		for _, t := range order {
+			r, err := load.Fanout(ctx, t, fan)
+			if err != nil {
+				return nil, err
+			}
+			if t == mem {
+				pr.mem = r.Fixed.CPUPerMillion
+			} else {
+				pr.cluster = r.Fixed.CPUPerMillion
+			}
+		}
+		logf("same-shard pair %d: %.2f s per 1M in memory, %.2f with Redis (%+.0f%%)", i+1, pr.mem, pr.cluster, (pr.cluster/pr.mem-1)*100)
+		out = append(out, pr)
+	}
+	return out, nil
+}
+
+// medianRatio is the median of the pairs' cluster/memory ratios, as a
+// percentage above 1.
+func medianRatio(pairs []cpuPair) float64 {
+	rs := make([]float64, 0, len(pairs))
+	for _, p := range pairs {
+		if p.mem > 0 {
+			rs = append(rs, (p.cluster/p.mem-1)*100)
+		}
+	}
+	if len(rs) == 0 {
+		return 0
+	}
+	sort.Float64s(rs)
+	if len(rs)%2 == 1 {
+		return rs[len(rs)/2]
+	}
+	return (rs[len(rs)/2-1] + rs[len(rs)/2]) / 2
+}
+
+// describePairs lists each pair as "mem → cluster (±x%)".
+func describePairs(pairs []cpuPair) string {
+	parts := make([]string, len(pairs))
+	for i, p := range pairs {
+		parts[i] = fmt.Sprintf("%.2f → %.2f s (%+.0f%%)", p.mem, p.cluster, (p.cluster/p.mem-1)*100)
+	}
+	return strings.Join(parts, ", ")
 }

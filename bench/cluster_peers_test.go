@@ -50,3 +50,18 @@ func TestClusterPeers(t *testing.T) {
 		}
 	}
 }
+
+// The same-shard comparison's headline is the median of the pairs' ratios,
+// each pair read as cluster over memory.
+func TestMedianRatio(t *testing.T) {
+	pairs := []cpuPair{{mem: 10, cluster: 12}, {mem: 10, cluster: 9}, {mem: 20, cluster: 21}}
+	if got := medianRatio(pairs); got < 4.99 || got > 5.01 {
+		t.Fatalf("median %v, want +5 (of +20, -10, +5)", got)
+	}
+	if got := medianRatio(pairs[:2]); got < 4.99 || got > 5.01 {
+		t.Fatalf("median of two %v, want +5 (the mean of +20 and -10)", got)
+	}
+	if got := describePairs(pairs[:1]); got != "10.00 → 12.00 s (+20%)" {
+		t.Fatalf("describePairs: %q", got)
+	}
+}
