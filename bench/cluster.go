@@ -84,24 +84,8 @@ func clusterCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer mem.Stop() // after the paired same-shard steps
-	err = func() error {
-		if out.memFan, err = load.Fanout(ctx, mem.Target, fan); err != nil {
-			return err
-		}
-		if out.memChurn, err = load.Churn(ctx, mem.Target, load.ChurnConfig{Measure: *measure}); err != nil {
-			return err
-		}
-		idle, held, err := load.Idle(ctx, mem.Target, load.IdleConfig{N: *n})
-		if err != nil {
-			return err
-		}
-		defer held.Close()
-		out.memIdle = idle
-		out.memBrowse, err = load.Browse(ctx, mem.Target, held, load.BrowseConfig{Measure: *measure})
-		return err
-	}()
-	if err != nil {
+	defer mem.Stop()
+	if out.memFan, err = load.Fanout(ctx, mem.Target, fan); err != nil {
 		return err
 	}
 
@@ -121,10 +105,31 @@ func clusterCmd(args []string) error {
 	if out.sameFan, err = load.Fanout(ctx, sameShard, fan); err != nil {
 		return err
 	}
+	// Before any other step: each pair's players take over the sessions
+	// the last relay step left in their grace, so no shard is ending
+	// sessions (leaving lobbies) while the other is measured.
 	if out.samePairs, err = samePairs(ctx, mem.Target, sameShard, fan, *pairs, logf); err != nil {
 		return err
 	}
-	mem.Stop()
+
+	// The rest of the in-memory shard's figures, the cluster waiting.
+	err = func() error {
+		defer mem.Stop()
+		if out.memChurn, err = load.Churn(ctx, mem.Target, load.ChurnConfig{Measure: *measure}); err != nil {
+			return err
+		}
+		idle, held, err := load.Idle(ctx, mem.Target, load.IdleConfig{N: *n})
+		if err != nil {
+			return err
+		}
+		defer held.Close()
+		out.memIdle = idle
+		out.memBrowse, err = load.Browse(ctx, mem.Target, held, load.BrowseConfig{Measure: *measure})
+		return err
+	}()
+	if err != nil {
+		return err
+	}
 	if out.spreadFan, err = load.Fanout(ctx, spread, fan); err != nil {
 		return err
 	}
