@@ -451,7 +451,13 @@ func (f *follower) applyOwn(ctx context.Context, m *message, doc *lobby.Doc) {
 		}
 		t.Stop()
 		fl.mu.Lock()
-		if fl.last < end && len(fl.pending) > 0 {
+		// Still short of m's events: read them, whether or not the buffer
+		// is empty now. m may not be in it at all (a full buffer drops a
+		// message, applyLocked), and the read that drained the buffer may
+		// have been made before this commit ran: nothing else would fetch
+		// m's events until a later message revealed the gap, and this
+		// call answers ok.
+		if fl.last < end && !fl.gone {
 			f.catchUpLocked(ctx, fl)
 		}
 	}
