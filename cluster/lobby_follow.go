@@ -123,7 +123,11 @@ type followed struct {
 	// order for the sessions here.
 	gone   bool
 	joined bool
-	cold   bool // the document was not used since the sweep's last tick
+	// lost: a message was dropped (the reorder buffer was full) since the
+	// last read of the log was made; the read in flight, if any, may not
+	// have it, so another follows (drainPendingLocked, fillGap).
+	lost bool
+	cold bool // the document was not used since the sweep's last tick
 }
 
 // compactDoc is a followed lobby's document while nobody uses it, encoded
@@ -529,7 +533,10 @@ func (f *follower) applyLocked(fl *followed, m *message, doc *lobby.Doc) {
 		}
 		// The buffer is full: m's events are in the log, which the gap
 		// timer reads at once, off this goroutine (or, after a failed
-		// read, the sweep on its next tick).
+		// read, the sweep on its next tick). No timer: its read is in
+		// flight, perhaps made before m's commit ran; lost has the
+		// follower read again once it is done.
+		fl.lost = true
 		if fl.gapTimer != nil {
 			fl.gapTimer.Reset(0)
 		}
@@ -570,12 +577,13 @@ func (f *follower) drainPendingLocked(fl *followed) {
 		clear(fl.pending[rest:])
 		fl.pending = fl.pending[:rest]
 	}
-	if len(fl.pending) > 0 && fl.gapTimer == nil && !fl.dirty {
-		// A gap is left after a read: give it its own wait.
+	if (len(fl.pending) > 0 || fl.lost) && fl.gapTimer == nil && !fl.dirty && !fl.gone {
+		// A gap is left after a read, or a dropped message the read may
+		// not have had: give it its own wait.
 		fl.gapTimer = time.AfterFunc(gapWait, func() { f.fillGap(fl) })
 	}
 	if len(fl.pending) == 0 {
-		if fl.gapTimer != nil {
+		if fl.gapTimer != nil && !fl.lost {
 			fl.gapTimer.Stop()
 			fl.gapTimer = nil
 		}
@@ -594,12 +602,13 @@ func (f *follower) drainPendingLocked(fl *followed) {
 func (f *follower) fillGap(fl *followed) {
 	fl.mu.Lock()
 	fl.gapTimer = nil
-	if len(fl.pending) == 0 || fl.pending[0].m.first <= fl.last+1 {
+	if fl.gone || (!fl.lost && (len(fl.pending) == 0 || fl.pending[0].m.first <= fl.last+1)) {
 		f.drainPendingLocked(fl)
 		fl.mu.Unlock()
 		return
 	}
 	after := strconv.FormatUint(fl.last, 10)
+	fl.lost = false // this read has every message dropped so far
 	fl.mu.Unlock()
 	ctx, cancel := context.WithTimeout(f.ctx, followTimeout)
 	l, err := f.s.read(ctx, fl.id, after)
@@ -663,6 +672,7 @@ func (f *follower) catchUpLocked(ctx context.Context, fl *followed) bool {
 		f.s.opts.Logger.Warn("cluster: reading a lobby's log", "lobby", fl.id, "err", err)
 		return false
 	}
+	fl.lost = false // read under the lock: it has every message dropped before
 	f.applyReadLocked(fl, &l)
 	f.drainPendingLocked(fl)
 	return true
@@ -982,7 +992,7 @@ func (f *follower) forgetAll() {
 		fl.mu.Lock()
 		f.setDocLocked(fl, nil, 0)
 		fl.anchored, fl.last, fl.dirty, fl.gone = false, 0, false, true
-		fl.rec, fl.joined, fl.lastDone = nil, false, nil
+		fl.rec, fl.joined, fl.lastDone, fl.lost = nil, false, nil, false
 		clear(fl.pending)
 		fl.pending = fl.pending[:0]
 		f.drainPendingLocked(fl) // nothing held: stops the timer, wakes waiters

@@ -85,3 +85,74 @@ func TestOwnCommitDroppedByFullReorderBuffer(t *testing.T) {
 		t.Fatalf("shard a delivered chats %v when a1's chat was answered ok, want [b1:ghost a1:mine]", got)
 	}
 }
+
+// TestDroppedMessageReadAfterInFlightRead: a message of another shard that
+// finds the reorder buffer full while the read that will drain it is in
+// flight (no gap timer armed) is dropped; that read may have been made
+// before the message's commit ran, so once it has drained the buffer the
+// follower must read the log again, not wait for a later message of the
+// lobby to reveal the hole (never, when nothing follows).
+func TestDroppedMessageReadAfterInFlightRead(t *testing.T) {
+	st, sinks := sharedShards(t, 2)
+	a, b := st[0], st[1]
+	ctx := t.Context()
+	v := mustCreate(t, a, "a1", 8)
+	mustJoin(t, b, "b1", v.ID)
+	sinks[0].waitFor(t, "b1's join on a", func(recs []lobbytest.Rec) bool {
+		return slices.ContainsFunc(recs, func(r lobbytest.Rec) bool { return r.Name == protocol.EvMemberJoined })
+	})
+	fl := a.f.localLobby("a1")
+	if fl == nil {
+		t.Fatal("shard a does not follow a1's lobby")
+	}
+	// A commit shard a never hears of, as in the test above.
+	fl.mu.Lock()
+	d := a.f.docLocked(fl)
+	c := &collector{doc: d}
+	d.Chat(c, "a1", "ghost", a.nowMS())
+	version, last := fl.version, fl.last
+	fl.mu.Unlock()
+	lk := a.lobbyKeysOf(v.ID)
+	res, err := runGuarded(ctx, a.rdb, commitScript, lk.keys,
+		version, eventsOnlyArg, "a", a.channelArg, lk.id, noShardsArg, 1, c.encoded[0]).Int64Slice()
+	if err != nil || len(res) < 2 || res[0] != 1 || uint64(res[1]) != last+1 {
+		t.Fatalf("ghost commit: %v %v (last %d)", res, err, last)
+	}
+	ghost := message{lobbyID: v.ID, first: last + 1, version: version, events: c.events}
+	// The buffer is full and its read is in flight (no timer armed).
+	fl.mu.Lock()
+	for range maxPending {
+		fl.pending = append(fl.pending, pendingMessage{m: ghost})
+	}
+	fl.drained = make(chan struct{})
+	fl.mu.Unlock()
+	// b1's chat reaches shard a meanwhile: dropped.
+	if err := b.Chat(ctx, "b1", "theirs"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		fl.mu.Lock()
+		dropped := len(fl.pending) == maxPending && fl.last == last
+		fl.mu.Unlock()
+		if o, _ := a.rdb.HGet(ctx, a.ks.lobbyDoc(v.ID), "o").Uint64(); o == last+2 && dropped {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("b1's chat was not committed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // its publication has reached a (and was dropped)
+	// The read in flight ends: made before b1's chat, it fills the gap
+	// and drains the buffer (fillGap's end).
+	fl.mu.Lock()
+	a.f.drainPendingLocked(fl)
+	fl.mu.Unlock()
+	sinks[0].waitFor(t, "b1's chat on shard a", func(recs []lobbytest.Rec) bool {
+		return slices.Contains(chatsOf(recs), "b1:theirs")
+	})
+	if got := chatsOf(sinks[0].All()); !slices.Equal(got, []string{"a1:ghost", "b1:theirs"}) {
+		t.Fatalf("shard a delivered chats %v, want [a1:ghost b1:theirs]", got)
+	}
+}
