@@ -367,6 +367,12 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 		if err != nil {
 			return res, false, err
 		}
+		if !ok {
+			// Not an error (docs/protocol.md, "Resume"), but the one way
+			// to resumed: false that said nothing: an e2e failure could
+			// not tell it from the others.
+			g.log.Info("cluster: resume refused by the session directory (token unknown, spent or expired, or an orphan past its deadline); a new session", "user_id", uid)
+		}
 		if ok {
 			if prev.Shard == g.opts.ShardID {
 				if res, ok := g.hub.attachResumed(cs, c, prev.ID, next); ok {
