@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -370,8 +371,9 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 		if !ok {
 			// Not an error (docs/protocol.md, "Resume"), but the one way
 			// to resumed: false that said nothing: an e2e failure could
-			// not tell it from the others.
-			g.log.Info("cluster: resume refused by the session directory (token unknown, spent or expired, or an orphan past its deadline); a new session", "user_id", uid)
+			// not tell it from the others. Limited: a Redis restarted
+			// empty refuses every player's resume at once.
+			g.logLimited(logResumeRefused, slog.LevelInfo, "cluster: resume refused by the session directory (token unknown, spent or expired, or an orphan past its deadline); a new session", "user_id", uid)
 		}
 		if ok {
 			if prev.Shard == g.opts.ShardID {

@@ -15,14 +15,15 @@ import (
 // a flood of one (bad tokens from a botnet) neither floods the log nor
 // hides the others (a store failing).
 const (
-	logRefused      = "handshake_refused" // a /ws handshake turned down
-	logAbuseClose   = "abuse_close"       // a connection closed for what its client did (4008, 1002, 1003, 1009)
-	logRequestError = "request_failed"    // a request that failed on our side (internal)
-	logStoreError   = "store_failed"      // a store call on a session's path failed
-	logHTTPError    = "http_failed"       // an HTTP request that failed on our side
+	logRefused       = "handshake_refused" // a /ws handshake turned down
+	logAbuseClose    = "abuse_close"       // a connection closed for what its client did (4008, 1002, 1003, 1009)
+	logRequestError  = "request_failed"    // a request that failed on our side (internal)
+	logStoreError    = "store_failed"      // a store call on a session's path failed
+	logHTTPError     = "http_failed"       // an HTTP request that failed on our side
+	logResumeRefused = "resume_refused"    // a resume the cluster's session directory turned down
 )
 
-var logKinds = []string{logRefused, logAbuseClose, logRequestError, logStoreError, logHTTPError}
+var logKinds = []string{logRefused, logAbuseClose, logRequestError, logStoreError, logHTTPError, logResumeRefused}
 
 // Each kind may write logBurst lines per logWindow; what is held back is
 // counted, reported by the next line written (dropped_since_last_line) and
