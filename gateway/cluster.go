@@ -414,7 +414,8 @@ func (g *Gateway) clusterAttach(ctx context.Context, cs *connState, c writer) (r
 					if res, ok := g.hub.adopt(cs, c, prev.ID, next, ring); ok {
 						return res, true, nil
 					}
-					g.log.Info("cluster: a handed-over session could not be adopted; a new session", "user_id", uid, "from_shard", prev.Shard)
+					g.log.Info("cluster: resume of a handed-over session that could not be adopted (its ring does not reach back to last_seq, or does not decode); a new session",
+						"user_id", uid, "from_shard", prev.Shard, "last_seq", cs.lastSeq())
 				} else if err == nil {
 					// The shard answered that it does not hold the session
 					// (ended there, or handed to another resume meanwhile).
