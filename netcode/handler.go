@@ -20,12 +20,16 @@ type Handler interface {
 // with WriteHead (the gateway's events) and keeps it until the peer has it
 // (the gateway's replay rings): it learns how far the peer has read.
 //
-// Every ping the server sends carries the mark PingMark gives, and RFC
-// 6455 has the peer echo a ping's payload in its pong; a peer that
-// answers a ping has read every frame queued before it. Besides the
-// heartbeat's pings, a connection whose WriteHead frames went quiet for
-// Config.AckDelay is pinged once, so that what a burst of events left
-// behind is acknowledged within about that long, not a heartbeat later.
+// A ping carries the mark PingMark gives, and RFC 6455 has the peer echo
+// a ping's payload in its pong; a peer that answers a ping has read every
+// frame queued before it. Only a connection whose WriteHead frames have
+// been quiet for Config.AckDelay gets a mark, so that what a pong
+// acknowledges was written at least that long before (a peer that counts
+// what it has handled, not read, has had that long). Besides the
+// heartbeat's pings, such a connection is pinged once as its writes go
+// quiet, so that what a burst of events left behind is acknowledged about
+// AckDelay after it, not a heartbeat later; a connection whose writes never
+// pause for that long is never acknowledged.
 //
 // A pong can be forged, so OnAck may only ever concern the peer itself
 // (what it can be sent again), and must bound the mark by what PingMark

@@ -184,6 +184,49 @@ func TestHeartbeatPingCarriesMark(t *testing.T) {
 	}
 }
 
+// A heartbeat's ping to a connection whose acknowledged writes have not
+// been quiet for AckDelay carries no mark: a pong never acknowledges an
+// event written a moment before.
+func TestHeartbeatPingDuringWritesCarriesNoMark(t *testing.T) {
+	h := newEchoHandler()
+	var written atomic.Bool // a mark from the first write on: a ping before it has none anyway
+	h.mark = func(*Conn) (uint64, bool) { return 7, written.Load() }
+	ts := startServer(t, Config{HeartbeatInterval: 40 * time.Millisecond, AckDelay: time.Hour}, h)
+	c := dial(t, ts)
+	sc := ts.waitOpen(t)
+	pings := make(chan string, 100)
+	c.SetPingHandler(func(s string) error {
+		pings <- s
+		return c.WriteControl(websocket.PongMessage, []byte(s), time.Now().Add(time.Second))
+	})
+	go func() {
+		for {
+			if _, _, err := c.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	var head [MaxHead]byte
+	if err := sc.WriteHead(head, 4, []byte("event")); err != nil {
+		t.Fatal(err)
+	}
+	written.Store(true) // after: the write is queued (acks) or flushed (quiet) by now
+	deadline := time.After(5 * time.Second)
+	for got := 0; got < 3; {
+		select {
+		case p := <-pings:
+			if p != "" {
+				t.Fatalf("a heartbeat ping carried %q while the writes were not quiet", p)
+			}
+			got++
+		case m := <-h.acked:
+			t.Fatalf("acked %d", m)
+		case <-deadline:
+			t.Fatal("no heartbeat pings")
+		}
+	}
+}
+
 func TestIdleTimeout(t *testing.T) {
 	ts := startServer(t, Config{HeartbeatInterval: 30 * time.Millisecond}, newEchoHandler())
 	nc, br := rawDial(t, ts.addr, nil) // never answers pings

@@ -42,29 +42,37 @@ func (l *loop) onTick() {
 			l.closeConn(c, CloseGoingAway, "idle timeout")
 			continue
 		}
-		switch {
-		case int64(i)%slots == slot: // the heartbeat's ping acknowledges too
-			l.ping(c)
-		case c.quiet == 0:
-		case c.quiet >= l.srv.ackTicks:
-			l.ping(c)
-		default:
+		if c.quiet > 0 && c.quiet < l.srv.ackTicks {
 			c.quiet++
+		}
+		switch {
+		case c.quiet >= l.srv.ackTicks: // acknowledged writes quiet for AckDelay
+			c.quiet = 0
+			l.ping(c, true)
+		case int64(i)%slots == slot: // the heartbeat's
+			l.ping(c, c.quiet == 0)
 		}
 	}
 }
 
-// ping queues a ping carrying the Acker's mark for c (flushDirty writes it
-// this turn). The mark goes as 8 bytes, big-endian, which the pong echoes.
-func (l *loop) ping(c *Conn) {
-	c.quiet = 0
-	var mark [8]byte
+// ping queues a ping (flushDirty writes it this turn); with mark, one that
+// carries the Acker's mark for c, as 8 bytes, big-endian, which the pong
+// echoes. Only a connection whose acknowledged writes have been quiet for
+// AckDelay gets a mark, so that what a pong acknowledges was written at
+// least that long before: a client that hands what it reads to a queue
+// and counts an event when it has handled it has had that long to handle
+// it (docs/protocol.md, "Resume").
+func (l *loop) ping(c *Conn, mark bool) {
+	var payload [8]byte
 	n := 0
-	if a := l.srv.acker; a != nil {
-		if m, ok := a.PingMark(c); ok {
-			binary.BigEndian.PutUint64(mark[:], m)
-			n = len(mark)
+	if a := l.srv.acker; a != nil && mark {
+		c.mu.Lock()
+		fresh := c.acks // queued since the last flush: not quiet at all
+		c.mu.Unlock()
+		if m, ok := a.PingMark(c); ok && !fresh {
+			binary.BigEndian.PutUint64(payload[:], m)
+			n = len(payload)
 		}
 	}
-	_ = c.writeFrame(ws.OpPing, nil, mark[:n])
+	_ = c.writeFrame(ws.OpPing, nil, payload[:n])
 }
