@@ -176,6 +176,38 @@ func (c *Conn) writeFrameAck(op ws.OpCode, head, body []byte, ack bool) error {
 	return err
 }
 
+// writeControl sends a ping or a pong the loop makes. When nothing is
+// queued it goes to the socket at once, as a close frame does, and takes
+// no write ring: an ack ping goes to every connection whose events went
+// quiet in the same tick (after a connect burst, thousands), and through
+// the queue each held a 4 KiB pooled ring until the turn's flush, which
+// left ~450 bytes of RSS a player on an idle shard (docs/architecture.md,
+// "Memory per idle player"). Loop goroutine only.
+func (c *Conn) writeControl(op ws.OpCode, payload []byte) error {
+	c.mu.Lock()
+	if c.state.Load() != stateOpen || c.out.pending() > 0 || c.broken {
+		c.mu.Unlock()
+		return c.writeFrame(op, nil, payload)
+	}
+	var hdr [maxServerHeader]byte
+	hn := putHeader(&hdr, op, len(payload))
+	n, err := writev(c.fd, hdr[:hn], payload, nil)
+	if err != nil {
+		c.failLocked()
+		l := c.loop
+		c.mu.Unlock()
+		l.notifyClose(c)
+		return err
+	}
+	if n < hn+len(payload) { // EAGAIN or short: the rest waits its turn
+		a, b, _ := skip3(hdr[:hn], payload, nil, n)
+		c.out.pushUnit(a, b, c.srv.cfg.Budget)
+		c.markDirtyLocked()
+	}
+	c.mu.Unlock()
+	return nil
+}
+
 // sendLocked queues a||b||d and puts the connection on its loop's dirty
 // list; the loop writes everything a connection gathered in one turn with
 // one syscall (flushDirty). It does not check the state. ErrSlowConsumer:

@@ -25,7 +25,7 @@ func (c *Conn) onMessage(msg []byte) bool {
 
 func (c *Conn) onPing(payload []byte) bool {
 	c.active()
-	_ = c.writeFrame(ws.OpPong, nil, payload) // a failure closes the conn
+	_ = c.writeControl(ws.OpPong, payload) // a failure closes the conn
 	return c.state.Load() == stateOpen
 }
 

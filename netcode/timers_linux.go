@@ -55,7 +55,7 @@ func (l *loop) onTick() {
 	}
 }
 
-// ping queues a ping (flushDirty writes it this turn); with mark, one that
+// ping sends a ping (writeControl); with mark, one that
 // carries the Acker's mark for c, as 8 bytes, big-endian, which the pong
 // echoes. Only a connection whose acknowledged writes have been quiet for
 // AckDelay gets a mark, so that what a pong acknowledges was written at
@@ -74,5 +74,5 @@ func (l *loop) ping(c *Conn, mark bool) {
 			n = len(payload)
 		}
 	}
-	_ = c.writeFrame(ws.OpPing, nil, payload[:n])
+	_ = c.writeControl(ws.OpPing, payload[:n])
 }
