@@ -19,44 +19,8 @@ import (
 // whenever a later message of the lobby happens to reveal the gap (never,
 // when nothing follows).
 func TestOwnCommitDroppedByFullReorderBuffer(t *testing.T) {
-	st, sinks := sharedShards(t, 2)
-	a, b := st[0], st[1]
+	a, _, sinks, v, fl, last := ghostInFullBuffer(t, "b1")
 	ctx := t.Context()
-	v := mustCreate(t, a, "a1", 8)
-	mustJoin(t, b, "b1", v.ID)
-	sinks[0].waitFor(t, "b1's join on a", func(recs []lobbytest.Rec) bool {
-		return slices.ContainsFunc(recs, func(r lobbytest.Rec) bool { return r.Name == protocol.EvMemberJoined })
-	})
-	fl := a.f.localLobby("a1")
-	if fl == nil {
-		t.Fatal("shard a does not follow a1's lobby")
-	}
-
-	// A commit shard a never hears of: run as if by a (the script does
-	// not publish to the acting shard), so a has a gap before its next
-	// own commit, as when a publication was lost with a Redis restart.
-	fl.mu.Lock()
-	d := a.f.docLocked(fl)
-	c := &collector{doc: d}
-	d.Chat(c, "b1", "ghost", a.nowMS())
-	version, last := fl.version, fl.last
-	fl.mu.Unlock()
-	lk := a.lobbyKeysOf(v.ID)
-	res, err := runGuarded(ctx, a.rdb, commitScript, lk.keys,
-		version, eventsOnlyArg, "a", a.channelArg, lk.id, noShardsArg, 1, c.encoded[0]).Int64Slice()
-	if err != nil || len(res) < 2 || res[0] != 1 || uint64(res[1]) != last+1 {
-		t.Fatalf("ghost commit: %v %v (last %d)", res, err, last)
-	}
-	ghost := message{lobbyID: v.ID, first: last + 1, version: version, events: c.events}
-
-	// The reorder buffer is full of that message (copies: the same
-	// offset), and no gap timer is armed: its read is in flight.
-	fl.mu.Lock()
-	for range maxPending {
-		fl.pending = append(fl.pending, pendingMessage{m: ghost})
-	}
-	fl.drained = make(chan struct{})
-	fl.mu.Unlock()
 
 	// That read ends while a1's chat waits for the buffer to drain: it
 	// was made before the chat ran, so it fills the gap and drains the
@@ -93,39 +57,8 @@ func TestOwnCommitDroppedByFullReorderBuffer(t *testing.T) {
 // follower must read the log again, not wait for a later message of the
 // lobby to reveal the hole (never, when nothing follows).
 func TestDroppedMessageReadAfterInFlightRead(t *testing.T) {
-	st, sinks := sharedShards(t, 2)
-	a, b := st[0], st[1]
+	a, b, sinks, v, fl, last := ghostInFullBuffer(t, "a1")
 	ctx := t.Context()
-	v := mustCreate(t, a, "a1", 8)
-	mustJoin(t, b, "b1", v.ID)
-	sinks[0].waitFor(t, "b1's join on a", func(recs []lobbytest.Rec) bool {
-		return slices.ContainsFunc(recs, func(r lobbytest.Rec) bool { return r.Name == protocol.EvMemberJoined })
-	})
-	fl := a.f.localLobby("a1")
-	if fl == nil {
-		t.Fatal("shard a does not follow a1's lobby")
-	}
-	// A commit shard a never hears of, as in the test above.
-	fl.mu.Lock()
-	d := a.f.docLocked(fl)
-	c := &collector{doc: d}
-	d.Chat(c, "a1", "ghost", a.nowMS())
-	version, last := fl.version, fl.last
-	fl.mu.Unlock()
-	lk := a.lobbyKeysOf(v.ID)
-	res, err := runGuarded(ctx, a.rdb, commitScript, lk.keys,
-		version, eventsOnlyArg, "a", a.channelArg, lk.id, noShardsArg, 1, c.encoded[0]).Int64Slice()
-	if err != nil || len(res) < 2 || res[0] != 1 || uint64(res[1]) != last+1 {
-		t.Fatalf("ghost commit: %v %v (last %d)", res, err, last)
-	}
-	ghost := message{lobbyID: v.ID, first: last + 1, version: version, events: c.events}
-	// The buffer is full and its read is in flight (no timer armed).
-	fl.mu.Lock()
-	for range maxPending {
-		fl.pending = append(fl.pending, pendingMessage{m: ghost})
-	}
-	fl.drained = make(chan struct{})
-	fl.mu.Unlock()
 	// b1's chat reaches shard a meanwhile: dropped.
 	if err := b.Chat(ctx, "b1", "theirs"); err != nil {
 		t.Fatal(err)
@@ -155,4 +88,46 @@ func TestDroppedMessageReadAfterInFlightRead(t *testing.T) {
 	if got := chatsOf(sinks[0].All()); !slices.Equal(got, []string{"a1:ghost", "b1:theirs"}) {
 		t.Fatalf("shard a delivered chats %v, want [a1:ghost b1:theirs]", got)
 	}
+}
+
+// ghostInFullBuffer is a lobby of a1 on shard a that b1 joined on shard
+// b, with a chat by author committed as if by a (the script does not
+// publish to the acting shard), so that a never hears of it and has a gap
+// before the lobby's next message, as when a publication was lost with a
+// Redis restart; then a's reorder buffer is filled with copies of that
+// message (one offset) and no gap timer is armed: the read that will
+// drain it is in flight. It returns the shards, their sinks, the lobby,
+// a's entry for it and the offset a had before the ghost.
+func ghostInFullBuffer(t *testing.T, author string) (a, b *LobbyStore, sinks []*notifySink, v protocol.LobbyView, fl *followed, last uint64) {
+	t.Helper()
+	st, sinks := sharedShards(t, 2)
+	a, b = st[0], st[1]
+	v = mustCreate(t, a, "a1", 8)
+	mustJoin(t, b, "b1", v.ID)
+	sinks[0].waitFor(t, "b1's join on a", func(recs []lobbytest.Rec) bool {
+		return slices.ContainsFunc(recs, func(r lobbytest.Rec) bool { return r.Name == protocol.EvMemberJoined })
+	})
+	if fl = a.f.localLobby("a1"); fl == nil {
+		t.Fatal("shard a does not follow a1's lobby")
+	}
+	fl.mu.Lock()
+	d := a.f.docLocked(fl)
+	c := &collector{doc: d}
+	d.Chat(c, author, "ghost", a.nowMS())
+	version, last := fl.version, fl.last
+	fl.mu.Unlock()
+	lk := a.lobbyKeysOf(v.ID)
+	res, err := runGuarded(t.Context(), a.rdb, commitScript, lk.keys,
+		version, eventsOnlyArg, "a", a.channelArg, lk.id, noShardsArg, 1, c.encoded[0]).Int64Slice()
+	if err != nil || len(res) < 2 || res[0] != 1 || uint64(res[1]) != last+1 {
+		t.Fatalf("ghost commit: %v %v (last %d)", res, err, last)
+	}
+	ghost := message{lobbyID: v.ID, first: last + 1, version: version, events: c.events}
+	fl.mu.Lock()
+	for range maxPending {
+		fl.pending = append(fl.pending, pendingMessage{m: ghost})
+	}
+	fl.drained = make(chan struct{})
+	fl.mu.Unlock()
+	return a, b, sinks, v, fl, last
 }

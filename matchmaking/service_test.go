@@ -557,10 +557,24 @@ func TestServiceRunMatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := runService(t, svc)
+	duelMatchedByRun(ctx, t, svc, sink, "Run did not match two waiting duel players")
+}
+
+// runService runs svc's matching loop until the test ends; its context
+// is the loop's.
+func runService(t *testing.T, svc *mm.Service) context.Context {
 	ctx, cancel := context.WithCancel(bg)
 	done := make(chan struct{})
 	go func() { svc.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ctx
+}
+
+// duelMatchedByRun enqueues players a and b in duel and waits for the
+// running matcher to tell both mm.matched; failing that, it fails with why.
+func duelMatchedByRun(ctx context.Context, t *testing.T, svc *mm.Service, sink *recSink, why string) {
+	t.Helper()
 	for _, u := range []string{"a", "b"} {
 		if _, err := svc.Enqueue(ctx, mm.Player{UserID: u}, protocol.Enqueue{Queue: "duel"}); err != nil {
 			t.Fatal(err)
@@ -571,7 +585,7 @@ func TestServiceRunMatches(t *testing.T) {
 		select {
 		case <-sink.ch:
 		case <-deadline:
-			t.Fatal("Run did not match two waiting duel players")
+			t.Fatal(why)
 		}
 	}
 }
@@ -607,10 +621,7 @@ func TestServiceRunReadsEmptyQueuesSeldom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(bg)
-	done := make(chan struct{})
-	go func() { svc.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	ctx := runService(t, svc)
 	for i := 0; store.count("duel") == 0; i++ { // the first pass reads it
 		if i == 500 {
 			t.Fatal("no pass within 5 s")
@@ -621,19 +632,7 @@ func TestServiceRunReadsEmptyQueuesSeldom(t *testing.T) {
 	if n := store.count("duel"); n != 1 {
 		t.Fatalf("an empty queue read %d times within its idle poll, want once", n)
 	}
-	for _, u := range []string{"a", "b"} {
-		if _, err := svc.Enqueue(ctx, mm.Player{UserID: u}, protocol.Enqueue{Queue: "duel"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	deadline := time.After(5 * time.Second)
-	for len(sink.named(protocol.EvMatched)) < 2 {
-		select {
-		case <-sink.ch:
-		case <-deadline:
-			t.Fatal("an Enqueue's wake did not read the idle queue")
-		}
-	}
+	duelMatchedByRun(ctx, t, svc, sink, "an Enqueue's wake did not read the idle queue")
 }
 
 func TestNewServiceRejectsBadQueues(t *testing.T) {
