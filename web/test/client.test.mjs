@@ -132,7 +132,13 @@ test("the TCP connection dropped mid-traffic: every chat exactly once, in order"
   }
   pinging = false;
   await pinger;
-  await eventually(() => ra.chats.length >= n, "every chat at a");
+  await eventually(() => ra.chats.length >= n, "every chat at a").catch((e) => {
+    // What a failure in CI needs to tell a lost resume from a slow one.
+    throw new Error(
+      `${e.message}: ${ra.chats.length} of ${n}, resumed ${ra.resumed} times, ` +
+        `resets ${JSON.stringify(ra.resets)}, gaps ${JSON.stringify(ra.gaps)}`,
+    );
+  });
   assert.deepEqual(ra.chats, want);
   assert.ok(ra.resumed >= 1, "resumed after the cuts");
   assert.equal(ra.resets.length, 0);
