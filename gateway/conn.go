@@ -205,6 +205,11 @@ func (g *Gateway) open(c writer, cs *connState) {
 		defer cancel()
 	} else {
 		res = g.hub.attach(cs, c)
+		if r := res.refused; r != nil {
+			g.logLimited(logResumeRefused, slog.LevelInfo, "resume refused; a new session", "user_id", cs.id.UserID,
+				"token_ok", r.token, "closed", r.closed, "holding", r.holding, "last_seq", r.lastSeq,
+				"session_seq", r.seq, "replay_from", r.oldest, "replay_kept", r.kept)
+		}
 	}
 	cs.session = res.session
 	if cs.resumeToken() != "" {

@@ -120,8 +120,9 @@ func (h *hub) fanOutTogether(to [][]string, evs []*eventBuf) []int {
 type attachResult struct {
 	session  *Session
 	resumed  bool
-	token    string // the session's new resume token, for the welcome
-	replaced writer // the user's previous connection, to close with 4009
+	token    string         // the session's new resume token, for the welcome
+	replaced writer         // the user's previous connection, to close with 4009
+	refused  *refusedResume // a resume asked for and not honoured; nil: none
 }
 
 // attach registers a new connection with a session: the one its resume
@@ -136,7 +137,8 @@ func (h *hub) attach(cs *connState, conn writer) attachResult {
 	old := h.byUser[uid]
 	if old != nil && cs.resumeToken() != "" {
 		old.mu.Lock()
-		if tokenIs(old.resumeKey, cs.resumeToken()) && !old.closed && !old.holding && old.canReplayFrom(cs.lastSeq()) {
+		token := tokenIs(old.resumeKey, cs.resumeToken())
+		if token && !old.closed && !old.holding && old.canReplayFrom(cs.lastSeq()) {
 			res := attachResult{session: old, resumed: true, replaced: old.conn}
 			old.resumeKey, res.token = newResumeKey()
 			if old.grace != nil {
@@ -148,11 +150,29 @@ func (h *hub) attach(cs *connState, conn writer) attachResult {
 			old.mu.Unlock()
 			return res
 		}
+		res := attachResult{refused: &refusedResume{token: token, closed: old.closed, holding: old.holding,
+			lastSeq: cs.lastSeq(), seq: old.seq, oldest: old.ring.oldest(), kept: int(old.ring.n)}}
 		old.mu.Unlock()
+		return h.attachNewLocked(cs, conn, old, res)
 	}
+	return h.attachNewLocked(cs, conn, old, attachResult{})
+}
 
+// refusedResume is why a resume with a token was not honoured, for the
+// log line the caller writes (what a resumed: false in a test or in the
+// field is traced back by).
+type refusedResume struct {
+	token, closed, holding bool
+	lastSeq, seq, oldest   uint64
+	kept                   int
+}
+
+// attachNewLocked starts a new session for the connection, ending old
+// (the user's session until now, or nil). Caller holds h.mu.
+func (h *hub) attachNewLocked(cs *connState, conn writer, old *Session, res attachResult) attachResult {
+	uid := cs.id.UserID
 	s := &Session{id: randomID(16), userID: uid, name: cs.id.Name, conn: conn, cs: cs, holding: true}
-	res := attachResult{session: s}
+	res.session = s
 	s.resumeKey, res.token = newResumeKey()
 	if old != nil {
 		old.mu.Lock()

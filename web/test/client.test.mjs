@@ -136,7 +136,8 @@ test("the TCP connection dropped mid-traffic: every chat exactly once, in order"
     // What a failure in CI needs to tell a lost resume from a slow one.
     throw new Error(
       `${e.message}: ${ra.chats.length} of ${n}, resumed ${ra.resumed} times, ` +
-        `resets ${JSON.stringify(ra.resets)}, gaps ${JSON.stringify(ra.gaps)}`,
+        `resets ${JSON.stringify(ra.resets)}, gaps ${JSON.stringify(ra.gaps)}; lobbyd: ` +
+        s.log().split("\n").filter((l) => l.includes("resume")).slice(-5).join(" | "),
     );
   });
   assert.deepEqual(ra.chats, want);
