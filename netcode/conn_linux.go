@@ -191,7 +191,7 @@ func (c *Conn) writeControl(op ws.OpCode, payload []byte) error {
 	}
 	var hdr [maxServerHeader]byte
 	hn := putHeader(&hdr, op, len(payload))
-	n, err := writev(c.fd, hdr[:hn], payload, nil)
+	queued, err := c.sendNowLocked(hdr[:hn], payload)
 	if err != nil {
 		c.failLocked()
 		l := c.loop
@@ -199,13 +199,27 @@ func (c *Conn) writeControl(op ws.OpCode, payload []byte) error {
 		l.notifyClose(c)
 		return err
 	}
-	if n < hn+len(payload) { // EAGAIN or short: the rest waits its turn
-		a, b, _ := skip3(hdr[:hn], payload, nil, n)
-		c.out.pushUnit(a, b, c.srv.cfg.Budget)
+	if queued {
 		c.markDirtyLocked()
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// sendNowLocked writes the frame a||b to the socket of a connection with
+// nothing queued; what the socket does not take (EAGAIN, short write) is
+// queued as one unit, and queued reports it. Caller holds c.mu.
+func (c *Conn) sendNowLocked(a, b []byte) (queued bool, err error) {
+	n, err := writev(c.fd, a, b, nil)
+	if err != nil {
+		return false, err
+	}
+	if n == len(a)+len(b) {
+		return false, nil
+	}
+	a, b, _ = skip3(a, b, nil, n)
+	c.out.pushUnit(a, b, c.srv.cfg.Budget)
+	return true, nil
 }
 
 // sendLocked queues a||b||d and puts the connection on its loop's dirty
@@ -260,16 +274,9 @@ func (c *Conn) startCloseLocked(code uint16, reason string) bool {
 	hn := putHeader(&hdr, ws.OpClose, pn)
 	bud := c.srv.cfg.Budget
 	if c.out.pending() == 0 {
-		n, err := writev(c.fd, hdr[:hn], payload[:pn], nil)
-		if err != nil {
+		if _, err := c.sendNowLocked(hdr[:hn], payload[:pn]); err != nil {
 			c.broken = true
-			return true
 		}
-		if n == hn+pn {
-			return true
-		}
-		a, b, _ := skip3(hdr[:hn], payload[:pn], nil, n)
-		c.out.pushUnit(a, b, bud)
 		return true
 	}
 	// The close frame may take the queue up to 127 bytes over its bound,

@@ -317,7 +317,10 @@ func (l *loop) flushDirty() {
 		}
 		c.dirty = false
 		if c.acks { // the quiet period before an ack's ping starts again
-			c.acks, c.quiet = false, 1
+			c.acks = false
+			if l.srv.acker != nil { // nobody to ask for a mark: no ping owed
+				c.quiet = 1
+			}
 		}
 		failed := false
 		if c.state.Load() != stateClosed && c.out.pending() > 0 && !c.broken {
