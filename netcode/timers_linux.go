@@ -69,9 +69,11 @@ func (l *loop) ping(c *Conn, mark bool) {
 		c.mu.Lock()
 		fresh := c.acks // queued since the last flush: not quiet at all
 		c.mu.Unlock()
-		if m, ok := a.PingMark(c); ok && !fresh {
-			binary.BigEndian.PutUint64(payload[:], m)
-			n = len(payload)
+		if !fresh {
+			if m, ok := a.PingMark(c); ok {
+				binary.BigEndian.PutUint64(payload[:], m)
+				n = len(payload)
+			}
 		}
 	}
 	_ = c.writeControl(ws.OpPing, payload[:n])
