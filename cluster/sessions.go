@@ -13,7 +13,8 @@ import (
 )
 
 // sessionKey is the hash of a user's session: id, shard, tok (SHA-256 of
-// the resume token, hex; never the token), conn ("1"/"0"), seq (last seq
+// the resume token, hex; never the token), ptok (the same of the token
+// the last resume spent, until the client confirms tok), conn ("1"/"0"), seq (last seq
 // at detach), created (Redis ms). No TTL while connected; the resume grace
 // while disconnected.
 func (k Keyspace) sessionKey(userID string) string { return k.tag("s", userID, "") }
@@ -58,25 +59,36 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'shard', ARGV[2], 'tok', ARGV[3], 'co
 return old`)
 
 	// sessionResumeScript: KEYS session; ARGV tok, shard, next tok. If the
-	// token is the session's current one: spend it (next tok), move the
-	// session to shard, connected, no TTL; return the fields before.
+	// token is the session's current one, or the one its last resume spent
+	// (ptok) while the client has not confirmed the current one
+	// (sessionConfirmScript): spend it (next tok; ptok the token given),
+	// move the session to shard, connected, no TTL; return the fields
+	// before.
 	// A session orphaned by a dead shard (field dl, its deadline in Redis
 	// ms, set by sessionOrphanScript) resumes only before that deadline:
 	// its key outlives the deadline so that the shard doing the dead
 	// shard's chores still finds it (Sessions.ExpireOrphan).
 	sessionResumeScript = newGuardedScript(`
-local tok = redis.call('HGET', KEYS[1], 'tok')
-if not tok or tok == '' or tok ~= ARGV[1] then return false end
+local tok = redis.call('HMGET', KEYS[1], 'tok', 'ptok')
+if ARGV[1] == '' or (tok[1] ~= ARGV[1] and tok[2] ~= ARGV[1]) then return false end
 local dl = redis.call('HGET', KEYS[1], 'dl')
 if dl then
   local t = redis.call('TIME')
   if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) >= tonumber(dl) then return false end
 end
 local old = redis.call('HGETALL', KEYS[1])
-redis.call('HSET', KEYS[1], 'tok', ARGV[3], 'shard', ARGV[2], 'conn', '1')
+redis.call('HSET', KEYS[1], 'tok', ARGV[3], 'ptok', ARGV[1], 'shard', ARGV[2], 'conn', '1')
 redis.call('HDEL', KEYS[1], 'dl', 'oc')
 redis.call('PERSIST', KEYS[1])
 return old`)
+
+	// sessionConfirmScript: KEYS session; ARGV tok. The client has the
+	// session's current token tok: the one spent before it is no longer
+	// honoured. Nothing when tok is no longer current (another resume
+	// spent it meanwhile, and its own confirmation is owed).
+	sessionConfirmScript = newGuardedScript(`
+if redis.call('HGET', KEYS[1], 'tok') == ARGV[1] then redis.call('HDEL', KEYS[1], 'ptok') end
+return 1`)
 
 	// sessionDetachScript: KEYS session; ARGV id, shard, seq, grace ms.
 	// Only the shard that holds the session may detach it.
@@ -194,9 +206,10 @@ func (ss *Sessions) Claim(ctx context.Context, userID, sessionID, token string) 
 	return prev, ok, nil
 }
 
-// Resume continues the user's session on this shard with token, which is
-// spent at once (a second Resume with it fails); next is the fresh token
-// the welcome carries. It returns the session as it was before (its shard
+// Resume continues the user's session on this shard with token; next is
+// the fresh token the welcome carries. token is spent: a later Resume
+// with it fails once the client has confirmed it has next (Confirm), or
+// once another resume spent next. It returns the session as it was before (its shard
 // holds the replay ring; Connected says whether a connection there must be
 // closed). ok is false for an unknown, spent or expired token or another
 // user's: the caller starts a new session (Claim).
@@ -214,6 +227,19 @@ func (ss *Sessions) Resume(ctx context.Context, userID, token, next string) (pre
 	prev, ok = parseSession(userID, r)
 	ss.unindex(ctx, userID, prev, ok)
 	return prev, ok, nil
+}
+
+// Confirm records that the client has the resume token given to its
+// last resume (Resume's next): the token that resume spent, which Resume
+// honours until then, is no longer honoured. It guards against a cut
+// between a resume and its welcome's arrival, which would otherwise leave
+// the client with a spent token only.
+func (ss *Sessions) Confirm(ctx context.Context, userID, token string) error {
+	err := runGuarded(ctx, ss.rdb, sessionConfirmScript, []string{ss.ks.sessionKey(userID)}, HashToken(token)).Err()
+	if err != nil {
+		return redisFailure("sessions: confirm", err)
+	}
+	return nil
 }
 
 // Detach records that the session's connection on this shard dropped: it

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -160,7 +161,11 @@ func TestSessionsResumeAcrossShards(t *testing.T) {
 	if n, _ := rdb.Exists(ctx, ks.sessionKey("u1")+":ring:x").Result(); n != 0 {
 		t.Fatal("unexpected ring key")
 	}
-	// Spent: neither shard resumes with tok1 again.
+	// Spent, once the client confirms it has tok2: neither shard resumes
+	// with tok1 again.
+	if err := b.ss.Confirm(ctx, "u1", "tok2"); err != nil {
+		t.Fatal(err)
+	}
 	for _, s := range sh {
 		if _, ok, _ := s.ss.Resume(ctx, "u1", "tok1", "tok3"); ok {
 			t.Fatalf("spent token resumed on %s", s.id)
@@ -196,7 +201,50 @@ func TestSessionsResumeAcrossShards(t *testing.T) {
 	}
 }
 
-// A token raced by two shards resumes on exactly one.
+// A spent token is honoured until the client confirms it has the token
+// that replaced it: a cut between a resume and its welcome's arrival
+// leaves the client with the spent one only.
+func TestSessionsSpentTokenUntilConfirmed(t *testing.T) {
+	rdb, prefix := redistest.Client(t)
+	ks := NewKeyspace(prefix)
+	ctx := context.Background()
+	a, b := NewSessions(rdb, ks, "a", time.Minute), NewSessions(rdb, ks, "b", time.Minute)
+	resume := func(ss *Sessions, tok, next string, want bool) Session {
+		t.Helper()
+		prev, ok, err := ss.Resume(ctx, "u1", tok, next)
+		if err != nil || ok != want {
+			t.Fatalf("Resume(%s → %s) = %v, %v; want %v", tok, next, ok, err, want)
+		}
+		return prev
+	}
+	if _, _, err := a.Claim(ctx, "u1", "s1", "tok1"); err != nil {
+		t.Fatal(err)
+	}
+	resume(b, "tok1", "tok2", true) // its welcome never arrives
+	if prev := resume(a, "tok1", "tok3", true); prev.Shard != "b" || prev.ID != "s1" {
+		t.Fatalf("second resume with tok1 took %+v, want s1 from b", prev)
+	}
+	resume(b, "tok2", "x", false) // replaced by tok3 before it was confirmed
+	// A confirmation of a token no longer current changes nothing.
+	if err := a.Confirm(ctx, "u1", "tok2"); err != nil {
+		t.Fatal(err)
+	}
+	resume(b, "tok1", "tok4", true)
+	if err := b.Confirm(ctx, "u1", "tok4"); err != nil {
+		t.Fatal(err)
+	}
+	resume(a, "tok1", "x", false)
+	resume(a, "tok3", "x", false)
+	resume(a, "tok4", "tok5", true)
+	if n, _ := rdb.HExists(ctx, ks.sessionKey("u1"), "ptok").Result(); !n {
+		t.Fatal("the resume with tok4 did not keep it until confirmed")
+	}
+}
+
+// Shards racing to resume with one token: each resume is honoured (the
+// client confirmed no token since) and takes the session from the one
+// before; the session ends with exactly one of them current, and once
+// that is confirmed no other token resumes it.
 func TestSessionsResumeRace(t *testing.T) {
 	rdb, prefix := redistest.Client(t)
 	ks := NewKeyspace(prefix)
@@ -216,7 +264,7 @@ func TestSessionsResumeRace(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, ok, err := ss[i].Resume(ctx, "u1", "tok", "next"); ok && err == nil {
+				if _, ok, err := ss[i].Resume(ctx, "u1", "tok", fmt.Sprint("next", i)); ok && err == nil {
 					mu.Lock()
 					won++
 					mu.Unlock()
@@ -224,8 +272,29 @@ func TestSessionsResumeRace(t *testing.T) {
 			}()
 		}
 		wg.Wait()
-		if won != 1 {
-			t.Fatalf("round %d: %d resumes with one token", round, won)
+		if won != len(ss) {
+			t.Fatalf("round %d: %d of %d resumes with an unconfirmed token", round, won, len(ss))
+		}
+		cur, _, _ := ss[0].Get(ctx, "u1")
+		last := -1
+		for i := range ss {
+			if cur.TokenHash == HashToken(fmt.Sprint("next", i)) {
+				last = i
+			}
+		}
+		if last < 0 || cur.Shard != ss[last].shard {
+			t.Fatalf("round %d: the session is %+v, not the last resume's", round, cur)
+		}
+		if err := ss[0].Confirm(ctx, "u1", fmt.Sprint("next", last)); err != nil {
+			t.Fatal(err)
+		}
+		for i := range ss {
+			if _, ok, _ := ss[0].Resume(ctx, "u1", fmt.Sprint("next", i), "x"); i != last && ok {
+				t.Fatalf("round %d: next%d, overwritten, resumed", round, i)
+			}
+		}
+		if _, ok, _ := ss[0].Resume(ctx, "u1", "tok", "x"); ok {
+			t.Fatalf("round %d: the spent token resumed after a confirmation", round)
 		}
 	}
 }

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/lobbyd/lobbyd/config"
@@ -306,6 +308,62 @@ func resumeOnAnotherShard(t *testing.T, sh []*server) {
 	stay.ok("lobby.chat", map[string]any{"text": "last"})
 	if ev := onA.nextEvent("lobby.chat"); toUint(ev["seq"]) != last+2 {
 		t.Fatalf("after the second move: %v", ev)
+	}
+}
+
+// A connection cut between a resume and its welcome's arrival leaves the
+// client with the spent token only: the next resume with it, on another
+// shard, is honoured, nothing missing or repeated. Once the client has
+// answered a ping written after the welcome, the spent token is refused.
+func TestClusterResumeCutBeforeItsWelcome(t *testing.T) {
+	var prefix string
+	sh := startShards(t, 2, func(c *config.Config) { prefix = c.RedisPrefix })
+	a, b := sh[0], sh[1]
+	stay, drop := a.dial("stay"), a.dial("drop")
+	id := lobbyOf(stay.ok("lobby.create", map[string]any{"name": "r", "max_players": 4, "visibility": "public"}))["id"]
+	drop.ok("lobby.join", map[string]any{"lobby_id": id})
+	stay.ok("lobby.chat", map[string]any{"text": "0"})
+	last := toUint(drop.nextEvent("lobby.chat")["seq"])
+	spent := str(drop.welcome.d()["resume_token"])
+	drop.ws.Close()
+	q := func(s *server, last uint64) string {
+		return "token=" + url.QueryEscape(s.token("drop", "", time.Hour)) + "&resume=" + url.QueryEscape(spent) + fmt.Sprintf("&last_seq=%d", last)
+	}
+	stay.ok("lobby.chat", map[string]any{"text": "1"})
+	lost := b.dialQuery("drop", q(b, last)) // its welcome is "lost": the client never reads it
+	if lost.welcome.d()["resumed"] != true {
+		t.Fatalf("first resume: %v", lost.welcome)
+	}
+	lost.ws.Close()
+	stay.ok("lobby.chat", map[string]any{"text": "2"})
+
+	onA := a.dialQuery("drop", q(a, last))
+	if w := onA.welcome.d(); w["resumed"] != true || w["shard"] != "a" {
+		t.Fatalf("resume with the spent, unconfirmed token: %v", w)
+	}
+	for i := range 2 {
+		ev := onA.nextEvent("lobby.chat")
+		if toUint(ev["seq"]) != last+1+uint64(i) || ev.d()["text"] != fmt.Sprint(i+1) {
+			t.Fatalf("replayed #%d: %v", i, ev)
+		}
+	}
+	// The client answers the ping the shard writes a second after its
+	// writes went quiet; the directory then forgets the spent token.
+	rdb := redis.NewClient(&redis.Options{Addr: redistest.Addr(t)})
+	defer rdb.Close()
+	ctx := context.Background()
+	eventually(t, "the spent token forgotten", func() bool {
+		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+		for _, k := range keys {
+			if ok, _ := rdb.HExists(ctx, k, "ptok").Result(); ok {
+				return false
+			}
+		}
+		return len(keys) > 0
+	})
+	onA.ws.Close()
+	if w := b.dialQuery("drop", q(b, last+2)).welcome.d(); w["resumed"] != false {
+		t.Fatalf("the spent token resumed after the client confirmed the new one: %v", w)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,6 +135,8 @@ type client struct {
 	signal chan struct{} // poked on every new message
 	closed *websocket.CloseError
 	done   chan struct{}
+
+	marked atomic.Int32 // pings answered that carried the server's mark
 }
 
 // dial connects and reads the welcome.
@@ -153,6 +156,14 @@ func (s *server) dialQuery(userID, query string) *client {
 		s.t.Fatalf("dial %s: %v (HTTP %d)", userID, err, status)
 	}
 	c := &client{t: s.t, ws: ws, user: userID, signal: make(chan struct{}, 1), done: make(chan struct{})}
+	ws.SetPingHandler(func(data string) error {
+		// gorilla's own answer (the payload echoed), then counted.
+		err := ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		if len(data) == 8 {
+			c.marked.Add(1)
+		}
+		return err
+	})
 	go c.readLoop()
 	s.t.Cleanup(func() { ws.Close() })
 	c.welcome = c.nextEvent("welcome")
@@ -194,6 +205,16 @@ func (c *client) readLoop() {
 		c.mu.Unlock()
 		c.poke()
 	}
+}
+
+// acknowledged waits until the client has answered a ping that carried
+// the server's mark (about a second after its events pause), and the
+// server has read that answer: what the client read before is
+// acknowledged, and the resume token of its welcome confirmed.
+func (c *client) acknowledged() {
+	c.t.Helper()
+	eventually(c.t, c.user+" answered a marked ping", func() bool { return c.marked.Load() > 0 })
+	c.ok("ping", nil) // after the pong on the same stream
 }
 
 func (c *client) poke() {

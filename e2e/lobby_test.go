@@ -306,8 +306,9 @@ func TestStoryResumeReplaysMissedEvents(t *testing.T) {
 	if other.welcome.d()["resumed"] != false || other.welcome.d()["user_id"] != "intruder" {
 		t.Fatalf("another user's token: %v", other.welcome)
 	}
-	b2.ok("ping", nil)
-	// The old token is spent: using it again starts a new session.
+	// The old token is spent once the client has shown it read the
+	// welcome with the new one: using it again starts a new session.
+	b2.acknowledged()
 	b2.ws.Close()
 	b3 := s.dialQuery("drop", q)
 	if b3.welcome.d()["resumed"] != false || lobbyOf(b3.welcome.d())["id"] != id {

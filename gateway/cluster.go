@@ -506,7 +506,13 @@ func (g *Gateway) catchUpAdopted(ctx context.Context, s *Session) error {
 
 // clusterDetach records in the directory that a session's connection
 // here dropped; false when the session had already moved on (resumed or
-// replaced elsewhere): then it is retired here without leaving its lobby.
+// replaced elsewhere). Then it stays here, detached, until the shard it
+// moved to takes its ring (HandOver) or it is replaced (CloseSession); its
+// grace ends it here at the latest, without leaving its lobby (expire).
+// Retiring it at once lost the ring: a client closed with 4010 by a drain
+// resumes elsewhere at once, and that resume's script can run before this
+// detach and its HandOver after it, which then found nothing and gave the
+// client resumed: false.
 func (g *Gateway) clusterDetach(ctx context.Context, s *Session) bool {
 	s.mu.Lock()
 	seq := s.seq
@@ -516,9 +522,6 @@ func (g *Gateway) clusterDetach(ctx context.Context, s *Session) bool {
 		// Redis is away: keep the session's grace here; Expire decides later.
 		g.log.Warn("cluster: detach not recorded", "session_id", s.id, "user_id", s.userID, "err", err)
 		return true
-	}
-	if !ok {
-		g.hub.retire(s.userID, s.id, false)
 	}
 	return ok
 }
@@ -592,6 +595,12 @@ func (g *Gateway) runJob(cs *connState, j *job) {
 		g.open(cs.conn, cs)
 	case jobClose:
 		g.closed(cs)
+	case jobConfirm:
+		ctx, cancel := context.WithTimeout(g.ctx, clusterOpTimeout)
+		// A failure leaves the spent token good until the session's next
+		// resume: that is all it costs.
+		g.logStoreErr("ConfirmResume", "", cs.id.UserID, g.cl.sessions.Confirm(ctx, cs.id.UserID, string(j.msg)))
+		cancel()
 	case jobRequest:
 		var req protocol.Request // the loop's scratch is the loop's
 		if protocol.DecodeRequest(j.msg, &req) != nil {

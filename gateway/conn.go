@@ -149,17 +149,31 @@ func (h handler) PingMark(c *netcode.Conn) (uint64, bool) {
 
 // OnAck drops from c's session's ring what its client has read
 // (netcode.Acker): nothing once the session has another connection, whose
-// client may not have read what this one did.
+// client may not have read what this one did. A marked ping is written
+// only once the welcome is, so its pong also confirms the resume token the
+// welcome carried (Session.confirmResumeLocked).
 func (h handler) OnAck(c *netcode.Conn, mark uint64) {
-	s := h.g.sessionOfConn(c)
+	if cs, ok := c.Value().(*connState); ok {
+		h.g.acked(cs, c, mark)
+	}
+}
+
+// acked is OnAck for the connection c of cs.
+func (g *Gateway) acked(cs *connState, c writer, mark uint64) {
+	s := g.hub.lookup(cs.id.UserID)
 	if s == nil {
 		return
 	}
 	s.mu.Lock()
-	if s.conn == writer(c) {
-		s.ackedLocked(h.g.hub, mark)
+	var confirm string
+	if s.conn == c {
+		s.ackedLocked(g.hub, mark)
+		confirm = s.confirmResumeLocked(g.cl != nil)
 	}
 	s.mu.Unlock()
+	if confirm != "" {
+		g.cl.off.add(cs, jobConfirm, []byte(confirm))
+	}
 }
 
 // sessionOfConn is the session of c's user on this shard, which may be on

@@ -366,6 +366,69 @@ func TestAckedEventsLeaveTheRing(t *testing.T) {
 	}
 }
 
+// A resume token stays good after its resume until the client shows it
+// read the welcome with the new one (a pong to a marked ping): a
+// connection cut before the welcome arrived resumes with the spent token,
+// nothing lost; once confirmed, the spent token is refused.
+func TestSpentTokenHonouredUntilConfirmed(t *testing.T) {
+	g, _ := testGateway(t, 16, 1<<20)
+	type conn struct {
+		cs *connState
+		w  *recordingWriter
+	}
+	open := func(uid, tok string, last uint64) conn {
+		t.Helper()
+		w := &recordingWriter{}
+		return conn{openFake(g, uid, w, tok, last), w}
+	}
+	token := func(c conn) string { return welcomeOf(t, c.w)["resume_token"].(string) }
+
+	c1 := open("u", "", 0)
+	s := c1.cs.session
+	for i := range 3 {
+		chatTo(g, fmt.Sprint(i), "u")
+	}
+	tok1 := token(c1)
+	g.closed(c1.cs)
+	c2 := open("u", tok1, 1)
+	if c2.cs.session != s {
+		t.Fatal("first resume refused")
+	}
+	g.closed(c2.cs) // cut before the client read its welcome
+	chatTo(g, "3", "u")
+
+	c3 := open("u", tok1, 1) // all the client has
+	got := c3.w.decoded(t)
+	if c3.cs.session != s || len(got) != 4 || got[1]["seq"].(uint64) != 2 || got[3]["seq"].(uint64) != 4 {
+		t.Fatalf("resume with the spent, unconfirmed token: %v", got)
+	}
+	g.acked(c2.cs, c2.w, 4) // a pong on the old connection confirms nothing
+	g.closed(c3.cs)
+	c4 := open("u", tok1, 4)
+	if c4.cs.session != s {
+		t.Fatal("the spent token was refused before any confirmation")
+	}
+	g.acked(c4.cs, c4.w, 0) // the client answered a marked ping
+	g.closed(c4.cs)
+	if c5 := open("u", tok1, 4); c5.cs.session == s {
+		t.Fatal("the spent token resumed after the client confirmed the new one")
+	}
+
+	// The token of a welcome that never arrived, replaced since by another
+	// resume's, is refused.
+	v1 := open("v", "", 0)
+	tok1 = token(v1)
+	g.closed(v1.cs)
+	v2 := open("v", tok1, 0)
+	tok2 := token(v2)
+	g.closed(v2.cs)
+	v3 := open("v", tok1, 0)
+	g.closed(v3.cs)
+	if v4 := open("v", tok2, 0); v4.cs.session == v1.cs.session {
+		t.Fatal("a replaced, never confirmed token resumed")
+	}
+}
+
 // An event whose frame waits (a cluster shard's delivery record) is not
 // acknowledged by a mark that reaches it: it was never written.
 func TestAckStopsAtWhatWasWritten(t *testing.T) {

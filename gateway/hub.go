@@ -137,10 +137,15 @@ func (h *hub) attach(cs *connState, conn writer) attachResult {
 	old := h.byUser[uid]
 	if old != nil && cs.resumeToken() != "" {
 		old.mu.Lock()
-		token := tokenIs(old.resumeKey, cs.resumeToken())
+		spent, token := matchResumeKey(old.resumeKey, cs.resumeToken())
 		if token && !old.closed && !old.holding && old.canReplayFrom(cs.lastSeq()) {
 			res := attachResult{session: old, resumed: true, replaced: old.conn}
-			old.resumeKey, res.token = newResumeKey()
+			var next string
+			next, res.token = newResumeKey()
+			// The spent token stays good until the client shows it has
+			// the new one (confirmResumeLocked): a cut before the welcome
+			// arrives would otherwise cost the session.
+			old.resumeKey = next + spent
 			if old.grace != nil {
 				old.grace.Stop()
 				old.grace = nil
@@ -184,17 +189,26 @@ func (h *hub) attachNewLocked(cs *connState, conn writer, old *Session, res atta
 	return res
 }
 
-// tokenIs reports whether the client's resume token is the session's, in
-// time that does not depend on where they differ.
-func tokenIs(key, client string) bool {
+// matchResumeKey reports whether the client's resume token is one the
+// session honours, in time that does not depend on where they differ, and
+// returns that token's key. A session's resumeKey is its current token's
+// key, followed, until the client confirms it has the current one, by the
+// key of the token its last resume spent (hub.attach).
+func matchResumeKey(keys, client string) (key string, ok bool) {
 	var b [resumeKeyLen]byte
-	if key == "" || len(client) != hex.EncodedLen(len(b)) {
-		return false
+	if len(client) != hex.EncodedLen(len(b)) {
+		return "", false
 	}
 	if _, err := hex.Decode(b[:], []byte(client)); err != nil {
-		return false
+		return "", false
 	}
-	return subtle.ConstantTimeCompare([]byte(key), b[:]) == 1
+	for len(keys) >= resumeKeyLen {
+		if subtle.ConstantTimeCompare([]byte(keys[:resumeKeyLen]), b[:]) == 1 {
+			return keys[:resumeKeyLen], true
+		}
+		keys = keys[resumeKeyLen:]
+	}
+	return "", false
 }
 
 // resumeKeyLen is the random bytes of a resume token (48 hex characters).

@@ -40,6 +40,7 @@ func (h *hub) attachResumed(cs *connState, conn writer, sessionID, token string)
 		return attachResult{}, false
 	}
 	res := attachResult{session: s, resumed: true, replaced: s.conn, token: token}
+	s.resumeKey = token // the directory honours the spent one until confirmed
 	if s.grace != nil {
 		s.grace.Stop()
 		s.grace = nil
@@ -71,6 +72,7 @@ func (h *hub) adopt(cs *connState, conn writer, sessionID, token string, ring []
 		s.ring.reset(&h.pool)
 		return attachResult{}, false
 	}
+	s.resumeKey = token // the directory honours the spent one until confirmed
 	res := h.install(s, token)
 	res.resumed = true
 	return res, true
@@ -83,7 +85,8 @@ func (h *hub) adopt(cs *connState, conn writer, sessionID, token string, ring []
 // then.
 func (h *hub) adoptAt(cs *connState, conn writer, sessionID, token, lobbyID string, version uint64) attachResult {
 	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name,
-		conn: conn, cs: cs, holding: true, seq: cs.lastSeq(), lobbyID: lobbyID, lobbyVer: version}
+		conn: conn, cs: cs, holding: true, seq: cs.lastSeq(), lobbyID: lobbyID, lobbyVer: version,
+		resumeKey: token} // the directory honours the spent one until confirmed
 	res := h.install(s, token)
 	res.resumed = true
 	return res

@@ -58,6 +58,10 @@ const (
 	jobRequest jobKind = iota
 	jobOpen
 	jobClose
+	// jobConfirm has the directory forget the resume token the session's
+	// last resume spent (Session.confirmResumeLocked); msg is the current
+	// token.
+	jobConfirm
 )
 
 // connJobs is the offload state of one connection (in connState), there

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/binary"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,8 +44,12 @@ type Session struct {
 	lobbyID  string       // lobby of the last lobby event numbered (numberLocked)
 	lobbyVer uint64       // and its version
 	ring     replayRing
-	// resumeKey is the resume token's random bytes, raw (newResumeKey);
-	// "" on a cluster shard, whose directory checks tokens.
+	// resumeKey is the resume token's random bytes, raw (newResumeKey),
+	// then, until the client confirms it has that token, the bytes of the
+	// one its last resume spent (hub.attach). On a cluster shard, whose
+	// directory checks tokens, it is the token itself while the directory
+	// still honours the spent one, and "" once it does not
+	// (confirmResumeLocked).
 	resumeKey string
 	grace     *time.Timer // runs while disconnected
 	live      bool        // conn has its welcome and every event numbered so far
@@ -220,6 +225,24 @@ func (s *Session) ackedLocked(h *hub, mark uint64) {
 		return
 	}
 	s.ring.dropThrough(&h.pool, min(mark, written))
+}
+
+// confirmResumeLocked forgets the token the session's last resume spent:
+// its client has read the welcome that carried the new one, since it
+// answered a ping written after it (OnAck). Until then a resume with the
+// spent token is honoured, so that a connection cut between the resume
+// and its welcome's arrival costs the session nothing (docs/protocol.md,
+// "Resume"). On a cluster shard it returns the current token, for the
+// directory to forget the spent one (cluster.Sessions.Confirm); "" when
+// nothing is owed. Caller holds s.mu.
+func (s *Session) confirmResumeLocked(cluster bool) (token string) {
+	switch {
+	case cluster:
+		token, s.resumeKey = s.resumeKey, ""
+	case len(s.resumeKey) > resumeKeyLen:
+		s.resumeKey = strings.Clone(s.resumeKey[:resumeKeyLen])
+	}
+	return token
 }
 
 // wentLive records that the connection has every event up to sent.
