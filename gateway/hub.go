@@ -13,10 +13,12 @@ import (
 )
 
 // hub is the shard's registry of sessions, by user (a user has at most one).
-// A resume token is single-use and names the user's session: the
-// connection's user id finds the session and the token is compared with
-// it, so no map by token is kept (a second map cost about 40 bytes per
-// player; docs/architecture.md, "Memory per idle player"). Its lock guards
+// A resume token is single-use (the token a resume spent is honoured
+// until the client confirms the new one: Session.confirmResumeLocked) and
+// names the user's session: the connection's user id finds the session
+// and the token is compared with it, so no map by token is kept (a second
+// map cost about 40 bytes per player; docs/architecture.md, "Memory per
+// idle player"). Its lock guards
 // the map and nothing else: it is never held while anything is written to
 // a connection, so a resume replaying a full ring cannot hold up the
 // fan-out of other lobbies.
