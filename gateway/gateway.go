@@ -201,6 +201,7 @@ func New(opts Options, auth *Auth, build func(Wiring) (Backends, error)) (*Gatew
 	g.settings.Store(opts.live())
 	g.hub.pool.budget = g.budget
 	g.hub.shed = g.shed
+	g.hub.gapClose = g.logGapClose
 	g.live = &cluster.Liveness{}
 	g.ctx, g.cancel = context.WithCancel(cluster.WithLiveness(context.Background(), g.live))
 	// The loops, their placer and the metrics exist before the services

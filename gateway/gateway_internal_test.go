@@ -84,6 +84,7 @@ func testGateway(t testing.TB, ringEntries, ringBytes int) (*Gateway, *lobby.Mem
 	g.budget = budget.New(g.opts.MemoryBudget) // as New does: benchmarks pay for the accounting
 	g.hub.pool.budget = g.budget
 	g.hub.shed = g.shed
+	g.hub.gapClose = g.logGapClose
 	g.settings.Store(g.opts.live())
 	g.live = &cluster.Liveness{}
 	g.logLimits = newLogLimits()

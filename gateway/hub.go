@@ -31,6 +31,10 @@ type hub struct {
 	// note where they arrived (Session.arriveLocked). Set before serving.
 	records bool
 	place   *placer // lobbies' loops (place.go); nil: one loop, nothing to place
+	// gapClose logs a connection closed 1011 "event backlog" (the stream
+	// would have had a gap): where, and the session's numbers then. nil:
+	// nothing logged. Set before serving.
+	gapClose func(s *Session, why string, sent uint64)
 
 	mu sync.RWMutex
 	// Guarded by mu.
@@ -117,6 +121,21 @@ func (h *hub) fanOutTogether(to [][]string, evs []*eventBuf) []int {
 	}
 	return counts
 }
+
+// gapLocked notes that s's connection is to be closed with 1011 "event
+// backlog" (closeGap, once s.mu is let go): what it must be sent next is
+// no longer in the ring (sent: the last seq it has), so its stream would
+// have had a gap. The client resumes, or starts over from a welcome.
+// Caller holds s.mu.
+func (h *hub) gapLocked(s *Session, why string, sent uint64) {
+	if h.gapClose != nil {
+		h.gapClose(s, why, sent)
+	}
+}
+
+// closeGap closes a connection whose stream would have had a gap
+// (gapLocked). Not under the session's lock: closing may run OnClose.
+func closeGap(conn writer) { conn.Close(netcode.CloseInternalError, "event backlog") }
 
 // attachResult says what attach did.
 type attachResult struct {
@@ -254,8 +273,9 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 	}
 	if s.overrun {
 		s.overrun = false
+		h.gapLocked(s, "held events overran while the welcome's snapshot was read", 0)
 		s.mu.Unlock()
-		conn.Close(netcode.CloseInternalError, "event backlog")
+		closeGap(conn)
 		return
 	}
 	s.mu.Unlock()
@@ -269,8 +289,9 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 			s.mu.Unlock()
 			return
 		case !s.canReplayFrom(after):
+			h.gapLocked(s, "the ring lost events of the welcome's catch-up", after)
 			s.mu.Unlock()
-			conn.Close(netcode.CloseInternalError, "event backlog")
+			closeGap(conn)
 			return
 		}
 		// Events waiting for their delivery record are written when it

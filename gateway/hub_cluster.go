@@ -6,7 +6,6 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/lobbyd/lobbyd/cluster"
-	"github.com/lobbyd/lobbyd/netcode"
 )
 
 // The hub's part in a cluster: sessions whose ids and resume tokens the
@@ -277,7 +276,7 @@ func (h *hub) release(d *cluster.Delivery) {
 		conn := s.releaseLocked(h, p.Events)
 		s.mu.Unlock()
 		if conn != nil {
-			conn.Close(netcode.CloseInternalError, "event backlog")
+			closeGap(conn)
 		}
 	}
 }

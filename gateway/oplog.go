@@ -21,9 +21,10 @@ const (
 	logStoreError    = "store_failed"      // a store call on a session's path failed
 	logHTTPError     = "http_failed"       // an HTTP request that failed on our side
 	logResumeRefused = "resume_refused"    // a resume the cluster's session directory turned down
+	logGapClose      = "gap_close"         // a connection closed 1011 "event backlog": its stream would have had a gap
 )
 
-var logKinds = []string{logRefused, logAbuseClose, logRequestError, logStoreError, logHTTPError, logResumeRefused}
+var logKinds = []string{logRefused, logAbuseClose, logRequestError, logStoreError, logHTTPError, logResumeRefused, logGapClose}
 
 // Each kind may write logBurst lines per logWindow; what is held back is
 // counted, reported by the next line written (dropped_since_last_line) and
@@ -123,4 +124,13 @@ func (g *Gateway) refuseUpgrade(c *fiber.Ctx, status int, msg string) error {
 		code, reason = protocol.CodeInternal, refuseInternal
 	}
 	return g.refuseWSStatus(c, status, code, reason, msg)
+}
+
+// logGapClose logs a connection closed 1011 "event backlog" (hub.gapClose):
+// a slow reader or a stalled delivery record let the ring drop what the
+// connection had yet to be sent. Caller holds s.mu.
+func (g *Gateway) logGapClose(s *Session, why string, sent uint64) {
+	g.logLimited(logGapClose, slog.LevelWarn, "connection closed 1011 (event backlog): its stream would have had a gap; the client resumes",
+		"session_id", s.id, "user_id", s.userID, "why", why, "sent", sent, "session_seq", s.seq,
+		"ring_from", s.ring.oldest(), "ring_kept", int(s.ring.n))
 }

@@ -257,8 +257,9 @@ func (s *Session) wentLive(h *hub, sent uint64) {
 
 // releaseLocked ends the wait of the gated seqs given (pairs offset, seq:
 // cluster.SessionDelivery.Events) and writes what no longer waits. It
-// returns the connection to close when the ring lost an event not yet
-// written while it waited (the stream would have a gap). Caller holds s.mu.
+// returns the connection to close (closeGap) when the ring lost an event
+// not yet written while it waited (the stream would have a gap). Caller
+// holds s.mu.
 func (s *Session) releaseLocked(h *hub, pairs []uint64) writer {
 	if s.side == nil || s.side.wait == nil {
 		return nil
@@ -276,6 +277,7 @@ func (s *Session) releaseLocked(h *hub, pairs []uint64) writer {
 	}
 	if s.ring.n == 0 || s.ring.oldest() > r.sent+1 {
 		s.live = false
+		h.gapLocked(s, "the ring lost events that waited for their delivery record", r.sent)
 		return s.conn
 	}
 	s.ring.each(r.sent, func(seq uint64, ev *eventBuf) {

@@ -362,6 +362,8 @@ func (s *floodStore) LobbyOf(ctx context.Context, uid string) (protocol.LobbyVie
 // next connection starts cleanly.
 func TestOpenOverrunCloses(t *testing.T) {
 	g, mem := testGateway(t, 4, 1<<20)
+	var logged strings.Builder
+	g.log = slog.New(slog.NewTextHandler(&logged, nil))
 	g.lobbies = &floodStore{Store: mem, g: g, user: "u", n: 5}
 	w1 := &recordingWriter{}
 	cs1 := openFake(g, "u", w1, "", 0)
@@ -393,6 +395,12 @@ func TestOpenOverrunCloses(t *testing.T) {
 	<-opened
 	if w3.closed != netcode.CloseInternalError {
 		t.Fatalf("replay overrun: closed %d", w3.closed)
+	}
+	// Each close is logged with why (a 1011 in the field must be traced).
+	for _, want := range []string{"held events overran", "the ring lost events of the welcome's catch-up"} {
+		if !strings.Contains(logged.String(), want) {
+			t.Errorf("no log line with %q:\n%s", want, logged.String())
+		}
 	}
 }
 
