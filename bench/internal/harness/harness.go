@@ -91,7 +91,11 @@ func Prepare(ctx context.Context, e *Env, kind string) (*Prepared, error) {
 			"# and thousands of players dial from one address\n"+
 			"max_connections: %d\nrate_limit: {per_second: 100000, burst: 100000}\n"+
 			"handshake_limit: {per_user: {per_second: 0}, per_address: {per_second: 0}}\n"+
-			"drain_spread_ms: 0\ndrain_timeout_ms: 2000\n", e.MaxConns)
+			"drain_spread_ms: 0\ndrain_timeout_ms: 2000\n"+
+			"# a step's players (new guests each step) are gone when they close: with\n"+
+			"# a grace, their sessions would end, leaving their lobbies, inside the\n"+
+			"# step measured 30 s later\n"+
+			"resume_grace_ms: 0\n", e.MaxConns)
 		if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 			return nil, err
 		}
