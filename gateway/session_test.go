@@ -662,3 +662,35 @@ func TestPerPlayerStructSizes(t *testing.T) {
 		}
 	}
 }
+
+// A session adopted from a dead shard's record whose catch-up numbers
+// more events than the ring keeps cannot replay from the client's
+// last_seq: replaysFrom says so, and the close it precedes is logged.
+func TestAdoptedCatchUpPastTheRing(t *testing.T) {
+	g, _ := testGateway(t, 4, 1<<20)
+	var logged strings.Builder
+	g.log = slog.New(slog.NewTextHandler(&logged, nil))
+	cs := &connState{id: newConnIdentity(Identity{UserID: "u", Name: "u", Expiry: time.Now().Add(time.Hour)}),
+		resume: &resumeQuery{token: "t", lastSeq: 10}}
+	catchUp := func(n int) *Session {
+		res := g.hub.adoptAt(cs, &recordingWriter{}, "sid", "tok", "", 0)
+		var missed []*eventBuf
+		for i := range n {
+			missed = append(missed, g.encodeEvent(protocol.EvChat, protocol.ChatEv{Text: fmt.Sprint(i)}))
+		}
+		g.hub.catchUp(res.session, missed)
+		for _, ev := range missed {
+			g.hub.pool.release(ev)
+		}
+		return res.session
+	}
+	if s := catchUp(4); !s.replaysFrom(g.hub, 10) {
+		t.Fatal("4 missed events, a ring of 4: refused")
+	}
+	if s := catchUp(5); s.replaysFrom(g.hub, 10) {
+		t.Fatal("5 missed events, a ring of 4: replays")
+	}
+	if !strings.Contains(logged.String(), "an adopted session's catch-up passed what the ring keeps") {
+		t.Fatalf("not logged:\n%s", logged.String())
+	}
+}
