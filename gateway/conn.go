@@ -243,14 +243,6 @@ func (g *Gateway) open(c writer, cs *connState) {
 				c.Close(netcode.CloseInternalError, "store unavailable")
 				return
 			}
-			// More missed events than the ring keeps: the welcome must not
-			// say resumed. Closed before it, the client resumes again and
-			// this shard, finding the ring short, starts a new session
-			// (resumed: false), as for a last_seq the ring no longer holds.
-			if !res.session.replaysFrom(g.hub, cs.lastSeq()) {
-				closeGap(c)
-				return
-			}
 		}
 	}
 	view, inLobby, err := g.lobbies.LobbyOf(ctx, cs.id.UserID)

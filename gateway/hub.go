@@ -271,9 +271,20 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 		s.stopHoldingLocked(h, sn)
 		s.arriveLocked(h, sn)
 	}
-	if s.overrun {
+	// Checked before the welcome is written, which must not say resumed
+	// when what follows last_seq is gone: more events came since attach,
+	// or an adopted session's catch-up numbered more, than the ring keeps.
+	// The client's next resume then gets resumed: false.
+	why := ""
+	switch {
+	case s.overrun:
 		s.overrun = false
-		h.gapLocked(s, "held events overran while the welcome's snapshot was read", 0)
+		why = "held events overran while the welcome's snapshot was read"
+	case !s.canReplayFrom(after):
+		why = "the ring no longer holds what follows last_seq"
+	}
+	if why != "" {
+		h.gapLocked(s, why, after)
 		s.mu.Unlock()
 		closeGap(conn)
 		return

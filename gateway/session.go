@@ -374,18 +374,6 @@ func (s *Session) stopHoldingLocked(h *hub, sn snapshot) {
 	s.tidyLocked(h)
 }
 
-// replaysFrom is canReplayFrom, taking s.mu; when it reports false, the
-// close that follows is logged (hub.gapClose).
-func (s *Session) replaysFrom(h *hub, lastSeq uint64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.canReplayFrom(lastSeq) {
-		return true
-	}
-	h.gapLocked(s, "an adopted session's catch-up passed what the ring keeps", lastSeq)
-	return false
-}
-
 // canReplayFrom reports whether every event after lastSeq is still held.
 // Caller holds s.mu.
 func (s *Session) canReplayFrom(lastSeq uint64) bool {

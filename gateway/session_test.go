@@ -665,32 +665,36 @@ func TestPerPlayerStructSizes(t *testing.T) {
 
 // A session adopted from a dead shard's record whose catch-up numbers
 // more events than the ring keeps cannot replay from the client's
-// last_seq: replaysFrom says so, and the close it precedes is logged.
+// last_seq: its connection is closed (1011, logged) before any welcome,
+// which must not say resumed.
 func TestAdoptedCatchUpPastTheRing(t *testing.T) {
 	g, _ := testGateway(t, 4, 1<<20)
 	var logged strings.Builder
 	g.log = slog.New(slog.NewTextHandler(&logged, nil))
-	cs := &connState{id: newConnIdentity(Identity{UserID: "u", Name: "u", Expiry: time.Now().Add(time.Hour)}),
-		resume: &resumeQuery{token: "t", lastSeq: 10}}
-	catchUp := func(n int) *Session {
-		res := g.hub.adoptAt(cs, &recordingWriter{}, "sid", "tok", "", 0)
-		var missed []*eventBuf
-		for i := range n {
-			missed = append(missed, g.encodeEvent(protocol.EvChat, protocol.ChatEv{Text: fmt.Sprint(i)}))
+	open := func(missed int) *recordingWriter {
+		t.Helper()
+		w := &recordingWriter{}
+		cs := &connState{id: newConnIdentity(Identity{UserID: "u", Name: "u", Expiry: time.Now().Add(time.Hour)}),
+			resume: &resumeQuery{token: "t", lastSeq: 10}}
+		res := g.hub.adoptAt(cs, w, "sid", "tok", "", 0)
+		var evs []*eventBuf
+		for i := range missed {
+			evs = append(evs, g.encodeEvent(protocol.EvChat, protocol.ChatEv{Text: fmt.Sprint(i)}))
 		}
-		g.hub.catchUp(res.session, missed)
-		for _, ev := range missed {
+		g.hub.catchUp(res.session, evs)
+		for _, ev := range evs {
 			g.hub.pool.release(ev)
 		}
-		return res.session
+		g.hub.welcome(res.session, cs, connEvent(protocol.EvWelcome, protocol.WelcomeEv{Resumed: true}), snapshot{}, 10)
+		return w
 	}
-	if s := catchUp(4); !s.replaysFrom(g.hub, 10) {
-		t.Fatal("4 missed events, a ring of 4: refused")
+	if w := open(4); w.closed != 0 || len(w.decoded(t)) != 5 {
+		t.Fatalf("4 missed events, a ring of 4: closed %d, %d messages", w.closed, len(w.msgs))
 	}
-	if s := catchUp(5); s.replaysFrom(g.hub, 10) {
-		t.Fatal("5 missed events, a ring of 4: replays")
+	if w := open(5); w.closed != netcode.CloseInternalError || len(w.msgs) != 0 {
+		t.Fatalf("5 missed events, a ring of 4: closed %d, %d messages (want 1011 before the welcome)", w.closed, len(w.msgs))
 	}
-	if !strings.Contains(logged.String(), "an adopted session's catch-up passed what the ring keeps") {
+	if !strings.Contains(logged.String(), "the ring no longer holds what follows last_seq") {
 		t.Fatalf("not logged:\n%s", logged.String())
 	}
 }
