@@ -10,8 +10,8 @@ import (
 
 // The budget bounds what the shard holds for output and replay, but a
 // buffer the shard lets go (shed, drained, closed) is garbage until the
-// next collection, and with GOGC alone the heap may grow to 1.5× its live
-// size before that collection comes (lobbyd runs at GOGC=50). Under a
+// next collection, and with GOGC alone the heap may grow to 1.25× its live
+// size before that collection comes (lobbyd runs at GOGC=25). Under a
 // slow-reader attack that slack, not the budget, set the peak RSS: twice
 // the budget. So the Go runtime is given a soft memory limit that follows
 // the budget:
@@ -20,7 +20,7 @@ import (
 //
 // refreshed every GoLimitEvery. In normal play the budget is far from
 // full, and its unused part is the heap's headroom: with the default budget
-// (a quarter of memory) that is more than GOGC's own 50% of the rest up to
+// (a quarter of memory) that is more than GOGC's own 25% of the rest up to
 // twice the budget, so GOGC alone paces collections. As the budget fills,
 // the headroom shrinks to GoLimitBase and collections come sooner, and the
 // garbage of shed buffers is returned before the heap grows past the
