@@ -128,6 +128,13 @@ func compareCmd(args []string) error {
 			logf("run %d: write floor: %.2f CPU s per 1M writes", i, fl.CPUPerMillion)
 			res.Floor = append(res.Floor, fl)
 		}
+		rf, err := load.RelayFloor(runsCtx, load.FloorConfig{Conns: fo.Conns, LobbySize: fo.LobbySize, RatePerPlayer: fo.FixedRate, Measure: fo.Measure})
+		if err != nil {
+			logf("run %d: relay floor: %v", i, err)
+		} else {
+			logf("run %d: relay floor: %.2f CPU s per 1M deliveries", i, rf.CPUPerMillion)
+			res.RelayFloor = append(res.RelayFloor, rf)
+		}
 		for _, k := range res.Servers {
 			if runsCtx.Err() != nil {
 				break

@@ -2,11 +2,7 @@ package load
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net"
 	"runtime"
-	"sync"
 	"time"
 	"unsafe"
 
@@ -65,49 +61,12 @@ type FloorResult struct {
 // the pacing ticker are not counted.
 func WriteFloor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 	cfg.defaults()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	socks, err := openFloorSockets(cfg.Conns)
 	if err != nil {
 		return FloorResult{}, err
 	}
-	defer ln.Close()
-	var closers []io.Closer
-	var readers sync.WaitGroup
-	defer func() {
-		for _, c := range closers {
-			c.Close()
-		}
-		readers.Wait()
-	}()
-	fds := make([]int, 0, cfg.Conns)
-	for range cfg.Conns {
-		cl, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			return FloorResult{}, fmt.Errorf("floor: dial: %w", err)
-		}
-		closers = append(closers, cl)
-		srv, err := ln.Accept()
-		if err != nil {
-			return FloorResult{}, fmt.Errorf("floor: accept: %w", err)
-		}
-		closers = append(closers, srv)
-		// A dup of the server end, written with raw syscalls as lobbyd's
-		// loops do (net.Conn.Write would add the netpoller's locking).
-		f, err := srv.(*net.TCPConn).File()
-		if err != nil {
-			return FloorResult{}, err
-		}
-		closers = append(closers, f)
-		fd := int(f.Fd())
-		if err := unix.SetNonblock(fd, true); err != nil {
-			return FloorResult{}, err
-		}
-		fds = append(fds, fd)
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			_, _ = io.Copy(io.Discard, cl)
-		}()
-	}
+	defer socks.close()
+	fds := socks.fds
 
 	frame := make([]byte, cfg.FrameBytes)
 	fan := cfg.LobbySize - 1

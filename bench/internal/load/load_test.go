@@ -55,6 +55,23 @@ func TestMachineBound(t *testing.T) {
 	}
 }
 
+func TestRelayFloorReadsAndWritesEachMessage(t *testing.T) {
+	cfg := FloorConfig{Conns: 16, RatePerPlayer: 50, Measure: 300 * time.Millisecond, Warm: 50 * time.Millisecond}
+	r, err := RelayFloor(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 16 players at 50 msgs/s, each message written to the 7 others of its
+	// lobby: 5,600 writes/s when every message read was relayed. The
+	// machine may be slow or the window short, but writes far beyond the
+	// offered rate would mean the relay invents messages, and none or a
+	// fraction would mean it loses them.
+	want := cfg.RatePerPlayer * float64(cfg.Conns) * 7
+	if r.Writes < want/2 || r.Writes > want*1.5 || r.CPUPerMillion <= 0 {
+		t.Fatalf("relay floor %+v: want about %.0f writes/s and the relay's CPU for them", r, want)
+	}
+}
+
 func TestWriteFloorMeasuresTheWriter(t *testing.T) {
 	r, err := WriteFloor(context.Background(), FloorConfig{Conns: 16, Measure: 300 * time.Millisecond, Warm: 50 * time.Millisecond})
 	if err != nil {

@@ -355,6 +355,25 @@ func fanoutNotes(p func(string, ...any), r *Results) {
 		p(" A tenth of Express + Socket.IO's CPU per message (own phases) would be %s s per 1M: %s the floor.", fmtNum(sio.Median/10, 2), map[bool]string{true: "below", false: "above"}[sio.Median/10 < s.Median])
 	}
 	p("\n\n")
+	var rl []float64
+	for _, f := range r.RelayFloor {
+		if f.CPUPerMillion > 0 {
+			rl = append(rl, f.CPUPerMillion)
+		}
+	}
+	if len(rl) == 0 {
+		return
+	}
+	rs := stats.Summarize(rl)
+	p("**The relay floor.** The least a relay can do at own phases: players send at the fixed load's rate and shape, and one thread waits on all their sockets in one epoll set, reads each message as it arrives and writes it to the 7 others of its lobby, one write(2) per delivery — still no WebSocket, parsing, routing or sessions. It costs that thread **%s CPU s per 1M deliveries** (%s; `load.RelayFloor`).",
+		fmtNum(rs.Median, 2), cell(rs, 2))
+	if lb, ok := r.summary(mCPUPerM, "lobbyd"); ok && rs.Median > 0 {
+		p(" lobbyd at own phases spends %s× that; 1.25× the write floor is %s s per 1M, %s the relay floor.", fmtNum(lb.Median/rs.Median, 2), fmtNum(1.25*s.Median, 2), map[bool]string{true: "below", false: "above"}[1.25*s.Median < rs.Median])
+	}
+	if rs.Median < s.Median {
+		p(" It reads below the write floor: its writes come 7 at a time as each message arrives, the write floor's in the pacer's bursts of every message due in a 5 ms tick, and a write costs more in such a burst (ANALYSIS.md).")
+	}
+	p("\n\n")
 }
 
 func bestStep(f *load.FanoutResult) (load.FanoutStep, bool) {

@@ -36,6 +36,8 @@ type Results struct {
 	Data     []Run
 	// Floor is the write floor (load.WriteFloor) measured once per run.
 	Floor []load.FloorResult
+	// RelayFloor is the relay floor (load.RelayFloor), once per run.
+	RelayFloor []load.FloorResult `json:",omitempty"`
 	// Cluster is the cluster workload, once per compare: each system on
 	// two nodes and one Redis.
 	Cluster []ClusterRun

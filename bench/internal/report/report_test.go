@@ -55,6 +55,7 @@ func fake() *Results {
 		}
 	}
 	r.Floor = []load.FloorResult{{Writes: 28000, CPUPerMillion: 0.8}, {Writes: 28000, CPUPerMillion: 0.9}, {Writes: 28000, CPUPerMillion: 1}}
+	r.RelayFloor = []load.FloorResult{{Writes: 28000, CPUPerMillion: 0.5}, {Writes: 28000, CPUPerMillion: 0.6}, {Writes: 28000, CPUPerMillion: 0.7}}
 	return r
 }
 
@@ -120,6 +121,9 @@ func TestWrite(t *testing.T) {
 		"| server CPU per 1M delivered (fixed load, lobby in step) ≤ 1/10 of Express + Socket.IO | 24.00×",
 		"costs that thread **0.90 CPU s per 1M writes** (0.90 (0.80–1.00))",
 		"A tenth of Express + Socket.IO's CPU per message (own phases) would be 1.22 s per 1M: above the floor.",
+		"costs that thread **0.60 CPU s per 1M deliveries** (0.60 (0.50–0.70); `load.RelayFloor`)",
+		"above the relay floor.",
+		"It reads below the write floor",
 		"| match, fixed rate | 0.40 / 0.25 / 0.00 | — | — |",
 	} {
 		if !strings.Contains(string(md), want) {
