@@ -121,19 +121,22 @@ func compareCmd(args []string) error {
 	// spreads over all of them instead of favouring one.
 	for i := 1; i <= *runs && runsCtx.Err() == nil; i++ {
 		fo := set.Fanout
-		fl, err := load.WriteFloor(runsCtx, load.FloorConfig{Conns: fo.Conns, LobbySize: fo.LobbySize, RatePerPlayer: fo.FixedRate, Measure: fo.Measure})
-		if err != nil {
-			logf("run %d: write floor: %v", i, err)
-		} else {
-			logf("run %d: write floor: %.2f CPU s per 1M writes", i, fl.CPUPerMillion)
-			res.Floor = append(res.Floor, fl)
-		}
-		rf, err := load.RelayFloor(runsCtx, load.FloorConfig{Conns: fo.Conns, LobbySize: fo.LobbySize, RatePerPlayer: fo.FixedRate, Measure: fo.Measure})
-		if err != nil {
-			logf("run %d: relay floor: %v", i, err)
-		} else {
-			logf("run %d: relay floor: %.2f CPU s per 1M deliveries", i, rf.CPUPerMillion)
-			res.RelayFloor = append(res.RelayFloor, rf)
+		floorCfg := load.FloorConfig{Conns: fo.Conns, LobbySize: fo.LobbySize, RatePerPlayer: fo.FixedRate, Measure: fo.Measure}
+		for _, f := range []struct {
+			name    string
+			measure func(context.Context, load.FloorConfig) (load.FloorResult, error)
+			into    *[]load.FloorResult
+		}{
+			{"write floor", load.WriteFloor, &res.Floor},
+			{"relay floor", load.RelayFloor, &res.RelayFloor},
+		} {
+			r, err := f.measure(runsCtx, floorCfg)
+			if err != nil {
+				logf("run %d: %s: %v", i, f.name, err)
+				continue
+			}
+			logf("run %d: %s: %.2f CPU s per 1M writes", i, f.name, r.CPUPerMillion)
+			*f.into = append(*f.into, r)
 		}
 		for _, k := range res.Servers {
 			if runsCtx.Err() != nil {

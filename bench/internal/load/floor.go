@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"runtime"
 	"time"
 	"unsafe"
 
@@ -73,45 +72,18 @@ func WriteFloor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 	// Messages/s: as in fanout, every socket's player sends RatePerPlayer
 	// and each message is written to fan sockets.
 	perSec := cfg.RatePerPlayer * float64(cfg.Conns)
-	type out struct {
-		res FloorResult
-		err error
-	}
-	done := make(chan out, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		var res FloorResult
+	return onLockedThread(func() (FloorResult, error) {
 		tk := time.NewTicker(paceTick)
 		defer tk.Stop()
 		start := time.Now()
-		warmEnd, end := start.Add(cfg.Warm), start.Add(cfg.Warm+cfg.Measure)
-		var sent, next int
-		var written, w0 int
-		var ru0 unix.Rusage
-		var t0 time.Time
-		measuring := false
+		w := newFloorWindow(start, cfg)
+		var sent, next, written int
 		for now := range tk.C {
 			if ctx.Err() != nil {
-				done <- out{err: ctx.Err()}
-				return
+				return FloorResult{}, ctx.Err()
 			}
-			if !measuring && !now.Before(warmEnd) {
-				measuring, t0, w0 = true, time.Now(), written
-				_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru0)
-			}
-			if !now.Before(end) {
-				var ru1 unix.Rusage
-				_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru1)
-				wall := time.Since(t0).Seconds()
-				cpu := tv(ru1.Utime) + tv(ru1.Stime) - tv(ru0.Utime) - tv(ru0.Stime)
-				n := float64(written - w0)
-				res.Writes = n / wall
-				if n > 0 {
-					res.CPUPerMillion = cpu / n * 1e6
-				}
-				done <- out{res: res}
-				return
+			if res, over := w.at(now, written); over {
+				return res, nil
 			}
 			want := int(perSec * now.Sub(start).Seconds())
 			for ; sent < want; sent++ {
@@ -125,9 +97,46 @@ func WriteFloor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 				}
 			}
 		}
-	}()
-	o := <-done
-	return o.res, o.err
+		return FloorResult{}, ctx.Err()
+	})
+}
+
+// floorWindow is the measured window of a floor's thread: cfg.Warm after
+// start it reads the thread's CPU (getrusage RUSAGE_THREAD) and the writes
+// so far, cfg.Measure later it reads them again.
+type floorWindow struct {
+	warmEnd, end time.Time
+	measuring    bool
+	t0           time.Time
+	w0           int
+	ru0          unix.Rusage
+}
+
+func newFloorWindow(start time.Time, cfg FloorConfig) *floorWindow {
+	return &floorWindow{warmEnd: start.Add(cfg.Warm), end: start.Add(cfg.Warm + cfg.Measure)}
+}
+
+// at is called on the floor's thread with the writes made so far; once
+// the window is over it reports the result and true.
+func (w *floorWindow) at(now time.Time, written int) (FloorResult, bool) {
+	if !w.measuring && !now.Before(w.warmEnd) {
+		w.measuring, w.t0, w.w0 = true, time.Now(), written
+		_ = unix.Getrusage(unix.RUSAGE_THREAD, &w.ru0)
+	}
+	if now.Before(w.end) {
+		return FloorResult{}, false
+	}
+	var ru1 unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru1)
+	var res FloorResult
+	wall := time.Since(w.t0).Seconds()
+	cpu := tv(ru1.Utime) + tv(ru1.Stime) - tv(w.ru0.Utime) - tv(w.ru0.Stime)
+	n := float64(written - w.w0)
+	res.Writes = n / wall
+	if n > 0 {
+		res.CPUPerMillion = cpu / n * 1e6
+	}
+	return res, true
 }
 
 func tv(t unix.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }

@@ -82,6 +82,12 @@ func RelayFloor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 	defer senders.Wait()
 	defer stop()
 
+	return onLockedThread(func() (FloorResult, error) { return relayLoop(runCtx, ep, socks.fds, cfg) })
+}
+
+// onLockedThread runs f on a goroutine locked to its own thread (a floor's
+// CPU is read per thread) and returns what f returns.
+func onLockedThread(f func() (FloorResult, error)) (FloorResult, error) {
 	type out struct {
 		res FloorResult
 		err error
@@ -90,7 +96,7 @@ func RelayFloor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		res, err := relayLoop(runCtx, ep, socks.fds, cfg)
+		res, err := f()
 		done <- out{res, err}
 	}()
 	o := <-done
@@ -103,32 +109,14 @@ func relayLoop(ctx context.Context, ep int, fds []int, cfg FloorConfig) (res Flo
 	buf := make([]byte, 64<<10)
 	pending := make([]int, len(fds)) // bytes of a message not yet whole, per socket
 	events := make([]unix.EpollEvent, 128)
-	start := time.Now()
-	warmEnd, end := start.Add(cfg.Warm), start.Add(cfg.Warm+cfg.Measure)
-	var written, w0 int
-	var ru0 unix.Rusage
-	var t0 time.Time
-	measuring := false
+	w := newFloorWindow(time.Now(), cfg)
+	written := 0
 	for {
-		now := time.Now()
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		if !measuring && !now.Before(warmEnd) {
-			measuring, t0, w0 = true, now, written
-			_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru0)
-		}
-		if !now.Before(end) {
-			var ru1 unix.Rusage
-			_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru1)
-			wall := time.Since(t0).Seconds()
-			cpu := tv(ru1.Utime) + tv(ru1.Stime) - tv(ru0.Utime) - tv(ru0.Stime)
-			n := float64(written - w0)
-			res.Writes = n / wall
-			if n > 0 {
-				res.CPUPerMillion = cpu / n * 1e6
-			}
-			return res, nil
+		if r, over := w.at(time.Now(), written); over {
+			return r, nil
 		}
 		n, err := unix.EpollWait(ep, events, 10)
 		if err != nil && err != unix.EINTR {

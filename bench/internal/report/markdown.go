@@ -339,32 +339,20 @@ func markdown(w io.Writer, r *Results) {
 // against the write floor.
 func fanoutNotes(p func(string, ...any), r *Results) {
 	p("*Own phases*: every player sends at its own evenly spread phase, as independent clients do, so a recipient's messages arrive one at a time. *Lobby in step*: the 8 members of a lobby send within the same few milliseconds, as lockstep clients answering a tick do, so a recipient gets 7 messages at once: a server that gathers a connection's output into one write (lobbyd does, once per loop turn) needs fewer writes per message. Capacity and the ramp use own phases.\n\n")
-	var fl []float64
-	for _, f := range r.Floor {
-		if f.CPUPerMillion > 0 {
-			fl = append(fl, f.CPUPerMillion)
-		}
-	}
-	if len(fl) == 0 {
+	s, ok := floorSummary(r.Floor)
+	if !ok {
 		return
 	}
-	s := stats.Summarize(fl)
 	p("**The write floor.** One write(2) per delivered message and nothing else — no WebSocket, no parsing, no routing — at the fixed load's rate and burst shape, from one thread to %d loopback sockets drained by goroutines, costs that thread **%s CPU s per 1M writes** (%s) on this machine (`load.WriteFloor`). On loopback the kernel charges the writer for the receiving socket's TCP processing and for waking its reader too. A server that writes each delivery on its own cannot go below this figure.",
 		orInt(r.Settings.Fanout.Conns, 800), fmtNum(s.Median, 2), cell(s, 2))
 	if sio, ok := r.summary(mCPUPerM, "socketio"); ok {
 		p(" A tenth of Express + Socket.IO's CPU per message (own phases) would be %s s per 1M: %s the floor.", fmtNum(sio.Median/10, 2), map[bool]string{true: "below", false: "above"}[sio.Median/10 < s.Median])
 	}
 	p("\n\n")
-	var rl []float64
-	for _, f := range r.RelayFloor {
-		if f.CPUPerMillion > 0 {
-			rl = append(rl, f.CPUPerMillion)
-		}
-	}
-	if len(rl) == 0 {
+	rs, ok := floorSummary(r.RelayFloor)
+	if !ok {
 		return
 	}
-	rs := stats.Summarize(rl)
 	p("**The relay floor.** The least a relay can do at own phases: players send at the fixed load's rate and shape, and one thread waits on all their sockets in one epoll set, reads each message as it arrives and writes it to the 7 others of its lobby, one write(2) per delivery — still no WebSocket, parsing, routing or sessions. It costs that thread **%s CPU s per 1M deliveries** (%s; `load.RelayFloor`).",
 		fmtNum(rs.Median, 2), cell(rs, 2))
 	if lb, ok := r.summary(mCPUPerM, "lobbyd"); ok && rs.Median > 0 {
@@ -374,6 +362,20 @@ func fanoutNotes(p func(string, ...any), r *Results) {
 		p(" It reads below the write floor: its writes come 7 at a time as each message arrives, the write floor's in the pacer's bursts of every message due in a 5 ms tick, and a write costs more in such a burst (ANALYSIS.md).")
 	}
 	p("\n\n")
+}
+
+// floorSummary summarizes a floor's runs (those that measured something).
+func floorSummary(runs []load.FloorResult) (stats.Summary, bool) {
+	var xs []float64
+	for _, f := range runs {
+		if f.CPUPerMillion > 0 {
+			xs = append(xs, f.CPUPerMillion)
+		}
+	}
+	if len(xs) == 0 {
+		return stats.Summary{}, false
+	}
+	return stats.Summarize(xs), true
 }
 
 func bestStep(f *load.FanoutResult) (load.FanoutStep, bool) {
