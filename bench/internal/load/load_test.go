@@ -62,12 +62,13 @@ func TestRelayFloorReadsAndWritesEachMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 16 players at 50 msgs/s, each message written to the 7 others of its
-	// lobby: 5,600 writes/s when every message read was relayed. The
-	// machine may be slow or the window short, but writes far beyond the
-	// offered rate would mean the relay invents messages, and none or a
-	// fraction would mean it loses them.
+	// lobby: 5,600 writes/s when every message read was relayed. A loaded
+	// machine may stall the players for part of the short window (the
+	// bound below allows 225 ms of 300), but writes far beyond the offered
+	// rate would mean the relay invents messages, and one write in 7 or
+	// fewer that it drops them.
 	want := cfg.RatePerPlayer * float64(cfg.Conns) * 7
-	if r.Writes < want/2 || r.Writes > want*1.5 || r.CPUPerMillion <= 0 {
+	if r.Writes < want/4 || r.Writes > want*1.5 || r.CPUPerMillion <= 0 {
 		t.Fatalf("relay floor %+v: want about %.0f writes/s and the relay's CPU for them", r, want)
 	}
 }

@@ -50,7 +50,6 @@ func RelayFloor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 		}
 	}
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
 	// The players: one pacing goroutine writes each message on the next
 	// player's socket in turn, as the write floor's writer takes sockets.
 	var senders sync.WaitGroup
@@ -79,6 +78,7 @@ func RelayFloor(ctx context.Context, cfg FloorConfig) (FloorResult, error) {
 			}
 		}
 	}()
+	// Deferred in this order, the senders stop before their sockets close.
 	defer senders.Wait()
 	defer stop()
 
