@@ -561,14 +561,15 @@ func (cc clusterControl) HandOver(userID, sessionID string) ([]byte, bool) {
 // requests still run in order and its welcome comes first.
 func (g *Gateway) handleClusterMessage(c writer, cs *connState, msg []byte) {
 	var req protocol.Request
-	if !g.admit(c, cs, msg, &req) {
+	readAt, ok := g.admit(c, cs, msg, &req)
+	if !ok {
 		return
 	}
 	off := g.cl.off
 	if !off.pending(cs) && cs.session != nil {
 		switch string(req.Op) {
 		case protocol.OpPing:
-			g.dispatch(g.ctx, c, cs, cs.session, &req, cs.readAt)
+			g.dispatch(g.ctx, c, cs, cs.session, &req, readAt)
 			return
 		case protocol.OpLobbySend:
 			if send := cs.sendScratch(); protocol.DecodeSend(req.D, send) == nil &&
@@ -578,7 +579,7 @@ func (g *Gateway) handleClusterMessage(c writer, cs *connState, msg []byte) {
 				if req.Rid != 0 {
 					g.replyOK(c, req.Rid)
 				}
-				om.observeFanout(cs.readAt)
+				om.observeFanout(readAt)
 				return
 			}
 		}

@@ -22,9 +22,15 @@ type connState struct {
 
 	session *Session // set by OnOpen
 	conn    *netcode.Conn
-	bucket  tokenBucket   // this connection's messages
-	user    *sharedBucket // the user's messages, over all their connections and reconnects
-	readAt  int64         // unix ns the message being handled was read (fan-out latency)
+	// user is the user's message bucket (rate_limit): the connection's
+	// messages draw from it, as every other connection of the user's
+	// does, and a reconnect finds it as it was. A user has one live
+	// connection (one session per user), so it is the connection's bucket
+	// too; one bucket, not one per connection and one per user, is 24
+	// bytes a player less (docs/architecture.md, "Memory per idle
+	// player"). refused counts what it refused this connection (4008).
+	user    *sharedBucket
+	refused refusals
 
 	// Made on first use, so that an idle player pays for neither
 	// (docs/architecture.md, "Memory per idle player").
@@ -36,7 +42,7 @@ type connState struct {
 
 // connIdentity is a connection's Identity as it keeps it: the expiry in
 // unix ns, not a time.Time. With the query's resume out of line, this
-// keeps connState in the 128-byte size class, not 160: one per player
+// helps keep connState in the 96-byte size class: one per player
 // (docs/architecture.md, "Memory per idle player").
 type connIdentity struct {
 	UserID string

@@ -35,18 +35,18 @@ func (g *Gateway) handleMessage(c writer, cs *connState, msg []byte) {
 		return
 	}
 	var req protocol.Request // its slices point into msg: nothing to keep
-	if g.admit(c, cs, msg, &req) {
-		g.dispatch(g.ctx, c, cs, s, &req, cs.readAt)
+	if readAt, ok := g.admit(c, cs, msg, &req); ok {
+		g.dispatch(g.ctx, c, cs, s, &req, readAt)
 	}
 }
 
 // admit counts msg against the rate limits and decodes its envelope into
 // req. It answers what it refuses (rate_limited, bad_request; 4008 for
-// abuse) and then returns false.
-func (g *Gateway) admit(c writer, cs *connState, msg []byte, req *protocol.Request) bool {
+// abuse) and then returns false. readAt is when msg was taken in (unix ns),
+// the start of its fan-out latency.
+func (g *Gateway) admit(c writer, cs *connState, msg []byte, req *protocol.Request) (readAt int64, ok bool) {
 	decodeErr := protocol.DecodeRequest(msg, req)
 	now := time.Now().UnixNano()
-	cs.readAt = now
 	om := g.metrics.unknownOp
 	if decodeErr == nil {
 		om = g.metrics.op(req.Op)
@@ -54,28 +54,27 @@ func (g *Gateway) admit(c writer, cs *connState, msg []byte, req *protocol.Reque
 	om.received.Inc()
 	om.bytes.Add(float64(len(msg)))
 	rate := g.settings.Load().Messages // a reload applies to every connection from its next message
-	ok, abuse := cs.bucket.take(now, rate.PerSecond, rate.Burst)
-	if ok && cs.user != nil {
-		ok, abuse = cs.user.take(now, rate)
+	if cs.user == nil {                // a connState made without the handshake (tests, the fuzzer)
+		cs.user = new(sharedBucket)
 	}
-	if !ok {
+	if !cs.user.take(now, rate) {
 		g.metrics.rateLimited.Inc()
-		if abuse {
+		if cs.refused.count(now, rate.Burst) {
 			c.Close(protocol.CloseRateLimited, "rate limited")
-			return false
+			return now, false
 		}
 		if decodeErr == nil && req.Rid != 0 {
 			g.replyErr(c, req.Rid, protocol.CodeRateLimited, "too many messages")
 		}
-		return false
+		return now, false
 	}
 	if decodeErr != nil {
 		// Not a request we can act on; the reply carries the rid if one
 		// could be read, else 0 (docs/protocol.md §2).
 		g.replyError(c, req.Rid, decodeErr)
-		return false
+		return now, false
 	}
-	return true
+	return now, true
 }
 
 // dispatch runs one admitted request of session s, read at readAt (unix

@@ -257,22 +257,37 @@ func TestTokenBucket(t *testing.T) {
 	now := int64(1e9)
 	passed := 0
 	for i := 0; i < 10; i++ {
-		if ok, _ := b.take(now, 2, 5); ok {
+		if b.take(now, 2, 5) {
 			passed++
 		}
 	}
 	if passed != 5 {
 		t.Fatalf("burst passed %d, want 5", passed)
 	}
-	if ok, _ := b.take(now+int64(5e8), 2, 5); !ok { // half a second: one token
+	if !b.take(now+int64(5e8), 2, 5) { // half a second: one token
 		t.Fatal("refill")
 	}
-	var abused bool
-	for i := 0; i < 100 && !abused; i++ {
-		_, abused = b.take(now+int64(5e8), 2, 5)
+}
+
+// More than 10 × burst refusals within 10 s is abuse; a window that has
+// passed starts the count again, and so does a clock that steps back.
+func TestRefusals(t *testing.T) {
+	var r refusals
+	now := int64(1e12)
+	for i := 1; i <= 50; i++ {
+		if r.count(now, 5) {
+			t.Fatalf("abuse after %d refusals, bound 50", i)
+		}
 	}
-	if !abused {
-		t.Fatal("never flagged as abuse")
+	if !r.count(now+int64(9*time.Second), 5) {
+		t.Fatal("51 refusals within 10 s not flagged")
+	}
+	later := now + int64(12*time.Second)
+	if r.count(later, 5) {
+		t.Fatal("a new window kept the old count")
+	}
+	if r.count(later-int64(time.Hour), 5) || r.n != 1 {
+		t.Fatalf("a clock that stepped back kept the count (%d)", r.n)
 	}
 }
 
@@ -350,7 +365,7 @@ func TestAckedEventsLeaveTheRing(t *testing.T) {
 
 	s.mu.Lock()
 	s.ackedLocked(g.hub, 1000) // more than was written: bounded by it
-	n, evs := s.ring.n, s.ring.evs
+	n, evs := s.ring.n, s.ring.slots()
 	s.mu.Unlock()
 	if n != 0 || evs != nil {
 		t.Fatalf("ring of %d (storage %d) after acking all", n, len(evs))

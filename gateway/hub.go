@@ -167,10 +167,7 @@ func (h *hub) attach(cs *connState, conn writer) attachResult {
 			// the new one (confirmResumeLocked): a cut before the welcome
 			// arrives would otherwise cost the session.
 			old.resumeKey = next + spent
-			if old.grace != nil {
-				old.grace.Stop()
-				old.grace = nil
-			}
+			old.stopGraceLocked()
 			old.conn, old.cs, old.live = conn, cs, false
 			h.moveToLobbyLocked(old, old.lobbyID) // the lobby of its last event
 			old.mu.Unlock()
@@ -333,10 +330,7 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 func (h *hub) endLocked(s *Session) {
 	s.closed = true
 	s.conn, s.cs, s.live = nil, nil, false
-	if s.grace != nil {
-		s.grace.Stop()
-		s.grace = nil
-	}
+	s.stopGraceLocked()
 	if s.holding {
 		s.stopHoldingLocked(h, snapshot{})
 	}
@@ -360,7 +354,7 @@ func (h *hub) detach(s *Session, cs *connState, grace time.Duration, expire func
 		s.stopHoldingLocked(h, snapshot{})
 	}
 	s.conn, s.cs, s.live, s.overrun = nil, nil, false, false
-	s.grace = time.AfterFunc(grace, func() { expire(s) })
+	s.sideLocked().grace = time.AfterFunc(grace, func() { expire(s) })
 	return true
 }
 

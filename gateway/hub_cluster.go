@@ -40,10 +40,7 @@ func (h *hub) attachResumed(cs *connState, conn writer, sessionID, token string)
 	}
 	res := attachResult{session: s, resumed: true, replaced: s.conn, token: token}
 	s.resumeKey = token // the directory honours the spent one until confirmed
-	if s.grace != nil {
-		s.grace.Stop()
-		s.grace = nil
-	}
+	s.stopGraceLocked()
 	s.conn, s.cs, s.live = conn, cs, false
 	return res, true
 }

@@ -2,26 +2,21 @@ package gateway
 
 import (
 	"maps"
+	"math"
 	"net"
 	"sync"
 	"time"
 )
 
-// tokenBucket is the per-connection rate limit of docs/protocol.md §5: every data
-// message takes a token; a connection refused more than 10 × burst times
-// within 10 s is closed with 4008. Owned by the connection's loop goroutine.
+// tokenBucket is a rate limit: every message (or handshake) takes a
+// token; PerSecond tokens come back a second, at most burst are held.
 type tokenBucket struct {
-	tokens   float64
-	last     int64 // unix ns of the last refill
-	refused  int   // refusals in the current window
-	windowAt int64 // unix ns the window started
+	tokens float64
+	last   int64 // unix ns of the last refill
 }
 
-const refusalWindow = int64(10 * time.Second)
-
-// take reports whether a message may pass, and whether the connection has
-// now been refused too often and must be closed.
-func (b *tokenBucket) take(now int64, perSecond float64, burst int) (ok, abuse bool) {
+// take reports whether a message may pass (and takes its token).
+func (b *tokenBucket) take(now int64, perSecond float64, burst int) bool {
 	if b.last == 0 {
 		b.tokens, b.last = float64(burst), now
 	}
@@ -32,13 +27,35 @@ func (b *tokenBucket) take(now int64, perSecond float64, burst int) (ok, abuse b
 	b.last = now
 	if b.tokens >= 1 {
 		b.tokens--
-		return true, false
+		return true
 	}
-	if now-b.windowAt > refusalWindow {
-		b.windowAt, b.refused = now, 0
+	return false
+}
+
+// refusals counts a connection's refused messages for docs/protocol.md
+// §5: more than 10 × burst within 10 s and the connection is closed with
+// 4008. Owned by the connection's loop goroutine. 8 bytes: the window is
+// kept to the second and the count in 32 bits (a burst is at most
+// 1,000,000, so 10 × burst fits).
+type refusals struct {
+	n  int32  // refusals in the current window
+	at uint32 // unix s the window started (uint32 lasts until 2106)
+}
+
+const refusalWindowSec = 10
+
+// count counts one refusal at now and reports whether the connection has
+// now been refused too often and must be closed.
+func (r *refusals) count(now int64, burst int) (abuse bool) {
+	// A clock that steps back makes sec-r.at wrap to a large number: a
+	// new window, as a long pause would.
+	if sec := uint32(now / int64(time.Second)); sec-r.at > refusalWindowSec {
+		r.at, r.n = sec, 0
 	}
-	b.refused++
-	return false, b.refused > 10*burst
+	if r.n < math.MaxInt32 {
+		r.n++
+	}
+	return int(r.n) > 10*burst
 }
 
 // full reports whether the bucket has refilled to burst by now, so that it
@@ -62,19 +79,21 @@ type Rate struct {
 	Burst     int
 }
 
-// sharedBucket is a token bucket several goroutines take from: the
-// per-user message limit, which every connection of the user shares, and
-// the handshake limits.
+// sharedBucket is a token bucket several goroutines take from: a user's
+// message bucket, which every connection of the user draws from (and
+// finds again when it reconnects), and the handshake limits. 24 bytes, a
+// size class of its own: one per connected player (docs/architecture.md,
+// "Memory per idle player").
 type sharedBucket struct {
 	mu sync.Mutex
 	b  tokenBucket
 }
 
-func (s *sharedBucket) take(now int64, r Rate) (ok, abuse bool) {
+func (s *sharedBucket) take(now int64, r Rate) bool {
 	s.mu.Lock()
-	ok, abuse = s.b.take(now, r.PerSecond, r.Burst)
+	ok := s.b.take(now, r.PerSecond, r.Burst)
 	s.mu.Unlock()
-	return ok, abuse
+	return ok
 }
 
 // bucketTable keeps one bucket per key (a user id, a source address) so that
@@ -189,7 +208,7 @@ func (t *bucketTable) allow(key string, now int64) (ok bool, retry time.Duration
 	b := t.get(key, now)
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if ok, _ := b.b.take(now, rate.PerSecond, rate.Burst); ok {
+	if b.b.take(now, rate.PerSecond, rate.Burst) {
 		return true, 0
 	}
 	return false, b.b.wait(rate.PerSecond)

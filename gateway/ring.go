@@ -14,13 +14,21 @@ import "unsafe"
 //
 // It starts empty and grows on demand, so an idle session pays nothing.
 // Not safe for concurrent use: guarded by Session.mu.
+//
+// The slots are kept as their first one and a 16-bit count, not as a
+// slice: 32 bytes, not 40, one of the two cuts that keep a Session in the
+// 176-byte size class (docs/architecture.md, "Memory per idle player").
 type replayRing struct {
-	evs   []*eventBuf // circular once full
-	first uint64      // seq of the oldest entry (evs[start]) when n > 0
-	start int16       // index of the oldest entry
-	n     int16       // entries in use (at most MaxReplayEvents)
-	bytes int32       // sum of len(ev.b) over entries in use (at most MaxReplayBytes)
+	base  **eventBuf // the first of size slots (slots), circular once full; nil: none
+	first uint64     // seq of the oldest entry (slots()[start]) when n > 0
+	start int16      // index of the oldest entry
+	n     int16      // entries in use (at most MaxReplayEvents)
+	size  int16      // slots (at most MaxReplayEvents)
+	bytes int32      // sum of len(ev.b) over entries in use (at most MaxReplayBytes)
 }
+
+// slots is the ring's storage (nil when it has none).
+func (r *replayRing) slots() []*eventBuf { return unsafe.Slice(r.base, r.size) }
 
 // The bounds of a replay ring, which its counters are sized for: small
 // counters keep a Session in a smaller size class.
@@ -44,13 +52,13 @@ func (r *replayRing) push(pool *eventPool, seq uint64, ev *eventBuf, maxEntries,
 	for r.n > 0 && (int(r.n) >= maxEntries || int(r.bytes)+len(ev.b) > maxBytes || seq != r.first+uint64(r.n)) {
 		r.dropOldest(pool)
 	}
-	if int(r.n) == len(r.evs) {
+	if r.n == r.size {
 		r.grow(pool, maxEntries)
 	}
 	if r.n == 0 {
 		r.first = seq
 	}
-	r.evs[(int(r.start)+int(r.n))%len(r.evs)] = ev
+	r.slots()[(int(r.start)+int(r.n))%int(r.size)] = ev
 	r.n++
 	r.bytes += int32(len(ev.b))
 }
@@ -59,27 +67,29 @@ func (r *replayRing) push(pool *eventPool, seq uint64, ev *eventBuf, maxEntries,
 const ringSlotSize = int(unsafe.Sizeof((*eventBuf)(nil)))
 
 func (r *replayRing) grow(pool *eventPool, maxEntries int) {
-	size := 2 * len(r.evs)
+	size := 2 * int(r.size)
 	if size < 4 {
 		size = 4 // a lobby's join events fit; most idle sessions never grow past it
 	}
 	if size > maxEntries {
 		size = maxEntries
 	}
-	pool.budget.Charge((size - len(r.evs)) * ringSlotSize)
+	pool.budget.Charge((size - int(r.size)) * ringSlotSize)
 	e := make([]*eventBuf, size)
+	old := r.slots()
 	for i := range int(r.n) {
-		e[i] = r.evs[(int(r.start)+i)%len(r.evs)]
+		e[i] = old[(int(r.start)+i)%len(old)]
 	}
-	r.evs, r.start = e, 0
+	r.base, r.size, r.start = &e[0], int16(size), 0
 }
 
 func (r *replayRing) dropOldest(pool *eventPool) {
-	ev := r.evs[r.start]
+	evs := r.slots()
+	ev := evs[r.start]
 	r.bytes -= int32(len(ev.b))
 	pool.release(ev)
-	r.evs[r.start] = nil
-	r.start = int16((int(r.start) + 1) % len(r.evs))
+	evs[r.start] = nil
+	r.start = int16((int(r.start) + 1) % len(evs))
 	r.n--
 	r.first++
 }
@@ -90,7 +100,7 @@ func (r *replayRing) oldestStamp() uint64 {
 	if r.n == 0 {
 		return 0
 	}
-	return r.evs[r.start].stamp
+	return r.slots()[r.start].stamp
 }
 
 // oldest returns the seq of the oldest retained event (0 when empty).
@@ -118,8 +128,9 @@ func (r *replayRing) each(after uint64, f func(seq uint64, ev *eventBuf)) {
 		}
 		i = int(d) + 1
 	}
+	evs := r.slots()
 	for ; i < int(r.n); i++ {
-		f(r.first+uint64(i), r.evs[(int(r.start)+i)%len(r.evs)])
+		f(r.first+uint64(i), evs[(int(r.start)+i)%len(evs)])
 	}
 }
 
@@ -142,7 +153,7 @@ func (r *replayRing) dropThrough(pool *eventPool, seq uint64) {
 	for r.n > 0 && r.first <= seq {
 		r.dropOldest(pool)
 	}
-	if r.n == 0 && r.evs != nil {
+	if r.n == 0 && r.base != nil {
 		r.reset(pool)
 	}
 }
@@ -152,6 +163,6 @@ func (r *replayRing) reset(pool *eventPool) {
 	for r.n > 0 {
 		r.dropOldest(pool)
 	}
-	pool.budget.Release(len(r.evs) * ringSlotSize)
+	pool.budget.Release(int(r.size) * ringSlotSize)
 	*r = replayRing{}
 }

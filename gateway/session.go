@@ -34,7 +34,7 @@ type Session struct {
 	name   string // immutable (the display name of the token that opened it)
 
 	mu sync.Mutex
-	// Guarded by mu. Ordered to keep the struct in Go's 192-byte size
+	// Guarded by mu. Ordered to keep the struct in Go's 176-byte size
 	// class: a shard holds one per player (docs/architecture.md, "Memory
 	// per idle player").
 	conn     writer       // nil while disconnected
@@ -51,20 +51,22 @@ type Session struct {
 	// still honours the spent one, and "" once it does not
 	// (confirmResumeLocked).
 	resumeKey string
-	grace     *time.Timer // runs while disconnected
-	live      bool        // conn has its welcome and every event numbered so far
-	holding   bool        // the welcome's snapshot is being read: events go to held
-	overrun   bool        // more events came while holding than the ring bounds allow
-	closed    bool        // gone for good: no more events
+	live      bool // conn has its welcome and every event numbered so far
+	holding   bool // the welcome's snapshot is being read: events go to held
+	overrun   bool // more events came while holding than the ring bounds allow
+	closed    bool // gone for good: no more events
 }
 
 // sessionSide is what a Session needs only at times, out of it so that
 // an idle session does not pay for it. On a cluster shard (delivery
-// records) every session has one, for where it arrived; the rest, the
-// events it holds or whose frames wait, is in a sessionWait made only
+// records) every session has one, for where it arrived; on one shard, only
+// while it is disconnected (the grace timer) or something waits. The
+// events it holds or whose frames wait are in a sessionWait made only
 // while something waits: 48 bytes a player, not the 96 of one struct for
 // all (docs/architecture.md, "Memory per idle player").
 type sessionSide struct {
+	grace *time.Timer // runs while disconnected; nil: none
+
 	// Where the session went live on this shard (a new session's welcome,
 	// an adopted one's catch-up): its seq then, and the lobby and offset of
 	// that lobby's log that this covered. What it numbered before is in no
@@ -93,12 +95,28 @@ type sessionWait struct {
 	sent  uint64
 }
 
-// waitLocked returns the session's sessionWait, made if absent (sent: the
-// last seq written, when it is made). Caller holds s.mu.
-func (s *Session) waitLocked(sent uint64) *sessionWait {
+// sideLocked returns the session's sessionSide, made if absent. Caller
+// holds s.mu.
+func (s *Session) sideLocked() *sessionSide {
 	if s.side == nil {
 		s.side = new(sessionSide)
 	}
+	return s.side
+}
+
+// stopGraceLocked stops the grace timer of a disconnected session, if it
+// runs. Caller holds s.mu.
+func (s *Session) stopGraceLocked() {
+	if sd := s.side; sd != nil && sd.grace != nil {
+		sd.grace.Stop()
+		sd.grace = nil
+	}
+}
+
+// waitLocked returns the session's sessionWait, made if absent (sent: the
+// last seq written, when it is made). Caller holds s.mu.
+func (s *Session) waitLocked(sent uint64) *sessionWait {
+	s.sideLocked()
 	if s.side.wait == nil {
 		s.side.wait = &sessionWait{sent: sent}
 	}
@@ -108,7 +126,7 @@ func (s *Session) waitLocked(sent uint64) *sessionWait {
 // tidyLocked lets go of what waits once nothing does: nothing held, no
 // frame gated, and a live connection has every event numbered (what a
 // sessionWait's absence says). On a shard without delivery records the
-// side goes too. Caller holds s.mu.
+// side goes too, unless a grace timer runs. Caller holds s.mu.
 func (s *Session) tidyLocked(h *hub) {
 	sd := s.side
 	if sd == nil {
@@ -120,7 +138,7 @@ func (s *Session) tidyLocked(h *hub) {
 		}
 		sd.wait = nil
 	}
-	if !h.records {
+	if !h.records && sd.grace == nil {
 		s.side = nil // nothing else in it on one shard
 	}
 }
@@ -297,11 +315,7 @@ func (s *Session) arriveLocked(h *hub, sn snapshot) {
 	if !h.records {
 		return
 	}
-	r := s.side
-	if r == nil {
-		r = &sessionSide{}
-		s.side = r
-	}
+	r := s.sideLocked()
 	r.arrived, r.arrivedLobby, r.arrivedAt = s.seq, s.lobbyID, s.lobbyVer>>32
 	switch {
 	case sn.lobbyID == "":
@@ -315,9 +329,9 @@ func (s *Session) arriveLocked(h *hub, sn snapshot) {
 // writeEvent writes ev stamped with seq: a copy of its first bytes with
 // the seq in, then the rest of ev (the connection copies both parts). The
 // stamped head goes by value (WriteHead), so it stays on the stack and a
-// session needs no scratch for it: Session is in the 192-byte size class,
-// not 208 (docs/architecture.md, "Memory per idle player"). A write to a
-// closed connection is not an error here: the ring has the event.
+// session needs no scratch for it (docs/architecture.md, "Memory per idle
+// player"). A write to a closed connection is not an error here: the ring
+// has the event.
 func writeEvent(conn writer, seq uint64, ev *eventBuf) {
 	var head [netcode.MaxHead]byte
 	copy(head[:protocol.EventHeadLen], ev.b[:protocol.EventHeadLen])

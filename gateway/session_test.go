@@ -653,8 +653,9 @@ func TestPerPlayerStructSizes(t *testing.T) {
 		name      string
 		size, max uintptr
 	}{
-		{"Session", unsafe.Sizeof(Session{}), 192},
-		{"connState", unsafe.Sizeof(connState{}), 128},
+		{"Session", unsafe.Sizeof(Session{}), 176},
+		{"connState", unsafe.Sizeof(connState{}), 96},
+		{"sharedBucket", unsafe.Sizeof(sharedBucket{}), 24},
 		{"sessionSide", unsafe.Sizeof(sessionSide{}), 48},
 	} {
 		if c.size > c.max {

@@ -23,7 +23,7 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// WriteQueueBytes bounds the output queued for a connection whose socket
 	// does not take it. Over it, the client is too slow: close 1008.
-	// 0 → 4 MiB.
+	// 0 → 4 MiB; at most 1 GiB (larger is taken as 1 GiB).
 	WriteQueueBytes int
 	// Loops is the number of epoll loops (goroutines). 0 → GOMAXPROCS.
 	Loops int
@@ -88,6 +88,7 @@ func (cfg Config) withDefaults() Config {
 	if cfg.WriteQueueBytes <= 0 {
 		cfg.WriteQueueBytes = defaultWriteQueueBytes
 	}
+	cfg.WriteQueueBytes = min(cfg.WriteQueueBytes, maxWriteQueueBytes)
 	if cfg.Loops <= 0 {
 		cfg.Loops = runtime.GOMAXPROCS(0)
 	}

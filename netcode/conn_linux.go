@@ -42,7 +42,7 @@ type Conn struct {
 	// clock is, until OnClose (onClosed), the loop clock (ns) of the last
 	// complete frame (the idle rule); from then on, when the closing
 	// connection is closed anyway. One field for both, and the parser's
-	// buffers out of line: a Conn per player, in the 160-byte size class
+	// buffers out of line: a Conn per player, in the 128-byte size class
 	// (docs/architecture.md, "Memory per idle player").
 	clock     int64
 	onClosed  bool // OnClose has run (or never will: no OnOpen)

@@ -23,12 +23,31 @@ import (
 // peer will never read.
 //
 // Every byte of capacity is charged to the shard's budget (nil: none).
+//
+// It is 24 bytes, not 56: the ring is kept only as the box a pool hands
+// out (an unpooled ring gets a box of its own, which only a slow
+// consumer's backlog needs), and the offsets are 32-bit, which the write
+// bound allows (maxWriteQueueBytes). One is in every Conn, and that keeps
+// a Conn in the 128-byte size class, not 160 (docs/architecture.md,
+// "Memory per idle player").
 type outQueue struct {
-	buf      []byte  // the ring; len(buf) is its capacity; nil when empty
-	box      *[]byte // the pooled buffer behind buf, if it came from a pool
-	head     int     // index of the first unsent byte
-	n        int     // unsent bytes
-	frameRem int     // unsent bytes of the frame at head; 0: head starts a frame
+	box      *[]byte // the ring (len is its capacity); nil when empty
+	head     int32   // index of the first unsent byte
+	n        int32   // unsent bytes
+	frameRem int32   // unsent bytes of the frame at head; 0: head starts a frame
+}
+
+// maxWriteQueueBytes bounds Config.WriteQueueBytes so that a ring, the
+// bound plus one frame of at most 16 MiB (the config's largest message)
+// and a close frame, fits outQueue's 32-bit offsets.
+const maxWriteQueueBytes = 1 << 30
+
+// ring is the ring buffer (nil when the queue holds none).
+func (q *outQueue) ring() []byte {
+	if q.box == nil {
+		return nil
+	}
+	return *q.box
 }
 
 // wqPooledCap is the size of a pooled queue buffer: a connection holds one
@@ -53,17 +72,16 @@ const wqShrinkFrom = 64 << 10
 // it needs one.
 var wqPools [5]sync.Pool // wqPooledCap << i: 4 KiB .. 64 KiB
 
-// getRing returns a ring of size bytes and its pool box (nil: unpooled).
-func getRing(size int) ([]byte, *[]byte) {
-	i := ringClass(size)
-	if i < 0 {
-		return make([]byte, size), nil
-	}
-	if box, ok := wqPools[i].Get().(*[]byte); ok {
-		return (*box)[:size], box
+// getRing returns a box holding a ring of size bytes: from its pool when
+// size is a pooled class (putBack tells them apart by size).
+func getRing(size int) *[]byte {
+	if i := ringClass(size); i >= 0 {
+		if box, ok := wqPools[i].Get().(*[]byte); ok {
+			return box
+		}
 	}
 	b := make([]byte, size)
-	return b, &b
+	return &b
 }
 
 // ringClass is the pool of a ring size, -1 for none.
@@ -89,7 +107,7 @@ func ringSize(size, limit int) int {
 }
 
 // pending is the number of bytes owed to the peer.
-func (q *outQueue) pending() int { return q.n }
+func (q *outQueue) pending() int { return int(q.n) }
 
 // push appends a||b||d (one whole frame, or bytes of one unit when the
 // queue is empty, see pushUnit). It refuses with ErrSlowConsumer when the
@@ -97,7 +115,7 @@ func (q *outQueue) pending() int { return q.n }
 // growth; force skips both checks (a close frame must get out).
 func (q *outQueue) push(a, b, d []byte, limit int, bud *budget.Budget, force bool) error {
 	total := len(a) + len(b) + len(d)
-	if !force && q.n+total > limit {
+	if !force && int(q.n)+total > limit {
 		return ErrSlowConsumer
 	}
 	if !q.reserve(total, limit, bud, force) {
@@ -114,17 +132,17 @@ func (q *outQueue) push(a, b, d []byte, limit int, bud *budget.Budget, force boo
 // one unit for the frame walk. It ignores the bound.
 func (q *outQueue) pushUnit(a, b []byte, bud *budget.Budget) {
 	_ = q.push(a, b, nil, 0, bud, true)
-	q.frameRem = len(a) + len(b)
+	q.frameRem = int32(len(a) + len(b))
 }
 
 // reserve makes room for k more bytes.
 func (q *outQueue) reserve(k, limit int, bud *budget.Budget, force bool) bool {
-	need := q.n + k
-	if need <= len(q.buf) {
+	need, capacity := int(q.n)+k, len(q.ring())
+	if need <= capacity {
 		return true
 	}
-	size := ringSize(max(need, min(2*len(q.buf), limit)), max(limit, need))
-	if !charge(bud, size-len(q.buf), force) {
+	size := ringSize(max(need, min(2*capacity, limit)), max(limit, need))
+	if !charge(bud, size-capacity, force) {
 		return false
 	}
 	q.moveTo(size, bud)
@@ -143,25 +161,27 @@ func charge(bud *budget.Budget, n int, force bool) bool {
 // giving the old one back. The caller charged the budget for a growth; a
 // shrink gives the difference back here.
 func (q *outQueue) moveTo(size int, bud *budget.Budget) {
-	nb, box := getRing(size)
+	box := getRing(size)
+	nb := *box
 	a, b := q.segments()
 	copy(nb[copy(nb, a):], b)
-	bud.Release(len(q.buf) - size)
+	bud.Release(len(q.ring()) - size)
 	q.putBack()
-	q.buf, q.box, q.head = nb, box, 0
+	q.box, q.head = box, 0
 }
 
 // put copies p to the tail; reserve made room.
 func (q *outQueue) put(p []byte) {
+	buf := q.ring()
 	for len(p) > 0 {
-		t := q.head + q.n
-		if t >= len(q.buf) {
-			t -= len(q.buf)
+		t := int(q.head + q.n)
+		if t >= len(buf) {
+			t -= len(buf)
 		}
 		// From t the free space is contiguous up to head, or to the end of
 		// the ring and then from its start.
-		k := copy(q.buf[t:], p)
-		q.n += k
+		k := copy(buf[t:], p)
+		q.n += int32(k)
 		p = p[k:]
 	}
 }
@@ -171,11 +191,12 @@ func (q *outQueue) segments() (a, b []byte) {
 	if q.n == 0 {
 		return nil, nil
 	}
-	end := q.head + q.n
-	if end <= len(q.buf) {
-		return q.buf[q.head:end], nil
+	buf, head := q.ring(), int(q.head)
+	end := head + int(q.n)
+	if end <= len(buf) {
+		return buf[head:end], nil
 	}
-	return q.buf[q.head:], q.buf[:end-len(q.buf)]
+	return buf[head:], buf[:end-len(buf)]
 }
 
 // advance drops k written bytes, keeping track of frame starts. An emptied
@@ -183,32 +204,35 @@ func (q *outQueue) segments() (a, b []byte) {
 func (q *outQueue) advance(k int, bud *budget.Budget) {
 	for off := 0; off < k; {
 		if q.frameRem == 0 {
-			q.frameRem = q.frameSizeAt(off)
+			q.frameRem = int32(q.frameSizeAt(off))
 		}
-		s := min(k-off, q.frameRem)
-		q.frameRem -= s
+		s := min(k-off, int(q.frameRem))
+		q.frameRem -= int32(s)
 		off += s
 	}
-	q.head += k
-	if q.head >= len(q.buf) {
-		q.head -= len(q.buf)
+	capacity := len(q.ring())
+	head := int(q.head) + k
+	if head >= capacity {
+		head -= capacity
 	}
-	q.n -= k
+	q.head = int32(head)
+	q.n -= int32(k)
 	switch {
 	case q.n == 0:
 		q.release(bud)
-	case len(q.buf) >= wqShrinkFrom && q.n <= len(q.buf)/8:
-		q.moveTo(ringSize(2*q.n, len(q.buf)), bud)
+	case capacity >= wqShrinkFrom && int(q.n) <= capacity/8:
+		q.moveTo(ringSize(2*int(q.n), capacity), bud)
 	}
 }
 
 // at returns the unsent byte i (0 is the head).
 func (q *outQueue) at(i int) byte {
-	i += q.head
-	if i >= len(q.buf) {
-		i -= len(q.buf)
+	buf := q.ring()
+	i += int(q.head)
+	if i >= len(buf) {
+		i -= len(buf)
 	}
-	return q.buf[i]
+	return buf[i]
 }
 
 // frameSizeAt is the size of the server frame starting off bytes after the
@@ -239,7 +263,7 @@ func (q *outQueue) dropUnstarted(bud *budget.Budget) {
 		return
 	}
 	q.n = q.frameRem
-	if want := ringSize(q.n+maxServerHeader+maxControlPayload, len(q.buf)); len(q.buf) > want {
+	if capacity, want := len(q.ring()), ringSize(int(q.n)+maxServerHeader+maxControlPayload, len(q.ring())); capacity > want {
 		q.moveTo(want, bud)
 	}
 }
@@ -247,15 +271,19 @@ func (q *outQueue) dropUnstarted(bud *budget.Budget) {
 // release gives the buffer back (to the pool if it came from it) and
 // releases its budget. Unsent bytes are dropped.
 func (q *outQueue) release(bud *budget.Budget) {
-	bud.Release(len(q.buf))
+	bud.Release(len(q.ring()))
 	q.putBack()
-	q.buf, q.head, q.n, q.frameRem = nil, 0, 0, 0
+	q.head, q.n, q.frameRem = 0, 0, 0
 }
 
-// putBack returns a pooled ring to its pool.
+// putBack lets go of the ring: back to its pool if its size is a pooled
+// class (getRing made every such ring from a pool's class).
 func (q *outQueue) putBack() {
-	if q.box != nil {
-		wqPools[ringClass(len(q.buf))].Put(q.box)
-		q.box = nil
+	if q.box == nil {
+		return
 	}
+	if i := ringClass(len(*q.box)); i >= 0 {
+		wqPools[i].Put(q.box)
+	}
+	q.box = nil
 }

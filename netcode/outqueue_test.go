@@ -43,11 +43,11 @@ func TestOutQueueCapacityFollowsBacklog(t *testing.T) {
 			t.Fatal(err)
 		}
 		want.Write(f)
-		if len(q.buf) > limit {
-			t.Fatalf("after %d bytes through, %d pending: capacity %d over the %d bound", want.Len(), q.pending(), len(q.buf), limit)
+		if len(q.ring()) > limit {
+			t.Fatalf("after %d bytes through, %d pending: capacity %d over the %d bound", want.Len(), q.pending(), len(q.ring()), limit)
 		}
-		if bud.Used() != int64(len(q.buf)) {
-			t.Fatalf("budget charged %d, queue holds %d", bud.Used(), len(q.buf))
+		if bud.Used() != int64(len(q.ring())) {
+			t.Fatalf("budget charged %d, queue holds %d", bud.Used(), len(q.ring()))
 		}
 	}
 	a, b := q.segments()
@@ -57,8 +57,8 @@ func TestOutQueueCapacityFollowsBacklog(t *testing.T) {
 	if !bytes.Equal(got.Bytes(), want.Bytes()) {
 		t.Fatal("bytes out differ from bytes in")
 	}
-	if q.buf != nil || bud.Used() != 0 {
-		t.Fatalf("drained queue holds %d, budget %d", len(q.buf), bud.Used())
+	if q.ring() != nil || bud.Used() != 0 {
+		t.Fatalf("drained queue holds %d, budget %d", len(q.ring()), bud.Used())
 	}
 }
 
@@ -77,8 +77,8 @@ func TestOutQueueDropUnstarted(t *testing.T) {
 	if q.pending() != 3*1004-2500 {
 		t.Fatalf("pending %d, want the rest of the third frame (%d)", q.pending(), 3*1004-2500)
 	}
-	if bud.Used() != int64(len(q.buf)) || len(q.buf) > wqPooledCap {
-		t.Fatalf("after the cut: capacity %d, budget %d", len(q.buf), bud.Used())
+	if bud.Used() != int64(len(q.ring())) || len(q.ring()) > wqPooledCap {
+		t.Fatalf("after the cut: capacity %d, budget %d", len(q.ring()), bud.Used())
 	}
 	a, b := q.segments()
 	if rest := append(a, b...); !bytes.Equal(rest, bytes.Repeat([]byte{2}, len(rest))) {
@@ -86,7 +86,7 @@ func TestOutQueueDropUnstarted(t *testing.T) {
 	}
 	q.advance(q.pending(), bud)
 	q.dropUnstarted(bud) // at a frame start: nothing is kept
-	if q.buf != nil || bud.Used() != 0 {
+	if q.ring() != nil || bud.Used() != 0 {
 		t.Fatal("empty queue holds memory")
 	}
 }

@@ -568,10 +568,10 @@ func TestIdleLoopsParkInNetpoller(t *testing.T) {
 func TestConnSize(t *testing.T) {
 	size := unsafe.Sizeof(Conn{})
 	t.Logf("sizeof(Conn) = %d bytes", size)
-	// A Conn per player: 160 is Go's size class it fits in
+	// A Conn per player: 128 is Go's size class it fits in
 	// (docs/architecture.md, "Memory per idle player").
-	if size > 160 {
-		t.Fatalf("sizeof(Conn) = %d, over the 160-byte budget", size)
+	if size > 128 {
+		t.Fatalf("sizeof(Conn) = %d, over the 128-byte budget", size)
 	}
 }
 

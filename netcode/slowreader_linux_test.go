@@ -19,7 +19,7 @@ import (
 func heldBytes(c *Conn) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.out.buf)
+	return len(c.out.ring())
 }
 
 // smallBufferDial connects with a small receive buffer, set before the
