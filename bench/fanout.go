@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
 	"github.com/lobbyd/lobbyd/bench/internal/harness"
@@ -17,8 +18,9 @@ import (
 func fanoutCmd(args []string) error {
 	fs := flag.NewFlagSet("fanout", flag.ContinueOnError)
 	n := fs.Int("n", 800, "players (in lobbies of -lobby)")
-	addr := fs.String("addr", "127.0.0.1:8080", "server address (loopback only)")
-	pid := fs.Int("pid", 0, "server process id (default: the process listening on -addr)")
+	addr := fs.String("addr", "127.0.0.1:8080", "server address (loopback only); several, comma-separated, are the nodes of one cluster: player i on node i mod count, CPU summed over them")
+	pid := fs.Int("pid", 0, "server process id (default: the process listening on -addr; one address only)")
+	chat := fs.Bool("chat", false, "send lobby.chat instead of lobby.send (lobbyd)")
 	kind := fs.String("kind", harness.Lobbyd, "server dialect: lobbyd (guest JWT), gorilla (?user=), socketio, colyseus or centrifuge (JWTs signed with $JWT_SECRET)")
 	lobby := fs.Int("lobby", 8, "players per lobby")
 	rate := fs.Float64("rate", 5, "messages/s per player of the fixed-load step")
@@ -37,14 +39,14 @@ func fanoutCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	t, err := runningTarget("fanout", *kind, *addr, *pid)
+	t, err := fanoutTarget(*kind, *addr, *pid)
 	if err != nil {
 		return err
 	}
 	warnFDLimit(*n)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	res, err := load.Fanout(ctx, t, load.FanoutConfig{Conns: *n, LobbySize: *lobby, Rates: rates, FixedRate: *rate, Measure: *measure})
+	res, err := load.Fanout(ctx, t, load.FanoutConfig{Conns: *n, LobbySize: *lobby, Rates: rates, FixedRate: *rate, Measure: *measure, Chat: *chat})
 	if err != nil {
 		return err
 	}
@@ -62,4 +64,38 @@ func fanoutCmd(args []string) error {
 			f.CPU.Server, f.CPU.Client, f.CPU.Other, f.CPUPerMillion)
 	}
 	return nil
+}
+
+// fanoutTarget is the server at addr, or, for several comma-separated
+// addresses, the nodes of one cluster as one target: player i dials node
+// i mod count (spreadDialer, as compare's cluster workload does, so every
+// lobby of 8 has members on each of two nodes) and the CPU read is every
+// node's.
+func fanoutTarget(kind, addr string, pid int) (*load.Target, error) {
+	addrs := strings.Split(addr, ",")
+	if len(addrs) == 1 {
+		return runningTarget("fanout", kind, addr, pid)
+	}
+	if pid != 0 {
+		return nil, fmt.Errorf("fanout: -pid goes with one -addr; a cluster's nodes are found by their ports")
+	}
+	var nodes []*load.Target
+	for _, a := range addrs {
+		t, err := runningTarget("fanout", kind, strings.TrimSpace(a), 0)
+		if err != nil {
+			return nil, err
+		}
+		nodes = append(nodes, t)
+	}
+	t := *nodes[0]
+	t.Name = kind + " cluster"
+	dialers := make(spreadDialer, len(nodes))
+	for i, nd := range nodes {
+		dialers[i] = nd.Dialer
+		if i > 0 {
+			t.ExtraPIDs = append(t.ExtraPIDs, nd.PID)
+		}
+	}
+	t.Dialer = dialers
+	return &t, nil
 }
