@@ -26,7 +26,8 @@ import (
 	"github.com/lobbyd/lobbyd/watch"
 )
 
-// RateLimit is the per-connection token bucket (docs/protocol.md §5).
+// RateLimit is the message token bucket (docs/protocol.md §5): one per
+// user, which the user's connection draws from, kept across reconnects.
 type RateLimit struct {
 	PerSecond float64 `yaml:"per_second"` // tokens added per second
 	Burst     int     `yaml:"burst"`      // bucket size

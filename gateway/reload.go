@@ -10,7 +10,7 @@ import (
 // cmd/lobbyd): the limits and timings read at each use. Everything else in
 // Options is fixed at New.
 type Live struct {
-	Messages             Rate // per connection and per user: rate_limit
+	Messages             Rate // each user's message bucket, which its connection draws from: rate_limit
 	HandshakesPerUser    Rate
 	HandshakesPerAddress Rate
 	AllowedOrigins       []string
