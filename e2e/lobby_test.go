@@ -430,3 +430,25 @@ func TestOperatorClosesLobby(t *testing.T) {
 		t.Fatalf("close again: %d", st)
 	}
 }
+
+// A session acts under the display name of its connection's token, as the
+// welcome gives it: a resume with a token of another name acts under the
+// new one from then on.
+func TestResumedSessionActsUnderItsNewTokensName(t *testing.T) {
+	s := startServer(t, nil)
+	q := func(name string) string { return "token=" + url.QueryEscape(s.token("renamer", name, time.Hour)) }
+	a := s.dialQuery("renamer", q("Old"))
+	if a.welcome.d()["name"] != "Old" {
+		t.Fatalf("welcome %v", a.welcome)
+	}
+	token, lastSeq := str(a.welcome.d()["resume_token"]), toUint(a.welcome["seq"])
+	a.ws.Close()
+	b := s.dialQuery("renamer", q("New")+"&resume="+url.QueryEscape(token)+fmt.Sprintf("&last_seq=%d", lastSeq))
+	if w := b.welcome.d(); w["resumed"] != true || w["name"] != "New" {
+		t.Fatalf("resume welcome %v", b.welcome)
+	}
+	members := lobbyOf(b.ok("lobby.create", map[string]any{"name": "r", "max_players": 4, "visibility": "private"}))["members"].([]any)
+	if len(members) != 1 || members[0].(map[string]any)["name"] != "New" {
+		t.Fatalf("members of the lobby the resumed session made: %v", members)
+	}
+}

@@ -102,7 +102,7 @@ func (g *Gateway) dispatch(ctx context.Context, c writer, cs *connState, s *Sess
 			g.replyErr(c, req.Rid, protocol.CodeUnknownOp, "unknown op")
 			return
 		}
-		out, err = op(g, ctx, s, req.D)
+		out, err = op(g, ctx, s, cs, req.D)
 	}
 	g.reply(c, req.Rid, out, err)
 	if err == nil {
@@ -112,69 +112,69 @@ func (g *Gateway) dispatch(ctx context.Context, c writer, cs *connState, s *Sess
 	}
 }
 
-// opFunc runs one op for session s with its request body d, and returns
-// the reply body (nil: {}) or the refusal.
-type opFunc func(g *Gateway, ctx context.Context, s *Session, d []byte) (any, error)
+// opFunc runs one op for session s, on its connection cs, with its
+// request body d, and returns the reply body (nil: {}) or the refusal.
+type opFunc func(g *Gateway, ctx context.Context, s *Session, cs *connState, d []byte) (any, error)
 
 // coldOps are the ops other than ping and lobby.send, whose bodies the
 // msgpack library decodes.
 var coldOps = map[string]opFunc{
-	protocol.OpLobbyCreate: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.CreateLobby) (any, error) {
-		v, err := g.lobbies.Create(ctx, s.actor(), p)
+	protocol.OpLobbyCreate: withBody(func(g *Gateway, ctx context.Context, s *Session, cs *connState, p protocol.CreateLobby) (any, error) {
+		v, err := g.lobbies.Create(ctx, s.actor(cs), p)
 		if err == nil {
 			g.hub.placeIn(s, v.ID)
 		}
 		return protocol.LobbyReply{Lobby: v}, err
 	}),
-	protocol.OpLobbyJoin: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.JoinLobby) (any, error) {
-		v, err := g.lobbies.Join(ctx, s.actor(), p)
+	protocol.OpLobbyJoin: withBody(func(g *Gateway, ctx context.Context, s *Session, cs *connState, p protocol.JoinLobby) (any, error) {
+		v, err := g.lobbies.Join(ctx, s.actor(cs), p)
 		if err == nil {
 			g.hub.placeIn(s, v.ID)
 		}
 		return protocol.LobbyReply{Lobby: v}, err
 	}),
-	protocol.OpLobbyLeave: func(g *Gateway, ctx context.Context, s *Session, _ []byte) (any, error) {
+	protocol.OpLobbyLeave: func(g *Gateway, ctx context.Context, s *Session, cs *connState, _ []byte) (any, error) {
 		return nil, g.lobbies.Leave(ctx, s.userID, protocol.ReasonLeft)
 	},
-	protocol.OpLobbyUpdate: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.UpdateLobby) (any, error) {
+	protocol.OpLobbyUpdate: withBody(func(g *Gateway, ctx context.Context, s *Session, cs *connState, p protocol.UpdateLobby) (any, error) {
 		v, err := g.lobbies.Update(ctx, s.userID, p)
 		return protocol.LobbyReply{Lobby: v}, err
 	}),
-	protocol.OpLobbySetMember: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.SetMember) (any, error) {
+	protocol.OpLobbySetMember: withBody(func(g *Gateway, ctx context.Context, s *Session, cs *connState, p protocol.SetMember) (any, error) {
 		m, err := g.lobbies.SetMember(ctx, s.userID, p)
 		return protocol.MemberReply{Member: m}, err
 	}),
-	protocol.OpLobbyKick: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.UserTarget) (any, error) {
+	protocol.OpLobbyKick: withBody(func(g *Gateway, ctx context.Context, s *Session, cs *connState, p protocol.UserTarget) (any, error) {
 		return nil, g.lobbies.Kick(ctx, s.userID, p.UserID)
 	}),
-	protocol.OpLobbyTransferHost: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.UserTarget) (any, error) {
+	protocol.OpLobbyTransferHost: withBody(func(g *Gateway, ctx context.Context, s *Session, cs *connState, p protocol.UserTarget) (any, error) {
 		return nil, g.lobbies.TransferHost(ctx, s.userID, p.UserID)
 	}),
-	protocol.OpLobbyChat: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.Chat) (any, error) {
+	protocol.OpLobbyChat: withBody(func(g *Gateway, ctx context.Context, s *Session, cs *connState, p protocol.Chat) (any, error) {
 		return nil, g.lobbies.Chat(ctx, s.userID, p.Text)
 	}),
-	protocol.OpLobbyStart: func(g *Gateway, ctx context.Context, s *Session, _ []byte) (any, error) {
+	protocol.OpLobbyStart: func(g *Gateway, ctx context.Context, s *Session, cs *connState, _ []byte) (any, error) {
 		_, err := g.lobbies.Start(ctx, s.userID)
 		return nil, err
 	},
-	protocol.OpMatchmakingEnqueue: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.Enqueue) (any, error) {
-		t, err := g.enqueue(ctx, s.player(), p)
+	protocol.OpMatchmakingEnqueue: withBody(func(g *Gateway, ctx context.Context, s *Session, cs *connState, p protocol.Enqueue) (any, error) {
+		t, err := g.enqueue(ctx, s.player(cs), p)
 		return protocol.TicketReply{Ticket: t}, err
 	}),
-	protocol.OpMatchmakingCancel: withBody(func(g *Gateway, ctx context.Context, s *Session, p protocol.CancelTicket) (any, error) {
+	protocol.OpMatchmakingCancel: withBody(func(g *Gateway, ctx context.Context, s *Session, cs *connState, p protocol.CancelTicket) (any, error) {
 		return nil, g.cancelTicket(ctx, s.userID, p.TicketID)
 	}),
 }
 
 // withBody makes an opFunc that decodes the body into a P first; a body
 // that does not decode is refused with its bad_request.
-func withBody[P any](f func(g *Gateway, ctx context.Context, s *Session, p P) (any, error)) opFunc {
-	return func(g *Gateway, ctx context.Context, s *Session, d []byte) (any, error) {
+func withBody[P any](f func(g *Gateway, ctx context.Context, s *Session, cs *connState, p P) (any, error)) opFunc {
+	return func(g *Gateway, ctx context.Context, s *Session, cs *connState, d []byte) (any, error) {
 		var p P
 		if err := protocol.DecodeBody(d, &p); err != nil {
 			return nil, err
 		}
-		return f(g, ctx, s, p)
+		return f(g, ctx, s, cs, p)
 	}
 }
 
@@ -215,10 +215,18 @@ func (g *Gateway) reply(c writer, rid uint32, out any, err error) {
 	replyBufs.Put(bp)
 }
 
-func (s *Session) actor() lobby.Actor { return lobby.Actor{UserID: s.userID, Name: s.name} }
+// actor is the session acting on its connection cs: under the display
+// name of cs's token, as the welcome gave it (a resume with a token of
+// another name acts under the new one). The session keeps no name of its
+// own: 16 bytes a player, and a Session in the 160-byte size class
+// (docs/architecture.md, "Memory per idle player").
+func (s *Session) actor(cs *connState) lobby.Actor {
+	return lobby.Actor{UserID: s.userID, Name: cs.id.Name}
+}
 
-func (s *Session) player() matchmaking.Player {
-	return matchmaking.Player{UserID: s.userID, Name: s.name}
+// player is the session queueing on its connection cs (actor's name).
+func (s *Session) player(cs *connState) matchmaking.Player {
+	return matchmaking.Player{UserID: s.userID, Name: cs.id.Name}
 }
 
 // replyError answers err: a *protocol.Error with its own code, anything

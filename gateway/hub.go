@@ -194,7 +194,7 @@ type refusedResume struct {
 // (the user's session until now, or nil). Caller holds h.mu.
 func (h *hub) attachNewLocked(cs *connState, conn writer, old *Session, res attachResult) attachResult {
 	uid := cs.id.UserID
-	s := &Session{id: randomID(16), userID: uid, name: cs.id.Name, conn: conn, cs: cs, holding: true}
+	s := &Session{id: randomID(16), userID: uid, conn: conn, cs: cs, holding: true}
 	res.session = s
 	s.resumeKey, res.token = newResumeKey()
 	if old != nil {

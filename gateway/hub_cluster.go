@@ -17,7 +17,7 @@ import (
 // the directory has recorded, replacing the user's session on this shard if
 // any. The new session holds its events until welcome, as attach's does.
 func (h *hub) attachNew(cs *connState, conn writer, sessionID, token string) attachResult {
-	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name,
+	s := &Session{id: sessionID, userID: cs.id.UserID,
 		conn: conn, cs: cs, holding: true}
 	return h.install(s, token)
 }
@@ -55,7 +55,7 @@ func (h *hub) adopt(cs *connState, conn writer, sessionID, token string, ring []
 	if err := msgpack.Unmarshal(ring, &hr); err != nil {
 		return attachResult{}, false
 	}
-	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name,
+	s := &Session{id: sessionID, userID: cs.id.UserID,
 		conn: conn, cs: cs, holding: true, seq: hr.Seq, lobbyID: hr.Lobby, lobbyVer: hr.Version}
 	for _, e := range hr.Entries {
 		ev := h.pool.copyOf(e.B) // replay: held, maybe long
@@ -80,7 +80,7 @@ func (h *hub) adopt(cs *connState, conn writer, sessionID, token string, ring []
 // delivery record gave for that seq. The session holds new events until
 // then.
 func (h *hub) adoptAt(cs *connState, conn writer, sessionID, token, lobbyID string, version uint64) attachResult {
-	s := &Session{id: sessionID, userID: cs.id.UserID, name: cs.id.Name,
+	s := &Session{id: sessionID, userID: cs.id.UserID,
 		conn: conn, cs: cs, holding: true, seq: cs.lastSeq(), lobbyID: lobbyID, lobbyVer: version,
 		resumeKey: token} // the directory honours the spent one until confirmed
 	res := h.install(s, token)

@@ -16,8 +16,8 @@ import "unsafe"
 // Not safe for concurrent use: guarded by Session.mu.
 //
 // The slots are kept as their first one and a 16-bit count, not as a
-// slice: 32 bytes, not 40, one of the two cuts that keep a Session in the
-// 176-byte size class (docs/architecture.md, "Memory per idle player").
+// slice: 32 bytes, not 40, one of the cuts that keep a Session in the
+// 160-byte size class (docs/architecture.md, "Memory per idle player").
 type replayRing struct {
 	base  **eventBuf // the first of size slots (slots), circular once full; nil: none
 	first uint64     // seq of the oldest entry (slots()[start]) when n > 0

@@ -31,10 +31,9 @@ type writer interface {
 type Session struct {
 	id     string // immutable
 	userID string // immutable
-	name   string // immutable (the display name of the token that opened it)
 
 	mu sync.Mutex
-	// Guarded by mu. Ordered to keep the struct in Go's 176-byte size
+	// Guarded by mu. Ordered to keep the struct in Go's 160-byte size
 	// class: a shard holds one per player (docs/architecture.md, "Memory
 	// per idle player").
 	conn     writer       // nil while disconnected

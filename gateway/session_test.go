@@ -653,7 +653,7 @@ func TestPerPlayerStructSizes(t *testing.T) {
 		name      string
 		size, max uintptr
 	}{
-		{"Session", unsafe.Sizeof(Session{}), 176},
+		{"Session", unsafe.Sizeof(Session{}), 160},
 		{"connState", unsafe.Sizeof(connState{}), 96},
 		{"sharedBucket", unsafe.Sizeof(sharedBucket{}), 24},
 		{"sessionSide", unsafe.Sizeof(sessionSide{}), 48},

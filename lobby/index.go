@@ -55,8 +55,11 @@ func ListedOf(v *protocol.LobbyView) Listed {
 }
 
 func listedOf(mode, region, state string, members, maxPlayers int, attrs protocol.Attrs) Listed {
-	ls := Listed{Mode: mode, Region: region, State: state, Members: members, MaxPlayers: maxPlayers,
-		Attrs: make(map[string]string, len(attrs))}
+	ls := Listed{Mode: mode, Region: region, State: state, Members: members, MaxPlayers: maxPlayers}
+	if len(attrs) == 0 {
+		return ls // nil Attrs: an empty map is 48 bytes a lobby, in the index and the live list's record
+	}
+	ls.Attrs = make(map[string]string, len(attrs))
 	for k, a := range attrs {
 		ls.Attrs[k], _ = protocol.AttrString(a) // checkAttrs stores strings and numbers only
 	}
