@@ -174,7 +174,7 @@ func (q *outQueue) moveTo(size int, bud *budget.Budget) {
 func (q *outQueue) put(p []byte) {
 	buf := q.ring()
 	for len(p) > 0 {
-		t := int(q.head + q.n)
+		t := int(q.head) + int(q.n) // in int: the sum may pass 2 GiB
 		if t >= len(buf) {
 			t -= len(buf)
 		}
