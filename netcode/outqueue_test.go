@@ -113,3 +113,14 @@ func TestOutQueueBudgetRefusesGrowth(t *testing.T) {
 		t.Fatal("release left a charge")
 	}
 }
+
+// The write bound is at most 1 GiB, so that a ring (the bound, a frame and
+// a close frame) fits the queue's 32-bit offsets.
+func TestWriteQueueBytesBounded(t *testing.T) {
+	if got := (Config{WriteQueueBytes: 4 << 30}).withDefaults().WriteQueueBytes; got != maxWriteQueueBytes {
+		t.Fatalf("WriteQueueBytes 4 GiB became %d, want %d", got, maxWriteQueueBytes)
+	}
+	if got := (Config{WriteQueueBytes: 64 << 10}).withDefaults().WriteQueueBytes; got != 64<<10 {
+		t.Fatalf("WriteQueueBytes 64 KiB became %d", got)
+	}
+}
