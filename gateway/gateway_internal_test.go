@@ -205,6 +205,28 @@ func welcomeOf(t *testing.T, w *recordingWriter) map[string]any {
 	return got[0]["d"].(map[string]any)
 }
 
+// A disconnected session keeps its grace timer in its side; a resume stops
+// the timer and, on one shard, lets the side go with it.
+func TestResumeLetsTheGraceSideGo(t *testing.T) {
+	g, tok, s := droppedWithSix(t)
+	s.mu.Lock()
+	timer := s.side != nil && s.side.grace != nil
+	s.mu.Unlock()
+	if !timer {
+		t.Fatal("a disconnected session has no grace timer in its side")
+	}
+	cs := openFake(g, "u", &recordingWriter{}, tok, 6)
+	if cs.session != s {
+		t.Fatal("not resumed")
+	}
+	s.mu.Lock()
+	side := s.side
+	s.mu.Unlock()
+	if side != nil {
+		t.Fatalf("the resumed session kept its side: %+v", side)
+	}
+}
+
 // A resume gets the welcome, every event after last_seq in order, then the
 // live stream with the numbering continued.
 func TestResumeReplay(t *testing.T) {

@@ -167,7 +167,7 @@ func (h *hub) attach(cs *connState, conn writer) attachResult {
 			// the new one (confirmResumeLocked): a cut before the welcome
 			// arrives would otherwise cost the session.
 			old.resumeKey = next + spent
-			old.stopGraceLocked()
+			old.stopGraceLocked(h)
 			old.conn, old.cs, old.live = conn, cs, false
 			h.moveToLobbyLocked(old, old.lobbyID) // the lobby of its last event
 			old.mu.Unlock()
@@ -330,7 +330,7 @@ func (h *hub) welcome(s *Session, cs *connState, msg []byte, sn snapshot, after 
 func (h *hub) endLocked(s *Session) {
 	s.closed = true
 	s.conn, s.cs, s.live = nil, nil, false
-	s.stopGraceLocked()
+	s.stopGraceLocked(h)
 	if s.holding {
 		s.stopHoldingLocked(h, snapshot{})
 	}

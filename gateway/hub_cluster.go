@@ -40,7 +40,7 @@ func (h *hub) attachResumed(cs *connState, conn writer, sessionID, token string)
 	}
 	res := attachResult{session: s, resumed: true, replaced: s.conn, token: token}
 	s.resumeKey = token // the directory honours the spent one until confirmed
-	s.stopGraceLocked()
+	s.stopGraceLocked(h)
 	s.conn, s.cs, s.live = conn, cs, false
 	return res, true
 }

@@ -104,11 +104,14 @@ func (s *Session) sideLocked() *sessionSide {
 }
 
 // stopGraceLocked stops the grace timer of a disconnected session, if it
-// runs. Caller holds s.mu.
-func (s *Session) stopGraceLocked() {
+// runs, and lets the side go if nothing else is in it (tidyLocked): a
+// resumed session on one shard keeps no side for the timer it no longer
+// has. Caller holds s.mu.
+func (s *Session) stopGraceLocked(h *hub) {
 	if sd := s.side; sd != nil && sd.grace != nil {
 		sd.grace.Stop()
 		sd.grace = nil
+		s.tidyLocked(h)
 	}
 }
 
