@@ -263,7 +263,8 @@ func (q *outQueue) dropUnstarted(bud *budget.Budget) {
 		return
 	}
 	q.n = q.frameRem
-	if capacity, want := len(q.ring()), ringSize(int(q.n)+maxServerHeader+maxControlPayload, len(q.ring())); capacity > want {
+	capacity := len(q.ring())
+	if want := ringSize(int(q.n)+maxServerHeader+maxControlPayload, capacity); capacity > want {
 		q.moveTo(want, bud)
 	}
 }
