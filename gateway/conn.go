@@ -40,6 +40,13 @@ type connState struct {
 	jobs atomic.Pointer[connJobs]
 }
 
+// newConnState is the state of a connection of id, verified at now: with
+// its user's message bucket, which every connection of the user draws
+// from.
+func (g *Gateway) newConnState(id Identity, now int64) *connState {
+	return &connState{id: newConnIdentity(id), user: g.userMsgs.get(id.UserID, now)}
+}
+
 // connIdentity is a connection's Identity as it keeps it: the expiry in
 // unix ns, not a time.Time. With the query's resume out of line, this
 // helps keep connState in the 96-byte size class: one per player

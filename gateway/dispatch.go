@@ -54,9 +54,6 @@ func (g *Gateway) admit(c writer, cs *connState, msg []byte, req *protocol.Reque
 	om.received.Inc()
 	om.bytes.Add(float64(len(msg)))
 	rate := g.settings.Load().Messages // a reload applies to every connection from its next message
-	if cs.user == nil {                // a connState made without the handshake (tests, the fuzzer)
-		cs.user = new(sharedBucket)
-	}
 	if !cs.user.take(now, rate) {
 		g.metrics.rateLimited.Inc()
 		if cs.refused.count(now, rate.Burst) {

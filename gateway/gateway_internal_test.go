@@ -86,6 +86,7 @@ func testGateway(t testing.TB, ringEntries, ringBytes int) (*Gateway, *lobby.Mem
 	g.hub.shed = g.shed
 	g.hub.gapClose = g.logGapClose
 	g.settings.Store(g.opts.live())
+	g.userMsgs = newBucketTable(Rate{g.opts.RatePerSecond, g.opts.RateBurst}, 4*g.opts.MaxConnections) // as New does
 	g.live = &cluster.Liveness{}
 	g.logLimits = newLogLimits()
 	g.metrics = newMetrics(g)
@@ -97,7 +98,7 @@ func testGateway(t testing.TB, ringEntries, ringBytes int) (*Gateway, *lobby.Mem
 // openFake opens a connection of uid on w, resuming with token and lastSeq
 // when token is not empty, as OnOpen does.
 func openFake(g *Gateway, uid string, w writer, token string, lastSeq uint64) *connState {
-	cs := &connState{id: newConnIdentity(Identity{UserID: uid, Name: uid, Expiry: time.Now().Add(time.Hour)})}
+	cs := g.newConnState(Identity{UserID: uid, Name: uid, Expiry: time.Now().Add(time.Hour)}, time.Now().UnixNano())
 	if token != "" || lastSeq != 0 {
 		cs.resume = &resumeQuery{token: token, lastSeq: lastSeq}
 	}

@@ -214,7 +214,7 @@ func (g *Gateway) handleWS(c *fiber.Ctx) error {
 	if g.draining.Load() {
 		return g.refuseBusy(c, refuseDraining)
 	}
-	cs := &connState{id: newConnIdentity(id), user: g.userMsgs.get(id.UserID, now)}
+	cs := g.newConnState(id, now)
 	// last_seq is checked even without resume: a malformed query is a
 	// client bug worth reporting (docs/protocol.md), not a no-op.
 	var rq resumeQuery

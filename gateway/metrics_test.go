@@ -208,7 +208,8 @@ func TestHotPathMetricsAllocateNothing(t *testing.T) {
 	g, store := testGateway(t, 1024, 1<<20)
 	benchLobby(t, g, store)
 	w := &copyWriter{}
-	cs := &connState{id: connIdentity{UserID: "u0"}, session: g.hub.lookup("u0")}
+	cs := g.newConnState(Identity{UserID: "u0"}, time.Now().UnixNano())
+	cs.session = g.hub.lookup("u0")
 	ping := request(t, protocol.OpPing, 7, nil)
 	send := request(t, protocol.OpLobbySend, 0, map[string]any{"data": make([]byte, 64)})
 	g.settings.Store(&Live{Messages: Rate{PerSecond: 1e9, Burst: 1 << 30}}) // the limit is not what is measured

@@ -529,7 +529,7 @@ func TestSessionPathStoreFailures(t *testing.T) {
 	g.lobbies = store
 	open := func(uid string) (*recordingWriter, *connState) {
 		w := &recordingWriter{}
-		cs := &connState{id: newConnIdentity(Identity{UserID: uid, Name: uid, Expiry: time.Now().Add(time.Hour)})}
+		cs := g.newConnState(Identity{UserID: uid, Name: uid, Expiry: time.Now().Add(time.Hour)}, time.Now().UnixNano())
 		g.open(w, cs)
 		return w, cs
 	}
