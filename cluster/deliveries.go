@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,10 +33,19 @@ import (
 // position whose seq is at most the client's last_seq (ResumePoint), and
 // replays the lobby's log after it.
 //
+// Derived positions: a session that numbers only its lobby's logged
+// events, in log order, needs no entry for them: its seqs are counted
+// from its last entry that says so (SessionDelivery.Derive) and the log.
+// The sink keeps that state per session (the gateway's armed and pure)
+// and, when such a session numbers anything else, queues an entry of the
+// session's own first (RecordBreak) that the frame waits for. ResumePoint
+// counts (derive).
+//
 // Cost: one XADD per lobby per burst of messages written together (the
 // recorder batches everything queued while the previous write was in
-// flight), on every shard with members; nothing on the same-shard relay
-// path, whose data is not in the log and cannot be replayed anyway.
+// flight), on every shard with a session that needs an entry; nothing for
+// a message whose sessions here all derive, and nothing on the same-shard
+// relay path, whose data is not in the log and cannot be replayed anyway.
 
 // RecordingSink is a lobby.Sink whose deliveries can wait for their
 // record: the follower uses it when the store's sink has it.
@@ -55,9 +66,12 @@ type RecordingSink interface {
 // Delivery is one message (or one read of the log) as this shard
 // delivered it: its record, and the frames that wait for it.
 type Delivery struct {
-	Lobby    string
-	Last     uint64 // offset of the last event the message covers
-	Gone     bool   // the message deleted the lobby
+	Lobby string
+	Last  uint64 // offset of the last event the message covers
+	Gone  bool   // the message deleted the lobby
+	// Split: the lobby had members on other shards after the message. A
+	// session's entry made then can start a derivation (Derive).
+	Split    bool
 	Sessions []SessionDelivery
 	done     chan struct{} // closed once released (applyOwn waits on it)
 	key      string        // the lobby's record stream, when the follower knows it
@@ -90,6 +104,18 @@ type SessionDelivery struct {
 	ArrivedAt uint64 `msgpack:"ro,omitempty"`
 	// Events are pairs (offset, seq), in offset order.
 	Events []uint64 `msgpack:"e,omitempty"`
+	// Derive says that from this message on, until the session's next
+	// entry in the lobby's record, the session numbered the lobby's
+	// logged events for it on this shard, in log order, and nothing else:
+	// its seq for each is derived from the log ("Derived positions").
+	Derive bool `msgpack:"d,omitempty"`
+	// Held are seqs of events that are not the lobby's (Events has the
+	// lobby's) whose frames wait for this entry: a break (RecordBreak).
+	// Not written.
+	Held []uint64 `msgpack:"-"`
+	// Arm is the sink's own mark of the derivation this entry belongs to
+	// (the gateway's count of its session's armings). Not written.
+	Arm uint16 `msgpack:"-"`
 }
 
 // Session returns the entry of user in d, made if absent.
@@ -161,6 +187,19 @@ func newRecorder(s *LobbyStore, sink RecordingSink) *recorder {
 		r.lanes = append(r.lanes, &recordLane{s: s, sink: sink, wake: make(chan struct{}, 1)})
 	}
 	return r
+}
+
+// RecordBreak queues d, an entry that ends a session's derived positions
+// (SessionDelivery.Derive): the gateway makes one when such a session
+// numbers an event the lobby's log does not give it, whose frame (Held)
+// must wait until the record says positions no longer derive. false when
+// the store keeps no records: nothing is queued, and nothing may wait.
+func (s *LobbyStore) RecordBreak(d *Delivery) bool {
+	if s.rec == nil {
+		return false
+	}
+	s.rec.add(d)
+	return true
 }
 
 // add queues d in its lobby's lane; its frames wait until its record is in.
@@ -405,12 +444,14 @@ var ErrNoResumePoint = errors.New("cluster: no delivery record places the sessio
 const recordPage = 64
 
 // ResumePoint finds, in the record shard kept of lobbyID, where the
-// session sessionID stands in the lobby's log for a client whose last
-// event is lastSeq: the offset after which every event of the lobby for
-// that session is one the client has not seen. Events after it are to be
-// replayed, numbered lastSeq+1, ... (EventsAfter from versionAt(offset)).
-// ErrNoResumePoint when the record cannot tell.
-func (s *LobbyStore) ResumePoint(ctx context.Context, lobbyID, shard, sessionID string, lastSeq uint64) (uint64, error) {
+// session sessionID of userID stands in the lobby's log for a client whose
+// last event is lastSeq: the offset after which every event of the lobby
+// for that session is one the client has not seen. Events after it are to
+// be replayed, numbered lastSeq+1, ... (EventsAfter from
+// versionAt(offset)). An entry that derives (SessionDelivery.Derive)
+// places a client beyond it by counting the session's events in the log
+// (derive). ErrNoResumePoint when the record cannot tell.
+func (s *LobbyStore) ResumePoint(ctx context.Context, lobbyID, shard, sessionID, userID string, lastSeq uint64) (uint64, error) {
 	key := s.ks.lobbyDeliveries(lobbyID)
 	var sc resumeScan
 	end := "+"
@@ -429,11 +470,11 @@ func (s *LobbyStore) ResumePoint(ctx context.Context, lobbyID, shard, sessionID 
 				return 0, err
 			}
 			for i := len(entries) - 1; i >= 0; i-- {
-				if off, ok, done := sc.step(&entries[i], sessionID, lastSeq); done {
+				if pl, ok, done := sc.step(&entries[i], sessionID, lastSeq); done {
 					if !ok {
 						return 0, ErrNoResumePoint
 					}
-					return off, nil
+					return s.derive(ctx, lobbyID, shard, userID, pl)
 				}
 			}
 		}
@@ -442,10 +483,65 @@ func (s *LobbyStore) ResumePoint(ctx context.Context, lobbyID, shard, sessionID 
 		}
 		end = "(" + msgs[len(msgs)-1].ID
 	}
-	if off, ok, _ := sc.finish(lastSeq); ok {
-		return off, nil
+	if pl, ok, _ := sc.finish(lastSeq); ok {
+		return pl.off, nil
 	}
 	return 0, ErrNoResumePoint
+}
+
+// resumePlace is where a record entry places a client: after offset off
+// and then, when derive > 0, after that many more of the session's events
+// in the log, none beyond bound (when bounded: the session's next entry
+// numbered the rest).
+type resumePlace struct {
+	off     uint64
+	derive  uint64
+	bounded bool
+	bound   uint64
+}
+
+// derive is pl's offset: the offset of the pl.derive-th event of the log
+// after pl.off that shard numbered for userID (the follower's rule: the
+// user is a recipient there, on shard). ErrNoResumePoint when the log no
+// longer reaches back to pl.off, or holds fewer such events up to the
+// bound: the record and the log disagree, and a guess could lose events.
+func (s *LobbyStore) derive(ctx context.Context, lobbyID, shard, userID string, pl resumePlace) (uint64, error) {
+	if pl.derive == 0 {
+		return pl.off, nil
+	}
+	l, err := s.read(ctx, lobbyID, strconv.FormatUint(pl.off, 10))
+	if err != nil {
+		return 0, err
+	}
+	left := pl.derive
+	for i, e := range l.entries {
+		off, ok := entryOffset(e.ID)
+		if !ok || (i == 0 && off > pl.off+1) || (pl.bounded && off > pl.bound) {
+			break
+		}
+		raw, _ := e.Values["e"].(string)
+		w, _, err := decodeWireEventString(raw)
+		if err != nil {
+			return 0, fmt.Errorf("cluster: lobby %s offset %d: %w", lobbyID, off, err)
+		}
+		if numberedOn(&w, userID, shard) {
+			if left--; left == 0 {
+				return off, nil
+			}
+		}
+	}
+	return 0, ErrNoResumePoint
+}
+
+// numberedOn reports whether the follower of shard delivers w to userID:
+// a recipient whose member was on that shard when w was committed.
+func numberedOn(w *wireEvent, userID, shard string) bool {
+	for i, u := range w.To {
+		if u == userID && i < len(w.Shards) && w.Shards[i] == shard {
+			return true
+		}
+	}
+	return false
 }
 
 // resumeScan walks a record newest first for one session (ResumePoint).
@@ -454,33 +550,50 @@ type resumeScan struct {
 	stay   uint64 // Arrived of the newest entry
 	stayIn bool   // its ArrivedIn
 	stayAt uint64 // its ArrivedAt
+
+	// newer: an entry of the session newer than the one looked at was
+	// passed (it placed nothing), and where a derivation must stop: before
+	// its first event, or at its Last.
+	newer      bool
+	newerBound uint64
 }
 
 // step looks at one message. When it decides (done), ok says whether a
-// place was found and off is the offset to replay after.
-func (sc *resumeScan) step(e *recordEntry, sessionID string, lastSeq uint64) (off uint64, ok, done bool) {
+// place was found.
+func (sc *resumeScan) step(e *recordEntry, sessionID string, lastSeq uint64) (pl resumePlace, ok, done bool) {
 	i := slices.IndexFunc(e.Sessions, func(p SessionDelivery) bool { return p.ID == sessionID })
 	if i < 0 {
-		return 0, false, false
+		return pl, false, false
 	}
 	p := &e.Sessions[i]
 	if !sc.found {
 		sc.found, sc.stay, sc.stayIn, sc.stayAt = true, p.Arrived, p.ArrivedIn, p.ArrivedAt
 		if lastSeq < p.Arrived {
-			return 0, false, true // the client lacks what the arrival numbered
+			return pl, false, true // the client lacks what the arrival numbered
 		}
 	} else if p.Arrived != sc.stay {
 		return sc.finish(lastSeq) // an earlier stay: its seqs are not this one's
 	}
 	if p.After <= lastSeq {
-		return e.Last, true, true // the client has all of this message
+		// The client has all of this message, and, when the entry
+		// derives, lastSeq - After of the session's events after it.
+		pl.off = e.Last
+		if p.Derive {
+			pl.derive, pl.bounded, pl.bound = lastSeq-p.After, sc.newer, sc.newerBound
+		}
+		return pl, true, true
 	}
 	for j := len(p.Events) - 2; j >= 0; j -= 2 {
 		if p.Events[j+1] <= lastSeq {
-			return p.Events[j], true, true
+			pl.off = p.Events[j]
+			return pl, true, true
 		}
 	}
-	return 0, false, false
+	sc.newer, sc.newerBound = true, e.Last
+	if len(p.Events) > 0 {
+		sc.newerBound = p.Events[0] - 1
+	}
+	return pl, false, false
 }
 
 // finish decides once the stay's entries are all read and every position
@@ -489,9 +602,9 @@ func (sc *resumeScan) step(e *recordEntry, sessionID string, lastSeq uint64) (of
 // nothing after it (what follows was all numbered here, after the
 // arrival, whether its record is still there or trimmed). A client
 // further on has events the record does not place: no answer.
-func (sc *resumeScan) finish(lastSeq uint64) (off uint64, ok, done bool) {
+func (sc *resumeScan) finish(lastSeq uint64) (pl resumePlace, ok, done bool) {
 	if sc.found && lastSeq == sc.stay && sc.stayIn {
-		return sc.stayAt, true, true
+		return resumePlace{off: sc.stayAt}, true, true
 	}
-	return 0, false, true
+	return pl, false, true
 }

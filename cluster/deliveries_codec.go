@@ -38,7 +38,10 @@ func appendSessionDelivery(b []byte, p *SessionDelivery) []byte {
 	if len(p.Events) > 0 {
 		n++
 	}
-	b = append(b, 0x80|byte(n)) // fixmap: at most 6 fields
+	if p.Derive {
+		n++
+	}
+	b = append(b, 0x80|byte(n)) // fixmap: at most 7 fields
 	b = protocol.AppendString(protocol.AppendString(b, "i"), p.ID)
 	b = protocol.AppendUint(protocol.AppendString(b, "a"), p.After)
 	b = protocol.AppendUint(protocol.AppendString(b, "r"), p.Arrived)
@@ -53,6 +56,9 @@ func appendSessionDelivery(b []byte, p *SessionDelivery) []byte {
 		for _, v := range p.Events {
 			b = protocol.AppendUint(b, v)
 		}
+	}
+	if p.Derive {
+		b = append(protocol.AppendString(b, "d"), 0xc3)
 	}
 	return b
 }

@@ -20,7 +20,8 @@ func TestRecordCodecMatchesReflection(t *testing.T) {
 			{ID: "a-session-id-longer-than-thirty-two-bytes", After: 70000, Arrived: 5, ArrivedIn: true, ArrivedAt: 299,
 				Events: []uint64{298, 69999, 300, 70000}},
 			{ID: "", After: 0, Arrived: 0, ArrivedAt: 1 << 40},
-			{ID: "x", After: 1 << 33, Arrived: 200, Events: []uint64{1, 2}},
+			{ID: "x", After: 1 << 33, Arrived: 200, Events: []uint64{1, 2}, Derive: true},
+			{ID: "y", After: 9, Arrived: 2, ArrivedIn: true, ArrivedAt: 7, Events: []uint64{8, 9}, Derive: true},
 		}},
 		{Last: 1 << 63, Sessions: []SessionDelivery{}},
 	}

@@ -93,7 +93,7 @@ func (r *recSink) waiting(u string) int {
 // number: the lobby's events for u after the offset ResumePoint gives.
 func replayFrom(t *testing.T, s *LobbyStore, lobbyID, shard, user string, last uint64) ([]string, error) {
 	t.Helper()
-	off, err := s.ResumePoint(t.Context(), lobbyID, shard, "S-"+user, last)
+	off, err := s.ResumePoint(t.Context(), lobbyID, shard, "S-"+user, user, last)
 	if err != nil {
 		return nil, err
 	}
@@ -151,10 +151,10 @@ func TestDeliveryRecordPlacesEveryLastSeq(t *testing.T) {
 		t.Fatalf("host from 0: %v %v, want %v", replay, err, sa.events("host"))
 	}
 	// A session the record does not know, and a shard that kept none.
-	if _, err := b.ResumePoint(ctx, v.ID, "a", "S-nobody", 3); !errors.Is(err, ErrNoResumePoint) {
+	if _, err := b.ResumePoint(ctx, v.ID, "a", "S-nobody", "nobody", 3); !errors.Is(err, ErrNoResumePoint) {
 		t.Fatalf("unknown session: %v", err)
 	}
-	if _, err := a.ResumePoint(ctx, v.ID, "c", "S-pa", 3); !errors.Is(err, ErrNoResumePoint) {
+	if _, err := a.ResumePoint(ctx, v.ID, "c", "S-pa", "pa", 3); !errors.Is(err, ErrNoResumePoint) {
 		t.Fatalf("no record: %v", err)
 	}
 	// Once its record is in, a lobby keeps no delivery: its idle players
@@ -211,7 +211,7 @@ func TestDeliveryRecordTrimmed(t *testing.T) {
 	if err := c.XTrimMaxLen(ctx, ks.lobbyDeliveries(v.ID), 2).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.ResumePoint(ctx, v.ID, "a", "S-pa", 2); !errors.Is(err, ErrNoResumePoint) {
+	if _, err := b.ResumePoint(ctx, v.ID, "a", "S-pa", "pa", 2); !errors.Is(err, ErrNoResumePoint) {
 		t.Fatalf("record trimmed: %v, want ErrNoResumePoint", err)
 	}
 	// No TTL while the lobby lives (MAXLEN bounds it), recordGoneTTL once
@@ -242,12 +242,12 @@ func TestResumeScanStays(t *testing.T) {
 	scan := func(last uint64) (uint64, bool) {
 		var sc resumeScan
 		for i := len(rec) - 1; i >= 0; i-- {
-			if off, ok, done := sc.step(&rec[i], "s", last); done {
-				return off, ok
+			if pl, ok, done := sc.step(&rec[i], "s", last); done {
+				return pl.off, ok
 			}
 		}
-		off, ok, _ := sc.finish(last)
-		return off, ok
+		pl, ok, _ := sc.finish(last)
+		return pl.off, ok
 	}
 	for _, c := range []struct {
 		last uint64

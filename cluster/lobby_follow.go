@@ -699,9 +699,12 @@ func (f *follower) recordLocked(fl *followed) {
 		d = f.newDelivery(fl, false)
 	}
 	fl.rec, fl.joined = nil, false
-	d.Last, d.Gone = fl.last, !hasDoc(fl)
+	d.Last, d.Gone, d.Split = fl.last, !hasDoc(fl), !fl.allLocal
 	r.sink.Positions(d, fl.users)
 	if len(d.Sessions) == 0 {
+		// Every session here numbered the message as derived from its
+		// last entry (SessionDelivery.Derive): nothing to write, and no
+		// frame waits.
 		return
 	}
 	r.add(d)

@@ -44,7 +44,11 @@ type ClusterLobbies interface {
 	// client's last event is lastSeq stands, from that shard's delivery
 	// record: the offset after which the client has seen nothing
 	// (cluster.ErrNoResumePoint when the record cannot tell).
-	ResumePoint(ctx context.Context, lobbyID, shard, sessionID string, lastSeq uint64) (uint64, error)
+	ResumePoint(ctx context.Context, lobbyID, shard, sessionID, userID string, lastSeq uint64) (uint64, error)
+	// RecordBreak queues an entry of a session's own in its lobby's
+	// delivery record, whose frames (Held) wait for it like a message's
+	// (false: the store keeps no records).
+	RecordBreak(d *cluster.Delivery) bool
 	// LastLobbyOf is the lobby the user was last added to, member or not
 	// ("" if none ever).
 	LastLobbyOf(ctx context.Context, userID string) (string, error)
@@ -101,6 +105,7 @@ type clusterGlue struct {
 func (g *Gateway) startCluster(link *ClusterLink) error {
 	cl := &clusterGlue{link: link}
 	g.hub.records = true
+	g.hub.recordBreak = link.Lobbies.RecordBreak
 	cl.sessions = cluster.NewSessions(link.Client, link.Keys, g.opts.ShardID, g.opts.ResumeGrace)
 	cl.bus = cluster.NewBus(link.Client, link.Keys, g.opts.ShardID, clusterControl{g}, cluster.BusOptions{Logger: g.log})
 	ctx, cancel := context.WithTimeout(g.ctx, 10*time.Second)
@@ -460,7 +465,7 @@ func (g *Gateway) resumeFromRecord(ctx context.Context, cs *connState, c writer,
 	lobbyID, err := lobbies.LastLobbyOf(ctx, uid)
 	var off uint64
 	if err == nil && lobbyID != "" {
-		off, err = lobbies.ResumePoint(ctx, lobbyID, prev.Shard, prev.ID, cs.lastSeq())
+		off, err = lobbies.ResumePoint(ctx, lobbyID, prev.Shard, prev.ID, uid, cs.lastSeq())
 		if err == nil {
 			err = lobbies.EventsAfter(ctx, lobbyID, off<<32, func(*lobby.Event) {})
 		}

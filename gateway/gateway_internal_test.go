@@ -478,7 +478,7 @@ func TestAckStopsAtWhatWasWritten(t *testing.T) {
 	chatTo(g, "1", "u")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.numberGatedLocked(g.hub, g.encodeEvent(protocol.EvChat, protocol.ChatEv{Text: "gated"}), true)
+	s.numberAsLocked(g.hub, g.encodeEvent(protocol.EvChat, protocol.ChatEv{Text: "gated"}), numberGated)
 	if written, ok := s.writtenLocked(); !ok || written != 2 {
 		t.Fatalf("written %d %v, want 2 (seq 3 waits)", written, ok)
 	}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lobbyd/lobbyd/cluster"
 	"github.com/lobbyd/lobbyd/netcode"
 )
 
@@ -30,7 +31,11 @@ type hub struct {
 	// records: the shard keeps delivery records (a cluster): sessions
 	// note where they arrived (Session.arriveLocked). Set before serving.
 	records bool
-	place   *placer // lobbies' loops (place.go); nil: one loop, nothing to place
+	// recordBreak queues a session's entry that ends its derived
+	// positions (cluster.LobbyStore.RecordBreak); false: none is kept.
+	// nil: the shard keeps no records. Set before serving.
+	recordBreak func(*cluster.Delivery) bool
+	place       *placer // lobbies' loops (place.go); nil: one loop, nothing to place
 	// gapClose logs a connection closed 1011 "event backlog" (the stream
 	// would have had a gap): where, and the session's numbers then. nil:
 	// nothing logged. Set before serving.

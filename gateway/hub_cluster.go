@@ -204,8 +204,12 @@ func (h *hub) fanOutRecorded(to []string, ev *eventBuf, d *cluster.Delivery) (se
 		case s.closed:
 		case s.holding:
 			s.holdLocked(h, ev) // numbered at the arrival, which no record covers
+		case s.pure && ev.lobbyID == s.lobbyID:
+			// Its seq derives from the session's last entry: no entry
+			// of its own, and its frame goes at once.
+			s.numberAsLocked(h, ev, numberDerived)
 		default:
-			if seq := s.numberGatedLocked(h, ev, true); seq != 0 {
+			if seq := s.numberAsLocked(h, ev, numberGated); seq != 0 {
 				p := d.Session(uid, s.id)
 				p.Events = append(p.Events, off, seq)
 				s.positionLocked(p, d.Lobby)
@@ -221,7 +225,10 @@ func (h *hub) fanOutRecorded(to []string, ev *eventBuf, d *cluster.Delivery) (se
 // positions completes d (lobbySink.Positions): the seq after the message
 // of each session in it, and an entry for each user of users whose
 // session here numbers events now (one still holding its events for its
-// welcome is left out: what it numbers at its arrival no record covers).
+// welcome is left out: what it numbers at its arrival no record covers;
+// and so is one whose positions in the lobby derive from an entry in
+// Redis: it needs none). Each entry says whether the session's positions
+// derive from it (armLocked).
 func (h *hub) positions(d *cluster.Delivery, users []string) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -230,6 +237,7 @@ func (h *hub) positions(d *cluster.Delivery, users []string) {
 		if s := h.byUser[p.User]; s != nil && s.id == p.ID {
 			s.mu.Lock()
 			s.positionLocked(p, d.Lobby)
+			s.armLocked(p, d)
 			s.mu.Unlock()
 		}
 	}
@@ -239,11 +247,32 @@ func (h *hub) positions(d *cluster.Delivery, users []string) {
 			continue
 		}
 		s.mu.Lock()
-		if !s.closed && !s.holding {
-			s.positionLocked(d.Session(uid, s.id), d.Lobby)
+		if !s.closed && !s.holding && !(s.pure && s.lobbyID == d.Lobby) {
+			p := d.Session(uid, s.id)
+			s.positionLocked(p, d.Lobby)
+			s.armLocked(p, d)
 		}
 		s.mu.Unlock()
 	}
+}
+
+// armLocked decides, for the session's entry p in the record of d, whether
+// its positions derive from p on (p.Derive): they start to when the lobby
+// is split (a same-shard lobby's relay is not in its log, and every send
+// would end them), the lobby is the one of the session's last lobby
+// event, and the session numbered nothing of it beyond this message; then
+// the session is armed until something breaks it (numberAsLocked). Caller
+// holds s.mu.
+func (s *Session) armLocked(p *cluster.SessionDelivery, d *cluster.Delivery) {
+	if s.lobbyID != d.Lobby {
+		p.Derive = false
+		return
+	}
+	if !s.armed && d.Split && s.lobbyVer>>32 <= d.Last {
+		s.armed = true
+		s.arms++
+	}
+	p.Derive, p.Arm = s.armed, s.arms
 }
 
 // positionLocked fills in p the session's seq now and its arrival.
@@ -258,11 +287,13 @@ func (s *Session) positionLocked(p *cluster.SessionDelivery, lobbyID string) {
 	}
 }
 
-// release lets the frames held for d go (lobbySink.Release).
+// release lets the frames held for d go (lobbySink.Release). A session
+// still armed since its entry here said its positions derive becomes pure:
+// that entry is in Redis, so its next events of the lobby need none.
 func (h *hub) release(d *cluster.Delivery) {
 	for i := range d.Sessions {
 		p := &d.Sessions[i]
-		if len(p.Events) == 0 {
+		if len(p.Events) == 0 && len(p.Held) == 0 && !p.Derive {
 			continue
 		}
 		s := h.lookup(p.User)
@@ -270,7 +301,10 @@ func (h *hub) release(d *cluster.Delivery) {
 			continue // ended, replaced or handed over (with its ring)
 		}
 		s.mu.Lock()
-		conn := s.releaseLocked(h, p.Events)
+		conn := s.releaseLocked(h, p.Events, p.Held)
+		if p.Derive && s.armed && s.arms == p.Arm && s.lobbyID == d.Lobby {
+			s.pure = true
+		}
 		s.mu.Unlock()
 		if conn != nil {
 			closeGap(conn)

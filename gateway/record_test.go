@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/lobbyd/lobbyd/cluster"
@@ -69,5 +71,85 @@ func TestRecordedFramesWaitForTheirRecord(t *testing.T) {
 	}
 	if seq, _ := asUint(got[4]["seq"]); seq != 4 || got[4]["d"].(map[string]any)["text"] != "four" {
 		t.Fatalf("four: %v", got[4])
+	}
+}
+
+// Derived positions (docs/cluster.md, "Delivery records"): an entry of a
+// split lobby arms its session; once that entry is in Redis the session
+// is pure and the lobby's events need no entry: they are written at once.
+// An event no log holds breaks it first: its frame, and every one after,
+// waits for the session's own entry, which says the positions no longer
+// derive; the next entry of the lobby arms it again.
+func TestDerivedPositions(t *testing.T) {
+	g, _ := testGateway(t, 64, 1<<20)
+	var breaks []*cluster.Delivery
+	g.hub.records = true
+	g.hub.recordBreak = func(d *cluster.Delivery) bool { breaks = append(breaks, d); return true }
+	w := &recordingWriter{}
+	s := attachFake(g, "u", w)
+	sink := lobbySink{g}
+	texts := func() []string {
+		var out []string
+		for _, m := range w.decoded(t)[1:] { // after the welcome
+			seq, _ := asUint(m["seq"])
+			out = append(out, fmt.Sprint(seq, " ", m["d"].(map[string]any)["text"]))
+		}
+		return out
+	}
+	deliver := func(off uint64, text string) *cluster.Delivery {
+		d := &cluster.Delivery{Lobby: "L", Split: true, Last: off}
+		sink.DeliverRecorded(&lobby.Event{LobbyID: "L", Version: off << 32, Name: protocol.EvChat, To: []string{"u"}, Text: text}, d)
+		sink.Positions(d, []string{"u"})
+		return d
+	}
+	d1 := deliver(7, "one")
+	if p := d1.Sessions[0]; !p.Derive || p.After != 1 {
+		t.Fatalf("first entry %+v: want it to derive", p)
+	}
+	d2 := deliver(8, "two") // not pure yet: an entry, and it waits
+	sink.Release(d1)
+	sink.Release(d2)
+	d3 := deliver(9, "three") // pure: no entry, written at once
+	if len(d3.Sessions) != 0 {
+		t.Fatalf("a pure session got an entry: %+v", d3.Sessions)
+	}
+	if got := texts(); !slices.Equal(got, []string{"1 one", "2 two", "3 three"}) {
+		t.Fatalf("written %v", got)
+	}
+	chatTo(g, "four", "u") // no log holds it: a break, and four waits for it
+	chatTo(g, "five", "u") // behind four
+	if len(breaks) != 1 {
+		t.Fatalf("%d breaks", len(breaks))
+	}
+	b := breaks[0]
+	if p := b.Sessions[0]; b.Lobby != "L" || b.Last != 9 || p.Derive || p.After != 4 || !slices.Equal(p.Held, []uint64{4}) || p.ID != s.id {
+		t.Fatalf("break %+v %+v", b, p)
+	}
+	d6 := deliver(10, "six") // no longer pure: an entry again, arming it anew
+	if len(d6.Sessions) != 1 || !d6.Sessions[0].Derive {
+		t.Fatalf("entry after the break: %+v", d6.Sessions)
+	}
+	if got := texts(); len(got) != 3 {
+		t.Fatalf("written before the break's entry is in: %v", got)
+	}
+	sink.Release(b)
+	sink.Release(d6)
+	if got := texts(); !slices.Equal(got, []string{"1 one", "2 two", "3 three", "4 four", "5 five", "6 six"}) {
+		t.Fatalf("written %v", got)
+	}
+	d7 := deliver(11, "seven")
+	if len(d7.Sessions) != 0 {
+		t.Fatalf("pure again after the entry that armed it: %+v", d7.Sessions)
+	}
+	// An entry released after a break and a new arming does not make the
+	// session pure: the break between them is not in Redis yet.
+	chatTo(g, "eight", "u")
+	d9 := deliver(12, "nine")
+	sink.Release(d1) // stale: from the first arming
+	s.mu.Lock()
+	pure := s.pure
+	s.mu.Unlock()
+	if pure || len(d9.Sessions) != 1 {
+		t.Fatalf("pure %v after a stale release; entry %+v", pure, d9.Sessions)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lobbyd/lobbyd/cluster"
 	"github.com/lobbyd/lobbyd/netcode"
 	"github.com/lobbyd/lobbyd/protocol"
 )
@@ -54,6 +55,18 @@ type Session struct {
 	holding   bool // the welcome's snapshot is being read: events go to held
 	overrun   bool // more events came while holding than the ring bounds allow
 	closed    bool // gone for good: no more events
+
+	// Derived positions (cluster: docs/cluster.md, "Delivery records").
+	// armed: since an entry of the session in the record of its lobby
+	// (s.lobbyID) said so, it numbered only that lobby's logged events, in
+	// log order; anything else it numbers ends that with an entry of its
+	// own first (breakLocked). pure: such an entry is in Redis, so the
+	// lobby's events need no entry of their own: their seqs derive from
+	// it. arms counts the armings, so that an entry released late is not
+	// taken for the current one.
+	armed bool
+	pure  bool
+	arms  uint16
 }
 
 // sessionSide is what a Session needs only at times, out of it so that
@@ -166,6 +179,21 @@ func (s *Session) deliverLocked(h *hub, ev *eventBuf) {
 	}
 }
 
+// numbering is how numberAsLocked writes the event it numbers.
+type numbering uint8
+
+const (
+	// numberNow: written at once, after whatever numbered before waits.
+	numberNow numbering = iota
+	// numberGated: its frame waits until releaseLocked (the delivery
+	// record of its lobby message is in Redis).
+	numberGated
+	// numberDerived: a logged event of the lobby a pure session's
+	// positions derive from, delivered in log order by the lobby's
+	// follower: no record, written at once.
+	numberDerived
+)
+
 // numberLocked gives ev the session's next seq, keeps it for replay and
 // writes it if the connection is live. An event of the lobby whose last
 // event the session numbered, with a version no newer than that one, is
@@ -173,15 +201,23 @@ func (s *Session) deliverLocked(h *hub, ev *eventBuf) {
 // event twice (handed over, and read again from the lobby's log), and the
 // stream must not repeat it. A store's versions only grow per lobby, so on
 // one shard nothing is ever dropped. Caller holds s.mu.
-func (s *Session) numberLocked(h *hub, ev *eventBuf) { s.numberGatedLocked(h, ev, false) }
+func (s *Session) numberLocked(h *hub, ev *eventBuf) { s.numberAsLocked(h, ev, numberNow) }
 
-// numberGatedLocked is numberLocked for an event whose frame waits, when
-// gate is set, until releaseLocked (its delivery record is in Redis). It
+// numberAsLocked is numberLocked for an event written as how says. It
 // returns the seq given, 0 when the event was dropped as numbered before.
-// An event is written only when nothing numbered before it waits.
-func (s *Session) numberGatedLocked(h *hub, ev *eventBuf, gate bool) uint64 {
+// An event is written only when nothing numbered before it waits. An
+// armed session that numbers anything but its lobby's logged events (or
+// drops one) breaks: the frame waits for the entry that says its
+// positions no longer derive.
+func (s *Session) numberAsLocked(h *hub, ev *eventBuf, how numbering) uint64 {
+	armedIn, lastOff := s.lobbyID, s.lobbyVer>>32
 	if ev.version != 0 && ev.lobbyID != "" {
 		if ev.lobbyID == s.lobbyID && ev.version <= s.lobbyVer {
+			if s.armed {
+				// Not numbered here, yet the log has it for the session:
+				// what it numbered no longer derives from the log.
+				s.breakLocked(h, armedIn, lastOff, false)
+			}
 			return 0
 		}
 		s.lobbyID, s.lobbyVer = ev.lobbyID, ev.version
@@ -192,11 +228,15 @@ func (s *Session) numberGatedLocked(h *hub, ev *eventBuf, gate bool) uint64 {
 	if s.side != nil {
 		w = s.side.wait
 	}
-	if gate {
+	if how == numberGated {
 		if w == nil { // nothing waits: a live connection has all before
 			w = s.waitLocked(s.seq - 1)
 		}
 		w.gated = append(w.gated, s.seq)
+	}
+	if s.armed && (how == numberNow || ev.lobbyID != armedIn) {
+		s.breakLocked(h, armedIn, lastOff, true)
+		w = s.side.wait
 	}
 	if s.live && (w == nil || len(w.gated) == 0) {
 		writeEvent(s.conn, s.seq, ev)
@@ -208,6 +248,34 @@ func (s *Session) numberGatedLocked(h *hub, ev *eventBuf, gate bool) uint64 {
 		moveTo(s.conn, int(ev.home)-1)
 	}
 	return s.seq
+}
+
+// breakLocked ends the session's derived positions in lobbyID, whose
+// last event it numbered is at offset last: an entry of its own in the
+// lobby's record (cluster.LobbyStore.RecordBreak) gives its seq now, and
+// no derivation. Until that entry is in Redis a client could be placed
+// by the entry before it, counting events of the log that the session
+// did not number as they are there; so what follows waits for it: the
+// event that broke them (numbered: the last seq), or else the next one.
+// Caller holds s.mu.
+func (s *Session) breakLocked(h *hub, lobbyID string, last uint64, numbered bool) {
+	s.armed, s.pure = false, false
+	if h.recordBreak == nil {
+		return
+	}
+	d := &cluster.Delivery{Lobby: lobbyID, Last: last}
+	p := d.Session(s.userID, s.id)
+	s.positionLocked(p, lobbyID)
+	held, sent := s.seq+1, s.seq
+	if numbered {
+		held, sent = s.seq, s.seq-1
+	}
+	w := s.waitLocked(sent)
+	w.gated = append(w.gated, held)
+	p.Held = append(p.Held, held)
+	if !h.recordBreak(d) {
+		w.gated = w.gated[:len(w.gated)-1] // nothing records it: nothing waits
+	}
 }
 
 // writable is the last seq the connection may have now: every event up
@@ -275,20 +343,30 @@ func (s *Session) wentLive(h *hub, sent uint64) {
 	}
 }
 
+// ungate ends one wait of seq: a seq can wait twice (its lobby message's
+// record and a break's), and is written once neither is pending.
+func (r *sessionWait) ungate(seq uint64) {
+	if j := slices.Index(r.gated, seq); j >= 0 {
+		r.gated = slices.Delete(r.gated, j, j+1)
+	}
+}
+
 // releaseLocked ends the wait of the gated seqs given (pairs offset, seq:
-// cluster.SessionDelivery.Events) and writes what no longer waits. It
+// cluster.SessionDelivery.Events; held: its Held) and writes what no
+// longer waits. It
 // returns the connection to close (closeGap) when the ring lost an event
 // not yet written while it waited (the stream would have a gap). Caller
 // holds s.mu.
-func (s *Session) releaseLocked(h *hub, pairs []uint64) writer {
+func (s *Session) releaseLocked(h *hub, pairs, held []uint64) writer {
 	if s.side == nil || s.side.wait == nil {
 		return nil
 	}
 	r := s.side.wait
 	for i := 1; i < len(pairs); i += 2 {
-		if j := slices.Index(r.gated, pairs[i]); j >= 0 {
-			r.gated = slices.Delete(r.gated, j, j+1)
-		}
+		r.ungate(pairs[i])
+	}
+	for _, seq := range held {
+		r.ungate(seq)
 	}
 	limit := s.writable()
 	if !s.live || limit <= r.sent {
@@ -317,6 +395,7 @@ func (s *Session) arriveLocked(h *hub, sn snapshot) {
 	if !h.records {
 		return
 	}
+	s.armed, s.pure = false, false // a new stay: its entries start anew
 	r := s.sideLocked()
 	r.arrived, r.arrivedLobby, r.arrivedAt = s.seq, s.lobbyID, s.lobbyVer>>32
 	switch {
