@@ -112,6 +112,7 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		}
 		shardDefaults(u.Query(), &o.ContextTimeoutEnabled, &o.MaxRetries, &o.PoolSize, &o.ReadBufferSize, &o.WriteBufferSize,
 			&o.PipelineReadBufferSize, &o.PipelineWriteBufferSize, &o.ConnMaxIdleTime)
+		o.Dialer = checkedDial(redis.NewDialer(o))
 		return redis.NewClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(plain)
@@ -132,6 +133,7 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		// PoolSize is per node of a Redis Cluster.
 		shardDefaults(u.Query(), &o.ContextTimeoutEnabled, &o.MaxRetries, &o.PoolSize, &o.ReadBufferSize, &o.WriteBufferSize,
 			nil, nil, &o.ConnMaxIdleTime)
+		o.Dialer = checkedDial(plainDialer(o.DialTimeout, o.TLSConfig))
 		return redis.NewClusterClient(o), nil
 	}
 	return nil, fmt.Errorf("redis url: scheme %q: want redis, rediss, redis+sentinel or redis+cluster", u.Scheme)

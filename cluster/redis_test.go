@@ -1,9 +1,15 @@
 package cluster
 
 import (
+	"fmt"
+	"net"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/lobbyd/lobbyd/internal/redistest"
 )
 
 func TestOpenForms(t *testing.T) {
@@ -66,5 +72,65 @@ func TestOpenBufferDefaults(t *testing.T) {
 			t.Errorf("%s: pool size %d, want %d", tc.url, o.PoolSize, DefaultPoolSize)
 		}
 		c.Close()
+	}
+}
+
+// A pooled connection's health check (go-redis peeks at its socket before
+// a command) runs at most once per healthCheckEvery, and still finds a
+// connection Redis closed while it sat idle longer than that: the next
+// command goes out on a new one.
+func TestHealthCheckThrottled(t *testing.T) {
+	srv := redistest.Server(t)
+	c, err := Open("redis://" + srv.Addr + "/0?pool_size=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := t.Context()
+	id, err := c.ClientID(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer admin.Close()
+	if err := admin.ClientKillByFilter(ctx, "ID", fmt.Sprint(id)).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * healthCheckEvery)
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("the connection Redis closed was used: %v", err)
+	}
+	if id2, err := c.ClientID(ctx).Result(); err != nil || id2 == id {
+		t.Fatalf("client id %d (%v), was %d: want a new connection", id2, err, id)
+	}
+
+	// The throttle itself, on a socket of its own.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conn, err := checkedDial((&net.Dialer{}).DialContext)(ctx, "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	raw, err := conn.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	peeks := 0
+	peek := func(uintptr) bool { peeks++; return true }
+	for range 3 {
+		if err := raw.Read(peek); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if peeks != 1 {
+		t.Fatalf("%d peeks within %v, want 1", peeks, healthCheckEvery)
+	}
+	time.Sleep(healthCheckEvery + 10*time.Millisecond)
+	if err := raw.Read(peek); err != nil || peeks != 2 {
+		t.Fatalf("%d peeks (%v) after %v, want 2", peeks, err, healthCheckEvery)
 	}
 }
