@@ -40,12 +40,9 @@ func (r *deriveSink) DeliverRecorded(ev *lobby.Event, d *Delivery) {
 	for _, u := range ev.To {
 		seq := r.number(ev, u)
 		r.last[u], r.lobby[u] = ev.Version>>32, ev.LobbyID
-		if r.pure[u] {
-			continue // derived: no entry, nothing waits
+		if !r.pure[u] { // pure: derived, no entry, nothing waits
+			r.hold(d, u, ev.Version>>32, seq)
 		}
-		p := d.Session(u, "S-"+u)
-		p.Events = append(p.Events, ev.Version>>32, seq)
-		r.held[u]++
 	}
 }
 

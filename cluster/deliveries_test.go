@@ -50,11 +50,15 @@ func (r *recSink) DeliverRecorded(ev *lobby.Event, d *Delivery) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, u := range ev.To {
-		seq := r.number(ev, u)
-		p := d.Session(u, "S-"+u)
-		p.Events = append(p.Events, ev.Version>>32, seq)
-		r.held[u]++
+		r.hold(d, u, ev.Version>>32, r.number(ev, u))
 	}
+}
+
+// hold puts u's event (off, seq) in d's record; its frame waits for it.
+func (r *recSink) hold(d *Delivery, u string, off, seq uint64) {
+	p := d.Session(u, "S-"+u)
+	p.Events = append(p.Events, off, seq)
+	r.held[u]++
 }
 
 func (r *recSink) Positions(d *Delivery, users []string) {
