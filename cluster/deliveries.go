@@ -75,6 +75,7 @@ type Delivery struct {
 	Sessions []SessionDelivery
 	done     chan struct{} // closed once released (applyOwn waits on it)
 	key      string        // the lobby's record stream, when the follower knows it
+	isBreak  bool          // queued by RecordBreak, not a lobby message's
 
 	// Room for the entries of a lobby's members here and one event each,
 	// in the Delivery itself: one allocation per message for a lobby of
@@ -198,6 +199,7 @@ func (s *LobbyStore) RecordBreak(d *Delivery) bool {
 	if s.rec == nil {
 		return false
 	}
+	d.isBreak = true
 	s.rec.add(d)
 	return true
 }
@@ -354,11 +356,12 @@ func (r *recordLane) write(ctx context.Context, batch []*Delivery) error {
 			if key == "" {
 				key = r.s.ks.lobbyDeliveries(d.Lobby)
 			}
-			r.lobbies = append(r.lobbies, recordGroup{key: key})
+			r.lobbies = append(r.lobbies, recordGroup{key: key, breaks: true})
 		}
 		lg := &r.lobbies[g]
 		lg.n++
 		lg.gone = lg.gone || d.Gone
+		lg.breaks = lg.breaks && d.isBreak
 		r.slot[i] = g
 	}
 	start := 0
@@ -395,7 +398,16 @@ func (r *recordLane) write(ctx context.Context, batch []*Delivery) error {
 		// writes it, its arguments in the lane's scratch (XAdd makes an
 		// argument list, an XAddArgs and the boxed values per command).
 		start := len(args)
-		args = append(args, "xadd", lg.key, "maxlen", "~", recordMaxLenArg, "*", "s", r.s.shardArg, "r", b[lg.from:lg.to:lg.to])
+		entry := b[lg.from:lg.to:lg.to]
+		if lg.breaks {
+			// Breaks alone (RecordBreak) come at any time after the
+			// session's last lobby event, perhaps after the lobby was
+			// deleted and its record expired or set to: a record made
+			// anew then would never expire. Rare: a script is fine.
+			pipe.Eval(ctx, xaddIfExists, []string{lg.key}, recordMaxLenArg, r.s.shardArg, entry)
+			continue
+		}
+		args = append(args, "xadd", lg.key, "maxlen", "~", recordMaxLenArg, "*", "s", r.s.shardArg, "r", entry)
 		pipe.Process(ctx, redis.NewCmd(ctx, args[start:len(args):len(args)]...))
 		if lg.gone {
 			// Written after the commit that deleted the lobby (and set
@@ -421,7 +433,15 @@ type recordGroup struct {
 	n, start, fill int    // its deliveries: sorted[start:start+n]
 	from, to       int    // its encoded entry: buf[from:to]
 	gone           bool   // some message deleted the lobby
+	breaks         bool   // every delivery is a break (RecordBreak)
 }
+
+// xaddIfExists is a record write of breaks alone: only into a record that
+// exists (KEYS[1]; ARGV: MAXLEN, shard, entry).
+const xaddIfExists = `if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 's', ARGV[2], 'r', ARGV[3])
+end
+return 0`
 
 // LastLobbyOf is the lobby the user was last added to, whether it is still
 // a member or not ("" if none ever): the lobby whose log holds the last

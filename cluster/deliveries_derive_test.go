@@ -179,3 +179,41 @@ func recordedPairs(t *testing.T, msgs []redis.XMessage, shard, session string) i
 	}
 	return n
 }
+
+// A break is written into its lobby's record only while that record
+// exists: one written after the lobby was deleted and its record expired
+// would make a stream that never expires.
+func TestRecordBreakOnlyIntoAnExistingRecord(t *testing.T) {
+	c, prefix := redistest.Client(t)
+	sa := newDeriveSink()
+	a := newTestStore(t, c, prefix, "a", sa, LobbyOptions{})
+	sa.store = a
+	ctx := t.Context()
+	v := mustCreate(t, a, "host", 8)
+	key := a.ks.lobbyDeliveries(v.ID)
+	if err := a.Chat(ctx, "host", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the chat's record", func() bool { return c.Exists(ctx, key).Val() == 1 })
+	before := c.XLen(ctx, key).Val()
+	released := func() int {
+		sa.mu.Lock()
+		defer sa.mu.Unlock()
+		return sa.released
+	}
+	for _, lobbyID := range []string{v.ID, "gone-lobby"} {
+		n := released()
+		d := &Delivery{Lobby: lobbyID, Last: 1}
+		d.Session("host", "S-host").After = 9
+		if !a.RecordBreak(d) {
+			t.Fatal("no recorder")
+		}
+		waitFor(t, 10*time.Second, "the break released", func() bool { return released() > n })
+	}
+	if got := c.XLen(ctx, key).Val(); got != before+1 {
+		t.Fatalf("the live lobby's record has %d entries, want %d", got, before+1)
+	}
+	if n := c.Exists(ctx, a.ks.lobbyDeliveries("gone-lobby")).Val(); n != 0 {
+		t.Fatal("a break made a record for a lobby that has none")
+	}
+}
