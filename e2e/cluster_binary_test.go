@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/lobbyd/lobbyd/gateway"
 	"github.com/lobbyd/lobbyd/internal/redistest"
@@ -66,3 +68,53 @@ func TestBinaryClusterSecondLoginClosesFirst(t *testing.T) {
 
 // GET /admin/shards on either shard lists both.
 func TestBinaryClusterShardList(t *testing.T) { shardList(t, startBinaryShards(t, 2)) }
+
+// A lobby split over a and b whose member on b leaves turns all local on
+// a. a's members, whose places in the lobby's log derived from their last
+// delivery-record entries while b's member chatted, break that at the
+// first same-shard relay (docs/cluster.md, "Derived positions"): its
+// frame waits for the break's entry in Redis, then every relay flows as
+// before, in order, and each stream stays gap-free.
+func TestBinaryClusterSplitLobbyTurnsLocal(t *testing.T) {
+	sh := startBinaryShards(t, 2)
+	ann, cat, ben := sh[0].dial("ann"), sh[0].dial("cat"), sh[1].dial("ben")
+	id := str(lobbyOf(ann.ok("lobby.create", map[string]any{"name": "turns", "max_players": 4, "visibility": "public"}))["id"])
+	ben.ok("lobby.join", map[string]any{"lobby_id": id})
+	cat.ok("lobby.join", map[string]any{"lobby_id": id})
+	for i := 1; i <= 6; i++ {
+		ben.ok("lobby.chat", map[string]any{"text": fmt.Sprintf("ben %d", i)})
+		waitChat(t, fmt.Sprintf("ben %d", i), ann, cat)
+		time.Sleep(20 * time.Millisecond) // the entries land: a's members turn pure
+	}
+	ben.ok("lobby.leave", nil)
+	const sends = 20
+	for i := range sends {
+		ann.ok("lobby.send", map[string]any{"data": []byte(fmt.Sprint("local ", i))})
+	}
+	eventually(t, "every relay at cat", func() bool {
+		cat.mu.Lock()
+		defer cat.mu.Unlock()
+		n := 0
+		for _, m := range cat.inbox {
+			if m["ev"] == "lobby.data" {
+				n++
+			}
+		}
+		return n == sends
+	})
+	evs := cat.drainEvents()
+	checkEvents(t, cat.user, evs, 1, map[string]int{}) // gap-free, none twice
+	var data []string
+	for _, m := range evs {
+		if m["ev"] == "lobby.data" {
+			data = append(data, string(m.d()["data"].([]byte)))
+		}
+	}
+	for i, d := range data {
+		if d != fmt.Sprint("local ", i) {
+			t.Fatalf("relay %d is %q: out of order (%v)", i, d, data)
+		}
+	}
+	ann.ok("lobby.chat", map[string]any{"text": "ann 1"}) // and the lobby's log still flows
+	waitChat(t, "ann 1", ann, cat)
+}
