@@ -153,3 +153,24 @@ func TestDerivedPositions(t *testing.T) {
 		t.Fatalf("pure %v after a stale release; entry %+v", pure, d9.Sessions)
 	}
 }
+
+// A session armed on a shard that keeps no breaks (no recorder) numbers
+// what would break it without waiting and without failing.
+func TestBreakWithoutRecorder(t *testing.T) {
+	g, _ := testGateway(t, 16, 1<<20)
+	w := &recordingWriter{}
+	s := attachFake(g, "u", w)
+	s.mu.Lock()
+	s.armed, s.lobbyID = true, "L"
+	s.mu.Unlock()
+	chatTo(g, "one", "u")
+	if got := w.decoded(t); len(got) != 2 {
+		t.Fatalf("%d messages, want the welcome and one", len(got))
+	}
+	s.mu.Lock()
+	armed := s.armed
+	s.mu.Unlock()
+	if armed {
+		t.Fatal("still armed after a break")
+	}
+}

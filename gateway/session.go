@@ -236,7 +236,9 @@ func (s *Session) numberAsLocked(h *hub, ev *eventBuf, how numbering) uint64 {
 	}
 	if s.armed && (how == numberNow || ev.lobbyID != armedIn) {
 		s.breakLocked(h, armedIn, lastOff, true)
-		w = s.side.wait
+		if s.side != nil {
+			w = s.side.wait
+		}
 	}
 	if s.live && (w == nil || len(w.gated) == 0) {
 		writeEvent(s.conn, s.seq, ev)
