@@ -71,7 +71,12 @@ type Delivery struct {
 	Gone  bool   // the message deleted the lobby
 	// Split: the lobby had members on other shards after the message. A
 	// session's entry made then can start a derivation (Derive).
-	Split    bool
+	Split bool
+	// Refresh: the message passed a multiple of anchorEvery in the log's
+	// offsets. Sessions whose positions derive get an entry too, so that
+	// a derivation always starts within the log's reach (it keeps ~4096
+	// events; one from an entry trimmed out of it finds no place).
+	Refresh  bool
 	Sessions []SessionDelivery
 	done     chan struct{} // closed once released (applyOwn waits on it)
 	key      string        // the lobby's record stream, when the follower knows it
@@ -85,6 +90,12 @@ type Delivery struct {
 	pairs  [2 * inlineSessions]uint64
 	used   int // pairs handed out, two per entry
 }
+
+// anchorEvery is how many of a lobby's log offsets a session whose
+// positions derive may go without an entry of its own (Delivery.Refresh):
+// a quarter of what the log keeps (MAXLEN ~ 4096), so that its last entry
+// is in the log when its shard dies, with room for a player who was away.
+const anchorEvery = 1024
 
 // inlineSessions is how many session entries a Delivery holds without
 // another allocation: the members of a lobby of 8 split across two shards.

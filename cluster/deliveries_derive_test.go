@@ -50,7 +50,7 @@ func (r *deriveSink) Positions(d *Delivery, users []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, u := range users {
-		if !r.pure[u] {
+		if !r.pure[u] || d.Refresh {
 			d.Session(u, "S-"+u)
 		}
 	}
@@ -215,5 +215,52 @@ func TestRecordBreakOnlyIntoAnExistingRecord(t *testing.T) {
 	}
 	if n := c.Exists(ctx, a.ks.lobbyDeliveries("gone-lobby")).Val(); n != 0 {
 		t.Fatal("a break made a record for a lobby that has none")
+	}
+}
+
+// A session whose positions derive gets an entry anyway each time the
+// lobby's log passes a multiple of anchorEvery: after more events than the
+// log keeps (~4096), its place is still found from an entry the log
+// reaches, for a client that has everything and for one a few behind.
+func TestDerivedPositionsRefreshedWithinTheLog(t *testing.T) {
+	c, prefix := redistest.Client(t)
+	sa, sb := newDeriveSink(), newRecSink()
+	a := newTestStore(t, c, prefix, "a", sa, LobbyOptions{})
+	sa.store = a
+	b := newTestStore(t, c, prefix, "b", sb, LobbyOptions{})
+	ctx := t.Context()
+	v := mustCreate(t, a, "host", 8)
+	mustJoin(t, a, "pa", v.ID)
+	mustJoin(t, b, "pb", v.ID)
+	const chats = 4400 // past the log's ~4096
+	for i := range chats {
+		if err := b.Chat(ctx, "pb", fmt.Sprint("c", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := chats + 1 // and member_joined pb
+	var got []string
+	waitFor(t, 30*time.Second, "every chat numbered on a", func() bool {
+		got = sa.events("pa")
+		return len(got) == want && sa.waiting("pa") == 0
+	})
+	if n, err := c.XLen(ctx, a.ks.lobbyLog(v.ID)).Result(); err != nil || n >= int64(want) {
+		t.Fatalf("the log holds %d events (%v): the test needs it trimmed", n, err)
+	}
+	for _, last := range []uint64{uint64(want), uint64(want - 5), uint64(want - 700)} {
+		replay, err := replayFrom(t, b, v.ID, "a", "pa", last)
+		if err != nil {
+			t.Fatalf("last seq %d of %d: %v", last, want, err)
+		}
+		if !slices.Equal(replay, got[last:]) {
+			t.Fatalf("last seq %d: replay of %d events, want %d", last, len(replay), len(got[last:]))
+		}
+	}
+	msgs, err := c.XRange(ctx, a.ks.lobbyDeliveries(v.ID), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := recordedPairs(t, msgs, "a", "S-pa"); n*10 > want {
+		t.Fatalf("%d of pa's %d events have an entry of their own", n, want)
 	}
 }

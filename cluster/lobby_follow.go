@@ -632,8 +632,9 @@ func (f *follower) fillGap(fl *followed) {
 // start beyond a gap), takes its document and queues the record of what
 // it numbered here.
 func (f *follower) applyInOrderLocked(fl *followed, m *message, doc *lobby.Doc) {
+	before := fl.last
 	f.applyMessageLocked(fl, m, doc)
-	f.recordLocked(fl)
+	f.recordLocked(fl, before)
 }
 
 func (f *follower) applyMessageLocked(fl *followed, m *message, doc *lobby.Doc) {
@@ -685,17 +686,21 @@ func (f *follower) catchUpLocked(ctx context.Context, fl *followed) bool {
 // applyReadLocked delivers what a read of the lobby's log returned beyond
 // fl.last, takes its document and queues the record of what it numbered.
 func (f *follower) applyReadLocked(fl *followed, l *loaded) {
+	before := fl.last
 	f.applyLogLocked(fl, l)
-	f.recordLocked(fl)
+	f.recordLocked(fl, before)
 }
 
 // recordLocked queues the record of what the message (or read) just
 // applied numbered for the sessions here, with the position of every
-// member here, when something was numbered or a member came here; the
-// frames wait for it (RecordingSink).
-func (f *follower) recordLocked(fl *followed) {
+// member here, when something was numbered, a member came here, or the
+// log's offsets passed a multiple of anchorEvery since before (then the
+// sessions whose positions derive get an entry too); the frames wait for
+// it (RecordingSink).
+func (f *follower) recordLocked(fl *followed, before uint64) {
 	r := f.s.rec
-	if r == nil || (fl.rec == nil && !fl.joined) {
+	refresh := fl.last/anchorEvery != before/anchorEvery
+	if r == nil || (fl.rec == nil && !fl.joined && !refresh) {
 		return
 	}
 	d := fl.rec
@@ -703,7 +708,7 @@ func (f *follower) recordLocked(fl *followed) {
 		d = f.newDelivery(fl, false)
 	}
 	fl.rec, fl.joined = nil, false
-	d.Last, d.Gone, d.Split = fl.last, !hasDoc(fl), !fl.allLocal
+	d.Last, d.Gone, d.Split, d.Refresh = fl.last, !hasDoc(fl), !fl.allLocal, refresh
 	r.sink.Positions(d, fl.users)
 	if len(d.Sessions) == 0 {
 		// Every session here numbered the message as derived from its

@@ -227,8 +227,9 @@ func (h *hub) fanOutRecorded(to []string, ev *eventBuf, d *cluster.Delivery) (se
 // session here numbers events now (one still holding its events for its
 // welcome is left out: what it numbers at its arrival no record covers;
 // and so is one whose positions in the lobby derive from an entry in
-// Redis: it needs none). Each entry says whether the session's positions
-// derive from it (armLocked).
+// Redis: it needs none, unless d refreshes them, so that the log still
+// holds where they start). Each entry says whether the session's
+// positions derive from it (armLocked).
 func (h *hub) positions(d *cluster.Delivery, users []string) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
@@ -247,7 +248,7 @@ func (h *hub) positions(d *cluster.Delivery, users []string) {
 			continue
 		}
 		s.mu.Lock()
-		if !s.closed && !s.holding && !(s.pure && s.lobbyID == d.Lobby) {
+		if !s.closed && !s.holding && (d.Refresh || !(s.pure && s.lobbyID == d.Lobby)) {
 			p := d.Session(uid, s.id)
 			s.positionLocked(p, d.Lobby)
 			s.armLocked(p, d)
