@@ -93,9 +93,12 @@ type Delivery struct {
 
 // anchorEvery is how many of a lobby's log offsets a session whose
 // positions derive may go without an entry of its own (Delivery.Refresh):
-// a quarter of what the log keeps (MAXLEN ~ 4096), so that its last entry
-// is in the log when its shard dies, with room for a player who was away.
-const anchorEvery = 1024
+// an eighth of what the log keeps (MAXLEN ~ 4096), so that its last entry
+// is in the log when its shard dies, with room for a player who was away;
+// and a quarter of what the record keeps (recordMaxLen, every shard's
+// entries together), so that four shards writing an entry for every
+// message in between do not trim it out of the record first.
+const anchorEvery = 512
 
 // inlineSessions is how many session entries a Delivery holds without
 // another allocation: the members of a lobby of 8 split across two shards.
