@@ -12,6 +12,7 @@ import (
 
 	"github.com/lobbyd/lobbyd/internal/redistest"
 	"github.com/lobbyd/lobbyd/lobby"
+	"github.com/lobbyd/lobbyd/protocol"
 )
 
 // deriveSink is recSink with the gateway's derived positions
@@ -93,21 +94,29 @@ func (r *deriveSink) other(u string) {
 	r.store.RecordBreak(d)
 }
 
+// derivedSplitLobby is a lobby made by host on shard a (a deriveSink),
+// joined by pa on a and pb on b (a plain recording sink).
+func derivedSplitLobby(t *testing.T) (*redis.Client, *deriveSink, *LobbyStore, *LobbyStore, protocol.LobbyView) {
+	t.Helper()
+	c, prefix := redistest.Client(t)
+	sa := newDeriveSink()
+	a := newTestStore(t, c, prefix, "a", sa, LobbyOptions{})
+	sa.store = a
+	b := newTestStore(t, c, prefix, "b", newRecSink(), LobbyOptions{})
+	v := mustCreate(t, a, "host", 8)
+	mustJoin(t, a, "pa", v.ID)
+	mustJoin(t, b, "pb", v.ID)
+	return c, sa, a, b, v
+}
+
 // A lobby split over a and b whose member on a numbers most of its events
 // as derived (no entry of their own) and, twice, an event no log holds
 // (a break): for every last seq the client can have, the record and the
 // log place it so that the replay is exactly the lobby events it had not
 // seen, and most of its events had no entry.
 func TestDeliveryRecordDerivesPositions(t *testing.T) {
-	c, prefix := redistest.Client(t)
-	sa, sb := newDeriveSink(), newRecSink()
-	a := newTestStore(t, c, prefix, "a", sa, LobbyOptions{})
-	sa.store = a
-	b := newTestStore(t, c, prefix, "b", sb, LobbyOptions{})
+	c, sa, a, b, v := derivedSplitLobby(t)
 	ctx := t.Context()
-	v := mustCreate(t, a, "host", 8)
-	mustJoin(t, a, "pa", v.ID)
-	mustJoin(t, b, "pb", v.ID)
 	const chats = 40
 	for i := range chats {
 		s, who := b, "pb"
@@ -223,15 +232,8 @@ func TestRecordBreakOnlyIntoAnExistingRecord(t *testing.T) {
 // log keeps (~4096), its place is still found from an entry the log
 // reaches, for a client that has everything and for one a few behind.
 func TestDerivedPositionsRefreshedWithinTheLog(t *testing.T) {
-	c, prefix := redistest.Client(t)
-	sa, sb := newDeriveSink(), newRecSink()
-	a := newTestStore(t, c, prefix, "a", sa, LobbyOptions{})
-	sa.store = a
-	b := newTestStore(t, c, prefix, "b", sb, LobbyOptions{})
+	c, sa, a, b, v := derivedSplitLobby(t)
 	ctx := t.Context()
-	v := mustCreate(t, a, "host", 8)
-	mustJoin(t, a, "pa", v.ID)
-	mustJoin(t, b, "pb", v.ID)
 	const chats = 4400 // past the log's ~4096
 	for i := range chats {
 		if err := b.Chat(ctx, "pb", fmt.Sprint("c", i)); err != nil {
