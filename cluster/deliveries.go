@@ -3,9 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -535,47 +533,38 @@ type resumePlace struct {
 }
 
 // derive is pl's offset: the offset of the pl.derive-th event of the log
-// after pl.off that shard numbered for userID (the follower's rule: the
-// user is a recipient there, on shard). ErrNoResumePoint when the log no
-// longer reaches back to pl.off, or holds fewer such events up to the
-// bound: the record and the log disagree, and a guess could lose events.
+// after pl.off that shard numbered for userID (the follower's rule,
+// wireEvent.recipientOn). ErrNoResumePoint when the log holds fewer such
+// events up to the bound, and ErrLogTrimmed when it no longer reaches
+// back to pl.off: the record and the log disagree, and a guess could lose
+// events.
 func (s *LobbyStore) derive(ctx context.Context, lobbyID, shard, userID string, pl resumePlace) (uint64, error) {
 	if pl.derive == 0 {
 		return pl.off, nil
 	}
-	l, err := s.read(ctx, lobbyID, strconv.FormatUint(pl.off, 10))
-	if err != nil {
-		return 0, err
-	}
-	left := pl.derive
-	for i, e := range l.entries {
-		off, ok := entryOffset(e.ID)
-		if !ok || (i == 0 && off > pl.off+1) || (pl.bounded && off > pl.bound) {
-			break
+	left, at := pl.derive, uint64(0)
+	err := s.eachLogged(ctx, lobbyID, pl.off, func(off uint64, w *wireEvent) bool {
+		if pl.bounded && off > pl.bound {
+			return false
 		}
-		raw, _ := e.Values["e"].(string)
-		w, _, err := decodeWireEventString(raw)
-		if err != nil {
-			return 0, fmt.Errorf("cluster: lobby %s offset %d: %w", lobbyID, off, err)
-		}
-		if numberedOn(&w, userID, shard) {
-			if left--; left == 0 {
-				return off, nil
+		for i, u := range w.To {
+			if u == userID && w.recipientOn(i, shard) {
+				if left--; left == 0 {
+					at = off
+					return false
+				}
+				break
 			}
 		}
+		return true
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case left > 0:
+		return 0, ErrNoResumePoint
 	}
-	return 0, ErrNoResumePoint
-}
-
-// numberedOn reports whether the follower of shard delivers w to userID:
-// a recipient whose member was on that shard when w was committed.
-func numberedOn(w *wireEvent, userID, shard string) bool {
-	for i, u := range w.To {
-		if u == userID && i < len(w.Shards) && w.Shards[i] == shard {
-			return true
-		}
-	}
-	return false
+	return at, nil
 }
 
 // resumeScan walks a record newest first for one session (ResumePoint).

@@ -810,7 +810,7 @@ func (f *follower) deliverLocked(fl *followed, w *wireEvent, off uint64) {
 	// not keep it past the call).
 	to := ev.To[:0]
 	for i, u := range w.To {
-		if i < len(w.Shards) && w.Shards[i] == f.s.shard {
+		if w.recipientOn(i, f.s.shard) {
 			to = append(to, u)
 		}
 	}

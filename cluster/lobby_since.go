@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/lobbyd/lobbyd/lobby"
 )
 
@@ -20,7 +18,21 @@ var ErrLogTrimmed = fmt.Errorf("cluster: lobby log trimmed past the asked versio
 // missed on the way. Relay data sent on another shard's fast path is not
 // in the log (docs/cluster.md). One read script; fn must not keep ev.
 func (s *LobbyStore) EventsAfter(ctx context.Context, lobbyID string, version uint64, fn func(ev *lobby.Event)) error {
-	after := version >> 32 // the log offset at or before version
+	return s.eachLogged(ctx, lobbyID, version>>32, func(off uint64, w *wireEvent) bool {
+		ev := lobby.Event{
+			LobbyID: lobbyID, Version: versionAt(off), Name: w.Name, To: w.To, Member: w.Member, Lobby: w.Lobby,
+			UserID: w.UserID, Reason: w.Reason, From: w.From, Text: w.Text, TS: w.TS,
+			Data: w.Data, MatchID: w.MatchID,
+		}
+		fn(&ev)
+		return true
+	})
+}
+
+// eachLogged calls fn, in order, with every event of the lobby's log after
+// offset after, until fn returns false: one read script. ErrLogTrimmed
+// when the log no longer starts right after after.
+func (s *LobbyStore) eachLogged(ctx context.Context, lobbyID string, after uint64, fn func(off uint64, w *wireEvent) bool) error {
 	l, err := s.read(ctx, lobbyID, strconv.FormatUint(after, 10))
 	if err != nil {
 		return err
@@ -33,17 +45,14 @@ func (s *LobbyStore) EventsAfter(ctx context.Context, lobbyID string, version ui
 		if i == 0 && off > after+1 {
 			return ErrLogTrimmed
 		}
-		var w wireEvent
 		raw, _ := e.Values["e"].(string)
-		if err := msgpack.Unmarshal([]byte(raw), &w); err != nil {
+		w, _, err := decodeWireEventString(raw)
+		if err != nil {
 			return fmt.Errorf("cluster: lobby %s offset %d: %w", lobbyID, off, err)
 		}
-		ev := lobby.Event{
-			LobbyID: lobbyID, Version: versionAt(off), Name: w.Name, To: w.To, Member: w.Member, Lobby: w.Lobby,
-			UserID: w.UserID, Reason: w.Reason, From: w.From, Text: w.Text, TS: w.TS,
-			Data: w.Data, MatchID: w.MatchID,
+		if !fn(off, &w) {
+			return nil
 		}
-		fn(&ev)
 	}
 	return nil
 }

@@ -42,6 +42,13 @@ type collector struct {
 	err     error
 }
 
+// recipientOn reports whether To[i] gets w on shard: its member was on
+// that shard when w was committed. The follower delivers by this rule, and
+// a resume counts a session's events by it (LobbyStore.derive).
+func (w *wireEvent) recipientOn(i int, shard string) bool {
+	return i < len(w.Shards) && w.Shards[i] == shard
+}
+
 func (c *collector) Deliver(ev *lobby.Event) {
 	w := wireEvent{
 		Name: ev.Name, To: append([]string(nil), ev.To...), Shards: make([]string, len(ev.To)),

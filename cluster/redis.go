@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -133,7 +135,11 @@ func Open(rawURL string) (redis.UniversalClient, error) {
 		// PoolSize is per node of a Redis Cluster.
 		shardDefaults(u.Query(), &o.ContextTimeoutEnabled, &o.MaxRetries, &o.PoolSize, &o.ReadBufferSize, &o.WriteBufferSize,
 			nil, nil, &o.ConnMaxIdleTime)
-		o.Dialer = checkedDial(plainDialer(o.DialTimeout, o.TLSConfig))
+		// go-redis's own dialer, as a node's client would make it, from
+		// o as NewClusterClient completes it (its default dial timeout).
+		o.Dialer = checkedDial(func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return redis.NewDialer(&redis.Options{DialTimeout: o.DialTimeout, TLSConfig: o.TLSConfig})(ctx, network, addr)
+		})
 		return redis.NewClusterClient(o), nil
 	}
 	return nil, fmt.Errorf("redis url: scheme %q: want redis, rediss, redis+sentinel or redis+cluster", u.Scheme)

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"crypto/tls"
 	"net"
 	"sync/atomic"
 	"syscall"
@@ -43,20 +42,6 @@ func checkedDial(dial func(ctx context.Context, network, addr string) (net.Conn,
 			return c, nil
 		}
 		return &checkedConn{Conn: c, raw: raw}, nil
-	}
-}
-
-// plainDialer is go-redis's own dialer (redis.NewDialer), for the clients
-// whose options do not make one from a redis.Options.
-func plainDialer(timeout time.Duration, tlsConfig *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		d := &net.Dialer{Timeout: timeout, KeepAliveConfig: net.KeepAliveConfig{
-			Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3, // go-redis's
-		}}
-		if tlsConfig == nil {
-			return d.DialContext(ctx, network, addr)
-		}
-		return (&tls.Dialer{NetDialer: d, Config: tlsConfig}).DialContext(ctx, network, addr)
 	}
 }
 

@@ -134,3 +134,24 @@ func TestHealthCheckThrottled(t *testing.T) {
 		t.Fatalf("%d peeks (%v) after %v, want 2", peeks, err, healthCheckEvery)
 	}
 }
+
+// Open's Redis Cluster client dials through go-redis's own dialer, with
+// the throttled health check, and routes by hash tag as the nodes say.
+func TestOpenClusterDials(t *testing.T) {
+	rc, prefix := redistest.Cluster(t)
+	c, err := Open("redis+cluster://" + rc.Options().Addrs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := t.Context()
+	for i := range 8 {
+		key := fmt.Sprintf("%s{k%d}", prefix, i) // slots on every master
+		if err := c.Set(ctx, key, i, time.Minute).Err(); err != nil {
+			t.Fatalf("SET %s: %v", key, err)
+		}
+		if got, err := c.Get(ctx, key).Int(); err != nil || got != i {
+			t.Fatalf("GET %s: %d %v", key, got, err)
+		}
+	}
+}
