@@ -37,15 +37,16 @@ const (
 	handoverTTL = 10 * time.Second
 	// maxRingBytes bounds a ring put into Redis.
 	maxRingBytes = 16 << 20
-	// deliverRetryFor bounds how long DeliverEvent publishes an event
-	// again (its context may end it sooner): the 2 s of the request that
-	// made the event (docs/protocol.md §5a).
-	deliverRetryFor = 2 * time.Second
+	// DeliverRetryFor bounds how long a sender goes on publishing one
+	// event (one id) to a shard: the 10 s in which the protocol has shards
+	// recover from a Redis outage (docs/protocol.md §5a), so that a player
+	// matched just before one still gets its mm.matched.
+	DeliverRetryFor = 10 * time.Second
 	// deliverDedupFor is how long a shard remembers the id of an event
 	// delivered to it, to drop a second copy: far longer than the
 	// sender's retries, and every copy reaches a subscriber as it is
 	// published.
-	deliverDedupFor = 10 * time.Second
+	deliverDedupFor = 3 * DeliverRetryFor
 )
 
 // Control message kinds.
@@ -282,27 +283,24 @@ func (b *Bus) publish(ctx context.Context, shard string, m *ctlMsg) (int64, erro
 // (events no lobby log carries: matchmaking's). No other message tells a
 // player it was matched, so the event is published again, 20 ms later and
 // then twice as long each time, until it has surely reached a subscriber
-// there or ctx ends (at most deliverRetryFor):
+// there or ctx ends (a sender gives it at most DeliverRetryFor):
 //
 //   - when the publish reached nobody (ErrShardUnreachable: the shard is
 //     re-subscribing after Redis restarted, which takes some tens of ms);
 //   - when the publish failed (EOF, connection reset, timeout): Redis may
 //     have published it before it died, or not. Publishing again may
-//     deliver a second copy; every copy carries the same random id, and
-//     the receiving shard delivers only the first (firstCopy).
+//     deliver a second copy; every copy carries id (NewEventID), the same
+//     in the sender's later calls for this event, and the receiving shard
+//     delivers only the first (firstCopy).
 //
 // The last error is returned when it never got through;
 // ErrShardUnreachable: nobody listens there.
-func (b *Bus) DeliverEvent(ctx context.Context, shard string, userIDs []string, event []byte) error {
+func (b *Bus) DeliverEvent(ctx context.Context, shard string, id uint64, userIDs []string, event []byte) error {
 	if shard == b.shard {
 		b.h.DeliverEvent(userIDs, event)
 		return nil
 	}
-	var id [8]byte
-	_, _ = rand.Read(id[:])
-	m := &ctlMsg{Kind: ctlDeliver, Users: userIDs, Event: event, ID: binary.LittleEndian.Uint64(id[:]) | 1}
-	ctx, cancel := context.WithTimeout(ctx, deliverRetryFor)
-	defer cancel()
+	m := &ctlMsg{Kind: ctlDeliver, Users: userIDs, Event: event, ID: id}
 	return RetryUntil(ctx, func() (bool, error) {
 		n, err := b.publish(ctx, shard, m)
 		if err == nil && n == 0 {
@@ -310,6 +308,15 @@ func (b *Bus) DeliverEvent(ctx context.Context, shard string, userIDs []string, 
 		}
 		return err != nil, err
 	})
+}
+
+// NewEventID returns a random id for DeliverEvent, never 0: one per event,
+// kept by the sender across its attempts so that the receiving shard
+// delivers the event once.
+func NewEventID() uint64 {
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	return binary.LittleEndian.Uint64(id[:]) | 1
 }
 
 // Drain tells shard to start draining. On this shard it calls the handler

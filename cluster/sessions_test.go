@@ -448,7 +448,7 @@ func TestOrphanEncoding(t *testing.T) {
 func TestBusDeliverEvent(t *testing.T) {
 	onEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
 		sh := startShards(t, rdb, prefix, time.Minute, "a", "b")
-		if err := sh[0].bus.DeliverEvent(context.Background(), "b", []string{"u1", "u2"}, []byte("ev")); err != nil {
+		if err := sh[0].bus.DeliverEvent(context.Background(), "b", NewEventID(), []string{"u1", "u2"}, []byte("ev")); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -459,10 +459,10 @@ func TestBusDeliverEvent(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("no delivery on b")
 		}
-		// Published again until ctx ends (at most deliverRetryFor).
+		// Published again until ctx ends.
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
-		if err := sh[0].bus.DeliverEvent(ctx, "nobody", []string{"u"}, []byte("ev")); !errors.Is(err, ErrShardUnreachable) {
+		if err := sh[0].bus.DeliverEvent(ctx, "nobody", NewEventID(), []string{"u"}, []byte("ev")); !errors.Is(err, ErrShardUnreachable) {
 			t.Fatalf("to a shard nobody runs: %v", err)
 		}
 	})
@@ -519,7 +519,7 @@ func TestBusDeliverEventPublishReplyLost(t *testing.T) {
 			arm  func(int, func(redis.Cmder) bool)
 		}{{"reply lost", hook.arm}, {"not sent", hook.armDrop}} {
 			c.arm(1, publish)
-			if err := sh[0].bus.DeliverEvent(context.Background(), "b", []string{"u1"}, []byte(c.name)); err != nil {
+			if err := sh[0].bus.DeliverEvent(context.Background(), "b", NewEventID(), []string{"u1"}, []byte(c.name)); err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
 			if hook.lostCount() == 0 {

@@ -643,33 +643,65 @@ func (cc clusterControl) DeliverEvent(userIDs []string, event []byte) {
 // forwardRemote sends an encoded event (matchmaking's: no lobby log
 // carries it) to the shards of the recipients that have no session here,
 // as the directory names them. A recipient with no session anywhere gets
-// nothing, as on one shard. The directory lookup is tried again within
-// clusterOpTimeout when Redis fails it, and so is the publish, while it
-// reached no subscriber or failed (cluster.Bus.DeliverEvent: the copies
-// of one event share an id, and the receiving shard delivers one). A
-// player moving between shards at that moment may still miss it, and sees
-// the outcome in its lobby (docs/cluster.md).
+// nothing, as on one shard.
+//
+// Nothing else tells a player it was matched, so a recipient the first
+// attempt could not reach within clusterOpTimeout (its shard's lookup or
+// the publish failed: Redis away, or the shard re-subscribing after it)
+// is tried again in the background, until cluster.DeliverRetryFor after
+// the event: the 10 s within which shards recover from a Redis outage.
+// Every attempt carries the event's one id, and the receiving shard
+// delivers one copy (cluster.Bus.DeliverEvent). A player moving between
+// shards at that moment may still miss it, and sees the outcome in its
+// lobby (docs/cluster.md).
 func (g *Gateway) forwardRemote(to []string, event []byte) {
 	remote := g.hub.absent(to)
 	if len(remote) == 0 {
 		return
 	}
+	id, until := cluster.NewEventID(), time.Now().Add(cluster.DeliverRetryFor)
 	ctx, cancel := context.WithTimeout(g.ctx, clusterOpTimeout)
-	defer cancel()
-	byShard := map[string][]string{}
-	for _, uid := range remote {
-		var s cluster.Session
-		var ok bool
-		// A read: trying it again cannot do anything twice. A connection
-		// dropped under it (Redis restarting) must not cost the player
-		// its mm.matched.
+	left := g.forwardTo(ctx, remote, id, event)
+	cancel()
+	if len(left) == 0 {
+		return
+	}
+	if g.forwardsLate.Add(1) > maxForwardsLate {
+		g.forwardsLate.Add(-1)
+		g.log.Warn("cluster: too many events waiting to be forwarded; dropping one", "users", len(left))
+		return
+	}
+	event = append([]byte(nil), event...) // the caller's buffer goes back to its pool
+	go func() {
+		defer g.forwardsLate.Add(-1)
+		ctx, cancel := context.WithDeadline(g.ctx, until)
+		defer cancel()
 		err := cluster.RetryUntil(ctx, func() (bool, error) {
-			var err error
-			s, ok, err = g.cl.sessions.Get(ctx, uid)
-			return err != nil, err
+			left = g.forwardTo(ctx, left, id, event)
+			return len(left) > 0, nil
 		})
+		if len(left) > 0 {
+			g.log.Warn("cluster: an event never reached its recipients' shards", "users", len(left), "err", err)
+		}
+	}()
+}
+
+// maxForwardsLate bounds the events forwardRemote is still trying in the
+// background: each is one goroutine and a copy of a small event, and only
+// a Redis outage makes them, while the matcher (which needs Redis too)
+// makes few matches.
+const maxForwardsLate = 1024
+
+// forwardTo is one attempt of forwardRemote: it returns the users it
+// could not reach, each one whose shard it could not look up or whose
+// shard's publish failed.
+func (g *Gateway) forwardTo(ctx context.Context, users []string, id uint64, event []byte) (left []string) {
+	byShard := map[string][]string{}
+	for _, uid := range users {
+		s, ok, err := g.cl.sessions.Get(ctx, uid)
 		if err != nil {
-			g.log.Warn("cluster: looking up a recipient's shard", "user_id", uid, "err", err)
+			g.log.Debug("cluster: looking up a recipient's shard", "user_id", uid, "err", err)
+			left = append(left, uid)
 			continue
 		}
 		if ok && s.Shard != g.opts.ShardID {
@@ -677,8 +709,10 @@ func (g *Gateway) forwardRemote(to []string, event []byte) {
 		}
 	}
 	for shard, users := range byShard {
-		if err := g.cl.bus.DeliverEvent(ctx, shard, users, event); err != nil {
-			g.log.Warn("cluster: forwarding an event", "shard", shard, "users", len(users), "err", err)
+		if err := g.cl.bus.DeliverEvent(ctx, shard, id, users, event); err != nil {
+			g.log.Debug("cluster: forwarding an event", "shard", shard, "users", len(users), "err", err)
+			left = append(left, users...)
 		}
 	}
+	return left
 }

@@ -164,9 +164,12 @@ type Gateway struct {
 	// registry extends it with every heartbeat answered; a shard cut off
 	// from Redis longer than its liveness writes nothing more
 	// (cluster.Liveness). Unbounded on a single shard.
-	live  *cluster.Liveness
-	cl    *clusterGlue // nil on a single shard
-	watch *watch.Hub   // the live lobby list; nil when the store has no ListingFeed
+	live *cluster.Liveness
+	cl   *clusterGlue // nil on a single shard
+	// forwardsLate counts the events forwardRemote is still trying to
+	// get to other shards in the background (at most maxForwardsLate).
+	forwardsLate atomic.Int32
+	watch        *watch.Hub // the live lobby list; nil when the store has no ListingFeed
 }
 
 // Wiring is what a gateway hands the code that builds its services: the
