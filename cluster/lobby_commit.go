@@ -120,7 +120,7 @@ func (s *LobbyStore) commit(ctx context.Context, d *lobby.Doc, version uint64, c
 	for _, e := range c.encoded {
 		args = append(args, e)
 	}
-	res, err := runGuarded(ctx, s.rdb, commitScript, lk.keys, args...).Int64Slice()
+	res, err := s.commits.run(ctx, lk.keys, args...).Int64Slice()
 	if err != nil {
 		return false, redisFailure("commit", err)
 	}

@@ -82,6 +82,8 @@ type LobbyStore struct {
 	opts  LobbyOptions // defaults filled in
 	f     *follower
 	rec   *recorder // nil: the sink keeps no delivery records
+	// commits runs the commit script, pipelined across lobbies under load.
+	commits *commitPipe
 
 	// The commit script's arguments that never change, boxed once (each
 	// boxing of a string allocates, and a split lobby's relay commits per
@@ -122,7 +124,7 @@ func NewLobbyStore(ctx context.Context, client redis.UniversalClient, ks Keyspac
 		opts.MaxRetries = 32
 	}
 	s := &LobbyStore{rdb: client, ks: ks, shard: shardID, sink: sink, opts: opts,
-		shardArg: shardID, channelArg: ks.shardChannel("")}
+		shardArg: shardID, channelArg: ks.shardChannel(""), commits: newCommitPipe(client, commitScript)}
 	if rs, ok := sink.(RecordingSink); ok {
 		s.rec = newRecorder(s, rs)
 	}

@@ -1,0 +1,92 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// flightCounter counts the pipelines a client sends and the commands in
+// them.
+type flightCounter struct{ pipelines, piped atomic.Int64 }
+
+func (h *flightCounter) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *flightCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h *flightCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.pipelines.Add(1)
+		h.piped.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// pipeEcho is a guarded script that answers its key and argument after
+// writing them, so a reply shows whose call it was and that it ran. Its
+// text names the test's key prefix: Redis has never seen it (NOSCRIPT),
+// without flushing the scripts of the tests that share the server.
+func pipeEcho(prefix string) *redis.Script {
+	return newGuardedScript(`-- ` + prefix + "\n" + `redis.call('SET', KEYS[1], ARGV[1]) return KEYS[1] .. '=' .. ARGV[1]`)
+}
+
+// TestCommitPipeCarriesConcurrentCommits: commits made at once by many
+// callers fly in shared pipelines (fewer round trips than commits), on one
+// node and on Redis Cluster (keys in many slots), and each caller gets its
+// own reply, for a script Redis does not have yet (NOSCRIPT: loaded in the
+// flight) as for one it has.
+func TestCommitPipeCarriesConcurrentCommits(t *testing.T) {
+	onEachRedis(t, func(t *testing.T, rdb redis.UniversalClient, prefix string) {
+		hook := &flightCounter{}
+		rdb.AddHook(hook)
+		ctx := context.Background()
+		p := newCommitPipe(rdb, pipeEcho(prefix))
+		const callers, each = 32, 20
+		var wg sync.WaitGroup
+		for c := range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					key := fmt.Sprintf("%s{p%d}", prefix, c)
+					cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+					got, err := p.run(cctx, []string{key}, i).Text()
+					cancel()
+					if want := fmt.Sprintf("%s=%d", key, i); err != nil || got != want {
+						t.Errorf("caller %d, call %d: %q, %v; want %q", c, i, got, err, want)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if n := hook.pipelines.Load(); n == 0 || hook.piped.Load() < 2*n {
+			t.Fatalf("%d concurrent commits flew in %d pipelines of %d commands: none shared", callers*each, n, hook.piped.Load())
+		}
+		t.Logf("%d commits, %d of them in %d pipelines", callers*each, hook.piped.Load(), hook.pipelines.Load())
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.flying || len(p.waiting) != 0 {
+			t.Fatalf("after the last commit: flying %v, %d waiting", p.flying, len(p.waiting))
+		}
+	})
+}
+
+// TestCommitPipeLateCommitNotSent: a commit whose deadline has passed is
+// refused before it is sent (ErrLate), as runGuarded refuses it.
+func TestCommitPipeLateCommitNotSent(t *testing.T) {
+	rdb, prefix, _ := lostReplyClient(t)
+	p := newCommitPipe(rdb, pipeEcho(prefix))
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(lateMargin/2))
+	defer cancel()
+	if err := p.run(ctx, []string{prefix + "late"}, 1).Err(); !errors.Is(err, ErrLate) {
+		t.Fatalf("late commit: %v", err)
+	}
+	if n, err := rdb.Exists(context.Background(), prefix+"late").Result(); err != nil || n != 0 {
+		t.Fatalf("the late commit ran: exists %d, %v", n, err)
+	}
+}
