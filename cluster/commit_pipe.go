@@ -92,23 +92,44 @@ func (p *commitPipe) run(ctx context.Context, keys []string, args ...any) *redis
 
 // fly sends flight, whose first call is its leader, as one pipeline, hands
 // the others their replies and lands.
+//
+// Time: a request that needs Redis is answered within its deadline
+// (docs/protocol.md §5a). A call that waited for earlier flights past its
+// deadline is refused here, unsent (ErrLate); the flight is bounded by the
+// earliest deadline among the rest. Calls queue in arrival order, and the
+// flights ahead of a call are bounded by deadlines no later than its own
+// (for requests of one timeout), so it is answered within its deadline
+// plus a moment, however long Redis takes.
 func (p *commitPipe) fly(flight []*pipedCall) {
-	if len(flight) == 1 {
-		c := flight[0]
+	now := time.Now().UnixMilli()
+	calls := make([]scriptCall, 0, len(flight))
+	sent := make([]*pipedCall, 0, len(flight))
+	var ctx context.Context
+	for _, c := range flight {
+		if d := c.call.args[len(c.call.args)-1].(int64); d > 0 && now >= d {
+			c.cmd = redis.NewCmd(c.ctx)
+			c.cmd.SetErr(ErrLate)
+			continue
+		}
+		calls, sent = append(calls, c.call), append(sent, c)
+		if ctx == nil {
+			ctx = c.ctx
+		} else {
+			ctx = earlierContext(ctx, c.ctx)
+		}
+	}
+	switch len(sent) {
+	case 0:
+	case 1:
+		c := sent[0]
 		c.cmd = p.sc.Run(c.ctx, p.rdb, c.call.keys, c.call.args...)
-	} else {
-		calls := make([]scriptCall, len(flight))
-		ctx := flight[0].ctx
-		for i, c := range flight {
-			calls[i] = c.call
-			ctx = laterContext(ctx, c.ctx)
-		}
+	default:
 		for i, cmd := range runPipelined(ctx, p.rdb, p.sc, calls) {
-			flight[i].cmd = cmd
+			sent[i].cmd = cmd
 		}
-		for _, c := range flight[1:] {
-			close(c.wake)
-		}
+	}
+	for _, c := range flight[1:] {
+		close(c.wake)
 	}
 	p.land()
 }
@@ -128,14 +149,12 @@ func (p *commitPipe) land() {
 	close(next.wake)
 }
 
-// laterContext returns whichever of a and b ends later (no deadline is
-// latest): a flight carrying several commits must not be cut short by
-// the first one's deadline while the others still have time. Each
-// commit's own deadline is in its script.
-func laterContext(a, b context.Context) context.Context {
+// earlierContext returns whichever of a and b ends first (no deadline is
+// last).
+func earlierContext(a, b context.Context) context.Context {
 	da, oka := a.Deadline()
 	db, okb := b.Deadline()
-	if !oka || (okb && !db.After(da)) {
+	if !okb || (oka && !db.Before(da)) {
 		return a
 	}
 	return b

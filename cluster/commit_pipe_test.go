@@ -90,3 +90,58 @@ func TestCommitPipeLateCommitNotSent(t *testing.T) {
 		t.Fatalf("the late commit ran: exists %d, %v", n, err)
 	}
 }
+
+// slowFirst delays the first command it sees by delay, as a Redis that
+// stalls under one flight.
+type slowFirst struct {
+	delay time.Duration
+	once  sync.Once
+}
+
+func (h *slowFirst) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *slowFirst) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.once.Do(func() { time.Sleep(h.delay) })
+		return next(ctx, cmd)
+	}
+}
+func (h *slowFirst) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestCommitPipeQueuedPastItsDeadline: a commit that waited behind a slow
+// flight until its deadline had passed is refused when its turn comes
+// (ErrLate) and never sent, while the slow one completes.
+func TestCommitPipeQueuedPastItsDeadline(t *testing.T) {
+	rdb, prefix, _ := lostReplyClient(t)
+	rdb.AddHook(&slowFirst{delay: 700 * time.Millisecond})
+	p := newCommitPipe(rdb, pipeEcho(prefix))
+	first := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		first <- p.run(ctx, []string{prefix + "slow"}, 1).Err()
+	}()
+	for {
+		p.mu.Lock()
+		flying := p.flying
+		p.mu.Unlock()
+		if flying {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Its script deadline is lateMargin before its context's: 200 ms from
+	// now, long before the slow flight lands.
+	ctx, cancel := context.WithTimeout(context.Background(), lateMargin+200*time.Millisecond)
+	defer cancel()
+	if err := p.run(ctx, []string{prefix + "queued"}, 2).Err(); !errors.Is(err, ErrLate) {
+		t.Fatalf("a commit queued past its deadline: %v", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("the slow commit: %v", err)
+	}
+	if n, err := rdb.Exists(context.Background(), prefix+"queued").Result(); err != nil || n != 0 {
+		t.Fatalf("the late commit ran: exists %d, %v", n, err)
+	}
+}
