@@ -50,10 +50,18 @@ func (w *wireEvent) recipientOn(i int, shard string) bool {
 }
 
 func (c *collector) Deliver(ev *lobby.Event) {
+	// To and Shards share one array: one allocation, not two (a split
+	// lobby's relay makes one of these per send).
+	n := len(ev.To)
+	both := make([]string, 2*n)
+	copy(both, ev.To)
 	w := wireEvent{
-		Name: ev.Name, To: append([]string(nil), ev.To...), Shards: make([]string, len(ev.To)),
+		Name: ev.Name, To: both[:n:n], Shards: both[n:],
 		Member: ev.Member, Lobby: ev.Lobby, UserID: ev.UserID, Reason: ev.Reason,
 		From: ev.From, Text: ev.Text, TS: ev.TS, Data: append([]byte(nil), ev.Data...), MatchID: ev.MatchID,
+	}
+	if n == 0 {
+		w.To = nil // encoded as nil, as before
 	}
 	for i, u := range ev.To {
 		if m := c.doc.Member(u); m != nil {

@@ -44,7 +44,7 @@ func checkedDial(dial func(ctx context.Context, network, addr string) (net.Conn,
 		if err != nil {
 			return c, nil
 		}
-		return &checkedConn{Conn: c, raw: raw}, nil
+		return &checkedConn{Conn: c, raw: raw, rd: newRawOp(syscall.SYS_READ), wr: newRawOp(syscall.SYS_WRITE)}, nil
 	}
 }
 
@@ -54,6 +54,7 @@ type checkedConn struct {
 	net.Conn
 	raw     syscall.RawConn
 	checked atomic.Int64 // unix ns of the last peek
+	rd, wr  *rawOp       // Read's and Write's system calls
 }
 
 // SyscallConn is what go-redis's health check reaches the socket by.
@@ -90,12 +91,7 @@ func (c *checkedConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.raw.Read(func(fd uintptr) bool {
-		n, errno = rawIO(syscall.SYS_READ, fd, p)
-		return errno != syscall.EAGAIN
-	})
+	n, errno, err := c.rd.do(c.raw.Read, p)
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
@@ -110,12 +106,7 @@ func (c *checkedConn) Read(p []byte) (int, error) {
 func (c *checkedConn) Write(p []byte) (int, error) {
 	written := 0
 	for written < len(p) {
-		var n int
-		var errno syscall.Errno
-		err := c.raw.Write(func(fd uintptr) bool {
-			n, errno = rawIO(syscall.SYS_WRITE, fd, p[written:])
-			return errno != syscall.EAGAIN
-		})
+		n, errno, err := c.wr.do(c.raw.Write, p[written:])
 		switch {
 		case err != nil:
 			return written, c.opError("write", err)
@@ -127,6 +118,40 @@ func (c *checkedConn) Write(p []byte) (int, error) {
 		written += n
 	}
 	return written, nil
+}
+
+// rawOp is a checkedConn's read or write: its RawConn callback is bound
+// once, at the dial (a closure per call would escape to the heap: an
+// allocation per command). A connection is read by one goroutine at a
+// time and written by one at a time (go-redis's pool; a PubSub's reader),
+// so one of each suffices.
+type rawOp struct {
+	trap  uintptr
+	p     []byte
+	n     int
+	errno syscall.Errno
+	try   func(fd uintptr) bool
+}
+
+func newRawOp(trap uintptr) *rawOp {
+	op := &rawOp{trap: trap}
+	op.try = op.run
+	return op
+}
+
+// run is the RawConn callback: false (wait until the socket is ready, then
+// call again) on EAGAIN.
+func (op *rawOp) run(fd uintptr) bool {
+	op.n, op.errno = rawIO(op.trap, fd, op.p)
+	return op.errno != syscall.EAGAIN
+}
+
+// do runs one read or write of p through io (the RawConn's Read or Write).
+func (op *rawOp) do(io func(func(fd uintptr) bool) error, p []byte) (int, syscall.Errno, error) {
+	op.p, op.n, op.errno = p, 0, 0
+	err := io(op.try)
+	op.p = nil
+	return op.n, op.errno, err
 }
 
 // opError wraps err as net.Conn's methods do, so that go-redis tells a

@@ -110,3 +110,47 @@ func isReset(err error) bool {
 	var se *os.SyscallError
 	return errors.As(err, &se) && se.Err.Error() == "connection reset by peer"
 }
+
+// TestCheckedConnAllocatesNothing: a read or write on a Redis connection
+// allocates nothing (a command's round trip is the cluster's hot path).
+func TestCheckedConnAllocatesNothing(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peers := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			peers <- c
+		}
+	}()
+	var d net.Dialer
+	c, err := checkedDial(d.DialContext)(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	peer := <-peers
+	defer peer.Close()
+	msg, buf, echo := []byte("*1\r\n$4\r\nPING\r\n"), make([]byte, 64), make([]byte, 64)
+	allocs := testing.AllocsPerRun(200, func() {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.ReadAtLeast(peer, echo, len(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := peer.Write(echo[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadAtLeast(c, buf, n); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%.1f allocations per write and read", allocs)
+	}
+}
