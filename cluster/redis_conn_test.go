@@ -18,28 +18,7 @@ import (
 // close (io.EOF), and this side's close (net.ErrClosed, never a write to a
 // reused descriptor).
 func TestCheckedConnReadWrite(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peers := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			peers <- c
-		}
-	}()
-	var d net.Dialer
-	c, err := checkedDial(d.DialContext)(context.Background(), "tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := c.(*checkedConn); !ok {
-		t.Fatalf("dialled a %T, not a checkedConn", c)
-	}
-	peer := <-peers
-	defer peer.Close()
+	c, peer := checkedPair(t)
 
 	// Both ways, and a write far beyond the socket buffers while the peer
 	// reads slowly.
@@ -70,7 +49,7 @@ func TestCheckedConnReadWrite(t *testing.T) {
 
 	// A read deadline with nothing to read.
 	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
-	_, err = c.Read(buf)
+	_, err := c.Read(buf)
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read past its deadline: %v", err)
@@ -114,26 +93,8 @@ func isReset(err error) bool {
 // TestCheckedConnAllocatesNothing: a read or write on a Redis connection
 // allocates nothing (a command's round trip is the cluster's hot path).
 func TestCheckedConnAllocatesNothing(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peers := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err == nil {
-			peers <- c
-		}
-	}()
-	var d net.Dialer
-	c, err := checkedDial(d.DialContext)(context.Background(), "tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, peer := checkedPair(t)
 	defer c.Close()
-	peer := <-peers
-	defer peer.Close()
 	msg, buf, echo := []byte("*1\r\n$4\r\nPING\r\n"), make([]byte, 64), make([]byte, 64)
 	allocs := testing.AllocsPerRun(200, func() {
 		if _, err := c.Write(msg); err != nil {
@@ -153,4 +114,33 @@ func TestCheckedConnAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per write and read", allocs)
 	}
+}
+
+// checkedPair dials a loopback listener through checkedDial: the
+// checkedConn and the peer's end (closed with the test).
+func checkedPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peers := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			peers <- c
+		}
+	}()
+	var d net.Dialer
+	c, err := checkedDial(d.DialContext)(context.Background(), "tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.(*checkedConn); !ok {
+		t.Fatalf("dialled a %T, not a checkedConn", c)
+	}
+	peer := <-peers
+	t.Cleanup(func() { peer.Close() })
+	return c, peer
 }
