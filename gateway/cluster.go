@@ -661,7 +661,7 @@ func (g *Gateway) forwardRemote(to []string, event []byte) {
 	}
 	id, until := cluster.NewEventID(), time.Now().Add(cluster.DeliverRetryFor)
 	ctx, cancel := context.WithTimeout(g.ctx, clusterOpTimeout)
-	left := g.forwardTo(ctx, remote, id, event)
+	left, _ := g.forwardTo(ctx, remote, id, event)
 	cancel()
 	if len(left) == 0 {
 		return
@@ -677,8 +677,9 @@ func (g *Gateway) forwardRemote(to []string, event []byte) {
 		ctx, cancel := context.WithDeadline(g.ctx, until)
 		defer cancel()
 		err := cluster.RetryUntil(ctx, func() (bool, error) {
-			left = g.forwardTo(ctx, left, id, event)
-			return len(left) > 0, nil
+			var err error
+			left, err = g.forwardTo(ctx, left, id, event)
+			return len(left) > 0, err
 		})
 		if len(left) > 0 {
 			g.log.Warn("cluster: an event never reached its recipients' shards", "users", len(left), "err", err)
@@ -694,14 +695,14 @@ const maxForwardsLate = 1024
 
 // forwardTo is one attempt of forwardRemote: it returns the users it
 // could not reach, each one whose shard it could not look up or whose
-// shard's publish failed.
-func (g *Gateway) forwardTo(ctx context.Context, users []string, id uint64, event []byte) (left []string) {
+// shard's publish failed, and the last error.
+func (g *Gateway) forwardTo(ctx context.Context, users []string, id uint64, event []byte) (left []string, last error) {
 	byShard := map[string][]string{}
 	for _, uid := range users {
 		s, ok, err := g.cl.sessions.Get(ctx, uid)
 		if err != nil {
 			g.log.Debug("cluster: looking up a recipient's shard", "user_id", uid, "err", err)
-			left = append(left, uid)
+			left, last = append(left, uid), err
 			continue
 		}
 		if ok && s.Shard != g.opts.ShardID {
@@ -711,8 +712,8 @@ func (g *Gateway) forwardTo(ctx context.Context, users []string, id uint64, even
 	for shard, users := range byShard {
 		if err := g.cl.bus.DeliverEvent(ctx, shard, id, users, event); err != nil {
 			g.log.Debug("cluster: forwarding an event", "shard", shard, "users", len(users), "err", err)
-			left = append(left, users...)
+			left, last = append(left, users...), err
 		}
 	}
-	return left
+	return left, last
 }
