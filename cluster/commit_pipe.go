@@ -64,16 +64,16 @@ func (p *commitPipe) run(ctx context.Context, keys []string, args ...any) *redis
 		cmd.SetErr(ErrLate)
 		return cmd
 	}
-	c := &pipedCall{ctx: ctx, call: scriptCall{keys: keys, args: append(args, d)}}
+	args = append(args, d)
 	p.mu.Lock()
 	if !p.flying {
 		p.flying = true
 		p.mu.Unlock()
-		c.cmd = p.sc.Run(ctx, p.rdb, c.call.keys, c.call.args...)
+		cmd := p.sc.Run(ctx, p.rdb, keys, args...)
 		p.land()
-		return c.cmd
+		return cmd
 	}
-	c.wake = make(chan struct{})
+	c := &pipedCall{ctx: ctx, call: scriptCall{keys: keys, args: args}, wake: make(chan struct{})}
 	p.waiting = append(p.waiting, c)
 	p.mu.Unlock()
 	<-c.wake

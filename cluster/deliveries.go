@@ -547,13 +547,10 @@ func (s *LobbyStore) derive(ctx context.Context, lobbyID, shard, userID string, 
 		if pl.bounded && off > pl.bound {
 			return false
 		}
-		for i, u := range w.To {
-			if u == userID && w.recipientOn(i, shard) {
-				if left--; left == 0 {
-					at = off
-					return false
-				}
-				break
+		if w.deliveredTo(userID, shard) {
+			if left--; left == 0 {
+				at = off
+				return false
 			}
 		}
 		return true

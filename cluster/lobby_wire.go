@@ -49,6 +49,17 @@ func (w *wireEvent) recipientOn(i int, shard string) bool {
 	return i < len(w.Shards) && w.Shards[i] == shard
 }
 
+// deliveredTo reports whether the follower of shard delivers w to userID
+// (recipientOn for the user's place in To).
+func (w *wireEvent) deliveredTo(userID, shard string) bool {
+	for i, u := range w.To {
+		if u == userID {
+			return w.recipientOn(i, shard)
+		}
+	}
+	return false
+}
+
 func (c *collector) Deliver(ev *lobby.Event) {
 	// To and Shards share one array: one allocation, not two (a split
 	// lobby's relay makes one of these per send).
