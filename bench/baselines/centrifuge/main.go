@@ -76,7 +76,13 @@ type lobby struct {
 	id, name, host string
 	max            int
 	createdAt      int64
-	members        map[string]struct{} // client ids (this node's)
+	members        map[string]seat // by client id (this node's)
+}
+
+// seat is a member of a lobby: who, and since when (unix ms).
+type seat struct {
+	user     string
+	joinedAt int64
 }
 
 // registry is this node's lobbies.
@@ -179,11 +185,11 @@ func main() {
 					cb(centrifuge.SubscribeReply{}, centrifuge.ErrorLimitExceeded)
 					return
 				}
-				reg.join(id, client.ID(), true)
+				reg.join(id, client.ID(), client.UserID(), true)
 				cb(centrifuge.SubscribeReply{Options: memberOptions(true)}, nil)
 				return
 			}
-			if err := reg.join(id, client.ID(), false); err != nil {
+			if err := reg.join(id, client.ID(), client.UserID(), false); err != nil {
 				cb(centrifuge.SubscribeReply{}, err)
 				return
 			}
@@ -253,7 +259,7 @@ func (r *registry) create(name, host string, max int) string {
 	defer r.mu.Unlock()
 	r.next++
 	l := &lobby{id: r.prefix + "-" + strconv.FormatUint(r.next, 10), name: name, host: host, max: max,
-		createdAt: time.Now().UnixMilli(), members: map[string]struct{}{}}
+		createdAt: time.Now().UnixMilli(), members: map[string]seat{}}
 	r.lobbies[l.id] = l
 	r.order = append(r.order, l)
 	return l.id
@@ -261,7 +267,7 @@ func (r *registry) create(name, host string, max int) string {
 
 // join adds a member; an unknown lobby is refused unless it may live on
 // another node (remote).
-func (r *registry) join(id, client string, remote bool) *centrifuge.Error {
+func (r *registry) join(id, client, user string, remote bool) *centrifuge.Error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	l := r.lobbies[id]
@@ -273,7 +279,7 @@ func (r *registry) join(id, client string, remote bool) *centrifuge.Error {
 	case !remote && len(l.members) >= l.max:
 		return centrifuge.ErrorLimitExceeded
 	}
-	l.members[client] = struct{}{}
+	l.members[client] = seat{user: user, joinedAt: time.Now().UnixMilli()}
 	return nil
 }
 
@@ -310,15 +316,33 @@ func (r *registry) serveList(w http.ResponseWriter, req *http.Request) {
 		}
 		limit = n
 	}
+	// The fields of lobbyd's LobbyView (without code) and Member, so a
+	// listing is the same work as lobbyd's: a client reads the same fields
+	// from each server. A player's name is its user id (no accounts here).
+	type member struct {
+		UserID    string         `json:"user_id"`
+		Name      string         `json:"name"`
+		Ready     bool           `json:"ready"`
+		Connected bool           `json:"connected"`
+		IsHost    bool           `json:"is_host"`
+		Data      map[string]any `json:"data"`
+		JoinedAt  int64          `json:"joined_at"`
+	}
 	type view struct {
-		ID         string `json:"id"`
-		Name       string `json:"name"`
-		Host       string `json:"host"`
-		Visibility string `json:"visibility"`
-		State      string `json:"state"`
-		MaxPlayers int    `json:"max_players"`
-		Members    int    `json:"members"`
-		CreatedAt  int64  `json:"created_at"`
+		ID          string         `json:"id"`
+		Name        string         `json:"name"`
+		Host        string         `json:"host"`
+		Mode        string         `json:"mode"`
+		Region      string         `json:"region"`
+		Visibility  string         `json:"visibility"`
+		HasPassword bool           `json:"has_password"`
+		Locked      bool           `json:"locked"`
+		State       string         `json:"state"`
+		MaxPlayers  int            `json:"max_players"`
+		Attrs       map[string]any `json:"attrs"`
+		Data        map[string]any `json:"data"`
+		Members     []member       `json:"members"`
+		CreatedAt   int64          `json:"created_at"`
 	}
 	out := struct {
 		Lobbies    []view  `json:"lobbies"`
@@ -330,7 +354,13 @@ func (r *registry) serveList(w http.ResponseWriter, req *http.Request) {
 		if r.lobbies[l.id] != l {
 			continue
 		}
-		out.Lobbies = append(out.Lobbies, view{l.id, l.name, l.host, "public", "open", l.max, len(l.members), l.createdAt})
+		v := view{ID: l.id, Name: l.name, Host: l.host, Visibility: "public", State: "open", MaxPlayers: l.max,
+			Attrs: map[string]any{}, Data: map[string]any{}, Members: make([]member, 0, len(l.members)), CreatedAt: l.createdAt}
+		for _, m := range l.members {
+			v.Members = append(v.Members, member{UserID: m.user, Name: m.user, Connected: true, IsHost: m.user == l.host,
+				Data: map[string]any{}, JoinedAt: m.joinedAt})
+		}
+		out.Lobbies = append(out.Lobbies, v)
 	}
 	r.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")

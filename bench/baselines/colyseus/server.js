@@ -73,9 +73,13 @@ const server = defineServer({
       }
       const rooms = await matchMaker.query({ name: 'lobby', private: false }, { createdAt: -1 });
       res.json({
+        // The fields of lobbyd's LobbyView (without code) that Colyseus's
+        // room cache holds: it keeps a count of clients, not the members,
+        // so members is that count.
         lobbies: rooms.slice(0, limit).map((r) => ({
-          id: r.roomId, name: r.metadata?.name, visibility: 'public', state: r.locked ? 'full' : 'open',
-          max_players: r.maxClients, members: r.clients, created_at: r.createdAt,
+          id: r.roomId, name: r.metadata?.name, mode: '', region: '', visibility: 'public',
+          has_password: false, locked: !!r.locked, state: 'open', max_players: r.maxClients,
+          attrs: {}, data: {}, members: r.clients, created_at: r.createdAt,
         })),
         next_cursor: null,
       });

@@ -27,8 +27,8 @@ type lobby struct {
 	host      string
 	max       int
 	createdAt int64
-	members   map[*client]struct{}
-	order     int // index in server.order
+	members   map[*client]int64 // joined at, unix ms
+	order     int               // index in server.order
 }
 
 type server struct {
@@ -87,27 +87,50 @@ type request struct {
 	D   msgpack.RawMessage `msgpack:"d"`
 }
 
+// lobbyView carries the fields of lobbyd's LobbyView (without code), so a
+// listing or a join reply is the same work as lobbyd's: a client reads the
+// same fields from each server.
 type lobbyView struct {
-	ID         string   `msgpack:"id" json:"id"`
-	Name       string   `msgpack:"name" json:"name"`
-	Host       string   `msgpack:"host" json:"host"`
-	Visibility string   `msgpack:"visibility" json:"visibility"`
-	State      string   `msgpack:"state" json:"state"`
-	MaxPlayers int      `msgpack:"max_players" json:"max_players"`
-	Members    []member `msgpack:"members" json:"members"`
-	CreatedAt  int64    `msgpack:"created_at" json:"created_at"`
+	ID          string         `msgpack:"id" json:"id"`
+	Name        string         `msgpack:"name" json:"name"`
+	Host        string         `msgpack:"host" json:"host"`
+	Mode        string         `msgpack:"mode" json:"mode"`
+	Region      string         `msgpack:"region" json:"region"`
+	Visibility  string         `msgpack:"visibility" json:"visibility"`
+	HasPassword bool           `msgpack:"has_password" json:"has_password"`
+	Locked      bool           `msgpack:"locked" json:"locked"`
+	State       string         `msgpack:"state" json:"state"`
+	MaxPlayers  int            `msgpack:"max_players" json:"max_players"`
+	Attrs       map[string]any `msgpack:"attrs" json:"attrs"`
+	Data        map[string]any `msgpack:"data" json:"data"`
+	Members     []member       `msgpack:"members" json:"members"`
+	CreatedAt   int64          `msgpack:"created_at" json:"created_at"`
 }
 
+// member carries the fields of lobbyd's Member. A player's name is its
+// user id: this baseline has no accounts.
 type member struct {
-	UserID string `msgpack:"user_id" json:"user_id"`
+	UserID    string         `msgpack:"user_id" json:"user_id"`
+	Name      string         `msgpack:"name" json:"name"`
+	Ready     bool           `msgpack:"ready" json:"ready"`
+	Connected bool           `msgpack:"connected" json:"connected"`
+	IsHost    bool           `msgpack:"is_host" json:"is_host"`
+	Data      map[string]any `msgpack:"data" json:"data"`
+	JoinedAt  int64          `msgpack:"joined_at" json:"joined_at"`
+}
+
+func (l *lobby) member(c *client, joinedAt int64) member {
+	return member{UserID: c.user, Name: c.user, Connected: true, IsHost: c.user == l.host,
+		Data: map[string]any{}, JoinedAt: joinedAt}
 }
 
 // view must be called with s.mu held.
 func (l *lobby) view() lobbyView {
 	v := lobbyView{ID: l.id, Name: l.name, Host: l.host, Visibility: "public", State: "open",
-		MaxPlayers: l.max, CreatedAt: l.createdAt, Members: make([]member, 0, len(l.members))}
-	for m := range l.members {
-		v.Members = append(v.Members, member{UserID: m.user})
+		MaxPlayers: l.max, Attrs: map[string]any{}, Data: map[string]any{}, CreatedAt: l.createdAt,
+		Members: make([]member, 0, len(l.members))}
+	for m, joinedAt := range l.members {
+		v.Members = append(v.Members, l.member(m, joinedAt))
 	}
 	return v
 }
@@ -203,8 +226,9 @@ func (c *client) create(name string, max int) (lobbyView, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.nextID++
+	now := time.Now().UnixMilli()
 	l := &lobby{id: "l" + strconv.FormatUint(s.nextID, 10), name: name, host: c.user, max: max,
-		createdAt: time.Now().UnixMilli(), members: map[*client]struct{}{c: {}}, order: len(s.order)}
+		createdAt: now, members: map[*client]int64{c: now}, order: len(s.order)}
 	s.lobbies[l.id] = l
 	s.order = append(s.order, l)
 	c.lobby = l
@@ -224,12 +248,13 @@ func (c *client) join(id string) (lobbyView, string) {
 	case len(l.members) >= l.max:
 		return lobbyView{}, "lobby_full"
 	}
+	joinedAt := time.Now().UnixMilli()
 	ev, _ := msgpack.Marshal(map[string]any{"ev": "lobby.member_joined", "seq": 0,
-		"d": map[string]any{"member": member{UserID: c.user}}})
+		"d": map[string]any{"member": l.member(c, joinedAt)}})
 	for m := range l.members {
 		m.push(ev)
 	}
-	l.members[c] = struct{}{}
+	l.members[c] = joinedAt
 	c.lobby = l
 	return l.view(), ""
 }

@@ -55,7 +55,7 @@ if (clustered) {
   });
 }
 
-// lobbies: id -> {id, name, host, max, members: Set(user), createdAt}.
+// lobbies: id -> {id, name, host, max, members: Map(user -> joined at), createdAt}.
 // order keeps ids in creation order so a listing walks from the newest end
 // without sorting; deleted ids are skipped and compacted away now and then.
 const lobbies = new Map();
@@ -64,11 +64,20 @@ let nextId = 1;
 // Lobby ids are unique across processes.
 const idPrefix = 'l' + process.pid.toString(36) + '-';
 
+// view carries the fields of lobbyd's LobbyView (without code) and Member,
+// so a listing or a join reply is the same work as lobbyd's: a client reads
+// the same fields from each server. A player's name is its user id.
 function view(l) {
+  const members = [];
+  for (const [u, joinedAt] of l.members) {
+    members.push({
+      user_id: u, name: u, ready: false, connected: true, is_host: u === l.host, data: {}, joined_at: joinedAt,
+    });
+  }
   return {
-    id: l.id, name: l.name, host: l.host, visibility: 'public',
-    state: 'open', max_players: l.max, members: [...l.members].map((u) => ({ user_id: u })),
-    created_at: l.createdAt,
+    id: l.id, name: l.name, host: l.host, mode: '', region: '', visibility: 'public',
+    has_password: false, locked: false, state: 'open', max_players: l.max, attrs: {}, data: {},
+    members, created_at: l.createdAt,
   };
 }
 
@@ -112,7 +121,8 @@ io.on('connection', (socket) => {
     if (socket.data.lobby) return fail(ack, 'already_in_lobby');
     if (clustered) max = CLUSTER_LOBBY;
     const id = idPrefix + (nextId++);
-    const l = { id, name, host: socket.data.user, max, members: new Set([socket.data.user]), createdAt: Date.now() };
+    const now = Date.now();
+    const l = { id, name, host: socket.data.user, max, members: new Map([[socket.data.user, now]]), createdAt: now };
     lobbies.set(id, l);
     order.push(id);
     socket.join(id);
@@ -137,7 +147,7 @@ io.on('connection', (socket) => {
       if (n === 0) return fail(ack, 'not_found');
       if (n >= CLUSTER_LOBBY) return fail(ack, 'lobby_full');
       if (socket.data.lobby || !socket.connected) return fail(ack, 'already_in_lobby');
-      if (l) l.members.add(socket.data.user);
+      if (l) l.members.set(socket.data.user, Date.now());
       socket.join(d.lobby_id);
       socket.data.lobby = d.lobby_id;
       socket.to(d.lobby_id).emit('joined', socket.data.user);
@@ -145,7 +155,7 @@ io.on('connection', (socket) => {
     }
     if (!l) return fail(ack, 'not_found');
     if (l.members.size >= l.max) return fail(ack, 'lobby_full');
-    l.members.add(socket.data.user);
+    l.members.set(socket.data.user, Date.now());
     socket.join(l.id);
     socket.data.lobby = l.id;
     socket.to(l.id).emit('joined', socket.data.user);
