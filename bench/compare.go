@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -108,6 +109,12 @@ func compareCmd(args []string) error {
 		}
 		prepared[k] = p
 	}
+	// The client floor is a server of the bench's own, measured per run
+	// like the other floors.
+	clientFloor, err := harness.Prepare(ctx, env, harness.WSFloor)
+	if err != nil {
+		logf("client floor: not measured: %v", err)
+	}
 	// The runs stop early enough to leave the cluster workload, which
 	// comes last, its time: a slow server (Colyseus needs minutes to seat
 	// and list 10,000 players) must not crowd it out of the bound.
@@ -129,6 +136,9 @@ func compareCmd(args []string) error {
 		}{
 			{"write floor", load.WriteFloor, &res.Floor},
 			{"relay floor", load.RelayFloor, &res.RelayFloor},
+			{"client floor", func(ctx context.Context, _ load.FloorConfig) (load.FloorResult, error) {
+				return measureClientFloor(ctx, env, clientFloor, fo, logf)
+			}, &res.ClientFloor},
 		} {
 			r, err := f.measure(runsCtx, floorCfg)
 			if err != nil {
@@ -301,4 +311,26 @@ func parseCluster(s string) ([]string, error) {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+// measureClientFloor starts the client floor (bench/baselines/wsfloor) and
+// drives it with the relay workload's fixed load at own phases: its
+// process's CPU per 1M deliveries is the least a server spends per
+// delivery with the load generator's clients.
+func measureClientFloor(ctx context.Context, env *harness.Env, p *harness.Prepared, fo load.FanoutConfig, logf func(string, ...any)) (load.FloorResult, error) {
+	if p == nil {
+		return load.FloorResult{}, errors.New("not built")
+	}
+	srv, err := harness.Start(ctx, env, p, logf)
+	if err != nil {
+		return load.FloorResult{}, err
+	}
+	defer srv.Stop()
+	cfg := load.FanoutConfig{Conns: fo.Conns, LobbySize: fo.LobbySize, Rates: []float64{fo.FixedRate}, FixedRate: fo.FixedRate,
+		Warm: fo.Warm, Measure: fo.Measure, NoInStep: true}
+	r, err := load.Fanout(ctx, srv.Target, cfg)
+	if err != nil {
+		return load.FloorResult{}, err
+	}
+	return load.FloorResult{Writes: r.Fixed.Delivered, CPUPerMillion: r.Fixed.CPUPerMillion}, nil
 }

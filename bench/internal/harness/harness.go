@@ -28,6 +28,10 @@ const (
 	SocketIO   = "socketio"
 	Colyseus   = "colyseus"
 	Centrifuge = "centrifuge"
+	// WSFloor is the client floor (bench/baselines/wsfloor): not a server
+	// compared, the least a relay spends per delivery with the load
+	// generator's clients. compare measures it once per run.
+	WSFloor = "wsfloor"
 )
 
 // Kinds lists every server, in report order.
@@ -108,6 +112,12 @@ func Prepare(ctx context.Context, e *Env, kind string) (*Prepared, error) {
 			return nil, fmt.Errorf("gorilla: go build: %w\n%s", err, out)
 		}
 		return &Prepared{Kind: kind, Argv: []string{bin}, Dir: e.Root, Version: modVersion("github.com/gorilla/websocket")}, nil
+	case WSFloor:
+		bin := filepath.Join(e.Tmp, "wsfloor")
+		if out, err := run(ctx, filepath.Join(e.Root, "bench"), "go", "build", "-o", bin, "./baselines/wsfloor"); err != nil {
+			return nil, fmt.Errorf("wsfloor: go build: %w\n%s", err, out)
+		}
+		return &Prepared{Kind: kind, Argv: []string{bin}, Dir: e.Root}, nil
 	case SocketIO:
 		dir := filepath.Join(e.Root, "bench", "baselines", "socketio")
 		if err := npmCI(ctx, e, dir, "socket.io"); err != nil {
@@ -183,6 +193,9 @@ func Start(ctx context.Context, e *Env, p *Prepared, logf func(string, ...any)) 
 		cmd.Args = append(cmd.Args, "-addr", addr)
 		t.Dialer = &client.MsgpackDialer{Addr: addr}
 		t.MetricsURL = "http://" + addr + "/metrics"
+	case WSFloor:
+		cmd.Args = append(cmd.Args, "-addr", addr)
+		t.Dialer = &client.MsgpackDialer{Addr: addr}
 	case SocketIO:
 		cmd.Env = append(cmd.Env, "ADDR="+addr, "NODE_ENV=production")
 		t.Dialer = &client.SocketIODialer{Addr: addr}

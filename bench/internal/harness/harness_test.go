@@ -119,3 +119,19 @@ func TestMatchLobbyd(t *testing.T) {
 		t.Errorf("matches %d in 0.8s vs %.0f matched tickets/s", m.Fixed.Matches, m.Fixed.Matched)
 	}
 }
+
+// TestWSFloorRelays runs the client floor through the relay workload: it
+// must seat the players and deliver their messages as a server does.
+func TestWSFloorRelays(t *testing.T) {
+	ctx, srv := startServer(t, WSFloor)
+	fo, err := load.Fanout(ctx, srv.Target, load.FanoutConfig{Conns: 16, LobbySize: 8, Rates: []float64{10}, FixedRate: 10,
+		Warm: 100 * time.Millisecond, Measure: 500 * time.Millisecond, NoInStep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 16 players × 10 msgs/s × 7 recipients; a floor drops nothing at
+	// this rate, so nearly all of them arrive in the window.
+	if f := fo.Fixed; f.Offered != 1120 || f.Delivered < 1000 || f.P99 <= 0 || f.CPUPerMillion <= 0 {
+		t.Errorf("fanout: %+v", f)
+	}
+}

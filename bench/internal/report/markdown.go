@@ -130,7 +130,7 @@ func markdown(w io.Writer, r *Results) {
 		p("| %s | %.2f× (%s) | %s |\n", goal, v.Ratio, cell(v.RunRatio, 2), met)
 	}
 	if s, ok := r.summary(mIdleBytes, "lobbyd"); ok {
-		p("| lobbyd memory per idle authenticated connection ≤ 4 KiB | %.2f KiB | %s |\n", s.Median, yesNo(s.Median <= 4))
+		p("| lobbyd memory per idle authenticated connection ≤ 1.5 KiB | %.2f KiB | %s |\n", s.Median, yesNo(s.Median <= 1.5))
 	}
 	if s, ok := r.summary(mGoroutines, "lobbyd"); ok {
 		p("| lobbyd goroutines with N idle connections < 50 | %.0f | %s |\n", s.Median, yesNo(s.Median < 50))
@@ -143,6 +143,7 @@ func markdown(w io.Writer, r *Results) {
 		p("| lobbyd tickets matched/s with p99 enqueue → matched < %s ≥ %s (matchmaking: the baselines have none) | %s%s | %s |\n",
 			load.MatchP99Limit, fmtNum(MatchTarget, 0), fmtNum(s.Median, 0), floor, yesNo(s.Median >= MatchTarget))
 	}
+	floorTargets(p, r)
 	p("\nRatios are oriented so that larger is better for lobbyd: baseline ÷ lobbyd for costs, lobbyd ÷ baseline for rates.")
 	if r.anyFlag("lobbyd", func(run Run) bool { return run.Fanout != nil && (run.Fanout.MaxClientLimited || !run.Fanout.Saturated) }) {
 		p(" lobbyd's relay capacity is a **floor**: in at least one run the ramp was limited by the load generator or the machine, or ended before lobbyd failed (see the ramp below), so its ratio understates lobbyd.")
@@ -362,6 +363,39 @@ func fanoutNotes(p func(string, ...any), r *Results) {
 		p(" It reads below the write floor: its writes come 7 at a time as each message arrives, the write floor's in the pacer's bursts of every message due in a 5 ms tick, and a write costs more in such a burst (ANALYSIS.md).")
 	}
 	p("\n\n")
+	cs, ok := floorSummary(r.ClientFloor)
+	if !ok {
+		return
+	}
+	p("**The client floor.** The write and relay floors write to bare sockets drained by goroutines of the bench's own process. A server writes to the load generator's WebSocket clients, in another process, and on loopback the kernel charges every write with the receiver's TCP processing and wake-up. The client floor is a server with nothing but the relay (`bench/baselines/wsfloor`): it seats the players in the gorilla baseline's dialect, then one thread waits on every socket in one epoll set, reads each frame as it arrives and writes the `lobby.data` event to the 7 others, one raw write(2) per delivery, with no sessions, sequence numbers, replay, rate limit or write queue. Driven by the relay workload at the fixed load, own phases, it costs its process **%s CPU s per 1M deliveries** (%s), %s× the write floor: what a write to these clients costs any server here.",
+		fmtNum(cs.Median, 2), cell(cs, 2), fmtNum(cs.Median/s.Median, 2))
+	if lb, ok := r.summary(mCPUPerM, "lobbyd"); ok && cs.Median > 0 {
+		p(" lobbyd at own phases spends %s× the client floor; 1.25× the write floor (%s s per 1M) is %s it.", fmtNum(lb.Median/cs.Median, 2), fmtNum(1.25*s.Median, 2), map[bool]string{true: "below", false: "above"}[1.25*s.Median < cs.Median])
+	}
+	p("\n\n")
+}
+
+// floorTargets adds the relay-cost target rows: lobbyd's CPU per delivery
+// at own phases against 1.25× the write floor, and against 1.25× the
+// client floor, the least any server spends with the bench's clients.
+func floorTargets(p func(string, ...any), r *Results) {
+	lb, ok := r.summary(mCPUPerM, "lobbyd")
+	if !ok {
+		return
+	}
+	for _, f := range []struct {
+		name string
+		runs []load.FloorResult
+	}{
+		{"the write floor", r.Floor},
+		{"the client floor (the least a WebSocket relay spends with the bench's clients: below)", r.ClientFloor},
+	} {
+		if s, ok := floorSummary(f.runs); ok {
+			ratio := lb.Median / s.Median
+			p("| lobbyd relay CPU per delivery at own phases ≤ 1.25× %s | %.2f× (%s against %s s per 1M) | %s |\n",
+				f.name, ratio, fmtNum(lb.Median, 2), fmtNum(s.Median, 2), yesNo(ratio <= 1.25))
+		}
+	}
 }
 
 // floorSummary summarizes a floor's runs (those that measured something).

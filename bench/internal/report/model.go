@@ -38,6 +38,9 @@ type Results struct {
 	Floor []load.FloorResult
 	// RelayFloor is the relay floor (load.RelayFloor), once per run.
 	RelayFloor []load.FloorResult `json:",omitempty"`
+	// ClientFloor is the client floor (bench/baselines/wsfloor driven by
+	// the relay workload at the fixed load), once per run.
+	ClientFloor []load.FloorResult `json:",omitempty"`
 	// Cluster is the cluster workload, once per compare: each system on
 	// two nodes and one Redis.
 	Cluster []ClusterRun

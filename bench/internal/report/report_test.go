@@ -56,6 +56,7 @@ func fake() *Results {
 	}
 	r.Floor = []load.FloorResult{{Writes: 28000, CPUPerMillion: 0.8}, {Writes: 28000, CPUPerMillion: 0.9}, {Writes: 28000, CPUPerMillion: 1}}
 	r.RelayFloor = []load.FloorResult{{Writes: 28000, CPUPerMillion: 0.5}, {Writes: 28000, CPUPerMillion: 0.6}, {Writes: 28000, CPUPerMillion: 0.7}}
+	r.ClientFloor = []load.FloorResult{{Writes: 28000, CPUPerMillion: 1.1}, {Writes: 28000, CPUPerMillion: 1.2}, {Writes: 28000, CPUPerMillion: 1.3}}
 	return r
 }
 
@@ -124,6 +125,10 @@ func TestWrite(t *testing.T) {
 		"costs that thread **0.60 CPU s per 1M deliveries** (0.60 (0.50–0.70); `load.RelayFloor`)",
 		"above the relay floor.",
 		"It reads below the write floor",
+		"costs its process **1.20 CPU s per 1M deliveries** (1.20 (1.10–1.30)), 1.33× the write floor",
+		"1.25× the write floor (1.12 s per 1M) is below it.",
+		"| lobbyd relay CPU per delivery at own phases ≤ 1.25× the write floor | ",
+		"| lobbyd relay CPU per delivery at own phases ≤ 1.25× the client floor (",
 		"| match, fixed rate | 0.40 / 0.25 / 0.00 | — | — |",
 	} {
 		if !strings.Contains(string(md), want) {
