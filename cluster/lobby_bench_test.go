@@ -78,7 +78,7 @@ func BenchmarkSendSplit(b *testing.B) {
 	ctx := b.Context()
 	data := make([]byte, 64)
 	c0, r0 := cnt[0].read()
-	s0 := serverCalls(b, admin)
+	s0, u0 := serverCalls(b, admin), serverCPU(b, admin)
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := st[0].Send(ctx, "a0", data, nil); err != nil {
@@ -90,6 +90,10 @@ func BenchmarkSendSplit(b *testing.B) {
 	b.ReportMetric(float64(c1-c0)/n, "cmds/op")
 	b.ReportMetric(float64(r1-r0)/n, "trips/op")
 	b.ReportMetric(float64(serverCalls(b, admin)-s0)/n, "redis-calls/op")
+	// Redis's CPU per send: the commit script, the publication to b and
+	// the sockets' I/O (the scale-out's shared cost: one Redis serves
+	// every shard's commits).
+	b.ReportMetric((serverCPU(b, admin)-u0)/n, "redis-µs/op")
 }
 
 // benchRecSink is a RecordingSink that numbers like a gateway (one seq per

@@ -60,6 +60,25 @@ func serverCalls(t testing.TB, c *redis.Client) int64 {
 	return total
 }
 
+// serverCPU is the CPU time Redis's main thread has used, in µs (INFO
+// cpu): commands, scripts and the network I/O they cost, on a Redis of the
+// test's own.
+func serverCPU(t testing.TB, c *redis.Client) float64 {
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+		if k == "used_cpu_sys_main_thread" || k == "used_cpu_user_main_thread" {
+			f, _ := strconv.ParseFloat(v, 64)
+			total += f * 1e6
+		}
+	}
+	return total
+}
+
 // costShards is two shards on a Redis of the test's own, each store's
 // client counting what it sends, and a separate client for INFO.
 func costShards(t testing.TB) (stores [2]*LobbyStore, counters [2]*cmdCounter, admin *redis.Client) {

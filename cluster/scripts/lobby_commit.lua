@@ -18,18 +18,25 @@
 -- Every shard with a member before or after the change gets one message:
 -- "<id> <first> <version> <n> <doclen> " .. doc .. events, doclen -1 when deleted,
 -- 0 when unchanged.
+-- Events-only commits (chat, a split lobby's relay) are most of a busy
+-- cluster's Redis work, so the script keeps their path short: numbers are
+-- formatted once each (Lua formats them with sprintf), the version compared
+-- as the string it is stored as, and the shard list walked once.
 local h = redis.call('HMGET', KEYS[1], 'v', 'o', 's')
-local v = tonumber(h[1] or '0')
-if v ~= tonumber(ARGV[1]) then
-  return {0, v}
+local vs = h[1] or '0'
+if vs ~= ARGV[1] and tonumber(vs) ~= tonumber(ARGV[1]) then
+  return {0, tonumber(vs)}
 end
-local o = tonumber(h[2] or '0')
+local v = tonumber(vs)
+local os = h[2] or '0'
+local o = tonumber(os)
 local old = h[3] or ''
 local n = tonumber(ARGV[7])
 local first = o + 1
 for i = 1, n do
   o = o + 1
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', 4096, o .. '-1', 'e', ARGV[7 + i])
+  os = tostring(o)
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', 4096, os .. '-1', 'e', ARGV[7 + i])
 end
 local doc = ARGV[2]
 local new = ARGV[6]
@@ -41,28 +48,46 @@ if doc == '' then
   -- last events to resume (found dead, then their grace): not an hour.
   redis.call('EXPIRE', KEYS[3], 300) -- deliveries.go: recordGoneTTL
   v = v + 1
-  doclen = -1
+  vs = tostring(v)
+  doclen = '-1'
 elseif doc == '=' then
   if n > 0 then
-    redis.call('HSET', KEYS[1], 'o', o)
+    redis.call('HSET', KEYS[1], 'o', os)
   end
-  new = old
-  doclen = 0
+  new = nil -- the members' shards are the stored ones
+  doclen = '0'
   doc = ''
 else
   v = v + 1
-  redis.call('HSET', KEYS[1], 'v', v, 'o', o, 'd', doc, 's', new)
-  doclen = #doc
+  vs = tostring(v)
+  redis.call('HSET', KEYS[1], 'v', vs, 'o', os, 'd', doc, 's', new)
+  doclen = tostring(#doc)
 end
-if n > 0 or doclen ~= 0 then
-  local msg = ARGV[5] .. ' ' .. first .. ' ' .. v .. ' ' .. n .. ' ' .. doclen .. ' ' .. doc .. table.concat(ARGV, '', 8, 7 + n)
-  local sent = {}
-  sent[ARGV[3]] = true
-  for _, list in ipairs({old, new}) do
-    for s in string.gmatch(list, '%S+') do
+if n > 0 or doclen ~= '0' then
+  local fs = os
+  if n ~= 1 then
+    fs = tostring(first)
+  end
+  local events = ARGV[8]
+  if n ~= 1 then
+    events = table.concat(ARGV, '', 8, 7 + n)
+  end
+  local msg = ARGV[5] .. ' ' .. fs .. ' ' .. vs .. ' ' .. ARGV[7] .. ' ' .. doclen .. ' ' .. doc .. events
+  local me, prefix = ARGV[3], ARGV[4]
+  -- A shard list names each shard once (shardsOf).
+  for s in string.gmatch(old, '%S+') do
+    if s ~= me then
+      redis.call('PUBLISH', prefix .. s, msg)
+    end
+  end
+  if new then
+    local sent = {[me] = true}
+    for s in string.gmatch(old, '%S+') do
+      sent[s] = true
+    end
+    for s in string.gmatch(new, '%S+') do
       if not sent[s] then
-        sent[s] = true
-        redis.call('PUBLISH', ARGV[4] .. s, msg)
+        redis.call('PUBLISH', prefix .. s, msg)
       end
     end
   end
