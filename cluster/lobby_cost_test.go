@@ -42,21 +42,15 @@ func (c *cmdCounter) read() (cmds, trips int64) { return c.cmds.Load(), c.trips.
 // serverCalls is the number of commands the server executed, scripts'
 // inner calls included (INFO commandstats), minus the INFO calls.
 func serverCalls(t testing.TB, c *redis.Client) int64 {
-	info, err := c.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var total int64
-	for _, line := range strings.Split(info, "\n") {
-		if !strings.HasPrefix(line, "cmdstat_") {
-			continue
+	eachInfoLine(t, c, "commandstats", func(line string) {
+		if !strings.HasPrefix(line, "cmdstat_") || strings.HasPrefix(line, "cmdstat_info:") {
+			return
 		}
 		_, rest, _ := strings.Cut(line, ":calls=")
 		n, _ := strconv.ParseInt(rest[:strings.IndexByte(rest, ',')], 10, 64)
-		if !strings.HasPrefix(line, "cmdstat_info:") {
-			total += n
-		}
-	}
+		total += n
+	})
 	return total
 }
 
@@ -64,19 +58,26 @@ func serverCalls(t testing.TB, c *redis.Client) int64 {
 // cpu): commands, scripts and the network I/O they cost, on a Redis of the
 // test's own.
 func serverCPU(t testing.TB, c *redis.Client) float64 {
-	info, err := c.Info(context.Background(), "cpu").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var total float64
-	for _, line := range strings.Split(info, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+	eachInfoLine(t, c, "cpu", func(line string) {
+		k, v, _ := strings.Cut(line, ":")
 		if k == "used_cpu_sys_main_thread" || k == "used_cpu_user_main_thread" {
 			f, _ := strconv.ParseFloat(v, 64)
 			total += f * 1e6
 		}
-	}
+	})
 	return total
+}
+
+// eachInfoLine calls fn with each line of INFO section, trimmed.
+func eachInfoLine(t testing.TB, c *redis.Client, section string, fn func(line string)) {
+	info, err := c.Info(context.Background(), section).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		fn(strings.TrimSpace(line))
+	}
 }
 
 // costShards is two shards on a Redis of the test's own, each store's
