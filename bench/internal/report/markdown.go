@@ -333,7 +333,7 @@ func markdown(w io.Writer, r *Results) {
 	if len(errs) > 0 {
 		p("## Errors during the runs\n\n%s\n\n", strings.Join(errs, "\n"))
 	}
-	p("## Reproduce\n\n```\ncd bench\ngo run . compare            # full: 3 runs, ≤ 15 minutes\ngo run . compare -quick     # smoke run, about a minute\ngo run . idle -n 10000 -addr 127.0.0.1:8080 -operator-token TOKEN   # against a running lobbyd\ngo run . fanout -addr 127.0.0.1:8080 -rate 5 [-ramp 2,5,20,80]   # the relay, against a running server (-kind lobbyd|gorilla|socketio|colyseus|centrifuge)\ngo run . match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,4000,8000]   # matchmaking, against a running lobbyd --dev\ngo run . render             # RESULTS.md and chart.png again from results.json\n```\n\nRaw figures: `results.json`; chart: `chart.png`.\n\n![chart](chart.png)\n")
+	p("## Reproduce\n\n```\ncd bench\ngo run . compare            # full: 3 runs, ≤ 15 minutes\ngo run . compare -quick     # smoke run, about two minutes\ngo run . idle -n 10000 -addr 127.0.0.1:8080 -operator-token TOKEN   # against a running lobbyd\ngo run . fanout -addr 127.0.0.1:8080 -rate 5 [-ramp 2,5,20,80]   # the relay, against a running server (-kind lobbyd|gorilla|socketio|colyseus|centrifuge)\ngo run . match -addr 127.0.0.1:8080 -n 2000 -rate 2000 -duration 5s [-ramp 2000,4000,8000]   # matchmaking, against a running lobbyd --dev\ngo run . render             # RESULTS.md and chart.png again from results.json\n```\n\nRaw figures: `results.json`; chart: `chart.png`.\n\n![chart](chart.png)\n")
 }
 
 // fanoutNotes explains the two send patterns and sets the CPU figures
