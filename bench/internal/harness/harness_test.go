@@ -130,8 +130,10 @@ func TestWSFloorRelays(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 16 players × 10 msgs/s × 7 recipients; a floor drops nothing at
-	// this rate, so nearly all of them arrive in the window.
-	if f := fo.Fixed; f.Offered != 1120 || f.Delivered < 1000 || f.P99 <= 0 || f.CPUPerMillion <= 0 {
+	// this rate, so nearly all of them arrive in the window. Its CPU is not
+	// checked: in half a second the floor uses less than one clock tick of
+	// /proc's accounting, and may read 0.
+	if f := fo.Fixed; f.Offered != 1120 || f.Delivered < 1000 || f.P99 <= 0 {
 		t.Errorf("fanout: %+v", f)
 	}
 }
