@@ -8,7 +8,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/lobbyd/lobbyd/internal/rawio"
 )
 
 // go-redis checks a pooled connection before every command it takes from
@@ -44,7 +45,7 @@ func checkedDial(dial func(ctx context.Context, network, addr string) (net.Conn,
 		if err != nil {
 			return c, nil
 		}
-		return &checkedConn{Conn: c, raw: raw, rd: newRawOp(syscall.SYS_READ), wr: newRawOp(syscall.SYS_WRITE)}, nil
+		return &checkedConn{Conn: c, raw: raw, rd: newRawOp(rawio.Read), wr: newRawOp(rawio.Write)}, nil
 	}
 }
 
@@ -76,27 +77,24 @@ func (r throttledRaw) Read(f func(fd uintptr) bool) error {
 	return r.c.raw.Read(f)
 }
 
-// Read and Write make their read(2) and write(2) with RawSyscall, inside
-// the socket's RawConn (which keeps the descriptor open and honours the
-// deadlines go-redis sets, waiting in the netpoller when the socket is not
-// ready). net.Conn makes them with syscall.Syscall, whose entersyscall
-// wakes the runtime's sysmon thread from its sleep when every P was idle,
-// and sysmon then polls every 20 µs for a millisecond: a shard that idles
-// between commits (every few hundred µs under a steady relay) paid a
-// context switch per poll, on a machine where one costs ~9 µs. Neither
-// call can block: the socket is non-blocking, and EAGAIN returns to the
-// netpoller. The epoll loops make their system calls this way for the
-// same reason (netcode/sys_linux.go).
+// Read and Write make their read(2) and write(2) with RawSyscall
+// (internal/rawio, which says why), inside the socket's RawConn (which
+// keeps the descriptor open and honours the deadlines go-redis sets,
+// waiting in the netpoller when the socket is not ready). net.Conn makes
+// them with syscall.Syscall, and a shard that idles between commits (every
+// few hundred µs under a steady relay) paid a sysmon wake-up for it, on a
+// machine where a context switch costs ~9 µs. Neither call can block: the
+// socket is non-blocking, and EAGAIN returns to the netpoller.
 func (c *checkedConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	n, errno, err := c.rd.do(c.raw.Read, p)
+	n, err, waitErr := c.rd.do(c.raw.Read, p)
 	switch {
+	case waitErr != nil:
+		return 0, c.opError("read", waitErr)
 	case err != nil:
-		return 0, c.opError("read", err)
-	case errno != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", errno))
+		return 0, c.opError("read", os.NewSyscallError("read", err))
 	case n == 0:
 		return 0, io.EOF
 	}
@@ -106,12 +104,12 @@ func (c *checkedConn) Read(p []byte) (int, error) {
 func (c *checkedConn) Write(p []byte) (int, error) {
 	written := 0
 	for written < len(p) {
-		n, errno, err := c.wr.do(c.raw.Write, p[written:])
+		n, err, waitErr := c.wr.do(c.raw.Write, p[written:])
 		switch {
+		case waitErr != nil:
+			return written, c.opError("write", waitErr)
 		case err != nil:
-			return written, c.opError("write", err)
-		case errno != 0:
-			return written, c.opError("write", os.NewSyscallError("write", errno))
+			return written, c.opError("write", os.NewSyscallError("write", err))
 		case n == 0:
 			return written, c.opError("write", io.ErrShortWrite)
 		}
@@ -126,15 +124,15 @@ func (c *checkedConn) Write(p []byte) (int, error) {
 // time and written by one at a time (go-redis's pool; a PubSub's reader),
 // so one of each suffices.
 type rawOp struct {
-	trap  uintptr
-	p     []byte
-	n     int
-	errno syscall.Errno
-	try   func(fd uintptr) bool
+	sys func(fd int, p []byte) (int, error) // rawio.Read or rawio.Write
+	p   []byte
+	n   int
+	err error
+	try func(fd uintptr) bool
 }
 
-func newRawOp(trap uintptr) *rawOp {
-	op := &rawOp{trap: trap}
+func newRawOp(sys func(fd int, p []byte) (int, error)) *rawOp {
+	op := &rawOp{sys: sys}
 	op.try = op.run
 	return op
 }
@@ -142,31 +140,22 @@ func newRawOp(trap uintptr) *rawOp {
 // run is the RawConn callback: false (wait until the socket is ready, then
 // call again) on EAGAIN.
 func (op *rawOp) run(fd uintptr) bool {
-	op.n, op.errno = rawIO(op.trap, fd, op.p)
-	return op.errno != syscall.EAGAIN
+	op.n, op.err = op.sys(int(fd), op.p)
+	return op.err != syscall.EAGAIN
 }
 
-// do runs one read or write of p through io (the RawConn's Read or Write).
-func (op *rawOp) do(io func(func(fd uintptr) bool) error, p []byte) (int, syscall.Errno, error) {
-	op.p, op.n, op.errno = p, 0, 0
-	err := io(op.try)
+// do runs one read or write of p through wait (the RawConn's Read or
+// Write): the bytes moved, the system call's error, and the wait's (a
+// deadline, a closed connection).
+func (op *rawOp) do(wait func(func(fd uintptr) bool) error, p []byte) (n int, err, waitErr error) {
+	op.p, op.n, op.err = p, 0, nil
+	waitErr = wait(op.try)
 	op.p = nil
-	return op.n, op.errno, err
+	return op.n, op.err, waitErr
 }
 
 // opError wraps err as net.Conn's methods do, so that go-redis tells a
 // timeout (a deadline) from a broken connection as before.
 func (c *checkedConn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
-}
-
-// rawIO is one read(2) or write(2) of p on fd with RawSyscall, retried on
-// EINTR.
-func rawIO(trap, fd uintptr, p []byte) (int, syscall.Errno) {
-	for {
-		r, _, errno := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		if errno != syscall.EINTR {
-			return int(r), errno
-		}
-	}
 }

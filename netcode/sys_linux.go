@@ -4,37 +4,20 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/lobbyd/lobbyd/internal/rawio"
 )
 
 // The loops' syscalls on non-blocking fds: read, write, writev and a
-// zero-timeout epoll_wait. They are made with RawSyscall, not Syscall,
-// because none of them can block: Syscall's entersyscall would wake the
-// runtime's sysmon thread whenever it sleeps (an idle process), which under
-// bursty relay load cost a futex wake and a context switch per burst, and
-// would let sysmon hand our P to another thread mid-write. What RawSyscall
-// gives up is the race detector's view of the kernel touching the buffers.
+// zero-timeout epoll_wait, made with RawSyscall, not Syscall (read and
+// write through internal/rawio, which says why). Syscall would also let
+// sysmon hand our P to another thread mid-write.
 
 // sysRead reads into p, retrying on EINTR.
-func sysRead(fd int, p []byte) (int, error) { return rawIO(unix.SYS_READ, fd, p) }
+func sysRead(fd int, p []byte) (int, error) { return rawio.Read(fd, p) }
 
 // sysWrite writes p, retrying on EINTR.
-func sysWrite(fd int, p []byte) (int, error) { return rawIO(unix.SYS_WRITE, fd, p) }
-
-// rawIO is read(2) or write(2) of p with RawSyscall, retrying on EINTR.
-func rawIO(trap uintptr, fd int, p []byte) (int, error) {
-	if len(p) == 0 {
-		return 0, nil
-	}
-	for {
-		r, _, errno := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		if errno == 0 {
-			return int(r), nil
-		}
-		if errno != unix.EINTR {
-			return 0, errno
-		}
-	}
-}
+func sysWrite(fd int, p []byte) (int, error) { return rawio.Write(fd, p) }
 
 // sysWritev writes the first n of vecs, retrying on EINTR.
 func sysWritev(fd int, vecs *[3]unix.Iovec, n int) (int, error) {
