@@ -43,6 +43,9 @@ type BrowseResult struct {
 	P50, P99      time.Duration
 	CPU           CPU
 	ClientLimited bool
+	// PageBytes is the size of the checked first page (what each request
+	// reads): servers whose pages carry more cost the load generator more.
+	PageBytes int `json:",omitempty"`
 }
 
 // maxListBody bounds a listing answer read by the load generator.
@@ -78,7 +81,7 @@ func Browse(ctx context.Context, t *Target, held *Held, cfg BrowseConfig) (Brows
 	}
 	defer hc.CloseIdleConnections()
 	// One checked request first: the answer must be a full page.
-	if err := checkListing(ctx, hc, url, cfg.Limit); err != nil {
+	if res.PageBytes, err = checkListing(ctx, hc, url, cfg.Limit); err != nil {
 		return res, fmt.Errorf("browse: %w", err)
 	}
 	var hist stats.Hist
@@ -128,33 +131,35 @@ func Browse(ctx context.Context, t *Target, held *Held, cfg BrowseConfig) (Brows
 	return res, nil
 }
 
-func checkListing(ctx context.Context, hc *http.Client, url string, limit int) error {
+// checkListing fetches url once and checks that the answer is a full page
+// of limit lobbies; it returns the page's size in bytes.
+func checkListing(ctx context.Context, hc *http.Client, url string, limit int) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListBody))
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
+		return 0, fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
 	}
 	var page struct {
 		Lobbies []json.RawMessage `json:"lobbies"`
 	}
 	if err := json.Unmarshal(body, &page); err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
+		return 0, fmt.Errorf("GET %s: %w", url, err)
 	}
 	if len(page.Lobbies) != limit {
-		return fmt.Errorf("GET %s: %d lobbies, want %d", url, len(page.Lobbies), limit)
+		return 0, fmt.Errorf("GET %s: %d lobbies, want %d", url, len(page.Lobbies), limit)
 	}
-	return nil
+	return len(body), nil
 }
 
 // getDiscard fetches url and reads the body into buf without keeping it:

@@ -313,7 +313,7 @@ func markdown(w io.Writer, r *Results) {
 	p("- **Fanout**: %d players in lobbies of %d; every player sends 64-byte messages to its lobby at a rising rate (%v msgs/s per player, %s measured per step after %s of warm-up); every message reaches the 7 others. The first 8 bytes of each payload carry the send time (unix ns); the receiver records now − send time. Capacity is the highest delivered rate of a step with p99 < 50 ms and ≥ 90%% of deliveries arriving; the ramp stops at the first failed step. Latency and CPU per delivered message are read at the fixed load of %g msgs/s per player, twice: players at their own phases (the ramp's step), then each lobby in step. Server CPU is utime+stime of the server process over the measured window, so kernel time spent on the server's behalf counts.\n",
 		r.Settings.Fanout.Conns, r.Settings.Fanout.LobbySize, r.Settings.Fanout.Rates, orDefault(r.Settings.Fanout.Measure, 2*time.Second), orDefault(r.Settings.Fanout.Warm, 500*time.Millisecond), r.Settings.Fanout.FixedRate)
 	p("- **Churn**: each group's first player creates a lobby, the others join it, then all leave (the last leave deletes it); each operation waits for its reply. ops/s counts replies.\n")
-	p("- **Browse**: the idle players each leave and create their own public lobby (N lobbies), then closed-loop HTTP/1.1 keep-alive clients fetch the newest page; the first answer is checked to hold a full page. Every server's page carries the fields of lobbyd's LobbyView and Member (mode, region, attrs, data, each member's name, flags and join time), so the load generator reads pages of about the same size from each (lobbyd's 8.0 KB for 20 lobbies, its ids being longer; gorilla's 6.8, centrifuge's 6.9, Socket.IO's alike); Colyseus's room cache counts its members instead of listing them.\n")
+	p("- **Browse**: the idle players each leave and create their own public lobby (N lobbies), then closed-loop HTTP/1.1 keep-alive clients fetch the newest page; the first answer is checked to hold a full page. Every server's page carries the fields of lobbyd's LobbyView and Member (mode, region, attrs, data, each member's name, flags and join time), so the load generator reads pages of about the same size from each%s; Colyseus's room cache counts its members instead of listing them.\n", pageSizes(r))
 	p("- **Same workload, each server's own wire.** lobbyd and the gorilla baseline get identical binary msgpack envelopes (docs/protocol.md: `lobby.create`, `lobby.join`, `lobby.leave`, `lobby.send` with rid 0, event `lobby.data`). Socket.IO is driven over its native transport, Engine.IO v4 / Socket.IO v5 on a websocket-only connection (`/socket.io/?EIO=4&transport=websocket`), because that is what its users run; forcing msgpack frames on it would measure a server nobody deploys. Its payload is a 64-character string (the send time in 16 hex digits, then padding) rather than a binary attachment: a Socket.IO binary event costs two frames (placeholder + attachment), so the string is its cheaper path — a choice in the baseline's favour.\n")
 	p("- **Colyseus** is driven as its SDK (@colyseus/sdk 0.18) drives it, from Go (`bench/internal/client/colyseus.go`, written from the SDK's and @colyseus/core's source): each create and join is an HTTP matchmaking request (`POST /matchmake/create/lobby`, `POST /matchmake/joinById/ID`) carrying the player's HS256 JWT as `Authorization: Bearer`, verified by the room's `static onAuth` with @colyseus/auth's `JWT.verify`; its seat reservation is consumed on a WebSocket (`/PROCESS/ROOM?sessionId=`), JOIN_ROOM is acknowledged, and the room's schema state (its members) follows. The relay is `room.send(\"send\", bytes)` → `this.broadcast(\"data\", {from, data}, { except: client })`. A Colyseus client is connected only while it is in a room: leave sends LEAVE_ROOM and the server closes that connection, so churn opens and closes a WebSocket per join — how Colyseus works, not a handicap the bench adds. The listing is an Express route over `matchMaker.query` (Colyseus has no paged listing of its own).\n")
 	p("- **centrifuge** is driven in its protobuf protocol (`/connection/websocket?format=protobuf`, `bench/internal/client/centrifuge.go`, written from centrifugal/protocol's client.proto): the connect command carries an HS256 JWT checked in `OnConnecting`; create is an RPC then a subscribe to `lobby:ID`, join a subscribe (refused by `OnSubscribe` when full) whose options emit and push join/leave messages (the members learn who joined and left, as lobbyd's `lobby.member_joined`/`member_left` tell them), leave an unsubscribe, the relay a publish into the channel (`OnPublish` lets members publish, with the publisher's client info as *from*). centrifuge has no \"all but the sender\": every publication also goes back to its publisher, and each publish command is answered; those writes are centrifuge's cost of a relay, and only the 7 deliveries to the others are counted.\n")
@@ -373,6 +373,25 @@ func fanoutNotes(p func(string, ...any), r *Results) {
 		p(" lobbyd at own phases spends %s× the client floor; 1.25× the write floor (%s s per 1M) is %s it.", fmtNum(lb.Median/cs.Median, 2), fmtNum(1.25*s.Median, 2), map[bool]string{true: "below", false: "above"}[1.25*s.Median < cs.Median])
 	}
 	p("\n\n")
+}
+
+// pageSizes lists each server's listing page as measured (the first
+// answer of its browse workload), as " (lobbyd 8,033 bytes, ...)", or ""
+// when no run recorded one.
+func pageSizes(r *Results) string {
+	var parts []string
+	for _, k := range r.Servers {
+		for _, run := range r.runsOf(k) {
+			if run.Browse != nil && run.Browse.PageBytes > 0 {
+				parts = append(parts, fmt.Sprintf("%s %s bytes", title(k), fmtNum(float64(run.Browse.PageBytes), 0)))
+				break
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (pages of the run: " + strings.Join(parts, ", ") + ")"
 }
 
 // floorTargets adds the relay-cost target rows: lobbyd's CPU per delivery

@@ -50,7 +50,7 @@ func fake() *Results {
 				Idle:   &load.IdleResult{N: 10000, BytesPerConn: b.bytes * (1 + j), ThreadsAfter: 8, Goroutines: 20},
 				Fanout: &load.FanoutResult{Fixed: step, FixedInStep: inStep, Steps: []load.FanoutStep{step}, MaxDelivered: step.Delivered, Saturated: true},
 				Churn:  &load.ChurnResult{OpsPerSec: 1000, P99: time.Millisecond},
-				Browse: &load.BrowseResult{Lobbies: 10000, ReqPerSec: 5000, P99: time.Millisecond},
+				Browse: &load.BrowseResult{Lobbies: 10000, ReqPerSec: 5000, P99: time.Millisecond, PageBytes: 8033},
 			})
 		}
 	}
@@ -125,6 +125,7 @@ func TestWrite(t *testing.T) {
 		"costs that thread **0.60 CPU s per 1M deliveries** (0.60 (0.50–0.70); `load.RelayFloor`)",
 		"above the relay floor.",
 		"It reads below the write floor",
+		"(pages of the run: lobbyd 8033 bytes, gorilla/websocket, goroutine per conn 8033 bytes",
 		"costs its process **1.20 CPU s per 1M deliveries** (1.20 (1.10–1.30)), 1.33× the write floor",
 		"1.25× the write floor (1.12 s per 1M) is below it.",
 		"| lobbyd relay CPU per delivery at own phases ≤ 1.25× the write floor | ",
