@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -100,7 +101,9 @@ func startLobbyd(t *testing.T, env []string, args ...string) *lobbydProc {
 // TestBinaryDevServerDrainsOnSIGTERM builds cmd/lobbyd, starts it as
 // operators do (flags only, dev mode), plays a little, then sends SIGTERM:
 // the client must get server.draining and close 4010, and the process must
-// exit 0.
+// exit 0, also with an HTTP connection open that never sent a request (a
+// browser's preconnect): the HTTP server's shutdown closes it instead of
+// waiting out its bound and failing.
 func TestBinaryDevServerDrainsOnSIGTERM(t *testing.T) {
 	cfg := filepath.Join(t.TempDir(), "lobbyd.yaml")
 	os.WriteFile(cfg, []byte("drain_spread_ms: 200\ndrain_timeout_ms: 5000\n"), 0o600)
@@ -127,6 +130,12 @@ func TestBinaryDevServerDrainsOnSIGTERM(t *testing.T) {
 	go c.readLoop()
 	c.nextEvent("welcome")
 	c.ok("ping", nil)
+
+	silent, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
 
 	cmd.Process.Signal(syscall.SIGTERM)
 	c.nextEvent("server.draining")

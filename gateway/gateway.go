@@ -141,8 +141,10 @@ type Gateway struct {
 	mm      *matchmaking.Service
 	net     *netcode.Server
 	app     *fiber.App
-	hub     *hub
-	metrics *metrics
+	// httpConns lets Shutdown close HTTP connections no handler is on.
+	httpConns *httpConns
+	hub       *hub
+	metrics   *metrics
 	// Made before the services, which feed them (Wiring.MatchObserver,
 	// Wiring.RedisHook); registered with the rest by newMetrics.
 	matchMetrics *matchMetrics
@@ -365,7 +367,15 @@ func (g *Gateway) Shutdown() error {
 	g.net.Shutdown() // before the cluster stops: OnClose may still run jobs
 	g.stopCluster()
 	g.cancel()
-	return g.app.ShutdownWithTimeout(5 * time.Second)
+	stop, closerDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(closerDone)
+		g.httpConns.closeWaitingUntil(stop, 50*time.Millisecond)
+	}()
+	err := g.app.ShutdownWithTimeout(5 * time.Second)
+	close(stop)
+	<-closerDone
+	return err
 }
 
 // connEvent encodes an event that belongs to the connection, not to the

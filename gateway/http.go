@@ -56,6 +56,9 @@ func (g *Gateway) newApp() *fiber.App {
 	// shard holding only upgraded sockets keeps a constant, small number of
 	// goroutines.
 	app.Server().MaxIdleWorkerDuration = 2 * time.Second
+	g.httpConns = newHTTPConns()
+	app.Server().ConnState = g.httpConns.track
+	app.Use(g.httpConns.middleware)
 
 	app.Get("/healthz", g.handleHealth)
 	app.Get("/readyz", g.handleReady)
@@ -131,6 +134,12 @@ func (g *Gateway) httpErrorHandler(c *fiber.Ctx, err error) error {
 			return httpError(c, protocol.CodeUnauthorized, fe.Message)
 		case fiber.StatusServiceUnavailable:
 			return httpError(c, protocol.CodeUnavailable, fe.Message)
+		case fiber.StatusBadGateway:
+			// Fiber's name for a network error on the connection while a
+			// request was read (no handler answers 502): the client reset
+			// it, or Shutdown closed it while it waited for a request.
+			// Nothing can be answered and nothing failed on our side.
+			return nil
 		}
 		if fe.Code >= 400 && fe.Code < 500 {
 			return httpError(c, protocol.CodeBadRequest, fe.Message)
