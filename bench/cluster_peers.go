@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/lobbyd/lobbyd/bench/internal/harness"
 	"github.com/lobbyd/lobbyd/bench/internal/load"
@@ -57,9 +58,14 @@ func clusterOne(ctx context.Context, env *harness.Env, p *harness.Prepared, fan 
 	secret := randomHex(16)
 	var nodes []*harness.Server
 	defer func() {
+		// Together: each node's drain is its own, and a run waits for the
+		// slower one instead of the sum.
+		var wg sync.WaitGroup
 		for _, s := range nodes {
-			s.Stop()
+			wg.Add(1)
+			go func() { defer wg.Done(); s.Stop() }()
 		}
+		wg.Wait()
 	}()
 	for _, id := range []string{"a", "b"} {
 		q := *p

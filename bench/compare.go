@@ -19,7 +19,7 @@ import (
 // writes the report.
 func compareCmd(args []string) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
-	quick := fs.Bool("quick", false, "smoke run of about a minute: fewer connections, shorter steps, one run")
+	quick := fs.Bool("quick", false, "smoke run of about a minute: fewer connections, half-second steps, one run")
 	runs := fs.Int("runs", 3, "runs per server (medians and ranges over them; 1..9)")
 	servers := fs.String("servers", strings.Join(harness.Kinds, ","), "servers to compare, comma-separated")
 	out := fs.String("out", "", "output directory (default <repo>/bench/results)")
@@ -258,16 +258,17 @@ func settings(quick bool, n int) report.Settings {
 	s.Cluster = load.FanoutConfig{Conns: 800, LobbySize: 8, Rates: []float64{2, 5, 10, 12, 14, 16, 18, 20, 24, 28, 32, 40, 80, 160}, FixedRate: 5,
 		Measure: 2 * time.Second, NoInStep: true}
 	if quick {
-		// Five servers and three clusters in about a minute: two ramp
-		// steps, one-second windows, the cluster at its fixed rate only.
-		s.Cluster = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5}, FixedRate: 5, Measure: time.Second, NoInStep: true}
-		s.Idle.N = min(n, 1000)
-		s.Idle.Settle = time.Second
-		s.Fanout = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5, 40}, FixedRate: 5, Measure: time.Second}
-		s.Churn.Measure = time.Second
-		s.Browse.Measure = time.Second
+		// Five servers and three clusters in about a minute: half-second
+		// windows after a quarter second of warm-up, two ramp steps, the
+		// cluster at its fixed rate only, one read of the goroutines.
+		const warm, window = 250 * time.Millisecond, 500 * time.Millisecond
+		s.Cluster = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5}, FixedRate: 5, Warm: warm, Measure: window, NoInStep: true}
+		s.Idle = load.IdleConfig{N: min(n, 500), LobbySize: 8, Settle: window, WarmRest: warm, GoroutineReads: 1}
+		s.Fanout = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5, 40}, FixedRate: 5, Warm: warm, Measure: window}
+		s.Churn.Warm, s.Churn.Measure = warm, window
+		s.Browse.Warm, s.Browse.Measure = warm, window
 		s.Match = load.MatchConfig{Players: 2000, Queue: "duel", Seed: 1, Rates: []float64{2000, 5000, 10000},
-			FixedRate: 2000, Warm: 500 * time.Millisecond, Measure: time.Second}
+			FixedRate: 2000, Warm: warm, Measure: window, Drain: window}
 	}
 	return s
 }

@@ -176,6 +176,9 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 		}
 		st.ClientLimited = st.Sent < 0.95*rate*float64(len(conns)) || st.CPU.MachineBound()
 		st.OK = st.Delivered > 0 && p99 < P99Limit && st.Delivered >= 0.9*st.Sent*fan
+		if !st.OK {
+			awaitQuiet(ctx, &received, 200*time.Millisecond)
+		}
 		t.logf("fanout: %.0f msg/s/player: delivered %.0f/s of %.0f offered, p50 %s p99 %s, server %.2f cores, client %.2f cores",
 			rate, st.Delivered, st.Offered, p50, p99, st.CPU.Server, st.CPU.Client)
 		return st, nil
@@ -210,6 +213,22 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 		}
 	}
 	return res, nil
+}
+
+// awaitQuiet returns once received has not moved for quietFor (or after
+// 50 quietFor): a saturated step leaves messages queued in the server and in
+// sockets, and the next step, the fixed rate or the in-step phase, would
+// count their late deliveries (a Node server's second-long backlog doubled
+// a half-second window's deliveries).
+func awaitQuiet(ctx context.Context, received *atomic.Uint64, quietFor time.Duration) {
+	deadline := time.Now().Add(50 * quietFor)
+	last, lastMove := received.Load(), time.Now()
+	for time.Since(lastMove) < quietFor && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+		if n := received.Load(); n != last {
+			last, lastMove = n, time.Now()
+		}
+	}
 }
 
 // sendOrder deals conns (lobbies of size consecutive players) to n pacers,

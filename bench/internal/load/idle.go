@@ -19,6 +19,11 @@ type IdleConfig struct {
 	// baseline RSS is read (default dialWorkers, one handshake batch; < 0:
 	// none). See warmUp.
 	Warm int
+	// WarmRest is the wait after the warm-up players leave (default 1s).
+	WarmRest time.Duration
+	// GoroutineReads is how many reads of go_goroutines, a second apart,
+	// settledGoroutines takes the lowest of (default 5).
+	GoroutineReads int
 }
 
 func (c *IdleConfig) defaults() {
@@ -39,6 +44,12 @@ func (c *IdleConfig) defaults() {
 	}
 	if c.Warm == 0 {
 		c.Warm = dialWorkers
+	}
+	if c.WarmRest <= 0 {
+		c.WarmRest = time.Second
+	}
+	if c.GoroutineReads <= 0 {
+		c.GoroutineReads = 5
 	}
 }
 
@@ -108,7 +119,7 @@ func Idle(ctx context.Context, t *Target, cfg IdleConfig) (IdleResult, *Held, er
 	}
 	res.RSSAfter, res.ThreadsAfter = after.RSSBytes, after.Threads
 	res.BytesPerConn = float64(res.RSSAfter-res.RSSBefore) / float64(cfg.N)
-	res.Goroutines = t.settledGoroutines(ctx)
+	res.Goroutines = t.settledGoroutines(ctx, cfg.GoroutineReads)
 	return res, held, nil
 }
 
@@ -120,7 +131,8 @@ func Idle(ctx context.Context, t *Target, cfg IdleConfig) (IdleResult, *Held, er
 // that no further player costs), a JIT's first compilations, the stacks
 // and workers of an HTTP server's first burst of handshakes. A warm-up of
 // one batch leaves at most one batch's freed memory for the measured
-// players to reuse (under 20 bytes a player at N = 10,000).
+// players to reuse (under 20 bytes a player at N = 10,000). It then waits
+// cfg.WarmRest.
 func warmUp(ctx context.Context, t *Target, cfg IdleConfig) error {
 	if cfg.Warm <= 0 {
 		return nil
@@ -135,22 +147,22 @@ func warmUp(ctx context.Context, t *Target, cfg IdleConfig) error {
 		return fmt.Errorf("idle: warm-up lobbies: %w", err)
 	}
 	select {
-	case <-time.After(time.Second):
+	case <-time.After(cfg.WarmRest):
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// settledGoroutines is the lowest go_goroutines of five reads a second
+// settledGoroutines is the lowest go_goroutines of reads reads a second
 // apart, all while the N connections are held: goroutines left from the
 // burst of handshakes, such as an HTTP server's idle workers, go away on
 // the server's own schedule (fasthttp reaps idle workers every few
 // seconds), and the figure is meant to be what N idle connections cost,
 // not how recently they connected.
-func (t *Target) settledGoroutines(ctx context.Context) int {
+func (t *Target) settledGoroutines(ctx context.Context, reads int) int {
 	low := t.goroutines(ctx)
-	for range 4 {
+	for range reads - 1 {
 		if low < 0 {
 			return low
 		}

@@ -86,3 +86,25 @@ func TestWriteFloorMeasuresTheWriter(t *testing.T) {
 		t.Fatalf("floor %+v: want writes in the window and the writer's CPU for them", r)
 	}
 }
+
+// awaitQuiet waits while deliveries still arrive and returns once they stop.
+func TestAwaitQuietWaitsForTheBacklog(t *testing.T) {
+	var received atomic.Uint64
+	stopped := make(chan uint64)
+	go func() {
+		for range 20 { // a backlog delivered over about 400 ms
+			received.Add(1)
+			time.Sleep(20 * time.Millisecond)
+		}
+		stopped <- received.Load()
+	}()
+	awaitQuiet(context.Background(), &received, 2*time.Second) // 100 times the backlog's gaps
+	select {
+	case n := <-stopped:
+		if got := received.Load(); got != n {
+			t.Fatalf("%d received after the backlog's end", got-n)
+		}
+	default:
+		t.Fatalf("returned while deliveries still arrived (%d of 20)", received.Load())
+	}
+}
