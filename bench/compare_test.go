@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -96,5 +97,16 @@ func TestClusterSettings(t *testing.T) {
 	}
 	if len(quick.Cluster.Rates) > 1 || quick.Cluster.Measure > time.Second {
 		t.Errorf("quick cluster settings too large: %+v", quick.Cluster)
+	}
+}
+
+// After a round the fastest servers go first, so that a bound that ends
+// the runs early cuts the slowest server's run; one not yet run leads.
+func TestFastestFirst(t *testing.T) {
+	took := map[string]time.Duration{"lobbyd": 60 * time.Second, "colyseus": 210 * time.Second, "gorilla": 30 * time.Second, "socketio": 40 * time.Second}
+	got := fastestFirst([]string{"lobbyd", "gorilla", "socketio", "colyseus", "centrifuge"}, took)
+	want := []string{"centrifuge", "gorilla", "socketio", "lobbyd", "colyseus"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
 	}
 }
