@@ -125,6 +125,12 @@ func (g *Gateway) httpErrorHandler(c *fiber.Ctx, err error) error {
 		switch fe.Code {
 		case fiber.StatusNotFound:
 			return httpError(c, protocol.CodeNotFound, "no such endpoint")
+		case fiber.StatusRequestTimeout:
+			// The request did not arrive within ReadTimeout. 408, not
+			// 400: clients and proxies know it means "send it again on a
+			// new connection", and the connection closes (RFC 9110 §15.5.9).
+			c.Set(fiber.HeaderConnection, "close")
+			return httpErrorStatus(c, fe.Code, protocol.CodeBadRequest, "request timeout")
 		case fiber.StatusMethodNotAllowed:
 			// Fiber has set Allow to the methods the path has.
 			return httpErrorStatus(c, fe.Code, protocol.CodeBadRequest, "method not allowed; see the Allow header")

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -103,4 +104,22 @@ func roundTrip(t *testing.T, c net.Conn, path string) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return strings.TrimSpace(string(b))
+}
+
+// A request that does not arrive within ReadTimeout is answered 408 (Fiber
+// hands the handler fasthttp's timeout as ErrRequestTimeout), with the
+// protocol's error body and the connection closing.
+func TestRequestTimeoutIs408(t *testing.T) {
+	g := &Gateway{}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true, ErrorHandler: g.httpErrorHandler})
+	app.Get("/slow", func(*fiber.Ctx) error { return fiber.ErrRequestTimeout })
+	resp, err := app.Test(httptest.NewRequest(http.MethodGet, "/slow", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !resp.Close || !strings.Contains(string(body), `"code":"bad_request"`) {
+		t.Fatalf("got %d (close %v) %s", resp.StatusCode, resp.Close, body)
+	}
 }
