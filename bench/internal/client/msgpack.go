@@ -46,9 +46,19 @@ func (d *MsgpackDialer) init() {
 		}
 		d.hc = d.HTTP
 		if d.hc == nil {
-			d.hc = &http.Client{Timeout: 10 * time.Second}
+			d.hc = &http.Client{Timeout: 10 * time.Second, Transport: idleClosingTransport()}
 		}
 	})
+}
+
+// idleClosingTransport closes its idle connections after 5 s, before a
+// server's read timeout (lobbyd's is 10 s) ends one that a burst dialled
+// and never used: the server's 408 on such a connection reached the log as
+// "Unsolicited response received on idle HTTP channel".
+func idleClosingTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.IdleConnTimeout = 5 * time.Second
+	return t
 }
 
 // guestToken asks lobbyd for a development token.

@@ -77,6 +77,9 @@ func Browse(ctx context.Context, t *Target, held *Held, cfg BrowseConfig) (Brows
 		Transport: &http.Transport{
 			MaxIdleConnsPerHost: cfg.Clients,
 			DisableCompression:  true,
+			// Closed before a server's read timeout ends a connection a
+			// burst dialled and never used (client.idleClosingTransport).
+			IdleConnTimeout: 5 * time.Second,
 		},
 	}
 	defer hc.CloseIdleConnections()
