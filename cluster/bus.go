@@ -310,6 +310,21 @@ func (b *Bus) DeliverEvent(ctx context.Context, shard string, id uint64, userIDs
 	})
 }
 
+// TryDeliverEvent is one attempt of DeliverEvent: one publish, no retry.
+// ErrShardUnreachable: it reached nobody. A caller that retries keeps id
+// for every attempt, as DeliverEvent does.
+func (b *Bus) TryDeliverEvent(ctx context.Context, shard string, id uint64, userIDs []string, event []byte) error {
+	if shard == b.shard {
+		b.h.DeliverEvent(userIDs, event)
+		return nil
+	}
+	n, err := b.publish(ctx, shard, &ctlMsg{Kind: ctlDeliver, Users: userIDs, Event: event, ID: id})
+	if err == nil && n == 0 {
+		err = ErrShardUnreachable
+	}
+	return err
+}
+
 // NewEventID returns a random id for DeliverEvent, never 0: one per event,
 // kept by the sender across its attempts so that the receiving shard
 // delivers the event once.

@@ -171,7 +171,9 @@ type Gateway struct {
 	// forwardsLate counts the events forwardRemote is still trying to
 	// get to other shards in the background (at most maxForwardsLate).
 	forwardsLate atomic.Int32
-	watch        *watch.Hub // the live lobby list; nil when the store has no ListingFeed
+	// forwards orders a user's forwarded events while one is retried.
+	forwards forwardQueue
+	watch    *watch.Hub // the live lobby list; nil when the store has no ListingFeed
 }
 
 // Wiring is what a gateway hands the code that builds its services: the
