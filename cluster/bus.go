@@ -296,16 +296,8 @@ func (b *Bus) publish(ctx context.Context, shard string, m *ctlMsg) (int64, erro
 // The last error is returned when it never got through;
 // ErrShardUnreachable: nobody listens there.
 func (b *Bus) DeliverEvent(ctx context.Context, shard string, id uint64, userIDs []string, event []byte) error {
-	if shard == b.shard {
-		b.h.DeliverEvent(userIDs, event)
-		return nil
-	}
-	m := &ctlMsg{Kind: ctlDeliver, Users: userIDs, Event: event, ID: id}
 	return RetryUntil(ctx, func() (bool, error) {
-		n, err := b.publish(ctx, shard, m)
-		if err == nil && n == 0 {
-			err = ErrShardUnreachable
-		}
+		err := b.TryDeliverEvent(ctx, shard, id, userIDs, event)
 		return err != nil, err
 	})
 }
