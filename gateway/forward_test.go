@@ -133,6 +133,8 @@ func TestForwardDoesNotWaitForAnotherShard(t *testing.T) {
 	case <-time.After(clusterOpTimeout):
 		t.Fatal("on-b's event waited for c")
 	}
+	g.cancel() // c never listens: end its retries rather than wait out their 10 s
+	waitForwardsDone(t, g)
 }
 
 // waitForwardsDone waits for the background forwards to end.
