@@ -75,6 +75,9 @@ type FanoutStep struct {
 	CommandsPerDelivered float64
 	ClientLimited        bool // the load generator could not keep the schedule, or took the machine
 	OK                   bool // p99 < 50ms and ≥ 90% of sent messages delivered
+	// Again: this is the second reading of its rate, taken because the
+	// first delivered its messages but with p99 over the bound (Fanout).
+	Again bool
 }
 
 // FanoutResult is the ramp and the figures drawn from it.
@@ -84,7 +87,7 @@ type FanoutResult struct {
 	// in one burst, as lockstep clients answering a tick do: a server that
 	// gathers a connection's output into one write gains the most here.
 	FixedInStep FanoutStep
-	Steps       []FanoutStep // the ramp, in order, up to and including the first failed step
+	Steps       []FanoutStep // the ramp, in order, up to and including the first failed step (a rate read twice: both readings)
 	// MaxDelivered is the highest delivered rate of an OK step.
 	MaxDelivered float64
 	// MaxClientLimited: the step giving MaxDelivered was limited by the client.
@@ -96,7 +99,8 @@ type FanoutResult struct {
 
 // Fanout fills lobbies of cfg.LobbySize and makes every player relay 64-byte
 // stamped messages at rising rates, stopping after the first step whose p99
-// reaches 50 ms or which loses more than 10% of deliveries.
+// reaches 50 ms or which loses more than 10% of deliveries (a step that
+// lost none, only late, is read twice, and the second reading decides).
 func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, error) {
 	cfg.defaults()
 	var res FanoutResult
@@ -189,6 +193,20 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 		if err != nil {
 			return res, err
 		}
+		if lateNotLost(st, fan) {
+			// Every message arrived, late. On two cores shared with the
+			// load generator one scheduling stall can put a window's p99
+			// over the bound (a cluster's capacity read 2x apart between
+			// runs of the same code): the rate is read once more, after
+			// the backlog is gone, and the second reading decides. Both
+			// are in Steps.
+			res.Steps = append(res.Steps, st)
+			t.logf("fanout: %g msg/s/player: every message arrived, p99 over the bound; once more", rate)
+			if st, err = step(rate, spread); err != nil {
+				return res, err
+			}
+			st.Again = true
+		}
 		res.Steps = append(res.Steps, st)
 		if rate == cfg.FixedRate {
 			res.Fixed, haveFixed = st, true
@@ -213,6 +231,13 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 		}
 	}
 	return res, nil
+}
+
+// lateNotLost reports a failed step whose messages arrived (≥ 90% of the
+// sent ones' fan deliveries each) but with p99 at the bound or over: the
+// step Fanout reads a second time.
+func lateNotLost(st FanoutStep, fan float64) bool {
+	return !st.OK && st.Delivered > 0 && st.P99 >= P99Limit && st.Delivered >= 0.9*st.Sent*fan
 }
 
 // awaitQuiet returns once received has not moved for quietFor (or after

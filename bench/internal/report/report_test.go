@@ -236,3 +236,22 @@ func TestMarkdownCluster(t *testing.T) {
 		}
 	}
 }
+
+// A rate read twice shows both readings in the ramp table: the late one
+// says it was read again, the second says it is the second.
+func TestMarkdownShowsAStepReadTwice(t *testing.T) {
+	r := fake()
+	last := &r.Data[len(r.Data)-1]
+	late := last.Fanout.Steps[0]
+	late.RatePerPlayer, late.P99, late.OK = 40, 60*time.Millisecond, false
+	again := late
+	again.P99, again.OK, again.Again = 20*time.Millisecond, true, true
+	last.Fanout.Steps = append(last.Fanout.Steps, late, again)
+	var b bytes.Buffer
+	markdown(&b, r)
+	for _, want := range []string{"| 40 |", "late (p99 ≥ 50 ms, nothing lost): read again", "ok (second reading)"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}
