@@ -251,7 +251,7 @@ func settings(quick bool, n int) report.Settings {
 		// lobbyd's HTTP server reaps its idle workers (MaxIdleWorkerDuration
 		// 2 s, checked every 2 s) within 4 s of it; the others keep none.
 		Idle:   load.IdleConfig{N: n, LobbySize: 8, Settle: 3 * time.Second, GoroutineReads: 3},
-		Fanout: load.FanoutConfig{Conns: 800, LobbySize: 8, Rates: []float64{2, 5, 10, 15, 20, 30, 40, 80, 160}, FixedRate: 5, Measure: 2 * time.Second},
+		Fanout: load.FanoutConfig{Conns: 800, LobbySize: 8, Rates: []float64{2, 5, 10, 15, 20, 30, 40, 80, 160}, FixedRate: 5, Measure: 2 * time.Second, ReadLateTwice: true},
 		Churn:  load.ChurnConfig{Groups: 64, GroupSize: 4, Measure: 4 * time.Second},
 		Browse: load.BrowseConfig{Clients: 16, Limit: 20, Measure: 4 * time.Second},
 		// 3,000 players: at 10,000 tickets/s each must be back in the queue
@@ -268,15 +268,15 @@ func settings(quick bool, n int) report.Settings {
 	// passed the one and failed the other, and their capacities read level
 	// whatever they were.
 	s.Cluster = load.FanoutConfig{Conns: 800, LobbySize: 8, Rates: []float64{2, 5, 10, 12, 14, 16, 18, 20, 24, 28, 32, 40, 80, 160}, FixedRate: 5,
-		Measure: 2 * time.Second, NoInStep: true}
+		Measure: 2 * time.Second, NoInStep: true, ReadLateTwice: true}
 	if quick {
 		// Five servers and three clusters in about a minute: half-second
 		// windows after a quarter second of warm-up, two ramp steps, the
 		// cluster at its fixed rate only, one read of the goroutines.
 		const warm, window = 250 * time.Millisecond, 500 * time.Millisecond
-		s.Cluster = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5}, FixedRate: 5, Warm: warm, Measure: window, NoInStep: true}
+		s.Cluster = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5}, FixedRate: 5, Warm: warm, Measure: window, NoInStep: true, ReadLateTwice: true}
 		s.Idle = load.IdleConfig{N: min(n, 500), LobbySize: 8, Settle: window, WarmRest: warm, GoroutineReads: 1}
-		s.Fanout = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5, 40}, FixedRate: 5, Warm: warm, Measure: window}
+		s.Fanout = load.FanoutConfig{Conns: 400, LobbySize: 8, Rates: []float64{5, 40}, FixedRate: 5, Warm: warm, Measure: window, ReadLateTwice: true}
 		s.Churn.Warm, s.Churn.Measure = warm, window
 		s.Browse.Warm, s.Browse.Measure = warm, window
 		s.Match = load.MatchConfig{Players: 2000, Queue: "duel", Seed: 1, Rates: []float64{2000, 5000, 10000},

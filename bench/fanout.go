@@ -46,7 +46,7 @@ func fanoutCmd(args []string) error {
 	warnFDLimit(*n)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	res, err := load.Fanout(ctx, t, load.FanoutConfig{Conns: *n, LobbySize: *lobby, Rates: rates, FixedRate: *rate, Measure: *measure, Chat: *chat})
+	res, err := load.Fanout(ctx, t, load.FanoutConfig{Conns: *n, LobbySize: *lobby, Rates: rates, FixedRate: *rate, Measure: *measure, Chat: *chat, ReadLateTwice: true})
 	if err != nil {
 		return err
 	}

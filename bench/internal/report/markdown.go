@@ -316,8 +316,8 @@ func markdown(w io.Writer, r *Results) {
 	p("- **One command, one machine, loopback only.** The harness (`bench/`, package main) builds and starts each server as its own process on a fresh 127.0.0.1 port and drives it from a separate process (the harness itself). Server memory and CPU come from `/proc/PID/status` (VmRSS, Threads) and `/proc/PID/stat` (utime+stime); goroutines from `go_goroutines` on GET /metrics (the lowest of five reads a second apart while the N connections are held, so that an HTTP server's idle workers left from the burst of handshakes are not counted as a cost of N; lobbyd's with its operator token, and the gorilla baseline exposes the same gauge); Node has no goroutines, its thread count is shown.\n")
 	p("- **Idle**: %d players connect (64 handshakes at a time), form lobbies of %d, wait %s; memory per connection = (VmRSS after − VmRSS before) ÷ N, *before* read after a warm-up: one batch of 64 players connects, takes seats and leaves, then a second passes, so that what a server pays once, not per player (the pages of its binary that the first handshake touches, a JIT's first compilations, an HTTP server's first workers and stacks), is in the baseline; the warm-up leaves at most one batch's freed memory for the measured players to reuse (under 20 bytes a player at N = 10,000). It includes everything the server keeps for a player: socket buffers in user space, session, lobby membership.\n",
 		r.Settings.Idle.N, r.Settings.Idle.LobbySize, r.Settings.Idle.Settle)
-	p("- **Fanout**: %d players in lobbies of %d; every player sends 64-byte messages to its lobby at a rising rate (%v msgs/s per player, %s measured per step after %s of warm-up); every message reaches the 7 others. The first 8 bytes of each payload carry the send time (unix ns); the receiver records now − send time. Capacity is the highest delivered rate of a step with p99 < 50 ms and ≥ 90%% of deliveries arriving; the ramp stops at the first failed step, except that a step whose deliveries all arrived but with p99 ≥ 50 ms is run once more once the backlog has drained, and the second reading decides (on two cores one scheduling stall can put a window's p99 over the bound; both readings are in the ramp tables). Latency and CPU per delivered message are read at the fixed load of %g msgs/s per player, twice: players at their own phases (the ramp's step), then each lobby in step. Server CPU is utime+stime of the server process over the measured window, so kernel time spent on the server's behalf counts.\n",
-		r.Settings.Fanout.Conns, r.Settings.Fanout.LobbySize, r.Settings.Fanout.Rates, orDefault(r.Settings.Fanout.Measure, 2*time.Second), orDefault(r.Settings.Fanout.Warm, 500*time.Millisecond), r.Settings.Fanout.FixedRate)
+	p("- **Fanout**: %d players in lobbies of %d; every player sends 64-byte messages to its lobby at a rising rate (%v msgs/s per player, %s measured per step after %s of warm-up); every message reaches the 7 others. The first 8 bytes of each payload carry the send time (unix ns); the receiver records now − send time. Capacity is the highest delivered rate of a step with p99 < 50 ms and ≥ 90%% of deliveries arriving; the ramp stops at the first failed step%s. Latency and CPU per delivered message are read at the fixed load of %g msgs/s per player, twice: players at their own phases (the ramp's step), then each lobby in step. Server CPU is utime+stime of the server process over the measured window, so kernel time spent on the server's behalf counts.\n",
+		r.Settings.Fanout.Conns, r.Settings.Fanout.LobbySize, r.Settings.Fanout.Rates, orDefault(r.Settings.Fanout.Measure, 2*time.Second), orDefault(r.Settings.Fanout.Warm, 500*time.Millisecond), readLateTwiceRule(r.Settings.Fanout.ReadLateTwice), r.Settings.Fanout.FixedRate)
 	p("- **Churn**: each group's first player creates a lobby, the others join it, then all leave (the last leave deletes it); each operation waits for its reply. ops/s counts replies.\n")
 	p("- **Browse**: the idle players each leave and create their own public lobby (N lobbies), then closed-loop HTTP/1.1 keep-alive clients fetch the newest page; the first answer is checked to hold a full page. Every server's page carries the fields of lobbyd's LobbyView and Member (mode, region, attrs, data, each member's name, flags and join time), so the load generator reads pages of about the same size from each%s; Colyseus's room cache counts its members instead of listing them.\n", pageSizes(r))
 	p("- **Same workload, each server's own wire.** lobbyd and the gorilla baseline get identical binary msgpack envelopes (docs/protocol.md: `lobby.create`, `lobby.join`, `lobby.leave`, `lobby.send` with rid 0, event `lobby.data`). Socket.IO is driven over its native transport, Engine.IO v4 / Socket.IO v5 on a websocket-only connection (`/socket.io/?EIO=4&transport=websocket`), because that is what its users run; forcing msgpack frames on it would measure a server nobody deploys. Its payload is a 64-character string (the send time in 16 hex digits, then padding) rather than a binary attachment: a Socket.IO binary event costs two frames (placeholder + attachment), so the string is its cheaper path — a choice in the baseline's favour.\n")
@@ -437,6 +437,23 @@ func floorSummary(runs []load.FloorResult) (stats.Summary, bool) {
 	return stats.Summarize(xs), true
 }
 
+// readLateTwiceRule is the method's words for load.FanoutConfig's
+// ReadLateTwice, said only of a run made with it.
+func readLateTwiceRule(on bool) string {
+	if !on {
+		return ""
+	}
+	return ", except that a step whose deliveries all arrived but with p99 ≥ 50 ms is run once more once the backlog has drained, and the second reading decides (on two cores one scheduling stall can put a window's p99 over the bound; both readings are in the ramp tables)"
+}
+
+// clusterRereadRule is readLateTwiceRule for the cluster section.
+func clusterRereadRule(on bool) string {
+	if !on {
+		return ""
+	}
+	return " (capacity as on one node: a step whose messages all arrived but with p99 ≥ 50 ms is read a second time, which decides)"
+}
+
 func bestStep(f *load.FanoutResult) (load.FanoutStep, bool) {
 	var best load.FanoutStep
 	ok := false
@@ -501,8 +518,8 @@ func clusterSection(p func(string, ...any), r *Results) {
 	}
 	c := r.Settings.Cluster
 	p("## Cluster: two nodes and one Redis, lobbies split across nodes\n\n")
-	p("Each system on two processes sharing a private redis-server (started by the run, so that Redis's INFO counters are the system's alone), the way its docs scale it out. %d players in lobbies of %d, player i on node i mod 2: every lobby has half its members on each node, so every message crosses Redis. Ramp %v msgs/s per player (capacity as on one node: a step whose messages all arrived but with p99 ≥ 50 ms is read a second time, which decides), fixed load %g msgs/s each; node CPU is both processes', Redis's is shown on its own. Measured once per compare (not per run).\n\n",
-		orInt(c.Conns, 800), orInt(c.LobbySize, 8), c.Rates, orFloat(c.FixedRate, 5))
+	p("Each system on two processes sharing a private redis-server (started by the run, so that Redis's INFO counters are the system's alone), the way its docs scale it out. %d players in lobbies of %d, player i on node i mod 2: every lobby has half its members on each node, so every message crosses Redis. Ramp %v msgs/s per player%s, fixed load %g msgs/s each; node CPU is both processes', Redis's is shown on its own. Measured once per compare (not per run).\n\n",
+		orInt(c.Conns, 800), orInt(c.LobbySize, 8), c.Rates, clusterRereadRule(c.ReadLateTwice), orFloat(c.FixedRate, 5))
 	for _, w := range clusterWorkloads {
 		p("### %s\n\n", w.title)
 		p("| system | version | delivered msgs/s at p99 < 50 ms | fixed: delivered/s | p50 | p99 | nodes CPU s per 1M delivered | Redis CPU (cores) | Redis commands per delivered | flagged |\n|---|---|---|---|---|---|---|---|---|---|\n")

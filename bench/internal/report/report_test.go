@@ -254,4 +254,15 @@ func TestMarkdownShowsAStepReadTwice(t *testing.T) {
 			t.Errorf("markdown lacks %q", want)
 		}
 	}
+	// The method names the rule only for a run made with it.
+	const rule = "is run once more once the backlog has drained"
+	if strings.Contains(b.String(), rule) {
+		t.Error("the method claims a rule the run's settings do not have")
+	}
+	r.Settings.Fanout.ReadLateTwice = true
+	b.Reset()
+	markdown(&b, r)
+	if !strings.Contains(b.String(), rule) {
+		t.Error("the method does not name the rule the run used")
+	}
 }
