@@ -313,7 +313,7 @@ func markdown(w io.Writer, r *Results) {
 	clusterSection(p, r)
 
 	p("## Method\n\n")
-	p("- **One command, one machine, loopback only.** The harness (`bench/`, package main) builds and starts each server as its own process on a fresh 127.0.0.1 port and drives it from a separate process (the harness itself). Server memory and CPU come from `/proc/PID/status` (VmRSS, Threads) and `/proc/PID/stat` (utime+stime); goroutines from `go_goroutines` on GET /metrics (the lowest of five reads a second apart while the N connections are held, so that an HTTP server's idle workers left from the burst of handshakes are not counted as a cost of N; lobbyd's with its operator token, and the gorilla baseline exposes the same gauge); Node has no goroutines, its thread count is shown.\n")
+	p("- **One command, one machine, loopback only.** The harness (`bench/`, package main) builds and starts each server as its own process on a fresh 127.0.0.1 port and drives it from a separate process (the harness itself). Server memory and CPU come from `/proc/PID/status` (VmRSS, Threads) and `/proc/PID/stat` (utime+stime); goroutines from `go_goroutines` on GET /metrics (the lowest of %s a second apart while the N connections are held, so that an HTTP server's idle workers left from the burst of handshakes are not counted as a cost of N; lobbyd's with its operator token, and the gorilla baseline exposes the same gauge); Node has no goroutines, its thread count is shown.\n", goroutineReads(r.Settings.Idle.GoroutineReads))
 	p("- **Idle**: %d players connect (64 handshakes at a time), form lobbies of %d, wait %s; memory per connection = (VmRSS after − VmRSS before) ÷ N, *before* read after a warm-up: one batch of 64 players connects, takes seats and leaves, then a second passes, so that what a server pays once, not per player (the pages of its binary that the first handshake touches, a JIT's first compilations, an HTTP server's first workers and stacks), is in the baseline; the warm-up leaves at most one batch's freed memory for the measured players to reuse (under 20 bytes a player at N = 10,000). It includes everything the server keeps for a player: socket buffers in user space, session, lobby membership.\n",
 		r.Settings.Idle.N, r.Settings.Idle.LobbySize, r.Settings.Idle.Settle)
 	p("- **Fanout**: %d players in lobbies of %d; every player sends 64-byte messages to its lobby at a rising rate (%v msgs/s per player, %s measured per step after %s of warm-up); every message reaches the 7 others. The first 8 bytes of each payload carry the send time (unix ns); the receiver records now − send time. Capacity is the highest delivered rate of a step with p99 < 50 ms and ≥ 90%% of deliveries arriving; the ramp stops at the first failed step%s. Latency and CPU per delivered message are read at the fixed load of %g msgs/s per player, twice: players at their own phases (the ramp's step), then each lobby in step. Server CPU is utime+stime of the server process over the measured window, so kernel time spent on the server's behalf counts.\n",
@@ -435,6 +435,19 @@ func floorSummary(runs []load.FloorResult) (stats.Summary, bool) {
 		return stats.Summary{}, false
 	}
 	return stats.Summarize(xs), true
+}
+
+// goroutineReads names the idle workload's reads of go_goroutines; a run
+// recorded before the setting existed took five.
+func goroutineReads(n int) string {
+	if n <= 0 {
+		n = 5
+	}
+	words := []string{"", "one read", "two reads", "three reads", "four reads", "five reads"}
+	if n < len(words) {
+		return words[n]
+	}
+	return fmt.Sprintf("%d reads", n)
 }
 
 // readLateTwiceRule is the method's words for load.FanoutConfig's
