@@ -295,7 +295,7 @@ func markdown(w io.Writer, r *Results) {
 				verdict = "**failed** (p99 ≥ 50 ms or > 10% lost)"
 			}
 			if i+1 < len(f.Steps) && f.Steps[i+1].Again {
-				verdict = "late (p99 ≥ 50 ms, nothing lost): read again"
+				verdict = "late (p99 50-100 ms, nothing lost): read again"
 			}
 			if st.Again {
 				verdict += " (second reading)"
@@ -456,7 +456,7 @@ func readLateTwiceRule(on bool) string {
 	if !on {
 		return ""
 	}
-	return ", except that a step whose deliveries all arrived but with p99 ≥ 50 ms is run once more once the backlog has drained, and the second reading decides (on two cores one scheduling stall can put a window's p99 over the bound; both readings are in the ramp tables)"
+	return ", except that a step whose deliveries all arrived with p99 from 50 up to 100 ms is run once more once the backlog has drained, and the second reading decides (on two cores one scheduling stall can put a window's p99 just over the bound, where a saturated server's backlog puts it hundreds of ms over; both readings are in the ramp tables)"
 }
 
 // clusterRereadRule is readLateTwiceRule for the cluster section.
@@ -464,7 +464,7 @@ func clusterRereadRule(on bool) string {
 	if !on {
 		return ""
 	}
-	return " (capacity as on one node: a step whose messages all arrived but with p99 ≥ 50 ms is read a second time, which decides)"
+	return " (capacity as on one node: a step whose messages all arrived with p99 from 50 up to 100 ms is read a second time, which decides)"
 }
 
 func bestStep(f *load.FanoutResult) (load.FanoutStep, bool) {
