@@ -51,13 +51,16 @@ func (d *MsgpackDialer) init() {
 	})
 }
 
-// idleClosingTransport closes its idle connections after 5 s, before a
-// server's read timeout (lobbyd's is 10 s) ends one that a burst dialled
-// and never used: the server's 408 on such a connection reached the log as
-// "Unsolicited response received on idle HTTP channel".
+// IdleConnTimeout is how long the load generator's HTTP clients keep an
+// idle connection: less than a server's read timeout (lobbyd's is 10 s),
+// which ends one that a burst dialled and never used with a 408 (logged
+// as "Unsolicited response received on idle HTTP channel").
+const IdleConnTimeout = 5 * time.Second
+
+// idleClosingTransport is http.DefaultTransport with IdleConnTimeout.
 func idleClosingTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.IdleConnTimeout = 5 * time.Second
+	t.IdleConnTimeout = IdleConnTimeout
 	return t
 }
 

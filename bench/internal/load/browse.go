@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lobbyd/lobbyd/bench/internal/client"
 	"github.com/lobbyd/lobbyd/bench/internal/stats"
 )
 
@@ -77,9 +78,7 @@ func Browse(ctx context.Context, t *Target, held *Held, cfg BrowseConfig) (Brows
 		Transport: &http.Transport{
 			MaxIdleConnsPerHost: cfg.Clients,
 			DisableCompression:  true,
-			// Closed before a server's read timeout ends a connection a
-			// burst dialled and never used (client.idleClosingTransport).
-			IdleConnTimeout: 5 * time.Second,
+			IdleConnTimeout:     client.IdleConnTimeout,
 		},
 	}
 	defer hc.CloseIdleConnections()

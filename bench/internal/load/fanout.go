@@ -15,6 +15,11 @@ import (
 // P99Limit is the latency bound of the fanout capacity figure.
 const P99Limit = 50 * time.Millisecond
 
+// RereadBelow is where a failed step's p99 stops being "narrowly late"
+// (narrowlyLate): a stall puts a window just over P99Limit, a saturated
+// server's backlog hundreds of ms over.
+const RereadBelow = 2 * P99Limit
+
 // FanoutConfig bounds the fanout workload.
 type FanoutConfig struct {
 	Conns     int       // players (default 800: 100 lobbies of 8)
@@ -35,10 +40,10 @@ type FanoutConfig struct {
 	// delivers 8 per message instead of 7. The Dialer's connections must
 	// implement client.Chatter.
 	Chat bool
-	// ReadLateTwice reads a ramp step once more when its messages all
-	// arrived but with p99 at the bound or over, under twice it
-	// (narrowlyLate), and lets the second reading decide (see Fanout). Recorded with the settings, so that a
-	// report of a run made without it does not claim it.
+	// ReadLateTwice reads a ramp step once more when it was narrowly late
+	// (narrowlyLate) and lets the second reading decide (see Fanout).
+	// Recorded with the settings, so that a report of a run made without
+	// it does not claim it.
 	ReadLateTwice bool
 }
 
@@ -81,7 +86,7 @@ type FanoutStep struct {
 	ClientLimited        bool // the load generator could not keep the schedule, or took the machine
 	OK                   bool // p99 < 50ms and ≥ 90% of sent messages delivered
 	// Again: this is the second reading of its rate, taken because the
-	// first delivered its messages but with p99 over the bound (Fanout).
+	// first was narrowly late (narrowlyLate).
 	Again bool
 }
 
@@ -105,8 +110,8 @@ type FanoutResult struct {
 // Fanout fills lobbies of cfg.LobbySize and makes every player relay 64-byte
 // stamped messages at rising rates, stopping after the first step whose p99
 // reaches 50 ms or which loses more than 10% of deliveries (with
-// cfg.ReadLateTwice, a step that lost none and whose p99 is under twice the
-// bound is read twice, and the second reading decides).
+// cfg.ReadLateTwice, a step that lost none and whose p99 is under
+// RereadBelow is read twice, and the second reading decides).
 func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, error) {
 	cfg.defaults()
 	var res FanoutResult
@@ -240,19 +245,17 @@ func Fanout(ctx context.Context, t *Target, cfg FanoutConfig) (FanoutResult, err
 }
 
 // narrowlyLate reports a failed step whose messages arrived (≥ 90% of
-// the sent ones' fan deliveries each) with p99 at the bound or over, but
-// under twice it: what one stall makes of a window, where a saturated
-// server's backlog puts p99 far beyond (hundreds of ms). The step Fanout
-// reads a second time.
+// the sent ones' fan deliveries each) with p99 from P99Limit up to
+// RereadBelow: the step Fanout reads a second time.
 func narrowlyLate(st FanoutStep, fan float64) bool {
-	return !st.OK && st.Delivered > 0 && st.P99 >= P99Limit && st.P99 < 2*P99Limit && st.Delivered >= 0.9*st.Sent*fan
+	return !st.OK && st.Delivered > 0 && st.P99 >= P99Limit && st.P99 < RereadBelow && st.Delivered >= 0.9*st.Sent*fan
 }
 
 // awaitQuiet returns once received has not moved for quietFor (or after
 // 50 quietFor): a saturated step leaves messages queued in the server and in
 // sockets, and the next step, the fixed rate or the in-step phase, would
-// count their late deliveries (a Node server's second-long backlog doubled
-// a half-second window's deliveries).
+// count their late deliveries (a Node server's second-long backlog made a
+// half-second window read 5× its offered rate).
 func awaitQuiet(ctx context.Context, received *atomic.Uint64, quietFor time.Duration) {
 	deadline := time.Now().Add(50 * quietFor)
 	last, lastMove := received.Load(), time.Now()

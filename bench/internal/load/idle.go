@@ -22,9 +22,13 @@ type IdleConfig struct {
 	// WarmRest is the wait after the warm-up players leave (default 1s).
 	WarmRest time.Duration
 	// GoroutineReads is how many reads of go_goroutines, a second apart,
-	// settledGoroutines takes the lowest of (default 5).
+	// settledGoroutines takes the lowest of (default DefaultGoroutineReads).
 	GoroutineReads int
 }
+
+// DefaultGoroutineReads is IdleConfig.GoroutineReads unless set (and what
+// runs recorded before the setting took).
+const DefaultGoroutineReads = 5
 
 func (c *IdleConfig) defaults() {
 	if c.N <= 0 {
@@ -49,7 +53,7 @@ func (c *IdleConfig) defaults() {
 		c.WarmRest = time.Second
 	}
 	if c.GoroutineReads <= 0 {
-		c.GoroutineReads = 5
+		c.GoroutineReads = DefaultGoroutineReads
 	}
 }
 

@@ -295,7 +295,7 @@ func markdown(w io.Writer, r *Results) {
 				verdict = "**failed** (p99 ≥ 50 ms or > 10% lost)"
 			}
 			if i+1 < len(f.Steps) && f.Steps[i+1].Again {
-				verdict = "late (p99 50-100 ms, nothing lost): read again"
+				verdict = fmt.Sprintf("late (p99 %g-%g ms, nothing lost): read again", ms(load.P99Limit), ms(load.RereadBelow))
 			}
 			if st.Again {
 				verdict += " (second reading)"
@@ -314,10 +314,10 @@ func markdown(w io.Writer, r *Results) {
 
 	p("## Method\n\n")
 	p("- **One command, one machine, loopback only.** The harness (`bench/`, package main) builds and starts each server as its own process on a fresh 127.0.0.1 port and drives it from a separate process (the harness itself). Server memory and CPU come from `/proc/PID/status` (VmRSS, Threads) and `/proc/PID/stat` (utime+stime); goroutines from `go_goroutines` on GET /metrics (the lowest of %s a second apart while the N connections are held, so that an HTTP server's idle workers left from the burst of handshakes are not counted as a cost of N; lobbyd's with its operator token, and the gorilla baseline exposes the same gauge); Node has no goroutines, its thread count is shown.\n", goroutineReads(r.Settings.Idle.GoroutineReads))
-	p("- **Idle**: %d players connect (64 handshakes at a time), form lobbies of %d, wait %s; memory per connection = (VmRSS after − VmRSS before) ÷ N, *before* read after a warm-up: one batch of 64 players connects, takes seats and leaves, then a second passes, so that what a server pays once, not per player (the pages of its binary that the first handshake touches, a JIT's first compilations, an HTTP server's first workers and stacks), is in the baseline; the warm-up leaves at most one batch's freed memory for the measured players to reuse (under 20 bytes a player at N = 10,000). It includes everything the server keeps for a player: socket buffers in user space, session, lobby membership.\n",
-		r.Settings.Idle.N, r.Settings.Idle.LobbySize, r.Settings.Idle.Settle)
+	p("- **Idle**: %d players connect (64 handshakes at a time), form lobbies of %d, wait %s; memory per connection = (VmRSS after − VmRSS before) ÷ N, *before* read after a warm-up: one batch of 64 players connects, takes seats and leaves, then %s passes, so that what a server pays once, not per player (the pages of its binary that the first handshake touches, a JIT's first compilations, an HTTP server's first workers and stacks), is in the baseline; the warm-up leaves at most one batch's freed memory for the measured players to reuse (under 20 bytes a player at N = 10,000). It includes everything the server keeps for a player: socket buffers in user space, session, lobby membership.\n",
+		r.Settings.Idle.N, r.Settings.Idle.LobbySize, r.Settings.Idle.Settle, orDefault(r.Settings.Idle.WarmRest, time.Second))
 	p("- **Fanout**: %d players in lobbies of %d; every player sends 64-byte messages to its lobby at a rising rate (%v msgs/s per player, %s measured per step after %s of warm-up); every message reaches the 7 others. The first 8 bytes of each payload carry the send time (unix ns); the receiver records now − send time. Capacity is the highest delivered rate of a step with p99 < 50 ms and ≥ 90%% of deliveries arriving; the ramp stops at the first failed step%s. Latency and CPU per delivered message are read at the fixed load of %g msgs/s per player, twice: players at their own phases (the ramp's step), then each lobby in step. Server CPU is utime+stime of the server process over the measured window, so kernel time spent on the server's behalf counts.\n",
-		r.Settings.Fanout.Conns, r.Settings.Fanout.LobbySize, r.Settings.Fanout.Rates, orDefault(r.Settings.Fanout.Measure, 2*time.Second), orDefault(r.Settings.Fanout.Warm, 500*time.Millisecond), readLateTwiceRule(r.Settings.Fanout.ReadLateTwice), r.Settings.Fanout.FixedRate)
+		r.Settings.Fanout.Conns, r.Settings.Fanout.LobbySize, r.Settings.Fanout.Rates, orDefault(r.Settings.Fanout.Measure, 2*time.Second), orDefault(r.Settings.Fanout.Warm, 500*time.Millisecond), fanoutRereadRule(r.Settings.Fanout.ReadLateTwice), r.Settings.Fanout.FixedRate)
 	p("- **Churn**: each group's first player creates a lobby, the others join it, then all leave (the last leave deletes it); each operation waits for its reply. ops/s counts replies.\n")
 	p("- **Browse**: the idle players each leave and create their own public lobby (N lobbies), then closed-loop HTTP/1.1 keep-alive clients fetch the newest page; the first answer is checked to hold a full page. Every server's page carries the fields of lobbyd's LobbyView and Member (mode, region, attrs, data, each member's name, flags and join time), so the load generator reads pages of about the same size from each%s; Colyseus's room cache counts its members instead of listing them.\n", pageSizes(r))
 	p("- **Same workload, each server's own wire.** lobbyd and the gorilla baseline get identical binary msgpack envelopes (docs/protocol.md: `lobby.create`, `lobby.join`, `lobby.leave`, `lobby.send` with rid 0, event `lobby.data`). Socket.IO is driven over its native transport, Engine.IO v4 / Socket.IO v5 on a websocket-only connection (`/socket.io/?EIO=4&transport=websocket`), because that is what its users run; forcing msgpack frames on it would measure a server nobody deploys. Its payload is a 64-character string (the send time in 16 hex digits, then padding) rather than a binary attachment: a Socket.IO binary event costs two frames (placeholder + attachment), so the string is its cheaper path — a choice in the baseline's favour.\n")
@@ -437,11 +437,11 @@ func floorSummary(runs []load.FloorResult) (stats.Summary, bool) {
 	return stats.Summarize(xs), true
 }
 
-// goroutineReads names the idle workload's reads of go_goroutines; a run
-// recorded before the setting existed took five.
+// goroutineReads names the idle workload's reads of go_goroutines (a run
+// recorded before the setting took load.DefaultGoroutineReads).
 func goroutineReads(n int) string {
 	if n <= 0 {
-		n = 5
+		n = load.DefaultGoroutineReads
 	}
 	words := []string{"", "one read", "two reads", "three reads", "four reads", "five reads"}
 	if n < len(words) {
@@ -450,21 +450,30 @@ func goroutineReads(n int) string {
 	return fmt.Sprintf("%d reads", n)
 }
 
-// readLateTwiceRule is the method's words for load.FanoutConfig's
-// ReadLateTwice, said only of a run made with it.
-func readLateTwiceRule(on bool) string {
+// rereadRule is the method's words for load.FanoutConfig's ReadLateTwice,
+// said only of a run made with it.
+func rereadRule(on bool) string {
 	if !on {
 		return ""
 	}
-	return ", except that a step whose deliveries all arrived with p99 from 50 up to 100 ms is run once more once the backlog has drained, and the second reading decides (on two cores one scheduling stall can put a window's p99 just over the bound, where a saturated server's backlog puts it hundreds of ms over; both readings are in the ramp tables)"
+	return fmt.Sprintf("a step whose deliveries all arrived with p99 from %g up to %g ms is run once more once the backlog has drained, and the second reading decides",
+		ms(load.P99Limit), ms(load.RereadBelow))
 }
 
-// clusterRereadRule is readLateTwiceRule for the cluster section.
+// fanoutRereadRule is rereadRule as the fanout method's clause.
+func fanoutRereadRule(on bool) string {
+	if !on {
+		return ""
+	}
+	return ", except that " + rereadRule(on) + " (on two cores one scheduling stall can put a window's p99 just over the bound, where a saturated server's backlog puts it hundreds of ms over; both readings are in the ramp tables)"
+}
+
+// clusterRereadRule is rereadRule as the cluster section's aside.
 func clusterRereadRule(on bool) string {
 	if !on {
 		return ""
 	}
-	return " (capacity as on one node: a step whose messages all arrived with p99 from 50 up to 100 ms is read a second time, which decides)"
+	return " (capacity as on one node: " + rereadRule(on) + ")"
 }
 
 func bestStep(f *load.FanoutResult) (load.FanoutStep, bool) {
