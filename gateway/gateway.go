@@ -369,15 +369,7 @@ func (g *Gateway) Shutdown() error {
 	g.net.Shutdown() // before the cluster stops: OnClose may still run jobs
 	g.stopCluster()
 	g.cancel()
-	stop, closerDone := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(closerDone)
-		g.httpConns.closeWaitingUntil(stop, 50*time.Millisecond)
-	}()
-	err := g.app.ShutdownWithTimeout(5 * time.Second)
-	close(stop)
-	<-closerDone
-	return err
+	return g.httpConns.closeWaitingDuring(func() error { return g.app.ShutdownWithTimeout(5 * time.Second) }, 50*time.Millisecond)
 }
 
 // connEvent encodes an event that belongs to the connection, not to the

@@ -77,18 +77,20 @@ func (h *httpConns) closeWaiting() int {
 	return len(waiting)
 }
 
-// closeWaitingUntil calls closeWaiting every tick until stop is closed: the
-// server's shutdown closes its listener after this starts, so a connection
-// accepted in between is caught on the next tick, as is one whose response
-// has just been written.
-func (h *httpConns) closeWaitingUntil(stop <-chan struct{}, tick time.Duration) {
+// closeWaitingDuring runs shutdown (the HTTP server's) and, until it
+// returns, calls closeWaiting every tick: the server closes its listener
+// after this starts, so a connection accepted in between is caught on the
+// next tick, as is one whose response has just been written.
+func (h *httpConns) closeWaitingDuring(shutdown func() error, tick time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- shutdown() }()
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		h.closeWaiting()
 		select {
-		case <-stop:
-			return
+		case err := <-done:
+			return err
 		case <-t.C:
 		}
 	}

@@ -47,10 +47,10 @@ func TestShutdownClosesWaitingConnsNotBusyOnes(t *testing.T) {
 	}
 	<-entered
 
-	stop, closerDone := make(chan struct{}), make(chan struct{})
-	go func() { defer close(closerDone); conns.closeWaitingUntil(stop, 10*time.Millisecond) }()
 	shutdown := make(chan error, 1)
-	go func() { shutdown <- app.ShutdownWithTimeout(time.Minute) }()
+	go func() {
+		shutdown <- conns.closeWaitingDuring(func() error { return app.ShutdownWithTimeout(time.Minute) }, 10*time.Millisecond)
+	}()
 
 	for name, c := range map[string]net.Conn{"silent": silent, "keep-alive": keepAlive} {
 		c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -71,8 +71,6 @@ func TestShutdownClosesWaitingConnsNotBusyOnes(t *testing.T) {
 	if err := <-shutdown; err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	close(stop)
-	<-closerDone
 	if err := <-served; err != nil {
 		t.Fatalf("serve: %v", err)
 	}
