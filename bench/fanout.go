@@ -39,6 +39,10 @@ func fanoutCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	if len(rates) == 0 {
+		// The fixed rate only: load.Fanout's own default is the whole ramp.
+		rates = []float64{*rate}
+	}
 	t, err := fanoutTarget(*kind, *addr, *pid)
 	if err != nil {
 		return err
@@ -51,7 +55,7 @@ func fanoutCmd(args []string) error {
 		return err
 	}
 	fmt.Printf("server pid %d (%s at %s), %d players in lobbies of %d\n", t.PID, *kind, *addr, *n, *lobby)
-	if len(rates) > 0 {
+	if *ramp != "" {
 		fmt.Printf("delivered msgs/s at p99 < 50 ms: %.0f (saturated: %v, client-limited: %v)\n", res.MaxDelivered, res.Saturated, res.MaxClientLimited)
 	}
 	for _, x := range []struct {
