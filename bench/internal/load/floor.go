@@ -50,6 +50,10 @@ func (c *FloorConfig) defaults() {
 type FloorResult struct {
 	Writes        float64 // writes/s during the window
 	CPUPerMillion float64 // writer thread CPU seconds per 1M writes
+	// Run is the compare run it was measured in (1-based), so that a
+	// server's figure is set against the floor of its own run; 0 in
+	// results written before it was recorded.
+	Run int `json:",omitempty"`
 }
 
 // WriteFloor opens cfg.Conns loopback TCP connections, drains their far

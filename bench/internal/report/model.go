@@ -34,7 +34,8 @@ type Results struct {
 	Lobbyd   string            // lobbyd's config file text
 	Settings Settings
 	Data     []Run
-	// Floor is the write floor (load.WriteFloor) measured once per run.
+	// Floor is the write floor (load.WriteFloor) measured once per run,
+	// just before lobbyd's turn (at the run's start without lobbyd).
 	Floor []load.FloorResult
 	// RelayFloor is the relay floor (load.RelayFloor), once per run.
 	RelayFloor []load.FloorResult `json:",omitempty"`

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -264,5 +265,26 @@ func TestMarkdownShowsAStepReadTwice(t *testing.T) {
 	markdown(&b, r)
 	if !strings.Contains(b.String(), rule) {
 		t.Error("the method does not name the rule the run used")
+	}
+}
+
+// Floors that name their run set lobbyd's relay against the floor of its
+// own run as well; floors from before they did (Run 0) give the ratio of
+// medians alone.
+func TestFloorTargetsPairRuns(t *testing.T) {
+	r := fake()
+	var md strings.Builder
+	p := func(f string, a ...any) { fmt.Fprintf(&md, f, a...) }
+	floorTargets(p, r)
+	if strings.Contains(md.String(), "in each run") {
+		t.Fatalf("unpaired floors gave per-run ratios:\n%s", md.String())
+	}
+	// lobbyd's own-phases CPU is 1.01, 1.02, 1.03 in runs 1-3.
+	r.Floor = []load.FloorResult{{CPUPerMillion: 1.01, Run: 1}, {CPUPerMillion: 0.51, Run: 2}, {CPUPerMillion: 1.03, Run: 3}}
+	md.Reset()
+	floorTargets(p, r)
+	want := "| lobbyd relay CPU per delivery at own phases ≤ 1.25× the write floor | 1.01× (1.02 against 1.01 s per 1M; in each run, against its own floor: 1.00 (1.00–2.00)) | yes |"
+	if !strings.Contains(md.String(), want) {
+		t.Fatalf("got\n%s\nwant a row\n%s", md.String(), want)
 	}
 }
