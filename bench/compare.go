@@ -127,11 +127,13 @@ func compareCmd(args []string) error {
 		defer cancelRuns()
 	}
 	// Runs interleave the servers, so a drift of the machine over time
-	// spreads over all of them instead of favouring one. After the first
-	// round the fastest go first: when the bound ends the runs early, the
-	// run it cuts is the slowest server's (Colyseus needs minutes to seat
-	// and list 10,000 players), not that of a peer measured in a minute.
-	order, took := res.Servers, map[string]time.Duration{}
+	// spreads over all of them instead of favouring one. Each round starts
+	// with lobbyd, which every target is about, and after the first round
+	// the peers go fastest first. A server whose last turn would not fit in
+	// the time left is not started: when the bound ends the runs early, the
+	// runs it leaves out are the slowest servers' (Colyseus needs minutes
+	// to seat and list 10,000 players), and none is cut halfway.
+	order, took := roundOrder(res.Servers, nil), map[string]time.Duration{}
 	for i := 1; i <= *runs && runsCtx.Err() == nil; i++ {
 		// The floors are measured next to lobbyd's turn, which is set
 		// against them: the host's speed drifts over minutes (the write
@@ -144,6 +146,10 @@ func compareCmd(args []string) error {
 			if runsCtx.Err() != nil {
 				break
 			}
+			if d, ok := runsCtx.Deadline(); ok && took[k] > time.Until(d) {
+				logf("run %d/%d: %s not started: its last turn took %v, %v left", i, *runs, k, took[k].Round(time.Second), time.Until(d).Round(time.Second))
+				continue
+			}
 			if k == harness.Lobbyd {
 				measureFloors(runsCtx, env, clientFloor, set.Fanout, i, res, logf)
 			}
@@ -152,7 +158,7 @@ func compareCmd(args []string) error {
 			res.Data = append(res.Data, runOne(runsCtx, env, prepared[k], i, set, logf))
 			took[k] = time.Since(t0)
 		}
-		order = fastestFirst(order, took)
+		order = roundOrder(order, took)
 	}
 	if runsCtx.Err() != nil && ctx.Err() == nil {
 		logf("runs stopped %v before the bound, to leave the cluster workload its time", clusterReserve)
@@ -300,11 +306,18 @@ func settings(quick bool, n int) report.Settings {
 	return s
 }
 
-// fastestFirst orders servers by the time their last run took, shortest
-// first; a server with no time yet (the bound cut it) goes first.
-func fastestFirst(servers []string, took map[string]time.Duration) []string {
+// roundOrder is the order of a round's servers: lobbyd first, then the
+// others by the time their last turn took, shortest first (a server with
+// no time yet goes first among them).
+func roundOrder(servers []string, took map[string]time.Duration) []string {
 	out := slices.Clone(servers)
-	slices.SortStableFunc(out, func(a, b string) int { return cmp.Compare(took[a], took[b]) })
+	rank := func(k string) time.Duration {
+		if k == harness.Lobbyd {
+			return -1
+		}
+		return took[k]
+	}
+	slices.SortStableFunc(out, func(a, b string) int { return cmp.Compare(rank(a), rank(b)) })
 	return out
 }
 

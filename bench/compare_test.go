@@ -102,11 +102,14 @@ func TestClusterSettings(t *testing.T) {
 
 // After a round the fastest servers go first, so that a bound that ends
 // the runs early cuts the slowest server's run; one not yet run leads.
-func TestFastestFirst(t *testing.T) {
+func TestRoundOrder(t *testing.T) {
 	took := map[string]time.Duration{"lobbyd": 60 * time.Second, "colyseus": 210 * time.Second, "gorilla": 30 * time.Second, "socketio": 40 * time.Second}
-	got := fastestFirst([]string{"lobbyd", "gorilla", "socketio", "colyseus", "centrifuge"}, took)
-	want := []string{"centrifuge", "gorilla", "socketio", "lobbyd", "colyseus"}
+	got := roundOrder([]string{"gorilla", "socketio", "colyseus", "lobbyd", "centrifuge"}, took)
+	want := []string{"lobbyd", "centrifuge", "gorilla", "socketio", "colyseus"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("order %v, want %v", got, want)
+	}
+	if got := roundOrder([]string{"gorilla", "lobbyd", "socketio"}, nil); !slices.Equal(got, []string{"lobbyd", "gorilla", "socketio"}) {
+		t.Fatalf("first round: %v", got)
 	}
 }
