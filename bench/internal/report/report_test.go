@@ -288,3 +288,38 @@ func TestFloorTargetsPairRuns(t *testing.T) {
 		t.Fatalf("got\n%s\nwant a row\n%s", md.String(), want)
 	}
 }
+
+// Two systems that passed the same cluster ramp step and failed the next
+// are level at the ramp's resolution, whatever their delivered rates at
+// that step read; a lower step is behind, as before.
+func TestMarkdownClusterLevelStep(t *testing.T) {
+	ramp := func(delivered float64, passed ...float64) *load.FanoutResult {
+		f := &load.FanoutResult{Saturated: true, Fixed: load.FanoutStep{Delivered: 28000, CPUPerMillion: 20}}
+		for i, rate := range passed {
+			st := load.FanoutStep{RatePerPlayer: rate, Delivered: rate * 5600, OK: true}
+			if i == len(passed)-1 {
+				st.Delivered = delivered
+				f.MaxDelivered = delivered
+			}
+			f.Steps = append(f.Steps, st)
+		}
+		f.Steps = append(f.Steps, load.FanoutStep{RatePerPlayer: 12, Delivered: 60000})
+		return f
+	}
+	r := fake()
+	r.Machine.Cores = 2
+	r.Cluster = []ClusterRun{
+		{System: "lobbyd", Version: "lobbyd abc", Fanout: ramp(55808, 2, 5, 10), Chat: ramp(27000, 2, 5)},
+		{System: "centrifuge", Version: "centrifuge v0.40.1", Fanout: ramp(56149, 2, 5, 10), Chat: ramp(56000, 2, 5, 10)},
+	}
+	var b bytes.Buffer
+	markdown(&b, r)
+	for _, want := range []string{
+		"| lobbyd cross-shard relay capacity ≥ 1× centrifuge + its Redis broker and presence, 2 nodes | 0.99× (both passed 10 msgs/s per player and no step above: level) | yes |",
+		"| lobbyd cross-shard chat capacity ≥ 1× centrifuge + its Redis broker and presence, 2 nodes | 0.48× | **no** |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+}
