@@ -150,11 +150,11 @@ func compareCmd(args []string) error {
 				logf("run %d/%d: %s not started: its last turn took %v, %v left", i, *runs, k, took[k].Round(time.Second), time.Until(d).Round(time.Second))
 				continue
 			}
+			t0 := time.Now() // lobbyd's turn counts its floors
 			if k == harness.Lobbyd {
 				measureFloors(runsCtx, env, clientFloor, set.Fanout, i, res, logf)
 			}
 			logf("run %d/%d: %s", i, *runs, k)
-			t0 := time.Now()
 			res.Data = append(res.Data, runOne(runsCtx, env, prepared[k], i, set, logf))
 			took[k] = time.Since(t0)
 		}
