@@ -146,8 +146,8 @@ func compareCmd(args []string) error {
 			if runsCtx.Err() != nil {
 				break
 			}
-			if d, ok := runsCtx.Deadline(); ok && took[k] > time.Until(d) {
-				logf("run %d/%d: %s not started: its last turn took %v, %v left", i, *runs, k, took[k].Round(time.Second), time.Until(d).Round(time.Second))
+			if left, ok := timeLeft(runsCtx); ok && took[k] > left {
+				logf("run %d/%d: %s not started: its last turn took %v, %v left", i, *runs, k, took[k].Round(time.Second), left.Round(time.Second))
 				continue
 			}
 			t0 := time.Now() // lobbyd's turn counts its floors
@@ -304,6 +304,12 @@ func settings(quick bool, n int) report.Settings {
 			FixedRate: 2000, Warm: warm, Measure: window, Drain: window}
 	}
 	return s
+}
+
+// timeLeft is the time until ctx's deadline (false: it has none).
+func timeLeft(ctx context.Context) (time.Duration, bool) {
+	d, ok := ctx.Deadline()
+	return time.Until(d), ok
 }
 
 // roundOrder is the order of a round's servers: lobbyd first, then the
