@@ -78,6 +78,9 @@ test("two pages create and join a lobby, chat, ready up and start", BOUND, async
   }
 
   await say(a, "gl hf");
+  // Each page sends on Enter without waiting: b speaks once a's line is
+  // back, or the two race for the lobby's order.
+  await b.waitForFunction(() => document.querySelectorAll("[data-testid=chat-line]").length === 1);
   await say(b, "you too");
   for (const p of [a, b]) await p.waitForFunction(() => document.querySelectorAll("[data-testid=chat-line]").length === 2);
   assert.deepEqual(await chatLines(a), ["Ada gl hf", "Bo you too"]);
@@ -158,6 +161,9 @@ test("a cut socket shows reconnecting… and the page recovers with its chat int
   const friend = await connectClient(t, s.url, { name: "Friend" });
   await friend.joinLobby({ code });
   await say(p, "before the cut");
+  // The page sends on Enter without waiting: let its line come back before
+  // the friend chats, or the two race for the lobby's order.
+  await p.waitForFunction(() => document.querySelectorAll("[data-testid=chat-line]").length === 1);
   await friend.chat("one");
   await p.waitForFunction(() => document.querySelectorAll("[data-testid=chat-line]").length === 2);
 
