@@ -126,40 +126,12 @@ func compareCmd(args []string) error {
 		runsCtx, cancelRuns = context.WithDeadline(ctx, d.Add(-clusterReserve))
 		defer cancelRuns()
 	}
-	// Runs interleave the servers, so a drift of the machine over time
-	// spreads over all of them instead of favouring one. Each round starts
-	// with lobbyd, which every target is about, and after the first round
-	// the peers go fastest first. A server whose last turn would not fit in
-	// the time left is not started: when the bound ends the runs early, the
-	// runs it leaves out are the slowest servers' (Colyseus needs minutes
-	// to seat and list 10,000 players), and none is cut halfway.
-	order, took := roundOrder(res.Servers, nil), map[string]time.Duration{}
-	for i := 1; i <= *runs && runsCtx.Err() == nil; i++ {
-		// The floors are measured next to lobbyd's turn, which is set
-		// against them: the host's speed drifts over minutes (the write
-		// floor read 5.40 and 7.78 s per 1M in two runs of one compare).
-		// Without lobbyd in the run, at its start.
-		if !slices.Contains(order, harness.Lobbyd) {
-			measureFloors(runsCtx, env, clientFloor, set.Fanout, i, res, logf)
-		}
-		for _, k := range order {
-			if runsCtx.Err() != nil {
-				break
-			}
-			if left, ok := timeLeft(runsCtx); ok && took[k] > left {
-				logf("run %d/%d: %s not started: its last turn took %v, %v left", i, *runs, k, took[k].Round(time.Second), left.Round(time.Second))
-				continue
-			}
-			t0 := time.Now() // lobbyd's turn counts its floors
-			if k == harness.Lobbyd {
-				measureFloors(runsCtx, env, clientFloor, set.Fanout, i, res, logf)
-			}
-			logf("run %d/%d: %s", i, *runs, k)
+	rounds{runs: *runs, servers: res.Servers, logf: logf,
+		floors: func(i int) { measureFloors(runsCtx, env, clientFloor, set.Fanout, i, res, logf) },
+		turn: func(i int, k string) {
 			res.Data = append(res.Data, runOne(runsCtx, env, prepared[k], i, set, logf))
-			took[k] = time.Since(t0)
-		}
-		order = roundOrder(order, took)
-	}
+		},
+	}.run(runsCtx)
 	if runsCtx.Err() != nil && ctx.Err() == nil {
 		logf("runs stopped %v before the bound, to leave the cluster workload its time", clusterReserve)
 	}
@@ -176,6 +148,60 @@ func compareCmd(args []string) error {
 	}
 	logf("wrote %s", filepath.Join(*out, "RESULTS.md"))
 	return nil
+}
+
+// rounds runs every server's turn once per run, in rounds.
+//
+// Runs interleave the servers, so a drift of the machine over time spreads
+// over all of them instead of favouring one. Each round starts with
+// lobbyd, which every target is about, and after the first round the peers
+// go fastest first. A server whose last turn would not fit in the time
+// left is not started: when the bound ends the runs early, the runs it
+// leaves out are the slowest servers' (Colyseus needs minutes to seat and
+// list 10,000 players), and none is cut halfway.
+//
+// The floors are measured next to lobbyd's turn, which is set against
+// them: the host's speed drifts over minutes (the write floor read 5.40
+// and 7.78 s per 1M in two runs of one compare). Without lobbyd in the
+// run, at its start.
+type rounds struct {
+	runs    int
+	servers []string
+	floors  func(run int)
+	turn    func(run int, server string)
+	logf    func(string, ...any)
+	now     func() time.Time // nil: time.Now
+}
+
+func (r rounds) run(ctx context.Context) {
+	if r.now == nil {
+		r.now = time.Now
+	}
+	order, took := roundOrder(r.servers, nil), map[string]time.Duration{}
+	for i := 1; i <= r.runs && ctx.Err() == nil; i++ {
+		if !slices.Contains(order, harness.Lobbyd) {
+			r.floors(i)
+		}
+		for _, k := range order {
+			if ctx.Err() != nil {
+				break
+			}
+			if d, ok := ctx.Deadline(); ok {
+				if left := d.Sub(r.now()); took[k] > left {
+					r.logf("run %d/%d: %s not started: its last turn took %v, %v left", i, r.runs, k, took[k].Round(time.Second), left.Round(time.Second))
+					continue
+				}
+			}
+			t0 := r.now() // lobbyd's turn counts its floors
+			if k == harness.Lobbyd {
+				r.floors(i)
+			}
+			r.logf("run %d/%d: %s", i, r.runs, k)
+			r.turn(i, k)
+			took[k] = r.now().Sub(t0)
+		}
+		order = roundOrder(order, took)
+	}
 }
 
 // measureFloors measures the write, relay and client floors once for run
@@ -304,12 +330,6 @@ func settings(quick bool, n int) report.Settings {
 			FixedRate: 2000, Warm: warm, Measure: window, Drain: window}
 	}
 	return s
-}
-
-// timeLeft is the time until ctx's deadline (false: it has none).
-func timeLeft(ctx context.Context) (time.Duration, bool) {
-	d, ok := ctx.Deadline()
-	return time.Until(d), ok
 }
 
 // roundOrder is the order of a round's servers: lobbyd first, then the

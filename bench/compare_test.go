@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -111,5 +113,44 @@ func TestRoundOrder(t *testing.T) {
 	}
 	if got := roundOrder([]string{"gorilla", "lobbyd", "socketio"}, nil); !slices.Equal(got, []string{"lobbyd", "gorilla", "socketio"}) {
 		t.Fatalf("first round: %v", got)
+	}
+}
+
+// The rounds: lobbyd first, its floors just before it (at the round's
+// start without lobbyd), the peers fastest first from the second round,
+// and a turn that would not fit in the time left not started. Turns take
+// minutes of a clock of the test's own.
+func TestRounds(t *testing.T) {
+	start := time.Now()
+	clock := start
+	var got []string
+	cost := map[string]time.Duration{"lobbyd": 20 * time.Minute, "gorilla": 10 * time.Minute, "colyseus": 150 * time.Minute, "socketio": 5 * time.Minute}
+	r := rounds{runs: 3, servers: []string{"gorilla", "colyseus", "lobbyd", "socketio"}, logf: t.Logf,
+		floors: func(i int) { got = append(got, fmt.Sprint("floors", i)) },
+		turn: func(i int, k string) {
+			got = append(got, fmt.Sprint(k, i))
+			clock = clock.Add(cost[k])
+		},
+		now: func() time.Time { return clock },
+	}
+	// Rounds 1 and 2 take 185 minutes each: round 3 has 130 left, enough
+	// for all but colyseus (150).
+	ctx, cancel := context.WithDeadline(context.Background(), start.Add(500*time.Minute))
+	defer cancel()
+	r.run(ctx)
+	want := []string{
+		"floors1", "lobbyd1", "gorilla1", "colyseus1", "socketio1",
+		"floors2", "lobbyd2", "socketio2", "gorilla2", "colyseus2",
+		"floors3", "lobbyd3", "socketio3", "gorilla3",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("turns\n%v\nwant\n%v", got, want)
+	}
+
+	got = nil
+	r.servers, r.runs = []string{"gorilla"}, 2
+	r.run(context.Background())
+	if want := []string{"floors1", "gorilla1", "floors2", "gorilla2"}; !slices.Equal(got, want) {
+		t.Fatalf("without lobbyd: %v, want %v", got, want)
 	}
 }
