@@ -433,11 +433,12 @@ func floorTargets(p func(string, ...any), r *Results) {
 // have none).
 func (r *Results) floorRunRatios(floors []load.FloorResult) stats.Summary {
 	var per []float64
+	runs := r.runsOf("lobbyd")
 	for _, f := range floors {
 		if f.Run == 0 || f.CPUPerMillion <= 0 {
 			continue
 		}
-		for _, a := range r.runsOf("lobbyd") {
+		for _, a := range runs {
 			if x, ok := mCPUPerM.get(a); ok && a.Index == f.Run && x > 0 {
 				per = append(per, x/f.CPUPerMillion)
 			}
@@ -611,12 +612,12 @@ func clusterSection(p func(string, ...any), r *Results) {
 		if of.MaxDelivered > 0 {
 			ratio := lf.MaxDelivered / of.MaxDelivered
 			met, same := ratio >= t.factor, ""
-			if ls, os := topStepRate(lf), topStepRate(of); ls > 0 && ls == os && t.factor <= 1 {
+			if rate, ok := levelAt(lf, of); ok && t.factor <= 1 {
 				// Both passed the same step and failed the next: a tie at
 				// the ramp's resolution. Their delivered rates at one
 				// offered rate differ by the windows' jitter (under 1%),
 				// not by what the systems can carry.
-				met, same = true, fmt.Sprintf(" (both passed %g msgs/s per player and no step above: level)", ls)
+				met, same = true, fmt.Sprintf(" (both passed %g msgs/s per player and no step above: level)", rate)
 			}
 			p("| lobbyd cross-shard %s capacity ≥ %g× %s | %.2f×%s | %s |\n", w.what, t.factor, clusterTitles[t.system], ratio, same, yesNo(met))
 		} else {
@@ -631,15 +632,12 @@ func clusterSection(p func(string, ...any), r *Results) {
 	clusterFloor(p, r, l)
 }
 
-// topStepRate is the rate per player of the ramp step whose delivered
-// rate is the capacity (0 when no step passed).
-func topStepRate(f *load.FanoutResult) float64 {
-	for _, st := range f.Steps {
-		if st.OK && st.Delivered == f.MaxDelivered {
-			return st.RatePerPlayer
-		}
-	}
-	return 0
+// levelAt is the rate per player of the capacity step of both ramps, when
+// it is the same step (bestStep) for both.
+func levelAt(a, b *load.FanoutResult) (float64, bool) {
+	sa, oka := bestStep(a)
+	sb, okb := bestStep(b)
+	return sa.RatePerPlayer, oka && okb && sa.RatePerPlayer == sb.RatePerPlayer
 }
 
 // clusterFloor says whether the 5× Socket.IO relay target fits this
